@@ -1,0 +1,362 @@
+/*
+ * bpfree.h — train neural networks with and without backpropagation.
+ *
+ * The whole public API of libbpfree.  One idea carries the engine (see
+ * README.md): every rule does (1) a forward pass, z = W h_prev + b, h = f(z);
+ * (2) decides which learning signal delta_h reaches each layer and when;
+ * (3) lets the layer turn delta_h into its own update with data it holds.
+ * Rules differ only in step 2.
+ *
+ * Conventions, fixed once for the whole library
+ *   - float32 everywhere; matrices are row-major and batch-major:
+ *       a batch of activations is (B, N): row b is sample b;
+ *       a dense weight is (O, I) as in PyTorch's nn.Linear, so z = h W^T + b.
+ *   - Dimension letters: B batch, I inputs of a layer, O outputs of a layer,
+ *     C classes (network outputs), N samples of a dataset, D input features.
+ *   - Every fallible function returns a bpfree_status (0 = BPFREE_OK) and, if
+ *     `err` is not NULL, fills it with a message naming the problem and the
+ *     place.  The library never exits, aborts or prints on bad input.
+ *   - No global mutable state: random numbers come from the model's own
+ *     seeded generator; the same seed and thread count give the same numbers.
+ *   - Ownership: a function that returns a pointer through `out` hands
+ *     ownership to the caller, who releases it with the matching _free.
+ */
+#ifndef BPFREE_H
+#define BPFREE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define BPFREE_VERSION "0.1.0"
+#define BPFREE_MAX_LAYERS 32 /* hidden layers + output layer */
+
+/* ---------------------------------------------------------------- errors */
+
+typedef enum bpfree_status {
+    BPFREE_OK = 0,
+    BPFREE_ENOMEM = -1,      /* allocation failed */
+    BPFREE_EIO = -2,         /* a file could not be opened, read or written */
+    BPFREE_EFORMAT = -3,     /* a file is corrupt, truncated or foreign */
+    BPFREE_ESHAPE = -4,      /* dimensions do not agree */
+    BPFREE_EINVAL = -5,      /* a bad argument or option value */
+    BPFREE_ENAN = -6,        /* a NaN or infinity appeared during training */
+    BPFREE_EUNSUPPORTED = -7 /* the rule/model does not support this */
+} bpfree_status;
+
+/* Filled by any fallible call that is given one.  msg is NUL-terminated. */
+typedef struct bpfree_error {
+    bpfree_status code;
+    char msg[512];
+} bpfree_error;
+
+/* A short static description of a status code ("out of memory", ...). */
+const char *bpfree_strerror(bpfree_status code);
+
+/* ------------------------------------------------------------ vocabulary */
+
+typedef enum bpfree_act {
+    BPFREE_ACT_RELU = 0,
+    BPFREE_ACT_TANH,
+    BPFREE_ACT_SIGMOID,
+    BPFREE_ACT_IDENTITY,
+    BPFREE_ACT_COUNT
+} bpfree_act;
+
+/* Loss on the network output (the logits of the last layer).
+ *   CE : softmax cross-entropy,  L = -sum_c y_c log softmax(z)_c
+ *   BCE: sigmoid + binary cross-entropy, L = -sum_c y_c log s_c + (1-y_c) log(1-s_c)
+ *   MSE: mean squared error,      L = 1/2 sum_c (z_c - y_c)^2
+ * Each is averaged over the batch; dL/dz is (p - y)/B for all three. */
+typedef enum bpfree_loss {
+    BPFREE_LOSS_CE = 0,
+    BPFREE_LOSS_BCE,
+    BPFREE_LOSS_MSE,
+    BPFREE_LOSS_COUNT
+} bpfree_loss;
+
+typedef enum bpfree_init {
+    BPFREE_INIT_KAIMING_UNIFORM = 0, /* U(±1/sqrt(fan_in)), PyTorch nn.Linear default */
+    BPFREE_INIT_HE_UNIFORM,          /* U(±sqrt(6/fan_in)) */
+    BPFREE_INIT_XAVIER_UNIFORM,      /* U(±sqrt(6/(fan_in+fan_out))) */
+    BPFREE_INIT_NORMAL,              /* N(0, init_std^2) */
+    BPFREE_INIT_ZEROS,
+    BPFREE_INIT_COUNT
+} bpfree_init;
+
+typedef enum bpfree_optim_kind {
+    BPFREE_OPTIM_SGD = 0, /* momentum, Nesterov, L2 weight decay (PyTorch SGD) */
+    BPFREE_OPTIM_ADAM,    /* bias-corrected Adam (PyTorch Adam), L2 or decoupled decay */
+    BPFREE_OPTIM_COUNT
+} bpfree_optim_kind;
+
+/* Learning-rate schedule, evaluated at every batch from the fractional epoch.
+ *   NONE    : lr constant.
+ *   STEP    : lr * gamma^floor(epoch / step_epochs).
+ *   COOLDOWN: lr constant for the first (1 - cooldown) of training, then
+ *             linearly down to lr_min over the last `cooldown` fraction. */
+typedef enum bpfree_sched {
+    BPFREE_SCHED_NONE = 0,
+    BPFREE_SCHED_STEP,
+    BPFREE_SCHED_COOLDOWN,
+    BPFREE_SCHED_COUNT
+} bpfree_sched;
+
+typedef enum bpfree_norm {
+    BPFREE_NORM_SCALE = 0,   /* pixels / 255 into [0, 1] */
+    BPFREE_NORM_STANDARDIZE  /* then (x - mean) / std, one mean and std over
+                                all training pixels (torchvision convention) */
+} bpfree_norm;
+
+/* How a model with several heads (Mono-Forward) predicts. */
+typedef enum bpfree_predict_mode {
+    BPFREE_PREDICT_FF = 0, /* sum of every layer's goodness G_i ("FF pred") */
+    BPFREE_PREDICT_BP      /* last layer's G only ("BP pred") */
+} bpfree_predict_mode;
+
+/* Names <-> enums, for CLIs and files.  *_parse returns -1 if unknown. */
+const char *bpfree_act_name(bpfree_act a);
+int bpfree_act_parse(const char *s);
+const char *bpfree_loss_name(bpfree_loss l);
+int bpfree_loss_parse(const char *s);
+const char *bpfree_init_name(bpfree_init i);
+int bpfree_init_parse(const char *s);
+const char *bpfree_optim_name(bpfree_optim_kind o);
+int bpfree_optim_parse(const char *s);
+const char *bpfree_sched_name(bpfree_sched s);
+int bpfree_sched_parse(const char *s);
+const char *bpfree_norm_name(bpfree_norm n);
+int bpfree_norm_parse(const char *s);
+const char *bpfree_predict_name(bpfree_predict_mode p);
+int bpfree_predict_parse(const char *s);
+
+/* ----------------------------------------------------------------- rules */
+
+/* A learning rule and its place in the survey's taxonomy (000, Table I). */
+typedef struct bpfree_rule_info {
+    const char *name;    /* "bp", "mf", "dfa", ... */
+    const char *title;   /* "Mono-Forward" */
+    const char *paper;   /* the paper and where in it the algorithm is */
+    int output_layer;    /* 1 if the net ends in a trained output layer;
+                            0 for rules whose last hidden layer's head is the
+                            classifier (Mono-Forward) */
+    /* Table I of the survey: does the rule need ... */
+    const char *weight_transport;  /* "yes" / "no": W^T in the learning signal */
+    const char *frozen_activities; /* "yes" / "no": activities held while errors travel */
+    const char *locality;          /* "global" / "local" / "direct" learning signal */
+    const char *update_locking;    /* "backward" / "forward" / "none": what a layer waits for */
+} bpfree_rule_info;
+
+int bpfree_rule_count(void);
+const bpfree_rule_info *bpfree_rule_at(int i);           /* NULL if out of range */
+const bpfree_rule_info *bpfree_rule_find(const char *name); /* NULL if unknown */
+
+/* ---------------------------------------------------------------- config */
+
+typedef struct bpfree_optim_config {
+    bpfree_optim_kind kind;
+    float lr;            /* base learning rate */
+    float momentum;      /* SGD */
+    int nesterov;        /* SGD */
+    float weight_decay;  /* L2 added to the gradient (both optimizers) */
+    int decoupled;       /* Adam: 1 = AdamW-style decoupled decay */
+    float beta1, beta2, eps; /* Adam */
+    bpfree_sched sched;
+    int step_epochs;     /* STEP: decay every this many epochs */
+    float gamma;         /* STEP: factor */
+    float cooldown;      /* COOLDOWN: fraction of training spent decaying (0..1] */
+    float lr_min;        /* COOLDOWN: final learning rate */
+} bpfree_optim_config;
+
+/* Everything that defines a model and how it trains.  Start from
+ * bpfree_config_default(), which fills the rule's own defaults, then change
+ * fields. */
+typedef struct bpfree_config {
+    char rule[32];
+    int inputs;                      /* D */
+    int outputs;                     /* C */
+    int n_hidden;                    /* number of hidden layers */
+    int hidden[BPFREE_MAX_LAYERS];   /* their widths */
+    bpfree_act act;                  /* hidden activation */
+    bpfree_loss loss;
+    bpfree_init init;                /* forward weights (biases start at 0,
+                                        except KAIMING_UNIFORM: U(±1/sqrt(fan_in))
+                                        as PyTorch) */
+    float init_std;                  /* NORMAL init */
+    bpfree_init feedback_init;       /* DFA feedback matrices */
+    int epochs;
+    int batch;
+    uint64_t seed;
+    int threads;                     /* BLAS threads; 0 = all cores */
+    bpfree_optim_config optim;
+    /* Mono-Forward */
+    bpfree_predict_mode predict;         /* FF (sum of heads) or BP (last head) */
+    int greedy_epochs;               /* >0: train layer 1 for this many epochs,
+                                        then layer 2, ...; 0 = all layers every batch */
+    /* Input preprocessing the model was trained with (saved with it, so
+     * `eval` applies the same): SCALE, or STANDARDIZE with these numbers. */
+    bpfree_norm norm;
+    float norm_mean, norm_std;
+} bpfree_config;
+
+/* Fill `cfg` with the defaults of `rule` (which must name a known rule) for
+ * a D -> C problem: 2 hidden layers of 1000 ReLU, and the rule's own tuned
+ * optimizer settings (see README, "Defaults").  Returns BPFREE_EINVAL for an
+ * unknown rule. */
+bpfree_status bpfree_config_default(bpfree_config *cfg, const char *rule,
+                                    int inputs, int outputs, bpfree_error *err);
+
+/* Check a config for consistency (sizes > 0, known enums, lr > 0 ...). */
+bpfree_status bpfree_config_check(const bpfree_config *cfg, bpfree_error *err);
+
+/* ---------------------------------------------------------------- data */
+
+/* A dataset in memory.  x is (n, dim) row-major.  labels (n) holds class
+ * indices for classification (or is NULL); y (n, outputs), if not NULL,
+ * holds real targets (regression) and takes precedence over labels for the
+ * loss.  Each sample keeps its position in `index` (its row in the original
+ * file), which survives splitting and shuffling. */
+typedef struct bpfree_dataset {
+    int n;
+    int dim;
+    int classes;      /* number of classes (labels), 0 for regression */
+    int outputs;      /* width of y, 0 if y is NULL */
+    float *x;
+    int *labels;
+    float *y;
+    int *index;
+    char name[64];
+} bpfree_dataset;
+
+/* Read an IDX image file and its IDX label file (raw or .gz, detected by the
+ * gzip magic, not the name).  Checks the magic numbers (0x00000803 images,
+ * 0x00000801 labels), the dimensions against the file size, and that both
+ * hold the same number of items.  Pixels are scaled to [0, 1].  `classes`
+ * becomes max label + 1 (at least 2). */
+bpfree_status bpfree_idx_load(const char *images_path, const char *labels_path,
+                              bpfree_dataset *out, bpfree_error *err);
+
+/* Load the four standard files (train-images-idx3-ubyte, train-labels-idx1-ubyte,
+ * t10k-images-idx3-ubyte, t10k-labels-idx1-ubyte, each raw or with .gz) from
+ * a directory. */
+bpfree_status bpfree_data_load_dir(const char *dir, bpfree_dataset *train,
+                                   bpfree_dataset *test, bpfree_error *err);
+
+/* Resolve a dataset name ("mnist", "fashion-mnist") or a directory into a
+ * directory path.  Names are looked up in $BPFREE_DATA, then ./data, then
+ * the data/ folder beside the executable's parent (set by the CLI through
+ * `extra_root`, may be NULL).  Writes at most `cap` bytes into `dir`. */
+bpfree_status bpfree_data_resolve(const char *name_or_dir, const char *extra_root,
+                                  char *dir, size_t cap, bpfree_error *err);
+
+/* Standardise: compute one mean and std over train->x and apply
+ * (x - mean) / std to every dataset given (train first; others may be NULL). */
+void bpfree_data_standardize(bpfree_dataset *train, bpfree_dataset *a,
+                             bpfree_dataset *b);
+
+/* One mean and std over all of ds->x (double accumulation; std floored at
+ * 1e-8), and x = (x - mean) / std in place. */
+void bpfree_data_stats(const bpfree_dataset *ds, float *mean, float *std);
+void bpfree_data_normalize(bpfree_dataset *ds, float mean, float std);
+
+/* Move `n_val` samples, chosen by a permutation seeded with `seed`, from
+ * train into *val (train keeps the rest in their original order). */
+bpfree_status bpfree_data_split(bpfree_dataset *train, int n_val, uint64_t seed,
+                                bpfree_dataset *val, bpfree_error *err);
+
+/* Allocate an empty dataset of n samples (x zeroed, labels zero, index 0..n-1). */
+bpfree_status bpfree_data_alloc(bpfree_dataset *ds, int n, int dim, int classes,
+                                int outputs, bpfree_error *err);
+void bpfree_data_free(bpfree_dataset *ds);
+
+/* ---------------------------------------------------------------- model */
+
+typedef struct bpfree_model bpfree_model;
+
+/* Build a model for `cfg`: all parameters, optimizer state, activation and
+ * workspace buffers are allocated here, none while training.  The rule
+ * decides which activations it keeps: "at once" rules (mf) keep one layer's. */
+bpfree_status bpfree_model_new(const bpfree_config *cfg, bpfree_model **out,
+                               bpfree_error *err);
+void bpfree_model_free(bpfree_model *m);
+
+const bpfree_config *bpfree_model_config(const bpfree_model *m);
+const bpfree_rule_info *bpfree_model_rule(const bpfree_model *m);
+
+/* Number of trained parameters (weights, biases, rule heads). */
+size_t bpfree_model_param_count(const bpfree_model *m);
+
+/* Bytes the model holds now and at most so far, counted by the library's
+ * own allocator: parameters, gradients, optimizer state, rule state,
+ * activations and workspaces. */
+size_t bpfree_model_bytes(const bpfree_model *m);
+size_t bpfree_model_peak_bytes(const bpfree_model *m);
+
+typedef struct bpfree_epoch_stats {
+    int epoch;          /* 0-based */
+    double train_loss;  /* mean over the epoch's batches */
+    double train_acc;   /* fraction correct on the training batches, as seen
+                           during training (before each batch's update) */
+    double seconds;
+    double samples_per_s;
+    double lr;          /* learning rate at the end of the epoch */
+    int active_layer;   /* greedy training: the layer being trained, else -1 */
+} bpfree_epoch_stats;
+
+/* One epoch over `train` in an order shuffled by the model's RNG.  Returns
+ * BPFREE_ENAN (with the epoch and batch) if the loss stops being finite. */
+bpfree_status bpfree_train_epoch(bpfree_model *m, const bpfree_dataset *train,
+                                 bpfree_epoch_stats *stats, bpfree_error *err);
+
+/* Epochs completed so far. */
+int bpfree_model_epochs_done(const bpfree_model *m);
+
+typedef struct bpfree_eval {
+    double loss;
+    double acc;
+    int n_heads;                       /* >0 for rules with per-layer heads */
+    double head_acc[BPFREE_MAX_LAYERS];/* accuracy of each layer's head alone */
+} bpfree_eval;
+
+/* Loss and accuracy on a dataset (labels required for accuracy). */
+bpfree_status bpfree_evaluate(bpfree_model *m, const bpfree_dataset *ds,
+                              bpfree_eval *out, bpfree_error *err);
+
+/* Output scores (n, C) for n inputs x (n, D): logits, or summed/last goodness
+ * for Mono-Forward according to cfg.predict. */
+bpfree_status bpfree_predict(bpfree_model *m, const float *x, int n,
+                             float *scores, bpfree_error *err);
+
+/* Save the model — config (architecture, rule, hyperparameters), epochs done,
+ * parameters and fixed rule state — to `path`.  Written to `path`.tmp.XXXXXX
+ * and renamed, so a failure never leaves a half-written file.  Format: see
+ * README ("Model files"). */
+bpfree_status bpfree_model_save(const bpfree_model *m, const char *path,
+                                bpfree_error *err);
+
+/* Load a model saved by bpfree_model_save.  Rejects foreign, truncated and
+ * corrupt files (magic, version, sizes, CRC-32) with a message. */
+bpfree_status bpfree_model_load(const char *path, bpfree_model **out,
+                                bpfree_error *err);
+
+/* --------------------------------------------------------- linear algebra */
+
+/* C (M,N) = alpha * op(A) op(B) + beta * C, row-major, op = transpose if t*.
+ * op(A) is (M,K), op(B) is (K,N).  Through CBLAS (OpenBLAS). */
+void bpfree_gemm(int ta, int tb, int M, int N, int K, float alpha,
+                 const float *A, int lda, const float *B, int ldb, float beta,
+                 float *C, int ldc);
+/* The same, three plain loops: the reference the tests compare against. */
+void bpfree_gemm_naive(int ta, int tb, int M, int N, int K, float alpha,
+                       const float *A, int lda, const float *B, int ldb,
+                       float beta, float *C, int ldc);
+/* Threads for the BLAS (0 = all cores).  Returns the number in force. */
+int bpfree_set_threads(int n);
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* BPFREE_H */

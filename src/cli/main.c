@@ -1,0 +1,482 @@
+/* main.c — the bpfree command: train, eval, rules.
+ * All options come from one table; --help prints every default. */
+#include "bpfree.h"
+
+#include <errno.h>
+#include <libgen.h>
+#include <limits.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+/* ------------------------------------------------------------ options */
+
+typedef enum { T_STR, T_INT, T_FLOAT, T_FLAG } opt_type;
+
+typedef struct opts {
+    const char *rule, *data, *layers, *act, *loss, *norm, *optim, *sched, *init, *fb_init,
+        *predict, *log, *save;
+    int epochs, batch, threads, val, greedy, step_epochs, nesterov, adamw, quiet;
+    long long seed;
+    double lr, momentum, wd, beta1, beta2, eps, cooldown, lr_min, gamma, init_std;
+    /* which numeric options the user gave (else the rule's default wins) */
+    unsigned char given[64];
+} opts;
+
+typedef struct opt_def {
+    const char *name, *arg, *help;
+    opt_type type;
+    size_t off;
+    const char *dflt; /* shown in --help; "(rule)" = the rule's default */
+} opt_def;
+
+#define O(f) offsetof(opts, f)
+static const opt_def OPTS[] = {
+    {"rule", "NAME", "learning rule (see `bpfree rules`)", T_STR, O(rule), "mf"},
+    {"data", "NAME|DIR", "mnist, fashion-mnist, or a directory with the 4 IDX files", T_STR,
+     O(data), "mnist"},
+    {"layers", "N,N,..", "hidden layer widths", T_STR, O(layers), "1000,1000"},
+    {"act", "NAME", "hidden activation: relu, tanh, sigmoid, identity", T_STR, O(act), "relu"},
+    {"loss", "NAME", "ce (softmax cross-entropy), bce (sigmoid + BCE), mse", T_STR, O(loss),
+     "ce"},
+    {"norm", "NAME", "input preprocessing: scale ([0,1]) or standardize (train mean/std)", T_STR,
+     O(norm), "scale"},
+    {"epochs", "N", "epochs (with --greedy: per layer)", T_INT, O(epochs), "(rule)"},
+    {"batch", "N", "minibatch size", T_INT, O(batch), "(rule)"},
+    {"optim", "NAME", "sgd or adam", T_STR, O(optim), "(rule)"},
+    {"lr", "F", "learning rate", T_FLOAT, O(lr), "(rule)"},
+    {"sched", "NAME", "learning-rate schedule: none, step, cooldown", T_STR, O(sched), "(rule)"},
+    {"cooldown", "F", "cooldown: fraction of training over which lr falls linearly", T_FLOAT,
+     O(cooldown), "(rule)"},
+    {"lr-min", "F", "cooldown: final learning rate", T_FLOAT, O(lr_min), "0"},
+    {"step-epochs", "N", "step: decay every N epochs", T_INT, O(step_epochs), "10"},
+    {"gamma", "F", "step: decay factor", T_FLOAT, O(gamma), "0.1"},
+    {"momentum", "F", "SGD momentum", T_FLOAT, O(momentum), "0.9"},
+    {"nesterov", NULL, "SGD: Nesterov momentum", T_FLAG, O(nesterov), "off"},
+    {"wd", "F", "weight decay (L2 in the gradient)", T_FLOAT, O(wd), "0"},
+    {"adamw", NULL, "Adam: decoupled weight decay", T_FLAG, O(adamw), "off"},
+    {"beta1", "F", "Adam beta1", T_FLOAT, O(beta1), "0.9"},
+    {"beta2", "F", "Adam beta2", T_FLOAT, O(beta2), "0.999"},
+    {"eps", "F", "Adam epsilon", T_FLOAT, O(eps), "1e-8"},
+    {"init", "NAME", "weights: kaiming-uniform, he-uniform, xavier, normal, zeros", T_STR,
+     O(init), "kaiming-uniform"},
+    {"init-std", "F", "std of the normal init", T_FLOAT, O(init_std), "0.05"},
+    {"feedback-init", "NAME", "dfa feedback matrices (same names as --init)", T_STR, O(fb_init),
+     "he-uniform"},
+    {"predict", "NAME", "mf prediction: ff (sum of layers' goodness) or bp (last layer)", T_STR,
+     O(predict), "ff"},
+    {"greedy", "N", "mf: train layer by layer, N epochs each (0 = all layers every batch)",
+     T_INT, O(greedy), "0"},
+    {"val", "N", "hold N training samples out for validation", T_INT, O(val), "0"},
+    {"seed", "N", "random seed (init, feedback, shuffling, split)", T_INT, O(seed), "1"},
+    {"threads", "N", "BLAS threads (0 = all cores)", T_INT, O(threads), "0"},
+    {"log", "FILE", "write one JSON object per epoch", T_STR, O(log), "none"},
+    {"save", "FILE", "save the trained model", T_STR, O(save), "none"},
+    {"quiet", NULL, "print only the final result", T_FLAG, O(quiet), "off"},
+};
+#define N_OPTS ((int)(sizeof OPTS / sizeof *OPTS))
+_Static_assert(sizeof OPTS / sizeof *OPTS <= 64, "opts.given too small");
+
+static void die(const char *fmt, ...) __attribute__((format(printf, 1, 2), noreturn));
+static void die(const char *fmt, ...) {
+    va_list ap;
+    va_start(ap, fmt);
+    fputs("bpfree: error: ", stderr);
+    vfprintf(stderr, fmt, ap);
+    fputc('\n', stderr);
+    va_end(ap);
+    exit(1);
+}
+
+static void die_err(const bpfree_error *e) { die("%s", e->msg); }
+
+static void usage(FILE *f) {
+    fprintf(f,
+            "bpfree %s — train neural networks with and without backpropagation\n\n"
+            "usage: bpfree train [options]          train a model, print per-epoch progress\n"
+            "       bpfree eval MODEL [--data D]    evaluate a saved model on a test set\n"
+            "       bpfree rules                    list the learning rules and their papers\n"
+            "       bpfree help | --help | --version\n\n"
+            "options (default in brackets; \"(rule)\" = the rule's tuned default, see "
+            "`bpfree rules`):\n",
+            BPFREE_VERSION);
+    for (int i = 0; i < N_OPTS; i++) {
+        char lhs[40];
+        snprintf(lhs, sizeof lhs, "--%s%s%s", OPTS[i].name, OPTS[i].arg ? " " : "",
+                 OPTS[i].arg ? OPTS[i].arg : "");
+        fprintf(f, "  %-24s %s [%s]\n", lhs, OPTS[i].help, OPTS[i].dflt);
+    }
+    fprintf(f, "\nexample: bpfree train --rule mf --data mnist --layers 1000,1000 --epochs 20\n");
+}
+
+static long long parse_int(const char *opt, const char *v) {
+    char *end;
+    errno = 0;
+    long long x = strtoll(v, &end, 10);
+    if (end == v || *end || errno) die("--%s: '%s' is not a whole number", opt, v);
+    return x;
+}
+
+static double parse_float(const char *opt, const char *v) {
+    char *end;
+    errno = 0;
+    double x = strtod(v, &end);
+    if (end == v || *end || errno || !isfinite(x)) die("--%s: '%s' is not a number", opt, v);
+    return x;
+}
+
+static void parse_opts(int argc, char **argv, int first, opts *o, const char **positional) {
+    for (int i = first; i < argc; i++) {
+        const char *a = argv[i];
+        if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
+            usage(stdout);
+            exit(0);
+        }
+        if (strncmp(a, "--", 2) != 0) {
+            if (positional && !*positional) {
+                *positional = a;
+                continue;
+            }
+            die("unexpected argument '%s' (options start with --; see bpfree --help)", a);
+        }
+        const char *name = a + 2, *val = NULL;
+        const char *eq = strchr(name, '=');
+        size_t nlen = eq ? (size_t)(eq - name) : strlen(name);
+        int k = -1;
+        for (int j = 0; j < N_OPTS; j++)
+            if (strlen(OPTS[j].name) == nlen && strncmp(OPTS[j].name, name, nlen) == 0) k = j;
+        if (k < 0) die("unknown option '%.*s' (see bpfree --help)", (int)(nlen + 2), a);
+        const opt_def *d = &OPTS[k];
+        if (d->type == T_FLAG) {
+            if (eq) die("--%s takes no value", d->name);
+            *(int *)((char *)o + d->off) = 1;
+            continue;
+        }
+        if (eq) val = eq + 1;
+        else if (i + 1 < argc) val = argv[++i];
+        else die("--%s needs a value (%s)", d->name, d->arg);
+        o->given[k] = 1;
+        char *p = (char *)o + d->off;
+        switch (d->type) {
+        case T_STR: *(const char **)p = val; break;
+        case T_INT:
+            if (d->off == O(seed)) *(long long *)p = parse_int(d->name, val);
+            else {
+                long long x = parse_int(d->name, val);
+                if (x < INT_MIN || x > INT_MAX) die("--%s: %s is out of range", d->name, val);
+                *(int *)p = (int)x;
+            }
+            break;
+        case T_FLOAT: *(double *)p = parse_float(d->name, val); break;
+        case T_FLAG: break;
+        }
+    }
+}
+
+static int given(const opts *o, size_t off) {
+    for (int j = 0; j < N_OPTS; j++)
+        if (OPTS[j].off == off) return o->given[j];
+    return 0;
+}
+
+static int parse_enum(const char *opt, const char *v, int (*fn)(const char *), const char *known) {
+    int x = fn(v);
+    if (x < 0) die("--%s: unknown value '%s' (known: %s)", opt, v, known);
+    return x;
+}
+
+/* ---------------------------------------------------------------- data */
+
+static void repo_root(char *out, size_t cap) {
+    char exe[PATH_MAX];
+    ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
+    out[0] = '\0';
+    if (n <= 0) return;
+    exe[n] = '\0';
+    char *dir = dirname(exe); /* .../build */
+    snprintf(out, cap, "%s/..", dir);
+}
+
+static void load_data(const char *name, bpfree_dataset *train, bpfree_dataset *test) {
+    char root[PATH_MAX], dir[PATH_MAX];
+    bpfree_error e;
+    repo_root(root, sizeof root);
+    if (bpfree_data_resolve(name, root[0] ? root : NULL, dir, sizeof dir, &e)) die_err(&e);
+    if (bpfree_data_load_dir(dir, train, test, &e)) die_err(&e);
+}
+
+/* ---------------------------------------------------------------- train */
+
+static void parse_layers(const char *s, bpfree_config *c) {
+    c->n_hidden = 0;
+    if (strcmp(s, "") == 0 || strcmp(s, "none") == 0) return;
+    const char *p = s;
+    while (*p) {
+        char *end;
+        errno = 0;
+        long w = strtol(p, &end, 10);
+        if (end == p || errno || w <= 0 || w > (1 << 20) || (*end && *end != ','))
+            die("--layers: '%s' is not a list of positive widths like 1000,1000", s);
+        if (c->n_hidden >= BPFREE_MAX_LAYERS - 1)
+            die("--layers: at most %d hidden layers", BPFREE_MAX_LAYERS - 1);
+        c->hidden[c->n_hidden++] = (int)w;
+        p = *end ? end + 1 : end;
+    }
+}
+
+static void build_config(const opts *o, int D, int C, bpfree_config *c) {
+    bpfree_error e;
+    if (!bpfree_rule_find(o->rule)) {
+        char known[512] = "";
+        for (int i = 0; i < bpfree_rule_count(); i++)
+            snprintf(known + strlen(known), sizeof known - strlen(known), "%s%s", i ? ", " : "",
+                     bpfree_rule_at(i)->name);
+        die("--rule: unknown rule '%s' (known: %s)", o->rule, known);
+    }
+    if (bpfree_config_default(c, o->rule, D, C, &e)) die_err(&e);
+    if (o->layers) parse_layers(o->layers, c);
+    if (o->act) c->act = parse_enum("act", o->act, bpfree_act_parse, "relu, tanh, sigmoid, identity");
+    if (o->loss) c->loss = parse_enum("loss", o->loss, bpfree_loss_parse, "ce, bce, mse");
+    if (o->init)
+        c->init = parse_enum("init", o->init, bpfree_init_parse,
+                             "kaiming-uniform, he-uniform, xavier, normal, zeros");
+    if (o->fb_init)
+        c->feedback_init = parse_enum("feedback-init", o->fb_init, bpfree_init_parse,
+                                      "kaiming-uniform, he-uniform, xavier, normal, zeros");
+    if (o->predict) c->predict = parse_enum("predict", o->predict, bpfree_predict_parse, "ff, bp");
+    if (o->optim) {
+        bpfree_optim_kind k = parse_enum("optim", o->optim, bpfree_optim_parse, "sgd, adam");
+        if (k != c->optim.kind && !given(o, O(lr)))
+            c->optim.lr = k == BPFREE_OPTIM_SGD ? 0.05f : 1e-3f;
+        c->optim.kind = k;
+    }
+    if (o->sched)
+        c->optim.sched = parse_enum("sched", o->sched, bpfree_sched_parse, "none, step, cooldown");
+    if (given(o, O(epochs))) c->epochs = o->epochs;
+    if (given(o, O(batch))) c->batch = o->batch;
+    if (given(o, O(lr))) c->optim.lr = (float)o->lr;
+    if (given(o, O(momentum))) c->optim.momentum = (float)o->momentum;
+    if (given(o, O(wd))) c->optim.weight_decay = (float)o->wd;
+    if (given(o, O(beta1))) c->optim.beta1 = (float)o->beta1;
+    if (given(o, O(beta2))) c->optim.beta2 = (float)o->beta2;
+    if (given(o, O(eps))) c->optim.eps = (float)o->eps;
+    if (given(o, O(cooldown))) c->optim.cooldown = (float)o->cooldown;
+    if (given(o, O(lr_min))) c->optim.lr_min = (float)o->lr_min;
+    if (given(o, O(step_epochs))) c->optim.step_epochs = o->step_epochs;
+    if (given(o, O(gamma))) c->optim.gamma = (float)o->gamma;
+    if (given(o, O(init_std))) c->init_std = (float)o->init_std;
+    if (given(o, O(greedy))) c->greedy_epochs = o->greedy;
+    if (given(o, O(seed))) {
+        if (o->seed < 0) die("--seed: must be >= 0");
+        c->seed = (uint64_t)o->seed;
+    }
+    if (given(o, O(threads))) c->threads = o->threads;
+    if (o->nesterov) c->optim.nesterov = 1;
+    if (o->adamw) c->optim.decoupled = 1;
+    if (c->greedy_epochs > 0 && strcmp(c->rule, "mf") != 0)
+        die("--greedy: layer-by-layer training applies to rule mf, not %s", c->rule);
+    if (bpfree_config_check(c, &e)) die_err(&e);
+}
+
+/* A log written to a temporary name and renamed when the run ends. */
+typedef struct logfile {
+    FILE *f;
+    char tmp[PATH_MAX];
+    const char *path;
+} logfile;
+
+static void log_open(logfile *lg, const char *path) {
+    lg->f = NULL;
+    lg->path = path;
+    if (!path) return;
+    snprintf(lg->tmp, sizeof lg->tmp, "%s.tmp.XXXXXX", path);
+    int fd = mkstemp(lg->tmp);
+    if (fd < 0 || !(lg->f = fdopen(fd, "w"))) die("--log %s: %s", path, strerror(errno));
+}
+
+static void log_close(logfile *lg) {
+    if (!lg->f) return;
+    int bad = fclose(lg->f) != 0;
+    lg->f = NULL;
+    if (bad || rename(lg->tmp, lg->path) != 0) {
+        unlink(lg->tmp);
+        die("--log %s: could not write: %s", lg->path, strerror(errno));
+    }
+}
+
+static void print_heads(FILE *f, const bpfree_eval *ev, const char *sep_open, const char *fmt) {
+    fputs(sep_open, f);
+    for (int h = 0; h < ev->n_heads; h++) fprintf(f, fmt, h ? "," : "", 100.0 * ev->head_acc[h]);
+}
+
+static void fmt_bytes(char *b, size_t cap, size_t n) {
+    if (n >= (1u << 30)) snprintf(b, cap, "%.2f GiB", n / 1073741824.0);
+    else snprintf(b, cap, "%.1f MiB", n / 1048576.0);
+}
+
+static int cmd_train(int argc, char **argv) {
+    opts o = {.rule = "mf", .data = "mnist"};
+    parse_opts(argc, argv, 2, &o, NULL);
+    bpfree_dataset train = {0}, test = {0}, val = {0};
+    bpfree_error e;
+    /* fail on a bad rule or option before spending time on data */
+    bpfree_config cfg;
+    build_config(&o, 784, 10, &cfg);
+    load_data(o.data, &train, &test);
+    build_config(&o, train.dim, train.classes > test.classes ? train.classes : test.classes, &cfg);
+    if (o.norm) cfg.norm = parse_enum("norm", o.norm, bpfree_norm_parse, "scale, standardize");
+    if (given(&o, O(val))) {
+        if (o.val < 0) die("--val: must be >= 0");
+        if (o.val > 0 && bpfree_data_split(&train, o.val, cfg.seed, &val, &e)) die_err(&e);
+    }
+    if (cfg.norm == BPFREE_NORM_STANDARDIZE) {
+        /* training-set statistics, saved with the model so eval applies the same */
+        bpfree_data_stats(&train, &cfg.norm_mean, &cfg.norm_std);
+        bpfree_data_normalize(&train, cfg.norm_mean, cfg.norm_std);
+        if (val.n) bpfree_data_normalize(&val, cfg.norm_mean, cfg.norm_std);
+        bpfree_data_normalize(&test, cfg.norm_mean, cfg.norm_std);
+    }
+    bpfree_model *m;
+    if (bpfree_model_new(&cfg, &m, &e)) die_err(&e);
+    const bpfree_rule_info *ri = bpfree_model_rule(m);
+    int total = cfg.greedy_epochs > 0 ? cfg.greedy_epochs * cfg.n_hidden : cfg.epochs;
+    if (!o.quiet) {
+        printf("bpfree: %s (%s) on %s: %d train, %d %s, %d test; layers %d", ri->name, ri->title,
+               o.data, train.n, val.n, "val", test.n, cfg.inputs);
+        for (int i = 0; i < cfg.n_hidden; i++) printf("-%d", cfg.hidden[i]);
+        printf("%s%d %s; %zu parameters\n", ri->output_layer ? "-" : " heads ",
+               cfg.outputs, bpfree_act_name(cfg.act), bpfree_model_param_count(m));
+        printf("bpfree: %s lr %g, %s schedule, batch %d, %d epochs%s, seed %llu\n",
+               bpfree_optim_name(cfg.optim.kind), (double)cfg.optim.lr,
+               bpfree_sched_name(cfg.optim.sched), cfg.batch, total,
+               cfg.greedy_epochs ? " (greedy, per layer)" : "", (unsigned long long)cfg.seed);
+    }
+    logfile lg;
+    log_open(&lg, o.log);
+    bpfree_eval ev_test = {0}, ev_val = {0};
+    double secs = 0;
+    for (int ep = 0; ep < total; ep++) {
+        bpfree_epoch_stats st;
+        if (bpfree_train_epoch(m, &train, &st, &e)) {
+            log_close(&lg);
+            die_err(&e);
+        }
+        secs += st.seconds;
+        if (val.n && bpfree_evaluate(m, &val, &ev_val, &e)) die_err(&e);
+        if (bpfree_evaluate(m, &test, &ev_test, &e)) die_err(&e);
+        if (!o.quiet) {
+            printf("epoch %3d/%d  loss %.4f  train %6.2f%%", ep + 1, total, st.train_loss,
+                   100 * st.train_acc);
+            if (val.n) printf("  val %6.2f%%", 100 * ev_val.acc);
+            printf("  test %6.2f%%", 100 * ev_test.acc);
+            if (ev_test.n_heads) print_heads(stdout, &ev_test, "  layers ", "%s%.2f");
+            if (st.active_layer >= 0) printf("  [layer %d]", st.active_layer + 1);
+            printf("  %.2fs  %.0f samples/s  lr %.3g\n", st.seconds, st.samples_per_s, st.lr);
+            fflush(stdout);
+        }
+        if (lg.f) {
+            fprintf(lg.f,
+                    "{\"epoch\": %d, \"train_loss\": %.6g, \"train_acc\": %.6g, \"test_acc\": "
+                    "%.6g, \"test_loss\": %.6g",
+                    ep + 1, st.train_loss, st.train_acc, ev_test.acc, ev_test.loss);
+            if (val.n) fprintf(lg.f, ", \"val_acc\": %.6g", ev_val.acc);
+            if (ev_test.n_heads) {
+                print_heads(lg.f, &ev_test, ", \"layer_test_acc\": [", "%s%.6g");
+                fputs("]", lg.f);
+            }
+            fprintf(lg.f, ", \"seconds\": %.4f, \"samples_per_s\": %.1f, \"lr\": %.6g}\n",
+                    st.seconds, st.samples_per_s, st.lr);
+            fflush(lg.f);
+        }
+    }
+    log_close(&lg);
+    char pk[32];
+    fmt_bytes(pk, sizeof pk, bpfree_model_peak_bytes(m));
+    printf("final: %s on %s: test accuracy %.2f%% (loss %.4f)", ri->name, o.data,
+           100 * ev_test.acc, ev_test.loss);
+    if (val.n) printf(", val %.2f%%", 100 * ev_val.acc);
+    if (ev_test.n_heads) {
+        printf(", %s prediction; per layer ", bpfree_predict_name(cfg.predict));
+        for (int h = 0; h < ev_test.n_heads; h++) printf("%s%.2f%%", h ? " " : "", 100 * ev_test.head_acc[h]);
+    }
+    printf("\nfinal: %d epochs, %.2f s/epoch, peak model memory %s\n", total, secs / total, pk);
+    printf("taxonomy (survey Table I): weight transport %s, frozen activities %s, locality %s, "
+           "update locking %s\n",
+           ri->weight_transport, ri->frozen_activities, ri->locality, ri->update_locking);
+    if (o.save) {
+        if (bpfree_model_save(m, o.save, &e)) die_err(&e);
+        printf("saved %s\n", o.save);
+    }
+    bpfree_model_free(m);
+    bpfree_data_free(&train);
+    bpfree_data_free(&val);
+    bpfree_data_free(&test);
+    return 0;
+}
+
+/* ----------------------------------------------------------------- eval */
+
+static int cmd_eval(int argc, char **argv) {
+    opts o = {.data = "mnist"};
+    const char *path = NULL;
+    parse_opts(argc, argv, 2, &o, &path);
+    if (!path) die("eval needs a model file: bpfree eval MODEL [--data NAME|DIR]");
+    bpfree_error e;
+    bpfree_model *m;
+    if (bpfree_model_load(path, &m, &e)) die_err(&e);
+    const bpfree_config *c = bpfree_model_config(m);
+    bpfree_dataset train = {0}, test = {0};
+    load_data(o.data, &train, &test);
+    bpfree_data_free(&train);
+    if (c->norm == BPFREE_NORM_STANDARDIZE) bpfree_data_normalize(&test, c->norm_mean, c->norm_std);
+    bpfree_eval ev;
+    if (bpfree_evaluate(m, &test, &ev, &e)) die_err(&e);
+    printf("%s: %s model, %d epochs trained; %s test: accuracy %.2f%% (loss %.4f)", path,
+           c->rule, bpfree_model_epochs_done(m), o.data, 100 * ev.acc, ev.loss);
+    if (ev.n_heads) {
+        printf("; per layer");
+        for (int h = 0; h < ev.n_heads; h++) printf(" %.2f%%", 100 * ev.head_acc[h]);
+    }
+    printf("\n");
+    bpfree_model_free(m);
+    bpfree_data_free(&test);
+    return 0;
+}
+
+/* ---------------------------------------------------------------- rules */
+
+static int cmd_rules(void) {
+    printf("%-6s %-28s %-9s %-7s %-8s %-9s  %s\n", "rule", "name", "weight-tr", "frozen",
+           "locality", "locking", "paper");
+    for (int i = 0; i < bpfree_rule_count(); i++) {
+        const bpfree_rule_info *r = bpfree_rule_at(i);
+        printf("%-6s %-28s %-9s %-7s %-8s %-9s  %s\n", r->name, r->title, r->weight_transport,
+               r->frozen_activities, r->locality, r->update_locking, r->paper);
+    }
+    printf("\ncolumns: the survey's taxonomy (000, Table I): weight transport, frozen "
+           "activities,\nlocality of the learning signal, and what a layer's update waits for.\n");
+    return 0;
+}
+
+int main(int argc, char **argv) {
+    if (argc < 2) {
+        usage(stderr);
+        return 1;
+    }
+    const char *cmd = argv[1];
+    if (strcmp(cmd, "train") == 0) return cmd_train(argc, argv);
+    if (strcmp(cmd, "eval") == 0) return cmd_eval(argc, argv);
+    if (strcmp(cmd, "rules") == 0) return cmd_rules();
+    if (strcmp(cmd, "help") == 0 || strcmp(cmd, "--help") == 0 || strcmp(cmd, "-h") == 0) {
+        usage(stdout);
+        return 0;
+    }
+    if (strcmp(cmd, "--version") == 0) {
+        printf("bpfree %s\n", BPFREE_VERSION);
+        return 0;
+    }
+    die("unknown command '%s' (commands: train, eval, rules; see bpfree --help)", cmd);
+}

@@ -1,0 +1,420 @@
+/* model.c — the engine: builds a model (all memory up front), runs epochs
+ * (shuffle, batch, schedule, NaN guard) and evaluates.  Which signal reaches
+ * which layer is the rule's business (src/rules/). */
+#include "internal.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+/* ------------------------------------------------------------ config */
+
+bpfree_status bpfree_config_default(bpfree_config *c, const char *rule, int inputs,
+                                    int outputs, bpfree_error *err) {
+    const bp_rule *r = bp_rule_lookup(rule);
+    if (!r) return bp_fail(err, BPFREE_EINVAL, "unknown rule '%s'", rule ? rule : "(null)");
+    memset(c, 0, sizeof *c);
+    snprintf(c->rule, sizeof c->rule, "%s", r->info.name);
+    c->inputs = inputs;
+    c->outputs = outputs;
+    c->n_hidden = 2;
+    c->hidden[0] = c->hidden[1] = 1000;
+    c->act = BPFREE_ACT_RELU;
+    c->loss = BPFREE_LOSS_CE;
+    c->init = BPFREE_INIT_KAIMING_UNIFORM;
+    c->init_std = 0.05f;
+    c->feedback_init = BPFREE_INIT_HE_UNIFORM;
+    c->epochs = 20;
+    c->batch = 64;
+    c->seed = 1;
+    c->threads = 0;
+    c->optim = (bpfree_optim_config){.kind = BPFREE_OPTIM_ADAM, .lr = 1e-3f, .momentum = 0.9f,
+                                     .beta1 = 0.9f, .beta2 = 0.999f, .eps = 1e-8f,
+                                     .sched = BPFREE_SCHED_COOLDOWN, .step_epochs = 10,
+                                     .gamma = 0.1f, .cooldown = 0.5f, .lr_min = 0.0f};
+    c->predict = BPFREE_PREDICT_FF;
+    c->norm = BPFREE_NORM_SCALE;
+    c->norm_std = 1.0f;
+    if (r->defaults) r->defaults(c);
+    return BPFREE_OK;
+}
+
+#define CHECK(cond, ...)                                                                 \
+    do {                                                                                 \
+        if (!(cond)) return bp_fail(err, BPFREE_EINVAL, __VA_ARGS__);                    \
+    } while (0)
+
+bpfree_status bpfree_config_check(const bpfree_config *c, bpfree_error *err) {
+    const bp_rule *r = bp_rule_lookup(c->rule);
+    CHECK(r, "unknown rule '%s'", c->rule);
+    CHECK(c->inputs > 0 && c->outputs > 0, "inputs (%d) and outputs (%d) must be > 0",
+          c->inputs, c->outputs);
+    int need = c->n_hidden + (r->info.output_layer ? 1 : 0);
+    CHECK(c->n_hidden >= (r->info.output_layer ? 0 : 1),
+          "rule '%s' needs at least one hidden layer", c->rule);
+    CHECK(need <= BPFREE_MAX_LAYERS, "too many layers: %d (at most %d)", need,
+          BPFREE_MAX_LAYERS);
+    for (int i = 0; i < c->n_hidden; i++)
+        CHECK(c->hidden[i] > 0 && c->hidden[i] <= 1 << 20, "hidden layer %d has width %d",
+              i + 1, c->hidden[i]);
+    CHECK(c->act >= 0 && c->act < BPFREE_ACT_COUNT, "unknown activation %d", (int)c->act);
+    CHECK(c->loss >= 0 && c->loss < BPFREE_LOSS_COUNT, "unknown loss %d", (int)c->loss);
+    CHECK(c->init >= 0 && c->init < BPFREE_INIT_COUNT, "unknown init %d", (int)c->init);
+    CHECK(c->feedback_init >= 0 && c->feedback_init < BPFREE_INIT_COUNT,
+          "unknown feedback init %d", (int)c->feedback_init);
+    CHECK(c->epochs > 0, "epochs must be > 0 (got %d)", c->epochs);
+    CHECK(c->batch > 0, "batch must be > 0 (got %d)", c->batch);
+    CHECK(c->threads >= 0, "threads must be >= 0 (got %d)", c->threads);
+    const bpfree_optim_config *o = &c->optim;
+    CHECK(o->kind >= 0 && o->kind < BPFREE_OPTIM_COUNT, "unknown optimizer %d", (int)o->kind);
+    CHECK(o->lr > 0.0f && isfinite(o->lr), "learning rate must be > 0 (got %g)", (double)o->lr);
+    CHECK(o->momentum >= 0.0f && o->momentum < 1.0f, "momentum must be in [0, 1) (got %g)",
+          (double)o->momentum);
+    CHECK(o->weight_decay >= 0.0f, "weight decay must be >= 0 (got %g)",
+          (double)o->weight_decay);
+    CHECK(o->beta1 >= 0.0f && o->beta1 < 1.0f && o->beta2 >= 0.0f && o->beta2 < 1.0f,
+          "Adam betas must be in [0, 1) (got %g, %g)", (double)o->beta1, (double)o->beta2);
+    CHECK(o->eps > 0.0f, "Adam eps must be > 0 (got %g)", (double)o->eps);
+    CHECK(o->sched >= 0 && o->sched < BPFREE_SCHED_COUNT, "unknown schedule %d", (int)o->sched);
+    CHECK(o->sched != BPFREE_SCHED_STEP || (o->step_epochs > 0 && o->gamma > 0.0f),
+          "step schedule needs step epochs > 0 and gamma > 0");
+    CHECK(o->sched != BPFREE_SCHED_COOLDOWN || (o->cooldown > 0.0f && o->cooldown <= 1.0f),
+          "cooldown fraction must be in (0, 1] (got %g)", (double)o->cooldown);
+    CHECK(o->lr_min >= 0.0f, "lr-min must be >= 0");
+    CHECK(c->greedy_epochs >= 0, "greedy epochs must be >= 0");
+    CHECK(c->norm_std > 0.0f, "normalisation std must be > 0");
+    return BPFREE_OK;
+}
+
+/* ------------------------------------------------------------- tensors */
+
+int bp_model_reserve(bpfree_model *m, const char *name, size_t n, int trainable) {
+    if (m->n_tensors >= BP_MAX_TENSORS) return -1;
+    bp_tensor *t = &m->tensors[m->n_tensors];
+    snprintf(t->name, sizeof t->name, "%s", name);
+    t->n = n;
+    t->trainable = trainable;
+    if (trainable) {
+        t->off = m->n_params;
+        m->n_params += n;
+    } else {
+        t->off = m->n_state;
+        m->n_state += n;
+    }
+    return m->n_tensors++;
+}
+
+float *bp_tensor_ptr(const bpfree_model *m, int t) {
+    const bp_tensor *x = &m->tensors[t];
+    return (x->trainable ? m->params : m->state) + x->off;
+}
+
+float *bp_tensor_grad(const bpfree_model *m, int t) {
+    const bp_tensor *x = &m->tensors[t];
+    return x->trainable ? m->grads + x->off : NULL;
+}
+
+static void step_range(bpfree_model *m, size_t off, size_t n) {
+    bp_optim_step(&m->optim, m->params + off, m->grads + off, m->opt_m + off,
+                  m->opt_v ? m->opt_v + off : NULL, n);
+}
+
+void bp_tensor_step(bpfree_model *m, int t) {
+    if (m->tensors[t].trainable) step_range(m, m->tensors[t].off, m->tensors[t].n);
+}
+
+void bp_layer_step(bpfree_model *m, int l) {
+    const bp_dense *L = &m->layers[l];
+    step_range(m, L->off, (size_t)L->out * L->in + L->out);
+}
+
+int bp_max_width(const bpfree_model *m) {
+    int w = m->cfg.inputs;
+    for (int l = 0; l < m->n_layers; l++)
+        if (m->layers[l].out > w) w = m->layers[l].out;
+    return w;
+}
+
+void bp_forward_all(const bpfree_model *m, const float *x, float **h, int B) {
+    for (int l = 0; l < m->n_layers; l++)
+        bp_dense_forward(&m->layers[l], l == 0 ? x : h[l], h[l + 1], B);
+}
+
+void bp_forward_pingpong(const bpfree_model *m, const float *x, int B, float *buf0,
+                         float *buf1, float *out) {
+    const float *in = x;
+    for (int l = 0; l < m->n_layers; l++) {
+        float *o = l == m->n_layers - 1 ? out : (l % 2 ? buf1 : buf0);
+        bp_dense_forward(&m->layers[l], in, o, B);
+        in = o;
+    }
+}
+
+int bp_check_finite(const float *v, size_t n) {
+    for (size_t i = 0; i < n; i++)
+        if (!isfinite(v[i])) return 0;
+    return 1;
+}
+
+/* --------------------------------------------------------------- build */
+
+static bpfree_status build_layers(bpfree_model *m, bpfree_error *err) {
+    const bpfree_config *c = &m->cfg;
+    int n = c->n_hidden + (m->rule->info.output_layer ? 1 : 0);
+    int in = c->inputs;
+    for (int l = 0; l < n; l++) {
+        bp_dense *L = &m->layers[l];
+        int hidden = l < c->n_hidden;
+        L->in = in;
+        L->out = hidden ? c->hidden[l] : c->outputs;
+        L->act = hidden ? c->act : BPFREE_ACT_IDENTITY;
+        char name[32];
+        snprintf(name, sizeof name, "W%d", l + 1);
+        int tw = bp_model_reserve(m, name, (size_t)L->out * L->in, 1);
+        snprintf(name, sizeof name, "b%d", l + 1);
+        int tb = bp_model_reserve(m, name, (size_t)L->out, 1);
+        if (tw < 0 || tb < 0) return bp_fail(err, BPFREE_EINVAL, "too many tensors");
+        L->off = m->tensors[tw].off;
+        in = L->out;
+    }
+    m->n_layers = n;
+    return BPFREE_OK;
+}
+
+static bpfree_status alloc_blocks(bpfree_model *m, bpfree_error *err) {
+    size_t np = m->n_params ? m->n_params : 1, ns = m->n_state ? m->n_state : 1;
+    if (!(m->params = bp_alloc_floats(&m->mem, np, "parameters", err)) ||
+        !(m->grads = bp_alloc_floats(&m->mem, np, "gradients", err)) ||
+        !(m->opt_m = bp_alloc_floats(&m->mem, np, "optimizer state", err)) ||
+        !(m->state = bp_alloc_floats(&m->mem, ns, "rule state", err)))
+        return BPFREE_ENOMEM;
+    if (m->cfg.optim.kind == BPFREE_OPTIM_ADAM &&
+        !(m->opt_v = bp_alloc_floats(&m->mem, np, "Adam second moments", err)))
+        return BPFREE_ENOMEM;
+    for (int l = 0; l < m->n_layers; l++) {
+        bp_dense *L = &m->layers[l];
+        size_t nw = (size_t)L->out * L->in;
+        L->W = m->params + L->off;
+        L->b = L->W + nw;
+        L->gW = m->grads + L->off;
+        L->gb = L->gW + nw;
+    }
+    return BPFREE_OK;
+}
+
+static void init_layers(bpfree_model *m) {
+    for (int l = 0; l < m->n_layers; l++) {
+        bp_dense *L = &m->layers[l];
+        bp_init_fill(&m->rng, L->W, L->out, L->in, m->cfg.init, m->cfg.init_std);
+        if (m->cfg.init == BPFREE_INIT_KAIMING_UNIFORM) /* PyTorch nn.Linear bias */
+            bp_init_fill(&m->rng, L->b, 1, L->in, BPFREE_INIT_KAIMING_UNIFORM, 0.0f);
+    }
+}
+
+static bpfree_status alloc_batch(bpfree_model *m, bpfree_error *err) {
+    const int B = m->cfg.batch, D = m->cfg.inputs, C = m->cfg.outputs;
+    m->batch = B;
+    if (!(m->xb = bp_alloc_floats(&m->mem, (size_t)B * D, "batch inputs", err)) ||
+        !(m->yb = bp_alloc_floats(&m->mem, (size_t)B * C, "batch targets", err)) ||
+        !(m->scores = bp_alloc_floats(&m->mem, (size_t)B * C, "scores", err)))
+        return BPFREE_ENOMEM;
+    m->lb = bp_alloc(&m->mem, (size_t)B * sizeof(int));
+    m->ib = bp_alloc(&m->mem, (size_t)B * sizeof(int));
+    if (!m->lb || !m->ib) return bp_fail(err, BPFREE_ENOMEM, "out of memory (batch labels)");
+    int nh = m->rule->n_heads ? m->rule->n_heads(m) : 0;
+    if (nh > 0 && !(m->heads = bp_alloc_floats(&m->mem, (size_t)nh * B * C, "head scores", err)))
+        return BPFREE_ENOMEM;
+    return BPFREE_OK;
+}
+
+bpfree_status bpfree_model_new(const bpfree_config *cfg, bpfree_model **out,
+                               bpfree_error *err) {
+    *out = NULL;
+    bpfree_status st = bpfree_config_check(cfg, err);
+    if (st) return st;
+    bp_mem mem;
+    bp_mem_init(&mem);
+    bpfree_model *m = bp_alloc(&mem, sizeof *m);
+    if (!m) return bp_fail(err, BPFREE_ENOMEM, "out of memory (model)");
+    m->mem = mem;
+    m->cfg = *cfg;
+    m->rule = bp_rule_lookup(cfg->rule);
+    m->optim.cfg = cfg->optim;
+    bp_rng_seed(&m->rng, cfg->seed);
+    bpfree_set_threads(cfg->threads);
+    if ((st = build_layers(m, err)) || (m->rule->reserve && (st = m->rule->reserve(m, err))) ||
+        (st = alloc_blocks(m, err))) {
+        bpfree_model_free(m);
+        return st;
+    }
+    init_layers(m);
+    if ((st = alloc_batch(m, err)) || (st = m->rule->init(m, err))) {
+        bpfree_model_free(m);
+        return st;
+    }
+    *out = m;
+    return BPFREE_OK;
+}
+
+void bpfree_model_free(bpfree_model *m) {
+    if (!m) return;
+    if (m->rule && m->rule->free) m->rule->free(m);
+    bp_mem *mm = &m->mem;
+    void *bufs[] = {m->params, m->grads, m->opt_m, m->opt_v, m->state, m->xb, m->yb,
+                    m->scores, m->heads, m->lb, m->ib, m->order};
+    for (size_t i = 0; i < sizeof bufs / sizeof *bufs; i++) bp_free(mm, bufs[i]);
+    bp_mem mem = *mm;
+    bp_free(&mem, m);
+}
+
+const bpfree_config *bpfree_model_config(const bpfree_model *m) { return &m->cfg; }
+const bpfree_rule_info *bpfree_model_rule(const bpfree_model *m) { return &m->rule->info; }
+size_t bpfree_model_param_count(const bpfree_model *m) { return m->n_params; }
+size_t bpfree_model_bytes(const bpfree_model *m) { return m->mem.cur; }
+size_t bpfree_model_peak_bytes(const bpfree_model *m) { return m->mem.peak; }
+int bpfree_model_epochs_done(const bpfree_model *m) { return m->epochs_done; }
+
+/* ------------------------------------------------------------ training */
+
+/* Copy rows order[0..B) of ds into the batch buffers; targets as one-hot
+ * rows for classification, or ds->y for regression. */
+static void gather(bpfree_model *m, const bpfree_dataset *ds, const int *order, int B) {
+    const int D = m->cfg.inputs, C = m->cfg.outputs;
+    memset(m->yb, 0, (size_t)B * C * sizeof(float));
+    for (int r = 0; r < B; r++) {
+        int i = order[r];
+        memcpy(m->xb + (size_t)r * D, ds->x + (size_t)i * D, (size_t)D * sizeof(float));
+        m->ib[r] = ds->index ? ds->index[i] : i;
+        m->lb[r] = ds->labels ? ds->labels[i] : -1;
+        if (ds->y) memcpy(m->yb + (size_t)r * C, ds->y + (size_t)i * C, (size_t)C * sizeof(float));
+        else if (ds->labels) m->yb[(size_t)r * C + ds->labels[i]] = 1.0f;
+    }
+}
+
+static bpfree_status check_data(const bpfree_model *m, const bpfree_dataset *ds,
+                                bpfree_error *err) {
+    if (!ds || ds->n <= 0 || !ds->x)
+        return bp_fail(err, BPFREE_EINVAL, "dataset '%s' is empty", ds ? ds->name : "(null)");
+    if (ds->dim != m->cfg.inputs)
+        return bp_fail(err, BPFREE_ESHAPE,
+                       "dataset '%s' has %d input features, the model expects %d", ds->name,
+                       ds->dim, m->cfg.inputs);
+    if (ds->y ? ds->outputs != m->cfg.outputs : ds->classes > m->cfg.outputs)
+        return bp_fail(err, BPFREE_ESHAPE, "dataset '%s' has %d %s, the model has %d outputs",
+                       ds->name, ds->y ? ds->outputs : ds->classes,
+                       ds->y ? "targets" : "classes", m->cfg.outputs);
+    if (!ds->y && !ds->labels)
+        return bp_fail(err, BPFREE_EINVAL, "dataset '%s' has neither labels nor targets",
+                       ds->name);
+    return BPFREE_OK;
+}
+
+static double now_seconds(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+bpfree_status bpfree_train_epoch(bpfree_model *m, const bpfree_dataset *train,
+                                 bpfree_epoch_stats *stats, bpfree_error *err) {
+    bpfree_status st = check_data(m, train, err);
+    if (st) return st;
+    const int n = train->n, B = m->batch, epoch = m->epochs_done;
+    if (m->order_n != n) {
+        bp_free(&m->mem, m->order);
+        m->order = bp_alloc(&m->mem, (size_t)n * sizeof(int));
+        if (!m->order) return bp_fail(err, BPFREE_ENOMEM, "out of memory (sample order)");
+        m->order_n = n;
+    }
+    for (int i = 0; i < n; i++) m->order[i] = i;
+    /* greedy layer-wise training: each layer starts a fresh optimizer clock,
+     * as it would with an optimizer of its own */
+    if (m->cfg.greedy_epochs > 0 && epoch % m->cfg.greedy_epochs == 0) m->optim.t = 0;
+    bp_rng_shuffle(&m->rng, m->order, n);
+
+    double t0 = now_seconds(), loss_sum = 0.0;
+    long correct = 0;
+    int nb = (n + B - 1) / B;
+    int total_epochs = m->cfg.greedy_epochs > 0 ? m->cfg.greedy_epochs * m->cfg.n_hidden
+                                                : m->cfg.epochs;
+    float lr = m->cfg.optim.lr;
+    for (int k = 0; k < nb; k++) {
+        int b0 = k * B, rows = n - b0 < B ? n - b0 : B;
+        gather(m, train, m->order + b0, rows);
+        double e = m->cfg.greedy_epochs > 0 ? (double)(epoch % m->cfg.greedy_epochs) + (double)k / nb
+                                            : (double)epoch + (double)k / nb;
+        lr = bp_sched_lr(&m->cfg.optim, e,
+                         m->cfg.greedy_epochs > 0 ? m->cfg.greedy_epochs : total_epochs);
+        bp_optim_begin_step(&m->optim, lr);
+        double l = 0.0;
+        if ((st = m->rule->train_batch(m, rows, &l, &correct)))
+            return bp_fail(err, st, "rule '%s' failed at epoch %d, batch %d", m->cfg.rule,
+                           epoch + 1, k + 1);
+        if (!isfinite(l))
+            return bp_fail(err, BPFREE_ENAN,
+                           "the training loss became %s at epoch %d, batch %d of %d "
+                           "(rule %s, lr %g) — try a smaller learning rate",
+                           isnan(l) ? "NaN" : "infinite", epoch + 1, k + 1, nb, m->cfg.rule,
+                           (double)lr);
+        loss_sum += l;
+        m->steps_done++;
+    }
+    double dt = now_seconds() - t0;
+    m->epochs_done++;
+    if (stats) {
+        stats->epoch = epoch;
+        stats->train_loss = loss_sum / nb;
+        stats->train_acc = train->labels ? (double)correct / n : 0.0;
+        stats->seconds = dt;
+        stats->samples_per_s = dt > 0 ? n / dt : 0.0;
+        stats->lr = lr;
+        stats->active_layer = m->cfg.greedy_epochs > 0 ? epoch / m->cfg.greedy_epochs : -1;
+    }
+    return BPFREE_OK;
+}
+
+/* ---------------------------------------------------------- evaluation */
+
+bpfree_status bpfree_predict(bpfree_model *m, const float *x, int n, float *scores,
+                             bpfree_error *err) {
+    if (n < 0 || !x || !scores) return bp_fail(err, BPFREE_EINVAL, "bad predict arguments");
+    const int D = m->cfg.inputs, C = m->cfg.outputs;
+    for (int b0 = 0; b0 < n; b0 += m->batch) {
+        int rows = n - b0 < m->batch ? n - b0 : m->batch;
+        m->rule->predict(m, x + (size_t)b0 * D, rows, scores + (size_t)b0 * C, NULL);
+    }
+    return BPFREE_OK;
+}
+
+bpfree_status bpfree_evaluate(bpfree_model *m, const bpfree_dataset *ds, bpfree_eval *out,
+                              bpfree_error *err) {
+    bpfree_status st = check_data(m, ds, err);
+    if (st) return st;
+    const int B = m->batch, C = m->cfg.outputs;
+    const int nh = m->rule->n_heads ? m->rule->n_heads(m) : 0;
+    long correct = 0, head_correct[BPFREE_MAX_LAYERS] = {0};
+    double loss = 0.0;
+    for (int b0 = 0; b0 < ds->n; b0 += B) {
+        int rows = ds->n - b0 < B ? ds->n - b0 : B;
+        /* gather keeps targets and labels in step; the order is the identity */
+        for (int r = 0; r < rows; r++) m->ib[r] = b0 + r;
+        int *ord = m->ib;
+        gather(m, ds, ord, rows);
+        m->rule->predict(m, m->xb, rows, m->scores, nh ? m->heads : NULL);
+        loss += bp_loss(m->cfg.loss, m->scores, m->yb, rows, C, NULL) * rows;
+        if (ds->labels) {
+            correct += bp_count_correct(m->scores, m->lb, rows, C);
+            for (int h = 0; h < nh; h++)
+                head_correct[h] += bp_count_correct(m->heads + (size_t)h * B * C, m->lb, rows, C);
+        }
+    }
+    memset(out, 0, sizeof *out);
+    out->loss = loss / ds->n;
+    out->acc = (double)correct / ds->n;
+    out->n_heads = nh;
+    for (int h = 0; h < nh; h++) out->head_acc[h] = (double)head_correct[h] / ds->n;
+    if (!isfinite(out->loss))
+        return bp_fail(err, BPFREE_ENAN, "evaluation on '%s' gave a non-finite loss", ds->name);
+    return BPFREE_OK;
+}

@@ -1,0 +1,50 @@
+/* names.c — enum <-> name tables, kept in step with the enums by the compiler. */
+#include "internal.h"
+
+#include <string.h>
+
+#define COUNT_OF(a) ((int)(sizeof(a) / sizeof((a)[0])))
+
+static const char *const act_names[] = {
+    [BPFREE_ACT_RELU] = "relu", [BPFREE_ACT_TANH] = "tanh",
+    [BPFREE_ACT_SIGMOID] = "sigmoid", [BPFREE_ACT_IDENTITY] = "identity"};
+static const char *const loss_names[] = {
+    [BPFREE_LOSS_CE] = "ce", [BPFREE_LOSS_BCE] = "bce", [BPFREE_LOSS_MSE] = "mse"};
+static const char *const init_names[] = {
+    [BPFREE_INIT_KAIMING_UNIFORM] = "kaiming-uniform", [BPFREE_INIT_HE_UNIFORM] = "he-uniform",
+    [BPFREE_INIT_XAVIER_UNIFORM] = "xavier", [BPFREE_INIT_NORMAL] = "normal",
+    [BPFREE_INIT_ZEROS] = "zeros"};
+static const char *const optim_names[] = {[BPFREE_OPTIM_SGD] = "sgd", [BPFREE_OPTIM_ADAM] = "adam"};
+static const char *const sched_names[] = {
+    [BPFREE_SCHED_NONE] = "none", [BPFREE_SCHED_STEP] = "step",
+    [BPFREE_SCHED_COOLDOWN] = "cooldown"};
+static const char *const norm_names[] = {[BPFREE_NORM_SCALE] = "scale",
+                                         [BPFREE_NORM_STANDARDIZE] = "standardize"};
+static const char *const predict_names[] = {[BPFREE_PREDICT_FF] = "ff", [BPFREE_PREDICT_BP] = "bp"};
+
+_Static_assert(sizeof act_names / sizeof *act_names == BPFREE_ACT_COUNT, "act names");
+_Static_assert(sizeof loss_names / sizeof *loss_names == BPFREE_LOSS_COUNT, "loss names");
+_Static_assert(sizeof init_names / sizeof *init_names == BPFREE_INIT_COUNT, "init names");
+_Static_assert(sizeof optim_names / sizeof *optim_names == BPFREE_OPTIM_COUNT, "optim names");
+_Static_assert(sizeof sched_names / sizeof *sched_names == BPFREE_SCHED_COUNT, "sched names");
+
+static const char *name_of(const char *const *t, int n, int v) {
+    return v >= 0 && v < n ? t[v] : "?";
+}
+static int parse(const char *const *t, int n, const char *s) {
+    for (int i = 0; s && i < n; i++)
+        if (strcmp(t[i], s) == 0) return i;
+    return -1;
+}
+
+#define NAMES(fn, type, table)                                                           \
+    const char *bpfree_##fn##_name(type v) { return name_of(table, COUNT_OF(table), (int)v); } \
+    int bpfree_##fn##_parse(const char *s) { return parse(table, COUNT_OF(table), s); }
+
+NAMES(act, bpfree_act, act_names)
+NAMES(loss, bpfree_loss, loss_names)
+NAMES(init, bpfree_init, init_names)
+NAMES(optim, bpfree_optim_kind, optim_names)
+NAMES(sched, bpfree_sched, sched_names)
+NAMES(norm, bpfree_norm, norm_names)
+NAMES(predict, bpfree_predict_mode, predict_names)

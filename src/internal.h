@@ -1,0 +1,214 @@
+/* internal.h — what the library's files share and the public header hides.
+ * Shapes follow bpfree.h: row-major, batch-major; W is (O, I). */
+#ifndef BPFREE_INTERNAL_H
+#define BPFREE_INTERNAL_H
+
+#include "bpfree.h"
+
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+
+/* ------------------------------------------------------------- errors */
+
+/* Fill err (if not NULL) with code and a printf-style message; returns code. */
+bpfree_status bp_fail(bpfree_error *err, bpfree_status code, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+/* ------------------------------------------------------------- memory */
+
+/* Every allocation of a model goes through one counter, which is how the
+ * papers' memory claims are measured.  fail_after >= 0 makes the
+ * (fail_after+1)-th allocation fail (tests of the ENOMEM paths). */
+typedef struct bp_mem {
+    size_t cur, peak;
+    long n_allocs;
+    long fail_after;
+} bp_mem;
+
+void bp_mem_init(bp_mem *m);
+/* 64-byte aligned, zeroed; NULL on failure.  m may be NULL (uncounted). */
+void *bp_alloc(bp_mem *m, size_t bytes);
+void bp_free(bp_mem *m, void *p);
+/* Convenience: n floats, with error message naming `what`. */
+float *bp_alloc_floats(bp_mem *m, size_t n, const char *what, bpfree_error *err);
+
+/* ---------------------------------------------------------------- RNG */
+
+/* xoshiro256** seeded by splitmix64: owned by whoever draws from it. */
+typedef struct bp_rng {
+    uint64_t s[4];
+    int has_spare;
+    float spare;
+} bp_rng;
+
+void bp_rng_seed(bp_rng *r, uint64_t seed);
+uint64_t bp_rng_u64(bp_rng *r);
+float bp_rng_uniform(bp_rng *r);           /* [0, 1) */
+float bp_rng_normal(bp_rng *r);            /* N(0, 1), Box-Muller */
+uint32_t bp_rng_below(bp_rng *r, uint32_t n); /* uniform integer in [0, n) */
+void bp_rng_shuffle(bp_rng *r, int *a, int n);
+
+/* Fill w (rows=fan_out, cols=fan_in) with an initialisation. */
+void bp_init_fill(bp_rng *r, float *w, int fan_out, int fan_in, bpfree_init how,
+                  float std);
+
+/* -------------------------------------------------------- activations */
+
+/* h = f(h) in place over n values. */
+void bp_act_forward(bpfree_act a, float *h, size_t n);
+/* d = d * f'(z) with f' computed from h = f(z), in place over n values. */
+void bp_act_backward(bpfree_act a, const float *h, float *d, size_t n);
+/* Reference: f(z) and f'(z) of one value (tests). */
+float bp_act_f(bpfree_act a, float z);
+float bp_act_df(bpfree_act a, float z);
+
+/* ------------------------------------------------------------- losses */
+
+/* logits z (B, C), targets y (B, C).  Returns the mean loss over the batch
+ * and, if dz is not NULL, writes dL/dz (B, C) = (p - y) / B where
+ * p = softmax(z) (CE), sigmoid(z) (BCE) or z (MSE).  dz may alias nothing. */
+double bp_loss(bpfree_loss l, const float *z, const float *y, int B, int C,
+               float *dz);
+/* Number of rows whose argmax of z equals labels[b]. */
+int bp_count_correct(const float *z, const int *labels, int B, int C);
+int bp_argmax(const float *v, int n);
+
+/* ----------------------------------------------------------- optimizer */
+
+typedef struct bp_optim {
+    bpfree_optim_config cfg;
+    float lr;        /* in force for this step (schedule applied) */
+    long t;          /* Adam: steps taken (incremented once per batch) */
+    float bc1, bc2;  /* Adam: 1 - beta^t */
+} bp_optim;
+
+/* Begin a batch: t++ and the bias corrections. */
+void bp_optim_begin_step(bp_optim *o, float lr);
+/* One step over n parameters p with gradient g and state m, v (v unused by SGD). */
+void bp_optim_step(const bp_optim *o, float *p, const float *g, float *m, float *v,
+                   size_t n);
+/* Learning rate of the schedule at fractional epoch `e` of `epochs`. */
+float bp_sched_lr(const bpfree_optim_config *c, double e, int epochs);
+
+/* ------------------------------------------------------------ layers */
+
+/* A dense layer h = f(x W^T + b).  W (O, I) and b (O) are contiguous in the
+ * model's parameter block at [off, off + O*I + O); so are their gradients
+ * gW, gb and the optimizer state. */
+typedef struct bp_dense {
+    int in, out;      /* I, O */
+    bpfree_act act;
+    float *W, *b;
+    float *gW, *gb;
+    size_t off;       /* offset of W in the parameter block */
+} bp_dense;
+
+/* x (B, I) -> h (B, O): h = f(x W^T + b). */
+void bp_dense_forward(const bp_dense *L, const float *x, float *h, int B);
+/* Given dh = dL/dh (B, O) at the layer's output (overwritten with dL/dz),
+ * the layer's input x (B, I) and its output h (B, O):
+ *   dz = dh ⊙ f'(z);  gW = dz^T x;  gb = sum_b dz;
+ *   if dx != NULL: dx (B, I) = dz W   (computed with the current W). */
+void bp_dense_backward(const bp_dense *L, const float *x, const float *h,
+                       float *dh, float *dx, int B);
+
+/* ------------------------------------------------------------- model */
+
+typedef struct bp_rule bp_rule;
+
+/* A named slice of the parameter block (trainable) or state block (fixed). */
+typedef struct bp_tensor {
+    char name[32];
+    size_t off, n;
+    int trainable;
+} bp_tensor;
+
+#define BP_MAX_TENSORS (4 * BPFREE_MAX_LAYERS + 8)
+
+struct bpfree_model {
+    bpfree_config cfg;
+    const bp_rule *rule;
+    bp_mem mem;
+    bp_rng rng;            /* init, feedback, shuffling: all from the seed */
+
+    int n_layers;          /* dense layers: hidden (+ output if rule has one) */
+    bp_dense layers[BPFREE_MAX_LAYERS];
+
+    /* One block per kind of state (parameters, gradients, Adam m, Adam v),
+     * and one for fixed rule state (feedback matrices) that is saved too. */
+    float *params, *grads, *opt_m, *opt_v;
+    size_t n_params;
+    float *state;
+    size_t n_state;
+    bp_tensor tensors[BP_MAX_TENSORS];
+    int n_tensors;
+    bp_optim optim;
+
+    int batch;             /* buffers are sized for this batch */
+    float *xb, *yb;        /* batch input (B, D), targets (B, C) */
+    int *lb, *ib;          /* batch labels (B), dataset indices (B) */
+    float *scores;         /* (B, C) prediction scores */
+    float *heads;          /* (n_heads, B, C) per-head scores, or NULL */
+    int *order;            /* shuffled sample order, sized at first epoch */
+    int order_n;
+
+    void *rs;              /* the rule's own state */
+    int epochs_done;
+    long steps_done;
+};
+
+/* Reserve a tensor of n floats in the parameter block (trainable) or the
+ * state block during build; pointers are resolved by bp_tensor_ptr after
+ * the blocks exist.  Returns its index or -1 if full. */
+int bp_model_reserve(bpfree_model *m, const char *name, size_t n, int trainable);
+float *bp_tensor_ptr(const bpfree_model *m, int t);
+float *bp_tensor_grad(const bpfree_model *m, int t);
+/* Step tensor t's parameters with its gradient. */
+void bp_tensor_step(bpfree_model *m, int t);
+/* Step layer l's W and b. */
+void bp_layer_step(bpfree_model *m, int l);
+
+/* ------------------------------------------------------------- rules */
+
+/* A rule decides which signal reaches which layer, and when.  It owns its
+ * extra state (rs) and the activation buffers it needs. */
+struct bp_rule {
+    bpfree_rule_info info;
+    /* Apply the rule's defaults on top of the generic ones. */
+    void (*defaults)(bpfree_config *cfg);
+    /* Reserve parameter/state tensors (before the blocks are allocated). */
+    bpfree_status (*reserve)(bpfree_model *m, bpfree_error *err);
+    /* Allocate rule state and buffers, initialise fixed tensors. */
+    bpfree_status (*init)(bpfree_model *m, bpfree_error *err);
+    /* One training step on the batch in m->xb/yb/lb/ib of B rows.  Adds the
+     * batch's mean loss to *loss and the number of correct predictions (from
+     * the training forward pass) to *correct. */
+    bpfree_status (*train_batch)(bpfree_model *m, int B, double *loss, long *correct);
+    /* Scores (B, C) for x (B, D), B <= m->batch.  If heads is not NULL also
+     * each head's scores (n_heads, B, C).  NULL = forward through all layers. */
+    void (*predict)(bpfree_model *m, const float *x, int B, float *scores, float *heads);
+    int (*n_heads)(const bpfree_model *m);
+    void (*free)(bpfree_model *m);
+};
+
+extern const bp_rule bp_rule_bp;
+extern const bp_rule bp_rule_mf;
+extern const bp_rule bp_rule_dfa;
+
+const bp_rule *bp_rule_lookup(const char *name);
+
+/* Engine helpers the rules share. */
+/* Forward through layers [0, n_layers): h[0] = x, h[l+1] = layer l output;
+ * every h[l+1] must hold B * layers[l].out floats. */
+void bp_forward_all(const bpfree_model *m, const float *x, float **h, int B);
+/* Largest width among inputs and layers. */
+int bp_max_width(const bpfree_model *m);
+/* Forward through all layers ping-ponging between two buffers of
+ * B * bp_max_width floats; the last layer writes into `out` (B, C). */
+void bp_forward_pingpong(const bpfree_model *m, const float *x, int B, float *buf0,
+                         float *buf1, float *out);
+/* 1 if every value is finite. */
+int bp_check_finite(const float *v, size_t n);
+
+#endif /* BPFREE_INTERNAL_H */

@@ -1,0 +1,99 @@
+/* dfa.c — direct feedback alignment (Nøkland 2016; FDFA paper 002 §2.4,
+ * eq. 6).  A fixed random B_l (C, n_l) carries the output error
+ * e = dL/d(logits) straight to the output of hidden layer l:
+ *     delta_h_l = e B_l,   dW_l = (delta_h_l ⊙ f'(z_l))^T h_{l-1}
+ * The output layer trains on its true gradient (identity feedback).  Hidden
+ * layers can update as soon as the forward pass has produced e. */
+#include "internal.h"
+
+#include <stdio.h>
+#include <string.h>
+
+typedef struct dfa_state {
+    float *h[BPFREE_MAX_LAYERS + 1]; /* h[0] = input, h[l+1] = output of layer l */
+    float *e;                        /* (B, C) output error */
+    float *dh;                       /* (B, max width) signal at a hidden output */
+    int fb[BPFREE_MAX_LAYERS];       /* state tensor of B_l */
+} dfa_state;
+
+static bpfree_status dfa_reserve(bpfree_model *m, bpfree_error *err) {
+    dfa_state *s = bp_alloc(&m->mem, sizeof *s);
+    if (!s) return bp_fail(err, BPFREE_ENOMEM, "out of memory (dfa state)");
+    m->rs = s;
+    for (int l = 0; l < m->cfg.n_hidden; l++) {
+        char name[32];
+        snprintf(name, sizeof name, "B%d", l + 1);
+        s->fb[l] = bp_model_reserve(m, name, (size_t)m->cfg.outputs * m->cfg.hidden[l], 0);
+        if (s->fb[l] < 0) return bp_fail(err, BPFREE_EINVAL, "too many tensors");
+    }
+    return BPFREE_OK;
+}
+
+static bpfree_status dfa_init(bpfree_model *m, bpfree_error *err) {
+    dfa_state *s = m->rs;
+    const size_t B = (size_t)m->batch;
+    /* B_l (C, n_l) is drawn like the weight of a layer n_l -> C. */
+    for (int l = 0; l < m->cfg.n_hidden; l++)
+        bp_init_fill(&m->rng, bp_tensor_ptr(m, s->fb[l]), m->cfg.outputs, m->cfg.hidden[l],
+                     m->cfg.feedback_init, m->cfg.init_std);
+    for (int l = 0; l < m->n_layers; l++)
+        if (!(s->h[l + 1] = bp_alloc_floats(&m->mem, B * m->layers[l].out, "activations", err)))
+            return BPFREE_ENOMEM;
+    if (!(s->e = bp_alloc_floats(&m->mem, B * m->cfg.outputs, "output error", err)) ||
+        !(s->dh = bp_alloc_floats(&m->mem, B * bp_max_width(m), "hidden signal", err)))
+        return BPFREE_ENOMEM;
+    return BPFREE_OK;
+}
+
+static bpfree_status dfa_train(bpfree_model *m, int B, double *loss, long *correct) {
+    dfa_state *s = m->rs;
+    const int L = m->n_layers, C = m->cfg.outputs;
+    s->h[0] = m->xb;
+    bp_forward_all(m, m->xb, s->h, B);
+    *correct += bp_count_correct(s->h[L], m->lb, B, C);
+    *loss += bp_loss(m->cfg.loss, s->h[L], m->yb, B, C, s->e);
+    for (int l = 0; l < L - 1; l++) {
+        const int n = m->layers[l].out;
+        /* eq. 6: delta_h_l (B, n) = e (B, C) B_l (C, n) */
+        bpfree_gemm(0, 0, B, n, C, 1.0f, s->e, C, bp_tensor_ptr(m, s->fb[l]), n, 0.0f, s->dh, n);
+        bp_dense_backward(&m->layers[l], s->h[l], s->h[l + 1], s->dh, NULL, B);
+        bp_layer_step(m, l);
+    }
+    /* output layer: its true gradient (identity activation leaves e as is) */
+    bp_dense_backward(&m->layers[L - 1], s->h[L - 1], s->h[L], s->e, NULL, B);
+    bp_layer_step(m, L - 1);
+    return BPFREE_OK;
+}
+
+static void dfa_predict(bpfree_model *m, const float *x, int B, float *scores, float *heads) {
+    (void)heads;
+    dfa_state *s = m->rs;
+    bp_forward_all(m, x, s->h, B);
+    memcpy(scores, s->h[m->n_layers], (size_t)B * m->cfg.outputs * sizeof(float));
+}
+
+static void dfa_free(bpfree_model *m) {
+    dfa_state *s = m->rs;
+    if (!s) return;
+    for (int l = 1; l <= BPFREE_MAX_LAYERS; l++) bp_free(&m->mem, s->h[l]);
+    bp_free(&m->mem, s->e);
+    bp_free(&m->mem, s->dh);
+    bp_free(&m->mem, s);
+    m->rs = NULL;
+}
+
+const bp_rule bp_rule_dfa = {
+    .info = {.name = "dfa",
+             .title = "Direct Feedback Alignment",
+             .paper = "Nøkland 2016; FDFA paper 002 §2.4 eq. 6; survey 000 §III-E",
+             .output_layer = 1,
+             .weight_transport = "no",
+             .frozen_activities = "no",
+             .locality = "direct",
+             .update_locking = "forward"},
+    .reserve = dfa_reserve,
+    .init = dfa_init,
+    .train_batch = dfa_train,
+    .predict = dfa_predict,
+    .free = dfa_free,
+};

@@ -1,0 +1,150 @@
+/* mf.c — Mono-Forward (Gong, Li, Abdulla; paper 003, Algorithm 1, eqs. 5–8).
+ *
+ * Every hidden layer i has a projection M_i (C, n_i), no bias.  Its goodness
+ *     G_i = a_i M_i^T                    (eq. 5)     (B, C)
+ * feeds a local softmax cross-entropy L_i (eq. 6).  W_i, b_i (eq. 7) and M_i
+ * (eq. 8) are updated from L_i alone, as soon as layer i's forward is done;
+ * a_i — computed before the update, as Algorithm 1 line 10 passes it — then
+ * goes to layer i+1.  No gradient crosses layers, so only one layer's input
+ * and output are alive at a time: memory does not grow with depth.
+ *
+ * There is no separate output layer: the last layer's M is the classifier.
+ * The raw input has no projection of its own (003 does not say; bpfree's
+ * choice).  Prediction: FF = sum of all G_i ("FF pred"), BP = last G only. */
+#include "internal.h"
+
+#include <stdio.h>
+#include <string.h>
+
+typedef struct mf_state {
+    float *a[2];   /* activation ping-pong (B, max width) */
+    float *da;     /* dL_i/da_i (B, max width) */
+    float *G, *dG; /* (B, C) */
+    int M[BPFREE_MAX_LAYERS];
+} mf_state;
+
+static void mf_defaults(bpfree_config *c) { (void)c; }
+
+static int mf_n_heads(const bpfree_model *m) { return m->cfg.n_hidden; }
+
+static bpfree_status mf_reserve(bpfree_model *m, bpfree_error *err) {
+    mf_state *s = bp_alloc(&m->mem, sizeof *s);
+    if (!s) return bp_fail(err, BPFREE_ENOMEM, "out of memory (mf state)");
+    m->rs = s;
+    for (int i = 0; i < m->cfg.n_hidden; i++) {
+        char name[32];
+        snprintf(name, sizeof name, "M%d", i + 1);
+        s->M[i] = bp_model_reserve(m, name, (size_t)m->cfg.outputs * m->cfg.hidden[i], 1);
+        if (s->M[i] < 0) return bp_fail(err, BPFREE_EINVAL, "too many tensors");
+    }
+    return BPFREE_OK;
+}
+
+static bpfree_status mf_init(bpfree_model *m, bpfree_error *err) {
+    mf_state *s = m->rs;
+    const size_t B = (size_t)m->batch, W = (size_t)bp_max_width(m), C = (size_t)m->cfg.outputs;
+    /* M_i (C, n_i) starts like the weight of a layer n_i -> C. */
+    for (int i = 0; i < m->cfg.n_hidden; i++)
+        bp_init_fill(&m->rng, bp_tensor_ptr(m, s->M[i]), m->cfg.outputs, m->cfg.hidden[i],
+                     m->cfg.init, m->cfg.init_std);
+    if (!(s->a[0] = bp_alloc_floats(&m->mem, B * W, "activations", err)) ||
+        !(s->a[1] = bp_alloc_floats(&m->mem, B * W, "activations", err)) ||
+        !(s->da = bp_alloc_floats(&m->mem, B * W, "layer signal", err)) ||
+        !(s->G = bp_alloc_floats(&m->mem, B * C, "goodness", err)) ||
+        !(s->dG = bp_alloc_floats(&m->mem, B * C, "goodness gradient", err)))
+        return BPFREE_ENOMEM;
+    return BPFREE_OK;
+}
+
+/* G (B, C) = a (B, n) M^T, M (C, n)   (eq. 5) */
+static void goodness(const float *a, const float *M, int B, int n, int C, float *G) {
+    bpfree_gemm(0, 1, B, C, n, 1.0f, a, n, M, n, 0.0f, G, C);
+}
+
+static void add_into(float *dst, const float *src, size_t n) {
+    for (size_t i = 0; i < n; i++) dst[i] += src[i];
+}
+
+static bpfree_status mf_train(bpfree_model *m, int B, double *loss, long *correct) {
+    mf_state *s = m->rs;
+    const int C = m->cfg.outputs, nl = m->n_layers;
+    const size_t BC = (size_t)B * C;
+    /* greedy schedule: layers before `active` are frozen, later ones idle */
+    const int active = m->cfg.greedy_epochs > 0 ? m->epochs_done / m->cfg.greedy_epochs : -1;
+    const int last = active >= 0 ? (active < nl ? active : nl - 1) : nl - 1;
+    const int ff = m->cfg.predict == BPFREE_PREDICT_FF && active < 0;
+    const float *in = m->xb;
+    double li = 0.0;
+    if (ff) memset(m->scores, 0, BC * sizeof(float));
+    for (int i = 0; i <= last; i++) {
+        const bp_dense *L = &m->layers[i];
+        const int n = L->out;
+        float *a = s->a[i % 2];
+        const float *M = bp_tensor_ptr(m, s->M[i]);
+        bp_dense_forward(L, in, a, B);                      /* lines 4–5 */
+        if (active >= 0 && i < active) {                    /* frozen layer */
+            in = a;
+            continue;
+        }
+        goodness(a, M, B, n, C, s->G);                      /* line 6, eq. 5 */
+        if (ff) add_into(m->scores, s->G, BC);
+        li = bp_loss(m->cfg.loss, s->G, m->yb, B, C, s->dG); /* line 7, eq. 6 */
+        /* eq. 8: dL/dM (C, n) = dG^T a */
+        bpfree_gemm(1, 0, C, n, B, 1.0f, s->dG, C, a, n, 0.0f, bp_tensor_grad(m, s->M[i]), n);
+        /* eq. 7: dL/da (B, n) = dG M, then through f' into W_i, b_i */
+        bpfree_gemm(0, 0, B, n, C, 1.0f, s->dG, C, M, n, 0.0f, s->da, n);
+        bp_dense_backward(L, in, a, s->da, NULL, B);
+        bp_layer_step(m, i);                                /* line 8 */
+        bp_tensor_step(m, s->M[i]);                         /* line 9 */
+        in = a;                                             /* line 10 */
+    }
+    *loss += li;
+    *correct += bp_count_correct(ff ? m->scores : s->G, m->lb, B, C);
+    return BPFREE_OK;
+}
+
+static void mf_predict(bpfree_model *m, const float *x, int B, float *scores, float *heads) {
+    mf_state *s = m->rs;
+    const int C = m->cfg.outputs, nl = m->n_layers;
+    const size_t BC = (size_t)B * C;
+    const float *in = x;
+    memset(scores, 0, BC * sizeof(float));
+    for (int i = 0; i < nl; i++) {
+        const bp_dense *L = &m->layers[i];
+        float *a = s->a[i % 2];
+        /* heads are laid out (n_heads, m->batch, C) */
+        float *G = heads ? heads + (size_t)i * m->batch * C : s->G;
+        bp_dense_forward(L, in, a, B);
+        goodness(a, bp_tensor_ptr(m, s->M[i]), B, L->out, C, G);
+        if (m->cfg.predict == BPFREE_PREDICT_FF) add_into(scores, G, BC);
+        else if (i == nl - 1) memcpy(scores, G, BC * sizeof(float));
+        in = a;
+    }
+}
+
+static void mf_free(bpfree_model *m) {
+    mf_state *s = m->rs;
+    if (!s) return;
+    void *bufs[] = {s->a[0], s->a[1], s->da, s->G, s->dG};
+    for (size_t i = 0; i < sizeof bufs / sizeof *bufs; i++) bp_free(&m->mem, bufs[i]);
+    bp_free(&m->mem, s);
+    m->rs = NULL;
+}
+
+const bp_rule bp_rule_mf = {
+    .info = {.name = "mf",
+             .title = "Mono-Forward",
+             .paper = "Gong, Li, Abdulla 2025 (paper 003), Algorithm 1, eqs. 5-8",
+             .output_layer = 0,
+             .weight_transport = "no",
+             .frozen_activities = "no",
+             .locality = "local",
+             .update_locking = "none"},
+    .defaults = mf_defaults,
+    .reserve = mf_reserve,
+    .init = mf_init,
+    .train_batch = mf_train,
+    .predict = mf_predict,
+    .n_heads = mf_n_heads,
+    .free = mf_free,
+};

@@ -1,0 +1,23 @@
+/* rules.c — the table of learning rules. */
+#include "internal.h"
+
+#include <string.h>
+
+static const bp_rule *const rules[] = {&bp_rule_bp, &bp_rule_dfa, &bp_rule_mf};
+
+int bpfree_rule_count(void) { return (int)(sizeof rules / sizeof *rules); }
+
+const bpfree_rule_info *bpfree_rule_at(int i) {
+    return i >= 0 && i < bpfree_rule_count() ? &rules[i]->info : NULL;
+}
+
+const bp_rule *bp_rule_lookup(const char *name) {
+    for (int i = 0; name && i < bpfree_rule_count(); i++)
+        if (strcmp(rules[i]->info.name, name) == 0) return rules[i];
+    return NULL;
+}
+
+const bpfree_rule_info *bpfree_rule_find(const char *name) {
+    const bp_rule *r = bp_rule_lookup(name);
+    return r ? &r->info : NULL;
+}

@@ -1,0 +1,46 @@
+/* testutil.h — helpers shared by the cmocka tests. */
+#ifndef BPFREE_TESTUTIL_H
+#define BPFREE_TESTUTIL_H
+#include <math.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <cmocka.h>
+
+#include "bpfree.h"
+#include "internal.h"
+
+/* Compare a (computed) with ref elementwise: |a - r| <= atol + rtol |r|.
+ * Prints the largest difference and the first mismatching index. */
+static inline int tu_close(const char *what, const float *a, const float *ref, size_t n,
+                           double atol, double rtol) {
+    size_t first = (size_t)-1, worst = 0;
+    double maxd = 0.0;
+    for (size_t i = 0; i < n; i++) {
+        double d = fabs((double)a[i] - (double)ref[i]);
+        if (!(d <= atol + rtol * fabs((double)ref[i])) && first == (size_t)-1) first = i;
+        if (d > maxd || d != d) { maxd = d; worst = i; }
+    }
+    if (first != (size_t)-1) {
+        printf("  %s: mismatch at [%zu]: %g vs ref %g; largest diff %g at [%zu]\n", what,
+               first, (double)a[first], (double)ref[first], maxd, worst);
+        return 0;
+    }
+    return 1;
+}
+
+/* Largest |v| — used to guard gradient checks against a vacuous pass. */
+static inline double tu_maxabs(const float *v, size_t n) {
+    double m = 0.0;
+    for (size_t i = 0; i < n; i++) if (fabs((double)v[i]) > m) m = fabs((double)v[i]);
+    return m;
+}
+
+static inline void tu_fill_uniform(bp_rng *r, float *v, size_t n, float lo, float hi) {
+    for (size_t i = 0; i < n; i++) v[i] = lo + (hi - lo) * bp_rng_uniform(r);
+}
+#endif
