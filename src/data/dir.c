@@ -1,0 +1,112 @@
+/* dir.c — find a dataset's directory and load its four standard IDX files. */
+#include "internal.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#define DATA_PATH_MAX 4096
+
+/* Train images, train labels, test images, test labels; each raw or .gz. */
+static const char *const idx_names[4] = {
+    "train-images-idx3-ubyte", "train-labels-idx1-ubyte",
+    "t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte",
+};
+
+static const char *const known_names[] = {"mnist", "fashion-mnist"};
+
+static int is_dir(const char *p) {
+    struct stat st;
+    return stat(p, &st) == 0 && S_ISDIR(st.st_mode);
+}
+
+static int is_file(const char *p) {
+    struct stat st;
+    return stat(p, &st) == 0 && !S_ISDIR(st.st_mode);
+}
+
+/* path <- dir/name if it exists, else dir/name.gz if that does. */
+static bpfree_status find_idx(const char *dir, const char *name, char *path, size_t cap,
+                              bpfree_error *err) {
+    int k = snprintf(path, cap, "%s/%s.gz", dir, name);
+    if (k < 0 || (size_t)k >= cap)
+        return bp_fail(err, BPFREE_EINVAL, "path too long: %s/%s", dir, name);
+    path[k - 3] = '\0';
+    if (is_file(path)) return BPFREE_OK;
+    path[k - 3] = '.';
+    if (is_file(path)) return BPFREE_OK;
+    return bp_fail(err, BPFREE_EIO, "no %s[.gz] in %s — run scripts/fetch-data.sh", name, dir);
+}
+
+bpfree_status bpfree_data_load_dir(const char *dir, bpfree_dataset *train,
+                                   bpfree_dataset *test, bpfree_error *err) {
+    if (!dir || !train || !test)
+        return bp_fail(err, BPFREE_EINVAL, "bpfree_data_load_dir: NULL argument");
+    memset(train, 0, sizeof *train);
+    memset(test, 0, sizeof *test);
+    if (!is_dir(dir))
+        return bp_fail(err, BPFREE_EIO, "%s: no such directory — run scripts/fetch-data.sh",
+                       dir);
+    char path[4][DATA_PATH_MAX];
+    for (int i = 0; i < 4; i++) {
+        bpfree_status s = find_idx(dir, idx_names[i], path[i], sizeof path[i], err);
+        if (s != BPFREE_OK) return s;
+    }
+    bpfree_status s = bpfree_idx_load(path[0], path[1], train, err);
+    if (s == BPFREE_OK) s = bpfree_idx_load(path[2], path[3], test, err);
+    if (s == BPFREE_OK && train->dim != test->dim)
+        s = bp_fail(err, BPFREE_ESHAPE, "%s: training images have %d pixels, test images %d",
+                    dir, train->dim, test->dim);
+    if (s != BPFREE_OK) {
+        bpfree_data_free(train);
+        bpfree_data_free(test);
+        return s;
+    }
+    /* Both halves share one label space. */
+    int classes = train->classes > test->classes ? train->classes : test->classes;
+    train->classes = test->classes = classes;
+    return BPFREE_OK;
+}
+
+static bpfree_status copy_out(const char *path, char *dir, size_t cap, bpfree_error *err) {
+    int k = snprintf(dir, cap, "%s", path);
+    if (k < 0 || (size_t)k >= cap)
+        return bp_fail(err, BPFREE_EINVAL, "dataset path too long (%d bytes, room for %zu): %s",
+                       k, cap - 1, path);
+    return BPFREE_OK;
+}
+
+static int is_known(const char *name) {
+    for (size_t i = 0; i < sizeof known_names / sizeof known_names[0]; i++)
+        if (strcmp(name, known_names[i]) == 0) return 1;
+    return 0;
+}
+
+bpfree_status bpfree_data_resolve(const char *name_or_dir, const char *extra_root,
+                                  char *dir, size_t cap, bpfree_error *err) {
+    if (!name_or_dir || !dir || cap == 0)
+        return bp_fail(err, BPFREE_EINVAL, "bpfree_data_resolve: NULL argument");
+    if (is_dir(name_or_dir)) return copy_out(name_or_dir, dir, cap, err);
+    if (!is_known(name_or_dir))
+        return bp_fail(err, BPFREE_EINVAL,
+                       "unknown dataset '%s' (known: mnist, fashion-mnist, or a directory "
+                       "holding the four IDX files)", name_or_dir);
+    /* $BPFREE_DATA/NAME, ./data/NAME, EXTRA_ROOT/data/NAME: first found wins. */
+    char cand[3][DATA_PATH_MAX], looked[3 * DATA_PATH_MAX] = "";
+    int n = 0;
+    const char *env = getenv("BPFREE_DATA");
+    if (env && *env) snprintf(cand[n++], DATA_PATH_MAX, "%s/%s", env, name_or_dir);
+    snprintf(cand[n++], DATA_PATH_MAX, "data/%s", name_or_dir);
+    if (extra_root && *extra_root)
+        snprintf(cand[n++], DATA_PATH_MAX, "%s/data/%s", extra_root, name_or_dir);
+    for (int i = 0; i < n; i++) {
+        if (is_dir(cand[i])) return copy_out(cand[i], dir, cap, err);
+        size_t used = strlen(looked);
+        snprintf(looked + used, sizeof looked - used, "%s%s", i ? ", " : "", cand[i]);
+    }
+    return bp_fail(err, BPFREE_EIO,
+                   "dataset '%s' not found; looked in %s%s — run scripts/fetch-data.sh %s",
+                   name_or_dir, looked, env && *env ? "" : " ($BPFREE_DATA not set)",
+                   name_or_dir);
+}
