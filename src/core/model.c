@@ -207,8 +207,10 @@ static void init_layers(bpfree_model *m) {
     for (int l = 0; l < m->n_layers; l++) {
         bp_dense *L = &m->layers[l];
         bp_init_fill(&m->rng, L->W, L->out, L->in, m->cfg.init, m->cfg.init_std);
-        if (m->cfg.init == BPFREE_INIT_KAIMING_UNIFORM) /* PyTorch nn.Linear bias */
-            bp_init_fill(&m->rng, L->b, 1, L->in, BPFREE_INIT_KAIMING_UNIFORM, 0.0f);
+        if (m->cfg.init == BPFREE_INIT_KAIMING_UNIFORM) { /* PyTorch nn.Linear bias */
+            float a = 1.0f / sqrtf((float)L->in);
+            for (int o = 0; o < L->out; o++) L->b[o] = a * (2.0f * bp_rng_uniform(&m->rng) - 1.0f);
+        }
     }
 }
 
