@@ -28,7 +28,7 @@ CLI_OBJ := $(CLI_SRC:%.c=$(BUILD)/obj/%.o)
 TESTS   := $(patsubst tests/%.c,$(BUILD)/tests/%,$(wildcard tests/test_*.c))
 DEPS    := $(LIB_OBJ:.o=.d) $(CLI_OBJ:.o=.d)
 
-all: $(BUILD)/libbpfree.a $(BUILD)/libbpfree.so $(BUILD)/bpfree
+all: $(BUILD)/libbpfree.a $(BUILD)/libbpfree.so $(BUILD)/bpfree $(BUILD)/example-train-mnist
 	@pkg-config --exists openblas 2>/dev/null && echo "✓ OpenBLAS found (pkg-config)" || echo "• OpenBLAS via -lopenblas"
 
 $(BUILD)/obj/%.o: %.c
@@ -49,13 +49,16 @@ $(BUILD)/tests/%: tests/%.c tests/testutil.h $(BUILD)/libbpfree.a
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -Itests -o $@ $< $(BUILD)/libbpfree.a $(TEST_LIBS) $(LDLIBS) $(LDSAN)
 
+$(BUILD)/example-train-mnist: examples/train_mnist.c $(BUILD)/libbpfree.a
+	$(CC) $(CFLAGS) -o $@ $< $(BUILD)/libbpfree.a $(LDLIBS) $(LDSAN)
+
 $(BUILD)/bench-epoch: bench/epoch.c $(BUILD)/libbpfree.a
 	$(CC) $(CFLAGS) -o $@ $< $(BUILD)/libbpfree.a $(LDLIBS) $(LDSAN)
 
 bench: $(BUILD)/bench-epoch
 	sh bench/run.sh
 
-tests: $(TESTS) $(BUILD)/bpfree
+tests: $(TESTS) $(BUILD)/bpfree $(BUILD)/example-train-mnist $(BUILD)/bench-epoch
 
 # Runs every test binary; the last line is the sum "N passed, N failed".
 test: tests
