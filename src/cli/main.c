@@ -218,7 +218,8 @@ static void parse_layers(const char *s, bpfree_config *c) {
         char *end;
         errno = 0;
         long w = strtol(p, &end, 10);
-        if (end == p || errno || w <= 0 || w > (1 << 20) || (*end && *end != ','))
+        if (end == p || errno || w <= 0 || w > (1 << 20) || (*end && *end != ',') ||
+            (*end == ',' && end[1] == '\0'))
             die("--layers: '%s' is not a list of positive widths like 1000,1000", s);
         if (c->n_hidden >= BPFREE_MAX_LAYERS - 1)
             die("--layers: at most %d hidden layers", BPFREE_MAX_LAYERS - 1);
@@ -307,9 +308,10 @@ static void log_close(logfile *lg) {
     }
 }
 
-static void print_heads(FILE *f, const bpfree_eval *ev, const char *sep_open, const char *fmt) {
+static void print_heads(FILE *f, const bpfree_eval *ev, const char *sep_open, const char *fmt,
+                        double scale) {
     fputs(sep_open, f);
-    for (int h = 0; h < ev->n_heads; h++) fprintf(f, fmt, h ? "," : "", 100.0 * ev->head_acc[h]);
+    for (int h = 0; h < ev->n_heads; h++) fprintf(f, fmt, h ? "," : "", scale * ev->head_acc[h]);
 }
 
 static void fmt_bytes(char *b, size_t cap, size_t n) {
@@ -354,6 +356,14 @@ static int cmd_train(int argc, char **argv) {
                bpfree_sched_name(cfg.optim.sched), cfg.batch, total,
                cfg.greedy_epochs ? " (greedy, per layer)" : "", (unsigned long long)cfg.seed);
     }
+    if (o.save) { /* fail now, not after the whole run */
+        char probe[PATH_MAX];
+        snprintf(probe, sizeof probe, "%s.tmp.XXXXXX", o.save);
+        int fd = mkstemp(probe);
+        if (fd < 0) die("--save %s: cannot write there: %s", o.save, strerror(errno));
+        close(fd);
+        unlink(probe);
+    }
     logfile lg;
     log_open(&lg, o.log);
     bpfree_eval ev_test = {0}, ev_val = {0};
@@ -372,7 +382,7 @@ static int cmd_train(int argc, char **argv) {
                    100 * st.train_acc);
             if (val.n) printf("  val %6.2f%%", 100 * ev_val.acc);
             printf("  test %6.2f%%", 100 * ev_test.acc);
-            if (ev_test.n_heads) print_heads(stdout, &ev_test, "  layers ", "%s%.2f");
+            if (ev_test.n_heads) print_heads(stdout, &ev_test, "  layers ", "%s%.2f", 100.0);
             if (st.active_layer >= 0) printf("  [layer %d]", st.active_layer + 1);
             printf("  %.2fs  %.0f samples/s  lr %.3g\n", st.seconds, st.samples_per_s, st.lr);
             fflush(stdout);
@@ -384,7 +394,7 @@ static int cmd_train(int argc, char **argv) {
                     ep + 1, st.train_loss, st.train_acc, ev_test.acc, ev_test.loss);
             if (val.n) fprintf(lg.f, ", \"val_acc\": %.6g", ev_val.acc);
             if (ev_test.n_heads) {
-                print_heads(lg.f, &ev_test, ", \"layer_test_acc\": [", "%s%.6g");
+                print_heads(lg.f, &ev_test, ", \"layer_test_acc\": [", "%s%.6g", 1.0);
                 fputs("]", lg.f);
             }
             fprintf(lg.f, ", \"seconds\": %.4f, \"samples_per_s\": %.1f, \"lr\": %.6g}\n",

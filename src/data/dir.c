@@ -88,6 +88,8 @@ bpfree_status bpfree_data_resolve(const char *name_or_dir, const char *extra_roo
     if (!name_or_dir || !dir || cap == 0)
         return bp_fail(err, BPFREE_EINVAL, "bpfree_data_resolve: NULL argument");
     if (is_dir(name_or_dir)) return copy_out(name_or_dir, dir, cap, err);
+    if (strchr(name_or_dir, '/'))
+        return bp_fail(err, BPFREE_EIO, "%s: no such data directory", name_or_dir);
     if (!is_known(name_or_dir))
         return bp_fail(err, BPFREE_EINVAL,
                        "unknown dataset '%s' (known: mnist, fashion-mnist, or a directory "

@@ -14,6 +14,7 @@
 #include "internal.h"
 
 #include <errno.h>
+#include <limits.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -78,6 +79,7 @@ static bpfree_status parse_kv(bpfree_config *c, int *epochs_done, const char *k,
 #define NUM(key, dst, T)                                                                  \
     if (strcmp(k, key) == 0) {                                                            \
         if (!num) goto bad;                                                               \
+        if ((T)0.5 == 0 && !(d == floor(d) && d >= INT_MIN && d <= INT_MAX)) goto bad;    \
         dst = (T)d;                                                                       \
         return BPFREE_OK;                                                                 \
     }
@@ -250,6 +252,9 @@ bpfree_status bpfree_model_save(const bpfree_model *m, const char *path, bpfree_
 static bpfree_status read_exact(FILE *f, void *p, size_t n, uLong *crc, const char *path,
                                 const char *what, bpfree_error *err) {
     size_t got = fread(p, 1, n, f);
+    if (got != n && ferror(f))
+        return bp_fail(err, BPFREE_EIO, "%s: read error in the %s: %s", path, what,
+                       strerror(errno));
     if (got != n)
         return bp_fail(err, BPFREE_EFORMAT,
                        "%s: truncated model file: expected %zu bytes of %s, found %zu", path, n,
@@ -267,10 +272,16 @@ static bpfree_status load_body(FILE *f, const char *path, bpfree_model **out,
                                bpfree_error *err) {
     unsigned char b[16];
     uLong crc = crc32(0L, Z_NULL, 0);
-    bpfree_status st = read_exact(f, b, 8, &crc, path, "magic", err);
-    if (st) return st;
-    if (memcmp(b, MAGIC, 8) != 0)
+    size_t got = fread(b, 1, 8, f);
+    if (got != 8 && ferror(f))
+        return bp_fail(err, BPFREE_EIO, "%s: cannot read: %s", path, strerror(errno));
+    if (memcmp(b, MAGIC, got) != 0)
         return bp_fail(err, BPFREE_EFORMAT, "%s: not a bpfree model file (bad magic)", path);
+    if (got != 8)
+        return bp_fail(err, BPFREE_EFORMAT,
+                       "%s: truncated model file: expected 8 bytes of magic, found %zu", path, got);
+    crc = crc32(crc, b, 8);
+    bpfree_status st;
     if ((st = read_exact(f, b, 8, &crc, path, "version", err))) return st;
     uint32_t ver = rd32(b), hl = rd32(b + 4);
     if (ver != FORMAT_VERSION)
@@ -291,15 +302,33 @@ static bpfree_status load_body(FILE *f, const char *path, bpfree_model **out,
     free(h);
     if (st || (st = read_exact(f, b, 16, &crc, path, "sizes", err))) return st;
     uint64_t np = rd64(b), ns = rd64(b + 8);
+    /* check the sizes against what is left of the file before allocating */
+    long here = ftell(f);
+    if (here >= 0 && fseek(f, 0, SEEK_END) == 0) {
+        long end = ftell(f);
+        if (fseek(f, here, SEEK_SET) != 0) return bp_fail(err, BPFREE_EIO, "%s: cannot seek", path);
+        uint64_t left = end >= here ? (uint64_t)(end - here) : 0;
+        if (np > left / sizeof(float) || ns > left / sizeof(float) ||
+            (np + ns) * sizeof(float) + 4 > left)
+            return bp_fail(err, BPFREE_EFORMAT,
+                           "%s: truncated model file: it announces %llu parameters and %llu state "
+                           "values but only %llu bytes follow",
+                           path, (unsigned long long)np, (unsigned long long)ns,
+                           (unsigned long long)left);
+    }
     bpfree_model *m = NULL;
+    bpfree_error ce;
+    if (bpfree_config_check(&cfg, &ce))
+        return bp_fail(err, BPFREE_EFORMAT, "%s: the header describes an invalid model: %s",
+                       path, ce.msg);
     if ((st = bpfree_model_new(&cfg, &m, err))) return st;
     if (np != m->n_params || ns != m->n_state) {
+        size_t want_p = m->n_params, want_s = m->n_state;
         bpfree_model_free(m);
         return bp_fail(err, BPFREE_EFORMAT,
                        "%s: holds %llu parameters and %llu state values, its header describes "
                        "%zu and %zu",
-                       path, (unsigned long long)np, (unsigned long long)ns, m->n_params,
-                       m->n_state);
+                       path, (unsigned long long)np, (unsigned long long)ns, want_p, want_s);
     }
     if ((st = read_exact(f, m->params, np * sizeof(float), &crc, path, "parameters", err)) ||
         (st = read_exact(f, m->state, ns * sizeof(float), &crc, path, "state", err)) ||
