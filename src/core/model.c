@@ -363,6 +363,13 @@ bpfree_status bpfree_train_epoch(bpfree_model *m, const bpfree_dataset *train,
         m->steps_done++;
     }
     double dt = now_seconds() - t0;
+    /* a NaN can hide from the loss (e.g. behind a saturated unit): check the
+     * parameters once per epoch too */
+    if (!bp_check_finite(m->params, m->n_params))
+        return bp_fail(err, BPFREE_ENAN,
+                       "the parameters became non-finite during epoch %d (rule %s, lr %g) — "
+                       "check the data for NaN, or try a smaller learning rate",
+                       epoch + 1, m->cfg.rule, (double)lr);
     m->epochs_done++;
     if (stats) {
         stats->epoch = epoch;

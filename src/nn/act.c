@@ -7,7 +7,7 @@
 void bp_act_forward(bpfree_act a, float *h, size_t n) {
     switch (a) {
     case BPFREE_ACT_RELU:
-        for (size_t i = 0; i < n; i++) h[i] = h[i] > 0.0f ? h[i] : 0.0f;
+        for (size_t i = 0; i < n; i++) h[i] = h[i] < 0.0f ? 0.0f : h[i]; /* NaN passes, as in PyTorch */
         break;
     case BPFREE_ACT_TANH:
         for (size_t i = 0; i < n; i++) h[i] = tanhf(h[i]);
