@@ -46,7 +46,7 @@ static const opt_def OPTS[] = {
      O(norm), "scale"},
     {"epochs", "N", "epochs (with --greedy: per layer)", T_INT, O(epochs), "(rule)"},
     {"batch", "N", "minibatch size", T_INT, O(batch), "(rule)"},
-    {"optim", "NAME", "sgd or adam", T_STR, O(optim), "(rule)"},
+    {"optim", "NAME", "sgd or adam (sgd without --lr: lr 0.05)", T_STR, O(optim), "(rule)"},
     {"lr", "F", "learning rate", T_FLOAT, O(lr), "(rule)"},
     {"sched", "NAME", "learning-rate schedule: none, step, cooldown", T_STR, O(sched), "(rule)"},
     {"cooldown", "F", "cooldown: fraction of training over which lr falls linearly", T_FLOAT,
@@ -100,14 +100,24 @@ static void usage(FILE *f) {
             "       bpfree eval MODEL [--data D]    evaluate a saved model on a test set\n"
             "       bpfree rules                    list the learning rules and their papers\n"
             "       bpfree help | --help | --version\n\n"
-            "options (default in brackets; \"(rule)\" = the rule's tuned default, see "
-            "`bpfree rules`):\n",
+            "options (default in brackets; \"(rule)\": see the rule defaults below):\n",
             BPFREE_VERSION);
     for (int i = 0; i < N_OPTS; i++) {
         char lhs[40];
         snprintf(lhs, sizeof lhs, "--%s%s%s", OPTS[i].name, OPTS[i].arg ? " " : "",
                  OPTS[i].arg ? OPTS[i].arg : "");
         fprintf(f, "  %-24s %s [%s]\n", lhs, OPTS[i].help, OPTS[i].dflt);
+    }
+    fprintf(f, "\nrule defaults (any option given overrides them):\n");
+    for (int i = 0; i < bpfree_rule_count(); i++) {
+        bpfree_config c;
+        const char *name = bpfree_rule_at(i)->name;
+        if (bpfree_config_default(&c, name, 784, 10, NULL)) continue;
+        fprintf(f, "  %-6s --epochs %d --batch %d --optim %s --lr %g --sched %s", name, c.epochs,
+                c.batch, bpfree_optim_name(c.optim.kind), (double)c.optim.lr,
+                bpfree_sched_name(c.optim.sched));
+        if (c.optim.sched == BPFREE_SCHED_COOLDOWN) fprintf(f, " --cooldown %g", (double)c.optim.cooldown);
+        fputc('\n', f);
     }
     fprintf(f, "\nexample: bpfree train --rule mf --data mnist --layers 1000,1000 --epochs 20\n");
 }
