@@ -23,21 +23,6 @@ static void tpath(char *out, size_t cap, const char *name) {
     snprintf(out, cap, "%s/%s", tmp, name);
 }
 
-static void rm_tree(const char *dir) {
-    DIR *d = opendir(dir);
-    if (!d) return;
-    struct dirent *e;
-    char p[1024];
-    while ((e = readdir(d))) {
-        if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, "..")) continue;
-        snprintf(p, sizeof p, "%s/%s", dir, e->d_name);
-        struct stat st;
-        if (lstat(p, &st) == 0 && S_ISDIR(st.st_mode)) rm_tree(p);
-        else unlink(p);
-    }
-    closedir(d);
-    rmdir(dir);
-}
 
 /* Number of entries in dir whose name contains `part` (NULL: all entries). */
 static int count_entries(const char *dir, const char *part) {

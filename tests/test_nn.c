@@ -11,14 +11,6 @@ static const char *act_names[] = {"relu", "tanh", "sigmoid", "identity"};
 
 /* ----------------------------------------------------------- activations */
 
-static double ref_f(bpfree_act a, double z) {
-    switch (a) {
-    case BPFREE_ACT_RELU: return z > 0 ? z : 0;
-    case BPFREE_ACT_TANH: return tanh(z);
-    case BPFREE_ACT_SIGMOID: return 1.0 / (1.0 + exp(-z));
-    default: return z;
-    }
-}
 
 /* bp_act_f against libm in double, bp_act_forward on an array likewise. */
 static void test_act_values(void **state) {

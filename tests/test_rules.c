@@ -91,14 +91,6 @@ static void recovered_grad(const bpfree_model *m, const float *p_old, int t, flo
         g[i] = (float)(((double)p_old[x->off + i] - (double)p_new[i]) / m->cfg.optim.lr);
 }
 
-static double ref_f(bpfree_act a, double z) {
-    switch (a) {
-    case BPFREE_ACT_RELU: return z > 0 ? z : 0;
-    case BPFREE_ACT_TANH: return tanh(z);
-    case BPFREE_ACT_SIGMOID: return 1.0 / (1.0 + exp(-z));
-    default: return z;
-    }
-}
 
 /* f'(z) from h = f(z), in double. */
 static double ref_df(bpfree_act a, double z, double h) {

@@ -43,4 +43,34 @@ static inline double tu_maxabs(const float *v, size_t n) {
 static inline void tu_fill_uniform(bp_rng *r, float *v, size_t n, float lo, float hi) {
     for (size_t i = 0; i < n; i++) v[i] = lo + (hi - lo) * bp_rng_uniform(r);
 }
+#include <dirent.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+/* Remove a directory tree made by a test (mkdtemp). */
+static inline void rm_tree(const char *dir) {
+    DIR *d = opendir(dir);
+    if (!d) return;
+    struct dirent *e;
+    char p[1024];
+    while ((e = readdir(d))) {
+        if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, "..")) continue;
+        snprintf(p, sizeof p, "%s/%s", dir, e->d_name);
+        struct stat st;
+        if (lstat(p, &st) == 0 && S_ISDIR(st.st_mode)) rm_tree(p);
+        else unlink(p);
+    }
+    closedir(d);
+    rmdir(dir);
+}
+
+/* Reference activation in double. */
+static inline double ref_f(bpfree_act a, double z) {
+    switch (a) {
+    case BPFREE_ACT_RELU: return z > 0 ? z : 0;
+    case BPFREE_ACT_TANH: return tanh(z);
+    case BPFREE_ACT_SIGMOID: return 1.0 / (1.0 + exp(-z));
+    default: return z;
+    }
+}
 #endif
