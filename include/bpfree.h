@@ -84,6 +84,11 @@ typedef enum bpfree_init {
     BPFREE_INIT_XAVIER_UNIFORM,      /* U(±sqrt(6/(fan_in+fan_out))) */
     BPFREE_INIT_NORMAL,              /* N(0, init_std^2) */
     BPFREE_INIT_ZEROS,
+    /* feedback initialisations of F³ (001 §4.3, Fig. 3b) */
+    BPFREE_INIT_TRINOMIAL,           /* each entry uniform in {-1, 0, 1} */
+    BPFREE_INIT_BINOMIAL,            /* each entry uniform in {0, 1} */
+    BPFREE_INIT_PM_IDENTITY,         /* identity repeated along the larger
+                                        dimension with alternating signs */
     BPFREE_INIT_COUNT
 } bpfree_init;
 
@@ -97,11 +102,13 @@ typedef enum bpfree_optim_kind {
  *   NONE    : lr constant.
  *   STEP    : lr * gamma^floor(epoch / step_epochs).
  *   COOLDOWN: lr constant for the first (1 - cooldown) of training, then
- *             linearly down to lr_min over the last `cooldown` fraction. */
+ *             linearly down to lr_min over the last `cooldown` fraction.
+ *   MULTISTEP: lr * gamma^k, k = number of milestones (epochs) passed. */
 typedef enum bpfree_sched {
     BPFREE_SCHED_NONE = 0,
     BPFREE_SCHED_STEP,
     BPFREE_SCHED_COOLDOWN,
+    BPFREE_SCHED_MULTISTEP, /* lr * gamma^(number of milestones passed) */
     BPFREE_SCHED_COUNT
 } bpfree_sched;
 
@@ -169,6 +176,7 @@ typedef struct bpfree_optim_config {
     float gamma;         /* STEP: factor */
     float cooldown;      /* COOLDOWN: fraction of training spent decaying (0..1] */
     float lr_min;        /* COOLDOWN: final learning rate */
+    int milestones[4];   /* MULTISTEP: epochs at which lr *= gamma (0 = unused) */
 } bpfree_optim_config;
 
 /* Everything that defines a model and how it trains.  Start from
@@ -196,6 +204,12 @@ typedef struct bpfree_config {
     bpfree_predict_mode predict;         /* FF (sum of heads) or BP (last head) */
     int greedy_epochs;               /* >0: train layer 1 for this many epochs,
                                         then layer 2, ...; 0 = all layers every batch */
+    /* F³ (001, eq. 1 and §4.2): which delayed error is stored per sample */
+    int f3_loss;                     /* 0: e = y* - y (F³-Error); 1: e = -dL/dy (F³-Loss) */
+    int f3_onehot;                   /* keep only the target class's entry */
+    int f3_softmax;                  /* softmax on the output before the error */
+    /* PEPITA (000 §III-H): F = pepita_f * U(±sqrt(6/D)), (D, C) */
+    float pepita_f;
     /* Input preprocessing the model was trained with (saved with it, so
      * `eval` applies the same): SCALE, or STANDARDIZE with these numbers. */
     bpfree_norm norm;
@@ -272,6 +286,90 @@ bpfree_status bpfree_data_alloc(bpfree_dataset *ds, int n, int dim, int classes,
                                 int outputs, bpfree_error *err);
 void bpfree_data_free(bpfree_dataset *ds);
 
+/* ------------------------------------------------------- tabular data */
+
+/* How bpfree_csv_load reads a CSV file.  Start from
+ * bpfree_csv_options_default() (defaults in brackets), then change fields.
+ *
+ * The separator is detected from the first line read: a comma if it holds
+ * one (fields trimmed of blanks, "double quotes" allowed), else runs of
+ * spaces and tabs.  Blank lines are skipped.  Column numbers here and in
+ * messages are 0-based; line numbers are the file's own, 1-based. */
+typedef struct bpfree_csv_options {
+    const char *targets;      /* target columns: header names or 0-based
+                                 indices, comma-separated ("price", "3,4");
+                                 NULL = the last column [NULL] */
+    int classify;             /* 1: one target column of class labels -> labels;
+                                 0: regression, the target columns -> y [0] */
+    int header;               /* 1: the first line read names the columns [1] */
+    int skip_lines;           /* lines skipped before the header/data [0]
+                                 (sklearn's breast_cancer.csv: 1) */
+    const char *targets_path; /* NULL, or a second file whose row i holds the
+                                 targets of data row i (sklearn's diabetes),
+                                 read with the same header/skip settings:
+                                 `targets` then picks its columns and every
+                                 column of the first file is a feature [NULL] */
+    double test_fraction;     /* ceil(fraction * rows) rows, chosen by a
+                                 permutation seeded with `seed`, become the
+                                 test set; in (0, 1) [0.2] */
+    uint64_t seed;            /* [0] */
+    int standardize;          /* features: (x - mean) / std per column, with
+                                 the training rows' statistics [1] */
+    int standardize_targets;  /* regression targets likewise [0] */
+} bpfree_csv_options;
+
+void bpfree_csv_options_default(bpfree_csv_options *opt);
+
+/* Read a CSV file (raw or gzip, by content) into a training and a test set.
+ * Every other column than the targets is a feature and must hold numbers.
+ * Class labels: if every label is an integer, classes are the distinct
+ * values in ascending order (0/1 stay 0/1; 1,2,3 become 0,1,2); otherwise
+ * each distinct string is a class, numbered in order of first appearance.
+ * Each sample's `index` is its 0-based data row in the file.  The statistics
+ * used to standardise are not kept: a caller that needs them (to apply them
+ * to new data; model files store only the one scalar mean/std of images)
+ * loads with standardize = 0 and uses bpfree_data_col_stats/_normalize.
+ * opt may be NULL (defaults).  On error train and test are left empty. */
+bpfree_status bpfree_csv_load(const char *path, const bpfree_csv_options *opt,
+                              bpfree_dataset *train, bpfree_dataset *test,
+                              bpfree_error *err);
+
+/* Per-column statistics of v (n, d): mean[j] and std[j] (population std,
+ * double accumulation; a constant column gets std 1, as scikit-learn's
+ * StandardScaler), and v[:, j] = (v[:, j] - mean[j]) / std[j] in place. */
+void bpfree_data_col_stats(const float *v, int n, int d, float *mean, float *std);
+void bpfree_data_col_normalize(float *v, int n, int d, const float *mean,
+                               const float *std);
+
+/* What bpfree_data_load needs beyond the name.  Image datasets ignore it
+ * (they come split; the CLI's --norm standardises them). */
+typedef struct bpfree_data_options {
+    const char *targets;  /* csv: target columns as in bpfree_csv_options [NULL] */
+    int classify;         /* csv: 1 = classification, 0 = regression [0] */
+    double test_fraction; /* tabular sets: share held out as test [0.2] */
+    uint64_t seed;        /* tabular sets: seeds the split [0] */
+    int standardize;      /* tabular sets: standardise features per column
+                             with training statistics, and regression
+                             targets too (diabetes, csv regression) [1] */
+} bpfree_data_options;
+
+void bpfree_data_options_default(bpfree_data_options *opt);
+
+/* Load any dataset the CLI's --data accepts:
+ *   mnist, fashion-mnist, or a directory of IDX files (bpfree_data_resolve +
+ *     bpfree_data_load_dir);
+ *   diabetes: scikit-learn's diabetes regression set, 442 samples x 10
+ *     features, target = disease progression one year later (1 output);
+ *   breast-cancer: scikit-learn's Wisconsin breast cancer set, 569 samples x
+ *     30 features, 2 classes (0 = malignant, 1 = benign);
+ *   csv:PATH: any CSV file with a header row, targets/classify from opt.
+ * The named tabular sets are looked up like the image sets ($BPFREE_DATA/NAME,
+ * ./data/NAME, EXTRA_ROOT/data/NAME; scripts/fetch-data.sh puts them there).
+ * opt may be NULL (defaults). */
+bpfree_status bpfree_data_load(const char *spec, const char *extra_root,
+                               const bpfree_data_options *opt, bpfree_dataset *train,
+                               bpfree_dataset *test, bpfree_error *err);
+
 /* ---------------------------------------------------------------- model */
 
 typedef struct bpfree_model bpfree_model;
@@ -294,6 +392,10 @@ size_t bpfree_model_param_count(const bpfree_model *m);
  * activations and workspaces. */
 size_t bpfree_model_bytes(const bpfree_model *m);
 size_t bpfree_model_peak_bytes(const bpfree_model *m);
+
+/* One line about the rule's own state (e.g. F³'s delayed-error store and
+ * its bytes), or "" if it has nothing to say.  Writes at most cap bytes. */
+void bpfree_model_describe(const bpfree_model *m, char *buf, size_t cap);
 
 typedef struct bpfree_epoch_stats {
     int epoch;          /* 0-based */

@@ -181,6 +181,9 @@ struct bp_rule {
     bpfree_status (*reserve)(bpfree_model *m, bpfree_error *err);
     /* Allocate rule state and buffers, initialise fixed tensors. */
     bpfree_status (*init)(bpfree_model *m, bpfree_error *err);
+    /* Optional: called at the start of every epoch with the training set
+     * (F³ sizes and checks its per-sample error store here). */
+    bpfree_status (*begin_epoch)(bpfree_model *m, const bpfree_dataset *train, bpfree_error *err);
     /* One training step on the batch in m->xb/yb/lb/ib of B rows.  Adds the
      * batch's mean loss to *loss and the number of correct predictions (from
      * the training forward pass) to *correct. */
@@ -189,12 +192,19 @@ struct bp_rule {
      * each head's scores (n_heads, B, C).  NULL = forward through all layers. */
     void (*predict)(bpfree_model *m, const float *x, int B, float *scores, float *heads);
     int (*n_heads)(const bpfree_model *m);
+    /* Optional: one line on the rule's own state for the run summary. */
+    void (*describe)(const bpfree_model *m, char *buf, size_t cap);
     void (*free)(bpfree_model *m);
 };
 
 extern const bp_rule bp_rule_bp;
 extern const bp_rule bp_rule_mf;
 extern const bp_rule bp_rule_dfa;
+extern const bp_rule bp_rule_fa;
+extern const bp_rule bp_rule_drtp;
+extern const bp_rule bp_rule_f3;
+extern const bp_rule bp_rule_pepita;
+extern const bp_rule bp_rule_llo;
 
 const bp_rule *bp_rule_lookup(const char *name);
 
@@ -208,6 +218,37 @@ int bp_max_width(const bpfree_model *m);
  * B * bp_max_width floats; the last layer writes into `out` (B, C). */
 void bp_forward_pingpong(const bpfree_model *m, const float *x, int B, float *buf0,
                          float *buf1, float *out);
+/* Output buffers h[1..n_layers] (B x width of each layer). */
+bpfree_status bp_acts_alloc(bpfree_model *m, float **h, bpfree_error *err);
+void bp_acts_free(bpfree_model *m, float **h);
+/* Fixed feedback matrices B_l (C, n_l), one per hidden layer, in the state
+ * block: reserve (in rule->reserve), fill (in rule->init) with
+ * cfg.feedback_init, and project dh (B, n_l) = e (B, C) B_l. */
+bpfree_status bp_feedback_reserve(bpfree_model *m, int *fb, bpfree_error *err);
+void bp_feedback_init(bpfree_model *m, const int *fb);
+void bp_feedback_signal(const bpfree_model *m, const int *fb, int l, float alpha,
+                        const float *e, int B, float *dh);
+
+/* Rules that update every hidden layer at once, during the forward pass
+ * (DRTP, F³, LLO): only two activation buffers are alive. */
+typedef struct bp_onepass {
+    float *a[2];   /* activation ping-pong (B, max width) */
+    float *dh;     /* signal at a hidden output (B, max width) */
+    float *logits; /* (B, C) */
+    float *e;      /* (B, C) dL/dlogits */
+} bp_onepass;
+bpfree_status bp_onepass_alloc(bpfree_model *m, bp_onepass *p, bpfree_error *err);
+void bp_onepass_free(bpfree_model *m, bp_onepass *p);
+/* Forward through the hidden layers; if E (B, C) is not NULL, hidden layer l
+ * gets delta_h_l = (1/B) E B_l and steps at once, before layer l+1 runs.
+ * Returns the last hidden activation (computed before its layer's step). */
+const float *bp_onepass_hidden(bpfree_model *m, bp_onepass *p, const int *fb, const float *E,
+                               int B);
+/* The output layer on its true gradient: forward into p->logits, count
+ * correct, loss and dL/dlogits into p->e, step. */
+void bp_onepass_output(bpfree_model *m, bp_onepass *p, const float *in, int B, double *loss,
+                       long *correct);
+void bp_onepass_predict(bpfree_model *m, bp_onepass *p, const float *x, int B, float *scores);
 /* 1 if every value is finite. */
 int bp_check_finite(const float *v, size_t n);
 

@@ -18,8 +18,10 @@ typedef enum { T_STR, T_INT, T_FLOAT, T_FLAG } opt_type;
 
 typedef struct opts {
     const char *rule, *data, *layers, *act, *loss, *norm, *optim, *sched, *init, *fb_init,
-        *predict, *log, *save;
-    int epochs, batch, threads, val, greedy, step_epochs, nesterov, adamw, quiet;
+        *predict, *log, *save, *milestones, *f3_error;
+    int epochs, batch, threads, val, greedy, step_epochs, nesterov, adamw, quiet, f3_onehot,
+        f3_softmax;
+    double pepita_f;
     long long seed;
     double lr, momentum, wd, beta1, beta2, eps, cooldown, lr_min, gamma, init_std;
     /* which numeric options the user gave (else the rule's default wins) */
@@ -54,6 +56,8 @@ static const opt_def OPTS[] = {
     {"lr-min", "F", "cooldown: final learning rate", T_FLOAT, O(lr_min), "0"},
     {"step-epochs", "N", "step: decay every N epochs", T_INT, O(step_epochs), "10"},
     {"gamma", "F", "step: decay factor", T_FLOAT, O(gamma), "0.1"},
+    {"milestones", "E,E,..", "multistep: epochs at which lr *= gamma (up to 4)", T_STR,
+     O(milestones), "(rule)"},
     {"momentum", "F", "SGD momentum", T_FLOAT, O(momentum), "0.9"},
     {"nesterov", NULL, "SGD: Nesterov momentum", T_FLAG, O(nesterov), "off"},
     {"wd", "F", "weight decay (L2 in the gradient)", T_FLOAT, O(wd), "0"},
@@ -62,10 +66,17 @@ static const opt_def OPTS[] = {
     {"beta2", "F", "Adam beta2", T_FLOAT, O(beta2), "0.999"},
     {"eps", "F", "Adam epsilon", T_FLOAT, O(eps), "1e-8"},
     {"init", "NAME", "weights: kaiming-uniform, he-uniform, xavier, normal, zeros", T_STR,
-     O(init), "kaiming-uniform"},
+     O(init), "(rule)"},
     {"init-std", "F", "std of the normal init", T_FLOAT, O(init_std), "0.05"},
-    {"feedback-init", "NAME", "dfa feedback matrices (same names as --init)", T_STR, O(fb_init),
-     "he-uniform"},
+    {"feedback-init", "NAME",
+     "feedback matrices (fa, dfa, drtp, f3): --init names, trinomial, binomial, pm-identity",
+     T_STR, O(fb_init), "he-uniform"},
+    {"f3-error", "NAME", "f3: stored error: error (y* - y) or loss (-dL/dy)", T_STR,
+     O(f3_error), "error"},
+    {"f3-onehot", NULL, "f3: keep only the target class's error", T_FLAG, O(f3_onehot), "off"},
+    {"f3-softmax", NULL, "f3: softmax on the output before the error", T_FLAG, O(f3_softmax),
+     "off"},
+    {"pepita-f", "F", "pepita: F = F * U(±sqrt(6/D))", T_FLOAT, O(pepita_f), "0.05"},
     {"predict", "NAME", "mf prediction: ff (sum of layers' goodness) or bp (last layer)", T_STR,
      O(predict), "ff"},
     {"greedy", "N", "mf: train layer by layer, N epochs each (0 = all layers every batch)",
@@ -238,6 +249,10 @@ static void parse_layers(const char *s, bpfree_config *c) {
     }
 }
 
+static int parse_f3_error(const char *s) {
+    return strcmp(s, "error") == 0 ? 0 : strcmp(s, "loss") == 0 ? 1 : -1;
+}
+
 static void build_config(const opts *o, int D, int C, bpfree_config *c) {
     bpfree_error e;
     if (!bpfree_rule_find(o->rule)) {
@@ -265,7 +280,26 @@ static void build_config(const opts *o, int D, int C, bpfree_config *c) {
         c->optim.kind = k;
     }
     if (o->sched)
-        c->optim.sched = parse_enum("sched", o->sched, bpfree_sched_parse, "none, step, cooldown");
+        c->optim.sched = parse_enum("sched", o->sched, bpfree_sched_parse,
+                                    "none, step, cooldown, multistep");
+    if (o->milestones) {
+        int *ms = c->optim.milestones, k = 0;
+        memset(ms, 0, 4 * sizeof *ms);
+        const char *p = o->milestones;
+        while (*p) {
+            char *end;
+            long e = strtol(p, &end, 10);
+            if (end == p || e <= 0 || e > 1000000 || k == 4 || (*end && *end != ','))
+                die("--milestones: '%s' is not a list of up to 4 positive epochs like 60,90",
+                    o->milestones);
+            ms[k++] = (int)e;
+            p = *end ? end + 1 : end;
+        }
+    }
+    if (o->f3_error) c->f3_loss = parse_enum("f3-error", o->f3_error, parse_f3_error, "error, loss");
+    if (o->f3_onehot) c->f3_onehot = 1;
+    if (o->f3_softmax) c->f3_softmax = 1;
+    if (given(o, O(pepita_f))) c->pepita_f = (float)o->pepita_f;
     if (given(o, O(epochs))) c->epochs = o->epochs;
     if (given(o, O(batch))) c->batch = o->batch;
     if (given(o, O(lr))) c->optim.lr = (float)o->lr;
@@ -423,6 +457,9 @@ static int cmd_train(int argc, char **argv) {
         for (int h = 0; h < ev_test.n_heads; h++) printf("%s%.2f%%", h ? " " : "", 100 * ev_test.head_acc[h]);
     }
     printf("\nfinal: %d epochs, %.2f s/epoch, peak model memory %s\n", total, secs / total, pk);
+    char note[256];
+    bpfree_model_describe(m, note, sizeof note);
+    if (note[0]) printf("final: %s\n", note);
     printf("taxonomy (survey Table I): weight transport %s, frozen activities %s, locality %s, "
            "update locking %s\n",
            ri->weight_transport, ri->frozen_activities, ri->locality, ri->update_locking);

@@ -34,6 +34,7 @@ bpfree_status bpfree_config_default(bpfree_config *c, const char *rule, int inpu
                                      .sched = BPFREE_SCHED_COOLDOWN, .step_epochs = 10,
                                      .gamma = 0.1f, .cooldown = 0.5f, .lr_min = 0.0f};
     c->predict = BPFREE_PREDICT_FF;
+    c->pepita_f = 0.05f;
     c->norm = BPFREE_NORM_SCALE;
     c->norm_std = 1.0f;
     if (r->defaults) r->defaults(c);
@@ -82,6 +83,11 @@ bpfree_status bpfree_config_check(const bpfree_config *c, bpfree_error *err) {
     CHECK(o->sched != BPFREE_SCHED_COOLDOWN || (o->cooldown > 0.0f && o->cooldown <= 1.0f),
           "cooldown fraction must be in (0, 1] (got %g)", (double)o->cooldown);
     CHECK(o->lr_min >= 0.0f, "lr-min must be >= 0");
+    CHECK(o->sched != BPFREE_SCHED_MULTISTEP || (o->milestones[0] > 0 && o->gamma > 0.0f),
+          "multistep schedule needs at least one milestone > 0 and gamma > 0");
+    for (int i = 0; i < 4; i++)
+        CHECK(o->milestones[i] >= 0, "milestones must be >= 0 (got %d)", o->milestones[i]);
+    CHECK(c->pepita_f > 0.0f && isfinite(c->pepita_f), "pepita F scale must be > 0");
     CHECK(c->greedy_epochs >= 0, "greedy epochs must be >= 0");
     CHECK(c->norm_std > 0.0f, "normalisation std must be > 0");
     return BPFREE_OK;
@@ -277,6 +283,12 @@ size_t bpfree_model_bytes(const bpfree_model *m) { return m->mem.cur; }
 size_t bpfree_model_peak_bytes(const bpfree_model *m) { return m->mem.peak; }
 int bpfree_model_epochs_done(const bpfree_model *m) { return m->epochs_done; }
 
+void bpfree_model_describe(const bpfree_model *m, char *buf, size_t cap) {
+    if (cap == 0) return;
+    buf[0] = '\0';
+    if (m->rule->describe) m->rule->describe(m, buf, cap);
+}
+
 /* ------------------------------------------------------------ training */
 
 /* Copy rows order[0..B) of ds into the batch buffers; targets as one-hot
@@ -329,6 +341,7 @@ bpfree_status bpfree_train_epoch(bpfree_model *m, const bpfree_dataset *train,
         if (!m->order) return bp_fail(err, BPFREE_ENOMEM, "out of memory (sample order)");
         m->order_n = n;
     }
+    if (m->rule->begin_epoch && (st = m->rule->begin_epoch(m, train, err))) return st;
     for (int i = 0; i < n; i++) m->order[i] = i;
     /* greedy layer-wise training: each layer starts a fresh optimizer clock,
      * as it would with an optimizer of its own */

@@ -13,11 +13,12 @@ static const char *const loss_names[] = {
 static const char *const init_names[] = {
     [BPFREE_INIT_KAIMING_UNIFORM] = "kaiming-uniform", [BPFREE_INIT_HE_UNIFORM] = "he-uniform",
     [BPFREE_INIT_XAVIER_UNIFORM] = "xavier", [BPFREE_INIT_NORMAL] = "normal",
-    [BPFREE_INIT_ZEROS] = "zeros"};
+    [BPFREE_INIT_ZEROS] = "zeros", [BPFREE_INIT_TRINOMIAL] = "trinomial",
+    [BPFREE_INIT_BINOMIAL] = "binomial", [BPFREE_INIT_PM_IDENTITY] = "pm-identity"};
 static const char *const optim_names[] = {[BPFREE_OPTIM_SGD] = "sgd", [BPFREE_OPTIM_ADAM] = "adam"};
 static const char *const sched_names[] = {
     [BPFREE_SCHED_NONE] = "none", [BPFREE_SCHED_STEP] = "step",
-    [BPFREE_SCHED_COOLDOWN] = "cooldown"};
+    [BPFREE_SCHED_COOLDOWN] = "cooldown", [BPFREE_SCHED_MULTISTEP] = "multistep"};
 static const char *const norm_names[] = {[BPFREE_NORM_SCALE] = "scale",
                                          [BPFREE_NORM_STANDARDIZE] = "standardize"};
 static const char *const predict_names[] = {[BPFREE_PREDICT_FF] = "ff", [BPFREE_PREDICT_BP] = "bp"};
@@ -43,7 +44,11 @@ static int parse(const char *const *t, int n, const char *s) {
 
 NAMES(act, bpfree_act, act_names)
 NAMES(loss, bpfree_loss, loss_names)
-NAMES(init, bpfree_init, init_names)
+const char *bpfree_init_name(bpfree_init v) { return name_of(init_names, COUNT_OF(init_names), (int)v); }
+int bpfree_init_parse(const char *s) {
+    if (s && strcmp(s, "kaiming") == 0) return BPFREE_INIT_KAIMING_UNIFORM; /* 001's name */
+    return parse(init_names, COUNT_OF(init_names), s);
+}
 NAMES(optim, bpfree_optim_kind, optim_names)
 NAMES(sched, bpfree_sched, sched_names)
 NAMES(norm, bpfree_norm, norm_names)

@@ -81,6 +81,20 @@ void bp_init_fill(bp_rng *r, float *w, int fan_out, int fan_in, bpfree_init how,
     case BPFREE_INIT_NORMAL:
         for (size_t i = 0; i < n; i++) w[i] = std * bp_rng_normal(r);
         return;
+    case BPFREE_INIT_TRINOMIAL:
+        for (size_t i = 0; i < n; i++) w[i] = (float)bp_rng_below(r, 3) - 1.0f;
+        return;
+    case BPFREE_INIT_BINOMIAL:
+        for (size_t i = 0; i < n; i++) w[i] = (float)bp_rng_below(r, 2);
+        return;
+    case BPFREE_INIT_PM_IDENTITY: /* 001 §4.3: [I, -I, I, ...] along the larger dimension */
+        for (int o = 0; o < fan_out; o++)
+            for (int i = 0; i < fan_in; i++) {
+                int small = fan_out <= fan_in ? o : i, big = fan_out <= fan_in ? i : o;
+                int k = fan_out <= fan_in ? fan_out : fan_in;
+                w[(size_t)o * fan_in + i] = big % k != small ? 0.0f : (big / k) % 2 ? -1.0f : 1.0f;
+            }
+        return;
     case BPFREE_INIT_ZEROS:
     case BPFREE_INIT_COUNT:
         for (size_t i = 0; i < n; i++) w[i] = 0.0f;

@@ -54,7 +54,8 @@ static size_t write_header(const bpfree_model *m, char *h, size_t cap) {
                "nesterov=%d\nweight_decay=%.9g\ndecoupled=%d\nbeta1=%.9g\nbeta2=%.9g\n"
                "eps=%.9g\nsched=%s\nstep_epochs=%d\ngamma=%.9g\ncooldown=%.9g\nlr_min=%.9g\n"
                "predict=%s\ngreedy_epochs=%d\nnorm=%s\nnorm_mean=%.9g\nnorm_std=%.9g\n"
-               "epochs_done=%d\n",
+               "f3_loss=%d\nf3_onehot=%d\nf3_softmax=%d\npepita_f=%.9g\n"
+               "milestones=%d,%d,%d,%d\nepochs_done=%d\n",
                bpfree_act_name(c->act), bpfree_loss_name(c->loss), bpfree_init_name(c->init),
                (double)c->init_std, bpfree_init_name(c->feedback_init), c->epochs, c->batch,
                (unsigned long long)c->seed, c->threads, bpfree_optim_name(o->kind),
@@ -63,7 +64,9 @@ static size_t write_header(const bpfree_model *m, char *h, size_t cap) {
                bpfree_sched_name(o->sched), o->step_epochs, (double)o->gamma,
                (double)o->cooldown, (double)o->lr_min, bpfree_predict_name(c->predict),
                c->greedy_epochs, bpfree_norm_name(c->norm), (double)c->norm_mean,
-               (double)c->norm_std, m->epochs_done);
+               (double)c->norm_std, c->f3_loss, c->f3_onehot, c->f3_softmax,
+               (double)c->pepita_f, o->milestones[0], o->milestones[1], o->milestones[2],
+               o->milestones[3], m->epochs_done);
     return bad ? 0 : n;
 }
 
@@ -113,6 +116,11 @@ static bpfree_status parse_kv(bpfree_config *c, int *epochs_done, const char *k,
         }
         return BPFREE_OK;
     }
+    if (strcmp(k, "milestones") == 0) {
+        int *ms = c->optim.milestones, got = sscanf(v, "%d,%d,%d,%d", ms, ms + 1, ms + 2, ms + 3);
+        if (got != 4) goto bad;
+        return BPFREE_OK;
+    }
     NUM("inputs", c->inputs, int)
     NUM("outputs", c->outputs, int)
     ENUM("act", c->act, bpfree_act, bpfree_act_parse)
@@ -142,6 +150,10 @@ static bpfree_status parse_kv(bpfree_config *c, int *epochs_done, const char *k,
     ENUM("norm", c->norm, bpfree_norm, bpfree_norm_parse)
     NUM("norm_mean", c->norm_mean, float)
     NUM("norm_std", c->norm_std, float)
+    NUM("f3_loss", c->f3_loss, int)
+    NUM("f3_onehot", c->f3_onehot, int)
+    NUM("f3_softmax", c->f3_softmax, int)
+    NUM("pepita_f", c->pepita_f, float)
     NUM("epochs_done", *epochs_done, int)
     return bp_fail(err, BPFREE_EFORMAT, "%s: unknown header key '%s' (file from a newer bpfree?)",
                    path, k);

@@ -66,6 +66,12 @@ float bp_sched_lr(const bpfree_optim_config *c, double e, int epochs) {
         if (f > 1.0) f = 1.0;
         return (float)(c->lr + (c->lr_min - c->lr) * f);
     }
+    case BPFREE_SCHED_MULTISTEP: {
+        float lr = c->lr;
+        for (int i = 0; i < 4; i++)
+            if (c->milestones[i] > 0 && e >= c->milestones[i]) lr *= c->gamma;
+        return lr;
+    }
     case BPFREE_SCHED_NONE:
     case BPFREE_SCHED_COUNT:
         break;

@@ -13,9 +13,8 @@ static bpfree_status bp_init(bpfree_model *m, bpfree_error *err) {
     if (!s) return bp_fail(err, BPFREE_ENOMEM, "out of memory (bp state)");
     m->rs = s;
     const size_t B = (size_t)m->batch, W = (size_t)bp_max_width(m);
-    for (int l = 0; l < m->n_layers; l++)
-        if (!(s->h[l + 1] = bp_alloc_floats(&m->mem, B * m->layers[l].out, "activations", err)))
-            return BPFREE_ENOMEM;
+    bpfree_status st = bp_acts_alloc(m, s->h, err);
+    if (st) return st;
     for (int i = 0; i < 2; i++)
         if (!(s->d[i] = bp_alloc_floats(&m->mem, B * W, "deltas", err))) return BPFREE_ENOMEM;
     return BPFREE_OK;
@@ -50,7 +49,7 @@ static void bp_predict(bpfree_model *m, const float *x, int B, float *scores, fl
 static void bp_free_state(bpfree_model *m) {
     bp_state *s = m->rs;
     if (!s) return;
-    for (int l = 1; l <= BPFREE_MAX_LAYERS; l++) bp_free(&m->mem, s->h[l]);
+    bp_acts_free(m, s->h);
     bp_free(&m->mem, s->d[0]);
     bp_free(&m->mem, s->d[1]);
     bp_free(&m->mem, s);

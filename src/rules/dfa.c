@@ -6,7 +6,6 @@
  * layers can update as soon as the forward pass has produced e. */
 #include "internal.h"
 
-#include <stdio.h>
 #include <string.h>
 
 typedef struct dfa_state {
@@ -29,25 +28,15 @@ static bpfree_status dfa_reserve(bpfree_model *m, bpfree_error *err) {
     dfa_state *s = bp_alloc(&m->mem, sizeof *s);
     if (!s) return bp_fail(err, BPFREE_ENOMEM, "out of memory (dfa state)");
     m->rs = s;
-    for (int l = 0; l < m->cfg.n_hidden; l++) {
-        char name[32];
-        snprintf(name, sizeof name, "B%d", l + 1);
-        s->fb[l] = bp_model_reserve(m, name, (size_t)m->cfg.outputs * m->cfg.hidden[l], 0);
-        if (s->fb[l] < 0) return bp_fail(err, BPFREE_EINVAL, "too many tensors");
-    }
-    return BPFREE_OK;
+    return bp_feedback_reserve(m, s->fb, err);
 }
 
 static bpfree_status dfa_init(bpfree_model *m, bpfree_error *err) {
     dfa_state *s = m->rs;
     const size_t B = (size_t)m->batch;
-    /* B_l (C, n_l) is drawn like the weight of a layer n_l -> C. */
-    for (int l = 0; l < m->cfg.n_hidden; l++)
-        bp_init_fill(&m->rng, bp_tensor_ptr(m, s->fb[l]), m->cfg.outputs, m->cfg.hidden[l],
-                     m->cfg.feedback_init, m->cfg.init_std);
-    for (int l = 0; l < m->n_layers; l++)
-        if (!(s->h[l + 1] = bp_alloc_floats(&m->mem, B * m->layers[l].out, "activations", err)))
-            return BPFREE_ENOMEM;
+    bp_feedback_init(m, s->fb);
+    bpfree_status st = bp_acts_alloc(m, s->h, err);
+    if (st) return st;
     if (!(s->e = bp_alloc_floats(&m->mem, B * m->cfg.outputs, "output error", err)) ||
         !(s->dh = bp_alloc_floats(&m->mem, B * bp_max_width(m), "hidden signal", err)))
         return BPFREE_ENOMEM;
@@ -62,9 +51,7 @@ static bpfree_status dfa_train(bpfree_model *m, int B, double *loss, long *corre
     *correct += bp_count_correct(s->h[L], m->lb, B, C);
     *loss += bp_loss(m->cfg.loss, s->h[L], m->yb, B, C, s->e);
     for (int l = 0; l < L - 1; l++) {
-        const int n = m->layers[l].out;
-        /* eq. 6: delta_h_l (B, n) = e (B, C) B_l (C, n) */
-        bpfree_gemm(0, 0, B, n, C, 1.0f, s->e, C, bp_tensor_ptr(m, s->fb[l]), n, 0.0f, s->dh, n);
+        bp_feedback_signal(m, s->fb, l, 1.0f, s->e, B, s->dh); /* eq. 6: e B_l */
         bp_dense_backward(&m->layers[l], s->h[l], s->h[l + 1], s->dh, NULL, B);
         bp_layer_step(m, l);
     }
@@ -84,7 +71,7 @@ static void dfa_predict(bpfree_model *m, const float *x, int B, float *scores, f
 static void dfa_free(bpfree_model *m) {
     dfa_state *s = m->rs;
     if (!s) return;
-    for (int l = 1; l <= BPFREE_MAX_LAYERS; l++) bp_free(&m->mem, s->h[l]);
+    bp_acts_free(m, s->h);
     bp_free(&m->mem, s->e);
     bp_free(&m->mem, s->dh);
     bp_free(&m->mem, s);

@@ -3,7 +3,9 @@
 
 #include <string.h>
 
-static const bp_rule *const rules[] = {&bp_rule_bp, &bp_rule_dfa, &bp_rule_mf};
+static const bp_rule *const rules[] = {&bp_rule_bp,   &bp_rule_fa,   &bp_rule_dfa,
+                                       &bp_rule_drtp, &bp_rule_f3,   &bp_rule_pepita,
+                                       &bp_rule_llo,  &bp_rule_mf};
 
 int bpfree_rule_count(void) { return (int)(sizeof rules / sizeof *rules); }
 

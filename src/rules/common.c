@@ -1,0 +1,95 @@
+/* common.c — pieces several rules share: per-layer activation buffers and
+ * fixed random feedback matrices. */
+#include "internal.h"
+
+#include <stdio.h>
+#include <string.h>
+
+bpfree_status bp_acts_alloc(bpfree_model *m, float **h, bpfree_error *err) {
+    const size_t B = (size_t)m->batch;
+    for (int l = 0; l < m->n_layers; l++)
+        if (!(h[l + 1] = bp_alloc_floats(&m->mem, B * m->layers[l].out, "activations", err)))
+            return BPFREE_ENOMEM;
+    return BPFREE_OK;
+}
+
+void bp_acts_free(bpfree_model *m, float **h) {
+    for (int l = 1; l <= BPFREE_MAX_LAYERS; l++) {
+        bp_free(&m->mem, h[l]);
+        h[l] = NULL;
+    }
+}
+
+bpfree_status bp_feedback_reserve(bpfree_model *m, int *fb, bpfree_error *err) {
+    for (int l = 0; l < m->cfg.n_hidden; l++) {
+        char name[32];
+        snprintf(name, sizeof name, "B%d", l + 1);
+        fb[l] = bp_model_reserve(m, name, (size_t)m->cfg.outputs * m->cfg.hidden[l], 0);
+        if (fb[l] < 0) return bp_fail(err, BPFREE_EINVAL, "too many tensors");
+    }
+    return BPFREE_OK;
+}
+
+void bp_feedback_init(bpfree_model *m, const int *fb) {
+    /* B_l (C, n_l) is drawn like the weight of a layer n_l -> C */
+    for (int l = 0; l < m->cfg.n_hidden; l++)
+        bp_init_fill(&m->rng, bp_tensor_ptr(m, fb[l]), m->cfg.outputs, m->cfg.hidden[l],
+                     m->cfg.feedback_init, m->cfg.init_std);
+}
+
+void bp_feedback_signal(const bpfree_model *m, const int *fb, int l, float alpha,
+                        const float *e, int B, float *dh) {
+    const int n = m->layers[l].out, C = m->cfg.outputs;
+    /* dh (B, n) = alpha e (B, C) B_l (C, n) */
+    bpfree_gemm(0, 0, B, n, C, alpha, e, C, bp_tensor_ptr(m, fb[l]), n, 0.0f, dh, n);
+}
+
+/* ------------------------------------------------ rules that update at once */
+
+bpfree_status bp_onepass_alloc(bpfree_model *m, bp_onepass *p, bpfree_error *err) {
+    const size_t B = (size_t)m->batch, W = (size_t)bp_max_width(m), C = (size_t)m->cfg.outputs;
+    if (!(p->a[0] = bp_alloc_floats(&m->mem, B * W, "activations", err)) ||
+        !(p->a[1] = bp_alloc_floats(&m->mem, B * W, "activations", err)) ||
+        !(p->dh = bp_alloc_floats(&m->mem, B * W, "hidden signal", err)) ||
+        !(p->logits = bp_alloc_floats(&m->mem, B * C, "logits", err)) ||
+        !(p->e = bp_alloc_floats(&m->mem, B * C, "output error", err)))
+        return BPFREE_ENOMEM;
+    return BPFREE_OK;
+}
+
+void bp_onepass_free(bpfree_model *m, bp_onepass *p) {
+    float *bufs[] = {p->a[0], p->a[1], p->dh, p->logits, p->e};
+    for (size_t i = 0; i < sizeof bufs / sizeof *bufs; i++) bp_free(&m->mem, bufs[i]);
+    memset(p, 0, sizeof *p);
+}
+
+const float *bp_onepass_hidden(bpfree_model *m, bp_onepass *p, const int *fb, const float *E,
+                               int B) {
+    const float *in = m->xb;
+    for (int l = 0; l < m->cfg.n_hidden; l++) {
+        const bp_dense *L = &m->layers[l];
+        float *a = p->a[l % 2];
+        bp_dense_forward(L, in, a, B);
+        if (E) {
+            bp_feedback_signal(m, fb, l, 1.0f / (float)B, E, B, p->dh);
+            bp_dense_backward(L, in, a, p->dh, NULL, B);
+            bp_layer_step(m, l);
+        }
+        in = a; /* the activation from before the update goes on */
+    }
+    return in;
+}
+
+void bp_onepass_output(bpfree_model *m, bp_onepass *p, const float *in, int B, double *loss,
+                       long *correct) {
+    const int L = m->n_layers - 1, C = m->cfg.outputs;
+    bp_dense_forward(&m->layers[L], in, p->logits, B);
+    *correct += bp_count_correct(p->logits, m->lb, B, C);
+    *loss += bp_loss(m->cfg.loss, p->logits, m->yb, B, C, p->e);
+    bp_dense_backward(&m->layers[L], in, p->logits, p->e, NULL, B);
+    bp_layer_step(m, L);
+}
+
+void bp_onepass_predict(bpfree_model *m, bp_onepass *p, const float *x, int B, float *scores) {
+    bp_forward_pingpong(m, x, B, p->a[0], p->a[1], scores);
+}

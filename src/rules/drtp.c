@@ -1,0 +1,61 @@
+/* drtp.c — direct random target projection (Frenkel et al. 2021; survey
+ * 000 §III-F).  Hidden layer l receives the target itself through a fixed
+ * random B_l:  delta_h_l = B_l^T y*  (positive sign, as the authors' code),
+ * and updates at once, before later layers run — no layer waits for the
+ * output.  The output layer trains on its true gradient.  The original setup
+ * uses a sigmoid output with binary cross-entropy (--loss bce). */
+#include "internal.h"
+
+typedef struct drtp_state {
+    bp_onepass p;
+    int fb[BPFREE_MAX_LAYERS];
+} drtp_state;
+
+static bpfree_status drtp_reserve(bpfree_model *m, bpfree_error *err) {
+    drtp_state *s = bp_alloc(&m->mem, sizeof *s);
+    if (!s) return bp_fail(err, BPFREE_ENOMEM, "out of memory (drtp state)");
+    m->rs = s;
+    return bp_feedback_reserve(m, s->fb, err);
+}
+
+static bpfree_status drtp_init(bpfree_model *m, bpfree_error *err) {
+    drtp_state *s = m->rs;
+    bp_feedback_init(m, s->fb);
+    return bp_onepass_alloc(m, &s->p, err);
+}
+
+static bpfree_status drtp_train(bpfree_model *m, int B, double *loss, long *correct) {
+    drtp_state *s = m->rs;
+    const float *h = bp_onepass_hidden(m, &s->p, s->fb, m->yb, B); /* y* B_l */
+    bp_onepass_output(m, &s->p, h, B, loss, correct);
+    return BPFREE_OK;
+}
+
+static void drtp_predict(bpfree_model *m, const float *x, int B, float *scores, float *heads) {
+    (void)heads;
+    bp_onepass_predict(m, &((drtp_state *)m->rs)->p, x, B, scores);
+}
+
+static void drtp_free(bpfree_model *m) {
+    drtp_state *s = m->rs;
+    if (!s) return;
+    bp_onepass_free(m, &s->p);
+    bp_free(&m->mem, s);
+    m->rs = NULL;
+}
+
+const bp_rule bp_rule_drtp = {
+    .info = {.name = "drtp",
+             .title = "Direct Random Target Projection",
+             .paper = "Frenkel et al. 2021; survey 000 §III-F",
+             .output_layer = 1,
+             .weight_transport = "no",
+             .frozen_activities = "no",
+             .locality = "direct",
+             .update_locking = "none"},
+    .reserve = drtp_reserve,
+    .init = drtp_init,
+    .train_batch = drtp_train,
+    .predict = drtp_predict,
+    .free = drtp_free,
+};

@@ -1,0 +1,162 @@
+/* f3.c — Feed-Forward with delayed Feedback (Flügel et al., paper 001,
+ * Algorithm 1 and eq. 1).
+ *
+ * Hidden layer i receives  delta_h_i = B_i^T e^{t-1}[x]  — the error stored
+ * for this very sample x in the previous epoch — and updates at once, during
+ * the forward pass (lines 4–8); the output layer trains on its true gradient
+ * (eq. 1, i = K).  After the step, the sample's row of the store becomes this
+ * step's error (line 9), computed from this step's forward pass, before the
+ * output layer's update.
+ *
+ * Sign convention (the authors' code): the store holds e = y* - y, which
+ * continues its initial value e^0 = y* (line 1), and B^T e is injected as the
+ * gradient at the hidden output, exactly as DRTP's +B^T y*.  So the first
+ * epoch is DRTP, and the sign never flips between epochs.
+ *
+ * Variants (001 §3.2): --f3-error loss stores -dL/dy instead (for BCE,
+ * (y* - y) / (y (1 - y)): large and unbounded near 0 and 1, as the paper's
+ * F³-Loss); --f3-onehot keeps only the target class's entry; --f3-softmax
+ * takes softmax of the output before the error.  The store holds C floats
+ * per training sample, indexed by the sample's dataset index, so it survives
+ * shuffling. */
+#include "internal.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <string.h>
+
+typedef struct f3_state {
+    bp_onepass p;
+    int fb[BPFREE_MAX_LAYERS];
+    float *store; /* (n_store, C): e^{t-1} per dataset index */
+    int n_store;
+    float *eb;    /* (B, C): the batch's rows of the store */
+} f3_state;
+
+static bpfree_status f3_reserve(bpfree_model *m, bpfree_error *err) {
+    f3_state *s = bp_alloc(&m->mem, sizeof *s);
+    if (!s) return bp_fail(err, BPFREE_ENOMEM, "out of memory (f3 state)");
+    m->rs = s;
+    return bp_feedback_reserve(m, s->fb, err);
+}
+
+static bpfree_status f3_init(bpfree_model *m, bpfree_error *err) {
+    f3_state *s = m->rs;
+    bp_feedback_init(m, s->fb);
+    if (!(s->eb = bp_alloc_floats(&m->mem, (size_t)m->batch * m->cfg.outputs, "f3 batch errors",
+                                  err)))
+        return BPFREE_ENOMEM;
+    return bp_onepass_alloc(m, &s->p, err);
+}
+
+/* The store is sized by the training set the first time it is seen, and
+ * starts as the one-hot targets (Algorithm 1, line 1: e^0 = Y*). */
+static bpfree_status f3_begin_epoch(bpfree_model *m, const bpfree_dataset *ds, bpfree_error *err) {
+    f3_state *s = m->rs;
+    const int C = m->cfg.outputs;
+    int need = 0;
+    for (int i = 0; i < ds->n; i++) {
+        int k = ds->index ? ds->index[i] : i;
+        if (k < 0) return bp_fail(err, BPFREE_EINVAL, "f3: dataset index %d is negative", k);
+        if (k + 1 > need) need = k + 1;
+    }
+    if (s->store) {
+        if (need > s->n_store)
+            return bp_fail(err, BPFREE_EINVAL,
+                           "f3: the delayed-error store was sized for dataset indices < %d at the "
+                           "first epoch; this training set has index %d",
+                           s->n_store, need - 1);
+        return BPFREE_OK;
+    }
+    if (!(s->store = bp_alloc_floats(&m->mem, (size_t)need * C, "F3 delayed-error store", err)))
+        return BPFREE_ENOMEM;
+    s->n_store = need;
+    for (int i = 0; i < ds->n; i++) {
+        float *row = s->store + (size_t)(ds->index ? ds->index[i] : i) * C;
+        if (ds->y) memcpy(row, ds->y + (size_t)i * C, (size_t)C * sizeof(float));
+        else row[ds->labels[i]] = 1.0f;
+    }
+    return BPFREE_OK;
+}
+
+static float clampf(float v, float lo, float hi) { return v < lo ? lo : v > hi ? hi : v; }
+
+/* The error to store for one sample from its logits z and target y*. */
+static void f3_error_row(const bpfree_config *c, const float *z, const float *t, int C, float *e) {
+    int soft = c->f3_softmax || c->loss == BPFREE_LOSS_CE;
+    if (soft) { /* y = softmax(z) */
+        float mx = z[0], sum = 0.0f;
+        for (int k = 1; k < C; k++) mx = z[k] > mx ? z[k] : mx;
+        for (int k = 0; k < C; k++) sum += (e[k] = expf(z[k] - mx));
+        for (int k = 0; k < C; k++) e[k] /= sum;
+    } else if (c->loss == BPFREE_LOSS_BCE) {
+        for (int k = 0; k < C; k++) e[k] = 1.0f / (1.0f + expf(-z[k]));
+    } else {
+        for (int k = 0; k < C; k++) e[k] = z[k];
+    }
+    for (int k = 0; k < C; k++) {
+        float y = e[k];
+        if (!c->f3_loss || c->loss == BPFREE_LOSS_MSE) e[k] = t[k] - y; /* F³-Error: y* - y */
+        else if (c->loss == BPFREE_LOSS_BCE) { /* F³-Loss: -dBCE/dy */
+            y = clampf(y, 1e-7f, 1.0f - 1e-7f);
+            e[k] = (t[k] - y) / (y * (1.0f - y));
+        } else { /* F³-Loss with CE: -dCE/dp = y* / p */
+            e[k] = t[k] / clampf(y, 1e-7f, 1.0f);
+        }
+        if (c->f3_onehot && t[k] == 0.0f) e[k] = 0.0f;
+    }
+}
+
+static bpfree_status f3_train(bpfree_model *m, int B, double *loss, long *correct) {
+    f3_state *s = m->rs;
+    const int C = m->cfg.outputs;
+    for (int r = 0; r < B; r++) /* e^{t-1}[x] for each sample of the batch */
+        memcpy(s->eb + (size_t)r * C, s->store + (size_t)m->ib[r] * C, (size_t)C * sizeof(float));
+    const float *h = bp_onepass_hidden(m, &s->p, s->fb, s->eb, B); /* lines 4–8, eq. 1 */
+    bp_onepass_output(m, &s->p, h, B, loss, correct);             /* eq. 1, i = K */
+    for (int r = 0; r < B; r++)                                    /* line 9 */
+        f3_error_row(&m->cfg, s->p.logits + (size_t)r * C, m->yb + (size_t)r * C, C,
+                     s->store + (size_t)m->ib[r] * C);
+    return BPFREE_OK;
+}
+
+static void f3_predict(bpfree_model *m, const float *x, int B, float *scores, float *heads) {
+    (void)heads;
+    bp_onepass_predict(m, &((f3_state *)m->rs)->p, x, B, scores);
+}
+
+static void f3_describe(const bpfree_model *m, char *buf, size_t cap) {
+    const f3_state *s = m->rs;
+    double mib = (double)s->n_store * m->cfg.outputs * sizeof(float) / 1048576.0;
+    snprintf(buf, cap, "F3 delayed-error store: C x |X| = %d x %d floats (%.2f MiB); error %s%s%s",
+             m->cfg.outputs, s->n_store, mib, m->cfg.f3_loss ? "loss" : "y* - y",
+             m->cfg.f3_onehot ? ", one-hot" : "", m->cfg.f3_softmax ? ", softmax" : "");
+}
+
+static void f3_free(bpfree_model *m) {
+    f3_state *s = m->rs;
+    if (!s) return;
+    bp_onepass_free(m, &s->p);
+    bp_free(&m->mem, s->store);
+    bp_free(&m->mem, s->eb);
+    bp_free(&m->mem, s);
+    m->rs = NULL;
+}
+
+const bp_rule bp_rule_f3 = {
+    .info = {.name = "f3",
+             .title = "Feed-Forward with delayed Feedback",
+             .paper = "Flügel et al. (paper 001), Algorithm 1, eq. 1",
+             .output_layer = 1,
+             .weight_transport = "no",
+             .frozen_activities = "no",
+             .locality = "direct",
+             .update_locking = "none"},
+    .reserve = f3_reserve,
+    .init = f3_init,
+    .begin_epoch = f3_begin_epoch,
+    .train_batch = f3_train,
+    .predict = f3_predict,
+    .describe = f3_describe,
+    .free = f3_free,
+};

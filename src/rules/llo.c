@@ -1,0 +1,50 @@
+/* llo.c — last layer only (the baseline of 001 §4): hidden layers keep
+ * their initial weights; only the output layer learns, on its true gradient.
+ * It shows how much a rule's hidden-layer signal actually adds. */
+#include "internal.h"
+
+typedef struct llo_state {
+    bp_onepass p;
+} llo_state;
+
+static bpfree_status llo_init(bpfree_model *m, bpfree_error *err) {
+    llo_state *s = bp_alloc(&m->mem, sizeof *s);
+    if (!s) return bp_fail(err, BPFREE_ENOMEM, "out of memory (llo state)");
+    m->rs = s;
+    return bp_onepass_alloc(m, &s->p, err);
+}
+
+static bpfree_status llo_train(bpfree_model *m, int B, double *loss, long *correct) {
+    llo_state *s = m->rs;
+    const float *h = bp_onepass_hidden(m, &s->p, NULL, NULL, B); /* no signal: frozen */
+    bp_onepass_output(m, &s->p, h, B, loss, correct);
+    return BPFREE_OK;
+}
+
+static void llo_predict(bpfree_model *m, const float *x, int B, float *scores, float *heads) {
+    (void)heads;
+    bp_onepass_predict(m, &((llo_state *)m->rs)->p, x, B, scores);
+}
+
+static void llo_free(bpfree_model *m) {
+    llo_state *s = m->rs;
+    if (!s) return;
+    bp_onepass_free(m, &s->p);
+    bp_free(&m->mem, s);
+    m->rs = NULL;
+}
+
+const bp_rule bp_rule_llo = {
+    .info = {.name = "llo",
+             .title = "Last Layer Only",
+             .paper = "baseline of F3 paper 001 §4",
+             .output_layer = 1,
+             .weight_transport = "no",
+             .frozen_activities = "no",
+             .locality = "local",
+             .update_locking = "none"},
+    .init = llo_init,
+    .train_batch = llo_train,
+    .predict = llo_predict,
+    .free = llo_free,
+};

@@ -1,0 +1,137 @@
+/* pepita.c — Present the Error to Perturb the Input To modulate Activity
+ * (Dellaferrera & Kreiman 2022; survey 000 §III-H, eq. 5).
+ *
+ * Two forward passes.  The standard pass gives h_l^s and the output error
+ * e = y^s - y*.  The modulated pass runs on x^m = x + F e (F fixed random,
+ * (D, C), 0.05 * U(±sqrt(6/D)) as in the authors' code) and gives h_l^m.
+ * Hidden layers:  dW_l = (h_l^s - h_l^m) ⊗ h_{l-1}^m   (eq. 5: no f');
+ * the last layer: dW_L = e^m ⊗ h_{L-1}^m with the modulated pass's error.
+ * No biases are trained (the authors' nets have none: init them to zero with
+ * --init he-uniform, the default here).  A layer is stepped as soon as the
+ * modulated pass has gone through it. */
+#include "internal.h"
+
+#include <math.h>
+#include <string.h>
+
+typedef struct pepita_state {
+    float *h[BPFREE_MAX_LAYERS + 1]; /* standard pass: every layer's output */
+    float *hm[2];                    /* modulated pass ping-pong (B, max width) */
+    float *xm;                       /* (B, D) modulated input */
+    float *e;                        /* (B, C) error */
+    float *dz;                       /* (B, max width) */
+    int F;                           /* state tensor F (D, C) */
+} pepita_state;
+
+static void pepita_defaults(bpfree_config *c) {
+    c->init = BPFREE_INIT_HE_UNIFORM;
+    c->epochs = 100;
+    c->optim.kind = BPFREE_OPTIM_SGD;
+    c->optim.lr = 0.01f;
+    c->optim.momentum = 0.9f;
+    c->optim.sched = BPFREE_SCHED_MULTISTEP;
+    c->optim.gamma = 0.1f;
+    c->optim.milestones[0] = 60;
+    c->optim.milestones[1] = 90;
+}
+
+static bpfree_status pepita_reserve(bpfree_model *m, bpfree_error *err) {
+    pepita_state *s = bp_alloc(&m->mem, sizeof *s);
+    if (!s) return bp_fail(err, BPFREE_ENOMEM, "out of memory (pepita state)");
+    m->rs = s;
+    s->F = bp_model_reserve(m, "F", (size_t)m->cfg.inputs * m->cfg.outputs, 0);
+    return s->F < 0 ? bp_fail(err, BPFREE_EINVAL, "too many tensors") : BPFREE_OK;
+}
+
+static bpfree_status pepita_init(bpfree_model *m, bpfree_error *err) {
+    pepita_state *s = m->rs;
+    const size_t B = (size_t)m->batch, W = (size_t)bp_max_width(m), D = (size_t)m->cfg.inputs;
+    float *F = bp_tensor_ptr(m, s->F);
+    const float a = m->cfg.pepita_f * sqrtf(6.0f / (float)D); /* F (D, C) */
+    for (size_t i = 0; i < D * (size_t)m->cfg.outputs; i++)
+        F[i] = a * (2.0f * bp_rng_uniform(&m->rng) - 1.0f);
+    bpfree_status st = bp_acts_alloc(m, s->h, err);
+    if (st) return st;
+    if (!(s->hm[0] = bp_alloc_floats(&m->mem, B * W, "modulated activations", err)) ||
+        !(s->hm[1] = bp_alloc_floats(&m->mem, B * W, "modulated activations", err)) ||
+        !(s->xm = bp_alloc_floats(&m->mem, B * D, "modulated input", err)) ||
+        !(s->e = bp_alloc_floats(&m->mem, B * m->cfg.outputs, "output error", err)) ||
+        !(s->dz = bp_alloc_floats(&m->mem, B * W, "pepita deltas", err)))
+        return BPFREE_ENOMEM;
+    return BPFREE_OK;
+}
+
+/* out (B, C) = prediction of the output layer: softmax / sigmoid / identity. */
+static void output_error(const bpfree_model *m, const float *z, int B, float *e) {
+    const int C = m->cfg.outputs;
+    /* bp_loss gives (p - y)/B; PEPITA uses the per-sample error p - y */
+    bp_loss(m->cfg.loss, z, m->yb, B, C, e);
+    for (size_t i = 0; i < (size_t)B * C; i++) e[i] *= (float)B;
+}
+
+static bpfree_status pepita_train(bpfree_model *m, int B, double *loss, long *correct) {
+    pepita_state *s = m->rs;
+    const int L = m->n_layers, C = m->cfg.outputs, D = m->cfg.inputs;
+    /* 1. standard pass: h^s and e = y^s - y* */
+    s->h[0] = m->xb;
+    bp_forward_all(m, m->xb, s->h, B);
+    *correct += bp_count_correct(s->h[L], m->lb, B, C);
+    *loss += bp_loss(m->cfg.loss, s->h[L], m->yb, B, C, NULL);
+    output_error(m, s->h[L], B, s->e);
+    /* 2. x^m = x + e F^T  (x^m = x + F e per sample) */
+    memcpy(s->xm, m->xb, (size_t)B * D * sizeof(float));
+    bpfree_gemm(0, 1, B, D, C, 1.0f, s->e, C, bp_tensor_ptr(m, s->F), C, 1.0f, s->xm, D);
+    /* 3. modulated pass, each layer updated once its h^m exists */
+    const float *in = s->xm;
+    const float inv = 1.0f / (float)B;
+    for (int l = 0; l < L; l++) {
+        bp_dense *Ly = &m->layers[l];
+        const int O = Ly->out;
+        float *hm = s->hm[l % 2];
+        bp_dense_forward(Ly, in, hm, B);
+        if (l < L - 1) /* eq. 5: dz = (h^s - h^m) / B, no activation derivative */
+            for (size_t i = 0; i < (size_t)B * O; i++) s->dz[i] = (s->h[l + 1][i] - hm[i]) * inv;
+        else { /* last layer: the modulated pass's error */
+            output_error(m, hm, B, s->dz);
+            for (size_t i = 0; i < (size_t)B * O; i++) s->dz[i] *= inv;
+        }
+        bpfree_gemm(1, 0, O, Ly->in, B, 1.0f, s->dz, O, in, Ly->in, 0.0f, Ly->gW, Ly->in);
+        memset(Ly->gb, 0, (size_t)O * sizeof(float)); /* no biases */
+        bp_layer_step(m, l);
+        in = hm;
+    }
+    return BPFREE_OK;
+}
+
+static void pepita_predict(bpfree_model *m, const float *x, int B, float *scores, float *heads) {
+    (void)heads;
+    pepita_state *s = m->rs;
+    bp_forward_pingpong(m, x, B, s->hm[0], s->hm[1], scores);
+}
+
+static void pepita_free(bpfree_model *m) {
+    pepita_state *s = m->rs;
+    if (!s) return;
+    bp_acts_free(m, s->h);
+    float *bufs[] = {s->hm[0], s->hm[1], s->xm, s->e, s->dz};
+    for (size_t i = 0; i < sizeof bufs / sizeof *bufs; i++) bp_free(&m->mem, bufs[i]);
+    bp_free(&m->mem, s);
+    m->rs = NULL;
+}
+
+const bp_rule bp_rule_pepita = {
+    .info = {.name = "pepita",
+             .title = "PEPITA (error-modulated forward)",
+             .paper = "Dellaferrera & Kreiman 2022; survey 000 §III-H eq. 5",
+             .output_layer = 1,
+             .weight_transport = "no",
+             .frozen_activities = "yes",
+             .locality = "local",
+             .update_locking = "forward"},
+    .defaults = pepita_defaults,
+    .reserve = pepita_reserve,
+    .init = pepita_init,
+    .train_batch = pepita_train,
+    .predict = pepita_predict,
+    .free = pepita_free,
+};
