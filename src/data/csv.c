@@ -85,6 +85,8 @@ static bpfree_status rd_error(reader *r, bpfree_error *err) {
     if (z == Z_ERRNO)
         return bp_fail(err, BPFREE_EIO, "%s:%ld: read error: %s", r->path, r->line + 1,
                        strerror(errno));
+    size_t n = strlen(r->path); /* zlib's message starts with the path */
+    if (strncmp(msg, r->path, n) == 0 && strncmp(msg + n, ": ", 2) == 0) msg += n + 2;
     return bp_fail(err, BPFREE_EFORMAT, "%s:%ld: corrupt gzip data: %s", r->path, r->line + 1,
                    msg);
 }
@@ -593,8 +595,8 @@ static bpfree_status split_off(bpfree_dataset *train, bpfree_dataset *test,
     int n = train->n, n_test = (int)ceil(o->test_fraction * n - 1e-9);
     if (n_test < 1 || n_test >= n)
         return bp_fail(err, BPFREE_EINVAL,
-                       "%s: %d data rows cannot be split with test fraction %g (%d test rows)",
-                       path, n, o->test_fraction, n_test);
+                       "%s: %d data row%s cannot be split with test fraction %g (%d test rows)",
+                       path, n, n == 1 ? "" : "s", o->test_fraction, n_test);
     return bpfree_data_split(train, n_test, o->seed, test, err);
 }
 

@@ -1,0 +1,159 @@
+/* load.c — one entry point for every dataset the CLI's --data accepts:
+ * image sets (IDX, dir.c), scikit-learn's diabetes and breast-cancer tables
+ * (as scripts/fetch-data.sh installs them) and csv:PATH. */
+#include "internal.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#define DATA_PATH_MAX 4096
+
+/* A scikit-learn table and how its files are laid out. */
+typedef struct named_table {
+    const char *name;
+    const char *file;         /* features (and targets if no targets_file) */
+    const char *targets_file; /* or NULL */
+    int skip_lines, classify;
+    int n, dim, classes;      /* what the file must hold */
+} named_table;
+
+static const named_table tables[] = {
+    /* diabetes_data_raw.csv.gz: 442 rows of 10 space-separated numbers, no
+     * header (age, sex, bmi, bp, s1..s6, unscaled); diabetes_target.csv.gz:
+     * one number per row, disease progression one year after baseline. */
+    {"diabetes", "diabetes_data_raw.csv.gz", "diabetes_target.csv.gz", 0, 0, 442, 10, 0},
+    /* breast_cancer.csv: a first line "569,30,malignant,benign" (counts and
+     * class names, not column names), then 569 rows of 30 features and the
+     * class, 0 = malignant, 1 = benign. */
+    {"breast-cancer", "breast_cancer.csv", NULL, 1, 1, 569, 30, 2},
+};
+
+static int is_dir(const char *p) {
+    struct stat st;
+    return stat(p, &st) == 0 && S_ISDIR(st.st_mode);
+}
+
+/* dir <- $BPFREE_DATA/NAME, ./data/NAME or EXTRA_ROOT/data/NAME, first found
+ * (the order of bpfree_data_resolve). */
+static bpfree_status find_named(const char *name, const char *extra_root, char *dir,
+                                bpfree_error *err) {
+    char cand[3][DATA_PATH_MAX], looked[3 * DATA_PATH_MAX] = "";
+    int n = 0;
+    const char *env = getenv("BPFREE_DATA");
+    if (env && *env) snprintf(cand[n++], DATA_PATH_MAX, "%s/%s", env, name);
+    snprintf(cand[n++], DATA_PATH_MAX, "data/%s", name);
+    if (extra_root && *extra_root)
+        snprintf(cand[n++], DATA_PATH_MAX, "%s/data/%s", extra_root, name);
+    for (int i = 0; i < n; i++) {
+        if (is_dir(cand[i])) {
+            memcpy(dir, cand[i], DATA_PATH_MAX);
+            return BPFREE_OK;
+        }
+        size_t used = strlen(looked);
+        snprintf(looked + used, sizeof looked - used, "%s%s", i ? ", " : "", cand[i]);
+    }
+    return bp_fail(err, BPFREE_EIO,
+                   "dataset '%s' not found; looked in %s%s — run scripts/fetch-data.sh %s",
+                   name, looked, env && *env ? "" : " ($BPFREE_DATA not set)", name);
+}
+
+static bpfree_status check_shape(const named_table *t, const char *path,
+                                 const bpfree_dataset *tr, const bpfree_dataset *te,
+                                 bpfree_error *err) {
+    if (tr->n + te->n == t->n && tr->dim == t->dim && tr->classes == t->classes)
+        return BPFREE_OK;
+    return bp_fail(err, BPFREE_EFORMAT,
+                   "%s: expected %d samples x %d features, %d classes (scikit-learn's %s); "
+                   "found %d x %d, %d classes — run scripts/fetch-data.sh %s",
+                   path, t->n, t->dim, t->classes, t->name, tr->n + te->n, tr->dim,
+                   tr->classes, t->name);
+}
+
+static bpfree_status load_named(const named_table *t, const char *extra_root,
+                                const bpfree_data_options *o, bpfree_dataset *tr,
+                                bpfree_dataset *te, bpfree_error *err) {
+    char dir[DATA_PATH_MAX], path[DATA_PATH_MAX + 64], tpath[DATA_PATH_MAX + 64];
+    bpfree_status s = find_named(t->name, extra_root, dir, err);
+    if (s != BPFREE_OK) return s;
+    snprintf(path, sizeof path, "%s/%s", dir, t->file);
+    if (t->targets_file) snprintf(tpath, sizeof tpath, "%s/%s", dir, t->targets_file);
+    bpfree_csv_options co;
+    bpfree_csv_options_default(&co);
+    co.header = 0;
+    co.skip_lines = t->skip_lines;
+    co.classify = t->classify;
+    co.targets_path = t->targets_file ? tpath : NULL;
+    co.test_fraction = o->test_fraction;
+    co.seed = o->seed;
+    co.standardize = o->standardize;
+    /* diabetes: the target is standardised too (training mean and std), so
+     * the MSE is in units of the target's variance, as the regression setup
+     * of the F³ paper reports it. */
+    co.standardize_targets = o->standardize && !t->classify;
+    s = bpfree_csv_load(path, &co, tr, te, err);
+    if (s == BPFREE_OK) s = check_shape(t, path, tr, te, err);
+    if (s != BPFREE_OK) {
+        bpfree_data_free(tr);
+        bpfree_data_free(te);
+        return s;
+    }
+    snprintf(tr->name, sizeof tr->name, "%s", t->name);
+    snprintf(te->name, sizeof te->name, "%s", t->name);
+    return BPFREE_OK;
+}
+
+static bpfree_status load_csv(const char *path, const bpfree_data_options *o,
+                              bpfree_dataset *tr, bpfree_dataset *te, bpfree_error *err) {
+    bpfree_csv_options co;
+    bpfree_csv_options_default(&co);
+    co.targets = o->targets;
+    co.classify = o->classify;
+    co.test_fraction = o->test_fraction;
+    co.seed = o->seed;
+    co.standardize = o->standardize;
+    co.standardize_targets = o->standardize && !o->classify;
+    bpfree_status s = bpfree_csv_load(path, &co, tr, te, err);
+    if (s == BPFREE_OK) memcpy(te->name, tr->name, sizeof te->name);
+    return s;
+}
+
+static bpfree_status load_images(const char *spec, const char *extra_root,
+                                 bpfree_dataset *tr, bpfree_dataset *te, bpfree_error *err) {
+    char dir[DATA_PATH_MAX];
+    bpfree_status s = bpfree_data_resolve(spec, extra_root, dir, sizeof dir, err);
+    if (s == BPFREE_EINVAL && !strchr(spec, '/')) /* an unknown name: list them all */
+        return bp_fail(err, BPFREE_EINVAL,
+                       "unknown dataset '%s' (known: mnist, fashion-mnist, diabetes, "
+                       "breast-cancer, csv:PATH, or a directory holding the four IDX files)",
+                       spec);
+    if (s != BPFREE_OK) return s;
+    return bpfree_data_load_dir(dir, tr, te, err);
+}
+
+void bpfree_data_options_default(bpfree_data_options *opt) {
+    memset(opt, 0, sizeof *opt);
+    opt->test_fraction = 0.2;
+    opt->standardize = 1;
+}
+
+bpfree_status bpfree_data_load(const char *spec, const char *extra_root,
+                               const bpfree_data_options *opt, bpfree_dataset *train,
+                               bpfree_dataset *test, bpfree_error *err) {
+    if (!spec || !train || !test || train == test)
+        return bp_fail(err, BPFREE_EINVAL, "bpfree_data_load: bad arguments");
+    memset(train, 0, sizeof *train);
+    memset(test, 0, sizeof *test);
+    bpfree_data_options o;
+    if (opt) o = *opt;
+    else bpfree_data_options_default(&o);
+    if (strncmp(spec, "csv:", 4) == 0) {
+        if (!spec[4]) return bp_fail(err, BPFREE_EINVAL, "csv: needs a file: csv:PATH");
+        return load_csv(spec + 4, &o, train, test, err);
+    }
+    for (size_t i = 0; i < sizeof tables / sizeof tables[0]; i++)
+        if (strcmp(spec, tables[i].name) == 0)
+            return load_named(&tables[i], extra_root, &o, train, test, err);
+    return load_images(spec, extra_root, train, test, err);
+}
