@@ -18,9 +18,9 @@ typedef enum { T_STR, T_INT, T_FLOAT, T_FLAG } opt_type;
 
 typedef struct opts {
     const char *rule, *data, *layers, *act, *loss, *norm, *optim, *sched, *init, *fb_init,
-        *predict, *log, *save, *milestones, *f3_error;
+        *predict, *log, *save, *milestones, *f3_error, *target;
     int epochs, batch, threads, val, greedy, step_epochs, nesterov, adamw, quiet, f3_onehot,
-        f3_softmax;
+        f3_softmax, classify;
     double pepita_f;
     long long seed;
     double lr, momentum, wd, beta1, beta2, eps, cooldown, lr_min, gamma, init_std;
@@ -38,8 +38,12 @@ typedef struct opt_def {
 #define O(f) offsetof(opts, f)
 static const opt_def OPTS[] = {
     {"rule", "NAME", "learning rule (see `bpfree rules`)", T_STR, O(rule), "mf"},
-    {"data", "NAME|DIR", "mnist, fashion-mnist, or a directory with the 4 IDX files", T_STR,
-     O(data), "mnist"},
+    {"data", "NAME|DIR", "mnist, fashion-mnist, diabetes, breast-cancer, csv:FILE, or a directory "
+     "with the 4 IDX files", T_STR, O(data), "mnist"},
+    {"target", "COLS", "csv: target column(s), names or 0-based indices", T_STR, O(target),
+     "last column"},
+    {"classify", NULL, "csv: the target is a class label (else regression)", T_FLAG, O(classify),
+     "off"},
     {"layers", "N,N,..", "hidden layer widths", T_STR, O(layers), "1000,1000"},
     {"act", "NAME", "hidden activation: relu, tanh, sigmoid, identity", T_STR, O(act), "relu"},
     {"loss", "NAME", "ce (softmax cross-entropy), bce (sigmoid + BCE), mse", T_STR, O(loss),
@@ -221,12 +225,15 @@ static void repo_root(char *out, size_t cap) {
     snprintf(out, cap, "%s/..", dir);
 }
 
-static void load_data(const char *name, bpfree_dataset *train, bpfree_dataset *test) {
-    char root[PATH_MAX], dir[PATH_MAX];
+static void load_data(const opts *o, bpfree_dataset *train, bpfree_dataset *test) {
+    char root[PATH_MAX];
     bpfree_error e;
+    bpfree_data_options dopt;
+    bpfree_data_options_default(&dopt); /* split seed 0: eval sees the same test rows */
+    dopt.targets = o->target;
+    dopt.classify = o->classify;
     repo_root(root, sizeof root);
-    if (bpfree_data_resolve(name, root[0] ? root : NULL, dir, sizeof dir, &e)) die_err(&e);
-    if (bpfree_data_load_dir(dir, train, test, &e)) die_err(&e);
+    if (bpfree_data_load(o->data, root[0] ? root : NULL, &dopt, train, test, &e)) die_err(&e);
 }
 
 /* ---------------------------------------------------------------- train */
@@ -371,8 +378,13 @@ static int cmd_train(int argc, char **argv) {
     /* fail on a bad rule or option before spending time on data */
     bpfree_config cfg;
     build_config(&o, 784, 10, &cfg);
-    load_data(o.data, &train, &test);
-    build_config(&o, train.dim, train.classes > test.classes ? train.classes : test.classes, &cfg);
+    load_data(&o, &train, &test);
+    const int regression = train.y != NULL;
+    build_config(&o, train.dim,
+                 regression ? train.outputs
+                            : (train.classes > test.classes ? train.classes : test.classes),
+                 &cfg);
+    if (regression && !o.loss) cfg.loss = BPFREE_LOSS_MSE; /* linear output + MSE */
     if (o.norm) cfg.norm = parse_enum("norm", o.norm, bpfree_norm_parse, "scale, standardize");
     if (given(&o, O(val))) {
         if (o.val < 0) die("--val: must be >= 0");
@@ -422,21 +434,28 @@ static int cmd_train(int argc, char **argv) {
         if (val.n && bpfree_evaluate(m, &val, &ev_val, &e)) die_err(&e);
         if (bpfree_evaluate(m, &test, &ev_test, &e)) die_err(&e);
         if (!o.quiet) {
-            printf("epoch %3d/%d  loss %.4f  train %6.2f%%", ep + 1, total, st.train_loss,
-                   100 * st.train_acc);
-            if (val.n) printf("  val %6.2f%%", 100 * ev_val.acc);
-            printf("  test %6.2f%%", 100 * ev_test.acc);
+            printf("epoch %3d/%d  loss %.4f", ep + 1, total, st.train_loss);
+            if (regression) {
+                if (val.n) printf("  val loss %.4f", ev_val.loss);
+                printf("  test loss %.4f", ev_test.loss);
+            } else {
+                printf("  train %6.2f%%", 100 * st.train_acc);
+                if (val.n) printf("  val %6.2f%%", 100 * ev_val.acc);
+                printf("  test %6.2f%%", 100 * ev_test.acc);
+            }
             if (ev_test.n_heads) print_heads(stdout, &ev_test, "  layers ", "%s%.2f", 100.0);
             if (st.active_layer >= 0) printf("  [layer %d]", st.active_layer + 1);
             printf("  %.2fs  %.0f samples/s  lr %.3g\n", st.seconds, st.samples_per_s, st.lr);
             fflush(stdout);
         }
         if (lg.f) {
-            fprintf(lg.f,
-                    "{\"epoch\": %d, \"train_loss\": %.6g, \"train_acc\": %.6g, \"test_acc\": "
-                    "%.6g, \"test_loss\": %.6g",
-                    ep + 1, st.train_loss, st.train_acc, ev_test.acc, ev_test.loss);
-            if (val.n) fprintf(lg.f, ", \"val_acc\": %.6g", ev_val.acc);
+            fprintf(lg.f, "{\"epoch\": %d, \"train_loss\": %.6g, \"test_loss\": %.6g", ep + 1,
+                    st.train_loss, ev_test.loss);
+            if (!regression)
+                fprintf(lg.f, ", \"train_acc\": %.6g, \"test_acc\": %.6g", st.train_acc,
+                        ev_test.acc);
+            if (val.n) fprintf(lg.f, ", \"val_loss\": %.6g", ev_val.loss);
+            if (val.n && !regression) fprintf(lg.f, ", \"val_acc\": %.6g", ev_val.acc);
             if (ev_test.n_heads) {
                 print_heads(lg.f, &ev_test, ", \"layer_test_acc\": [", "%s%.6g", 1.0);
                 fputs("]", lg.f);
@@ -449,9 +468,15 @@ static int cmd_train(int argc, char **argv) {
     log_close(&lg);
     char pk[32];
     fmt_bytes(pk, sizeof pk, bpfree_model_peak_bytes(m));
-    printf("final: %s on %s: test accuracy %.2f%% (loss %.4f)", ri->name, o.data,
-           100 * ev_test.acc, ev_test.loss);
-    if (val.n) printf(", val %.2f%%", 100 * ev_val.acc);
+    if (regression) {
+        printf("final: %s on %s: test loss %.4f (%s)", ri->name, o.data, ev_test.loss,
+               bpfree_loss_name(cfg.loss));
+        if (val.n) printf(", val loss %.4f", ev_val.loss);
+    } else {
+        printf("final: %s on %s: test accuracy %.2f%% (loss %.4f)", ri->name, o.data,
+               100 * ev_test.acc, ev_test.loss);
+        if (val.n) printf(", val %.2f%%", 100 * ev_val.acc);
+    }
     if (ev_test.n_heads) {
         printf(", %s prediction; per layer ", bpfree_predict_name(cfg.predict));
         for (int h = 0; h < ev_test.n_heads; h++) printf("%s%.2f%%", h ? " " : "", 100 * ev_test.head_acc[h]);
@@ -486,13 +511,17 @@ static int cmd_eval(int argc, char **argv) {
     if (bpfree_model_load(path, &m, &e)) die_err(&e);
     const bpfree_config *c = bpfree_model_config(m);
     bpfree_dataset train = {0}, test = {0};
-    load_data(o.data, &train, &test);
+    load_data(&o, &train, &test);
     bpfree_data_free(&train);
     if (c->norm == BPFREE_NORM_STANDARDIZE) bpfree_data_normalize(&test, c->norm_mean, c->norm_std);
     bpfree_eval ev;
     if (bpfree_evaluate(m, &test, &ev, &e)) die_err(&e);
-    printf("%s: %s model, %d epochs trained; %s test: accuracy %.2f%% (loss %.4f)", path,
-           c->rule, bpfree_model_epochs_done(m), o.data, 100 * ev.acc, ev.loss);
+    if (test.y)
+        printf("%s: %s model, %d epochs trained; %s test: loss %.4f (%s)", path, c->rule,
+               bpfree_model_epochs_done(m), o.data, ev.loss, bpfree_loss_name(c->loss));
+    else
+        printf("%s: %s model, %d epochs trained; %s test: accuracy %.2f%% (loss %.4f)", path,
+               c->rule, bpfree_model_epochs_done(m), o.data, 100 * ev.acc, ev.loss);
     if (ev.n_heads) {
         printf("; per layer");
         for (int h = 0; h < ev.n_heads; h++) printf(" %.2f%%", 100 * ev.head_acc[h]);
