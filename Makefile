@@ -2,6 +2,7 @@
 # `make test` builds and runs the cmocka suite; `make SAN=1 test` does the same
 # under AddressSanitizer + UndefinedBehaviorSanitizer (in build-san/).
 CC      ?= cc
+MAKEFLAGS += --no-print-directory
 SAN     ?= 0
 ifeq ($(SAN),1)
 BUILD   ?= build-san
