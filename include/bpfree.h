@@ -153,8 +153,9 @@ typedef struct bpfree_rule_info {
     /* Table I of the survey: does the rule need ... */
     const char *weight_transport;  /* "yes" / "no": W^T in the learning signal */
     const char *frozen_activities; /* "yes" / "no": activities held while errors travel */
-    const char *locality;          /* "global" / "local" / "direct" learning signal */
-    const char *update_locking;    /* "backward" / "forward" / "none": what a layer waits for */
+    const char *locality;          /* "non-local" / "single-layer" / "multi-layer" */
+    const char *update_locking;    /* "backward" (backwards locked) / "forward" (waits for
+                                      the forward pass) / "none" (update unlocked) */
 } bpfree_rule_info;
 
 int bpfree_rule_count(void);

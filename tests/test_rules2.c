@@ -1055,8 +1055,8 @@ static void test_rule_table(void **state) {
         assert_ptr_equal(bpfree_rule_find(r->name), r);
         assert_true(!strcmp(r->weight_transport, "yes") || !strcmp(r->weight_transport, "no"));
         assert_true(!strcmp(r->frozen_activities, "yes") || !strcmp(r->frozen_activities, "no"));
-        assert_true(!strcmp(r->locality, "global") || !strcmp(r->locality, "local") ||
-                    !strcmp(r->locality, "direct"));
+        assert_true(!strcmp(r->locality, "non-local") || !strcmp(r->locality, "single-layer") ||
+                    !strcmp(r->locality, "multi-layer"));
         assert_true(!strcmp(r->update_locking, "backward") ||
                     !strcmp(r->update_locking, "forward") || !strcmp(r->update_locking, "none"));
     }
@@ -1078,15 +1078,19 @@ static void test_rule_table(void **state) {
  *   update locking: BP and FA are locked by the backward pass; DFA and
  *     PEPITA are backward-unlocked only (they wait for the forward pass:
  *     "forward"); DRTP and F³ are update-unlocked ("none").
- * (Locality is not checked: bpfree's "direct" has no column in Table I.) */
+ *   locality: §IV-C — DRTP and PEPITA single-layer; BP, FA, DFA non-local;
+ *     "F³ belongs to non-locality, but it is update unlocking" (§IV-D). */
 static void test_taxonomy_matches_survey(void **state) {
     (void)state;
     static const struct {
-        const char *rule, *wt, *frozen, *locking;
+        const char *rule, *wt, *frozen, *locking, *locality;
     } want[] = {
-        {"bp", "yes", "yes", "backward"},   {"fa", "no", "yes", "backward"},
-        {"dfa", "no", "yes", "forward"},    {"drtp", "no", "no", "none"},
-        {"f3", "no", "no", "none"},         {"pepita", "no", "yes", "forward"},
+        {"bp", "yes", "yes", "backward", "non-local"},
+        {"fa", "no", "yes", "backward", "non-local"},
+        {"dfa", "no", "yes", "forward", "non-local"},
+        {"drtp", "no", "no", "none", "single-layer"},
+        {"f3", "no", "no", "none", "non-local"},
+        {"pepita", "no", "yes", "forward", "single-layer"},
     };
     int ok = 1;
     for (size_t i = 0; i < sizeof want / sizeof *want; i++) {
@@ -1094,7 +1098,7 @@ static void test_taxonomy_matches_survey(void **state) {
         assert_non_null(r);
         if (strcmp(r->weight_transport, want[i].wt) ||
             strcmp(r->frozen_activities, want[i].frozen) ||
-            strcmp(r->update_locking, want[i].locking)) {
+            strcmp(r->update_locking, want[i].locking) || strcmp(r->locality, want[i].locality)) {
             printf("  %s: weight transport %s, frozen activities %s, update locking %s; "
                    "survey 000 Table I: %s, %s, %s\n",
                    r->name, r->weight_transport, r->frozen_activities, r->update_locking,

@@ -535,11 +535,11 @@ static int cmd_eval(int argc, char **argv) {
 /* ---------------------------------------------------------------- rules */
 
 static int cmd_rules(void) {
-    printf("%-6s %-28s %-9s %-7s %-8s %-9s  %s\n", "rule", "name", "weight-tr", "frozen",
+    printf("%-7s %-34s %-9s %-7s %-13s %-9s  %s\n", "rule", "name", "weight-tr", "frozen",
            "locality", "locking", "paper");
     for (int i = 0; i < bpfree_rule_count(); i++) {
         const bpfree_rule_info *r = bpfree_rule_at(i);
-        printf("%-6s %-28s %-9s %-7s %-8s %-9s  %s\n", r->name, r->title, r->weight_transport,
+        printf("%-7s %-34s %-9s %-7s %-13s %-9s  %s\n", r->name, r->title, r->weight_transport,
                r->frozen_activities, r->locality, r->update_locking, r->paper);
     }
     printf("\ncolumns: the survey's taxonomy (000, Table I): weight transport, frozen "
