@@ -229,6 +229,18 @@ void bp_feedback_init(bpfree_model *m, const int *fb);
 void bp_feedback_signal(const bpfree_model *m, const int *fb, int l, float alpha,
                         const float *e, int B, float *dh);
 
+/* Rules with a backward chain (BP, FA): every layer's output is kept, and
+ * the signal into layer l-1 is dz_l M_l with M_l = back[l] if given, else
+ * W_l (the chain rule). */
+typedef struct bp_chain {
+    float *h[BPFREE_MAX_LAYERS + 1]; /* h[0] = input, h[l+1] = output of layer l */
+    float *d[2];                     /* delta ping-pong (B, max width) */
+} bp_chain;
+bpfree_status bp_chain_alloc(bpfree_model *m, bp_chain *c, bpfree_error *err);
+void bp_chain_free(bpfree_model *m, bp_chain *c);
+void bp_chain_train(bpfree_model *m, bp_chain *c, const float *const *back, int B, double *loss,
+                    long *correct);
+
 /* Rules that update every hidden layer at once, during the forward pass
  * (DRTP, F³, LLO): only two activation buffers are alive. */
 typedef struct bp_onepass {

@@ -3,56 +3,28 @@
  * is kept until the backward pass reaches it: memory grows with depth. */
 #include "internal.h"
 
-typedef struct bp_state {
-    float *h[BPFREE_MAX_LAYERS + 1]; /* h[0] = input, h[l+1] = output of layer l (B, O_l) */
-    float *d[2];                     /* delta ping-pong (B, max width) */
-} bp_state;
-
 static bpfree_status bp_init(bpfree_model *m, bpfree_error *err) {
-    bp_state *s = bp_alloc(&m->mem, sizeof *s);
-    if (!s) return bp_fail(err, BPFREE_ENOMEM, "out of memory (bp state)");
-    m->rs = s;
-    const size_t B = (size_t)m->batch, W = (size_t)bp_max_width(m);
-    bpfree_status st = bp_acts_alloc(m, s->h, err);
-    if (st) return st;
-    for (int i = 0; i < 2; i++)
-        if (!(s->d[i] = bp_alloc_floats(&m->mem, B * W, "deltas", err))) return BPFREE_ENOMEM;
-    return BPFREE_OK;
+    bp_chain *c = bp_alloc(&m->mem, sizeof *c);
+    if (!c) return bp_fail(err, BPFREE_ENOMEM, "out of memory (bp state)");
+    m->rs = c;
+    return bp_chain_alloc(m, c, err);
 }
 
 static bpfree_status bp_train(bpfree_model *m, int B, double *loss, long *correct) {
-    bp_state *s = m->rs;
-    const int L = m->n_layers, C = m->cfg.outputs;
-    s->h[0] = m->xb;
-    bp_forward_all(m, m->xb, s->h, B);
-    *correct += bp_count_correct(s->h[L], m->lb, B, C);
-    float *dcur = s->d[0], *dnext = s->d[1];
-    *loss += bp_loss(m->cfg.loss, s->h[L], m->yb, B, C, dcur);
-    /* Layer l's gradient and the signal at its input use its current W; its
-     * step comes after, so the result equals computing all gradients first. */
-    for (int l = L - 1; l >= 0; l--) {
-        bp_dense_backward(&m->layers[l], s->h[l], s->h[l + 1], dcur, l > 0 ? dnext : NULL, B);
-        bp_layer_step(m, l);
-        float *t = dcur;
-        dcur = dnext;
-        dnext = t;
-    }
+    bp_chain_train(m, m->rs, NULL, B, loss, correct); /* NULL: the transported W */
     return BPFREE_OK;
 }
 
 static void bp_predict(bpfree_model *m, const float *x, int B, float *scores, float *heads) {
     (void)heads;
-    bp_state *s = m->rs;
-    bp_forward_pingpong(m, x, B, s->d[0], s->d[1], scores);
+    bp_chain *c = m->rs;
+    bp_forward_pingpong(m, x, B, c->d[0], c->d[1], scores);
 }
 
 static void bp_free_state(bpfree_model *m) {
-    bp_state *s = m->rs;
-    if (!s) return;
-    bp_acts_free(m, s->h);
-    bp_free(&m->mem, s->d[0]);
-    bp_free(&m->mem, s->d[1]);
-    bp_free(&m->mem, s);
+    if (!m->rs) return;
+    bp_chain_free(m, m->rs);
+    bp_free(&m->mem, m->rs);
     m->rs = NULL;
 }
 

@@ -93,3 +93,45 @@ void bp_onepass_output(bpfree_model *m, bp_onepass *p, const float *in, int B, d
 void bp_onepass_predict(bpfree_model *m, bp_onepass *p, const float *x, int B, float *scores) {
     bp_forward_pingpong(m, x, B, p->a[0], p->a[1], scores);
 }
+
+/* ------------------------------------------- rules with a backward chain */
+
+bpfree_status bp_chain_alloc(bpfree_model *m, bp_chain *c, bpfree_error *err) {
+    const size_t B = (size_t)m->batch, W = (size_t)bp_max_width(m);
+    bpfree_status st = bp_acts_alloc(m, c->h, err);
+    if (st) return st;
+    for (int i = 0; i < 2; i++)
+        if (!(c->d[i] = bp_alloc_floats(&m->mem, B * W, "deltas", err))) return BPFREE_ENOMEM;
+    return BPFREE_OK;
+}
+
+void bp_chain_free(bpfree_model *m, bp_chain *c) {
+    bp_acts_free(m, c->h);
+    bp_free(&m->mem, c->d[0]);
+    bp_free(&m->mem, c->d[1]);
+    c->d[0] = c->d[1] = NULL;
+}
+
+void bp_chain_train(bpfree_model *m, bp_chain *c, const float *const *back, int B, double *loss,
+                    long *correct) {
+    const int L = m->n_layers, C = m->cfg.outputs;
+    c->h[0] = m->xb;
+    bp_forward_all(m, m->xb, c->h, B);
+    *correct += bp_count_correct(c->h[L], m->lb, B, C);
+    float *dcur = c->d[0], *dnext = c->d[1];
+    *loss += bp_loss(m->cfg.loss, c->h[L], m->yb, B, C, dcur);
+    /* Layer l's gradient and the signal at its input use its current weights;
+     * its step comes after, so the result equals computing all gradients
+     * first. */
+    for (int l = L - 1; l >= 0; l--) {
+        const bp_dense *Ly = &m->layers[l];
+        bp_dense_backward(Ly, c->h[l], c->h[l + 1], dcur, NULL, B); /* dcur := dz_l */
+        if (l > 0) /* delta_h_{l-1} (B, I) = dz_l (B, O) M (O, I), M = W_l or B_l */
+            bpfree_gemm(0, 0, B, Ly->in, Ly->out, 1.0f, dcur, Ly->out,
+                        back && back[l] ? back[l] : Ly->W, Ly->in, 0.0f, dnext, Ly->in);
+        bp_layer_step(m, l);
+        float *t = dcur;
+        dcur = dnext;
+        dnext = t;
+    }
+}

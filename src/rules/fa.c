@@ -7,9 +7,9 @@
 #include <stdio.h>
 
 typedef struct fa_state {
-    float *h[BPFREE_MAX_LAYERS + 1];
-    float *d[2];
-    int fb[BPFREE_MAX_LAYERS]; /* B_l (O_l, I_l) for l >= 1; layer 0 sends no signal */
+    bp_chain c;
+    int fb[BPFREE_MAX_LAYERS];           /* B_l (O_l, I_l) for l >= 1; layer 0 sends no signal */
+    const float *back[BPFREE_MAX_LAYERS]; /* their pointers, for bp_chain_train */
 } fa_state;
 
 static bpfree_status fa_reserve(bpfree_model *m, bpfree_error *err) {
@@ -27,51 +27,31 @@ static bpfree_status fa_reserve(bpfree_model *m, bpfree_error *err) {
 
 static bpfree_status fa_init(bpfree_model *m, bpfree_error *err) {
     fa_state *s = m->rs;
-    const size_t B = (size_t)m->batch, W = (size_t)bp_max_width(m);
-    for (int l = 1; l < m->n_layers; l++) /* drawn like W_l itself */
-        bp_init_fill(&m->rng, bp_tensor_ptr(m, s->fb[l]), m->layers[l].out, m->layers[l].in,
-                     m->cfg.feedback_init, m->cfg.init_std);
-    bpfree_status st = bp_acts_alloc(m, s->h, err);
-    if (st) return st;
-    for (int i = 0; i < 2; i++)
-        if (!(s->d[i] = bp_alloc_floats(&m->mem, B * W, "deltas", err))) return BPFREE_ENOMEM;
-    return BPFREE_OK;
+    for (int l = 1; l < m->n_layers; l++) { /* drawn like W_l itself */
+        float *Bl = bp_tensor_ptr(m, s->fb[l]);
+        bp_init_fill(&m->rng, Bl, m->layers[l].out, m->layers[l].in, m->cfg.feedback_init,
+                     m->cfg.init_std);
+        s->back[l] = Bl;
+    }
+    return bp_chain_alloc(m, &s->c, err);
 }
 
 static bpfree_status fa_train(bpfree_model *m, int B, double *loss, long *correct) {
     fa_state *s = m->rs;
-    const int L = m->n_layers, C = m->cfg.outputs;
-    s->h[0] = m->xb;
-    bp_forward_all(m, m->xb, s->h, B);
-    *correct += bp_count_correct(s->h[L], m->lb, B, C);
-    float *dcur = s->d[0], *dnext = s->d[1];
-    *loss += bp_loss(m->cfg.loss, s->h[L], m->yb, B, C, dcur);
-    for (int l = L - 1; l >= 0; l--) {
-        const bp_dense *Ly = &m->layers[l];
-        bp_dense_backward(Ly, s->h[l], s->h[l + 1], dcur, NULL, B); /* dcur is now dz_l */
-        if (l > 0) /* delta_h_{l-1} (B, I) = dz_l (B, O) B_l (O, I) */
-            bpfree_gemm(0, 0, B, Ly->in, Ly->out, 1.0f, dcur, Ly->out,
-                        bp_tensor_ptr(m, s->fb[l]), Ly->in, 0.0f, dnext, Ly->in);
-        bp_layer_step(m, l);
-        float *t = dcur;
-        dcur = dnext;
-        dnext = t;
-    }
+    bp_chain_train(m, &s->c, s->back, B, loss, correct);
     return BPFREE_OK;
 }
 
 static void fa_predict(bpfree_model *m, const float *x, int B, float *scores, float *heads) {
     (void)heads;
     fa_state *s = m->rs;
-    bp_forward_pingpong(m, x, B, s->d[0], s->d[1], scores);
+    bp_forward_pingpong(m, x, B, s->c.d[0], s->c.d[1], scores);
 }
 
 static void fa_free(bpfree_model *m) {
     fa_state *s = m->rs;
     if (!s) return;
-    bp_acts_free(m, s->h);
-    bp_free(&m->mem, s->d[0]);
-    bp_free(&m->mem, s->d[1]);
+    bp_chain_free(m, &s->c);
     bp_free(&m->mem, s);
     m->rs = NULL;
 }
