@@ -76,43 +76,10 @@ static double step_once(bpfree_model *m, int B) {
     return loss;
 }
 
-static float *copy_floats(const float *v, size_t n) {
-    float *c = malloc((n ? n : 1) * sizeof(float));
-    assert_non_null(c);
-    memcpy(c, v, n * sizeof(float));
-    return c;
-}
-
-/* g = (p_old - p_new) / lr for a tensor. */
-static void recovered_grad(const bpfree_model *m, const float *p_old, int t, float *g) {
-    const bp_tensor *x = &m->tensors[t];
-    const float *p_new = m->params + x->off;
-    for (size_t i = 0; i < x->n; i++)
-        g[i] = (float)(((double)p_old[x->off + i] - (double)p_new[i]) / m->cfg.optim.lr);
-}
 
 
-/* f'(z) from h = f(z), in double. */
-static double ref_df(bpfree_act a, double z, double h) {
-    switch (a) {
-    case BPFREE_ACT_RELU: return z > 0 ? 1.0 : 0.0;
-    case BPFREE_ACT_TANH: return 1.0 - h * h;
-    case BPFREE_ACT_SIGMOID: return h * (1.0 - h);
-    default: return 1.0;
-    }
-}
 
-/* Dense layer in double: z (B,O) = x (B,I) W^T + b, h = f(z). */
-static void ref_dense(const double *x, const float *W, const float *b, int B, int I, int O,
-                      bpfree_act act, double *z, double *h) {
-    for (int r = 0; r < B; r++)
-        for (int o = 0; o < O; o++) {
-            double s = b[o];
-            for (int k = 0; k < I; k++) s += x[(size_t)r * I + k] * W[(size_t)o * I + k];
-            z[(size_t)r * O + o] = s;
-            h[(size_t)r * O + o] = ref_f(act, s);
-        }
-}
+
 
 /* Softmax CE in double on scores S (B,C): returns the mean loss and
  * dS = (softmax(S) - y) / B. */
