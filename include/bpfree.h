@@ -124,6 +124,37 @@ typedef enum bpfree_predict_mode {
     BPFREE_PREDICT_BP      /* last layer's G only ("BP pred") */
 } bpfree_predict_mode;
 
+/* Forward-Forward choices (ff, cff-fixed, cff-adaptive), each named in the
+ * CLI and the model file; see src/rules/ff.c. */
+typedef enum bpfree_ff_goodness {
+    BPFREE_FF_SUM = 0, /* G = sum_j h_j^2 (003 eq. 1; pairs with theta = width) */
+    BPFREE_FF_MEAN,    /* G = mean_j h_j^2 (the PyTorch FF 004 uses; theta ~ 2) */
+    BPFREE_FF_GOODNESS_COUNT
+} bpfree_ff_goodness;
+typedef enum bpfree_ff_norm {
+    BPFREE_FF_RMS = 0, /* x / sqrt(mean(x^2)) (Hinton's code) */
+    BPFREE_FF_L2,      /* x / |x|_2 (the PyTorch FF) */
+    BPFREE_FF_NORM_COUNT
+} bpfree_ff_norm;
+typedef enum bpfree_ff_neg {
+    BPFREE_FF_NEG_RANDOM = 0, /* a uniformly random wrong label */
+    BPFREE_FF_NEG_HARD,       /* a wrong label drawn from the one-pass head's softmax */
+    BPFREE_FF_NEG_COUNT
+} bpfree_ff_neg;
+typedef enum bpfree_ff_predict {
+    BPFREE_FF_PREDICT_GOODNESS = 0, /* every label embedded, sum of goodness, argmax */
+    BPFREE_FF_PREDICT_ONEPASS,      /* neutral label, linear softmax head */
+    BPFREE_FF_PREDICT_COUNT
+} bpfree_ff_predict;
+
+/* How learned feedback matrices (fdfa, dkp) are updated. */
+typedef enum bpfree_fb_optim {
+    BPFREE_FB_ADAM = 0, /* Adam on the feedback gradient (002 Appendix A) */
+    BPFREE_FB_SGD,      /* plain SGD (optim.momentum applies) */
+    BPFREE_FB_EMA,      /* fdfa: B = (1 - alpha) B + alpha mean(d (x) v) (002 eq. 8) */
+    BPFREE_FB_COUNT
+} bpfree_fb_optim;
+
 /* Names <-> enums, for CLIs and files.  *_parse returns -1 if unknown. */
 const char *bpfree_act_name(bpfree_act a);
 int bpfree_act_parse(const char *s);
@@ -139,6 +170,14 @@ const char *bpfree_norm_name(bpfree_norm n);
 int bpfree_norm_parse(const char *s);
 const char *bpfree_predict_name(bpfree_predict_mode p);
 int bpfree_predict_parse(const char *s);
+const char *bpfree_ff_goodness_name(bpfree_ff_goodness g); /* "sum", "mean" */
+int bpfree_ff_goodness_parse(const char *s);
+const char *bpfree_ff_norm_name(bpfree_ff_norm n);         /* "rms", "l2" */
+int bpfree_ff_norm_parse(const char *s);
+const char *bpfree_ff_neg_name(bpfree_ff_neg n);           /* "random", "hard" */
+int bpfree_ff_neg_parse(const char *s);
+const char *bpfree_ff_predict_name(bpfree_ff_predict p);   /* "goodness", "onepass" */
+int bpfree_ff_predict_parse(const char *s);
 
 /* ----------------------------------------------------------------- rules */
 
@@ -205,12 +244,35 @@ typedef struct bpfree_config {
     bpfree_predict_mode predict;         /* FF (sum of heads) or BP (last head) */
     int greedy_epochs;               /* >0: train layer 1 for this many epochs,
                                         then layer 2, ...; 0 = all layers every batch */
+    /* Forward-Forward (ff; cff-fixed, cff-adaptive: 004 eqs. 5-8).  The
+     * layer-by-layer schedule is greedy_epochs above. */
+    bpfree_ff_goodness ff_goodness;  /* sum or mean of squares */
+    float ff_theta;                  /* threshold theta (unless ff_theta_width) */
+    int ff_theta_width;              /* 1: theta = the layer's width */
+    bpfree_ff_norm ff_norm;          /* normalisation of every layer's input */
+    float ff_label;                  /* value written into the true label's input */
+    int ff_label_max;                /* 1: the row's largest input value instead */
+    bpfree_ff_neg ff_negatives;      /* how the wrong label is chosen */
+    float ff_peer;                   /* peer normalisation weight (0 = off) */
+    bpfree_ff_predict ff_predict;    /* the main score: goodness or one-pass */
+    int ff_skip_first;               /* goodness prediction leaves out layer 1 */
+    float ff_head_lr;                /* Adam lr of the one-pass softmax head */
+    float cff_gamma;                 /* gamma_l at the start (F-CFF: always), eq. 6 */
+    float cff_alpha;                 /* alpha_lk for every k != l, eq. 5 */
+    float cff_gamma_lr;              /* eta_gamma of A-CFF, eq. 7 */
     /* F³ (001, eq. 1 and §4.2): which delayed error is stored per sample */
     int f3_loss;                     /* 0: e = y* - y (F³-Error); 1: e = -dL/dy (F³-Loss) */
     int f3_onehot;                   /* keep only the target class's entry */
     int f3_softmax;                  /* softmax on the output before the error */
     /* PEPITA (000 §III-H): F = pepita_f * U(±sqrt(6/D)), (D, C) */
     float pepita_f;
+    /* Learned feedback (fdfa, dkp; 002 eqs. 8-10, Appendix A): B_l's own
+     * learning rate alpha (scaled by the same schedule as optim.lr), its own
+     * optimizer (fb_optim) and an L2 decay on B added to its gradient (fb_wd).  The
+     * forward optim.weight_decay never touches B. */
+    float fb_lr;
+    bpfree_fb_optim fb_optim;
+    float fb_wd;
     /* Input preprocessing the model was trained with (saved with it, so
      * `eval` applies the same): SCALE, or STANDARDIZE with these numbers. */
     bpfree_norm norm;
@@ -397,6 +459,18 @@ size_t bpfree_model_peak_bytes(const bpfree_model *m);
 /* One line about the rule's own state (e.g. F³'s delayed-error store and
  * its bytes), or "" if it has nothing to say.  Writes at most cap bytes. */
 void bpfree_model_describe(const bpfree_model *m, char *buf, size_t cap);
+
+/* Collaborative FF (cff-fixed, cff-adaptive): copy each hidden layer's
+ * gamma_l (004 eq. 5) into out[0..cap) and return how many the model has
+ * (n_hidden); 0 for every other rule. */
+int bpfree_model_gammas(const bpfree_model *m, float *out, int cap);
+
+/* The scores behind bpfree_eval.head_acc for the Forward-Forward rules:
+ * head 0 = goodness prediction, head 1 = one-pass head, head 2 + l = layer
+ * l's goodness alone. */
+#define BPFREE_FF_HEAD_GOODNESS 0
+#define BPFREE_FF_HEAD_ONEPASS 1
+#define BPFREE_FF_HEAD_LAYER0 2
 
 typedef struct bpfree_epoch_stats {
     int epoch;          /* 0-based */

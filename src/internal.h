@@ -205,6 +205,14 @@ extern const bp_rule bp_rule_drtp;
 extern const bp_rule bp_rule_f3;
 extern const bp_rule bp_rule_pepita;
 extern const bp_rule bp_rule_llo;
+extern const bp_rule bp_rule_ff;
+extern const bp_rule bp_rule_cff_fixed;
+extern const bp_rule bp_rule_cff_adaptive;
+extern const bp_rule bp_rule_fgw;
+extern const bp_rule bp_rule_fga;
+extern const bp_rule bp_rule_lgfga;
+extern const bp_rule bp_rule_dkp;
+extern const bp_rule bp_rule_fdfa;
 
 const bp_rule *bp_rule_lookup(const char *name);
 
@@ -263,5 +271,77 @@ void bp_onepass_output(bpfree_model *m, bp_onepass *p, const float *in, int B, d
 void bp_onepass_predict(bpfree_model *m, bp_onepass *p, const float *x, int B, float *scores);
 /* 1 if every value is finite. */
 int bp_check_finite(const float *v, size_t n);
+
+/* Forward-Forward pieces (src/rules/ff.c), shared with the engine, the
+ * model file and the tests. */
+void bp_ff_config_defaults(bpfree_config *c);
+bpfree_status bp_ff_config_check(const bpfree_config *c, bpfree_error *err);
+/* Header lines "ff_...=v\n" / "cff_...=v\n": bytes written, or -1 if cap is
+ * too small; parse: 1 = the key is an FF key and was read, 0 = not an FF
+ * key, -1 = an FF key with a bad value. */
+int bp_ff_header_write(const bpfree_config *c, char *buf, size_t cap);
+int bp_ff_header_parse(bpfree_config *c, const char *k, const char *v);
+/* out (D) = x (D) with the first C inputs replaced by the label code:
+ * label >= 0: one-hot times cfg.ff_label (or the row's largest value);
+ * label < 0: the neutral label, 0.1 in every label input. */
+void bp_ff_embed(const bpfree_config *c, const float *x, int label, float *out);
+/* Each row of v (B, n) divided by its RMS or L2 norm, in place. */
+void bp_ff_normalize(bpfree_ff_norm how, float *v, int B, int n);
+/* Goodness of one row h (n): sum or mean of squares. */
+float bp_ff_goodness(bpfree_ff_goodness how, const float *h, int n);
+/* A wrong label for each row: uniform over the C-1 wrong labels, or
+ * (HARD) drawn in proportion to probs (B, C) with the true label excluded
+ * (uniform if the wrong labels' total is 0). */
+void bp_ff_negatives(bp_rng *r, bpfree_ff_neg how, const int *labels, const float *probs,
+                     int B, int C, int *neg);
+
+/* Forward-mode tangents (tangent.c; 002 Algorithms 1-3, NOTES "FDFA (002)").
+ * Alongside h_{l+1} = f(z_l), z_l = h_l W_l^T + b_l, a layer carries
+ *     d_{l+1} = (d_l W_l^T [+ h_l V_l^T + vb_l]) ⊙ f'(z_l) [+ u_l]      (B, O)
+ * the derivative of its output along a direction made of weight
+ * perturbations V_l (O, I), vb_l (O) and activity perturbations u_l (B, O)
+ * added to the layer's output h (post-activation).  Biases do not enter
+ * d_l W_l^T.  d_0 = 0: the input is not perturbed. */
+typedef struct bp_perturb {
+    const float *V[BPFREE_MAX_LAYERS];  /* (O, I) per layer, or NULL */
+    const float *vb[BPFREE_MAX_LAYERS]; /* (O) per layer, or NULL */
+    const float *u[BPFREE_MAX_LAYERS];  /* (B, O) per layer, or NULL */
+} bp_perturb;
+/* One layer: x (B, I) its input, h (B, O) its output, din (B, I) the tangent
+ * at its input or NULL (zero); V, vb, u may each be NULL.  dout (B, O). */
+void bp_tangent_dense(const bp_dense *L, const float *x, const float *h, const float *din,
+                      const float *V, const float *vb, const float *u, float *dout, int B);
+/* The whole net: h[0] = x, h[l+1] = output of layer l (every h[l+1] holds
+ * B * width floats, as bp_forward_all); the tangent ping-pongs through
+ * t[0], t[1] (each B * bp_max_width floats) and the output's lands in
+ * dout (B, C).  p may be NULL (then dout = 0). */
+void bp_tangent_forward(const bpfree_model *m, const bp_perturb *p, const float *x, float **h,
+                        float *const t[2], float *dout, int B);
+/* dl (B) = row-wise dot of e (B, C) and d (B, C): the directional derivative
+ * of each sample's loss, given e = dL/dy (as bp_loss writes it, with 1/B). */
+void bp_tangent_dot(const float *e, const float *d, int B, int C, float *dl);
+/* n draws of N(0, 1) from r. */
+void bp_normal_fill(bp_rng *r, float *v, size_t n);
+
+/* Learned direct feedback (fblearn.c; dkp, fdfa): B_l (C, n_l) per hidden
+ * layer in the state block (saved with the model, outside the parameter
+ * block, so optim.weight_decay and the parameter count leave them alone),
+ * initialised with cfg.feedback_init, and stepped by an optimizer of their
+ * own: cfg.fb_optim at lr cfg.fb_lr times the schedule's factor
+ * (lr in force / optim.lr), L2 decay cfg.fb_wd, moments in rule memory. */
+typedef struct bp_fblearn {
+    int fb[BPFREE_MAX_LAYERS]; /* state tensors of B_l */
+    size_t off[BPFREE_MAX_LAYERS];
+    float *m, *v;              /* optimizer moments over all B_l */
+    float *g;                  /* (C, max n_l) gradient scratch */
+    bp_optim opt;
+} bp_fblearn;
+bpfree_status bp_fblearn_reserve(bpfree_model *m, bp_fblearn *f, bpfree_error *err);
+bpfree_status bp_fblearn_init(bpfree_model *m, bp_fblearn *f, bpfree_error *err);
+void bp_fblearn_free(bpfree_model *m, bp_fblearn *f);
+/* Once per batch, before the steps: the lr in force and Adam's clock. */
+void bp_fblearn_begin(bpfree_model *m, bp_fblearn *f);
+/* B_l -= step(f->g + fb_wd B_l), with f->g (C, n_l) filled by the caller. */
+void bp_fblearn_step(bpfree_model *m, bp_fblearn *f, int l);
 
 #endif /* BPFREE_INTERNAL_H */

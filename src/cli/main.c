@@ -18,14 +18,18 @@ typedef enum { T_STR, T_INT, T_FLOAT, T_FLAG } opt_type;
 
 typedef struct opts {
     const char *rule, *data, *layers, *act, *loss, *norm, *optim, *sched, *init, *fb_init,
-        *predict, *log, *save, *milestones, *f3_error, *target;
+        *predict, *log, *save, *milestones, *f3_error, *target, *fb_optim;
     int epochs, batch, threads, val, greedy, step_epochs, nesterov, adamw, quiet, f3_onehot,
         f3_softmax, classify;
-    double pepita_f;
+    double pepita_f, fb_lr, fb_wd;
     long long seed;
     double lr, momentum, wd, beta1, beta2, eps, cooldown, lr_min, gamma, init_std;
+    /* Forward-Forward (ff, cff-fixed, cff-adaptive) */
+    const char *ff_goodness, *ff_theta, *ff_norm, *ff_label, *ff_neg, *ff_predict, *preset;
+    int ff_skip_first, eval_every;
+    double ff_peer, ff_head_lr, cff_gamma, cff_alpha, cff_gamma_lr;
     /* which numeric options the user gave (else the rule's default wins) */
-    unsigned char given[64];
+    unsigned char given[128];
 } opts;
 
 typedef struct opt_def {
@@ -81,10 +85,48 @@ static const opt_def OPTS[] = {
     {"f3-softmax", NULL, "f3: softmax on the output before the error", T_FLAG, O(f3_softmax),
      "off"},
     {"pepita-f", "F", "pepita: F = F * U(±sqrt(6/D))", T_FLOAT, O(pepita_f), "0.05"},
+    {"fb-lr", "F", "fdfa, dkp: feedback learning rate alpha (follows the lr schedule)", T_FLOAT,
+     O(fb_lr), "(rule)"},
+    {"fb-optim", "NAME", "fdfa, dkp: feedback optimizer: adam, sgd, ema (fdfa: eq. 8)", T_STR,
+     O(fb_optim), "adam"},
+    {"fb-wd", "F", "fdfa, dkp: L2 decay on the feedback matrices", T_FLOAT, O(fb_wd),
+     "(rule)"},
     {"predict", "NAME", "mf prediction: ff (sum of layers' goodness) or bp (last layer)", T_STR,
      O(predict), "ff"},
-    {"greedy", "N", "mf: train layer by layer, N epochs each (0 = all layers every batch)",
-     T_INT, O(greedy), "0"},
+    {"greedy", "N",
+     "mf, ff, cff-*: train layer by layer, N epochs each (0 = all layers every batch)", T_INT,
+     O(greedy), "0"},
+    {"preset", "NAME",
+     "a paper's whole setup: hinton (ff) or cff-paper (ff, cff-*); options after it override "
+     "it (see below)", T_STR, O(preset), "none"},
+    {"ff-goodness", "NAME", "ff, cff-*: goodness: sum or mean of squared activities", T_STR,
+     O(ff_goodness), "sum"},
+    {"ff-theta", "F|width", "ff, cff-*: threshold theta, or width (= the layer's units)", T_STR,
+     O(ff_theta), "width"},
+    {"ff-norm", "NAME", "ff, cff-*: each layer's input (image too): rms or l2", T_STR,
+     O(ff_norm), "rms"},
+    {"ff-label", "F|max", "ff, cff-*: value in the label input, or max (the image's largest)",
+     T_STR, O(ff_label), "1"},
+    {"ff-negatives", "NAME",
+     "ff, cff-*: wrong label: random, or hard (from the one-pass head's softmax)", T_STR,
+     O(ff_neg), "random"},
+    {"ff-peer", "F", "ff, cff-*: peer normalisation weight (Hinton: 0.03; 0 = off)", T_FLOAT,
+     O(ff_peer), "0"},
+    {"ff-predict", "NAME",
+     "ff, cff-*: main score: goodness (all labels, one batched pass) or onepass (neutral label "
+     "+ softmax head); both are reported", T_STR, O(ff_predict), "goodness"},
+    {"ff-skip-first", "0|1", "ff, cff-*: goodness prediction leaves out layer 1", T_INT,
+     O(ff_skip_first), "0"},
+    {"ff-head-lr", "F", "ff, cff-*: Adam lr of the one-pass softmax head", T_FLOAT,
+     O(ff_head_lr), "0.001"},
+    {"cff-gamma", "F", "cff-*: initial (cff-fixed: constant) gamma_l of 004 eq. 5", T_FLOAT,
+     O(cff_gamma), "1"},
+    {"cff-alpha", "F", "cff-*: alpha_lk, the weight of every other layer's goodness", T_FLOAT,
+     O(cff_alpha), "1"},
+    {"cff-gamma-lr", "F", "cff-adaptive: gamma's learning rate eta_gamma (004 eq. 7)", T_FLOAT,
+     O(cff_gamma_lr), "0.01"},
+    {"eval-every", "N", "evaluate (val, test) every N epochs and after the last", T_INT,
+     O(eval_every), "1"},
     {"val", "N", "hold N training samples out for validation", T_INT, O(val), "0"},
     {"seed", "N", "random seed (init, feedback, shuffling, split)", T_INT, O(seed), "1"},
     {"threads", "N", "BLAS threads (0 = all cores)", T_INT, O(threads), "0"},
@@ -93,7 +135,37 @@ static const opt_def OPTS[] = {
     {"quiet", NULL, "print only the final result", T_FLAG, O(quiet), "off"},
 };
 #define N_OPTS ((int)(sizeof OPTS / sizeof *OPTS))
-_Static_assert(sizeof OPTS / sizeof *OPTS <= 64, "opts.given too small");
+_Static_assert(sizeof OPTS / sizeof *OPTS <= 128, "opts.given too small");
+
+/* --preset NAME: a paper's setup as the options it stands for. */
+typedef struct preset_def {
+    const char *name, *what;
+    const char *kv[32][2]; /* option, value; ends at {NULL} */
+} preset_def;
+static const preset_def PRESETS[] = {
+    {"hinton",
+     "Hinton's FF on MNIST: 784-1000-1000-1000 ReLU, RMS norm, sum goodness, theta = width, "
+     "hard negatives, peer normalisation 0.03, SGD momentum 0.9 + weight decay, lr cooled "
+     "linearly to 0 over the second half, prediction without layer 1 (hyperparameters of "
+     "Loewe's PyTorch port; 60 epochs as Hinton's paper)",
+     {{"layers", "1000,1000,1000"}, {"act", "relu"}, {"ff-norm", "rms"},
+      {"ff-goodness", "sum"}, {"ff-theta", "width"}, {"ff-label", "1"},
+      {"ff-negatives", "hard"}, {"ff-peer", "0.03"}, {"ff-skip-first", "1"},
+      {"ff-predict", "goodness"}, {"optim", "sgd"}, {"lr", "0.001"}, {"momentum", "0.9"},
+      {"wd", "0.0003"}, {"sched", "cooldown"}, {"cooldown", "0.5"}, {"lr-min", "0"},
+      {"batch", "100"}, {"epochs", "60"}, {"greedy", "0"}, {"norm", "scale"},
+      {NULL, NULL}}},
+    {"cff-paper",
+     "004 sec. IV-C (the PyTorch FF it builds on): 784-500-500 ReLU, L2 norm, mean goodness, "
+     "theta = 2, random wrong labels, label value = the image's max, standardised pixels, Adam "
+     "0.03, layer by layer 1000 epochs each, one full batch of 50,000 (10,000 held out); "
+     "use --greedy N for a smaller budget",
+     {{"layers", "500,500"}, {"act", "relu"}, {"ff-norm", "l2"}, {"ff-goodness", "mean"},
+      {"ff-theta", "2"}, {"ff-label", "max"}, {"ff-negatives", "random"}, {"ff-peer", "0"},
+      {"ff-skip-first", "0"}, {"ff-predict", "goodness"}, {"optim", "adam"}, {"lr", "0.03"},
+      {"wd", "0"}, {"sched", "none"}, {"batch", "50000"}, {"val", "10000"},
+      {"greedy", "1000"}, {"norm", "standardize"}, {NULL, NULL}}},
+};
 
 static void die(const char *fmt, ...) __attribute__((format(printf, 1, 2), noreturn));
 static void die(const char *fmt, ...) {
@@ -134,6 +206,13 @@ static void usage(FILE *f) {
         if (c.optim.sched == BPFREE_SCHED_COOLDOWN) fprintf(f, " --cooldown %g", (double)c.optim.cooldown);
         fputc('\n', f);
     }
+    fprintf(f, "\npresets (applied where they appear; options after a preset override it):\n");
+    for (size_t i = 0; i < sizeof PRESETS / sizeof *PRESETS; i++) {
+        fprintf(f, "  %s: %s\n    =", PRESETS[i].name, PRESETS[i].what);
+        for (int k = 0; PRESETS[i].kv[k][0]; k++)
+            fprintf(f, " --%s %s", PRESETS[i].kv[k][0], PRESETS[i].kv[k][1]);
+        fputc('\n', f);
+    }
     fprintf(f, "\nexample: bpfree train --rule mf --data mnist --layers 1000,1000 --epochs 20\n");
 }
 
@@ -151,6 +230,51 @@ static double parse_float(const char *opt, const char *v) {
     double x = strtod(v, &end);
     if (end == v || *end || errno || !isfinite(x)) die("--%s: '%s' is not a number", opt, v);
     return x;
+}
+
+static int find_opt(const char *name) {
+    for (int j = 0; j < N_OPTS; j++)
+        if (strcmp(OPTS[j].name, name) == 0) return j;
+    return -1;
+}
+
+static void set_value(opts *o, int k, const char *val) {
+    const opt_def *d = &OPTS[k];
+    o->given[k] = 1;
+    char *p = (char *)o + d->off;
+    switch (d->type) {
+    case T_STR: *(const char **)p = val; break;
+    case T_INT:
+        if (d->off == O(seed)) *(long long *)p = parse_int(d->name, val);
+        else {
+            long long x = parse_int(d->name, val);
+            if (x < INT_MIN || x > INT_MAX) die("--%s: %s is out of range", d->name, val);
+            *(int *)p = (int)x;
+        }
+        break;
+    case T_FLOAT: *(double *)p = parse_float(d->name, val); break;
+    case T_FLAG: *(int *)p = 1; break;
+    }
+}
+
+static int is_ff_rule(const char *r) {
+    return r && (!strcmp(r, "ff") || !strcmp(r, "cff-fixed") || !strcmp(r, "cff-adaptive"));
+}
+
+/* A preset is the options it stands for, applied where it appears on the
+ * command line.  It keeps an ff/cff-* rule given before it and otherwise
+ * selects ff. */
+static void apply_preset(opts *o, const char *name) {
+    const preset_def *ps = NULL;
+    for (size_t i = 0; i < sizeof PRESETS / sizeof *PRESETS; i++)
+        if (!strcmp(PRESETS[i].name, name)) ps = &PRESETS[i];
+    if (!ps) die("--preset: unknown preset '%s' (known: hinton, cff-paper)", name);
+    if (!is_ff_rule(o->rule)) o->rule = "ff";
+    for (int i = 0; ps->kv[i][0]; i++) {
+        int k = find_opt(ps->kv[i][0]);
+        if (k < 0) die("internal error: preset %s sets unknown option --%s", name, ps->kv[i][0]);
+        set_value(o, k, ps->kv[i][1]);
+    }
 }
 
 static void parse_opts(int argc, char **argv, int first, opts *o, const char **positional) {
@@ -183,21 +307,8 @@ static void parse_opts(int argc, char **argv, int first, opts *o, const char **p
         if (eq) val = eq + 1;
         else if (i + 1 < argc) val = argv[++i];
         else die("--%s needs a value (%s)", d->name, d->arg);
-        o->given[k] = 1;
-        char *p = (char *)o + d->off;
-        switch (d->type) {
-        case T_STR: *(const char **)p = val; break;
-        case T_INT:
-            if (d->off == O(seed)) *(long long *)p = parse_int(d->name, val);
-            else {
-                long long x = parse_int(d->name, val);
-                if (x < INT_MIN || x > INT_MAX) die("--%s: %s is out of range", d->name, val);
-                *(int *)p = (int)x;
-            }
-            break;
-        case T_FLOAT: *(double *)p = parse_float(d->name, val); break;
-        case T_FLAG: break;
-        }
+        set_value(o, k, val);
+        if (d->off == O(preset)) apply_preset(o, val); /* here: later options override it */
     }
 }
 
@@ -256,8 +367,47 @@ static void parse_layers(const char *s, bpfree_config *c) {
     }
 }
 
+/* "F" or the word `word` (e.g. "width", "max"): returns 1 for the word. */
+static int float_or_word(const char *opt, const char *v, const char *word, float *out) {
+    if (!strcmp(v, word)) return 1;
+    double x = parse_float(opt, v);
+    if (!(x > 0)) die("--%s: must be > 0 or '%s' (got %s)", opt, word, v);
+    *out = (float)x;
+    return 0;
+}
+
+static void apply_ff_options(const opts *o, bpfree_config *c) {
+    if (o->ff_goodness)
+        c->ff_goodness = parse_enum("ff-goodness", o->ff_goodness, bpfree_ff_goodness_parse,
+                                    "sum, mean");
+    if (o->ff_norm) c->ff_norm = parse_enum("ff-norm", o->ff_norm, bpfree_ff_norm_parse, "rms, l2");
+    if (o->ff_neg)
+        c->ff_negatives = parse_enum("ff-negatives", o->ff_neg, bpfree_ff_neg_parse, "random, hard");
+    if (o->ff_predict)
+        c->ff_predict = parse_enum("ff-predict", o->ff_predict, bpfree_ff_predict_parse,
+                                   "goodness, onepass");
+    if (o->ff_theta) c->ff_theta_width = float_or_word("ff-theta", o->ff_theta, "width", &c->ff_theta);
+    if (o->ff_label) c->ff_label_max = float_or_word("ff-label", o->ff_label, "max", &c->ff_label);
+    if (given(o, O(ff_skip_first))) {
+        if (o->ff_skip_first != 0 && o->ff_skip_first != 1) die("--ff-skip-first: 0 or 1");
+        c->ff_skip_first = o->ff_skip_first;
+    }
+    if (given(o, O(ff_peer))) c->ff_peer = (float)o->ff_peer;
+    if (given(o, O(ff_head_lr))) c->ff_head_lr = (float)o->ff_head_lr;
+    if (given(o, O(cff_gamma))) c->cff_gamma = (float)o->cff_gamma;
+    if (given(o, O(cff_alpha))) c->cff_alpha = (float)o->cff_alpha;
+    if (given(o, O(cff_gamma_lr))) c->cff_gamma_lr = (float)o->cff_gamma_lr;
+}
+
 static int parse_f3_error(const char *s) {
     return strcmp(s, "error") == 0 ? 0 : strcmp(s, "loss") == 0 ? 1 : -1;
+}
+
+static int parse_fb_optim(const char *s) {
+    return strcmp(s, "adam") == 0 ? BPFREE_FB_ADAM
+           : strcmp(s, "sgd") == 0 ? BPFREE_FB_SGD
+           : strcmp(s, "ema") == 0 ? BPFREE_FB_EMA
+                                   : -1;
 }
 
 static void build_config(const opts *o, int D, int C, bpfree_config *c) {
@@ -307,6 +457,10 @@ static void build_config(const opts *o, int D, int C, bpfree_config *c) {
     if (o->f3_onehot) c->f3_onehot = 1;
     if (o->f3_softmax) c->f3_softmax = 1;
     if (given(o, O(pepita_f))) c->pepita_f = (float)o->pepita_f;
+    if (o->fb_optim)
+        c->fb_optim = parse_enum("fb-optim", o->fb_optim, parse_fb_optim, "adam, sgd, ema");
+    if (given(o, O(fb_lr))) c->fb_lr = (float)o->fb_lr;
+    if (given(o, O(fb_wd))) c->fb_wd = (float)o->fb_wd;
     if (given(o, O(epochs))) c->epochs = o->epochs;
     if (given(o, O(batch))) c->batch = o->batch;
     if (given(o, O(lr))) c->optim.lr = (float)o->lr;
@@ -328,8 +482,10 @@ static void build_config(const opts *o, int D, int C, bpfree_config *c) {
     if (given(o, O(threads))) c->threads = o->threads;
     if (o->nesterov) c->optim.nesterov = 1;
     if (o->adamw) c->optim.decoupled = 1;
-    if (c->greedy_epochs > 0 && strcmp(c->rule, "mf") != 0)
-        die("--greedy: layer-by-layer training applies to rule mf, not %s", c->rule);
+    apply_ff_options(o, c);
+    if (c->greedy_epochs > 0 && strcmp(c->rule, "mf") != 0 && !is_ff_rule(c->rule))
+        die("--greedy: layer-by-layer training applies to rules mf, ff, cff-fixed and "
+            "cff-adaptive, not %s", c->rule);
     if (bpfree_config_check(c, &e)) die_err(&e);
 }
 
@@ -363,6 +519,26 @@ static void print_heads(FILE *f, const bpfree_eval *ev, const char *sep_open, co
                         double scale) {
     fputs(sep_open, f);
     for (int h = 0; h < ev->n_heads; h++) fprintf(f, fmt, h ? "," : "", scale * ev->head_acc[h]);
+}
+
+/* ff, cff-*: heads are goodness, one-pass, then each layer's goodness alone
+ * (BPFREE_FF_HEAD_*). */
+static void print_ff_heads(FILE *f, const bpfree_eval *ev, int json) {
+    if (ev->n_heads < BPFREE_FF_HEAD_LAYER0) return;
+    const double *a = ev->head_acc;
+    if (json) {
+        fprintf(f, ", \"goodness_test_acc\": %.6g, \"onepass_test_acc\": %.6g",
+                a[BPFREE_FF_HEAD_GOODNESS], a[BPFREE_FF_HEAD_ONEPASS]);
+        for (int h = BPFREE_FF_HEAD_LAYER0; h < ev->n_heads; h++)
+            fprintf(f, "%s%.6g", h == BPFREE_FF_HEAD_LAYER0 ? ", \"layer_test_acc\": [" : ", ",
+                    a[h]);
+        fputs("]", f);
+        return;
+    }
+    fprintf(f, "  goodness %.2f%%  one-pass %.2f%%  layers", 100 * a[BPFREE_FF_HEAD_GOODNESS],
+            100 * a[BPFREE_FF_HEAD_ONEPASS]);
+    for (int h = BPFREE_FF_HEAD_LAYER0; h < ev->n_heads; h++)
+        fprintf(f, "%s%.2f", h == BPFREE_FF_HEAD_LAYER0 ? " " : ",", 100 * a[h]);
 }
 
 static void fmt_bytes(char *b, size_t cap, size_t n) {
@@ -424,6 +600,9 @@ static int cmd_train(int argc, char **argv) {
     log_open(&lg, o.log);
     bpfree_eval ev_test = {0}, ev_val = {0};
     double secs = 0;
+    const int ff = is_ff_rule(cfg.rule);
+    if (given(&o, O(eval_every)) && o.eval_every < 1) die("--eval-every: must be >= 1");
+    const int eval_every = given(&o, O(eval_every)) ? o.eval_every : 1;
     for (int ep = 0; ep < total; ep++) {
         bpfree_epoch_stats st;
         if (bpfree_train_epoch(m, &train, &st, &e)) {
@@ -431,35 +610,48 @@ static int cmd_train(int argc, char **argv) {
             die_err(&e);
         }
         secs += st.seconds;
-        if (val.n && bpfree_evaluate(m, &val, &ev_val, &e)) die_err(&e);
-        if (bpfree_evaluate(m, &test, &ev_test, &e)) die_err(&e);
+        /* --eval-every: val and test only every N epochs and after the last */
+        const int evald = eval_every <= 1 || (ep + 1) % eval_every == 0 || ep == total - 1;
+        if (evald && val.n && bpfree_evaluate(m, &val, &ev_val, &e)) die_err(&e);
+        if (evald && bpfree_evaluate(m, &test, &ev_test, &e)) die_err(&e);
+        float gam[BPFREE_MAX_LAYERS];
+        const int ngam = bpfree_model_gammas(m, gam, BPFREE_MAX_LAYERS);
         if (!o.quiet) {
             printf("epoch %3d/%d  loss %.4f", ep + 1, total, st.train_loss);
             if (regression) {
-                if (val.n) printf("  val loss %.4f", ev_val.loss);
-                printf("  test loss %.4f", ev_test.loss);
+                if (evald && val.n) printf("  val loss %.4f", ev_val.loss);
+                if (evald) printf("  test loss %.4f", ev_test.loss);
             } else {
                 printf("  train %6.2f%%", 100 * st.train_acc);
-                if (val.n) printf("  val %6.2f%%", 100 * ev_val.acc);
-                printf("  test %6.2f%%", 100 * ev_test.acc);
+                if (evald && val.n) printf("  val %6.2f%%", 100 * ev_val.acc);
+                if (evald) printf("  test %6.2f%%", 100 * ev_test.acc);
             }
-            if (ev_test.n_heads) print_heads(stdout, &ev_test, "  layers ", "%s%.2f", 100.0);
+            if (evald && ff) print_ff_heads(stdout, &ev_test, 0);
+            else if (evald && ev_test.n_heads)
+                print_heads(stdout, &ev_test, "  layers ", "%s%.2f", 100.0);
+            for (int l = 0; l < ngam; l++) printf("%s%.4f", l ? "," : "  gamma ", (double)gam[l]);
             if (st.active_layer >= 0) printf("  [layer %d]", st.active_layer + 1);
             printf("  %.2fs  %.0f samples/s  lr %.3g\n", st.seconds, st.samples_per_s, st.lr);
             fflush(stdout);
         }
         if (lg.f) {
-            fprintf(lg.f, "{\"epoch\": %d, \"train_loss\": %.6g, \"test_loss\": %.6g", ep + 1,
-                    st.train_loss, ev_test.loss);
-            if (!regression)
-                fprintf(lg.f, ", \"train_acc\": %.6g, \"test_acc\": %.6g", st.train_acc,
-                        ev_test.acc);
-            if (val.n) fprintf(lg.f, ", \"val_loss\": %.6g", ev_val.loss);
-            if (val.n && !regression) fprintf(lg.f, ", \"val_acc\": %.6g", ev_val.acc);
-            if (ev_test.n_heads) {
+            fprintf(lg.f, "{\"epoch\": %d, \"train_loss\": %.6g", ep + 1, st.train_loss);
+            if (evald) fprintf(lg.f, ", \"test_loss\": %.6g", ev_test.loss);
+            if (!regression) fprintf(lg.f, ", \"train_acc\": %.6g", st.train_acc);
+            if (evald && !regression) fprintf(lg.f, ", \"test_acc\": %.6g", ev_test.acc);
+            if (evald && val.n) fprintf(lg.f, ", \"val_loss\": %.6g", ev_val.loss);
+            if (evald && val.n && !regression) fprintf(lg.f, ", \"val_acc\": %.6g", ev_val.acc);
+            if (evald && ff) print_ff_heads(lg.f, &ev_test, 1);
+            else if (evald && ev_test.n_heads) {
                 print_heads(lg.f, &ev_test, ", \"layer_test_acc\": [", "%s%.6g", 1.0);
                 fputs("]", lg.f);
             }
+            if (ngam) {
+                for (int l = 0; l < ngam; l++)
+                    fprintf(lg.f, "%s%.6g", l ? ", " : ", \"gamma\": [", (double)gam[l]);
+                fputs("]", lg.f);
+            }
+            if (st.active_layer >= 0) fprintf(lg.f, ", \"layer\": %d", st.active_layer + 1);
             fprintf(lg.f, ", \"seconds\": %.4f, \"samples_per_s\": %.1f, \"lr\": %.6g}\n",
                     st.seconds, st.samples_per_s, st.lr);
             fflush(lg.f);
@@ -477,12 +669,15 @@ static int cmd_train(int argc, char **argv) {
                100 * ev_test.acc, ev_test.loss);
         if (val.n) printf(", val %.2f%%", 100 * ev_val.acc);
     }
-    if (ev_test.n_heads) {
+    if (ff) {
+        printf(", %s prediction;", bpfree_ff_predict_name(cfg.ff_predict));
+        print_ff_heads(stdout, &ev_test, 0);
+    } else if (ev_test.n_heads) {
         printf(", %s prediction; per layer ", bpfree_predict_name(cfg.predict));
         for (int h = 0; h < ev_test.n_heads; h++) printf("%s%.2f%%", h ? " " : "", 100 * ev_test.head_acc[h]);
     }
     printf("\nfinal: %d epochs, %.2f s/epoch, peak model memory %s\n", total, secs / total, pk);
-    char note[256];
+    char note[512];
     bpfree_model_describe(m, note, sizeof note);
     if (note[0]) printf("final: %s\n", note);
     printf("taxonomy (survey Table I): weight transport %s, frozen activities %s, locality %s, "
@@ -522,7 +717,10 @@ static int cmd_eval(int argc, char **argv) {
     else
         printf("%s: %s model, %d epochs trained; %s test: accuracy %.2f%% (loss %.4f)", path,
                c->rule, bpfree_model_epochs_done(m), o.data, 100 * ev.acc, ev.loss);
-    if (ev.n_heads) {
+    if (is_ff_rule(c->rule)) {
+        printf(";");
+        print_ff_heads(stdout, &ev, 0);
+    } else if (ev.n_heads) {
         printf("; per layer");
         for (int h = 0; h < ev.n_heads; h++) printf(" %.2f%%", 100 * ev.head_acc[h]);
     }

@@ -35,8 +35,11 @@ bpfree_status bpfree_config_default(bpfree_config *c, const char *rule, int inpu
                                      .gamma = 0.1f, .cooldown = 0.5f, .lr_min = 0.0f};
     c->predict = BPFREE_PREDICT_FF;
     c->pepita_f = 0.05f;
+    c->fb_lr = 1e-4f;
+    c->fb_optim = BPFREE_FB_ADAM;
     c->norm = BPFREE_NORM_SCALE;
     c->norm_std = 1.0f;
+    bp_ff_config_defaults(c); /* every rule's file carries the FF keys */
     if (r->defaults) r->defaults(c);
     return BPFREE_OK;
 }
@@ -89,7 +92,17 @@ bpfree_status bpfree_config_check(const bpfree_config *c, bpfree_error *err) {
         CHECK(o->milestones[i] >= 0, "milestones must be >= 0 (got %d)", o->milestones[i]);
     CHECK(c->pepita_f > 0.0f && isfinite(c->pepita_f), "pepita F scale must be > 0");
     CHECK(c->greedy_epochs >= 0, "greedy epochs must be >= 0");
+    /* >= 0, not > 0: files from before these fields read them as 0; the
+     * rules that learn feedback insist on alpha > 0 when they are built */
+    CHECK(c->fb_lr >= 0.0f && isfinite(c->fb_lr), "feedback learning rate must be >= 0 (got %g)",
+          (double)c->fb_lr);
+    CHECK(c->fb_optim >= 0 && c->fb_optim < BPFREE_FB_COUNT, "unknown feedback optimizer %d",
+          (int)c->fb_optim);
+    CHECK(c->fb_wd >= 0.0f && isfinite(c->fb_wd), "feedback weight decay must be >= 0 (got %g)",
+          (double)c->fb_wd);
     CHECK(c->norm_std > 0.0f, "normalisation std must be > 0");
+    bpfree_status ffst = bp_ff_config_check(c, err);
+    if (ffst) return ffst;
     return BPFREE_OK;
 }
 

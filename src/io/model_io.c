@@ -55,6 +55,7 @@ static size_t write_header(const bpfree_model *m, char *h, size_t cap) {
                "eps=%.9g\nsched=%s\nstep_epochs=%d\ngamma=%.9g\ncooldown=%.9g\nlr_min=%.9g\n"
                "predict=%s\ngreedy_epochs=%d\nnorm=%s\nnorm_mean=%.9g\nnorm_std=%.9g\n"
                "f3_loss=%d\nf3_onehot=%d\nf3_softmax=%d\npepita_f=%.9g\n"
+               "fb_lr=%.9g\nfb_optim=%d\nfb_wd=%.9g\n"
                "milestones=%d,%d,%d,%d\nepochs_done=%d\n",
                bpfree_act_name(c->act), bpfree_loss_name(c->loss), bpfree_init_name(c->init),
                (double)c->init_std, bpfree_init_name(c->feedback_init), c->epochs, c->batch,
@@ -65,8 +66,14 @@ static size_t write_header(const bpfree_model *m, char *h, size_t cap) {
                (double)o->cooldown, (double)o->lr_min, bpfree_predict_name(c->predict),
                c->greedy_epochs, bpfree_norm_name(c->norm), (double)c->norm_mean,
                (double)c->norm_std, c->f3_loss, c->f3_onehot, c->f3_softmax,
-               (double)c->pepita_f, o->milestones[0], o->milestones[1], o->milestones[2],
+               (double)c->pepita_f, (double)c->fb_lr, (int)c->fb_optim, (double)c->fb_wd,
+               o->milestones[0], o->milestones[1], o->milestones[2],
                o->milestones[3], m->epochs_done);
+    if (!bad) { /* the Forward-Forward keys (src/rules/ff.c) */
+        int k = bp_ff_header_write(c, h + n, cap - n);
+        if (k < 0) bad = 1;
+        else n += (size_t)k;
+    }
     return bad ? 0 : n;
 }
 
@@ -94,6 +101,9 @@ static bpfree_status parse_kv(bpfree_config *c, int *epochs_done, const char *k,
         return BPFREE_OK;                                                                 \
     }
     if (strcmp(k, "bpfree") == 0) return BPFREE_OK;
+    int ffk = bp_ff_header_parse(c, k, v);
+    if (ffk > 0) return BPFREE_OK;
+    if (ffk < 0) goto bad;
     if (strcmp(k, "rule") == 0) {
         if (!bpfree_rule_find(v)) goto bad;
         snprintf(c->rule, sizeof c->rule, "%s", v);
@@ -154,6 +164,9 @@ static bpfree_status parse_kv(bpfree_config *c, int *epochs_done, const char *k,
     NUM("f3_onehot", c->f3_onehot, int)
     NUM("f3_softmax", c->f3_softmax, int)
     NUM("pepita_f", c->pepita_f, float)
+    NUM("fb_lr", c->fb_lr, float)
+    NUM("fb_optim", c->fb_optim, bpfree_fb_optim)
+    NUM("fb_wd", c->fb_wd, float)
     NUM("epochs_done", *epochs_done, int)
     return bp_fail(err, BPFREE_EFORMAT, "%s: unknown header key '%s' (file from a newer bpfree?)",
                    path, k);
@@ -167,6 +180,7 @@ static bpfree_status parse_header(char *h, bpfree_config *c, int *epochs_done,
                                   const char *path, bpfree_error *err) {
     memset(c, 0, sizeof *c);
     c->norm_std = 1.0f;
+    bp_ff_config_defaults(c); /* files from before the FF keys */
     for (char *line = h; *line;) {
         char *nl = strchr(line, '\n');
         if (!nl) return bp_fail(err, BPFREE_EFORMAT, "%s: header line not terminated", path);

@@ -3,9 +3,12 @@
 
 #include <string.h>
 
-static const bp_rule *const rules[] = {&bp_rule_bp,   &bp_rule_fa,   &bp_rule_dfa,
-                                       &bp_rule_drtp, &bp_rule_f3,   &bp_rule_pepita,
-                                       &bp_rule_llo,  &bp_rule_mf};
+static const bp_rule *const rules[] = {&bp_rule_bp,   &bp_rule_fa,    &bp_rule_dfa,
+                                       &bp_rule_drtp, &bp_rule_f3,    &bp_rule_pepita,
+                                       &bp_rule_llo,  &bp_rule_mf,    &bp_rule_fgw,
+                                       &bp_rule_fga,  &bp_rule_lgfga, &bp_rule_dkp,
+                                       &bp_rule_fdfa,
+                                       &bp_rule_ff,   &bp_rule_cff_fixed, &bp_rule_cff_adaptive};
 
 int bpfree_rule_count(void) { return (int)(sizeof rules / sizeof *rules); }
 

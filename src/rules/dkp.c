@@ -1,0 +1,129 @@
+/* dkp.c — Direct Kolen–Pollack (Webster, Choi, Ahn 2021; paper 002 §2.4,
+ * §5 and Appendix A).
+ *
+ * DFA (dfa.c, 002 eq. 6) whose feedback matrices learn.  Hidden layer l gets
+ *     delta_h_l = e B_l,     e = dL/dy_L (B, C), B_l (C, n_l),
+ * exactly as DFA, and B_l learns by the Kolen–Pollack principle: it takes
+ * the update a direct connection from h_l to the output would take,
+ *     grad B_l = e^T h_l  (C, n_l; batch mean, e holds the 1/B)  + fb_wd B_l,
+ * and the decay makes B forget its start, so it comes to track the forward
+ * path ("the convergence of Kolen–Pollack learning primarily relies on the
+ * principle of weight decay", 002 §5).  For the last hidden layer the direct
+ * connection is W_L itself, whose gradient is e^T h_{L-1}: B_{L-1} and W_L
+ * take the same steps and their difference decays.
+ *
+ * B_l starts at zero (cfg.feedback_init, default zeros), lives in the state
+ * block and steps with its own optimizer (fblearn.c: Adam at alpha = fb_lr by
+ * default, 002 Appendix A).  B and W are updated side by side from the same
+ * forward pass, as Kolen–Pollack's forward and backward weights are: the
+ * hidden layers' signal uses B before this batch's feedback step.  The
+ * output layer trains on its true gradient.
+ *
+ * 002 gives no value for the decay; bpfree's default fb_wd = 1e-4 is an
+ * L2 term in B's gradient (decoupled from optim.weight_decay). */
+#include "internal.h"
+
+#include <string.h>
+
+typedef struct dkp_state {
+    float *h[BPFREE_MAX_LAYERS + 1]; /* h[0] = input, h[l+1] = output of layer l */
+    float *e;                        /* (B, C) output error */
+    float *dh;                       /* (B, max width) signal at a hidden output */
+    bp_fblearn f;
+} dkp_state;
+
+/* 002 Appendix A: Adam, lambda = alpha = 1e-4, x0.95 per epoch, feedback
+ * from zero, 800-unit layers; 30 epochs instead of 100. */
+static void dkp_defaults(bpfree_config *c) {
+    c->n_hidden = 3;
+    c->hidden[0] = c->hidden[1] = c->hidden[2] = 800;
+    c->epochs = 30;
+    c->batch = 64;
+    c->optim.kind = BPFREE_OPTIM_ADAM;
+    c->optim.lr = 1e-4f;
+    c->optim.sched = BPFREE_SCHED_STEP;
+    c->optim.step_epochs = 1;
+    c->optim.gamma = 0.95f;
+    c->feedback_init = BPFREE_INIT_ZEROS;
+    c->fb_lr = 1e-4f;
+    c->fb_optim = BPFREE_FB_ADAM;
+    c->fb_wd = 1e-4f;
+}
+
+static bpfree_status dkp_reserve(bpfree_model *m, bpfree_error *err) {
+    dkp_state *s = bp_alloc(&m->mem, sizeof *s);
+    if (!s) return bp_fail(err, BPFREE_ENOMEM, "out of memory (dkp state)");
+    m->rs = s;
+    return bp_fblearn_reserve(m, &s->f, err);
+}
+
+static bpfree_status dkp_init(bpfree_model *m, bpfree_error *err) {
+    dkp_state *s = m->rs;
+    const size_t B = (size_t)m->batch;
+    if (m->cfg.fb_optim == BPFREE_FB_EMA)
+        return bp_fail(err, BPFREE_EINVAL,
+                       "dkp: the feedback optimizer must be adam or sgd (ema is fdfa's eq. 8)");
+    bpfree_status st = bp_fblearn_init(m, &s->f, err);
+    if (st || (st = bp_acts_alloc(m, s->h, err))) return st;
+    if (!(s->e = bp_alloc_floats(&m->mem, B * m->cfg.outputs, "output error", err)) ||
+        !(s->dh = bp_alloc_floats(&m->mem, B * bp_max_width(m), "hidden signal", err)))
+        return BPFREE_ENOMEM;
+    return BPFREE_OK;
+}
+
+static bpfree_status dkp_train(bpfree_model *m, int B, double *loss, long *correct) {
+    dkp_state *s = m->rs;
+    const int L = m->n_layers, C = m->cfg.outputs;
+    s->h[0] = m->xb;
+    bp_forward_all(m, m->xb, s->h, B);
+    *correct += bp_count_correct(s->h[L], m->lb, B, C);
+    *loss += bp_loss(m->cfg.loss, s->h[L], m->yb, B, C, s->e);
+    bp_fblearn_begin(m, &s->f);
+    for (int l = 0; l < L - 1; l++) {
+        const int n = m->layers[l].out;
+        bp_feedback_signal(m, s->f.fb, l, 1.0f, s->e, B, s->dh); /* e B_l, as DFA */
+        /* grad B_l (C, n) = e^T h_l, from the activation before the step */
+        bpfree_gemm(1, 0, C, n, B, 1.0f, s->e, C, s->h[l + 1], n, 0.0f, s->f.g, n);
+        bp_dense_backward(&m->layers[l], s->h[l], s->h[l + 1], s->dh, NULL, B);
+        bp_layer_step(m, l);
+        bp_fblearn_step(m, &s->f, l);
+    }
+    bp_dense_backward(&m->layers[L - 1], s->h[L - 1], s->h[L], s->e, NULL, B);
+    bp_layer_step(m, L - 1);
+    return BPFREE_OK;
+}
+
+static void dkp_predict(bpfree_model *m, const float *x, int B, float *scores, float *heads) {
+    (void)heads;
+    dkp_state *s = m->rs;
+    bp_forward_all(m, x, s->h, B);
+    memcpy(scores, s->h[m->n_layers], (size_t)B * m->cfg.outputs * sizeof(float));
+}
+
+static void dkp_free(bpfree_model *m) {
+    dkp_state *s = m->rs;
+    if (!s) return;
+    bp_acts_free(m, s->h);
+    bp_fblearn_free(m, &s->f);
+    bp_free(&m->mem, s->e);
+    bp_free(&m->mem, s->dh);
+    bp_free(&m->mem, s);
+    m->rs = NULL;
+}
+
+const bp_rule bp_rule_dkp = {
+    .info = {.name = "dkp",
+             .title = "Direct Kolen-Pollack",
+             .paper = "Webster, Choi, Ahn 2021; FDFA paper 002 §2.4, §5, Appendix A",
+             .output_layer = 1,
+             .weight_transport = "no",
+             .frozen_activities = "yes", /* as DFA */
+             .locality = "non-local",
+             .update_locking = "forward"},
+    .defaults = dkp_defaults,
+    .reserve = dkp_reserve,
+    .init = dkp_init,
+    .train_batch = dkp_train,
+    .predict = dkp_predict,
+    .free = dkp_free,
+};

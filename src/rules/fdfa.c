@@ -1,0 +1,148 @@
+/* fdfa.c — Forward Direct Feedback Alignment (Bacho & Chu, paper 002,
+ * Algorithm 1, eqs. 7-15).
+ *
+ * Per batch (lines 9-17): every hidden layer's output gets a Gaussian
+ * perturbation per sample, v_l ~ N(0, I) of shape (B, n_l); the output
+ * layer gets none.  The tangent (tangent.c) carried to the output,
+ *     d_l = (d_{l-1} W_l^T) ⊙ f'(z_l) + v_l   (l < L),   d_L = d_{L-1} W_L^T,
+ * gives each sample's vector of directional derivatives of the logits
+ * (eq. 7), d_L (B, C).  Then, all from this one forward pass:
+ *   - output layer: its true gradient e^T h_{L-1} (line 20);
+ *   - feedback (line 22 with eq. 8's sign, PLUS: NOTES, FDFA (002)): the
+ *     target is the batch mean of d_L ⊗ v_l,  T_l = (1/B) d_L^T v_l (C, n_l),
+ *     and B_l steps on  grad B_l = B_l - T_l  (eqs. 9-10) with its own
+ *     optimizer (Adam at alpha = fb_lr by default, 002 Appendix A), or with
+ *     --fb-optim ema, B_l = (1 - alpha) B_l + alpha T_l exactly (eq. 8);
+ *   - hidden layer l: delta_h_l = e B_l with the B_l just updated (line 23,
+ *     eq. 14; NOTES: B is updated before it is used), as DFA.
+ * B_l starts at zero (line 3; cfg.feedback_init, default zeros).  With a
+ * linear output, E[T_{L-1}] = W_L (eq. 13), so B_{L-1} learns W_L. */
+#include "internal.h"
+
+#include <string.h>
+
+typedef struct fdfa_state {
+    float *h[BPFREE_MAX_LAYERS + 1]; /* h[0] = input, h[l+1] = output of layer l */
+    float *v[BPFREE_MAX_LAYERS];     /* (B, n_l) perturbations of hidden layers */
+    float *t[2];                     /* tangent ping-pong (B, max width) */
+    float *dout;                     /* (B, C) d_L */
+    float *e;                        /* (B, C) output error */
+    float *dh;                       /* (B, max width) signal at a hidden output */
+    bp_fblearn f;
+} fdfa_state;
+
+/* 002 Appendix A: Adam for weights and feedback, lambda = alpha = 1e-4,
+ * x0.95 per epoch, B from zero, 800-unit ReLU layers and a linear output
+ * (Table B.5: the 4-layer net has three hidden layers).  100 epochs in the
+ * paper; bpfree's default is 30. */
+static void fdfa_defaults(bpfree_config *c) {
+    c->n_hidden = 3;
+    c->hidden[0] = c->hidden[1] = c->hidden[2] = 800;
+    c->epochs = 30;
+    c->batch = 64;
+    c->optim.kind = BPFREE_OPTIM_ADAM;
+    c->optim.lr = 1e-4f;
+    c->optim.sched = BPFREE_SCHED_STEP;
+    c->optim.step_epochs = 1;
+    c->optim.gamma = 0.95f;
+    c->feedback_init = BPFREE_INIT_ZEROS;
+    c->fb_lr = 1e-4f;
+    c->fb_optim = BPFREE_FB_ADAM;
+    c->fb_wd = 0.0f;
+}
+
+static bpfree_status fdfa_reserve(bpfree_model *m, bpfree_error *err) {
+    fdfa_state *s = bp_alloc(&m->mem, sizeof *s);
+    if (!s) return bp_fail(err, BPFREE_ENOMEM, "out of memory (fdfa state)");
+    m->rs = s;
+    return bp_fblearn_reserve(m, &s->f, err);
+}
+
+static bpfree_status fdfa_init(bpfree_model *m, bpfree_error *err) {
+    fdfa_state *s = m->rs;
+    const size_t B = (size_t)m->batch, W = (size_t)bp_max_width(m), C = (size_t)m->cfg.outputs;
+    bpfree_status st = bp_fblearn_init(m, &s->f, err);
+    if (st || (st = bp_acts_alloc(m, s->h, err))) return st;
+    for (int l = 0; l < m->cfg.n_hidden; l++)
+        if (!(s->v[l] = bp_alloc_floats(&m->mem, B * m->layers[l].out, "perturbations", err)))
+            return BPFREE_ENOMEM;
+    if (!(s->t[0] = bp_alloc_floats(&m->mem, B * W, "tangent", err)) ||
+        !(s->t[1] = bp_alloc_floats(&m->mem, B * W, "tangent", err)) ||
+        !(s->dout = bp_alloc_floats(&m->mem, B * C, "output tangent", err)) ||
+        !(s->e = bp_alloc_floats(&m->mem, B * C, "output error", err)) ||
+        !(s->dh = bp_alloc_floats(&m->mem, B * W, "hidden signal", err)))
+        return BPFREE_ENOMEM;
+    return BPFREE_OK;
+}
+
+static bpfree_status fdfa_train(bpfree_model *m, int B, double *loss, long *correct) {
+    fdfa_state *s = m->rs;
+    const int L = m->n_layers, C = m->cfg.outputs;
+    bp_perturb p;
+    memset(&p, 0, sizeof p);
+    for (int l = 0; l < L - 1; l++) { /* line 10, hidden layers only (lines 14-16) */
+        bp_normal_fill(&m->rng, s->v[l], (size_t)B * m->layers[l].out);
+        p.u[l] = s->v[l];
+    }
+    bp_tangent_forward(m, &p, m->xb, s->h, s->t, s->dout, B); /* lines 11-17 */
+    *correct += bp_count_correct(s->h[L], m->lb, B, C);
+    *loss += bp_loss(m->cfg.loss, s->h[L], m->yb, B, C, s->e); /* line 18 */
+    /* line 20: the output layer on its true gradient */
+    bp_dense_backward(&m->layers[L - 1], s->h[L - 1], s->h[L], s->e, NULL, B);
+    bp_layer_step(m, L - 1);
+    bp_fblearn_begin(m, &s->f);
+    const float alpha = s->f.opt.lr;
+    const int ema = m->cfg.fb_optim == BPFREE_FB_EMA;
+    for (int l = 0; l < L - 1; l++) {
+        const int n = m->layers[l].out;
+        float *Bl = bp_tensor_ptr(m, s->f.fb[l]), *g = s->f.g;
+        const size_t nb = (size_t)C * n;
+        /* T_l (C, n) = (1/B) d_L^T (C, B) v_l (B, n): the mean of d ⊗ v */
+        bpfree_gemm(1, 0, C, n, B, 1.0f / (float)B, s->dout, C, s->v[l], n, 0.0f, g, n);
+        if (ema) { /* eq. 8 */
+            for (size_t i = 0; i < nb; i++) Bl[i] = (1.0f - alpha) * Bl[i] + alpha * g[i];
+        } else {   /* eqs. 9-10: grad B = B - T */
+            for (size_t i = 0; i < nb; i++) g[i] = Bl[i] - g[i];
+            bp_fblearn_step(m, &s->f, l);
+        }
+        bp_feedback_signal(m, s->f.fb, l, 1.0f, s->e, B, s->dh); /* eq. 14: e B_l */
+        bp_dense_backward(&m->layers[l], s->h[l], s->h[l + 1], s->dh, NULL, B);
+        bp_layer_step(m, l);                                      /* line 23, eq. 15 */
+    }
+    return BPFREE_OK;
+}
+
+static void fdfa_predict(bpfree_model *m, const float *x, int B, float *scores, float *heads) {
+    (void)heads;
+    fdfa_state *s = m->rs;
+    bp_forward_pingpong(m, x, B, s->t[0], s->t[1], scores);
+}
+
+static void fdfa_free(bpfree_model *m) {
+    fdfa_state *s = m->rs;
+    if (!s) return;
+    bp_acts_free(m, s->h);
+    bp_fblearn_free(m, &s->f);
+    for (int l = 0; l < BPFREE_MAX_LAYERS; l++) bp_free(&m->mem, s->v[l]);
+    void *bufs[] = {s->t[0], s->t[1], s->dout, s->e, s->dh};
+    for (size_t i = 0; i < sizeof bufs / sizeof *bufs; i++) bp_free(&m->mem, bufs[i]);
+    bp_free(&m->mem, s);
+    m->rs = NULL;
+}
+
+const bp_rule bp_rule_fdfa = {
+    .info = {.name = "fdfa",
+             .title = "Forward Direct Feedback Alignment",
+             .paper = "Bacho & Chu 2024 (paper 002), Algorithm 1, eqs. 7-15",
+             .output_layer = 1,
+             .weight_transport = "no",
+             .frozen_activities = "yes", /* as DFA: activations held until e is known */
+             .locality = "non-local",
+             .update_locking = "forward"},
+    .defaults = fdfa_defaults,
+    .reserve = fdfa_reserve,
+    .init = fdfa_init,
+    .train_batch = fdfa_train,
+    .predict = fdfa_predict,
+    .free = fdfa_free,
+};

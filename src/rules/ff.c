@@ -1,0 +1,644 @@
+/* ff.c — Forward-Forward (Hinton 2022, as 003 §2 eqs. 1–4 and 004 §II-C
+ * Algorithm 1 state it) and Collaborative Forward-Forward (004 §IV, eqs. 5–8).
+ *
+ * Dimension letters: B batch, D inputs, C classes, O / I a layer's outputs /
+ * inputs, L hidden layers.  Every hidden layer l is trained on its own loss
+ * (003 eq. 4; 004 eq. 8 with theta, see NOTES):
+ *     L_l = 1/2 mean_b [ softplus(theta - G⁺_b) + softplus(G⁻_b - theta) ]
+ * with G = sum_j h_j^2 (003 eq. 1) or mean_j h_j^2, where h = f(W x̂ + b) is
+ * the layer's output on x̂ = norm(its input): RMS x/sqrt(mean x^2) (Hinton's
+ * code) or L2 x/|x| (the widely copied PyTorch FF), applied to the raw image
+ * too, so a layer sees only the direction of its input and not the goodness
+ * of the layer below.  Positive rows carry the true label, negative rows the
+ * same image with a wrong label.  Labels are embedded by overwriting the
+ * first C inputs (MNIST's first pixels are blank), as Hinton's code does.
+ * No gradient crosses layers; layer l+1 sees layer l's activation from
+ * before layer l's step.
+ *
+ * Collaborative FF (004 eq. 5): layer l's goodness is
+ *     G_l^collab = G_l + gamma_l sum_{k != l} alpha_lk G_k,
+ * where the other layers' G_k enter as constants (no gradient reaches
+ * W_k).  cff-fixed keeps gamma_l (eq. 6); cff-adaptive steps it by plain
+ * gradient descent on L_l, gamma_l -= eta_gamma dL_l/dgamma_l (eq. 7).
+ * Under the layer-by-layer schedule a layer that has not been trained yet
+ * contributes G_k = 0: its goodness at the initial weights carries no label
+ * information and would only shift theta by an amount set by the init
+ * scale; Algorithm 1's FORWARDPASS(x, l) also stops at l.  So greedy CFF's
+ * first layer trains exactly as FF's, and later layers see the trained
+ * layers below them.  In the all-layers schedule every layer contributes its
+ * current goodness (computed in the same forward pass, before any step).
+ *
+ * Negatives: a uniformly random wrong label (never the true one), or hard
+ * negatives (Hinton §3.3): a wrong label drawn in proportion to the one-pass
+ * head's softmax probabilities on this batch, the true label excluded.
+ *
+ * Peer normalisation (Hinton's running-mean term, as in his code and Löwe's
+ * PyTorch port): each unit keeps a running mean of its activity on positive
+ * data, r_j <- 0.9 r_j + 0.1 mean_b h⁺_bj (updated after every batch), and a
+ * term lambda (r_j - mean_k r_k) / B is added to dL/dz of every positive row
+ * — the gradient of lambda/2 sum_j (r_j - rbar)^2 with r_j taken to move with
+ * the batch's mean activity — applied to the unit's input, not gated by
+ * f'(z), so a silent ReLU is pushed back to life.  lambda = cfg.ff_peer
+ * (Hinton 0.03); r is tracked (and saved) even when lambda = 0.
+ *
+ * Prediction, both reported (heads): (a) goodness — every one of the C labels
+ * embedded, goodness summed over the layers (optionally without layer 1),
+ * argmax; done as one batched pass over C·n rows for n samples at a time;
+ * (b) one-pass — the input with the neutral label (0.1 in every label input)
+ * goes through once and a linear softmax head F (C, sum of widths) + c reads
+ * the normalised activities of all layers.  F is trained on the same neutral
+ * pass of every batch with its own cross-entropy and its own Adam (lr
+ * cfg.ff_head_lr, no decay); nothing flows from it into the layers.  The
+ * training accuracy the engine reports is this head's, before its step.
+ *
+ * Memory: the rule works on at most P rows at a time, P = max(3·min(B, 512),
+ * C + 1): a training batch is split into chunks of R = min(B, 512) samples
+ * (R positive + R negative + R neutral rows) whose gradients are summed
+ * before one step — exact, since nothing but the gradient sum (and the
+ * peer-normalisation batch mean) crosses samples; a prediction of n samples
+ * runs in passes of floor(P / (C+1)) samples, each (C+1)·n' rows.  Buffers:
+ * P·(D + 2·sum of widths) floats for inputs, outputs and normalised outputs,
+ * all allocated at build. */
+#include "internal.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define FF_CHUNK 512          /* samples per training chunk */
+#define FF_PEER_MOMENTUM 0.9f /* running mean of the peer normalisation */
+#define FF_NEUTRAL 0.1f       /* Hinton's neutral label */
+
+typedef enum { FF_PLAIN = 0, FF_COLLAB_FIXED, FF_COLLAB_ADAPTIVE } ff_kind;
+
+typedef struct ff_state {
+    ff_kind kind;
+    int P, R;                      /* rows of the work buffers; samples per chunk */
+    int L, sumW;                   /* hidden layers, sum of their widths */
+    int off[BPFREE_MAX_LAYERS];    /* column of layer l in F and in the peer means */
+    float *X;                      /* (P, D) embedded inputs, normalised in place */
+    float *h[BPFREE_MAX_LAYERS];   /* (P, O_l) layer outputs */
+    float *n[BPFREE_MAX_LAYERS];   /* (P, O_l) normalised outputs: next layer's input */
+    float *dz;                     /* (2R, max O) */
+    float *G;                      /* (L, P) goodness of every row */
+    float *dG;                     /* (2R) dL/dG^collab */
+    float *logits;                 /* (P, C) one-pass head */
+    int *neg;                      /* (R) negative labels */
+    float *psum;                   /* (sumW) sum of positive activities this batch */
+    float *hm, *hv;                /* Adam moments of the head (C * (sumW + 1)) */
+    bp_optim hopt;                 /* the head's own Adam */
+    int tF, tc, tgamma, tpeer;     /* tensors: head F (C, sumW), c (C), gamma (L), peer (sumW) */
+} ff_state;
+
+/* --------------------------------------------------------------- names */
+
+static const char *const goodness_names[] = {[BPFREE_FF_SUM] = "sum", [BPFREE_FF_MEAN] = "mean"};
+static const char *const norm_names[] = {[BPFREE_FF_RMS] = "rms", [BPFREE_FF_L2] = "l2"};
+static const char *const neg_names[] = {[BPFREE_FF_NEG_RANDOM] = "random",
+                                        [BPFREE_FF_NEG_HARD] = "hard"};
+static const char *const predict_names[] = {[BPFREE_FF_PREDICT_GOODNESS] = "goodness",
+                                            [BPFREE_FF_PREDICT_ONEPASS] = "onepass"};
+_Static_assert(sizeof goodness_names / sizeof *goodness_names == BPFREE_FF_GOODNESS_COUNT, "");
+_Static_assert(sizeof norm_names / sizeof *norm_names == BPFREE_FF_NORM_COUNT, "");
+_Static_assert(sizeof neg_names / sizeof *neg_names == BPFREE_FF_NEG_COUNT, "");
+_Static_assert(sizeof predict_names / sizeof *predict_names == BPFREE_FF_PREDICT_COUNT, "");
+
+static int find_name(const char *const *t, int n, const char *s) {
+    for (int i = 0; s && i < n; i++)
+        if (strcmp(t[i], s) == 0) return i;
+    return -1;
+}
+#define FF_NAMES(fn, type, table, count)                                                    \
+    const char *bpfree_##fn##_name(type v) {                                                \
+        return (int)v >= 0 && (int)v < count ? table[v] : "?";                              \
+    }                                                                                       \
+    int bpfree_##fn##_parse(const char *s) { return find_name(table, count, s); }
+FF_NAMES(ff_goodness, bpfree_ff_goodness, goodness_names, BPFREE_FF_GOODNESS_COUNT)
+FF_NAMES(ff_norm, bpfree_ff_norm, norm_names, BPFREE_FF_NORM_COUNT)
+FF_NAMES(ff_neg, bpfree_ff_neg, neg_names, BPFREE_FF_NEG_COUNT)
+FF_NAMES(ff_predict, bpfree_ff_predict, predict_names, BPFREE_FF_PREDICT_COUNT)
+
+/* -------------------------------------------------------------- config */
+
+void bp_ff_config_defaults(bpfree_config *c) {
+    c->ff_goodness = BPFREE_FF_SUM;
+    c->ff_theta = 2.0f;
+    c->ff_theta_width = 1;
+    c->ff_norm = BPFREE_FF_RMS;
+    c->ff_label = 1.0f;
+    c->ff_label_max = 0;
+    c->ff_negatives = BPFREE_FF_NEG_RANDOM;
+    c->ff_peer = 0.0f;
+    c->ff_predict = BPFREE_FF_PREDICT_GOODNESS;
+    c->ff_skip_first = 0;
+    c->ff_head_lr = 1e-3f;
+    c->cff_gamma = 1.0f;
+    c->cff_alpha = 1.0f;
+    c->cff_gamma_lr = 0.01f;
+}
+
+#define FF_CHECK(cond, ...)                                                               \
+    do {                                                                                  \
+        if (!(cond)) return bp_fail(err, BPFREE_EINVAL, __VA_ARGS__);                     \
+    } while (0)
+
+bpfree_status bp_ff_config_check(const bpfree_config *c, bpfree_error *err) {
+    FF_CHECK(c->ff_goodness >= 0 && c->ff_goodness < BPFREE_FF_GOODNESS_COUNT,
+             "unknown ff goodness %d", (int)c->ff_goodness);
+    FF_CHECK(c->ff_norm >= 0 && c->ff_norm < BPFREE_FF_NORM_COUNT, "unknown ff norm %d",
+             (int)c->ff_norm);
+    FF_CHECK(c->ff_negatives >= 0 && c->ff_negatives < BPFREE_FF_NEG_COUNT,
+             "unknown ff negatives %d", (int)c->ff_negatives);
+    FF_CHECK(c->ff_predict >= 0 && c->ff_predict < BPFREE_FF_PREDICT_COUNT,
+             "unknown ff prediction %d", (int)c->ff_predict);
+    FF_CHECK(isfinite(c->ff_theta) && (c->ff_theta_width || c->ff_theta > 0.0f),
+             "ff threshold theta must be > 0 (got %g)", (double)c->ff_theta);
+    FF_CHECK(isfinite(c->ff_label) && (c->ff_label_max || c->ff_label > 0.0f),
+             "ff label value must be > 0 (got %g)", (double)c->ff_label);
+    FF_CHECK(c->ff_peer >= 0.0f && isfinite(c->ff_peer), "ff peer weight must be >= 0 (got %g)",
+             (double)c->ff_peer);
+    FF_CHECK(c->ff_head_lr > 0.0f && isfinite(c->ff_head_lr),
+             "ff one-pass head lr must be > 0 (got %g)", (double)c->ff_head_lr);
+    FF_CHECK(isfinite(c->cff_gamma) && isfinite(c->cff_alpha), "cff gamma and alpha must be finite");
+    FF_CHECK(c->cff_gamma_lr >= 0.0f && isfinite(c->cff_gamma_lr),
+             "cff gamma learning rate must be >= 0 (got %g)", (double)c->cff_gamma_lr);
+    FF_CHECK(c->ff_theta_width == 0 || c->ff_theta_width == 1, "ff_theta_width must be 0 or 1");
+    FF_CHECK(c->ff_label_max == 0 || c->ff_label_max == 1, "ff_label_max must be 0 or 1");
+    FF_CHECK(c->ff_skip_first == 0 || c->ff_skip_first == 1, "ff_skip_first must be 0 or 1");
+    return BPFREE_OK;
+}
+
+int bp_ff_header_write(const bpfree_config *c, char *buf, size_t cap) {
+    char theta[32], label[32];
+    if (c->ff_theta_width) snprintf(theta, sizeof theta, "width");
+    else snprintf(theta, sizeof theta, "%.9g", (double)c->ff_theta);
+    if (c->ff_label_max) snprintf(label, sizeof label, "max");
+    else snprintf(label, sizeof label, "%.9g", (double)c->ff_label);
+    int k = snprintf(buf, cap,
+                     "ff_goodness=%s\nff_theta=%s\nff_norm=%s\nff_label=%s\nff_negatives=%s\n"
+                     "ff_peer=%.9g\nff_predict=%s\nff_skip_first=%d\nff_head_lr=%.9g\n"
+                     "cff_gamma=%.9g\ncff_alpha=%.9g\ncff_gamma_lr=%.9g\n",
+                     bpfree_ff_goodness_name(c->ff_goodness), theta,
+                     bpfree_ff_norm_name(c->ff_norm), label, bpfree_ff_neg_name(c->ff_negatives),
+                     (double)c->ff_peer, bpfree_ff_predict_name(c->ff_predict), c->ff_skip_first,
+                     (double)c->ff_head_lr, (double)c->cff_gamma, (double)c->cff_alpha,
+                     (double)c->cff_gamma_lr);
+    return k < 0 || (size_t)k >= cap ? -1 : k;
+}
+
+static int read_float(const char *v, float *out) {
+    char *end;
+    double d = strtod(v, &end);
+    if (end == v || *end || !isfinite(d)) return -1;
+    *out = (float)d;
+    return 1;
+}
+
+int bp_ff_header_parse(bpfree_config *c, const char *k, const char *v) {
+    int e;
+    if (strncmp(k, "ff_", 3) != 0 && strncmp(k, "cff_", 4) != 0) return 0;
+    if (strcmp(k, "ff_goodness") == 0)
+        return (e = bpfree_ff_goodness_parse(v)) < 0 ? -1 : (c->ff_goodness = e, 1);
+    if (strcmp(k, "ff_norm") == 0)
+        return (e = bpfree_ff_norm_parse(v)) < 0 ? -1 : (c->ff_norm = e, 1);
+    if (strcmp(k, "ff_negatives") == 0)
+        return (e = bpfree_ff_neg_parse(v)) < 0 ? -1 : (c->ff_negatives = e, 1);
+    if (strcmp(k, "ff_predict") == 0)
+        return (e = bpfree_ff_predict_parse(v)) < 0 ? -1 : (c->ff_predict = e, 1);
+    if (strcmp(k, "ff_theta") == 0) {
+        c->ff_theta_width = strcmp(v, "width") == 0;
+        return c->ff_theta_width ? 1 : read_float(v, &c->ff_theta);
+    }
+    if (strcmp(k, "ff_label") == 0) {
+        c->ff_label_max = strcmp(v, "max") == 0;
+        return c->ff_label_max ? 1 : read_float(v, &c->ff_label);
+    }
+    if (strcmp(k, "ff_skip_first") == 0) {
+        if (strcmp(v, "0") && strcmp(v, "1")) return -1;
+        c->ff_skip_first = v[0] == '1';
+        return 1;
+    }
+    if (strcmp(k, "ff_peer") == 0) return read_float(v, &c->ff_peer);
+    if (strcmp(k, "ff_head_lr") == 0) return read_float(v, &c->ff_head_lr);
+    if (strcmp(k, "cff_gamma") == 0) return read_float(v, &c->cff_gamma);
+    if (strcmp(k, "cff_alpha") == 0) return read_float(v, &c->cff_alpha);
+    if (strcmp(k, "cff_gamma_lr") == 0) return read_float(v, &c->cff_gamma_lr);
+    return 0; /* unknown: the caller reports it */
+}
+
+/* ------------------------------------------------------------ kernels */
+
+void bp_ff_embed(const bpfree_config *c, const float *x, int label, float *out) {
+    const int D = c->inputs, C = c->outputs < D ? c->outputs : D;
+    float v = c->ff_label;
+    if (c->ff_label_max && label >= 0) {
+        v = x[0];
+        for (int i = 1; i < D; i++) v = x[i] > v ? x[i] : v;
+    }
+    if (out != x) memcpy(out + C, x + C, (size_t)(D - C) * sizeof(float));
+    for (int i = 0; i < C; i++) out[i] = label < 0 ? FF_NEUTRAL : i == label ? v : 0.0f;
+}
+
+void bp_ff_normalize(bpfree_ff_norm how, float *v, int B, int n) {
+    for (int r = 0; r < B; r++) {
+        float *x = v + (size_t)r * n;
+        double s = 0.0;
+        for (int i = 0; i < n; i++) s += (double)x[i] * x[i];
+        /* the eps of Löwe's RMS port (1e-8) and of the PyTorch L2 FF (1e-4) */
+        float d = how == BPFREE_FF_RMS ? (float)sqrt(s / n) + 1e-8f : (float)sqrt(s) + 1e-4f;
+        float inv = 1.0f / d;
+        for (int i = 0; i < n; i++) x[i] *= inv;
+    }
+}
+
+float bp_ff_goodness(bpfree_ff_goodness how, const float *h, int n) {
+    double s = 0.0;
+    for (int i = 0; i < n; i++) s += (double)h[i] * h[i];
+    return (float)(how == BPFREE_FF_MEAN ? s / n : s);
+}
+
+void bp_ff_negatives(bp_rng *r, bpfree_ff_neg how, const int *labels, const float *probs, int B,
+                     int C, int *neg) {
+    for (int b = 0; b < B; b++) {
+        const int y = labels[b];
+        int pick = -1;
+        if (how == BPFREE_FF_NEG_HARD && probs) {
+            const float *p = probs + (size_t)b * C;
+            double tot = 0.0;
+            for (int c = 0; c < C; c++)
+                if (c != y && p[c] > 0.0f) tot += p[c];
+            if (tot > 0.0 && isfinite(tot)) {
+                double u = (double)bp_rng_uniform(r) * tot, acc = 0.0;
+                for (int c = 0; c < C && pick < 0; c++) {
+                    if (c == y || !(p[c] > 0.0f)) continue;
+                    acc += p[c];
+                    if (u < acc) pick = c;
+                }
+                for (int c = C - 1; pick < 0 && c >= 0; c--) /* rounding at the top end */
+                    if (c != y && p[c] > 0.0f) pick = c;
+            }
+        }
+        if (pick < 0) { /* uniform over the C - 1 wrong labels */
+            int k = (int)bp_rng_below(r, (uint32_t)(C - 1));
+            pick = k >= y ? k + 1 : k;
+        }
+        neg[b] = pick;
+    }
+}
+
+static double softplus(double x) { return x > 0 ? x + log1p(exp(-x)) : log1p(exp(x)); }
+static double sigmoid(double x) { return x >= 0 ? 1.0 / (1.0 + exp(-x)) : exp(x) / (1.0 + exp(x)); }
+
+static float theta_of(const bpfree_model *m, int l) {
+    return m->cfg.ff_theta_width ? (float)m->layers[l].out : m->cfg.ff_theta;
+}
+
+/* Rows [r0, r1) of the work buffers through layers [0, last]: s->X must hold
+ * the embedded inputs; writes h, n and G of those rows. */
+static void forward_rows(bpfree_model *m, ff_state *s, int r0, int r1, int last) {
+    const int D = m->cfg.inputs, rows = r1 - r0;
+    bp_ff_normalize(m->cfg.ff_norm, s->X + (size_t)r0 * D, rows, D);
+    for (int l = 0; l <= last; l++) {
+        const bp_dense *Ly = &m->layers[l];
+        const int O = Ly->out, I = Ly->in;
+        const float *in = l == 0 ? s->X + (size_t)r0 * D : s->n[l - 1] + (size_t)r0 * I;
+        float *h = s->h[l] + (size_t)r0 * O, *nn = s->n[l] + (size_t)r0 * O;
+        bp_dense_forward(Ly, in, h, rows);
+        for (int r = 0; r < rows; r++)
+            s->G[(size_t)l * s->P + r0 + r] = bp_ff_goodness(m->cfg.ff_goodness, h + (size_t)r * O, O);
+        memcpy(nn, h, (size_t)rows * O * sizeof(float));
+        bp_ff_normalize(m->cfg.ff_norm, nn, rows, O);
+    }
+}
+
+/* One-pass head on rows [r0, r0 + rows): logits (rows, C) = sum_l n_l F_l^T + c. */
+static void head_logits(bpfree_model *m, ff_state *s, int r0, int rows, float *logits) {
+    const int C = m->cfg.outputs;
+    const float *F = bp_tensor_ptr(m, s->tF), *cb = bp_tensor_ptr(m, s->tc);
+    for (int r = 0; r < rows; r++) memcpy(logits + (size_t)r * C, cb, (size_t)C * sizeof(float));
+    for (int l = 0; l < s->L; l++) {
+        const int O = m->layers[l].out;
+        bpfree_gemm(0, 1, rows, C, O, 1.0f, s->n[l] + (size_t)r0 * O, O, F + s->off[l], s->sumW,
+                    1.0f, logits, C);
+    }
+}
+
+static void softmax_rows(float *z, int B, int C) {
+    for (int b = 0; b < B; b++) {
+        float *v = z + (size_t)b * C, mx = v[0];
+        for (int c = 1; c < C; c++) mx = v[c] > mx ? v[c] : mx;
+        double t = 0.0;
+        for (int c = 0; c < C; c++) t += exp((double)(v[c] - mx));
+        for (int c = 0; c < C; c++) v[c] = (float)(exp((double)(v[c] - mx)) / t);
+    }
+}
+
+/* ------------------------------------------------------------ training */
+
+static bpfree_status ff_train(bpfree_model *m, int B, double *loss, long *correct) {
+    ff_state *s = m->rs;
+    const bpfree_config *c = &m->cfg;
+    const int D = c->inputs, C = c->outputs, L = s->L, P = s->P;
+    /* greedy schedule: layer `active` trains, the layers below are frozen,
+     * the layers above are not run (they contribute G = 0 to CFF) */
+    int active = c->greedy_epochs > 0 ? m->epochs_done / c->greedy_epochs : -1;
+    if (active >= L) active = L - 1;
+    const int first = active >= 0 ? active : 0, last = active >= 0 ? active : L - 1;
+    const double inv2B = 0.5 / B;
+    const float lambda = c->ff_peer;
+    double lsum[BPFREE_MAX_LAYERS] = {0}, ggrad[BPFREE_MAX_LAYERS] = {0};
+    float *gamma = s->tgamma >= 0 ? bp_tensor_ptr(m, s->tgamma) : NULL;
+    const float *peer = bp_tensor_ptr(m, s->tpeer);
+    float *gF = bp_tensor_grad(m, s->tF), *gc = bp_tensor_grad(m, s->tc);
+    memset(s->psum, 0, (size_t)s->sumW * sizeof(float));
+    for (int b = 0; b < B; b++)
+        if (m->lb[b] < 0 || m->lb[b] >= C) return BPFREE_EINVAL; /* FF needs class labels */
+
+    for (int i0 = 0; i0 < B; i0 += s->R) {
+        const int r = B - i0 < s->R ? B - i0 : s->R, beta_first = i0 == 0;
+        const float *xb = m->xb + (size_t)i0 * D;
+        const int *lb = m->lb + i0;
+        /* neutral rows [2r, 3r): all layers, the one-pass head */
+        for (int i = 0; i < r; i++)
+            bp_ff_embed(c, xb + (size_t)i * D, -1, s->X + (size_t)(2 * r + i) * D);
+        forward_rows(m, s, 2 * r, 3 * r, L - 1);
+        head_logits(m, s, 2 * r, r, s->logits);
+        *correct += bp_count_correct(s->logits, lb, r, C);
+        softmax_rows(s->logits, r, C);
+        /* negatives from the head's current predictions (or uniform) */
+        bp_ff_negatives(&m->rng, c->ff_negatives, lb, s->logits, r, C, s->neg);
+        /* head gradient: dCE/dlogits = (p - y) / B, summed over chunks */
+        for (int i = 0; i < r; i++) s->logits[(size_t)i * C + lb[i]] -= 1.0f;
+        for (size_t k = 0; k < (size_t)r * C; k++) s->logits[k] *= 1.0f / (float)B;
+        for (int l = 0; l < L; l++) {
+            const int O = m->layers[l].out;
+            bpfree_gemm(1, 0, C, O, r, 1.0f, s->logits, C, s->n[l] + (size_t)2 * r * O, O,
+                        beta_first ? 0.0f : 1.0f, gF + s->off[l], s->sumW);
+        }
+        if (beta_first) memset(gc, 0, (size_t)C * sizeof(float));
+        for (int i = 0; i < r; i++)
+            for (int k = 0; k < C; k++) gc[k] += s->logits[(size_t)i * C + k];
+
+        /* positive rows [0, r), negative rows [r, 2r): layers [0, last] */
+        for (int i = 0; i < r; i++) {
+            bp_ff_embed(c, xb + (size_t)i * D, lb[i], s->X + (size_t)i * D);
+            bp_ff_embed(c, xb + (size_t)i * D, s->neg[i], s->X + (size_t)(r + i) * D);
+        }
+        forward_rows(m, s, 0, 2 * r, last);
+
+        for (int l = first; l <= last; l++) {
+            const bp_dense *Ly = &m->layers[l];
+            const int O = Ly->out, I = Ly->in;
+            const float th = theta_of(m, l), g_l = gamma ? gamma[l] : 0.0f;
+            const float *G = s->G + (size_t)l * P, *h = s->h[l];
+            /* dL_l/dG^collab of every row (004 eq. 8, 003 eq. 4) */
+            for (int q = 0; q < 2 * r; q++) {
+                double S = 0.0; /* alpha sum_{k != l} G_k, constants */
+                if (gamma)
+                    for (int k = 0; k <= last; k++)
+                        if (k != l) S += (double)c->cff_alpha * s->G[(size_t)k * P + q];
+                double gc_ = (double)G[q] + (double)g_l * S, d;
+                if (q < r) {
+                    lsum[l] += softplus(th - gc_) * inv2B;
+                    d = -sigmoid(th - gc_) * inv2B;
+                } else {
+                    lsum[l] += softplus(gc_ - th) * inv2B;
+                    d = sigmoid(gc_ - th) * inv2B;
+                }
+                s->dG[q] = (float)d;
+                ggrad[l] += d * S; /* dL_l/dgamma_l (eq. 7) */
+            }
+            /* dz = dL/dG * dG/dh * f'(z), dG/dh = 2h (sum) or 2h/O (mean) */
+            const float scale = c->ff_goodness == BPFREE_FF_MEAN ? 2.0f / (float)O : 2.0f;
+            for (int q = 0; q < 2 * r; q++) {
+                const float g = s->dG[q] * scale, *hq = h + (size_t)q * O;
+                float *dq = s->dz + (size_t)q * O;
+                for (int j = 0; j < O; j++) dq[j] = g * hq[j];
+            }
+            bp_act_backward(Ly->act, h, s->dz, (size_t)2 * r * O);
+            /* peer normalisation on positive rows, at the unit's input */
+            const float *rm = peer + s->off[l];
+            float *ps = s->psum + s->off[l];
+            for (int q = 0; q < r; q++)
+                for (int j = 0; j < O; j++) ps[j] += h[(size_t)q * O + j];
+            if (lambda > 0.0f) {
+                double mean = 0.0;
+                for (int j = 0; j < O; j++) mean += rm[j];
+                mean /= O;
+                for (int q = 0; q < r; q++) {
+                    float *dq = s->dz + (size_t)q * O;
+                    for (int j = 0; j < O; j++)
+                        dq[j] += lambda * (float)(rm[j] - mean) / (float)B;
+                }
+            }
+            /* gW (O, I) += dz^T x̂; gb += sum_rows dz */
+            const float *in = l == 0 ? s->X : s->n[l - 1];
+            bpfree_gemm(1, 0, O, I, 2 * r, 1.0f, s->dz, O, in, I, beta_first ? 0.0f : 1.0f,
+                        Ly->gW, I);
+            if (beta_first) memset(Ly->gb, 0, (size_t)O * sizeof(float));
+            for (int q = 0; q < 2 * r; q++) {
+                const float *dq = s->dz + (size_t)q * O;
+                for (int j = 0; j < O; j++) Ly->gb[j] += dq[j];
+            }
+        }
+    }
+    /* steps: every trained layer, the head (its own Adam), gamma, peer means */
+    double ltot = 0.0;
+    for (int l = first; l <= last; l++) {
+        bp_layer_step(m, l);
+        ltot += lsum[l];
+        if (s->kind == FF_COLLAB_ADAPTIVE) gamma[l] -= c->cff_gamma_lr * (float)ggrad[l];
+        float *rm = bp_tensor_ptr(m, s->tpeer) + s->off[l];
+        const float *ps = s->psum + s->off[l];
+        for (int j = 0; j < m->layers[l].out; j++)
+            rm[j] = FF_PEER_MOMENTUM * rm[j] + (1.0f - FF_PEER_MOMENTUM) * ps[j] / (float)B;
+    }
+    bp_optim_begin_step(&s->hopt, c->ff_head_lr);
+    const size_t hoff = m->tensors[s->tF].off, hn = (size_t)C * s->sumW + C;
+    bp_optim_step(&s->hopt, m->params + hoff, m->grads + hoff, s->hm, s->hv, hn);
+    *loss += ltot / (last - first + 1);
+    return BPFREE_OK;
+}
+
+/* ---------------------------------------------------------- prediction */
+
+static int ff_n_heads(const bpfree_model *m) { return 2 + m->cfg.n_hidden; }
+
+/* scores (B, C) and, if heads, (2 + L, m->batch, C): goodness, one-pass,
+ * each layer's goodness.  n' = P / (C+1) samples per pass: rows c n' + i
+ * carry label c, rows C n' + i the neutral label. */
+static void ff_predict(bpfree_model *m, const float *x, int B, float *scores, float *heads) {
+    ff_state *s = m->rs;
+    const bpfree_config *c = &m->cfg;
+    const int D = c->inputs, C = c->outputs, L = s->L, P = s->P, np = P / (C + 1);
+    const int skip = c->ff_skip_first && L > 1;
+    const size_t HB = (size_t)m->batch * C;
+    for (int i0 = 0; i0 < B; i0 += np) {
+        const int n = B - i0 < np ? B - i0 : np;
+        for (int k = 0; k <= C; k++)
+            for (int i = 0; i < n; i++)
+                bp_ff_embed(c, x + (size_t)(i0 + i) * D, k < C ? k : -1,
+                            s->X + (size_t)(k * n + i) * D);
+        forward_rows(m, s, 0, (C + 1) * n, L - 1);
+        head_logits(m, s, C * n, n, s->logits);
+        for (int i = 0; i < n; i++) {
+            float *sc = scores + (size_t)(i0 + i) * C;
+            for (int k = 0; k < C; k++) {
+                double g = 0.0;
+                for (int l = skip; l < L; l++) g += s->G[(size_t)l * P + k * n + i];
+                float oneg = s->logits[(size_t)i * C + k];
+                sc[k] = c->ff_predict == BPFREE_FF_PREDICT_ONEPASS ? oneg : (float)g;
+                if (heads) {
+                    heads[BPFREE_FF_HEAD_GOODNESS * HB + (size_t)(i0 + i) * C + k] = (float)g;
+                    heads[BPFREE_FF_HEAD_ONEPASS * HB + (size_t)(i0 + i) * C + k] = oneg;
+                    for (int l = 0; l < L; l++)
+                        heads[(BPFREE_FF_HEAD_LAYER0 + l) * HB + (size_t)(i0 + i) * C + k] =
+                            s->G[(size_t)l * P + k * n + i];
+                }
+            }
+        }
+    }
+}
+
+/* --------------------------------------------------------------- build */
+
+static bpfree_status ff_reserve(bpfree_model *m, bpfree_error *err) {
+    ff_state *s = bp_alloc(&m->mem, sizeof *s);
+    if (!s) return bp_fail(err, BPFREE_ENOMEM, "out of memory (ff state)");
+    m->rs = s;
+    s->kind = m->rule == &bp_rule_cff_adaptive ? FF_COLLAB_ADAPTIVE
+              : m->rule == &bp_rule_cff_fixed  ? FF_COLLAB_FIXED
+                                               : FF_PLAIN;
+    s->L = m->cfg.n_hidden;
+    for (int l = 0; l < s->L; l++) {
+        s->off[l] = s->sumW;
+        s->sumW += m->cfg.hidden[l];
+    }
+    const size_t C = (size_t)m->cfg.outputs;
+    s->tF = bp_model_reserve(m, "F", C * s->sumW, 1);
+    s->tc = bp_model_reserve(m, "Fc", C, 1);
+    s->tpeer = bp_model_reserve(m, "peer_mean", (size_t)s->sumW, 0);
+    s->tgamma = s->kind != FF_PLAIN ? bp_model_reserve(m, "gamma", (size_t)s->L, 0) : -1;
+    if (s->tF < 0 || s->tc < 0 || s->tpeer < 0 || (s->kind != FF_PLAIN && s->tgamma < 0))
+        return bp_fail(err, BPFREE_EINVAL, "too many tensors");
+    /* F must directly follow in the parameter block: one Adam range F, c */
+    if (m->tensors[s->tc].off != m->tensors[s->tF].off + C * s->sumW)
+        return bp_fail(err, BPFREE_EINVAL, "ff: head tensors not contiguous");
+    return BPFREE_OK;
+}
+
+static bpfree_status ff_init(bpfree_model *m, bpfree_error *err) {
+    ff_state *s = m->rs;
+    const bpfree_config *c = &m->cfg;
+    const int C = c->outputs;
+    if (c->inputs < C)
+        return bp_fail(err, BPFREE_EINVAL,
+                       "rule %s embeds the label in the first %d inputs, but there are only %d",
+                       c->rule, C, c->inputs);
+    if (C < 2) return bp_fail(err, BPFREE_EINVAL, "rule %s needs at least 2 classes", c->rule);
+    s->R = m->batch < FF_CHUNK ? m->batch : FF_CHUNK;
+    s->P = 3 * s->R > C + 1 ? 3 * s->R : C + 1;
+    const size_t P = (size_t)s->P, W = (size_t)bp_max_width(m), hn = (size_t)C * s->sumW + C;
+    if (!(s->X = bp_alloc_floats(&m->mem, P * c->inputs, "ff inputs", err)) ||
+        !(s->dz = bp_alloc_floats(&m->mem, 2 * (size_t)s->R * W, "ff deltas", err)) ||
+        !(s->G = bp_alloc_floats(&m->mem, P * s->L, "goodness", err)) ||
+        !(s->dG = bp_alloc_floats(&m->mem, 2 * (size_t)s->R, "goodness gradient", err)) ||
+        !(s->logits = bp_alloc_floats(&m->mem, P * C, "one-pass logits", err)) ||
+        !(s->psum = bp_alloc_floats(&m->mem, (size_t)s->sumW, "peer sums", err)) ||
+        !(s->hm = bp_alloc_floats(&m->mem, hn, "head Adam", err)) ||
+        !(s->hv = bp_alloc_floats(&m->mem, hn, "head Adam", err)))
+        return BPFREE_ENOMEM;
+    for (int l = 0; l < s->L; l++)
+        if (!(s->h[l] = bp_alloc_floats(&m->mem, P * m->layers[l].out, "ff activations", err)) ||
+            !(s->n[l] = bp_alloc_floats(&m->mem, P * m->layers[l].out, "ff activations", err)))
+            return BPFREE_ENOMEM;
+    if (!(s->neg = bp_alloc(&m->mem, (size_t)s->R * sizeof(int))))
+        return bp_fail(err, BPFREE_ENOMEM, "out of memory (negative labels)");
+    /* the head's own Adam: PyTorch defaults, no decay, constant lr */
+    s->hopt.cfg = (bpfree_optim_config){.kind = BPFREE_OPTIM_ADAM, .lr = c->ff_head_lr,
+                                        .beta1 = 0.9f, .beta2 = 0.999f, .eps = 1e-8f};
+    /* F and c start at 0 (a convex problem); gamma at cfg.cff_gamma (eq. 6) */
+    if (s->tgamma >= 0)
+        for (int l = 0; l < s->L; l++) bp_tensor_ptr(m, s->tgamma)[l] = c->cff_gamma;
+    return BPFREE_OK;
+}
+
+static void ff_free(bpfree_model *m) {
+    ff_state *s = m->rs;
+    if (!s) return;
+    void *bufs[] = {s->X, s->dz, s->G, s->dG, s->logits, s->psum, s->hm, s->hv, s->neg};
+    for (size_t i = 0; i < sizeof bufs / sizeof *bufs; i++) bp_free(&m->mem, bufs[i]);
+    for (int l = 0; l < BPFREE_MAX_LAYERS; l++) {
+        bp_free(&m->mem, s->h[l]);
+        bp_free(&m->mem, s->n[l]);
+    }
+    bp_free(&m->mem, s);
+    m->rs = NULL;
+}
+
+static void ff_describe(const bpfree_model *m, char *buf, size_t cap) {
+    const ff_state *s = m->rs;
+    const bpfree_config *c = &m->cfg;
+    char theta[32];
+    if (c->ff_theta_width) snprintf(theta, sizeof theta, "width");
+    else snprintf(theta, sizeof theta, "%g", (double)c->ff_theta);
+    int k = snprintf(buf, cap,
+                     "%s goodness, %s norm, theta %s, %s negatives, peer %g, %s prediction%s, "
+                     "one-pass head %dx%d",
+                     bpfree_ff_goodness_name(c->ff_goodness), bpfree_ff_norm_name(c->ff_norm),
+                     theta, bpfree_ff_neg_name(c->ff_negatives), (double)c->ff_peer,
+                     bpfree_ff_predict_name(c->ff_predict),
+                     c->ff_skip_first ? " (without layer 1)" : "", c->outputs, s->sumW);
+    if (s->tgamma >= 0 && k >= 0 && (size_t)k < cap) {
+        const float *g = bp_tensor_ptr(m, s->tgamma);
+        k += snprintf(buf + k, cap - (size_t)k, "; gamma");
+        for (int l = 0; l < s->L && k >= 0 && (size_t)k < cap; l++)
+            k += snprintf(buf + k, cap - (size_t)k, " %.4f", (double)g[l]);
+    }
+}
+
+int bpfree_model_gammas(const bpfree_model *m, float *out, int cap) {
+    if (m->rule != &bp_rule_cff_fixed && m->rule != &bp_rule_cff_adaptive) return 0;
+    const ff_state *s = m->rs;
+    const float *g = bp_tensor_ptr(m, s->tgamma);
+    for (int l = 0; l < s->L && l < cap; l++) out[l] = g[l];
+    return s->L;
+}
+
+static void ff_defaults(bpfree_config *c) {
+    bp_ff_config_defaults(c);
+    c->batch = 100;
+}
+
+/* FF: single-layer locality and update-unlocked (survey 000 §IV-C/D name FF
+ * in both).  CFF: a layer's signal also needs the other layers' goodness of
+ * the same sample, so it is multi-layer and, on the all-layers schedule,
+ * waits for the forward pass. */
+#define FF_RULE(var, nm, ttl, ppr, loc, lock)                                              \
+    const bp_rule var = {                                                                  \
+        .info = {.name = nm,                                                               \
+                 .title = ttl,                                                             \
+                 .paper = ppr,                                                             \
+                 .output_layer = 0,                                                        \
+                 .weight_transport = "no",                                                 \
+                 .frozen_activities = "no",                                                \
+                 .locality = loc,                                                          \
+                 .update_locking = lock},                                                  \
+        .defaults = ff_defaults,                                                           \
+        .reserve = ff_reserve,                                                             \
+        .init = ff_init,                                                                   \
+        .train_batch = ff_train,                                                           \
+        .predict = ff_predict,                                                             \
+        .n_heads = ff_n_heads,                                                             \
+        .describe = ff_describe,                                                           \
+        .free = ff_free,                                                                   \
+    };
+
+FF_RULE(bp_rule_ff, "ff", "Forward-Forward",
+        "Hinton 2022, as 003 sec. 2 eqs. 1-4 and 004 Algorithm 1 state it", "single-layer",
+        "none")
+FF_RULE(bp_rule_cff_fixed, "cff-fixed", "Collaborative FF, fixed gamma (F-CFF)",
+        "Beigzad 2025 (paper 004), eqs. 5, 6, 8", "multi-layer", "forward")
+FF_RULE(bp_rule_cff_adaptive, "cff-adaptive", "Collaborative FF, learned gamma (A-CFF)",
+        "Beigzad 2025 (paper 004), eqs. 5, 7, 8", "multi-layer", "forward")

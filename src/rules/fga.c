@@ -1,0 +1,129 @@
+/* fga.c — activity-perturbed forward gradient, FG-A (Ren et al. 2023;
+ * paper 002 §2.3 eqs. 4-5, Appendix D, Algorithm 3).
+ *
+ * Per batch, every layer's output gets a Gaussian perturbation per sample,
+ * u_l ~ N(0, I) of shape (B, n_l) (line 9).  The tangent (tangent.c, lines
+ * 12-15) is
+ *     d_l = (d_{l-1} W_l^T) ⊙ f'(z_l) + u_l,
+ * each sample's directional derivative of the loss is the scalar (eq. 4)
+ *     dL_b = e_b · d_L[b],   e = dL/dy_L (the batch mean's, 1/B inside)
+ * and layer l steps with (eq. 5, line 20)
+ *     g(W_l) = sum_b (dL_b u_l[b] ⊙ f'(z_l[b])) ⊗ h_{l-1}[b],
+ *     g(b_l) = sum_b  dL_b u_l[b] ⊙ f'(z_l[b]),
+ * i.e. dL_b u_l[b] — an unbiased estimate of dL_b/dh_l (Theorem 3) — is the
+ * signal at layer l's output, turned into an update by the layer itself.
+ *
+ * The output layer is perturbed too (eq. 4 sums over every l <= L; the
+ * output is linear, so d_L = d_{L-1} W_L^T + u_L).  Algorithm 3 perturbs
+ * only l < L (lines 13-15), which leaves the output layer an estimate of
+ * mean zero — it would never learn (NOTES).  Perturbing it keeps the rule a
+ * pure forward gradient, unbiased for every layer, instead of handing the
+ * output layer its true gradient as fdfa and lg-fg-a do.  Line 20 prints the
+ * vector d^(L) where the scalar dL is meant (NOTES); bpfree uses dL. */
+#include "internal.h"
+
+#include <string.h>
+
+typedef struct fga_state {
+    float *h[BPFREE_MAX_LAYERS + 1]; /* h[0] = input, h[l+1] = output of layer l */
+    float *u[BPFREE_MAX_LAYERS];     /* (B, n_l) perturbations, then the signals dL u_l */
+    float *t[2];                     /* tangent ping-pong (B, max width) */
+    float *dout, *e;                 /* (B, C) */
+    float *dl;                       /* (B) */
+} fga_state;
+
+/* 002 Appendix A (as fg-w): Adam 1e-4, x0.95 per epoch, 800-unit layers;
+ * 30 epochs instead of the paper's 100. */
+static void fga_defaults(bpfree_config *c) {
+    c->n_hidden = 3;
+    c->hidden[0] = c->hidden[1] = c->hidden[2] = 800;
+    c->epochs = 30;
+    c->batch = 64;
+    c->optim.kind = BPFREE_OPTIM_ADAM;
+    c->optim.lr = 1e-4f;
+    c->optim.sched = BPFREE_SCHED_STEP;
+    c->optim.step_epochs = 1;
+    c->optim.gamma = 0.95f;
+}
+
+static bpfree_status fga_init(bpfree_model *m, bpfree_error *err) {
+    fga_state *s = bp_alloc(&m->mem, sizeof *s);
+    if (!s) return bp_fail(err, BPFREE_ENOMEM, "out of memory (fg-a state)");
+    m->rs = s;
+    const size_t B = (size_t)m->batch, W = (size_t)bp_max_width(m), C = (size_t)m->cfg.outputs;
+    bpfree_status st = bp_acts_alloc(m, s->h, err);
+    if (st) return st;
+    for (int l = 0; l < m->n_layers; l++)
+        if (!(s->u[l] = bp_alloc_floats(&m->mem, B * m->layers[l].out, "perturbations", err)))
+            return BPFREE_ENOMEM;
+    if (!(s->t[0] = bp_alloc_floats(&m->mem, B * W, "tangent", err)) ||
+        !(s->t[1] = bp_alloc_floats(&m->mem, B * W, "tangent", err)) ||
+        !(s->dout = bp_alloc_floats(&m->mem, B * C, "output tangent", err)) ||
+        !(s->e = bp_alloc_floats(&m->mem, B * C, "output error", err)) ||
+        !(s->dl = bp_alloc_floats(&m->mem, B, "directional derivatives", err)))
+        return BPFREE_ENOMEM;
+    return BPFREE_OK;
+}
+
+/* u (B, n) := dl_b u[b], row by row. */
+static void scale_rows(float *u, const float *dl, int B, int n) {
+    for (int r = 0; r < B; r++) {
+        float *ur = u + (size_t)r * n;
+        for (int k = 0; k < n; k++) ur[k] *= dl[r];
+    }
+}
+
+static bpfree_status fga_train(bpfree_model *m, int B, double *loss, long *correct) {
+    fga_state *s = m->rs;
+    const int L = m->n_layers, C = m->cfg.outputs;
+    bp_perturb p;
+    memset(&p, 0, sizeof p);
+    for (int l = 0; l < L; l++) { /* line 9, every layer (eq. 4) */
+        bp_normal_fill(&m->rng, s->u[l], (size_t)B * m->layers[l].out);
+        p.u[l] = s->u[l];
+    }
+    bp_tangent_forward(m, &p, m->xb, s->h, s->t, s->dout, B); /* lines 10-16 */
+    *correct += bp_count_correct(s->h[L], m->lb, B, C);
+    *loss += bp_loss(m->cfg.loss, s->h[L], m->yb, B, C, s->e);
+    bp_tangent_dot(s->e, s->dout, B, C, s->dl);                /* line 17 */
+    for (int l = 0; l < L; l++) {                              /* lines 19-20 */
+        const bp_dense *Ly = &m->layers[l];
+        scale_rows(s->u[l], s->dl, B, Ly->out);                /* dL_b u_l[b] */
+        bp_dense_backward(Ly, s->h[l], s->h[l + 1], s->u[l], NULL, B);
+        bp_layer_step(m, l);
+    }
+    return BPFREE_OK;
+}
+
+static void fga_predict(bpfree_model *m, const float *x, int B, float *scores, float *heads) {
+    (void)heads;
+    fga_state *s = m->rs;
+    bp_forward_pingpong(m, x, B, s->t[0], s->t[1], scores);
+}
+
+static void fga_free(bpfree_model *m) {
+    fga_state *s = m->rs;
+    if (!s) return;
+    bp_acts_free(m, s->h);
+    for (int l = 0; l < BPFREE_MAX_LAYERS; l++) bp_free(&m->mem, s->u[l]);
+    void *bufs[] = {s->t[0], s->t[1], s->dout, s->e, s->dl};
+    for (size_t i = 0; i < sizeof bufs / sizeof *bufs; i++) bp_free(&m->mem, bufs[i]);
+    bp_free(&m->mem, s);
+    m->rs = NULL;
+}
+
+const bp_rule bp_rule_fga = {
+    .info = {.name = "fg-a",
+             .title = "Forward Gradient (activities)",
+             .paper = "Ren et al. 2023; FDFA paper 002 §2.3 eqs. 4-5, Appendix D Algorithm 3",
+             .output_layer = 1,
+             .weight_transport = "no",
+             .frozen_activities = "yes", /* each layer keeps h and u until dL is known */
+             .locality = "non-local",
+             .update_locking = "forward"},
+    .defaults = fga_defaults,
+    .init = fga_init,
+    .train_batch = fga_train,
+    .predict = fga_predict,
+    .free = fga_free,
+};

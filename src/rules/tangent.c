@@ -1,0 +1,62 @@
+/* tangent.c — forward-mode directional derivatives without autograd, the one
+ * implementation behind fg-w, fg-a, lg-fg-a and fdfa (002, Algorithm 1 lines
+ * 11-16, Algorithm 2 line 12, Algorithm 3 lines 12-15).
+ *
+ * Shapes (row-major, batch-major as everywhere): x, din (B, I); h, u, dout
+ * (B, O); W, V (O, I); vb (O).  Batch form of the paper's column form:
+ *     W d  ->  d W^T,     V h  ->  h V^T.
+ * The tangent is carried on post-activation values (NOTES, FDFA (002)):
+ *     d_out = (din W^T + x V^T + vb) ⊙ f'(z) + u
+ * f'(z) is computed from the layer's output h = f(z), as the backward pass
+ * does (bp_act_backward), so nothing but h is kept.  Biases are constants of
+ * the tangent: only their perturbation vb enters it. */
+#include "internal.h"
+
+#include <string.h>
+
+void bp_tangent_dense(const bp_dense *L, const float *x, const float *h, const float *din,
+                      const float *V, const float *vb, const float *u, float *dout, int B) {
+    const int I = L->in, O = L->out;
+    const size_t n = (size_t)B * O;
+    /* dout (B, O) = din (B, I) W^T (I, O) */
+    if (din) bpfree_gemm(0, 1, B, O, I, 1.0f, din, I, L->W, I, 0.0f, dout, O);
+    else memset(dout, 0, n * sizeof(float));
+    /* += x (B, I) V^T (I, O) + vb: the weight perturbation's effect on z */
+    if (V) bpfree_gemm(0, 1, B, O, I, 1.0f, x, I, V, I, 1.0f, dout, O);
+    if (vb)
+        for (int r = 0; r < B; r++) {
+            float *d = dout + (size_t)r * O;
+            for (int o = 0; o < O; o++) d[o] += vb[o];
+        }
+    bp_act_backward(L->act, h, dout, n); /* ⊙ f'(z) */
+    if (u)
+        for (size_t i = 0; i < n; i++) dout[i] += u[i];
+}
+
+void bp_tangent_forward(const bpfree_model *m, const bp_perturb *p, const float *x, float **h,
+                        float *const t[2], float *dout, int B) {
+    const int L = m->n_layers;
+    const float *din = NULL;
+    h[0] = (float *)x;
+    for (int l = 0; l < L; l++) {
+        const bp_dense *Ly = &m->layers[l];
+        bp_dense_forward(Ly, h[l], h[l + 1], B);
+        float *d = l == L - 1 ? dout : t[l % 2];
+        bp_tangent_dense(Ly, h[l], h[l + 1], din, p ? p->V[l] : NULL, p ? p->vb[l] : NULL,
+                         p ? p->u[l] : NULL, d, B);
+        din = d;
+    }
+}
+
+void bp_tangent_dot(const float *e, const float *d, int B, int C, float *dl) {
+    for (int r = 0; r < B; r++) {
+        const float *er = e + (size_t)r * C, *dr = d + (size_t)r * C;
+        float s = 0.0f;
+        for (int c = 0; c < C; c++) s += er[c] * dr[c];
+        dl[r] = s;
+    }
+}
+
+void bp_normal_fill(bp_rng *r, float *v, size_t n) {
+    for (size_t i = 0; i < n; i++) v[i] = bp_rng_normal(r);
+}
