@@ -277,7 +277,15 @@ typedef struct bpfree_config {
      * `eval` applies the same): SCALE, or STANDARDIZE with these numbers. */
     bpfree_norm norm;
     float norm_mean, norm_std;
+    /* Diagnostics (not saved with the model; they cost only when asked):
+     * BPFREE_DIAG_ALIGNMENT measures, every diag_every-th batch, the angle
+     * between each layer's update and the true BP gradient on the same batch,
+     * before the step (002, Fig. 8).  Needs a rule with an output layer. */
+    int diagnose;
+    int diag_every;
 } bpfree_config;
+
+#define BPFREE_DIAG_ALIGNMENT 1
 
 /* Fill `cfg` with the defaults of `rule` (which must name a known rule) for
  * a D -> C problem: 2 hidden layers of 1000 ReLU, and the rule's own tuned
@@ -481,6 +489,11 @@ typedef struct bpfree_epoch_stats {
     double samples_per_s;
     double lr;          /* learning rate at the end of the epoch */
     int active_layer;   /* greedy training: the layer being trained, else -1 */
+    /* --diagnose alignment: mean angle in degrees between each dense layer's
+     * weight update and the BP gradient, over the measured batches of the
+     * epoch (n_align layers; NaN for a layer the rule did not update). */
+    int n_align;
+    double align_deg[BPFREE_MAX_LAYERS];
 } bpfree_epoch_stats;
 
 /* One epoch over `train` in an order shuffled by the model's RNG.  Returns
@@ -503,7 +516,9 @@ bpfree_status bpfree_evaluate(bpfree_model *m, const bpfree_dataset *ds,
                               bpfree_eval *out, bpfree_error *err);
 
 /* Output scores (n, C) for n inputs x (n, D): logits, or summed/last goodness
- * for Mono-Forward according to cfg.predict. */
+ * for Mono-Forward according to cfg.predict, or for the Forward-Forward rules
+ * the goodness summed over layers with each label embedded, or the one-pass
+ * head's logits, according to cfg.ff_predict. */
 bpfree_status bpfree_predict(bpfree_model *m, const float *x, int n,
                              float *scores, bpfree_error *err);
 

@@ -154,6 +154,7 @@ struct bpfree_model {
     int order_n;
 
     void *rs;              /* the rule's own state */
+    struct bp_diag *diag;  /* diagnostics state, or NULL */
     int epochs_done;
     long steps_done;
 };
@@ -248,6 +249,19 @@ bpfree_status bp_chain_alloc(bpfree_model *m, bp_chain *c, bpfree_error *err);
 void bp_chain_free(bpfree_model *m, bp_chain *c);
 void bp_chain_train(bpfree_model *m, bp_chain *c, const float *const *back, int B, double *loss,
                     long *correct);
+
+/* The true BP gradient of the current batch into m->grads, without a step. */
+void bp_chain_grads(bpfree_model *m, bp_chain *c, int B);
+
+/* Diagnostics (src/core/diagnose.c). */
+bpfree_status bp_diag_init(bpfree_model *m, bpfree_error *err);
+void bp_diag_free(bpfree_model *m);
+/* Around one training step k: before() returns 1 if this step is measured
+ * (it then holds BP's gradient and clears m->grads); after() accumulates the
+ * angles; epoch() writes the epoch's means into stats and resets. */
+int bp_diag_before(bpfree_model *m, long k, int B);
+void bp_diag_after(bpfree_model *m);
+void bp_diag_epoch(bpfree_model *m, bpfree_epoch_stats *stats);
 
 /* Rules that update every hidden layer at once, during the forward pass
  * (DRTP, F³, LLO): only two activation buffers are alive. */

@@ -18,9 +18,9 @@ typedef enum { T_STR, T_INT, T_FLOAT, T_FLAG } opt_type;
 
 typedef struct opts {
     const char *rule, *data, *layers, *act, *loss, *norm, *optim, *sched, *init, *fb_init,
-        *predict, *log, *save, *milestones, *f3_error, *target, *fb_optim;
+        *predict, *log, *save, *milestones, *f3_error, *target, *fb_optim, *diagnose;
     int epochs, batch, threads, val, greedy, step_epochs, nesterov, adamw, quiet, f3_onehot,
-        f3_softmax, classify;
+        f3_softmax, classify, diag_every;
     double pepita_f, fb_lr, fb_wd;
     long long seed;
     double lr, momentum, wd, beta1, beta2, eps, cooldown, lr_min, gamma, init_std;
@@ -132,6 +132,9 @@ static const opt_def OPTS[] = {
     {"threads", "N", "BLAS threads (0 = all cores)", T_INT, O(threads), "0"},
     {"log", "FILE", "write one JSON object per epoch", T_STR, O(log), "none"},
     {"save", "FILE", "save the trained model", T_STR, O(save), "none"},
+    {"diagnose", "WHAT", "alignment: angle of each layer's update to BP's gradient (002 Fig. 8)",
+     T_STR, O(diagnose), "none"},
+    {"diag-every", "N", "diagnostics: measure every N-th batch", T_INT, O(diag_every), "10"},
     {"quiet", NULL, "print only the final result", T_FLAG, O(quiet), "off"},
 };
 #define N_OPTS ((int)(sizeof OPTS / sizeof *OPTS))
@@ -457,6 +460,12 @@ static void build_config(const opts *o, int D, int C, bpfree_config *c) {
     if (o->f3_onehot) c->f3_onehot = 1;
     if (o->f3_softmax) c->f3_softmax = 1;
     if (given(o, O(pepita_f))) c->pepita_f = (float)o->pepita_f;
+    if (o->diagnose) {
+        if (strcmp(o->diagnose, "alignment") == 0) c->diagnose = BPFREE_DIAG_ALIGNMENT;
+        else if (strcmp(o->diagnose, "none") == 0) c->diagnose = 0;
+        else die("--diagnose: unknown value '%s' (known: alignment, none)", o->diagnose);
+    }
+    if (given(o, O(diag_every))) c->diag_every = o->diag_every;
     if (o->fb_optim)
         c->fb_optim = parse_enum("fb-optim", o->fb_optim, parse_fb_optim, "adam, sgd, ema");
     if (given(o, O(fb_lr))) c->fb_lr = (float)o->fb_lr;
@@ -631,6 +640,8 @@ static int cmd_train(int argc, char **argv) {
                 print_heads(stdout, &ev_test, "  layers ", "%s%.2f", 100.0);
             for (int l = 0; l < ngam; l++) printf("%s%.4f", l ? "," : "  gamma ", (double)gam[l]);
             if (st.active_layer >= 0) printf("  [layer %d]", st.active_layer + 1);
+            for (int l = 0; l < st.n_align; l++)
+                printf("%s%.1f", l ? "/" : "  align ", st.align_deg[l]);
             printf("  %.2fs  %.0f samples/s  lr %.3g\n", st.seconds, st.samples_per_s, st.lr);
             fflush(stdout);
         }
@@ -652,6 +663,12 @@ static int cmd_train(int argc, char **argv) {
                 fputs("]", lg.f);
             }
             if (st.active_layer >= 0) fprintf(lg.f, ", \"layer\": %d", st.active_layer + 1);
+            for (int l = 0; l < st.n_align; l++) /* JSON has no NaN: null */
+                if (isnan(st.align_deg[l]))
+                    fprintf(lg.f, "%snull", l ? ", " : ", \"align_deg\": [");
+                else
+                    fprintf(lg.f, "%s%.4g", l ? ", " : ", \"align_deg\": [", st.align_deg[l]);
+            if (st.n_align) fputs("]", lg.f);
             fprintf(lg.f, ", \"seconds\": %.4f, \"samples_per_s\": %.1f, \"lr\": %.6g}\n",
                     st.seconds, st.samples_per_s, st.lr);
             fflush(lg.f);

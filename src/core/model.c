@@ -35,6 +35,7 @@ bpfree_status bpfree_config_default(bpfree_config *c, const char *rule, int inpu
                                      .gamma = 0.1f, .cooldown = 0.5f, .lr_min = 0.0f};
     c->predict = BPFREE_PREDICT_FF;
     c->pepita_f = 0.05f;
+    c->diag_every = 10;
     c->fb_lr = 1e-4f;
     c->fb_optim = BPFREE_FB_ADAM;
     c->norm = BPFREE_NORM_SCALE;
@@ -101,6 +102,9 @@ bpfree_status bpfree_config_check(const bpfree_config *c, bpfree_error *err) {
     CHECK(c->fb_wd >= 0.0f && isfinite(c->fb_wd), "feedback weight decay must be >= 0 (got %g)",
           (double)c->fb_wd);
     CHECK(c->norm_std > 0.0f, "normalisation std must be > 0");
+    CHECK(c->diagnose >= 0 && c->diagnose <= BPFREE_DIAG_ALIGNMENT, "unknown diagnostics %d",
+          c->diagnose);
+    CHECK(c->diag_every >= 0, "diag-every must be >= 0 (got %d)", c->diag_every);
     bpfree_status ffst = bp_ff_config_check(c, err);
     if (ffst) return ffst;
     return BPFREE_OK;
@@ -270,7 +274,7 @@ bpfree_status bpfree_model_new(const bpfree_config *cfg, bpfree_model **out,
         return st;
     }
     init_layers(m);
-    if ((st = alloc_batch(m, err)) || (st = m->rule->init(m, err))) {
+    if ((st = alloc_batch(m, err)) || (st = m->rule->init(m, err)) || (st = bp_diag_init(m, err))) {
         bpfree_model_free(m);
         return st;
     }
@@ -280,6 +284,7 @@ bpfree_status bpfree_model_new(const bpfree_config *cfg, bpfree_model **out,
 
 void bpfree_model_free(bpfree_model *m) {
     if (!m) return;
+    bp_diag_free(m);
     if (m->rule && m->rule->free) m->rule->free(m);
     bp_mem *mm = &m->mem;
     void *bufs[] = {m->params, m->grads, m->opt_m, m->opt_v, m->state, m->xb, m->yb,
@@ -376,6 +381,7 @@ bpfree_status bpfree_train_epoch(bpfree_model *m, const bpfree_dataset *train,
                          m->cfg.greedy_epochs > 0 ? m->cfg.greedy_epochs : total_epochs);
         bp_optim_begin_step(&m->optim, lr);
         double l = 0.0;
+        int measured = bp_diag_before(m, k, rows);
         if ((st = m->rule->train_batch(m, rows, &l, &correct)))
             return bp_fail(err, st, "rule '%s' failed at epoch %d, batch %d", m->cfg.rule,
                            epoch + 1, k + 1);
@@ -385,6 +391,7 @@ bpfree_status bpfree_train_epoch(bpfree_model *m, const bpfree_dataset *train,
                            "(rule %s, lr %g) — try a smaller learning rate",
                            isnan(l) ? "NaN" : "infinite", epoch + 1, k + 1, nb, m->cfg.rule,
                            (double)lr);
+        if (measured) bp_diag_after(m);
         loss_sum += l;
         m->steps_done++;
     }
@@ -406,6 +413,7 @@ bpfree_status bpfree_train_epoch(bpfree_model *m, const bpfree_dataset *train,
         stats->lr = lr;
         stats->active_layer = m->cfg.greedy_epochs > 0 ? epoch / m->cfg.greedy_epochs : -1;
     }
+    bp_diag_epoch(m, stats);
     return BPFREE_OK;
 }
 

@@ -112,8 +112,8 @@ void bp_chain_free(bpfree_model *m, bp_chain *c) {
     c->d[0] = c->d[1] = NULL;
 }
 
-void bp_chain_train(bpfree_model *m, bp_chain *c, const float *const *back, int B, double *loss,
-                    long *correct) {
+static void chain_pass(bpfree_model *m, bp_chain *c, const float *const *back, int B,
+                       double *loss, long *correct, int step) {
     const int L = m->n_layers, C = m->cfg.outputs;
     c->h[0] = m->xb;
     bp_forward_all(m, m->xb, c->h, B);
@@ -129,9 +129,20 @@ void bp_chain_train(bpfree_model *m, bp_chain *c, const float *const *back, int 
         if (l > 0) /* delta_h_{l-1} (B, I) = dz_l (B, O) M (O, I), M = W_l or B_l */
             bpfree_gemm(0, 0, B, Ly->in, Ly->out, 1.0f, dcur, Ly->out,
                         back && back[l] ? back[l] : Ly->W, Ly->in, 0.0f, dnext, Ly->in);
-        bp_layer_step(m, l);
+        if (step) bp_layer_step(m, l);
         float *t = dcur;
         dcur = dnext;
         dnext = t;
     }
+}
+
+void bp_chain_train(bpfree_model *m, bp_chain *c, const float *const *back, int B, double *loss,
+                    long *correct) {
+    chain_pass(m, c, back, B, loss, correct, 1);
+}
+
+void bp_chain_grads(bpfree_model *m, bp_chain *c, int B) {
+    double loss = 0.0;
+    long correct = 0;
+    chain_pass(m, c, NULL, B, &loss, &correct, 0);
 }

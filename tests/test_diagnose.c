@@ -1,0 +1,107 @@
+/* test_diagnose.c — --diagnose alignment: BP against itself is 0 degrees,
+ * measuring does not change training, rules without an output layer are
+ * refused, and a rule that leaves a layer alone reports NaN for it. */
+#include "testutil.h"
+
+static void make_data(bpfree_dataset *ds, int n, int D, int C) {
+    bpfree_error err;
+    assert_int_equal(bpfree_data_alloc(ds, n, D, C, 0, &err), BPFREE_OK);
+    bp_rng r;
+    bp_rng_seed(&r, 7);
+    for (int i = 0; i < n; i++) {
+        ds->labels[i] = i % C;
+        for (int j = 0; j < D; j++)
+            ds->x[(size_t)i * D + j] = bp_rng_normal(&r) * 0.5f + (j % C == i % C ? 1.0f : 0.0f);
+    }
+}
+
+static bpfree_model *build(const char *rule, int diag, bpfree_error *err) {
+    bpfree_config cfg;
+    assert_int_equal(bpfree_config_default(&cfg, rule, 12, 3, err), BPFREE_OK);
+    cfg.n_hidden = 2;
+    cfg.hidden[0] = 16;
+    cfg.hidden[1] = 8;
+    cfg.batch = 10;
+    cfg.threads = 1;
+    cfg.act = BPFREE_ACT_TANH;
+    cfg.diagnose = diag;
+    cfg.diag_every = 2;
+    bpfree_model *m = NULL;
+    bpfree_status st = bpfree_model_new(&cfg, &m, err);
+    return st == BPFREE_OK ? m : NULL;
+}
+
+static void test_bp_against_itself_is_zero(void **state) {
+    (void)state;
+    bpfree_dataset ds = {0};
+    make_data(&ds, 60, 12, 3);
+    bpfree_error err;
+    bpfree_model *m = build("bp", BPFREE_DIAG_ALIGNMENT, &err);
+    assert_non_null(m);
+    bpfree_epoch_stats st;
+    assert_int_equal(bpfree_train_epoch(m, &ds, &st, &err), BPFREE_OK);
+    assert_int_equal(st.n_align, 3);
+    for (int l = 0; l < 3; l++) {
+        if (!(st.align_deg[l] < 0.1)) printf("  layer %d: %g degrees\n", l, st.align_deg[l]);
+        assert_true(st.align_deg[l] < 0.1);
+    }
+    bpfree_model_free(m);
+    bpfree_data_free(&ds);
+}
+
+static void test_measuring_does_not_change_training(void **state) {
+    (void)state;
+    const char *rules[] = {"bp", "dfa", "f3", "fdfa", "fg-a"};
+    bpfree_dataset ds = {0};
+    make_data(&ds, 60, 12, 3);
+    for (size_t i = 0; i < sizeof rules / sizeof *rules; i++) {
+        bpfree_error err;
+        bpfree_model *a = build(rules[i], 0, &err), *b = build(rules[i], BPFREE_DIAG_ALIGNMENT, &err);
+        assert_non_null(a);
+        assert_non_null(b);
+        bpfree_epoch_stats sa, sb;
+        for (int e = 0; e < 2; e++) {
+            assert_int_equal(bpfree_train_epoch(a, &ds, &sa, &err), BPFREE_OK);
+            assert_int_equal(bpfree_train_epoch(b, &ds, &sb, &err), BPFREE_OK);
+        }
+        assert_int_equal(sa.n_align, 0);
+        assert_int_equal(sb.n_align, 3);
+        int same = memcmp(a->params, b->params, a->n_params * sizeof(float)) == 0;
+        if (!same) printf("  %s: parameters differ when alignment is measured\n", rules[i]);
+        assert_true(same);
+        assert_true(sa.train_loss == sb.train_loss);
+        /* a rule other than bp is not perfectly aligned with BP in its hidden layers */
+        if (strcmp(rules[i], "bp") != 0) assert_true(sb.align_deg[0] > 1.0);
+        bpfree_model_free(a);
+        bpfree_model_free(b);
+    }
+    bpfree_data_free(&ds);
+}
+
+static void test_refusals_and_untouched_layers(void **state) {
+    (void)state;
+    bpfree_error err;
+    assert_null(build("mf", BPFREE_DIAG_ALIGNMENT, &err));
+    assert_int_equal(err.code, BPFREE_EUNSUPPORTED);
+    assert_non_null(strstr(err.msg, "output layer"));
+    bpfree_dataset ds = {0};
+    make_data(&ds, 60, 12, 3);
+    bpfree_model *m = build("llo", BPFREE_DIAG_ALIGNMENT, &err);
+    assert_non_null(m);
+    bpfree_epoch_stats st;
+    assert_int_equal(bpfree_train_epoch(m, &ds, &st, &err), BPFREE_OK);
+    assert_true(isnan(st.align_deg[0]) && isnan(st.align_deg[1])); /* frozen */
+    assert_true(st.align_deg[2] < 0.1);                           /* true gradient */
+    bpfree_model_free(m);
+    bpfree_data_free(&ds);
+}
+
+int main(void) {
+    bpfree_set_threads(1);
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_bp_against_itself_is_zero),
+        cmocka_unit_test(test_measuring_does_not_change_training),
+        cmocka_unit_test(test_refusals_and_untouched_layers),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
