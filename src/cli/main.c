@@ -750,15 +750,23 @@ static int cmd_eval(int argc, char **argv) {
 /* ---------------------------------------------------------------- rules */
 
 static int cmd_rules(void) {
-    printf("%-7s %-34s %-9s %-7s %-13s %-9s  %s\n", "rule", "name", "weight-tr", "frozen",
+    int wn = 4, wt = 4; /* column widths from the table itself */
+    for (int i = 0; i < bpfree_rule_count(); i++) {
+        const bpfree_rule_info *r = bpfree_rule_at(i);
+        if ((int)strlen(r->name) > wn) wn = (int)strlen(r->name);
+        if ((int)strlen(r->title) > wt) wt = (int)strlen(r->title);
+    }
+    printf("%-*s  %-*s  %-9s %-7s %-13s %-9s  %s\n", wn, "rule", wt, "name", "weight-tr", "frozen",
            "locality", "locking", "paper");
     for (int i = 0; i < bpfree_rule_count(); i++) {
         const bpfree_rule_info *r = bpfree_rule_at(i);
-        printf("%-7s %-34s %-9s %-7s %-13s %-9s  %s\n", r->name, r->title, r->weight_transport,
-               r->frozen_activities, r->locality, r->update_locking, r->paper);
+        printf("%-*s  %-*s  %-9s %-7s %-13s %-9s  %s\n", wn, r->name, wt, r->title,
+               r->weight_transport, r->frozen_activities, r->locality, r->update_locking, r->paper);
     }
-    printf("\ncolumns: the survey's taxonomy (000, Table I): weight transport, frozen "
-           "activities,\nlocality of the learning signal, and what a layer's update waits for.\n");
+    printf("\ncolumns: the survey's taxonomy (000, Table I and section IV): weight transport (W^T in\n"
+           "the signal), frozen activities (all activations held for the signal), locality of the\n"
+           "signal, and update locking: backward = waits for the backward pass, forward = waits\n"
+           "for the whole forward pass, none = a layer updates as soon as it has run.\n");
     return 0;
 }
 
