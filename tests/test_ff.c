@@ -411,6 +411,8 @@ static void test_cff_no_cross_gradient(void **state) {
      * layer-2 goodness in the rule's buffers, which must not leak in. */
     cfg.cff_alpha = 4.0f; /* makes G_2 at its initial weights visible */
     m = build(&cfg);
+    L1 = &m->layers[0];
+    L2 = &m->layers[1];
     fill_batch(m, B, 6);
     float sc[5 * 2];
     m->rule->predict(m, m->xb, B, sc, NULL);
