@@ -263,6 +263,9 @@ int bp_diag_before(bpfree_model *m, long k, int B);
 void bp_diag_after(bpfree_model *m);
 void bp_diag_epoch(bpfree_model *m, bpfree_epoch_stats *stats);
 
+/* Defaults of drtp, f3 and llo: the F³ paper's MNIST setup. */
+void bp_defaults_f3_paper(bpfree_config *c);
+
 /* Rules that update every hidden layer at once, during the forward pass
  * (DRTP, F³, LLO): only two activation buffers are alive. */
 typedef struct bp_onepass {

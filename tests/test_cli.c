@@ -375,7 +375,10 @@ static void test_help(void **state) {
     /* the generic defaults a user relies on */
     assert_non_null(strstr(r.out, "[mf]"));
     assert_non_null(strstr(r.out, "[mnist]"));
-    assert_non_null(strstr(r.out, "[1000,1000]"));
+    /* rule-dependent defaults are listed per rule */
+    assert_non_null(strstr(r.out, "[(rule)]"));
+    assert_non_null(strstr(r.out, "mf           --layers 1000,1000 --act relu"));
+    assert_non_null(strstr(r.out, "f3           --layers 500 --act tanh --loss bce"));
     run_free(&r);
     r = RUN("--version");
     assert_int_equal(r.status, 0);

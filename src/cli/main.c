@@ -48,17 +48,18 @@ static const opt_def OPTS[] = {
      "last column"},
     {"classify", NULL, "csv: the target is a class label (else regression)", T_FLAG, O(classify),
      "off"},
-    {"layers", "N,N,..", "hidden layer widths", T_STR, O(layers), "1000,1000"},
-    {"act", "NAME", "hidden activation: relu, tanh, sigmoid, identity", T_STR, O(act), "relu"},
+    {"layers", "N,N,..", "hidden layer widths", T_STR, O(layers), "(rule)"},
+    {"act", "NAME", "hidden activation: relu, tanh, sigmoid, identity", T_STR, O(act), "(rule)"},
     {"loss", "NAME", "ce (softmax cross-entropy), bce (sigmoid + BCE), mse", T_STR, O(loss),
-     "ce"},
+     "(rule); mse for regression data"},
     {"norm", "NAME", "input preprocessing: scale ([0,1]) or standardize (train mean/std)", T_STR,
-     O(norm), "scale"},
+     O(norm), "(rule)"},
     {"epochs", "N", "epochs (with --greedy: per layer)", T_INT, O(epochs), "(rule)"},
     {"batch", "N", "minibatch size", T_INT, O(batch), "(rule)"},
     {"optim", "NAME", "sgd or adam (sgd without --lr: lr 0.05)", T_STR, O(optim), "(rule)"},
     {"lr", "F", "learning rate", T_FLOAT, O(lr), "(rule)"},
-    {"sched", "NAME", "learning-rate schedule: none, step, cooldown", T_STR, O(sched), "(rule)"},
+    {"sched", "NAME", "learning-rate schedule: none, step, cooldown, multistep", T_STR, O(sched),
+     "(rule)"},
     {"cooldown", "F", "cooldown: fraction of training over which lr falls linearly", T_FLOAT,
      O(cooldown), "(rule)"},
     {"lr-min", "F", "cooldown: final learning rate", T_FLOAT, O(lr_min), "0"},
@@ -203,8 +204,11 @@ static void usage(FILE *f) {
         bpfree_config c;
         const char *name = bpfree_rule_at(i)->name;
         if (bpfree_config_default(&c, name, 784, 10, NULL)) continue;
-        fprintf(f, "  %-6s --epochs %d --batch %d --optim %s --lr %g --sched %s", name, c.epochs,
-                c.batch, bpfree_optim_name(c.optim.kind), (double)c.optim.lr,
+        fprintf(f, "  %-12s --layers ", name);
+        for (int l = 0; l < c.n_hidden; l++) fprintf(f, "%s%d", l ? "," : "", c.hidden[l]);
+        fprintf(f, " --act %s --loss %s --norm %s --epochs %d --batch %d --optim %s --lr %g --sched %s",
+                bpfree_act_name(c.act), bpfree_loss_name(c.loss), bpfree_norm_name(c.norm),
+                c.epochs, c.batch, bpfree_optim_name(c.optim.kind), (double)c.optim.lr,
                 bpfree_sched_name(c.optim.sched));
         if (c.optim.sched == BPFREE_SCHED_COOLDOWN) fprintf(f, " --cooldown %g", (double)c.optim.cooldown);
         fputc('\n', f);

@@ -44,6 +44,23 @@ void bp_feedback_signal(const bpfree_model *m, const int *fb, int l, float alpha
     bpfree_gemm(0, 0, B, n, C, alpha, e, C, bp_tensor_ptr(m, fb[l]), n, 0.0f, dh, n);
 }
 
+/* The setup of the F³ paper's MNIST experiments (001 §4, the authors' code):
+ * one hidden layer of 500 tanh, sigmoid output with binary cross-entropy,
+ * standardised inputs, Adam 1.5e-4, batch 50, 100 epochs.  bpfree adds its
+ * linear cooldown over the second half: with a constant rate F³'s loss
+ * cycles (see README), and the cooldown lets the last epoch settle. */
+void bp_defaults_f3_paper(bpfree_config *c) {
+    c->n_hidden = 1;
+    c->hidden[0] = 500;
+    c->act = BPFREE_ACT_TANH;
+    c->loss = BPFREE_LOSS_BCE;
+    c->norm = BPFREE_NORM_STANDARDIZE;
+    c->optim.kind = BPFREE_OPTIM_ADAM;
+    c->optim.lr = 1.5e-4f;
+    c->batch = 50;
+    c->epochs = 100;
+}
+
 /* ------------------------------------------------ rules that update at once */
 
 bpfree_status bp_onepass_alloc(bpfree_model *m, bp_onepass *p, bpfree_error *err) {

@@ -53,6 +53,7 @@ const bp_rule bp_rule_drtp = {
              .frozen_activities = "no",
              .locality = "single-layer",
              .update_locking = "none"},
+    .defaults = bp_defaults_f3_paper,
     .reserve = drtp_reserve,
     .init = drtp_init,
     .train_batch = drtp_train,

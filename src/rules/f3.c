@@ -152,6 +152,7 @@ const bp_rule bp_rule_f3 = {
              .frozen_activities = "no",
              .locality = "non-local", /* survey §IV-D: delayed global error */
              .update_locking = "none"},
+    .defaults = bp_defaults_f3_paper,
     .reserve = f3_reserve,
     .init = f3_init,
     .begin_epoch = f3_begin_epoch,

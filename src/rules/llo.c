@@ -43,6 +43,7 @@ const bp_rule bp_rule_llo = {
              .frozen_activities = "no",
              .locality = "single-layer",
              .update_locking = "none"},
+    .defaults = bp_defaults_f3_paper,
     .init = llo_init,
     .train_batch = llo_train,
     .predict = llo_predict,
