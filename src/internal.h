@@ -265,6 +265,8 @@ void bp_diag_epoch(bpfree_model *m, bpfree_epoch_stats *stats);
 
 /* Defaults of drtp, f3 and llo: the F³ paper's MNIST setup. */
 void bp_defaults_f3_paper(bpfree_config *c);
+/* Defaults of fg-w, fg-a, lg-fg-a, dkp, fdfa: 002's Appendix A setup. */
+void bp_defaults_fdfa_paper(bpfree_config *c);
 
 /* Rules that update every hidden layer at once, during the forward pass
  * (DRTP, F³, LLO): only two activation buffers are alive. */

@@ -61,6 +61,22 @@ void bp_defaults_f3_paper(bpfree_config *c) {
     c->epochs = 100;
 }
 
+/* The setup of 002's fully connected experiments (Appendix A, Table B.5):
+ * three hidden layers of 800 ReLU, Adam with lambda = 1e-4, x0.95 per epoch,
+ * batch 64; 30 epochs instead of the paper's 100.  Used by fg-w, fg-a,
+ * lg-fg-a, dkp and fdfa. */
+void bp_defaults_fdfa_paper(bpfree_config *c) {
+    c->n_hidden = 3;
+    c->hidden[0] = c->hidden[1] = c->hidden[2] = 800;
+    c->epochs = 30;
+    c->batch = 64;
+    c->optim.kind = BPFREE_OPTIM_ADAM;
+    c->optim.lr = 1e-4f;
+    c->optim.sched = BPFREE_SCHED_STEP;
+    c->optim.step_epochs = 1;
+    c->optim.gamma = 0.95f;
+}
+
 /* ------------------------------------------------ rules that update at once */
 
 bpfree_status bp_onepass_alloc(bpfree_model *m, bp_onepass *p, bpfree_error *err) {

@@ -35,15 +35,7 @@ typedef struct dkp_state {
 /* 002 Appendix A: Adam, lambda = alpha = 1e-4, x0.95 per epoch, feedback
  * from zero, 800-unit layers; 30 epochs instead of 100. */
 static void dkp_defaults(bpfree_config *c) {
-    c->n_hidden = 3;
-    c->hidden[0] = c->hidden[1] = c->hidden[2] = 800;
-    c->epochs = 30;
-    c->batch = 64;
-    c->optim.kind = BPFREE_OPTIM_ADAM;
-    c->optim.lr = 1e-4f;
-    c->optim.sched = BPFREE_SCHED_STEP;
-    c->optim.step_epochs = 1;
-    c->optim.gamma = 0.95f;
+    bp_defaults_fdfa_paper(c);
     c->feedback_init = BPFREE_INIT_ZEROS;
     c->fb_lr = 1e-4f;
     c->fb_optim = BPFREE_FB_ADAM;

@@ -36,15 +36,7 @@ typedef struct fdfa_state {
  * (Table B.5: the 4-layer net has three hidden layers).  100 epochs in the
  * paper; bpfree's default is 30. */
 static void fdfa_defaults(bpfree_config *c) {
-    c->n_hidden = 3;
-    c->hidden[0] = c->hidden[1] = c->hidden[2] = 800;
-    c->epochs = 30;
-    c->batch = 64;
-    c->optim.kind = BPFREE_OPTIM_ADAM;
-    c->optim.lr = 1e-4f;
-    c->optim.sched = BPFREE_SCHED_STEP;
-    c->optim.step_epochs = 1;
-    c->optim.gamma = 0.95f;
+    bp_defaults_fdfa_paper(c);
     c->feedback_init = BPFREE_INIT_ZEROS;
     c->fb_lr = 1e-4f;
     c->fb_optim = BPFREE_FB_ADAM;

@@ -32,20 +32,6 @@ typedef struct fga_state {
     float *dl;                       /* (B) */
 } fga_state;
 
-/* 002 Appendix A (as fg-w): Adam 1e-4, x0.95 per epoch, 800-unit layers;
- * 30 epochs instead of the paper's 100. */
-static void fga_defaults(bpfree_config *c) {
-    c->n_hidden = 3;
-    c->hidden[0] = c->hidden[1] = c->hidden[2] = 800;
-    c->epochs = 30;
-    c->batch = 64;
-    c->optim.kind = BPFREE_OPTIM_ADAM;
-    c->optim.lr = 1e-4f;
-    c->optim.sched = BPFREE_SCHED_STEP;
-    c->optim.step_epochs = 1;
-    c->optim.gamma = 0.95f;
-}
-
 static bpfree_status fga_init(bpfree_model *m, bpfree_error *err) {
     fga_state *s = bp_alloc(&m->mem, sizeof *s);
     if (!s) return bp_fail(err, BPFREE_ENOMEM, "out of memory (fg-a state)");
@@ -121,7 +107,7 @@ const bp_rule bp_rule_fga = {
              .frozen_activities = "yes", /* each layer keeps h and u until dL is known */
              .locality = "non-local",
              .update_locking = "forward"},
-    .defaults = fga_defaults,
+    .defaults = bp_defaults_fdfa_paper, /* 002 Appendix A */
     .init = fga_init,
     .train_batch = fga_train,
     .predict = fga_predict,

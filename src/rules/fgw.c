@@ -31,21 +31,6 @@ typedef struct fgw_state {
     float *V;                        /* perturbations, laid out as the parameter block */
 } fgw_state;
 
-/* 002 Appendix A: Adam, lambda = 1e-4, x0.95 per epoch, no regularisation;
- * Table B.5's MNIST nets have 800-unit ReLU hidden layers (4 layers: three
- * hidden).  100 epochs in the paper; bpfree's default is a modest 30. */
-static void fgw_defaults(bpfree_config *c) {
-    c->n_hidden = 3;
-    c->hidden[0] = c->hidden[1] = c->hidden[2] = 800;
-    c->epochs = 30;
-    c->batch = 64;
-    c->optim.kind = BPFREE_OPTIM_ADAM;
-    c->optim.lr = 1e-4f;
-    c->optim.sched = BPFREE_SCHED_STEP;
-    c->optim.step_epochs = 1;
-    c->optim.gamma = 0.95f;
-}
-
 static bpfree_status fgw_init(bpfree_model *m, bpfree_error *err) {
     fgw_state *s = bp_alloc(&m->mem, sizeof *s);
     if (!s) return bp_fail(err, BPFREE_ENOMEM, "out of memory (fg-w state)");
@@ -118,7 +103,7 @@ const bp_rule bp_rule_fgw = {
              .frozen_activities = "yes", /* each layer keeps h and V until dL is known */
              .locality = "non-local",    /* one scalar from the loss reaches every layer */
              .update_locking = "forward"},
-    .defaults = fgw_defaults,
+    .defaults = bp_defaults_fdfa_paper, /* 002 Appendix A */
     .init = fgw_init,
     .train_batch = fgw_train,
     .predict = fgw_predict,

@@ -35,20 +35,6 @@ typedef struct lgfga_state {
     int n_heads;    /* hidden layers with a head of their own: n_hidden - 1 */
 } lgfga_state;
 
-/* 002 Appendix A (as fg-a): Adam 1e-4, x0.95 per epoch, 800-unit layers;
- * 30 epochs instead of the paper's 100. */
-static void lgfga_defaults(bpfree_config *c) {
-    c->n_hidden = 3;
-    c->hidden[0] = c->hidden[1] = c->hidden[2] = 800;
-    c->epochs = 30;
-    c->batch = 64;
-    c->optim.kind = BPFREE_OPTIM_ADAM;
-    c->optim.lr = 1e-4f;
-    c->optim.sched = BPFREE_SCHED_STEP;
-    c->optim.step_epochs = 1;
-    c->optim.gamma = 0.95f;
-}
-
 static int lgfga_n_heads(const bpfree_model *m) {
     return m->cfg.n_hidden > 1 ? m->cfg.n_hidden - 1 : 0;
 }
@@ -170,7 +156,7 @@ const bp_rule bp_rule_lgfga = {
              .frozen_activities = "no",   /* a block updates after its own forward */
              .locality = "single-layer",  /* each layer learns from its own head */
              .update_locking = "none"},
-    .defaults = lgfga_defaults,
+    .defaults = bp_defaults_fdfa_paper, /* 002 Appendix A */
     .reserve = lgfga_reserve,
     .init = lgfga_init,
     .train_batch = lgfga_train,
