@@ -280,12 +280,18 @@ typedef struct bpfree_config {
     /* Diagnostics (not saved with the model; they cost only when asked):
      * BPFREE_DIAG_ALIGNMENT measures, every diag_every-th batch, the angle
      * between each layer's update and the true BP gradient on the same batch,
-     * before the step (002, Fig. 8).  Needs a rule with an output layer. */
+     * before the step (002, Fig. 8).  Needs a rule with an output layer.
+     * BPFREE_DIAG_VARIANCE draws the rule's gradient estimate diag_draws
+     * times on the same batch and reports, per layer, its variance
+     * normalised by the expected squared norm (002, Figs. 5-7).  Training
+     * is bit-identical with and without either. */
     int diagnose;
     int diag_every;
+    int diag_draws;
 } bpfree_config;
 
 #define BPFREE_DIAG_ALIGNMENT 1
+#define BPFREE_DIAG_VARIANCE 2
 
 /* Fill `cfg` with the defaults of `rule` (which must name a known rule) for
  * a D -> C problem: 2 hidden layers of 1000 ReLU, and the rule's own tuned
@@ -494,6 +500,11 @@ typedef struct bpfree_epoch_stats {
      * epoch (n_align layers; NaN for a layer the rule did not update). */
     int n_align;
     double align_deg[BPFREE_MAX_LAYERS];
+    /* --diagnose variance: mean normalised variance per dense layer,
+     * sum_k |g_k - mean g|^2 / sum_k |g_k|^2 over the draws (0 = deterministic) */
+    int n_var;
+    double var_norm[BPFREE_MAX_LAYERS];
+    double var_raw[BPFREE_MAX_LAYERS]; /* the same spread, per weight (not normalised) */
 } bpfree_epoch_stats;
 
 /* One epoch over `train` in an order shuffled by the model's RNG.  Returns

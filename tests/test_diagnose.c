@@ -1,6 +1,10 @@
 /* test_diagnose.c — --diagnose alignment: BP against itself is 0 degrees,
  * measuring does not change training, rules without an output layer are
- * refused, and a rule that leaves a layer alone reports NaN for it. */
+ * refused, and a rule that leaves a layer alone reports NaN for it.
+ * --diagnose variance: deterministic rules have none, forward gradients
+ * have plenty, FDFA's (eq. 8 average) scales with alpha^2 (002 Fig. 5),
+ * measuring leaves training bit-identical, rules with private state are
+ * refused. */
 #include "testutil.h"
 
 static void make_data(bpfree_dataset *ds, int n, int D, int C) {
@@ -15,7 +19,12 @@ static void make_data(bpfree_dataset *ds, int n, int D, int C) {
     }
 }
 
+static bpfree_model *build_fb(const char *rule, int diag, float fb_lr, bpfree_error *err);
 static bpfree_model *build(const char *rule, int diag, bpfree_error *err) {
+    return build_fb(rule, diag, 0.0f, err);
+}
+
+static bpfree_model *build_fb(const char *rule, int diag, float fb_lr, bpfree_error *err) {
     bpfree_config cfg;
     assert_int_equal(bpfree_config_default(&cfg, rule, 12, 3, err), BPFREE_OK);
     cfg.n_hidden = 2;
@@ -26,6 +35,11 @@ static bpfree_model *build(const char *rule, int diag, bpfree_error *err) {
     cfg.act = BPFREE_ACT_TANH;
     cfg.diagnose = diag;
     cfg.diag_every = 2;
+    cfg.diag_draws = 8;
+    if (fb_lr > 0.0f) {
+        cfg.fb_optim = BPFREE_FB_EMA;
+        cfg.fb_lr = fb_lr;
+    }
     bpfree_model *m = NULL;
     bpfree_status st = bpfree_model_new(&cfg, &m, err);
     return st == BPFREE_OK ? m : NULL;
@@ -96,12 +110,62 @@ static void test_refusals_and_untouched_layers(void **state) {
     bpfree_data_free(&ds);
 }
 
+static void test_variance(void **state) {
+    (void)state;
+    bpfree_dataset ds = {0};
+    make_data(&ds, 60, 12, 3);
+    bpfree_error err;
+    /* measuring leaves training bit-identical */
+    const char *rules[] = {"bp", "fg-a", "fg-w", "lg-fg-a", "pepita"};
+    for (size_t i = 0; i < sizeof rules / sizeof *rules; i++) {
+        bpfree_model *a = build(rules[i], 0, &err), *b = build(rules[i], BPFREE_DIAG_VARIANCE, &err);
+        assert_non_null(a);
+        assert_non_null(b);
+        bpfree_epoch_stats sa, sb;
+        for (int e = 0; e < 2; e++) {
+            assert_int_equal(bpfree_train_epoch(a, &ds, &sa, &err), BPFREE_OK);
+            assert_int_equal(bpfree_train_epoch(b, &ds, &sb, &err), BPFREE_OK);
+        }
+        int same = memcmp(a->params, b->params, a->n_params * sizeof(float)) == 0;
+        if (!same) printf("  %s: parameters differ when variance is measured\n", rules[i]);
+        assert_true(same);
+        assert_int_equal(sb.n_var, 3);
+        if (strcmp(rules[i], "bp") == 0 || strcmp(rules[i], "pepita") == 0)
+            for (int l = 0; l < 3; l++) assert_true(sb.var_norm[l] == 0.0);
+        else
+            assert_true(sb.var_norm[0] > 0.05); /* a forward gradient is noisy */
+        bpfree_model_free(a);
+        bpfree_model_free(b);
+    }
+    /* FDFA with eq. 8: the spread of one step is alpha^2 Var(d v) */
+    double raw[2];
+    const float alphas[2] = {0.01f, 0.001f};
+    for (int i = 0; i < 2; i++) {
+        bpfree_model *m = build_fb("fdfa", BPFREE_DIAG_VARIANCE, alphas[i], &err);
+        assert_non_null(m);
+        bpfree_epoch_stats st;
+        assert_int_equal(bpfree_train_epoch(m, &ds, &st, &err), BPFREE_OK);
+        raw[i] = st.var_raw[0];
+        bpfree_model_free(m);
+    }
+    double ratio = raw[0] / raw[1];
+    if (!(ratio > 50.0 && ratio < 200.0)) printf("  fdfa variance ratio for alpha x10: %g\n", ratio);
+    assert_true(ratio > 50.0 && ratio < 200.0);
+    /* refusals: private state */
+    assert_null(build("f3", BPFREE_DIAG_VARIANCE, &err));
+    assert_int_equal(err.code, BPFREE_EUNSUPPORTED);
+    assert_null(build("dkp", BPFREE_DIAG_VARIANCE, &err));
+    assert_non_null(strstr(err.msg, "dkp"));
+    bpfree_data_free(&ds);
+}
+
 int main(void) {
     bpfree_set_threads(1);
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_bp_against_itself_is_zero),
         cmocka_unit_test(test_measuring_does_not_change_training),
         cmocka_unit_test(test_refusals_and_untouched_layers),
+        cmocka_unit_test(test_variance),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

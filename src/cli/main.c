@@ -20,7 +20,7 @@ typedef struct opts {
     const char *rule, *data, *layers, *act, *loss, *norm, *optim, *sched, *init, *fb_init,
         *predict, *log, *save, *milestones, *f3_error, *target, *fb_optim, *diagnose;
     int epochs, batch, threads, val, greedy, step_epochs, nesterov, adamw, quiet, f3_onehot,
-        f3_softmax, classify, diag_every;
+        f3_softmax, classify, diag_every, diag_draws;
     double pepita_f, fb_lr, fb_wd;
     long long seed;
     double lr, momentum, wd, beta1, beta2, eps, cooldown, lr_min, gamma, init_std;
@@ -133,8 +133,12 @@ static const opt_def OPTS[] = {
     {"threads", "N", "BLAS threads (0 = all cores)", T_INT, O(threads), "0"},
     {"log", "FILE", "write one JSON object per epoch", T_STR, O(log), "none"},
     {"save", "FILE", "save the trained model", T_STR, O(save), "none"},
-    {"diagnose", "WHAT", "alignment: angle of each layer's update to BP's gradient (002 Fig. 8)",
+    {"diagnose", "WHAT",
+     "alignment (angle of each layer's update to BP's gradient, 002 Fig. 8), variance (of a "
+     "stochastic rule's estimate over redraws, Figs. 5-6), or both: alignment,variance",
      T_STR, O(diagnose), "none"},
+    {"diag-draws", "K", "diagnostics: redraws per measured batch for variance", T_INT,
+     O(diag_draws), "10"},
     {"diag-every", "N", "diagnostics: measure every N-th batch", T_INT, O(diag_every), "10"},
     {"quiet", NULL, "print only the final result", T_FLAG, O(quiet), "off"},
 };
@@ -465,10 +469,18 @@ static void build_config(const opts *o, int D, int C, bpfree_config *c) {
     if (o->f3_softmax) c->f3_softmax = 1;
     if (given(o, O(pepita_f))) c->pepita_f = (float)o->pepita_f;
     if (o->diagnose) {
-        if (strcmp(o->diagnose, "alignment") == 0) c->diagnose = BPFREE_DIAG_ALIGNMENT;
-        else if (strcmp(o->diagnose, "none") == 0) c->diagnose = 0;
-        else die("--diagnose: unknown value '%s' (known: alignment, none)", o->diagnose);
+        c->diagnose = 0;
+        char buf[128];
+        snprintf(buf, sizeof buf, "%s", o->diagnose);
+        char *save = NULL;
+        for (char *t = strtok_r(buf, ",", &save); t; t = strtok_r(NULL, ",", &save)) {
+            if (strcmp(t, "alignment") == 0) c->diagnose |= BPFREE_DIAG_ALIGNMENT;
+            else if (strcmp(t, "variance") == 0) c->diagnose |= BPFREE_DIAG_VARIANCE;
+            else if (strcmp(t, "none") != 0)
+                die("--diagnose: unknown value '%s' (known: alignment, variance, none)", t);
+        }
     }
+    if (given(o, O(diag_draws))) c->diag_draws = o->diag_draws;
     if (given(o, O(diag_every))) c->diag_every = o->diag_every;
     if (o->fb_optim)
         c->fb_optim = parse_enum("fb-optim", o->fb_optim, parse_fb_optim, "adam, sgd, ema");
@@ -646,6 +658,8 @@ static int cmd_train(int argc, char **argv) {
             if (st.active_layer >= 0) printf("  [layer %d]", st.active_layer + 1);
             for (int l = 0; l < st.n_align; l++)
                 printf("%s%.1f", l ? "/" : "  align ", st.align_deg[l]);
+            for (int l = 0; l < st.n_var; l++)
+                printf("%s%.3g", l ? "/" : "  var ", st.var_norm[l]);
             printf("  %.2fs  %.0f samples/s  lr %.3g\n", st.seconds, st.samples_per_s, st.lr);
             fflush(stdout);
         }
@@ -673,6 +687,18 @@ static int cmd_train(int argc, char **argv) {
                 else
                     fprintf(lg.f, "%s%.4g", l ? ", " : ", \"align_deg\": [", st.align_deg[l]);
             if (st.n_align) fputs("]", lg.f);
+            for (int l = 0; l < st.n_var; l++)
+                if (isnan(st.var_norm[l]))
+                    fprintf(lg.f, "%snull", l ? ", " : ", \"var_norm\": [");
+                else
+                    fprintf(lg.f, "%s%.4g", l ? ", " : ", \"var_norm\": [", st.var_norm[l]);
+            if (st.n_var) fputs("]", lg.f);
+            for (int l = 0; l < st.n_var; l++)
+                if (isnan(st.var_raw[l]))
+                    fprintf(lg.f, "%snull", l ? ", " : ", \"var_raw\": [");
+                else
+                    fprintf(lg.f, "%s%.4g", l ? ", " : ", \"var_raw\": [", st.var_raw[l]);
+            if (st.n_var) fputs("]", lg.f);
             fprintf(lg.f, ", \"seconds\": %.4f, \"samples_per_s\": %.1f, \"lr\": %.6g}\n",
                     st.seconds, st.samples_per_s, st.lr);
             fflush(lg.f);

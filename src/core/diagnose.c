@@ -1,9 +1,20 @@
-/* diagnose.c — gradient alignment (FDFA paper 002, Fig. 8): on every
+/* diagnose.c — gradient alignment and estimator variance.
+ *
+ * Alignment (FDFA paper 002, Fig. 8): on every
  * diag_every-th batch, the true BP gradient of the batch is computed first
  * (no step, no random numbers drawn, so training is unchanged), m->grads is
  * cleared, the rule takes its step, and the angle between each layer's
  * weight update (what the rule wrote into its gradient) and BP's gradient is
- * accumulated.  Costs nothing unless cfg.diagnose asks for it. */
+ * accumulated.
+ *
+ * Variance (002, Figs. 5-7): on the same batches, the model's mutable state
+ * (parameters, optimizer moments and step, the state block, the RNG) is
+ * saved, the rule's step is drawn diag_draws times from that same state —
+ * each draw restored afterwards — and the spread of the gradient estimates
+ * it wrote is measured.  Only rules whose step changes nothing but those
+ * blocks can be measured this way (others keep private state: F³'s store,
+ * learned feedback with its own moments); they are refused with a reason.
+ * Both cost nothing unless cfg.diagnose asks for them. */
 #include "internal.h"
 
 #include <math.h>
@@ -14,36 +25,126 @@ typedef struct bp_diag {
     float *gbp;                       /* (n_params) BP's gradient */
     double sum[BPFREE_MAX_LAYERS];
     long count[BPFREE_MAX_LAYERS];
+    /* variance: saved state, and the draws' sums */
+    float *save_p, *save_m, *save_v, *save_s, *gsum;
+    bp_optim save_opt;
+    bp_rng save_rng;
+    double vsum[BPFREE_MAX_LAYERS], rsum[BPFREE_MAX_LAYERS];
+    long vcount[BPFREE_MAX_LAYERS];
 } bp_diag;
 
+/* Rules whose train_batch changes only the model's blocks. */
+static int variance_ok(const bpfree_model *m) {
+    static const char *const ok[] = {"bp", "fa", "dfa", "drtp", "llo", "pepita",
+                                     "fg-w", "fg-a", "lg-fg-a"};
+    for (size_t i = 0; i < sizeof ok / sizeof *ok; i++)
+        if (strcmp(m->cfg.rule, ok[i]) == 0) return 1;
+    return strcmp(m->cfg.rule, "fdfa") == 0 && m->cfg.fb_optim == BPFREE_FB_EMA;
+}
+
 bpfree_status bp_diag_init(bpfree_model *m, bpfree_error *err) {
-    if (!(m->cfg.diagnose & BPFREE_DIAG_ALIGNMENT)) return BPFREE_OK;
-    if (!m->rule->info.output_layer)
+    const int align = m->cfg.diagnose & BPFREE_DIAG_ALIGNMENT;
+    const int var = m->cfg.diagnose & BPFREE_DIAG_VARIANCE;
+    if (!align && !var) return BPFREE_OK;
+    if (align && !m->rule->info.output_layer)
         return bp_fail(err, BPFREE_EUNSUPPORTED,
                        "--diagnose alignment compares with backprop's gradient of the output "
                        "loss; rule '%s' has no output layer",
                        m->cfg.rule);
+    if (var && !variance_ok(m))
+        return bp_fail(err, BPFREE_EUNSUPPORTED,
+                       "--diagnose variance redraws a step from saved state; rule '%s'%s keeps "
+                       "state of its own that a redraw would change (measurable: bp, fa, dfa, "
+                       "drtp, llo, pepita, fg-w, fg-a, lg-fg-a, fdfa with --fb-optim ema)",
+                       m->cfg.rule, strcmp(m->cfg.rule, "fdfa") == 0 ? " (with Adam/SGD feedback)" : "");
     bp_diag *d = bp_alloc(&m->mem, sizeof *d);
     if (!d) return bp_fail(err, BPFREE_ENOMEM, "out of memory (diagnostics)");
     m->diag = d;
-    if (!(d->gbp = bp_alloc_floats(&m->mem, m->n_params, "BP gradient (diagnostics)", err)))
+    const size_t np = m->n_params ? m->n_params : 1, ns = m->n_state ? m->n_state : 1;
+    if (align && (!(d->gbp = bp_alloc_floats(&m->mem, np, "BP gradient (diagnostics)", err))))
         return BPFREE_ENOMEM;
-    return bp_chain_alloc(m, &d->c, err);
+    if (var && (!(d->save_p = bp_alloc_floats(&m->mem, np, "saved parameters", err)) ||
+                !(d->save_m = bp_alloc_floats(&m->mem, np, "saved moments", err)) ||
+                !(d->save_s = bp_alloc_floats(&m->mem, ns, "saved rule state", err)) ||
+                !(d->gsum = bp_alloc_floats(&m->mem, np, "gradient sums", err)) ||
+                (m->opt_v && !(d->save_v = bp_alloc_floats(&m->mem, np, "saved moments", err)))))
+        return BPFREE_ENOMEM;
+    return align ? bp_chain_alloc(m, &d->c, err) : BPFREE_OK;
 }
 
 void bp_diag_free(bpfree_model *m) {
     bp_diag *d = m->diag;
     if (!d) return;
     bp_chain_free(m, &d->c);
-    bp_free(&m->mem, d->gbp);
+    float *bufs[] = {d->gbp, d->save_p, d->save_m, d->save_v, d->save_s, d->gsum};
+    for (size_t i = 0; i < sizeof bufs / sizeof *bufs; i++) bp_free(&m->mem, bufs[i]);
     bp_free(&m->mem, d);
     m->diag = NULL;
+}
+
+static void save_state(bpfree_model *m, bp_diag *d, int restore) {
+    const size_t np = m->n_params * sizeof(float), ns = m->n_state * sizeof(float);
+    float *blocks[] = {m->params, m->opt_m, m->opt_v, m->state};
+    float *saved[] = {d->save_p, d->save_m, d->save_v, d->save_s};
+    size_t sizes[] = {np, np, np, ns};
+    for (int i = 0; i < 4; i++)
+        if (blocks[i] && saved[i] && sizes[i])
+            memcpy(restore ? blocks[i] : saved[i], restore ? saved[i] : blocks[i], sizes[i]);
+    if (restore) {
+        m->optim = d->save_opt;
+        m->rng = d->save_rng;
+    } else {
+        d->save_opt = m->optim;
+        d->save_rng = m->rng;
+    }
+}
+
+/* K draws of the rule's step from the same state; the model is left as it
+ * was, RNG included, so the real step that follows is unchanged. */
+static void measure_variance(bpfree_model *m, bp_diag *d, int B) {
+    const int K = m->cfg.diag_draws;
+    double sq[BPFREE_MAX_LAYERS] = {0};
+    save_state(m, d, 0);
+    memset(d->gsum, 0, m->n_params * sizeof(float));
+    for (int k = 0; k < K; k++) {
+        double loss = 0.0;
+        long correct = 0;
+        m->rng = d->save_rng;
+        for (int j = 0; j < k; j++) bp_rng_u64(&m->rng); /* a different stream per draw */
+        bp_rng_seed(&m->rng, bp_rng_u64(&m->rng));
+        m->rule->train_batch(m, B, &loss, &correct);
+        for (int l = 0; l < m->n_layers; l++) {
+            const bp_dense *L = &m->layers[l];
+            const size_t n = (size_t)L->out * L->in;
+            float *gs = d->gsum + L->off;
+            for (size_t i = 0; i < n; i++) {
+                gs[i] += L->gW[i];
+                sq[l] += (double)L->gW[i] * L->gW[i];
+            }
+        }
+        save_state(m, d, 1);
+    }
+    /* sum_k |g_k - mean|^2 = sum_k |g_k|^2 - |sum_k g_k|^2 / K */
+    for (int l = 0; l < m->n_layers; l++) {
+        const bp_dense *L = &m->layers[l];
+        const size_t n = (size_t)L->out * L->in;
+        double s2 = 0.0;
+        for (size_t i = 0; i < n; i++) s2 += (double)d->gsum[L->off + i] * d->gsum[L->off + i];
+        if (sq[l] <= 0.0) continue; /* the rule does not update this layer */
+        double spread = sq[l] - s2 / K;
+        if (spread < 1e-6 * sq[l]) spread = 0.0; /* a deterministic rule: rounding only */
+        d->vsum[l] += spread / sq[l];
+        d->rsum[l] += spread / ((double)K * (double)n);
+        d->vcount[l]++;
+    }
 }
 
 int bp_diag_before(bpfree_model *m, long k, int B) {
     bp_diag *d = m->diag;
     int every = m->cfg.diag_every > 0 ? m->cfg.diag_every : 1;
     if (!d || k % every != 0) return 0;
+    if (m->cfg.diagnose & BPFREE_DIAG_VARIANCE) measure_variance(m, d, B);
+    if (!(m->cfg.diagnose & BPFREE_DIAG_ALIGNMENT)) return 0;
     bp_chain_grads(m, &d->c, B);
     memcpy(d->gbp, m->grads, m->n_params * sizeof(float));
     memset(m->grads, 0, m->n_params * sizeof(float));
@@ -77,14 +178,21 @@ void bp_diag_after(bpfree_model *m) {
 
 void bp_diag_epoch(bpfree_model *m, bpfree_epoch_stats *stats) {
     bp_diag *d = m->diag;
-    if (!d) {
-        if (stats) stats->n_align = 0;
-        return;
+    if (stats) stats->n_align = stats->n_var = 0;
+    if (!d) return;
+    const int align = m->cfg.diagnose & BPFREE_DIAG_ALIGNMENT;
+    const int var = m->cfg.diagnose & BPFREE_DIAG_VARIANCE;
+    if (stats) {
+        stats->n_align = align ? m->n_layers : 0;
+        stats->n_var = var ? m->n_layers : 0;
     }
-    if (stats) stats->n_align = m->n_layers;
     for (int l = 0; l < m->n_layers; l++) {
-        if (stats) stats->align_deg[l] = d->count[l] ? d->sum[l] / d->count[l] : NAN;
-        d->sum[l] = 0.0;
-        d->count[l] = 0;
+        if (stats && align) stats->align_deg[l] = d->count[l] ? d->sum[l] / d->count[l] : NAN;
+        if (stats && var) {
+            stats->var_norm[l] = d->vcount[l] ? d->vsum[l] / d->vcount[l] : NAN;
+            stats->var_raw[l] = d->vcount[l] ? d->rsum[l] / d->vcount[l] : NAN;
+        }
+        d->sum[l] = d->vsum[l] = d->rsum[l] = 0.0;
+        d->count[l] = d->vcount[l] = 0;
     }
 }

@@ -36,6 +36,7 @@ bpfree_status bpfree_config_default(bpfree_config *c, const char *rule, int inpu
     c->predict = BPFREE_PREDICT_FF;
     c->pepita_f = 0.05f;
     c->diag_every = 10;
+    c->diag_draws = 10;
     c->fb_lr = 1e-4f;
     c->fb_optim = BPFREE_FB_ADAM;
     c->norm = BPFREE_NORM_SCALE;
@@ -102,8 +103,10 @@ bpfree_status bpfree_config_check(const bpfree_config *c, bpfree_error *err) {
     CHECK(c->fb_wd >= 0.0f && isfinite(c->fb_wd), "feedback weight decay must be >= 0 (got %g)",
           (double)c->fb_wd);
     CHECK(c->norm_std > 0.0f, "normalisation std must be > 0");
-    CHECK(c->diagnose >= 0 && c->diagnose <= BPFREE_DIAG_ALIGNMENT, "unknown diagnostics %d",
-          c->diagnose);
+    CHECK(c->diagnose >= 0 && c->diagnose <= (BPFREE_DIAG_ALIGNMENT | BPFREE_DIAG_VARIANCE),
+          "unknown diagnostics %d", c->diagnose);
+    CHECK(!(c->diagnose & BPFREE_DIAG_VARIANCE) || (c->diag_draws >= 2 && c->diag_draws <= 10000),
+          "diag-draws must be in [2, 10000] (got %d)", c->diag_draws);
     CHECK(c->diag_every >= 0, "diag-every must be >= 0 (got %d)", c->diag_every);
     bpfree_status ffst = bp_ff_config_check(c, err);
     if (ffst) return ffst;
