@@ -32,8 +32,9 @@
  * negatives (Hinton §3.3): a wrong label drawn in proportion to the one-pass
  * head's softmax probabilities on this batch, the true label excluded.
  *
- * Peer normalisation (Hinton's running-mean term, as in his code and Löwe's
- * PyTorch port): each unit keeps a running mean of its activity on positive
+ * Peer normalisation (Hinton's running-mean term, implemented from the
+ * descriptions of his code and of Löwe's PyTorch port — not checked line by
+ * line against either): each unit keeps a running mean of its activity on positive
  * data, r_j <- 0.9 r_j + 0.1 mean_b h⁺_bj (updated after every batch), and a
  * term lambda (r_j - mean_k r_k) / B is added to dL/dz of every positive row
  * — the gradient of lambda/2 sum_j (r_j - rbar)^2 with r_j taken to move with
