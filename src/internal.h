@@ -288,6 +288,11 @@ const float *bp_onepass_hidden(bpfree_model *m, bp_onepass *p, const int *fb, co
 void bp_onepass_output(bpfree_model *m, bp_onepass *p, const float *in, int B, double *loss,
                        long *correct);
 void bp_onepass_predict(bpfree_model *m, bp_onepass *p, const float *x, int B, float *scores);
+/* predict and free for a rule whose state struct starts with a bp_onepass
+ * and owns nothing else (drtp, llo). */
+void bp_onepass_rule_predict(bpfree_model *m, const float *x, int B, float *scores,
+                             float *heads);
+void bp_onepass_rule_free(bpfree_model *m);
 /* 1 if every value is finite. */
 int bp_check_finite(const float *v, size_t n);
 

@@ -127,6 +127,19 @@ void bp_onepass_predict(bpfree_model *m, bp_onepass *p, const float *x, int B, f
     bp_forward_pingpong(m, x, B, p->a[0], p->a[1], scores);
 }
 
+void bp_onepass_rule_predict(bpfree_model *m, const float *x, int B, float *scores,
+                             float *heads) {
+    (void)heads;
+    bp_onepass_predict(m, (bp_onepass *)m->rs, x, B, scores);
+}
+
+void bp_onepass_rule_free(bpfree_model *m) {
+    if (!m->rs) return;
+    bp_onepass_free(m, (bp_onepass *)m->rs);
+    bp_free(&m->mem, m->rs);
+    m->rs = NULL;
+}
+
 /* ------------------------------------------- rules with a backward chain */
 
 bpfree_status bp_chain_alloc(bpfree_model *m, bp_chain *c, bpfree_error *err) {

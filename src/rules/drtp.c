@@ -7,7 +7,7 @@
 #include "internal.h"
 
 typedef struct drtp_state {
-    bp_onepass p;
+    bp_onepass p; /* first: bp_onepass_rule_predict/free rely on it */
     int fb[BPFREE_MAX_LAYERS];
 } drtp_state;
 
@@ -31,19 +31,6 @@ static bpfree_status drtp_train(bpfree_model *m, int B, double *loss, long *corr
     return BPFREE_OK;
 }
 
-static void drtp_predict(bpfree_model *m, const float *x, int B, float *scores, float *heads) {
-    (void)heads;
-    bp_onepass_predict(m, &((drtp_state *)m->rs)->p, x, B, scores);
-}
-
-static void drtp_free(bpfree_model *m) {
-    drtp_state *s = m->rs;
-    if (!s) return;
-    bp_onepass_free(m, &s->p);
-    bp_free(&m->mem, s);
-    m->rs = NULL;
-}
-
 const bp_rule bp_rule_drtp = {
     .info = {.name = "drtp",
              .title = "Direct Random Target Projection",
@@ -57,6 +44,6 @@ const bp_rule bp_rule_drtp = {
     .reserve = drtp_reserve,
     .init = drtp_init,
     .train_batch = drtp_train,
-    .predict = drtp_predict,
-    .free = drtp_free,
+    .predict = bp_onepass_rule_predict,
+    .free = bp_onepass_rule_free,
 };

@@ -4,7 +4,7 @@
 #include "internal.h"
 
 typedef struct llo_state {
-    bp_onepass p;
+    bp_onepass p; /* first: bp_onepass_rule_predict/free rely on it */
 } llo_state;
 
 static bpfree_status llo_init(bpfree_model *m, bpfree_error *err) {
@@ -21,19 +21,6 @@ static bpfree_status llo_train(bpfree_model *m, int B, double *loss, long *corre
     return BPFREE_OK;
 }
 
-static void llo_predict(bpfree_model *m, const float *x, int B, float *scores, float *heads) {
-    (void)heads;
-    bp_onepass_predict(m, &((llo_state *)m->rs)->p, x, B, scores);
-}
-
-static void llo_free(bpfree_model *m) {
-    llo_state *s = m->rs;
-    if (!s) return;
-    bp_onepass_free(m, &s->p);
-    bp_free(&m->mem, s);
-    m->rs = NULL;
-}
-
 const bp_rule bp_rule_llo = {
     .info = {.name = "llo",
              .title = "Last Layer Only",
@@ -46,6 +33,6 @@ const bp_rule bp_rule_llo = {
     .defaults = bp_defaults_f3_paper,
     .init = llo_init,
     .train_batch = llo_train,
-    .predict = llo_predict,
-    .free = llo_free,
+    .predict = bp_onepass_rule_predict,
+    .free = bp_onepass_rule_free,
 };
