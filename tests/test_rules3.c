@@ -43,14 +43,6 @@ static bpfree_model *make_model(const char *rule, int D, int C, int nh, const in
     return m;
 }
 
-static int find_tensor(const bpfree_model *m, const char *name) {
-    for (int t = 0; t < m->n_tensors; t++)
-        if (strcmp(m->tensors[t].name, name) == 0) return t;
-    printf("  no tensor named '%s'\n", name);
-    fail();
-    return -1;
-}
-
 static void fill_batch(bpfree_model *m, int B, uint64_t seed) {
     const int D = m->cfg.inputs, C = m->cfg.outputs;
     bp_rng r;

@@ -111,4 +111,37 @@ static inline void ref_dense(const double *x, const float *W, const float *b, in
             h[(size_t)r * O + o] = ref_f(act, s);
         }
 }
+
+/* Index of the tensor named `name` (fails the test if there is none). */
+static inline int find_tensor(const bpfree_model *m, const char *name) {
+    for (int t = 0; t < m->n_tensors; t++)
+        if (strcmp(m->tensors[t].name, name) == 0) return t;
+    printf("  no tensor named '%s'\n", name);
+    fail();
+    return -1;
+}
+
+/* Given dz (B,O) and the layer input x (B,I): gW (O,I) = dz^T x, gb = sum dz. */
+static inline void ref_param_grads(const double *dz, const double *x, int B, int I, int O, float *gW,
+                            float *gb) {
+    for (int o = 0; o < O; o++) {
+        double sb = 0.0;
+        for (int r = 0; r < B; r++) sb += dz[(size_t)r * O + o];
+        gb[o] = (float)sb;
+        for (int k = 0; k < I; k++) {
+            double s = 0.0;
+            for (int r = 0; r < B; r++) s += dz[(size_t)r * O + o] * x[(size_t)r * I + k];
+            gW[(size_t)o * I + k] = (float)s;
+        }
+    }
+}
+
+/* 1 if some element of a is outside 10x the tolerance atol + rtol |ref|:
+ * shows that a check with that tolerance tells a from ref. */
+static inline int clearly_differs(const float *a, const float *ref, size_t n, double atol, double rtol) {
+    for (size_t i = 0; i < n; i++)
+        if (fabs((double)a[i] - ref[i]) > 10.0 * (atol + rtol * fabs((double)ref[i]))) return 1;
+    return 0;
+}
+
 #endif
