@@ -540,6 +540,16 @@ static void log_close(logfile *lg) {
     }
 }
 
+/* `, "key": [v, ...]` for n > 0 values; NaN becomes null (JSON has no NaN). */
+static void log_array(FILE *f, const char *key, const double *v, int n) {
+    for (int l = 0; l < n; l++) {
+        fprintf(f, l ? ", " : ", \"%s\": [", key);
+        if (isnan(v[l])) fputs("null", f);
+        else fprintf(f, "%.4g", v[l]);
+    }
+    if (n) fputs("]", f);
+}
+
 static void print_heads(FILE *f, const bpfree_eval *ev, const char *sep_open, const char *fmt,
                         double scale) {
     fputs(sep_open, f);
@@ -681,24 +691,9 @@ static int cmd_train(int argc, char **argv) {
                 fputs("]", lg.f);
             }
             if (st.active_layer >= 0) fprintf(lg.f, ", \"layer\": %d", st.active_layer + 1);
-            for (int l = 0; l < st.n_align; l++) /* JSON has no NaN: null */
-                if (isnan(st.align_deg[l]))
-                    fprintf(lg.f, "%snull", l ? ", " : ", \"align_deg\": [");
-                else
-                    fprintf(lg.f, "%s%.4g", l ? ", " : ", \"align_deg\": [", st.align_deg[l]);
-            if (st.n_align) fputs("]", lg.f);
-            for (int l = 0; l < st.n_var; l++)
-                if (isnan(st.var_norm[l]))
-                    fprintf(lg.f, "%snull", l ? ", " : ", \"var_norm\": [");
-                else
-                    fprintf(lg.f, "%s%.4g", l ? ", " : ", \"var_norm\": [", st.var_norm[l]);
-            if (st.n_var) fputs("]", lg.f);
-            for (int l = 0; l < st.n_var; l++)
-                if (isnan(st.var_raw[l]))
-                    fprintf(lg.f, "%snull", l ? ", " : ", \"var_raw\": [");
-                else
-                    fprintf(lg.f, "%s%.4g", l ? ", " : ", \"var_raw\": [", st.var_raw[l]);
-            if (st.n_var) fputs("]", lg.f);
+            log_array(lg.f, "align_deg", st.align_deg, st.n_align);
+            log_array(lg.f, "var_norm", st.var_norm, st.n_var);
+            log_array(lg.f, "var_raw", st.var_raw, st.n_var);
             fprintf(lg.f, ", \"seconds\": %.4f, \"samples_per_s\": %.1f, \"lr\": %.6g}\n",
                     st.seconds, st.samples_per_s, st.lr);
             fflush(lg.f);
