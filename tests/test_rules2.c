@@ -22,24 +22,7 @@
 static bpfree_config small_config(const char *rule, int D, int C, int nh, const int *hidden,
                                   bpfree_act act, bpfree_loss loss, int B, float lr,
                                   uint64_t seed) {
-    bpfree_config cfg;
-    bpfree_error err = {0};
-    assert_int_equal(bpfree_config_default(&cfg, rule, D, C, &err), BPFREE_OK);
-    cfg.n_hidden = nh;
-    for (int i = 0; i < nh; i++) cfg.hidden[i] = hidden[i];
-    cfg.act = act;
-    cfg.loss = loss;
-    cfg.batch = B;
-    cfg.seed = seed;
-    cfg.threads = 1;
-    cfg.epochs = 5;
-    cfg.optim.kind = BPFREE_OPTIM_SGD;
-    cfg.optim.lr = lr;
-    cfg.optim.momentum = 0.0f;
-    cfg.optim.nesterov = 0;
-    cfg.optim.weight_decay = 0.0f;
-    cfg.optim.sched = BPFREE_SCHED_NONE;
-    return cfg;
+    return tu_sgd_config(rule, D, C, nh, hidden, act, loss, B, lr, seed, 5);
 }
 
 static bpfree_model *new_model(const bpfree_config *cfg) {

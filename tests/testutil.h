@@ -144,4 +144,28 @@ static inline int clearly_differs(const float *a, const float *ref, size_t n, do
     return 0;
 }
 
+/* A small config for rule: nh hidden layers of the given widths, plain SGD
+ * (no momentum, decay or schedule) at lr, one BLAS thread, `epochs` epochs. */
+static inline bpfree_config tu_sgd_config(const char *rule, int D, int C, int nh,
+                                          const int *hidden, bpfree_act act, bpfree_loss loss,
+                                          int B, float lr, uint64_t seed, int epochs) {
+    bpfree_config cfg;
+    bpfree_error err = {0};
+    assert_int_equal(bpfree_config_default(&cfg, rule, D, C, &err), BPFREE_OK);
+    cfg.n_hidden = nh;
+    for (int i = 0; i < nh; i++) cfg.hidden[i] = hidden[i];
+    cfg.act = act;
+    cfg.loss = loss;
+    cfg.batch = B;
+    cfg.seed = seed;
+    cfg.threads = 1;
+    cfg.epochs = epochs;
+    cfg.optim.kind = BPFREE_OPTIM_SGD;
+    cfg.optim.lr = lr;
+    cfg.optim.momentum = 0.0f;
+    cfg.optim.nesterov = 0;
+    cfg.optim.weight_decay = 0.0f;
+    cfg.optim.sched = BPFREE_SCHED_NONE;
+    return cfg;
+}
 #endif
