@@ -176,9 +176,7 @@ static int abs_path(const char *p, char *out, size_t cap) {
 
 static int setup(void **state) {
     (void)state;
-    const char *t = getenv("TMPDIR");
-    snprintf(tmp, sizeof tmp, "%s/bpfree-cli.XXXXXX", t && *t ? t : "/tmp");
-    if (!mkdtemp(tmp)) return -1;
+    if (tu_mkdtemp(tmp, sizeof tmp, "cli")) return -1;
     const char *b = getenv("BPFREE_BIN");
     if (!b || !*b) b = "build/bpfree";
     bin[0] = '\0';

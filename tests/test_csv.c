@@ -91,9 +91,7 @@ static void free2(bpfree_dataset *a, bpfree_dataset *b) {
 
 static int setup(void **state) {
     (void)state;
-    const char *t = getenv("TMPDIR");
-    snprintf(tmp, sizeof tmp, "%s/bpfree-csv.XXXXXX", t && *t ? t : "/tmp");
-    return mkdtemp(tmp) ? 0 : -1;
+    return tu_mkdtemp(tmp, sizeof tmp, "csv");
 }
 
 static int teardown(void **state) {

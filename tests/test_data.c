@@ -90,9 +90,7 @@ static int is_dir(const char *p) {
 
 static int setup(void **state) {
     (void)state;
-    const char *t = getenv("TMPDIR");
-    snprintf(tmp, sizeof tmp, "%s/bpfree-data.XXXXXX", t && *t ? t : "/tmp");
-    return mkdtemp(tmp) ? 0 : -1;
+    return tu_mkdtemp(tmp, sizeof tmp, "data");
 }
 
 static int teardown(void **state) {

@@ -220,9 +220,7 @@ static char *header_with(const unsigned char *b, const char *key, const char *va
 
 static int setup(void **state) {
     (void)state;
-    const char *t = getenv("TMPDIR");
-    snprintf(tmp, sizeof tmp, "%s/bpfree-model-io.XXXXXX", t && *t ? t : "/tmp");
-    return mkdtemp(tmp) ? 0 : -1;
+    return tu_mkdtemp(tmp, sizeof tmp, "model-io");
 }
 
 static int teardown(void **state) {

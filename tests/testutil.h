@@ -168,4 +168,11 @@ static inline bpfree_config tu_sgd_config(const char *rule, int D, int C, int nh
     cfg.optim.sched = BPFREE_SCHED_NONE;
     return cfg;
 }
+/* Make a fresh directory $TMPDIR/bpfree-TAG.XXXXXX (or under /tmp) into buf;
+ * 0 on success. */
+static inline int tu_mkdtemp(char *buf, size_t cap, const char *tag) {
+    const char *t = getenv("TMPDIR");
+    snprintf(buf, cap, "%s/bpfree-%s.XXXXXX", t && *t ? t : "/tmp", tag);
+    return mkdtemp(buf) ? 0 : -1;
+}
 #endif
