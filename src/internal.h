@@ -295,6 +295,10 @@ void bp_onepass_rule_predict(bpfree_model *m, const float *x, int B, float *scor
 void bp_onepass_rule_free(bpfree_model *m);
 /* 1 if every value is finite. */
 int bp_check_finite(const float *v, size_t n);
+/* sum of squares, vectorised with fixed-order lanes (src/core/vec.c) */
+double bp_sumsq(const float *x, int n);
+/* largest element of x[0..n), n >= 1 (NaNs are skipped unless x[0] is one) */
+float bp_maxval(const float *x, int n);
 
 /* Forward-Forward pieces (src/rules/ff.c), shared with the engine, the
  * model file and the tests. */

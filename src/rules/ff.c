@@ -234,29 +234,32 @@ void bp_ff_embed(const bpfree_config *c, const float *x, int label, float *out) 
     const int D = c->inputs, C = c->outputs < D ? c->outputs : D;
     float v = c->ff_label;
     if (c->ff_label_max && label >= 0) {
-        v = x[0];
-        for (int i = 1; i < D; i++) v = x[i] > v ? x[i] : v;
+        v = bp_maxval(x, D);
     }
     if (out != x) memcpy(out + C, x + C, (size_t)(D - C) * sizeof(float));
     for (int i = 0; i < C; i++) out[i] = label < 0 ? FF_NEUTRAL : i == label ? v : 0.0f;
 }
 
+/* the eps of Löwe's RMS port (1e-8) and of the PyTorch L2 FF (1e-4) */
+static float norm_scale(bpfree_ff_norm how, double sumsq, int n) {
+    float d = how == BPFREE_FF_RMS ? (float)sqrt(sumsq / n) + 1e-8f : (float)sqrt(sumsq) + 1e-4f;
+    return 1.0f / d;
+}
+
 void bp_ff_normalize(bpfree_ff_norm how, float *v, int B, int n) {
     for (int r = 0; r < B; r++) {
         float *x = v + (size_t)r * n;
-        double s = 0.0;
-        for (int i = 0; i < n; i++) s += (double)x[i] * x[i];
-        /* the eps of Löwe's RMS port (1e-8) and of the PyTorch L2 FF (1e-4) */
-        float d = how == BPFREE_FF_RMS ? (float)sqrt(s / n) + 1e-8f : (float)sqrt(s) + 1e-4f;
-        float inv = 1.0f / d;
+        const float inv = norm_scale(how, bp_sumsq(x, n), n);
         for (int i = 0; i < n; i++) x[i] *= inv;
     }
 }
 
+static float goodness_of(bpfree_ff_goodness how, double sumsq, int n) {
+    return (float)(how == BPFREE_FF_MEAN ? sumsq / n : sumsq);
+}
+
 float bp_ff_goodness(bpfree_ff_goodness how, const float *h, int n) {
-    double s = 0.0;
-    for (int i = 0; i < n; i++) s += (double)h[i] * h[i];
-    return (float)(how == BPFREE_FF_MEAN ? s / n : s);
+    return goodness_of(how, bp_sumsq(h, n), n);
 }
 
 void bp_ff_negatives(bp_rng *r, bpfree_ff_neg how, const int *labels, const float *probs, int B,
@@ -306,10 +309,15 @@ static void forward_rows(bpfree_model *m, ff_state *s, int r0, int r1, int last)
         const float *in = l == 0 ? s->X + (size_t)r0 * D : s->n[l - 1] + (size_t)r0 * I;
         float *h = s->h[l] + (size_t)r0 * O, *nn = s->n[l] + (size_t)r0 * O;
         bp_dense_forward(Ly, in, h, rows);
-        for (int r = 0; r < rows; r++)
-            s->G[(size_t)l * s->P + r0 + r] = bp_ff_goodness(m->cfg.ff_goodness, h + (size_t)r * O, O);
-        memcpy(nn, h, (size_t)rows * O * sizeof(float));
-        bp_ff_normalize(m->cfg.ff_norm, nn, rows, O);
+        /* one sum of squares gives the goodness and the next layer's normalised input */
+        for (int r = 0; r < rows; r++) {
+            const float *hr = h + (size_t)r * O;
+            float *nr = nn + (size_t)r * O;
+            const double ss = bp_sumsq(hr, O);
+            const float inv = norm_scale(m->cfg.ff_norm, ss, O);
+            s->G[(size_t)l * s->P + r0 + r] = goodness_of(m->cfg.ff_goodness, ss, O);
+            for (int j = 0; j < O; j++) nr[j] = hr[j] * inv;
+        }
     }
 }
 
