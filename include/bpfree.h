@@ -559,6 +559,25 @@ void bpfree_gemm_naive(int ta, int tb, int M, int N, int K, float alpha,
 /* Threads for the BLAS (0 = all cores).  Returns the number in force. */
 int bpfree_set_threads(int n);
 
+/* Profiling of the matrix products, for benchmarks.  Between start and stop
+ * every bpfree_gemm call (from any thread) is timed and counted by shape;
+ * off, it costs one relaxed atomic load per call.  Process-wide, not per
+ * model. */
+typedef struct bpfree_profile {
+    long calls;     /* GEMM calls */
+    double seconds; /* wall time inside them */
+    double flops;   /* 2 M N K summed over the calls */
+    int shapes;     /* distinct (transposes, M, N, K) seen */
+    int dropped;    /* calls not counted: more than 128 distinct shapes */
+} bpfree_profile;
+void bpfree_profile_start(int reset); /* reset: clear the counters first */
+void bpfree_profile_stop(bpfree_profile *out);
+/* After stop: replays every recorded shape alone (its calls back to back,
+ * `reps` times, median) on scratch matrices, and returns the seconds all the
+ * recorded calls would take at that speed — "GEMM alone" for the same work.
+ * Returns < 0 if scratch memory cannot be allocated. */
+double bpfree_profile_replay(int reps);
+
 #ifdef __cplusplus
 }
 #endif

@@ -169,6 +169,11 @@ float *bp_tensor_grad(const bpfree_model *m, int t);
 void bp_tensor_step(bpfree_model *m, int t);
 /* Step layer l's W and b. */
 void bp_layer_step(bpfree_model *m, int l);
+/* layer l's gW, gb from dz (B, O) and its input x (B, I); if step, each
+ * block of gW is stepped at once by the optimizer (= gradient, then
+ * bp_layer_step, with less memory traffic) */
+void bp_dense_grad_step(bpfree_model *m, int l, const float *x, const float *dz, int B,
+                        int step);
 
 /* ------------------------------------------------------------- rules */
 

@@ -19,7 +19,7 @@ typedef enum { T_STR, T_INT, T_FLOAT, T_FLAG } opt_type;
 typedef struct opts {
     const char *rule, *data, *layers, *act, *loss, *norm, *optim, *sched, *init, *fb_init,
         *predict, *log, *save, *milestones, *f3_error, *target, *fb_optim, *diagnose;
-    int epochs, batch, threads, val, greedy, step_epochs, nesterov, adamw, quiet, f3_onehot,
+    int epochs, batch, threads, val, greedy, step_epochs, nesterov, adamw, quiet, profile, f3_onehot,
         f3_softmax, classify, diag_every, diag_draws;
     double pepita_f, fb_lr, fb_wd;
     long long seed;
@@ -141,6 +141,9 @@ static const opt_def OPTS[] = {
      O(diag_draws), "10"},
     {"diag-every", "N", "diagnostics: measure every N-th batch", T_INT, O(diag_every), "10"},
     {"quiet", NULL, "print only the final result", T_FLAG, O(quiet), "off"},
+    {"profile", NULL,
+     "time the matrix products of training and replay them alone; prints a 'profile:' line",
+     T_FLAG, O(profile), "off"},
 };
 #define N_OPTS ((int)(sizeof OPTS / sizeof *OPTS))
 _Static_assert(sizeof OPTS / sizeof *OPTS <= 128, "opts.given too small");
@@ -640,7 +643,10 @@ static int cmd_train(int argc, char **argv) {
     const int eval_every = given(&o, O(eval_every)) ? o.eval_every : 1;
     for (int ep = 0; ep < total; ep++) {
         bpfree_epoch_stats st;
-        if (bpfree_train_epoch(m, &train, &st, &e)) {
+        if (o.profile) bpfree_profile_start(ep == 0);
+        const bpfree_status trs = bpfree_train_epoch(m, &train, &st, &e);
+        if (o.profile) bpfree_profile_stop(NULL);
+        if (trs) {
             log_close(&lg);
             die_err(&e);
         }
@@ -725,6 +731,15 @@ static int cmd_train(int argc, char **argv) {
     printf("taxonomy (survey Table I): weight transport %s, frozen activities %s, locality %s, "
            "update locking %s\n",
            ri->weight_transport, ri->frozen_activities, ri->locality, ri->update_locking);
+    if (o.profile) {
+        bpfree_profile p;
+        bpfree_profile_stop(&p);
+        const double alone = bpfree_profile_replay(5);
+        printf("profile: epochs=%d train_seconds=%.4f gemm_seconds=%.4f gemm_fraction=%.4f "
+               "gflop=%.3f gemm_calls=%ld gemm_alone_seconds=%.4f gemm_shapes=%d\n",
+               total, secs, p.seconds, secs > 0 ? p.seconds / secs : 0.0, p.flops * 1e-9,
+               p.calls, alone, p.shapes);
+    }
     if (o.save) {
         if (bpfree_model_save(m, o.save, &e)) die_err(&e);
         printf("saved %s\n", o.save);

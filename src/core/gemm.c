@@ -2,12 +2,24 @@
 #include "internal.h"
 
 #include <cblas.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
 #include <unistd.h>
+
+static void prof_record(int ta, int tb, int M, int N, int K, double dt);
+static double now_seconds(void);
+static int prof_on(void);
 
 void bpfree_gemm(int ta, int tb, int M, int N, int K, float alpha, const float *A, int lda,
                  const float *B, int ldb, float beta, float *C, int ldc) {
+    const int timed = prof_on();
+    const double t0 = timed ? now_seconds() : 0.0;
     cblas_sgemm(CblasRowMajor, ta ? CblasTrans : CblasNoTrans, tb ? CblasTrans : CblasNoTrans,
                 M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
+    if (timed) prof_record(ta, tb, M, N, K, now_seconds() - t0);
 }
 
 /* C (M,N) = alpha op(A) op(B) + beta C; op(A)[i][k] = ta ? A[k*lda+i] : A[i*lda+k]. */
@@ -34,3 +46,124 @@ int bpfree_set_threads(int n) {
     openblas_set_num_threads(n);
     return n;
 }
+
+/* ------------------------------------------------------------ profiling
+ * When on, every bpfree_gemm call is timed and counted by shape, so a
+ * benchmark can say how much of a training step is matrix products and how
+ * long those same products take alone (bpfree_profile_replay). */
+
+#define PROF_SHAPES 128
+
+typedef struct {
+    int ta, tb, M, N, K;
+    long calls;
+    double seconds;
+} prof_shape;
+
+static struct {
+    atomic_int on;
+    pthread_mutex_t lock;
+    prof_shape shape[PROF_SHAPES];
+    int n, dropped;
+} prof = {.lock = PTHREAD_MUTEX_INITIALIZER};
+
+static double now_seconds(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+static void prof_record(int ta, int tb, int M, int N, int K, double dt) {
+    pthread_mutex_lock(&prof.lock);
+    int i = 0;
+    while (i < prof.n && !(prof.shape[i].ta == ta && prof.shape[i].tb == tb &&
+                           prof.shape[i].M == M && prof.shape[i].N == N && prof.shape[i].K == K))
+        i++;
+    if (i == prof.n) {
+        if (prof.n < PROF_SHAPES) prof.shape[prof.n++] = (prof_shape){ta, tb, M, N, K, 0, 0.0};
+        else i = -1;
+    }
+    if (i >= 0) {
+        prof.shape[i].calls++;
+        prof.shape[i].seconds += dt;
+    } else {
+        prof.dropped++;
+    }
+    pthread_mutex_unlock(&prof.lock);
+}
+
+void bpfree_profile_start(int reset) {
+    if (reset) {
+        pthread_mutex_lock(&prof.lock);
+        prof.n = 0;
+        prof.dropped = 0;
+        pthread_mutex_unlock(&prof.lock);
+    }
+    atomic_store(&prof.on, 1);
+}
+
+void bpfree_profile_stop(bpfree_profile *out) {
+    atomic_store(&prof.on, 0);
+    pthread_mutex_lock(&prof.lock);
+    bpfree_profile p = {0};
+    for (int i = 0; i < prof.n; i++) {
+        const prof_shape *s = &prof.shape[i];
+        p.calls += s->calls;
+        p.seconds += s->seconds;
+        p.flops += 2.0 * s->M * s->N * (double)s->K * (double)s->calls;
+    }
+    p.shapes = prof.n;
+    p.dropped = prof.dropped;
+    pthread_mutex_unlock(&prof.lock);
+    if (out) *out = p;
+}
+
+static int cmp_dbl(const void *a, const void *b) {
+    double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
+
+double bpfree_profile_replay(int reps) {
+    if (reps < 1) reps = 1;
+    if (reps > 64) reps = 64;
+    size_t na = 1, nb = 1, nc = 1;
+    for (int i = 0; i < prof.n; i++) {
+        const prof_shape *s = &prof.shape[i];
+        size_t a = (size_t)s->M * s->K, b = (size_t)s->K * s->N, c = (size_t)s->M * s->N;
+        na = a > na ? a : na;
+        nb = b > nb ? b : nb;
+        nc = c > nc ? c : nc;
+    }
+    float *A = malloc(na * sizeof(float)), *B = malloc(nb * sizeof(float)),
+          *C = malloc(nc * sizeof(float));
+    double total = -1.0;
+    if (A && B && C) {
+        /* small deterministic values: no denormals, no overflow */
+        for (size_t i = 0; i < na; i++) A[i] = (float)((int)(i % 17) - 8) * 0.01f;
+        for (size_t i = 0; i < nb; i++) B[i] = (float)((int)(i % 13) - 6) * 0.01f;
+        memset(C, 0, nc * sizeof(float));
+        total = 0.0;
+        for (int i = 0; i < prof.n; i++) {
+            const prof_shape *s = &prof.shape[i];
+            const int lda = s->ta ? s->M : s->K, ldb = s->tb ? s->K : s->N;
+            double t[64];
+            /* the same number of calls back to back, as in a step, `reps` times */
+            const long inner = s->calls < 8 ? s->calls : 8;
+            for (int r = 0; r < reps; r++) {
+                double t0 = now_seconds();
+                for (long k = 0; k < inner; k++)
+                    bpfree_gemm(s->ta, s->tb, s->M, s->N, s->K, 1.0f, A, lda, B, ldb, 0.0f, C,
+                                s->N);
+                t[r] = (now_seconds() - t0) / (double)inner;
+            }
+            qsort(t, (size_t)reps, sizeof *t, cmp_dbl);
+            total += t[reps / 2] * (double)s->calls;
+        }
+    }
+    free(A);
+    free(B);
+    free(C);
+    return total;
+}
+
+static int prof_on(void) { return atomic_load_explicit(&prof.on, memory_order_relaxed); }

@@ -171,11 +171,11 @@ static void chain_pass(bpfree_model *m, bp_chain *c, const float *const *back, i
      * first. */
     for (int l = L - 1; l >= 0; l--) {
         const bp_dense *Ly = &m->layers[l];
-        bp_dense_backward(Ly, c->h[l], c->h[l + 1], dcur, NULL, B); /* dcur := dz_l */
-        if (l > 0) /* delta_h_{l-1} (B, I) = dz_l (B, O) M (O, I), M = W_l or B_l */
+        bp_act_backward(Ly->act, c->h[l + 1], dcur, (size_t)B * Ly->out); /* dcur := dz_l */
+        if (l > 0) /* delta_h_{l-1} (B, I) = dz_l (B, O) M (O, I), M = W_l or B_l, before the step */
             bpfree_gemm(0, 0, B, Ly->in, Ly->out, 1.0f, dcur, Ly->out,
                         back && back[l] ? back[l] : Ly->W, Ly->in, 0.0f, dnext, Ly->in);
-        if (step) bp_layer_step(m, l);
+        bp_dense_grad_step(m, l, c->h[l], dcur, B, step);
         float *t = dcur;
         dcur = dnext;
         dnext = t;
