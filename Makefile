@@ -3,6 +3,12 @@
 # under AddressSanitizer + UndefinedBehaviorSanitizer (in build-san/).
 CC      ?= cc
 MAKEFLAGS += --no-print-directory
+# BLAS=openblas (default) or BLAS=blis; a BLIS build has its own directory
+# (build-blis, build-san-blis) so that both can coexist.
+BLAS    ?= openblas
+ifeq ($(BLAS),blis)
+BUILD   ?= build$(if $(filter 1,$(SAN)),-san)-blis
+endif
 SAN     ?= 0
 ifeq ($(SAN),1)
 BUILD   ?= build-san
@@ -16,9 +22,22 @@ endif
 # No -ffast-math: it breaks bit-for-bit determinism and IEEE semantics.
 CFLAGS  += -std=c11 -D_POSIX_C_SOURCE=200809L -Wall -Wextra -Werror -fPIC $(OPT) \
            -Iinclude -Isrc $(BLAS_CFLAGS)
-# One place finds CBLAS: Debian's OpenBLAS (libopenblas-dev).
+# One place finds CBLAS: Debian's OpenBLAS (libopenblas-dev), or with
+# BLAS=blis BLIS (Debian's libblis-dev has no pkg-config file: its headers sit
+# beside the blis.h the alternatives system points at).  BLIS's headers are
+# not warning-free under -Wextra -Werror, hence -isystem.
+ifeq ($(BLAS),blis)
+BLIS_INC    ?= $(if $(shell pkg-config --exists blis 2>/dev/null && echo y),\
+                 $(patsubst -I%,%,$(shell pkg-config --cflags-only-I blis)),\
+                 $(dir $(realpath $(firstword $(wildcard /usr/include/*/blis.h /usr/include/blis.h)))))
+BLAS_CFLAGS ?= -DBPFREE_BLIS $(addprefix -isystem ,$(BLIS_INC))
+BLAS_LIBS   ?= $(shell pkg-config --libs blis 2>/dev/null || echo -lblis)
+else ifeq ($(BLAS),openblas)
 BLAS_CFLAGS ?= $(shell pkg-config --cflags openblas 2>/dev/null)
 BLAS_LIBS   ?= $(shell pkg-config --libs openblas 2>/dev/null || echo -lopenblas)
+else
+$(error BLAS must be openblas or blis, not '$(BLAS)')
+endif
 LDLIBS  += $(BLAS_LIBS) -lz -lm -lpthread
 TEST_LIBS ?= -lcmocka
 
@@ -59,10 +78,17 @@ $(BUILD)/bench-epoch: bench/epoch.c $(BUILD)/libbpfree.a
 $(BUILD)/bench-memory: bench/memory.c $(BUILD)/libbpfree.a
 	$(CC) $(CFLAGS) -o $@ $< $(BUILD)/libbpfree.a $(LDLIBS) $(LDSAN)
 
+$(BUILD)/bench-gemm: bench/gemm.c $(BUILD)/libbpfree.a
+	$(CC) $(CFLAGS) -o $@ $< $(BUILD)/libbpfree.a $(LDLIBS) $(LDSAN)
+
+$(BUILD)/bench-infer: bench/infer.c $(BUILD)/libbpfree.a
+	$(CC) $(CFLAGS) -o $@ $< $(BUILD)/libbpfree.a $(LDLIBS) $(LDSAN)
+
 bench: $(BUILD)/bench-epoch $(BUILD)/bench-memory
 	sh bench/run.sh
 
-tests: $(TESTS) $(BUILD)/bpfree $(BUILD)/example-train-mnist $(BUILD)/bench-epoch $(BUILD)/bench-memory
+tests: $(TESTS) $(BUILD)/bpfree $(BUILD)/example-train-mnist $(BUILD)/bench-epoch $(BUILD)/bench-memory \
+       $(BUILD)/bench-infer
 
 # Runs every test binary; the last line is the sum "N passed, N failed".
 test: tests

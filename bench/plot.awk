@@ -119,7 +119,7 @@ function plot_memory(    i, k, ymax, xmax, xs, ys, v, d, first, col, ly, n, ord,
     xs = nicestep(xmax, 8); X0 = 0; X1 = xs * (int(xmax / xs) + (xmax % xs > 0 ? 1 : 0)); if (X1 <= 0) X1 = 1
     ys = nicestep(ymax, 6); Y0 = 0; Y1 = ys * (int(ymax / ys) + 1)
     header(title)
-    axes(xs, ys, "hidden layers", "MiB")
+    axes(xs, ys, "hidden layers", "peak memory (MiB)")
     for (k = 1; k <= nrules; k++) {
         col = COL[(k - 1) % ncol + 1]
         # this rule's points sorted by depth (insertion sort)

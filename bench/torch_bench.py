@@ -73,6 +73,9 @@ ap.add_argument("--lr", type=float, default=None, help="override the rule's lear
 ap.add_argument("--chunk", type=int, default=0,
                 help="ff: process a batch in chunks of N samples with gradient "
                      "accumulation, as bpfree does with 512 (default 0: the whole batch at once)")
+ap.add_argument("--adam-foreach", choices=["default", "on", "off"], default="default",
+                help="torch.optim.Adam's foreach argument (default: torch's own default, "
+                     "which in 1.13 is the single-tensor loop on CPU)")
 ap.add_argument("--eval", action="store_true",
                 help="after training, report test accuracy (not timed)")
 ap.add_argument("--infer", action="store_true",
@@ -167,6 +170,11 @@ def cooldown_lr(lr, e, epochs, frac=0.5, lr_min=0.0):
     return lr + (lr_min - lr) * f
 
 
+def adam(params, lr):
+    kw = {} if args.adam_foreach == "default" else {"foreach": args.adam_foreach == "on"}
+    return torch.optim.Adam(params, lr=lr, **kw)
+
+
 def set_lr(opt, lrs):
     for g, lr in zip(opt.param_groups, lrs):
         g["lr"] = lr
@@ -186,7 +194,7 @@ class BP:
     def __init__(self):
         self.net = nn.Sequential(linear(784, 1000), nn.ReLU(), linear(1000, 1000), nn.ReLU(),
                                  linear(1000, C))
-        self.opt = torch.optim.Adam(self.net.parameters(), lr=self.lr)
+        self.opt = adam(self.net.parameters(), self.lr)
 
     def step(self, x, y):
         logits = self.net(x)
@@ -208,8 +216,7 @@ class MF:
     def __init__(self):
         self.W = nn.ModuleList([linear(784, 1000), linear(1000, 1000)])
         self.M = nn.ModuleList([linear(1000, C, bias=False), linear(1000, C, bias=False)])
-        self.opt = torch.optim.Adam(list(self.W.parameters()) + list(self.M.parameters()),
-                                    lr=self.lr)
+        self.opt = adam(list(self.W.parameters()) + list(self.M.parameters()), self.lr)
 
     def step(self, x, y):
         inp, total, scores = x, 0.0, 0.0
@@ -242,7 +249,7 @@ class DFA:
         self.L = nn.ModuleList([linear(784, 1000), linear(1000, 1000), linear(1000, C)])
         # B_l (C, n_l), drawn like the weight of a layer n_l -> C, He-uniform
         self.B = [(torch.rand(C, n) * 2 - 1) * math.sqrt(6.0 / n) for n in (1000, 1000)]
-        self.opt = torch.optim.Adam(self.L.parameters(), lr=self.lr)
+        self.opt = adam(self.L.parameters(), self.lr)
 
     @torch.no_grad()
     def step(self, x, y):
@@ -282,9 +289,8 @@ class FF:
         self.head = linear(1000, C)
         nn.init.zeros_(self.head.weight)   # bpfree: F and c start at 0
         nn.init.zeros_(self.head.bias)
-        self.opt = torch.optim.Adam([{"params": self.L.parameters()},
-                                     {"params": self.head.parameters(), "lr": self.head_lr}],
-                                    lr=self.lr)
+        self.opt = adam([{"params": self.L.parameters()},
+                          {"params": self.head.parameters(), "lr": self.head_lr}], self.lr)
 
     def embed(self, x, labels, value):
         """the label overwrites the first C inputs: `value` at the label, 0 elsewhere"""

@@ -169,11 +169,19 @@ float *bp_tensor_grad(const bpfree_model *m, int t);
 void bp_tensor_step(bpfree_model *m, int t);
 /* Step layer l's W and b. */
 void bp_layer_step(bpfree_model *m, int l);
-/* layer l's gW, gb from dz (B, O) and its input x (B, I); if step, each
+/* the same with an explicit optimizer clock (pipelined layers keep one each) */
+void bp_step_range(bpfree_model *m, const bp_optim *o, size_t off, size_t n);
+/* learning rate of batch k of nb in the current epoch (schedules, greedy) */
+float bp_batch_lr(const bpfree_model *m, int k, int nb);
+/* rows order[0..B) of ds into x (B, D), one-hot or regression targets y
+ * (B, C), labels lb (B, -1 for regression), dataset indices ib (may be NULL) */
+void bp_gather(const bpfree_model *m, const bpfree_dataset *ds, const int *order, int B,
+               float *x, float *y, int *lb, int *ib);
+/* layer l's gW, gb from dz (B, O) and its input x (B, I); if step != NULL, each
  * block of gW is stepped at once by the optimizer (= gradient, then
  * bp_layer_step, with less memory traffic) */
 void bp_dense_grad_step(bpfree_model *m, int l, const float *x, const float *dz, int B,
-                        int step);
+                        const bp_optim *step);
 
 /* ------------------------------------------------------------- rules */
 
@@ -194,6 +202,12 @@ struct bp_rule {
      * batch's mean loss to *loss and the number of correct predictions (from
      * the training forward pass) to *correct. */
     bpfree_status (*train_batch)(bpfree_model *m, int B, double *loss, long *correct);
+    /* Optional: a whole epoch with layers pipelined over cfg.pipeline
+     * threads (m->order holds the sample order); adds every batch's loss to
+     * *loss and correct predictions to *correct, and sets *lr to the last
+     * learning rate.  Same results as train_batch over the batches. */
+    bpfree_status (*train_epoch_pipe)(bpfree_model *m, const bpfree_dataset *train, int nb,
+                                      double *loss, long *correct, float *lr, bpfree_error *err);
     /* Scores (B, C) for x (B, D), B <= m->batch.  If heads is not NULL also
      * each head's scores (n_heads, B, C).  NULL = forward through all layers. */
     void (*predict)(bpfree_model *m, const float *x, int B, float *scores, float *heads);

@@ -19,7 +19,7 @@ typedef enum { T_STR, T_INT, T_FLOAT, T_FLAG } opt_type;
 typedef struct opts {
     const char *rule, *data, *layers, *act, *loss, *norm, *optim, *sched, *init, *fb_init,
         *predict, *log, *save, *milestones, *f3_error, *target, *fb_optim, *diagnose;
-    int epochs, batch, threads, val, greedy, step_epochs, nesterov, adamw, quiet, profile, f3_onehot,
+    int epochs, batch, threads, val, greedy, step_epochs, nesterov, adamw, quiet, profile, pipeline, f3_onehot,
         f3_softmax, classify, diag_every, diag_draws;
     double pepita_f, fb_lr, fb_wd;
     long long seed;
@@ -141,6 +141,10 @@ static const opt_def OPTS[] = {
      O(diag_draws), "10"},
     {"diag-every", "N", "diagnostics: measure every N-th batch", T_INT, O(diag_every), "10"},
     {"quiet", NULL, "print only the final result", T_FLAG, O(quiet), "off"},
+    {"pipeline", "N",
+     "mf: pipeline the layers over N threads (layer l on batch k+1 while layer l+1 is on "
+     "batch k; same numbers; 0 = off)",
+     T_INT, O(pipeline), "0"},
     {"profile", NULL,
      "time the matrix products of training and replay them alone; prints a 'profile:' line",
      T_FLAG, O(profile), "off"},
@@ -508,6 +512,7 @@ static void build_config(const opts *o, int D, int C, bpfree_config *c) {
         c->seed = (uint64_t)o->seed;
     }
     if (given(o, O(threads))) c->threads = o->threads;
+    if (given(o, O(pipeline))) c->pipeline = o->pipeline;
     if (o->nesterov) c->optim.nesterov = 1;
     if (o->adamw) c->optim.decoupled = 1;
     apply_ff_options(o, c);

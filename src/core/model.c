@@ -72,6 +72,9 @@ bpfree_status bpfree_config_check(const bpfree_config *c, bpfree_error *err) {
     CHECK(c->epochs > 0, "epochs must be > 0 (got %d)", c->epochs);
     CHECK(c->batch > 0, "batch must be > 0 (got %d)", c->batch);
     CHECK(c->threads >= 0, "threads must be >= 0 (got %d)", c->threads);
+    CHECK(c->pipeline == 0 || (c->pipeline >= 2 && c->pipeline <= c->n_hidden),
+          "pipeline must be 0 (off) or between 2 and the number of hidden layers (%d), got %d",
+          c->n_hidden, c->pipeline);
     const bpfree_optim_config *o = &c->optim;
     CHECK(o->kind >= 0 && o->kind < BPFREE_OPTIM_COUNT, "unknown optimizer %d", (int)o->kind);
     CHECK(o->lr > 0.0f && isfinite(o->lr), "learning rate must be > 0 (got %g)", (double)o->lr);
@@ -108,6 +111,11 @@ bpfree_status bpfree_config_check(const bpfree_config *c, bpfree_error *err) {
     CHECK(!(c->diagnose & BPFREE_DIAG_VARIANCE) || (c->diag_draws >= 2 && c->diag_draws <= 10000),
           "diag-draws must be in [2, 10000] (got %d)", c->diag_draws);
     CHECK(c->diag_every >= 0, "diag-every must be >= 0 (got %d)", c->diag_every);
+    CHECK(c->pipeline == 0 || r->train_epoch_pipe,
+          "rule '%s' cannot pipeline its layers (--pipeline works for: mf)", c->rule);
+    CHECK(c->pipeline == 0 || c->diagnose == 0,
+          "--pipeline and --diagnose cannot be combined (diagnostics measure one batch at a "
+          "time)");
     bpfree_status ffst = bp_ff_config_check(c, err);
     if (ffst) return ffst;
     return BPFREE_OK;
@@ -144,9 +152,13 @@ float *bp_tensor_grad(const bpfree_model *m, int t) {
 /* floats of gW per fused gradient + step block (256 KiB: inside L2) */
 #define GRAD_BLOCK_FLOATS ((size_t)65536)
 
-static void step_range(bpfree_model *m, size_t off, size_t n) {
-    bp_optim_step(&m->optim, m->params + off, m->grads + off, m->opt_m + off,
+void bp_step_range(bpfree_model *m, const bp_optim *o, size_t off, size_t n) {
+    bp_optim_step(o, m->params + off, m->grads + off, m->opt_m + off,
                   m->opt_v ? m->opt_v + off : NULL, n);
+}
+
+static void step_range(bpfree_model *m, size_t off, size_t n) {
+    bp_step_range(m, &m->optim, off, n);
 }
 
 void bp_tensor_step(bpfree_model *m, int t) {
@@ -160,7 +172,7 @@ void bp_tensor_step(bpfree_model *m, int t) {
  * same numbers as bp_dense_backward followed by bp_layer_step (the step is
  * element-wise; a product's rows do not depend on the other rows). */
 void bp_dense_grad_step(bpfree_model *m, int l, const float *x, const float *dz, int B,
-                        int step) {
+                        const bp_optim *step) {
     const bp_dense *L = &m->layers[l];
     const int I = L->in, O = L->out;
     int R = (int)(GRAD_BLOCK_FLOATS / (size_t)I);
@@ -168,14 +180,14 @@ void bp_dense_grad_step(bpfree_model *m, int l, const float *x, const float *dz,
     for (int r0 = 0; r0 < O; r0 += R) {
         const int r = O - r0 < R ? O - r0 : R;
         bpfree_gemm(1, 0, r, I, B, 1.0f, dz + r0, O, x, I, 0.0f, L->gW + (size_t)r0 * I, I);
-        if (step) step_range(m, L->off + (size_t)r0 * I, (size_t)r * I);
+        if (step) bp_step_range(m, step, L->off + (size_t)r0 * I, (size_t)r * I);
     }
     for (int o = 0; o < O; o++) L->gb[o] = 0.0f;
     for (int b = 0; b < B; b++) {
         const float *d = dz + (size_t)b * O;
         for (int o = 0; o < O; o++) L->gb[o] += d[o];
     }
-    if (step) step_range(m, L->off + (size_t)O * I, (size_t)O);
+    if (step) bp_step_range(m, step, L->off + (size_t)O * I, (size_t)O);
 }
 
 void bp_layer_step(bpfree_model *m, int l) {
@@ -342,17 +354,29 @@ void bpfree_model_describe(const bpfree_model *m, char *buf, size_t cap) {
 
 /* Copy rows order[0..B) of ds into the batch buffers; targets as one-hot
  * rows for classification, or ds->y for regression. */
-static void gather(bpfree_model *m, const bpfree_dataset *ds, const int *order, int B) {
+void bp_gather(const bpfree_model *m, const bpfree_dataset *ds, const int *order, int B,
+               float *x, float *y, int *lb, int *ib) {
     const int D = m->cfg.inputs, C = m->cfg.outputs;
-    memset(m->yb, 0, (size_t)B * C * sizeof(float));
+    memset(y, 0, (size_t)B * C * sizeof(float));
     for (int r = 0; r < B; r++) {
         int i = order[r];
-        memcpy(m->xb + (size_t)r * D, ds->x + (size_t)i * D, (size_t)D * sizeof(float));
-        m->ib[r] = ds->index ? ds->index[i] : i;
-        m->lb[r] = ds->labels ? ds->labels[i] : -1;
-        if (ds->y) memcpy(m->yb + (size_t)r * C, ds->y + (size_t)i * C, (size_t)C * sizeof(float));
-        else if (ds->labels) m->yb[(size_t)r * C + ds->labels[i]] = 1.0f;
+        memcpy(x + (size_t)r * D, ds->x + (size_t)i * D, (size_t)D * sizeof(float));
+        if (ib) ib[r] = ds->index ? ds->index[i] : i;
+        lb[r] = ds->labels ? ds->labels[i] : -1;
+        if (ds->y) memcpy(y + (size_t)r * C, ds->y + (size_t)i * C, (size_t)C * sizeof(float));
+        else if (ds->labels) y[(size_t)r * C + ds->labels[i]] = 1.0f;
     }
+}
+
+static void gather(bpfree_model *m, const bpfree_dataset *ds, const int *order, int B) {
+    bp_gather(m, ds, order, B, m->xb, m->yb, m->lb, m->ib);
+}
+
+float bp_batch_lr(const bpfree_model *m, int k, int nb) {
+    const int epoch = m->epochs_done, g = m->cfg.greedy_epochs;
+    const double e = g > 0 ? (double)(epoch % g) + (double)k / nb : (double)epoch + (double)k / nb;
+    const int total = g > 0 ? g : m->cfg.epochs;
+    return bp_sched_lr(&m->cfg.optim, e, total);
 }
 
 static bpfree_status check_data(const bpfree_model *m, const bpfree_dataset *ds,
@@ -379,6 +403,11 @@ static double now_seconds(void) {
     return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
 }
 
+/* pipelined epochs: asked for, offered by the rule, and not layer by layer */
+static int pipelined(const bpfree_model *m) {
+    return m->cfg.pipeline >= 2 && m->rule->train_epoch_pipe && m->cfg.greedy_epochs == 0;
+}
+
 bpfree_status bpfree_train_epoch(bpfree_model *m, const bpfree_dataset *train,
                                  bpfree_epoch_stats *stats, bpfree_error *err) {
     bpfree_status st = check_data(m, train, err);
@@ -400,16 +429,24 @@ bpfree_status bpfree_train_epoch(bpfree_model *m, const bpfree_dataset *train,
     double t0 = now_seconds(), loss_sum = 0.0;
     long correct = 0;
     int nb = (n + B - 1) / B;
-    int total_epochs = m->cfg.greedy_epochs > 0 ? m->cfg.greedy_epochs * m->cfg.n_hidden
-                                                : m->cfg.epochs;
     float lr = m->cfg.optim.lr;
-    for (int k = 0; k < nb; k++) {
+    if (pipelined(m)) {
+        bpfree_set_threads(1); /* one BLAS thread per pipeline stage */
+        st = m->rule->train_epoch_pipe(m, train, nb, &loss_sum, &correct, &lr, err);
+        bpfree_set_threads(m->cfg.threads);
+        if (st) return st;
+        if (!isfinite(loss_sum))
+            return bp_fail(err, BPFREE_ENAN,
+                           "the training loss became %s during epoch %d (rule %s, lr %g, "
+                           "pipelined) — try a smaller learning rate",
+                           isnan(loss_sum) ? "NaN" : "infinite", epoch + 1, m->cfg.rule,
+                           (double)lr);
+        m->steps_done += nb;
+    }
+    for (int k = 0; k < nb && !pipelined(m); k++) {
         int b0 = k * B, rows = n - b0 < B ? n - b0 : B;
         gather(m, train, m->order + b0, rows);
-        double e = m->cfg.greedy_epochs > 0 ? (double)(epoch % m->cfg.greedy_epochs) + (double)k / nb
-                                            : (double)epoch + (double)k / nb;
-        lr = bp_sched_lr(&m->cfg.optim, e,
-                         m->cfg.greedy_epochs > 0 ? m->cfg.greedy_epochs : total_epochs);
+        lr = bp_batch_lr(m, k, nb);
         bp_optim_begin_step(&m->optim, lr);
         double l = 0.0;
         int measured = bp_diag_before(m, k, rows);

@@ -175,7 +175,7 @@ static void chain_pass(bpfree_model *m, bp_chain *c, const float *const *back, i
         if (l > 0) /* delta_h_{l-1} (B, I) = dz_l (B, O) M (O, I), M = W_l or B_l, before the step */
             bpfree_gemm(0, 0, B, Ly->in, Ly->out, 1.0f, dcur, Ly->out,
                         back && back[l] ? back[l] : Ly->W, Ly->in, 0.0f, dnext, Ly->in);
-        bp_dense_grad_step(m, l, c->h[l], dcur, B, step);
+        bp_dense_grad_step(m, l, c->h[l], dcur, B, step ? &m->optim : NULL);
         float *t = dcur;
         dcur = dnext;
         dnext = t;

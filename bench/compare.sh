@@ -1,0 +1,325 @@
+#!/bin/sh
+# bench/compare.sh — the same configurations in bpfree and in PyTorch, one
+# invocation, alternating runs, a Markdown table at the end.
+#
+#   bench/compare.sh [--reps 3] [--threads 1,2] [--epochs 1] [--rules bp,mf,dfa,ff,infer]
+#                    [--quick] [--keep]
+#
+# For each configuration and each rep it runs bpfree, then PyTorch
+# (bench/torch_bench.py under Debian's /usr/bin/python3), each in a fresh
+# process, and reports medians over the reps.  Configurations: bp, mf, dfa on
+# 784-1000-1000-10 (mf: heads instead of the output layer) at batch 64 and
+# 256; ff as --preset cff-paper --greedy 0 (784-500-500, all layers every
+# batch) at batch 1000 and 50000 (full batch); each at every --threads value;
+# plus inference of the bp net (10,000 test images in one batch; one image).
+# --quick: 1 rep, batch 256 (ff: 1000), 1 thread — a smoke test.
+#
+# The script sets neither OPENBLAS_CORETYPE nor OPENBLAS_L2_SIZE: both sides
+# run in the caller's environment, e.g.
+#   env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE bench/compare.sh
+# --keep keeps every run's output (the directory is printed at the end).
+# TORCH_PYTHON, BPFREE_BIN, BENCH_INFER override /usr/bin/python3,
+# ./build/bpfree and ./build/bench-infer.
+set -eu
+cd "$(dirname "$0")/.."
+
+REPS=3
+THREADS=1,2
+EPOCHS=1
+RULES=bp,mf,dfa,ff,infer
+QUICK=0
+KEEP=0
+# overridable for tests: the interpreter that sees Debian's torch, the binaries
+PY=${TORCH_PYTHON:-/usr/bin/python3}
+BPFREE=${BPFREE_BIN:-./build/bpfree}
+INFER=${BENCH_INFER:-./build/bench-infer}
+
+usage() {
+    sed -n '2,24p' "$0" | sed 's/^# \{0,1\}//'
+}
+
+while [ $# -gt 0 ]; do
+    case $1 in
+    --reps) REPS=$2; shift 2 ;;
+    --reps=*) REPS=${1#*=}; shift ;;
+    --threads) THREADS=$2; shift 2 ;;
+    --threads=*) THREADS=${1#*=}; shift ;;
+    --epochs) EPOCHS=$2; shift 2 ;;
+    --epochs=*) EPOCHS=${1#*=}; shift ;;
+    --rules) RULES=$2; shift 2 ;;
+    --rules=*) RULES=${1#*=}; shift ;;
+    --quick) QUICK=1; shift ;;
+    --keep) KEEP=1; shift ;;
+    -h|--help) usage; exit 0 ;;
+    *) echo "compare.sh: unknown option $1 (see --help)" >&2; exit 1 ;;
+    esac
+done
+case $REPS in ''|*[!0-9]*|0) echo "compare.sh: --reps must be a positive integer" >&2; exit 1 ;; esac
+case $EPOCHS in ''|*[!0-9]*|0) echo "compare.sh: --epochs must be a positive integer" >&2; exit 1 ;; esac
+case $THREADS in ''|*[!0-9,]*) echo "compare.sh: --threads must be a list like 1,2" >&2; exit 1 ;; esac
+if [ "$QUICK" = 1 ]; then
+    REPS=1
+    THREADS=1
+fi
+BATCHES="64 256"
+FF_BATCHES="1000 50000"
+if [ "$QUICK" = 1 ]; then
+    BATCHES=256
+    FF_BATCHES=1000
+fi
+
+if [ ! -x "$BPFREE" ]; then
+    echo "compare.sh: $BPFREE not found — run make first" >&2
+    exit 1
+fi
+HAVE_TORCH=0
+if "$PY" -c 'import torch' >/dev/null 2>&1; then HAVE_TORCH=1; fi
+HAVE_PROFILE=0
+if "$BPFREE" train --help 2>&1 | grep -q -- '--profile'; then HAVE_PROFILE=1; fi
+HAVE_INFER=0
+if [ -x "$INFER" ]; then HAVE_INFER=1; fi
+
+has_rule() { case ",$RULES," in *",$1,"*) return 0 ;; *) return 1 ;; esac; }
+
+TMP=$(mktemp -d "${TMPDIR:-/tmp}/bpfree-compare.XXXXXX")
+if [ "$KEEP" = 0 ]; then trap 'rm -rf "$TMP"' EXIT; fi
+RES=$TMP/results
+: >"$RES"
+
+# ------------------------------------------------------------------ header
+pkgver() { dpkg-query -W -f='${Version}' "$1" 2>/dev/null || true; }
+blas_ver=$(pkgver libopenblas0-pthread)
+blas_pkg=libopenblas0-pthread
+if [ -z "$blas_ver" ]; then blas_ver=$(pkgver libopenblas0-openmp); blas_pkg=libopenblas0-openmp; fi
+if [ -z "$blas_ver" ]; then blas_ver=$(pkgver libopenblas0); blas_pkg=libopenblas0; fi
+blas_link=$(readlink -f /usr/lib/x86_64-linux-gnu/libblas.so.3 2>/dev/null || echo '?')
+core=$(OPENBLAS_VERBOSE=2 "$BPFREE" rules 2>&1 | sed -n 's/^Core: //p' | head -1)
+cpu=$(grep -m1 'model name' /proc/cpuinfo 2>/dev/null | cut -d: -f2 | sed 's/^ *//')
+if [ "$HAVE_TORCH" = 1 ]; then
+    torch_ver="$("$PY" -c 'import torch; print(torch.__version__)' 2>/dev/null) (python3-torch $(pkgver python3-torch))"
+else
+    torch_ver="not available ($PY -c 'import torch' fails)"
+fi
+core_env="unset"
+[ -n "${OPENBLAS_CORETYPE+x}" ] && core_env="'$OPENBLAS_CORETYPE'"
+l2_env="unset"
+[ -n "${OPENBLAS_L2_SIZE+x}" ] && l2_env="'$OPENBLAS_L2_SIZE'"
+
+echo "## bpfree vs PyTorch (bench/compare.sh)"
+echo
+echo "- date: $(date -u '+%Y-%m-%d %H:%M:%S UTC')"
+echo "- CPU: ${cpu:-unknown}, $(nproc) cores; load average at start: $(cut -d' ' -f1-3 /proc/loadavg)"
+echo "- OpenBLAS: $blas_pkg ${blas_ver:-unknown}, kernel core '${core:-?}' (OPENBLAS_VERBOSE=2); bpfree links libopenblas.so.0, Debian's torch calls sgemm_ through libblas.so.3 -> $blas_link"
+echo "- torch: $torch_ver, $PY; intra-op threads = --threads, inter-op 1, OpenBLAS threads = --threads"
+echo "- environment in force: OPENBLAS_CORETYPE=$core_env OPENBLAS_L2_SIZE=$l2_env — the script sets neither; bpfree and torch both run in this same environment"
+echo "- $REPS rep(s) of $EPOCHS epoch(s) per configuration; each rep runs bpfree then torch, each in a fresh process; medians over the reps"
+[ "$QUICK" = 1 ] && echo "- --quick: 1 rep, batch 256 (ff: 1000), 1 thread"
+[ "$HAVE_TORCH" = 0 ] && echo "- NOTE: torch is not importable by $PY: the torch columns are skipped"
+[ "$HAVE_PROFILE" = 0 ] && echo "- NOTE: this build of bpfree has no --profile: GFLOP/s and GEMM columns are skipped (s/epoch from its 'final:' line)"
+if has_rule infer && [ "$HAVE_INFER" = 0 ]; then
+    echo "- NOTE: $INFER not built: the bpfree inference rows are skipped"
+fi
+echo
+echo "progress (stderr):" >&2
+
+# ------------------------------------------------------------------ runs
+# One line per run into $RES: "<id> <side> key=value ...", or "<id> <side> fail=1".
+
+run_bpfree() { # id args...
+    id=$1; shift
+    log=$TMP/$(echo "$id" | tr ' /' '__').bpfree.$rep.log
+    prof=
+    [ "$HAVE_PROFILE" = 1 ] && prof=--profile
+    # --eval-every is left at its default: the CLI evaluates only after
+    # training each epoch, outside the epoch time it reports
+    if "$BPFREE" train "$@" --epochs "$EPOCHS" --quiet $prof </dev/null >"$log" 2>&1; then
+        awk -v id="$id" '
+            /^profile: / {
+                for (i = 2; i <= NF; i++) { split($i, kv, "="); p[kv[1]] = kv[2] }
+                have = 1
+            }
+            /^final: [0-9]+ epochs, / { spe_final = $4 }
+            END {
+                if (have && p["epochs"] > 0 && p["train_seconds"] > 0) {
+                    ts = p["train_seconds"]
+                    printf "%s bpfree spe=%.6g gflops=%.6g frac=%.6g alone=%.6g\n", id,
+                           ts / p["epochs"], p["gflop"] / ts, p["gemm_fraction"],
+                           p["gemm_alone_seconds"] / ts
+                } else if (spe_final != "") printf "%s bpfree spe=%s\n", id, spe_final
+                else printf "%s bpfree fail=1\n", id
+            }' "$log" >>"$RES"
+    else
+        echo "$id bpfree fail=1" >>"$RES"
+        echo "  bpfree failed ($id), see $log:" >&2
+        tail -n 3 "$log" >&2
+    fi
+    printf '  %-22s bpfree %s\n' "$id" "$(tail -n 1 "$RES" | cut -d' ' -f3-)" >&2
+}
+
+run_torch() { # id args...
+    id=$1; shift
+    [ "$HAVE_TORCH" = 1 ] || return 0
+    log=$TMP/$(echo "$id" | tr ' /' '__').torch.$rep.log
+    if "$PY" bench/torch_bench.py "$@" --epochs "$EPOCHS" </dev/null >"$log" 2>&1; then
+        awk -v id="$id" '
+            /^torch: rule=/ { for (i = 2; i <= NF; i++) { split($i, kv, "="); p[kv[1]] = kv[2] }; have = 1 }
+            END { if (have) printf "%s torch spe=%s\n", id, p["seconds_per_epoch"]
+                  else printf "%s torch fail=1\n", id }' "$log" >>"$RES"
+    else
+        echo "$id torch fail=1" >>"$RES"
+        echo "  torch failed ($id), see $log:" >&2
+        tail -n 3 "$log" >&2
+    fi
+    printf '  %-22s torch  %s\n' "$id" "$(tail -n 1 "$RES" | cut -d' ' -f3-)" >&2
+}
+
+# inference: one process per side gives both rows (batch 10000 and batch 1)
+run_infer() { # threads
+    t=$1
+    if [ "$HAVE_INFER" = 1 ]; then
+        log=$TMP/infer-t$t.bpfree.$rep.log
+        if "$INFER" --threads "$t" </dev/null >"$log" 2>&1; then
+            awk -v t="$t" '
+                /^bpfree: infer batch=/ {
+                    for (i = 2; i <= NF; i++) { split($i, kv, "="); p[kv[1]] = kv[2] }
+                    if (p["batch"] == 1 && p["microseconds"] != "") { printf "infer1-t%s bpfree v=%s\n", t, p["microseconds"]; n1 = 1 }
+                    else if (p["batch"] != 1 && p["seconds"] != "") { printf "inferN-t%s bpfree v=%s n=%s\n", t, p["seconds"], p["batch"]; nN = 1 }
+                    split("", p)
+                }
+                END { if (!nN) printf "inferN-t%s bpfree fail=1\n", t
+                      if (!n1) printf "infer1-t%s bpfree fail=1\n", t }' "$log" >>"$RES"
+        else
+            printf 'inferN-t%s bpfree fail=1\ninfer1-t%s bpfree fail=1\n' "$t" "$t" >>"$RES"
+            echo "  bench-infer failed, see $log:" >&2
+            tail -n 3 "$log" >&2
+        fi
+        printf '  %-22s bpfree done\n' "infer t$t" >&2
+    fi
+    if [ "$HAVE_TORCH" = 1 ]; then
+        log=$TMP/infer-t$t.torch.$rep.log
+        if "$PY" bench/torch_bench.py --infer --threads "$t" </dev/null >"$log" 2>&1; then
+            awk -v t="$t" '
+                /^torch: infer batch=/ {
+                    for (i = 3; i <= NF; i++) { split($i, kv, "="); p[kv[1]] = kv[2] }
+                    if (p["batch"] == 1) { printf "infer1-t%s torch v=%s\n", t, p["microseconds"]; n1 = 1 }
+                    else { printf "inferN-t%s torch v=%s n=%s\n", t, p["seconds"], p["batch"]; nN = 1 }
+                    split("", p)
+                }
+                END { if (!nN) printf "inferN-t%s torch fail=1\n", t
+                      if (!n1) printf "infer1-t%s torch fail=1\n", t }' "$log" >>"$RES"
+        else
+            printf 'inferN-t%s torch fail=1\ninfer1-t%s torch fail=1\n' "$t" "$t" >>"$RES"
+            echo "  torch inference failed, see $log:" >&2
+            tail -n 3 "$log" >&2
+        fi
+        printf '  %-22s torch  done\n' "infer t$t" >&2
+    fi
+}
+
+# the configurations, in table order: "id|samples per epoch|bpfree args|torch args"
+CONFIGS=$TMP/configs
+: >"$CONFIGS"
+for t in $(echo "$THREADS" | tr ',' ' '); do
+    for r in bp mf dfa; do
+        has_rule "$r" || continue
+        for b in $BATCHES; do
+            echo "$r-b$b-t$t|60000|--rule $r --batch $b --threads $t|--rule $r --batch $b --threads $t" >>"$CONFIGS"
+        done
+    done
+    if has_rule ff; then
+        for b in $FF_BATCHES; do
+            echo "ff-b$b-t$t|50000|--rule ff --preset cff-paper --greedy 0 --batch $b --threads $t|--rule ff --batch $b --threads $t" >>"$CONFIGS"
+        done
+    fi
+    has_rule infer && echo "infer-t$t|||" >>"$CONFIGS"
+done
+
+if [ ! -s "$CONFIGS" ]; then
+    echo "compare.sh: no configuration selected (--rules $RULES; known: bp, mf, dfa, ff, infer)" >&2
+    exit 1
+fi
+
+while IFS='|' read -r id _samples bargs targs; do
+    rep=1
+    while [ "$rep" -le "$REPS" ]; do
+        case $id in
+        infer-t*) run_infer "${id#infer-t}" ;;
+        *)
+            # shellcheck disable=SC2086 # word splitting of the option lists is intended
+            run_bpfree "$id" $bargs
+            # shellcheck disable=SC2086
+            run_torch "$id" $targs
+            ;;
+        esac
+        rep=$((rep + 1))
+    done
+done <"$CONFIGS"
+
+# ------------------------------------------------------------------ table
+awk -v havetorch="$HAVE_TORCH" -v haveprof="$HAVE_PROFILE" -v haveinfer="$HAVE_INFER" '
+function median(key,    n, i, j, t, a) {
+    n = cnt[key]
+    if (n == 0) return ""
+    for (i = 1; i <= n; i++) a[i] = val[key, i]
+    for (i = 2; i <= n; i++) { t = a[i]; for (j = i - 1; j >= 1 && a[j] > t; j--) a[j + 1] = a[j]; a[j + 1] = t }
+    return n % 2 ? a[(n + 1) / 2] : (a[n / 2] + a[n / 2 + 1]) / 2
+}
+function add(key, v) { cnt[key]++; val[key, cnt[key]] = v }
+function f(v, fmt) { return v == "" ? "–" : sprintf(fmt, v) }
+function fails(id, side) { return nfail[id, side] ? sprintf(" (%d failed)", nfail[id, side]) : "" }
+FNR == NR {   # the configs file
+    split($0, c, "|"); order[++no] = c[1]; samples[c[1]] = c[2]; next
+}
+{
+    id = $1; side = $2
+    for (i = 3; i <= NF; i++) {
+        split($i, kv, "=")
+        if (kv[1] == "fail") nfail[id, side]++
+        else add(id SUBSEP side SUBSEP kv[1], kv[2])
+    }
+}
+END {
+    print "| config | bpfree median s/epoch | torch median s/epoch | ratio bpfree/torch | bpfree samples/s | bpfree achieved GFLOP/s | fraction of time in GEMM | GEMM-alone time / step time |"
+    print "|---|---:|---:|---:|---:|---:|---:|---:|"
+    for (k = 1; k <= no; k++) {
+        id = order[k]
+        if (id ~ /^infer-t/) {
+            t = substr(id, 8)
+            # 784-1000-1000-10: 1,794,000 multiply-adds per image
+            for (w = 0; w < 2; w++) {
+                rid = (w == 0 ? "inferN-t" : "infer1-t") t
+                b = median(rid SUBSEP "bpfree" SUBSEP "v"); q = median(rid SUBSEP "torch" SUBSEP "v")
+                nimg = w == 0 ? median(rid SUBSEP "bpfree" SUBSEP "n") : 1
+                if (nimg == "") nimg = median(rid SUBSEP "torch" SUBSEP "n")
+                if (nimg == "") nimg = 10000
+                sec = b == "" ? "" : (w == 0 ? b : b * 1e-6)
+                unit = w == 0 ? "s" : "µs"
+                label = w == 0 ? sprintf("infer bp, %d images in one batch, t%s (s, not s/epoch)", nimg, t) \
+                               : sprintf("infer bp, 1 image, t%s (µs, not s/epoch)", t)
+                bs = haveinfer ? f(b, w == 0 ? "%.4f" : "%.1f") fails(rid, "bpfree") : "– (no bench-infer)"
+                ts = havetorch ? f(q, w == 0 ? "%.4f" : "%.1f") fails(rid, "torch") : "– (no torch)"
+                printf "| %s | %s | %s | %s | %s | %s | – | – |\n", label, bs, ts,
+                       (b != "" && q != "" && q > 0) ? sprintf("%.2f", b / q) : "–",
+                       sec != "" ? sprintf("%.0f", nimg / sec) : "–",
+                       sec != "" ? sprintf("%.1f", 2 * 1794000 * nimg / sec * 1e-9) : "–"
+            }
+            continue
+        }
+        b = median(id SUBSEP "bpfree" SUBSEP "spe"); q = median(id SUBSEP "torch" SUBSEP "spe")
+        g = median(id SUBSEP "bpfree" SUBSEP "gflops"); fr = median(id SUBSEP "bpfree" SUBSEP "frac")
+        al = median(id SUBSEP "bpfree" SUBSEP "alone")
+        split(id, p, "-")
+        label = sprintf("%s, batch %s, %s thread%s", p[1], substr(p[2], 2), substr(p[3], 2), substr(p[3], 2) == "1" ? "" : "s")
+        if (p[1] == "ff") label = label " (cff-paper net)"
+        printf "| %s | %s | %s | %s | %s | %s | %s | %s |\n", label,
+               f(b, "%.3f") fails(id, "bpfree"),
+               havetorch ? f(q, "%.3f") fails(id, "torch") : "– (no torch)",
+               (b != "" && q != "" && q > 0) ? sprintf("%.2f", b / q) : "–",
+               (b != "" && b > 0) ? sprintf("%.0f", samples[id] / b) : "–",
+               f(g, "%.1f"), f(fr, "%.2f"), f(al, "%.2f")
+    }
+}' "$CONFIGS" "$RES"
+
+echo
+echo "Columns: s/epoch = training time of one epoch (bp, mf, dfa: 60,000 samples; ff: 50,000), evaluation and data loading excluded, median over the reps; ratio < 1: bpfree is faster. bpfree's GFLOP/s, GEMM fraction and GEMM-alone come from its --profile line: matmul FLOPs (2MNK summed) / train seconds; time inside matrix products / train seconds; the same GEMM shapes replayed alone / train seconds. Inference rows: bpfree from build/bench-infer, torch under torch.no_grad(); samples/s and GFLOP/s there from the bpfree time."
+if [ "$KEEP" = 1 ]; then echo; echo "raw logs: $TMP"; fi
