@@ -35,7 +35,7 @@ BPFREE=${BPFREE_BIN:-./build/bpfree}
 INFER=${BENCH_INFER:-./build/bench-infer}
 
 usage() {
-    sed -n '2,24p' "$0" | sed 's/^# \{0,1\}//'
+    awk 'NR > 1 && !/^#/ { exit } NR > 1 { sub(/^# ?/, ""); print }' "$0"
 }
 
 while [ $# -gt 0 ]; do
@@ -96,7 +96,7 @@ blas_link=$(readlink -f /usr/lib/x86_64-linux-gnu/libblas.so.3 2>/dev/null || ec
 core=$(OPENBLAS_VERBOSE=2 "$BPFREE" rules 2>&1 | sed -n 's/^Core: //p' | head -1)
 cpu=$(grep -m1 'model name' /proc/cpuinfo 2>/dev/null | cut -d: -f2 | sed 's/^ *//')
 if [ "$HAVE_TORCH" = 1 ]; then
-    torch_ver="$("$PY" -c 'import torch; print(torch.__version__)' 2>/dev/null) (python3-torch $(pkgver python3-torch))"
+    torch_ver="$("$PY" -c 'import torch; print(torch.__version__)' 2>/dev/null) (python3-torch $(pkgver python3-torch)), $PY; intra-op threads = --threads, inter-op 1, OpenBLAS threads = --threads"
 else
     torch_ver="not available ($PY -c 'import torch' fails)"
 fi
@@ -110,7 +110,7 @@ echo
 echo "- date: $(date -u '+%Y-%m-%d %H:%M:%S UTC')"
 echo "- CPU: ${cpu:-unknown}, $(nproc) cores; load average at start: $(cut -d' ' -f1-3 /proc/loadavg)"
 echo "- OpenBLAS: $blas_pkg ${blas_ver:-unknown}, kernel core '${core:-?}' (OPENBLAS_VERBOSE=2); bpfree links libopenblas.so.0, Debian's torch calls sgemm_ through libblas.so.3 -> $blas_link"
-echo "- torch: $torch_ver, $PY; intra-op threads = --threads, inter-op 1, OpenBLAS threads = --threads"
+echo "- torch: $torch_ver"
 echo "- environment in force: OPENBLAS_CORETYPE=$core_env OPENBLAS_L2_SIZE=$l2_env — the script sets neither; bpfree and torch both run in this same environment"
 echo "- $REPS rep(s) of $EPOCHS epoch(s) per configuration; each rep runs bpfree then torch, each in a fresh process; medians over the reps"
 [ "$QUICK" = 1 ] && echo "- --quick: 1 rep, batch 256 (ff: 1000), 1 thread"

@@ -116,6 +116,9 @@ void bp_dense_backward(const bp_dense *L, const float *x, const float *h,
 /* ------------------------------------------------------------- model */
 
 typedef struct bp_rule bp_rule;
+typedef struct bp_pipe bp_pipe;
+typedef struct bp_work bp_work;
+typedef struct bp_pipe_batch bp_pipe_batch;
 
 /* A named slice of the parameter block (trainable) or state block (fixed). */
 typedef struct bp_tensor {
@@ -155,6 +158,7 @@ struct bpfree_model {
 
     void *rs;              /* the rule's own state */
     struct bp_diag *diag;  /* diagnostics state, or NULL */
+    struct bp_pipe *pipe;  /* layer pipeline, built at the first pipelined epoch */
     int epochs_done;
     long steps_done;
 };
@@ -202,12 +206,12 @@ struct bp_rule {
      * batch's mean loss to *loss and the number of correct predictions (from
      * the training forward pass) to *correct. */
     bpfree_status (*train_batch)(bpfree_model *m, int B, double *loss, long *correct);
-    /* Optional: a whole epoch with layers pipelined over cfg.pipeline
-     * threads (m->order holds the sample order); adds every batch's loss to
-     * *loss and correct predictions to *correct, and sets *lr to the last
-     * learning rate.  Same results as train_batch over the batches. */
-    bpfree_status (*train_epoch_pipe)(bpfree_model *m, const bpfree_dataset *train, int nb,
-                                      double *loss, long *correct, float *lr, bpfree_error *err);
+    /* Optional, for --pipeline: layer i on one batch with optimizer clock o
+     * and the thread's scratch w (see bp_pipe_batch); and a hook stage 0 runs
+     * after gathering a batch. */
+    void (*pipe_layer)(bpfree_model *m, const bp_optim *o, bp_work *w, int i, const float *in,
+                       float *out, bp_pipe_batch *b);
+    void (*pipe_begin)(bpfree_model *m, bp_pipe_batch *b);
     /* Scores (B, C) for x (B, D), B <= m->batch.  If heads is not NULL also
      * each head's scores (n_heads, B, C).  NULL = forward through all layers. */
     void (*predict)(bpfree_model *m, const float *x, int B, float *scores, float *heads);
@@ -289,23 +293,48 @@ void bp_defaults_fdfa_paper(bpfree_config *c);
 
 /* Rules that update every hidden layer at once, during the forward pass
  * (DRTP, F³, LLO): only two activation buffers are alive. */
-typedef struct bp_onepass {
-    float *a[2];   /* activation ping-pong (B, max width) */
-    float *dh;     /* signal at a hidden output (B, max width) */
-    float *logits; /* (B, C) */
-    float *e;      /* (B, C) dL/dlogits */
-} bp_onepass;
+/* One thread's scratch for running layers one batch at a time. */
+struct bp_work {
+    float *a[2];  /* activation ping-pong (B, max width) */
+    float *d;     /* signal at a layer's output (B, max width) */
+    float *z, *dz; /* (B, C): output logits / MF goodness, and their gradient */
+};
+bpfree_status bp_work_alloc(bpfree_model *m, bp_work *w, bpfree_error *err);
+void bp_work_free(bpfree_model *m, bp_work *w);
+typedef bp_work bp_onepass;
+
+/* One batch as it travels through the layers (sequentially or pipelined). */
+struct bp_pipe_batch {
+    int rows;
+    const float *y;   /* targets (rows, C) */
+    const int *lb;    /* labels (rows), -1 for regression */
+    const int *ib;    /* dataset indices (rows) */
+    float *scores;    /* (rows, C) running sum of per-layer scores (MF), zeroed */
+    float *aux;       /* (rows, C) the rule's per-batch data (F3: stored errors) */
+    double loss;      /* set by the layer that reports the batch loss */
+    long correct;     /* set by the layer that predicts */
+};
+
+/* Pipelined epoch over cfg.pipeline threads (src/core/pipeline.c); the
+ * rule's pipe_layer does one layer on one batch. */
+bpfree_status bp_pipe_epoch(bpfree_model *m, const bpfree_dataset *train, int nb, double *loss,
+                            long *correct, float *lr, bpfree_error *err);
+void bp_pipe_free(bpfree_model *m);
+
+/* drtp, f3, llo: layer i on one batch.  A hidden layer gets the signal
+ * E_l = B_l^T aux (B_l = feedback tensor fb[i]) when fb is given, else
+ * stays frozen; the output layer trains on its true gradient and sets
+ * b->loss, b->correct, leaving its logits in w->z. */
+void bp_onepass_layer(bpfree_model *m, const bp_optim *o, bp_work *w, int i, const float *in,
+                      float *out, const int *fb, const float *E, bp_pipe_batch *b);
 bpfree_status bp_onepass_alloc(bpfree_model *m, bp_onepass *p, bpfree_error *err);
 void bp_onepass_free(bpfree_model *m, bp_onepass *p);
 /* Forward through the hidden layers; if E (B, C) is not NULL, hidden layer l
  * gets delta_h_l = (1/B) E B_l and steps at once, before layer l+1 runs.
  * Returns the last hidden activation (computed before its layer's step). */
-const float *bp_onepass_hidden(bpfree_model *m, bp_onepass *p, const int *fb, const float *E,
-                               int B);
-/* The output layer on its true gradient: forward into p->logits, count
- * correct, loss and dL/dlogits into p->e, step. */
-void bp_onepass_output(bpfree_model *m, bp_onepass *p, const float *in, int B, double *loss,
-                       long *correct);
+/* the whole batch in m->xb through every layer with bp_onepass_layer */
+void bp_onepass_train(bpfree_model *m, bp_work *w, const int *fb, const float *E, int B,
+                      double *loss, long *correct);
 void bp_onepass_predict(bpfree_model *m, bp_onepass *p, const float *x, int B, float *scores);
 /* predict and free for a rule whose state struct starts with a bp_onepass
  * and owns nothing else (drtp, llo). */

@@ -72,9 +72,9 @@ bpfree_status bpfree_config_check(const bpfree_config *c, bpfree_error *err) {
     CHECK(c->epochs > 0, "epochs must be > 0 (got %d)", c->epochs);
     CHECK(c->batch > 0, "batch must be > 0 (got %d)", c->batch);
     CHECK(c->threads >= 0, "threads must be >= 0 (got %d)", c->threads);
-    CHECK(c->pipeline == 0 || (c->pipeline >= 2 && c->pipeline <= c->n_hidden),
-          "pipeline must be 0 (off) or between 2 and the number of hidden layers (%d), got %d",
-          c->n_hidden, c->pipeline);
+    CHECK(c->pipeline == 0 || (c->pipeline >= 2 && c->pipeline <= need && c->pipeline <= 8),
+          "pipeline must be 0 (off) or between 2 and the number of layers (%d, at most 8), got %d",
+          need, c->pipeline);
     const bpfree_optim_config *o = &c->optim;
     CHECK(o->kind >= 0 && o->kind < BPFREE_OPTIM_COUNT, "unknown optimizer %d", (int)o->kind);
     CHECK(o->lr > 0.0f && isfinite(o->lr), "learning rate must be > 0 (got %g)", (double)o->lr);
@@ -111,8 +111,9 @@ bpfree_status bpfree_config_check(const bpfree_config *c, bpfree_error *err) {
     CHECK(!(c->diagnose & BPFREE_DIAG_VARIANCE) || (c->diag_draws >= 2 && c->diag_draws <= 10000),
           "diag-draws must be in [2, 10000] (got %d)", c->diag_draws);
     CHECK(c->diag_every >= 0, "diag-every must be >= 0 (got %d)", c->diag_every);
-    CHECK(c->pipeline == 0 || r->train_epoch_pipe,
-          "rule '%s' cannot pipeline its layers (--pipeline works for: mf)", c->rule);
+    CHECK(c->pipeline == 0 || r->pipe_layer,
+          "rule '%s' cannot pipeline its layers (--pipeline works for the rules that update "
+          "a layer at once: mf, drtp, f3, llo)", c->rule);
     CHECK(c->pipeline == 0 || c->diagnose == 0,
           "--pipeline and --diagnose cannot be combined (diagnostics measure one batch at a "
           "time)");
@@ -328,6 +329,7 @@ bpfree_status bpfree_model_new(const bpfree_config *cfg, bpfree_model **out,
 void bpfree_model_free(bpfree_model *m) {
     if (!m) return;
     bp_diag_free(m);
+    bp_pipe_free(m);
     if (m->rule && m->rule->free) m->rule->free(m);
     bp_mem *mm = &m->mem;
     void *bufs[] = {m->params, m->grads, m->opt_m, m->opt_v, m->state, m->xb, m->yb,
@@ -405,7 +407,7 @@ static double now_seconds(void) {
 
 /* pipelined epochs: asked for, offered by the rule, and not layer by layer */
 static int pipelined(const bpfree_model *m) {
-    return m->cfg.pipeline >= 2 && m->rule->train_epoch_pipe && m->cfg.greedy_epochs == 0;
+    return m->cfg.pipeline >= 2 && m->rule->pipe_layer && m->cfg.greedy_epochs == 0;
 }
 
 bpfree_status bpfree_train_epoch(bpfree_model *m, const bpfree_dataset *train,
@@ -432,7 +434,7 @@ bpfree_status bpfree_train_epoch(bpfree_model *m, const bpfree_dataset *train,
     float lr = m->cfg.optim.lr;
     if (pipelined(m)) {
         bpfree_set_threads(1); /* one BLAS thread per pipeline stage */
-        st = m->rule->train_epoch_pipe(m, train, nb, &loss_sum, &correct, &lr, err);
+        st = bp_pipe_epoch(m, train, nb, &loss_sum, &correct, &lr, err);
         bpfree_set_threads(m->cfg.threads);
         if (st) return st;
         if (!isfinite(loss_sum))

@@ -80,47 +80,43 @@ void bp_defaults_fdfa_paper(bpfree_config *c) {
 /* ------------------------------------------------ rules that update at once */
 
 bpfree_status bp_onepass_alloc(bpfree_model *m, bp_onepass *p, bpfree_error *err) {
-    const size_t B = (size_t)m->batch, W = (size_t)bp_max_width(m), C = (size_t)m->cfg.outputs;
-    if (!(p->a[0] = bp_alloc_floats(&m->mem, B * W, "activations", err)) ||
-        !(p->a[1] = bp_alloc_floats(&m->mem, B * W, "activations", err)) ||
-        !(p->dh = bp_alloc_floats(&m->mem, B * W, "hidden signal", err)) ||
-        !(p->logits = bp_alloc_floats(&m->mem, B * C, "logits", err)) ||
-        !(p->e = bp_alloc_floats(&m->mem, B * C, "output error", err)))
-        return BPFREE_ENOMEM;
-    return BPFREE_OK;
+    return bp_work_alloc(m, p, err);
 }
 
-void bp_onepass_free(bpfree_model *m, bp_onepass *p) {
-    float *bufs[] = {p->a[0], p->a[1], p->dh, p->logits, p->e};
-    for (size_t i = 0; i < sizeof bufs / sizeof *bufs; i++) bp_free(&m->mem, bufs[i]);
-    memset(p, 0, sizeof *p);
-}
+void bp_onepass_free(bpfree_model *m, bp_onepass *p) { bp_work_free(m, p); }
 
-const float *bp_onepass_hidden(bpfree_model *m, bp_onepass *p, const int *fb, const float *E,
-                               int B) {
-    const float *in = m->xb;
-    for (int l = 0; l < m->cfg.n_hidden; l++) {
-        const bp_dense *L = &m->layers[l];
-        float *a = p->a[l % 2];
-        bp_dense_forward(L, in, a, B);
+void bp_onepass_layer(bpfree_model *m, const bp_optim *o, bp_work *w, int i, const float *in,
+                      float *out, const int *fb, const float *E, bp_pipe_batch *b) {
+    const bp_dense *L = &m->layers[i];
+    const int B = b->rows, C = m->cfg.outputs;
+    if (i < m->n_layers - 1) { /* hidden: update at once, from the layer's own signal */
+        bp_dense_forward(L, in, out, B);
         if (E) {
-            bp_feedback_signal(m, fb, l, 1.0f / (float)B, E, B, p->dh);
-            bp_dense_backward(L, in, a, p->dh, NULL, B);
-            bp_layer_step(m, l);
+            bp_feedback_signal(m, fb, i, 1.0f / (float)B, E, B, w->d);
+            bp_act_backward(L->act, out, w->d, (size_t)B * L->out);
+            bp_dense_grad_step(m, i, in, w->d, B, o);
         }
-        in = a; /* the activation from before the update goes on */
+        return; /* `out` — from before the update — goes on */
     }
-    return in;
+    (void)out; /* the output layer: its true gradient; logits stay in w->z */
+    bp_dense_forward(L, in, w->z, B);
+    b->correct = bp_count_correct(w->z, b->lb, B, C);
+    b->loss = bp_loss(m->cfg.loss, w->z, b->y, B, C, w->dz);
+    bp_act_backward(L->act, w->z, w->dz, (size_t)B * C);
+    bp_dense_grad_step(m, i, in, w->dz, B, o);
 }
 
-void bp_onepass_output(bpfree_model *m, bp_onepass *p, const float *in, int B, double *loss,
-                       long *correct) {
-    const int L = m->n_layers - 1, C = m->cfg.outputs;
-    bp_dense_forward(&m->layers[L], in, p->logits, B);
-    *correct += bp_count_correct(p->logits, m->lb, B, C);
-    *loss += bp_loss(m->cfg.loss, p->logits, m->yb, B, C, p->e);
-    bp_dense_backward(&m->layers[L], in, p->logits, p->e, NULL, B);
-    bp_layer_step(m, L);
+void bp_onepass_train(bpfree_model *m, bp_work *w, const int *fb, const float *E, int B,
+                      double *loss, long *correct) {
+    bp_pipe_batch b = {.rows = B, .y = m->yb, .lb = m->lb, .ib = m->ib, .aux = (float *)E};
+    const float *in = m->xb;
+    for (int i = 0; i < m->n_layers; i++) {
+        float *a = w->a[i % 2];
+        bp_onepass_layer(m, &m->optim, w, i, in, a, fb, E, &b);
+        in = a;
+    }
+    *loss += b.loss;
+    *correct += b.correct;
 }
 
 void bp_onepass_predict(bpfree_model *m, bp_onepass *p, const float *x, int B, float *scores) {

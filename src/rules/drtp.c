@@ -26,9 +26,13 @@ static bpfree_status drtp_init(bpfree_model *m, bpfree_error *err) {
 
 static bpfree_status drtp_train(bpfree_model *m, int B, double *loss, long *correct) {
     drtp_state *s = m->rs;
-    const float *h = bp_onepass_hidden(m, &s->p, s->fb, m->yb, B); /* y* B_l */
-    bp_onepass_output(m, &s->p, h, B, loss, correct);
+    bp_onepass_train(m, &s->p, s->fb, m->yb, B, loss, correct); /* y* B_l */
     return BPFREE_OK;
+}
+
+static void drtp_pipe_layer(bpfree_model *m, const bp_optim *o, bp_work *w, int i,
+                            const float *in, float *out, bp_pipe_batch *b) {
+    bp_onepass_layer(m, o, w, i, in, out, ((drtp_state *)m->rs)->fb, b->y, b);
 }
 
 const bp_rule bp_rule_drtp = {
@@ -44,6 +48,7 @@ const bp_rule bp_rule_drtp = {
     .reserve = drtp_reserve,
     .init = drtp_init,
     .train_batch = drtp_train,
+    .pipe_layer = drtp_pipe_layer,
     .predict = bp_onepass_rule_predict,
     .free = bp_onepass_rule_free,
 };

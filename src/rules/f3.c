@@ -112,12 +112,32 @@ static bpfree_status f3_train(bpfree_model *m, int B, double *loss, long *correc
     const int C = m->cfg.outputs;
     for (int r = 0; r < B; r++) /* e^{t-1}[x] for each sample of the batch */
         memcpy(s->eb + (size_t)r * C, s->store + (size_t)m->ib[r] * C, (size_t)C * sizeof(float));
-    const float *h = bp_onepass_hidden(m, &s->p, s->fb, s->eb, B); /* lines 4–8, eq. 1 */
-    bp_onepass_output(m, &s->p, h, B, loss, correct);             /* eq. 1, i = K */
-    for (int r = 0; r < B; r++)                                    /* line 9 */
-        f3_error_row(&m->cfg, s->p.logits + (size_t)r * C, m->yb + (size_t)r * C, C,
+    bp_onepass_train(m, &s->p, s->fb, s->eb, B, loss, correct); /* lines 4–8, eq. 1 */
+    for (int r = 0; r < B; r++)                                  /* line 9 */
+        f3_error_row(&m->cfg, s->p.z + (size_t)r * C, m->yb + (size_t)r * C, C,
                      s->store + (size_t)m->ib[r] * C);
     return BPFREE_OK;
+}
+
+/* pipelined: stage 0 reads the batch's stored errors, the output layer's
+ * stage writes the new ones (a sample is in one batch per epoch, so the
+ * two never touch the same row at once) */
+static void f3_pipe_begin(bpfree_model *m, bp_pipe_batch *b) {
+    const f3_state *s = m->rs;
+    const int C = m->cfg.outputs;
+    for (int r = 0; r < b->rows; r++)
+        memcpy(b->aux + (size_t)r * C, s->store + (size_t)b->ib[r] * C, (size_t)C * sizeof(float));
+}
+
+static void f3_pipe_layer(bpfree_model *m, const bp_optim *o, bp_work *w, int i, const float *in,
+                          float *out, bp_pipe_batch *b) {
+    f3_state *s = m->rs;
+    const int C = m->cfg.outputs;
+    bp_onepass_layer(m, o, w, i, in, out, s->fb, b->aux, b);
+    if (i == m->n_layers - 1)
+        for (int r = 0; r < b->rows; r++)
+            f3_error_row(&m->cfg, w->z + (size_t)r * C, b->y + (size_t)r * C, C,
+                         s->store + (size_t)b->ib[r] * C);
 }
 
 static void f3_predict(bpfree_model *m, const float *x, int B, float *scores, float *heads) {
@@ -157,6 +177,8 @@ const bp_rule bp_rule_f3 = {
     .init = f3_init,
     .begin_epoch = f3_begin_epoch,
     .train_batch = f3_train,
+    .pipe_layer = f3_pipe_layer,
+    .pipe_begin = f3_pipe_begin,
     .predict = f3_predict,
     .describe = f3_describe,
     .free = f3_free,

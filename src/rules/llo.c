@@ -16,9 +16,13 @@ static bpfree_status llo_init(bpfree_model *m, bpfree_error *err) {
 
 static bpfree_status llo_train(bpfree_model *m, int B, double *loss, long *correct) {
     llo_state *s = m->rs;
-    const float *h = bp_onepass_hidden(m, &s->p, NULL, NULL, B); /* no signal: frozen */
-    bp_onepass_output(m, &s->p, h, B, loss, correct);
+    bp_onepass_train(m, &s->p, NULL, NULL, B, loss, correct); /* no signal: frozen */
     return BPFREE_OK;
+}
+
+static void llo_pipe_layer(bpfree_model *m, const bp_optim *o, bp_work *w, int i,
+                           const float *in, float *out, bp_pipe_batch *b) {
+    bp_onepass_layer(m, o, w, i, in, out, NULL, NULL, b);
 }
 
 const bp_rule bp_rule_llo = {
@@ -33,6 +37,7 @@ const bp_rule bp_rule_llo = {
     .defaults = bp_defaults_f3_paper,
     .init = llo_init,
     .train_batch = llo_train,
+    .pipe_layer = llo_pipe_layer,
     .predict = bp_onepass_rule_predict,
     .free = bp_onepass_rule_free,
 };

@@ -1,0 +1,242 @@
+/* pipeline.c — layer pipelining for rules that update a layer at once.
+ *
+ * N threads ("stages") each own a contiguous range of layers.  Batch k goes
+ * through stage 0, then 1, ...; stage s works on batch k while stage s+1
+ * works on batch k-1, so layer l runs on batch k+1 while layer l+1 runs on
+ * batch k — which backprop, whose layers wait for the backward pass, cannot
+ * do.  Layer i sees batch k only after its own batches 0..k-1, and gets the
+ * activation of batch k that layer i-1 computed before its update on k:
+ * exactly the sequential order.  Each stage keeps its own optimizer clock
+ * (the same t and lr per batch) and runs its products on one BLAS thread, so
+ * the numbers are the same as training on one thread.
+ *
+ * A rule takes part by giving pipe_layer (one layer on one batch) and, if it
+ * needs per-batch data, pipe_begin (run by stage 0 after the gather).  The
+ * last stage keeps the loss and the count of correct predictions, in batch
+ * order. */
+#include "internal.h"
+
+#include <pthread.h>
+#include <string.h>
+
+#define PIPE_MAX_STAGES 8
+
+/* hand-over from stage s to s+1: one batch's boundary activation and data */
+typedef struct pipe_slot {
+    float *a, *y, *scores, *aux;
+    int *lb, *ib;
+    int full;
+} pipe_slot;
+
+struct bp_pipe {
+    int S, l0[PIPE_MAX_STAGES], l1[PIPE_MAX_STAGES];
+    bp_work w[PIPE_MAX_STAGES];
+    float *x0;                          /* stage 0's gathered batch (B, D) */
+    pipe_slot slot[PIPE_MAX_STAGES][2]; /* ring s: stage s -> s+1, two batches */
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    int sync_ok, abort;
+    /* one epoch's job */
+    bpfree_model *m;
+    const bpfree_dataset *train;
+    int nb;
+    bp_optim opt[PIPE_MAX_STAGES];
+    double loss;
+    long correct;
+};
+
+bpfree_status bp_work_alloc(bpfree_model *m, bp_work *w, bpfree_error *err) {
+    const size_t B = (size_t)m->batch, W = (size_t)bp_max_width(m), C = (size_t)m->cfg.outputs;
+    if (!(w->a[0] = bp_alloc_floats(&m->mem, B * W, "activations", err)) ||
+        !(w->a[1] = bp_alloc_floats(&m->mem, B * W, "activations", err)) ||
+        !(w->d = bp_alloc_floats(&m->mem, B * W, "layer signal", err)) ||
+        !(w->z = bp_alloc_floats(&m->mem, B * C, "layer outputs (B x C)", err)) ||
+        !(w->dz = bp_alloc_floats(&m->mem, B * C, "their gradient", err)))
+        return BPFREE_ENOMEM;
+    return BPFREE_OK;
+}
+
+void bp_work_free(bpfree_model *m, bp_work *w) {
+    float *bufs[] = {w->a[0], w->a[1], w->d, w->z, w->dz};
+    for (size_t i = 0; i < sizeof bufs / sizeof *bufs; i++) bp_free(&m->mem, bufs[i]);
+    memset(w, 0, sizeof *w);
+}
+
+static bpfree_status pipe_build(bpfree_model *m, bpfree_error *err) {
+    bp_pipe *p = bp_alloc(&m->mem, sizeof *p);
+    if (!p) return bp_fail(err, BPFREE_ENOMEM, "out of memory (pipeline)");
+    memset(p, 0, sizeof *p);
+    m->pipe = p;
+    const int nl = m->n_layers, C = m->cfg.outputs;
+    const size_t B = (size_t)m->batch;
+    int S = m->cfg.pipeline < nl ? m->cfg.pipeline : nl;
+    S = S < PIPE_MAX_STAGES ? S : PIPE_MAX_STAGES;
+    /* contiguous ranges of about equal multiply-adds (in x out per layer) */
+    double tot = 0.0, acc = 0.0;
+    for (int i = 0; i < nl; i++) tot += (double)m->layers[i].in * m->layers[i].out;
+    int st = 0;
+    for (int i = 0; i < nl; i++) {
+        acc += (double)m->layers[i].in * m->layers[i].out;
+        const int left = nl - 1 - i, need = S - 1 - st; /* layers left, stages to open */
+        if (st < S - 1 && left >= need && (acc >= tot * (st + 1) / S || left == need)) {
+            p->l1[st] = i + 1;
+            p->l0[++st] = i + 1;
+        }
+    }
+    p->l1[S - 1] = nl;
+    p->S = S;
+    if (!(p->x0 = bp_alloc_floats(&m->mem, B * (size_t)m->cfg.inputs, "pipeline input", err)))
+        return BPFREE_ENOMEM;
+    for (int k = 0; k < S; k++) {
+        bpfree_status e = bp_work_alloc(m, &p->w[k], err);
+        if (e) return e;
+        if (k == S - 1) continue;
+        const size_t W = (size_t)m->layers[p->l1[k] - 1].out;
+        for (int j = 0; j < 2; j++) {
+            pipe_slot *q = &p->slot[k][j];
+            if (!(q->a = bp_alloc_floats(&m->mem, B * W, "pipeline activations", err)) ||
+                !(q->y = bp_alloc_floats(&m->mem, B * C, "pipeline targets", err)) ||
+                !(q->scores = bp_alloc_floats(&m->mem, B * C, "pipeline scores", err)) ||
+                !(q->aux = bp_alloc_floats(&m->mem, B * C, "pipeline rule data", err)) ||
+                !(q->lb = bp_alloc(&m->mem, B * sizeof(int))) ||
+                !(q->ib = bp_alloc(&m->mem, B * sizeof(int))))
+                return bp_fail(err, BPFREE_ENOMEM, "out of memory (pipeline)");
+        }
+    }
+    if (pthread_mutex_init(&p->mu, NULL)) return bp_fail(err, BPFREE_ENOMEM, "pipeline lock");
+    if (pthread_cond_init(&p->cv, NULL)) {
+        pthread_mutex_destroy(&p->mu);
+        return bp_fail(err, BPFREE_ENOMEM, "pipeline condition");
+    }
+    p->sync_ok = 1;
+    return BPFREE_OK;
+}
+
+void bp_pipe_free(bpfree_model *m) {
+    bp_pipe *p = m->pipe;
+    if (!p) return;
+    for (int k = 0; k < PIPE_MAX_STAGES; k++) {
+        if (p->w[k].a[0]) bp_work_free(m, &p->w[k]);
+        for (int j = 0; j < 2; j++) {
+            pipe_slot *q = &p->slot[k][j];
+            void *bufs[] = {q->a, q->y, q->scores, q->aux, q->lb, q->ib};
+            for (size_t i = 0; i < sizeof bufs / sizeof *bufs; i++) bp_free(&m->mem, bufs[i]);
+        }
+    }
+    bp_free(&m->mem, p->x0);
+    if (p->sync_ok) {
+        pthread_mutex_destroy(&p->mu);
+        pthread_cond_destroy(&p->cv);
+    }
+    bp_free(&m->mem, p);
+    m->pipe = NULL;
+}
+
+/* wait until q is full (or empty); 0 if the pipeline is being stopped */
+static int slot_wait(bp_pipe *p, const pipe_slot *q, int full) {
+    pthread_mutex_lock(&p->mu);
+    while (q->full != full && !p->abort) pthread_cond_wait(&p->cv, &p->mu);
+    const int ok = !p->abort;
+    pthread_mutex_unlock(&p->mu);
+    return ok;
+}
+
+static void slot_set(bp_pipe *p, pipe_slot *q, int full) {
+    pthread_mutex_lock(&p->mu);
+    q->full = full;
+    pthread_cond_broadcast(&p->cv);
+    pthread_mutex_unlock(&p->mu);
+}
+
+typedef struct {
+    bp_pipe *p;
+    int s;
+} stage_arg;
+
+static void *stage_run(void *arg) {
+    bp_pipe *p = ((stage_arg *)arg)->p;
+    const int s = ((stage_arg *)arg)->s, S = p->S;
+    bpfree_model *m = p->m;
+    const int C = m->cfg.outputs, B = m->batch, n = p->train->n;
+    bp_work *w = &p->w[s];
+    for (int k = 0; k < p->nb; k++) {
+        const int rows = n - k * B < B ? n - k * B : B;
+        pipe_slot *is = s > 0 ? &p->slot[s - 1][k % 2] : NULL;
+        pipe_slot *os = s < S - 1 ? &p->slot[s][k % 2] : NULL;
+        bp_optim_begin_step(&p->opt[s], bp_batch_lr(m, k, p->nb));
+        if ((is && !slot_wait(p, is, 1)) || (os && !slot_wait(p, os, 0))) return NULL;
+        const size_t bc = (size_t)rows * C * sizeof(float), bi = (size_t)rows * sizeof(int);
+        const float *in;
+        if (!is) { /* stage 0 gathers the batch */
+            bp_gather(m, p->train, m->order + (size_t)k * B, rows, p->x0, os->y, os->lb, os->ib);
+            memset(os->scores, 0, bc);
+            in = p->x0;
+        } else {
+            in = is->a;
+            if (os) {
+                memcpy(os->y, is->y, bc);
+                memcpy(os->scores, is->scores, bc);
+                memcpy(os->aux, is->aux, bc);
+                memcpy(os->lb, is->lb, bi);
+                memcpy(os->ib, is->ib, bi);
+            }
+        }
+        const pipe_slot *d = os ? os : is; /* this batch's data */
+        bp_pipe_batch b = {.rows = rows, .y = d->y, .lb = d->lb, .ib = d->ib,
+                           .scores = d->scores, .aux = d->aux};
+        if (!is && m->rule->pipe_begin) m->rule->pipe_begin(m, &b);
+        for (int i = p->l0[s]; i < p->l1[s]; i++) {
+            float *a = i == p->l1[s] - 1 && os ? os->a : w->a[i % 2];
+            m->rule->pipe_layer(m, &p->opt[s], w, i, in, a, &b);
+            in = a;
+        }
+        if (!os) { /* the last stage keeps the books, in batch order */
+            p->loss += b.loss;
+            p->correct += b.correct;
+        }
+        if (is) slot_set(p, is, 0);
+        if (os) slot_set(p, os, 1);
+    }
+    return NULL;
+}
+
+bpfree_status bp_pipe_epoch(bpfree_model *m, const bpfree_dataset *train, int nb, double *loss,
+                            long *correct, float *lr, bpfree_error *err) {
+    bpfree_status st;
+    if (!m->pipe && (st = pipe_build(m, err))) return st;
+    bp_pipe *p = m->pipe;
+    p->m = m;
+    p->train = train;
+    p->nb = nb;
+    p->loss = 0.0;
+    p->correct = 0;
+    p->abort = 0;
+    for (int k = 0; k < p->S; k++) {
+        p->opt[k] = m->optim;
+        p->slot[k][0].full = p->slot[k][1].full = 0;
+    }
+    pthread_t tid[PIPE_MAX_STAGES];
+    stage_arg args[PIPE_MAX_STAGES];
+    int started = 1;
+    for (int k = 1; k < p->S; k++) {
+        args[k] = (stage_arg){p, k};
+        if (pthread_create(&tid[k], NULL, stage_run, &args[k])) break;
+        started++;
+    }
+    if (started < p->S) { /* could not start every stage: stop those that did */
+        pthread_mutex_lock(&p->mu);
+        p->abort = 1;
+        pthread_cond_broadcast(&p->cv);
+        pthread_mutex_unlock(&p->mu);
+        for (int k = 1; k < started; k++) pthread_join(tid[k], NULL);
+        return bp_fail(err, BPFREE_ENOMEM, "cannot start %d pipeline threads", p->S - 1);
+    }
+    args[0] = (stage_arg){p, 0};
+    stage_run(&args[0]);
+    for (int k = 1; k < p->S; k++) pthread_join(tid[k], NULL);
+    m->optim = p->opt[p->S - 1];
+    *lr = m->optim.lr;
+    *loss += p->loss;
+    *correct += p->correct;
+    return BPFREE_OK;
+}
