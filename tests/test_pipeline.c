@@ -1,0 +1,119 @@
+/* test_pipeline.c — --pipeline: layers as threads give the same numbers.
+ *
+ * For every rule that offers pipe_layer (mf, drtp, f3, llo), a model trained
+ * with its layers pipelined over 2 and 3 threads must end with exactly the
+ * parameters (and rule state: F3's error store) of the same model trained
+ * on one thread, with the same loss and accuracy per epoch — including a
+ * last, partial batch, a learning-rate schedule, and more batches in flight
+ * than the two-slot ring holds.  Rules that cannot pipeline are refused at
+ * build time with a message. */
+#include "testutil.h"
+
+#include <math.h>
+
+static void make_data(bpfree_dataset *ds, int n, int D, int C, uint64_t seed) {
+    bpfree_error err = {0};
+    assert_int_equal(bpfree_data_alloc(ds, n, D, C, 0, &err), BPFREE_OK);
+    bp_rng r;
+    bp_rng_seed(&r, seed);
+    for (int i = 0; i < n; i++) {
+        int c = (int)bp_rng_below(&r, (uint32_t)C);
+        ds->labels[i] = c;
+        for (int k = 0; k < D; k++)
+            ds->x[(size_t)i * D + k] = (k % C == c ? 0.8f : 0.0f) + 0.5f * bp_rng_normal(&r);
+    }
+    snprintf(ds->name, sizeof ds->name, "synthetic");
+}
+
+static bpfree_model *make(const char *rule, int D, int C, int pipeline) {
+    bpfree_config cfg;
+    bpfree_error err = {0};
+    assert_int_equal(bpfree_config_default(&cfg, rule, D, C, &err), BPFREE_OK);
+    cfg.n_hidden = 3;
+    cfg.hidden[0] = 40;
+    cfg.hidden[1] = 30;
+    cfg.hidden[2] = 20;
+    cfg.act = BPFREE_ACT_TANH;
+    cfg.batch = 16;
+    cfg.epochs = 3;
+    cfg.seed = 7;
+    cfg.threads = 1;
+    cfg.optim.sched = BPFREE_SCHED_COOLDOWN; /* lr changes per batch */
+    cfg.pipeline = pipeline;
+    bpfree_model *m = NULL;
+    bpfree_status st = bpfree_model_new(&cfg, &m, &err);
+    if (st) printf("  %s pipeline %d: %s\n", rule, pipeline, err.msg);
+    assert_int_equal(st, BPFREE_OK);
+    return m;
+}
+
+static void test_same_numbers(void **state) {
+    (void)state;
+    enum { N = 203, D = 12, C = 5 }; /* 12 full batches of 16 and one of 11 */
+    bpfree_dataset ds;
+    make_data(&ds, N, D, C, 11);
+    const char *rules[] = {"mf", "drtp", "f3", "llo"};
+    for (size_t r = 0; r < sizeof rules / sizeof *rules; r++)
+        for (int pl = 2; pl <= 3; pl++) {
+            bpfree_model *a = make(rules[r], D, C, 0), *b = make(rules[r], D, C, pl);
+            float *init = copy_floats(a->params, a->n_params);
+            bpfree_error err = {0};
+            for (int e = 0; e < 3; e++) {
+                bpfree_epoch_stats sa, sb;
+                assert_int_equal(bpfree_train_epoch(a, &ds, &sa, &err), BPFREE_OK);
+                assert_int_equal(bpfree_train_epoch(b, &ds, &sb, &err), BPFREE_OK);
+                assert_true(isfinite(sa.train_loss));
+                assert_true(sa.train_loss == sb.train_loss);
+                assert_true(sa.train_acc == sb.train_acc);
+                assert_true(sa.lr == sb.lr);
+            }
+            assert_true(b->pipe != NULL); /* the pipelined path really ran */
+            const int same = memcmp(a->params, b->params, a->n_params * sizeof(float)) == 0;
+            if (!same) printf("  %s pipeline %d: parameters differ\n", rules[r], pl);
+            assert_true(same);
+            assert_true(memcmp(a->state, b->state, a->n_state * sizeof(float)) == 0);
+            /* and training did something */
+            assert_true(memcmp(a->params, init, a->n_params * sizeof(float)) != 0);
+            free(init);
+            bpfree_model_free(a);
+            bpfree_model_free(b);
+        }
+    bpfree_data_free(&ds);
+}
+
+static void test_refused(void **state) {
+    (void)state;
+    const char *cannot[] = {"bp", "dfa", "fa", "ff", "pepita"};
+    for (size_t r = 0; r < sizeof cannot / sizeof *cannot; r++) {
+        bpfree_config cfg;
+        bpfree_error err = {0};
+        bpfree_model *m = NULL;
+        assert_int_equal(bpfree_config_default(&cfg, cannot[r], 8, 3, &err), BPFREE_OK);
+        cfg.n_hidden = 2;
+        cfg.hidden[0] = cfg.hidden[1] = 8;
+        cfg.pipeline = 2;
+        assert_int_not_equal(bpfree_model_new(&cfg, &m, &err), BPFREE_OK);
+        assert_null(m);
+        assert_non_null(strstr(err.msg, "cannot pipeline"));
+    }
+    /* more stages than layers, and one stage, are refused too */
+    bpfree_config cfg;
+    bpfree_error err = {0};
+    bpfree_model *m = NULL;
+    assert_int_equal(bpfree_config_default(&cfg, "mf", 8, 3, &err), BPFREE_OK);
+    cfg.n_hidden = 2;
+    cfg.hidden[0] = cfg.hidden[1] = 8;
+    cfg.pipeline = 3;
+    assert_int_not_equal(bpfree_model_new(&cfg, &m, &err), BPFREE_OK);
+    assert_non_null(strstr(err.msg, "pipeline"));
+    cfg.pipeline = 1;
+    assert_int_not_equal(bpfree_model_new(&cfg, &m, &err), BPFREE_OK);
+}
+
+int main(void) {
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_same_numbers),
+        cmocka_unit_test(test_refused),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
