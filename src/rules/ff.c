@@ -79,8 +79,14 @@ typedef struct ff_state {
     int L, sumW;                   /* hidden layers, sum of their widths */
     int off[BPFREE_MAX_LAYERS];    /* column of layer l in F and in the peer means */
     float *X;                      /* (P, D) embedded inputs, normalised in place */
-    float *h[BPFREE_MAX_LAYERS];   /* (P, O_l) layer outputs */
-    float *n[BPFREE_MAX_LAYERS];   /* (P, O_l) normalised outputs: next layer's input */
+    /* (P, O_l) layer outputs and normalised outputs (the next layer's input).
+     * ff trains a layer right after its forward, so these alias two
+     * ping-pong buffers and activation memory does not grow with depth; CFF
+     * needs every layer's goodness before any update and keeps them all. */
+    float *h[BPFREE_MAX_LAYERS];
+    float *n[BPFREE_MAX_LAYERS];
+    float *ping[4];                /* ff: h and n ping-pong (P, max O) */
+    float *nn[BPFREE_MAX_LAYERS];  /* (R, O_l) the neutral rows' n_l, for the head's gradient */
     float *dz;                     /* (2R, max O) */
     float *G;                      /* (L, P) goodness of every row */
     float *dG;                     /* (2R) dL/dG^collab */
@@ -298,39 +304,38 @@ static float theta_of(const bpfree_model *m, int l) {
     return m->cfg.ff_theta_width ? (float)m->layers[l].out : m->cfg.ff_theta;
 }
 
-/* Rows [r0, r1) of the work buffers through layers [0, last]: s->X must hold
- * the embedded inputs; writes h, n and G of those rows. */
-static void forward_rows(bpfree_model *m, ff_state *s, int r0, int r1, int last) {
+/* Layer l on rows [r0, r1) of the work buffers: its input is s->X (layer 0,
+ * already normalised) or n_{l-1}; writes h_l, n_l and G_l of those rows. */
+static void forward_layer(bpfree_model *m, ff_state *s, int l, int r0, int r1) {
     const int D = m->cfg.inputs, rows = r1 - r0;
-    bp_ff_normalize(m->cfg.ff_norm, s->X + (size_t)r0 * D, rows, D);
-    for (int l = 0; l <= last; l++) {
-        const bp_dense *Ly = &m->layers[l];
-        const int O = Ly->out, I = Ly->in;
-        const float *in = l == 0 ? s->X + (size_t)r0 * D : s->n[l - 1] + (size_t)r0 * I;
-        float *h = s->h[l] + (size_t)r0 * O, *nn = s->n[l] + (size_t)r0 * O;
-        bp_dense_forward(Ly, in, h, rows);
-        /* one sum of squares gives the goodness and the next layer's normalised input */
-        for (int r = 0; r < rows; r++) {
-            const float *hr = h + (size_t)r * O;
-            float *nr = nn + (size_t)r * O;
-            const double ss = bp_sumsq(hr, O);
-            const float inv = norm_scale(m->cfg.ff_norm, ss, O);
-            s->G[(size_t)l * s->P + r0 + r] = goodness_of(m->cfg.ff_goodness, ss, O);
-            for (int j = 0; j < O; j++) nr[j] = hr[j] * inv;
-        }
+    const bp_dense *Ly = &m->layers[l];
+    const int O = Ly->out, I = Ly->in;
+    const float *in = l == 0 ? s->X + (size_t)r0 * D : s->n[l - 1] + (size_t)r0 * I;
+    float *h = s->h[l] + (size_t)r0 * O, *nn = s->n[l] + (size_t)r0 * O;
+    bp_dense_forward(Ly, in, h, rows);
+    /* one sum of squares gives the goodness and the next layer's normalised input */
+    for (int r = 0; r < rows; r++) {
+        const float *hr = h + (size_t)r * O;
+        float *nr = nn + (size_t)r * O;
+        const double ss = bp_sumsq(hr, O);
+        const float inv = norm_scale(m->cfg.ff_norm, ss, O);
+        s->G[(size_t)l * s->P + r0 + r] = goodness_of(m->cfg.ff_goodness, ss, O);
+        for (int j = 0; j < O; j++) nr[j] = hr[j] * inv;
     }
 }
 
-/* One-pass head on rows [r0, r0 + rows): logits (rows, C) = sum_l n_l F_l^T + c. */
-static void head_logits(bpfree_model *m, ff_state *s, int r0, int rows, float *logits) {
+/* One-pass head, layer by layer: logits (rows, C) = c + sum_l n_l F_l^T. */
+static void head_begin(bpfree_model *m, int rows, float *logits) {
     const int C = m->cfg.outputs;
-    const float *F = bp_tensor_ptr(m, s->tF), *cb = bp_tensor_ptr(m, s->tc);
+    const float *cb = bp_tensor_ptr(m, ((ff_state *)m->rs)->tc);
     for (int r = 0; r < rows; r++) memcpy(logits + (size_t)r * C, cb, (size_t)C * sizeof(float));
-    for (int l = 0; l < s->L; l++) {
-        const int O = m->layers[l].out;
-        bpfree_gemm(0, 1, rows, C, O, 1.0f, s->n[l] + (size_t)r0 * O, O, F + s->off[l], s->sumW,
-                    1.0f, logits, C);
-    }
+}
+
+static void head_add(bpfree_model *m, ff_state *s, int l, const float *nl, int rows,
+                     float *logits) {
+    const int C = m->cfg.outputs, O = m->layers[l].out;
+    bpfree_gemm(0, 1, rows, C, O, 1.0f, nl, O, bp_tensor_ptr(m, s->tF) + s->off[l], s->sumW,
+                1.0f, logits, C);
 }
 
 static void softmax_rows(float *z, int B, int C) {
@@ -345,20 +350,83 @@ static void softmax_rows(float *z, int B, int C) {
 
 /* ------------------------------------------------------------ training */
 
+/* Layer l's loss on the 2r positive and negative rows of this chunk (its h
+ * and input still in the work buffers), and its gradient, accumulated over
+ * the chunks of the batch (beta_first: the first chunk). */
+static void train_layer(bpfree_model *m, ff_state *s, int l, int r, int last, int B,
+                        int beta_first, double *lsum, double *ggrad) {
+    const bpfree_config *c = &m->cfg;
+    const int P = s->P;
+    const double inv2B = 0.5 / B;
+    const float lambda = c->ff_peer;
+    float *gamma = s->tgamma >= 0 ? bp_tensor_ptr(m, s->tgamma) : NULL;
+    const float *peer = bp_tensor_ptr(m, s->tpeer);
+    const bp_dense *Ly = &m->layers[l];
+    const int O = Ly->out, I = Ly->in;
+    const float th = theta_of(m, l), g_l = gamma ? gamma[l] : 0.0f;
+    const float *G = s->G + (size_t)l * P, *h = s->h[l];
+    /* dL_l/dG^collab of every row (004 eq. 8, 003 eq. 4) */
+    for (int q = 0; q < 2 * r; q++) {
+        double S = 0.0; /* alpha sum_{k != l} G_k, constants */
+        if (gamma)
+            for (int k = 0; k <= last; k++)
+                if (k != l) S += (double)c->cff_alpha * s->G[(size_t)k * P + q];
+        double gc_ = (double)G[q] + (double)g_l * S, d;
+        if (q < r) {
+            lsum[l] += softplus(th - gc_) * inv2B;
+            d = -sigmoid(th - gc_) * inv2B;
+        } else {
+            lsum[l] += softplus(gc_ - th) * inv2B;
+            d = sigmoid(gc_ - th) * inv2B;
+        }
+        s->dG[q] = (float)d;
+        ggrad[l] += d * S; /* dL_l/dgamma_l (eq. 7) */
+    }
+    /* dz = dL/dG * dG/dh * f'(z), dG/dh = 2h (sum) or 2h/O (mean) */
+    const float scale = c->ff_goodness == BPFREE_FF_MEAN ? 2.0f / (float)O : 2.0f;
+    for (int q = 0; q < 2 * r; q++) {
+        const float g = s->dG[q] * scale, *hq = h + (size_t)q * O;
+        float *dq = s->dz + (size_t)q * O;
+        for (int j = 0; j < O; j++) dq[j] = g * hq[j];
+    }
+    bp_act_backward(Ly->act, h, s->dz, (size_t)2 * r * O);
+    /* peer normalisation on positive rows, at the unit's input */
+    const float *rm = peer + s->off[l];
+    float *ps = s->psum + s->off[l];
+    for (int q = 0; q < r; q++)
+        for (int j = 0; j < O; j++) ps[j] += h[(size_t)q * O + j];
+    if (lambda > 0.0f) {
+        double mean = 0.0;
+        for (int j = 0; j < O; j++) mean += rm[j];
+        mean /= O;
+        for (int q = 0; q < r; q++) {
+            float *dq = s->dz + (size_t)q * O;
+            for (int j = 0; j < O; j++)
+                dq[j] += lambda * (float)(rm[j] - mean) / (float)B;
+        }
+    }
+    /* gW (O, I) += dz^T x̂; gb += sum_rows dz */
+    const float *in = l == 0 ? s->X : s->n[l - 1];
+    bpfree_gemm(1, 0, O, I, 2 * r, 1.0f, s->dz, O, in, I, beta_first ? 0.0f : 1.0f,
+                Ly->gW, I);
+    if (beta_first) memset(Ly->gb, 0, (size_t)O * sizeof(float));
+    for (int q = 0; q < 2 * r; q++) {
+        const float *dq = s->dz + (size_t)q * O;
+        for (int j = 0; j < O; j++) Ly->gb[j] += dq[j];
+    }
+}
+
 static bpfree_status ff_train(bpfree_model *m, int B, double *loss, long *correct) {
     ff_state *s = m->rs;
     const bpfree_config *c = &m->cfg;
-    const int D = c->inputs, C = c->outputs, L = s->L, P = s->P;
+    const int D = c->inputs, C = c->outputs, L = s->L;
     /* greedy schedule: layer `active` trains, the layers below are frozen,
      * the layers above are not run (they contribute G = 0 to CFF) */
     int active = c->greedy_epochs > 0 ? m->epochs_done / c->greedy_epochs : -1;
     if (active >= L) active = L - 1;
     const int first = active >= 0 ? active : 0, last = active >= 0 ? active : L - 1;
-    const double inv2B = 0.5 / B;
-    const float lambda = c->ff_peer;
     double lsum[BPFREE_MAX_LAYERS] = {0}, ggrad[BPFREE_MAX_LAYERS] = {0};
     float *gamma = s->tgamma >= 0 ? bp_tensor_ptr(m, s->tgamma) : NULL;
-    const float *peer = bp_tensor_ptr(m, s->tpeer);
     float *gF = bp_tensor_grad(m, s->tF), *gc = bp_tensor_grad(m, s->tc);
     memset(s->psum, 0, (size_t)s->sumW * sizeof(float));
     for (int b = 0; b < B; b++)
@@ -371,8 +439,14 @@ static bpfree_status ff_train(bpfree_model *m, int B, double *loss, long *correc
         /* neutral rows [2r, 3r): all layers, the one-pass head */
         for (int i = 0; i < r; i++)
             bp_ff_embed(c, xb + (size_t)i * D, -1, s->X + (size_t)(2 * r + i) * D);
-        forward_rows(m, s, 2 * r, 3 * r, L - 1);
-        head_logits(m, s, 2 * r, r, s->logits);
+        bp_ff_normalize(c->ff_norm, s->X + (size_t)2 * r * D, r, D);
+        head_begin(m, r, s->logits);
+        for (int l = 0; l < L; l++) {
+            const int O = m->layers[l].out;
+            forward_layer(m, s, l, 2 * r, 3 * r);
+            memcpy(s->nn[l], s->n[l] + (size_t)2 * r * O, (size_t)r * O * sizeof(float));
+            head_add(m, s, l, s->nn[l], r, s->logits);
+        }
         *correct += bp_count_correct(s->logits, lb, r, C);
         softmax_rows(s->logits, r, C);
         /* negatives from the head's current predictions (or uniform) */
@@ -382,7 +456,7 @@ static bpfree_status ff_train(bpfree_model *m, int B, double *loss, long *correc
         for (size_t k = 0; k < (size_t)r * C; k++) s->logits[k] *= 1.0f / (float)B;
         for (int l = 0; l < L; l++) {
             const int O = m->layers[l].out;
-            bpfree_gemm(1, 0, C, O, r, 1.0f, s->logits, C, s->n[l] + (size_t)2 * r * O, O,
+            bpfree_gemm(1, 0, C, O, r, 1.0f, s->logits, C, s->nn[l], O,
                         beta_first ? 0.0f : 1.0f, gF + s->off[l], s->sumW);
         }
         if (beta_first) memset(gc, 0, (size_t)C * sizeof(float));
@@ -394,62 +468,16 @@ static bpfree_status ff_train(bpfree_model *m, int B, double *loss, long *correc
             bp_ff_embed(c, xb + (size_t)i * D, lb[i], s->X + (size_t)i * D);
             bp_ff_embed(c, xb + (size_t)i * D, s->neg[i], s->X + (size_t)(r + i) * D);
         }
-        forward_rows(m, s, 0, 2 * r, last);
-
-        for (int l = first; l <= last; l++) {
-            const bp_dense *Ly = &m->layers[l];
-            const int O = Ly->out, I = Ly->in;
-            const float th = theta_of(m, l), g_l = gamma ? gamma[l] : 0.0f;
-            const float *G = s->G + (size_t)l * P, *h = s->h[l];
-            /* dL_l/dG^collab of every row (004 eq. 8, 003 eq. 4) */
-            for (int q = 0; q < 2 * r; q++) {
-                double S = 0.0; /* alpha sum_{k != l} G_k, constants */
-                if (gamma)
-                    for (int k = 0; k <= last; k++)
-                        if (k != l) S += (double)c->cff_alpha * s->G[(size_t)k * P + q];
-                double gc_ = (double)G[q] + (double)g_l * S, d;
-                if (q < r) {
-                    lsum[l] += softplus(th - gc_) * inv2B;
-                    d = -sigmoid(th - gc_) * inv2B;
-                } else {
-                    lsum[l] += softplus(gc_ - th) * inv2B;
-                    d = sigmoid(gc_ - th) * inv2B;
-                }
-                s->dG[q] = (float)d;
-                ggrad[l] += d * S; /* dL_l/dgamma_l (eq. 7) */
+        bp_ff_normalize(c->ff_norm, s->X, 2 * r, D);
+        if (s->kind == FF_PLAIN) /* each layer trains right after its forward */
+            for (int l = 0; l <= last; l++) {
+                forward_layer(m, s, l, 0, 2 * r);
+                if (l >= first) train_layer(m, s, l, r, last, B, beta_first, lsum, ggrad);
             }
-            /* dz = dL/dG * dG/dh * f'(z), dG/dh = 2h (sum) or 2h/O (mean) */
-            const float scale = c->ff_goodness == BPFREE_FF_MEAN ? 2.0f / (float)O : 2.0f;
-            for (int q = 0; q < 2 * r; q++) {
-                const float g = s->dG[q] * scale, *hq = h + (size_t)q * O;
-                float *dq = s->dz + (size_t)q * O;
-                for (int j = 0; j < O; j++) dq[j] = g * hq[j];
-            }
-            bp_act_backward(Ly->act, h, s->dz, (size_t)2 * r * O);
-            /* peer normalisation on positive rows, at the unit's input */
-            const float *rm = peer + s->off[l];
-            float *ps = s->psum + s->off[l];
-            for (int q = 0; q < r; q++)
-                for (int j = 0; j < O; j++) ps[j] += h[(size_t)q * O + j];
-            if (lambda > 0.0f) {
-                double mean = 0.0;
-                for (int j = 0; j < O; j++) mean += rm[j];
-                mean /= O;
-                for (int q = 0; q < r; q++) {
-                    float *dq = s->dz + (size_t)q * O;
-                    for (int j = 0; j < O; j++)
-                        dq[j] += lambda * (float)(rm[j] - mean) / (float)B;
-                }
-            }
-            /* gW (O, I) += dz^T x̂; gb += sum_rows dz */
-            const float *in = l == 0 ? s->X : s->n[l - 1];
-            bpfree_gemm(1, 0, O, I, 2 * r, 1.0f, s->dz, O, in, I, beta_first ? 0.0f : 1.0f,
-                        Ly->gW, I);
-            if (beta_first) memset(Ly->gb, 0, (size_t)O * sizeof(float));
-            for (int q = 0; q < 2 * r; q++) {
-                const float *dq = s->dz + (size_t)q * O;
-                for (int j = 0; j < O; j++) Ly->gb[j] += dq[j];
-            }
+        else { /* CFF: every layer's goodness first (eq. 5) */
+            for (int l = 0; l <= last; l++) forward_layer(m, s, l, 0, 2 * r);
+            for (int l = first; l <= last; l++)
+                train_layer(m, s, l, r, last, B, beta_first, lsum, ggrad);
         }
     }
     /* steps: every trained layer, the head (its own Adam), gamma, peer means */
@@ -489,8 +517,12 @@ static void ff_predict(bpfree_model *m, const float *x, int B, float *scores, fl
             for (int i = 0; i < n; i++)
                 bp_ff_embed(c, x + (size_t)(i0 + i) * D, k < C ? k : -1,
                             s->X + (size_t)(k * n + i) * D);
-        forward_rows(m, s, 0, (C + 1) * n, L - 1);
-        head_logits(m, s, C * n, n, s->logits);
+        bp_ff_normalize(c->ff_norm, s->X, (C + 1) * n, D);
+        head_begin(m, n, s->logits);
+        for (int l = 0; l < L; l++) {
+            forward_layer(m, s, l, 0, (C + 1) * n);
+            head_add(m, s, l, s->n[l] + (size_t)C * n * m->layers[l].out, n, s->logits);
+        }
         for (int i = 0; i < n; i++) {
             float *sc = scores + (size_t)(i0 + i) * C;
             for (int k = 0; k < C; k++) {
@@ -558,9 +590,28 @@ static bpfree_status ff_init(bpfree_model *m, bpfree_error *err) {
         !(s->hm = bp_alloc_floats(&m->mem, hn, "head Adam", err)) ||
         !(s->hv = bp_alloc_floats(&m->mem, hn, "head Adam", err)))
         return BPFREE_ENOMEM;
+    if (s->kind == FF_PLAIN) {
+        size_t Wh = 0; /* widest layer output */
+        for (int l = 0; l < s->L; l++)
+            Wh = (size_t)m->layers[l].out > Wh ? (size_t)m->layers[l].out : Wh;
+        for (int k = 0; k < 4; k++)
+            if (!(s->ping[k] = bp_alloc_floats(&m->mem, P * Wh, "ff activations", err)))
+                return BPFREE_ENOMEM;
+        for (int l = 0; l < s->L; l++) {
+            s->h[l] = s->ping[l % 2];
+            s->n[l] = s->ping[2 + l % 2];
+        }
+    } else {
+        for (int l = 0; l < s->L; l++)
+            if (!(s->h[l] = bp_alloc_floats(&m->mem, P * m->layers[l].out, "ff activations",
+                                            err)) ||
+                !(s->n[l] = bp_alloc_floats(&m->mem, P * m->layers[l].out, "ff activations",
+                                            err)))
+                return BPFREE_ENOMEM;
+    }
     for (int l = 0; l < s->L; l++)
-        if (!(s->h[l] = bp_alloc_floats(&m->mem, P * m->layers[l].out, "ff activations", err)) ||
-            !(s->n[l] = bp_alloc_floats(&m->mem, P * m->layers[l].out, "ff activations", err)))
+        if (!(s->nn[l] = bp_alloc_floats(&m->mem, (size_t)s->R * m->layers[l].out,
+                                         "ff neutral activations", err)))
             return BPFREE_ENOMEM;
     if (!(s->neg = bp_alloc(&m->mem, (size_t)s->R * sizeof(int))))
         return bp_fail(err, BPFREE_ENOMEM, "out of memory (negative labels)");
@@ -579,9 +630,13 @@ static void ff_free(bpfree_model *m) {
     void *bufs[] = {s->X, s->dz, s->G, s->dG, s->logits, s->psum, s->hm, s->hv, s->neg};
     for (size_t i = 0; i < sizeof bufs / sizeof *bufs; i++) bp_free(&m->mem, bufs[i]);
     for (int l = 0; l < BPFREE_MAX_LAYERS; l++) {
-        bp_free(&m->mem, s->h[l]);
-        bp_free(&m->mem, s->n[l]);
+        if (s->kind != FF_PLAIN) {
+            bp_free(&m->mem, s->h[l]);
+            bp_free(&m->mem, s->n[l]);
+        }
+        bp_free(&m->mem, s->nn[l]);
     }
+    for (int k = 0; k < 4; k++) bp_free(&m->mem, s->ping[k]);
     bp_free(&m->mem, s);
     m->rs = NULL;
 }
