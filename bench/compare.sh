@@ -5,9 +5,9 @@
 #   bench/compare.sh [--reps 3] [--threads 1,2] [--epochs 1] [--rules bp,mf,dfa,ff,infer]
 #                    [--quick] [--keep]
 #
-# For each configuration and each rep it runs bpfree, then PyTorch
+# In each of --reps rounds, every configuration runs bpfree, then PyTorch
 # (bench/torch_bench.py under Debian's /usr/bin/python3), each in a fresh
-# process, and reports medians over the reps.  Configurations: bp, mf, dfa on
+# process; the table reports medians over the rounds.  Configurations: bp, mf, dfa on
 # 784-1000-1000-10 (mf: heads instead of the output layer) at batch 64 and
 # 256; ff as --preset cff-paper --greedy 0 (784-500-500, all layers every
 # batch) at batch 1000 and 50000 (full batch); each at every --threads value;
@@ -112,8 +112,8 @@ echo "- CPU: ${cpu:-unknown}, $(nproc) cores; load average at start: $(cut -d' '
 echo "- OpenBLAS: $blas_pkg ${blas_ver:-unknown}, kernel core '${core:-?}' (OPENBLAS_VERBOSE=2); bpfree links libopenblas.so.0, Debian's torch calls sgemm_ through libblas.so.3 -> $blas_link"
 echo "- torch: $torch_ver"
 echo "- environment in force: OPENBLAS_CORETYPE=$core_env OPENBLAS_L2_SIZE=$l2_env — the script sets neither; bpfree and torch both run in this same environment"
-echo "- $REPS rep(s) of $EPOCHS epoch(s) per configuration; each rep runs bpfree then torch, each in a fresh process; medians over the reps"
-[ "$QUICK" = 1 ] && echo "- --quick: 1 rep, batch 256 (ff: 1000), 1 thread"
+echo "- $REPS round(s) over all configurations, $EPOCHS epoch(s) per run; in each round every configuration runs bpfree, then torch, each in a fresh process; medians over the rounds"
+[ "$QUICK" = 1 ] && echo "- --quick: 1 round, batch 256 (ff: 1000), 1 thread"
 [ "$HAVE_TORCH" = 0 ] && echo "- NOTE: torch is not importable by $PY: the torch columns are skipped"
 [ "$HAVE_PROFILE" = 0 ] && echo "- NOTE: this build of bpfree has no --profile: GFLOP/s and GEMM columns are skipped (s/epoch from its 'final:' line)"
 if has_rule infer && [ "$HAVE_INFER" = 0 ]; then
@@ -179,15 +179,24 @@ run_infer() { # threads
     if [ "$HAVE_INFER" = 1 ]; then
         log=$TMP/infer-t$t.bpfree.$rep.log
         if "$INFER" --threads "$t" </dev/null >"$log" 2>&1; then
+            # bench-infer prints one batch=10000 line per model batch: take the
+            # model built for batch 10,000 (one batch, as torch), else the first;
+            # gemm_ratio / gemm_alone_microseconds give the GEMM-alone column
             awk -v t="$t" '
                 /^bpfree: infer batch=/ {
                     for (i = 2; i <= NF; i++) { split($i, kv, "="); p[kv[1]] = kv[2] }
-                    if (p["batch"] == 1 && p["microseconds"] != "") { printf "infer1-t%s bpfree v=%s\n", t, p["microseconds"]; n1 = 1 }
-                    else if (p["batch"] != 1 && p["seconds"] != "") { printf "inferN-t%s bpfree v=%s n=%s\n", t, p["seconds"], p["batch"]; nN = 1 }
+                    if (p["batch"] == 1 && p["microseconds"] != "") {
+                        one = sprintf("infer1-t%s bpfree v=%s", t, p["microseconds"])
+                        if (p["gemm_alone_microseconds"] != "" && p["microseconds"] > 0)
+                            one = one sprintf(" alone=%.6g", p["gemm_alone_microseconds"] / p["microseconds"])
+                    } else if (p["batch"] != 1 && p["seconds"] != "" && (big == "" || p["model_batch"] == p["batch"])) {
+                        big = sprintf("inferN-t%s bpfree v=%s n=%s", t, p["seconds"], p["batch"])
+                        if (p["gemm_ratio"] != "") big = big " alone=" p["gemm_ratio"]
+                    }
                     split("", p)
                 }
-                END { if (!nN) printf "inferN-t%s bpfree fail=1\n", t
-                      if (!n1) printf "infer1-t%s bpfree fail=1\n", t }' "$log" >>"$RES"
+                END { print (big != "" ? big : sprintf("inferN-t%s bpfree fail=1", t))
+                      print (one != "" ? one : sprintf("infer1-t%s bpfree fail=1", t))}' "$log" >>"$RES"
         else
             printf 'inferN-t%s bpfree fail=1\ninfer1-t%s bpfree fail=1\n' "$t" "$t" >>"$RES"
             echo "  bench-infer failed, see $log:" >&2
@@ -239,9 +248,12 @@ if [ ! -s "$CONFIGS" ]; then
     exit 1
 fi
 
-while IFS='|' read -r id _samples bargs targs; do
-    rep=1
-    while [ "$rep" -le "$REPS" ]; do
+# rounds outermost, so that drift in the machine's load hits every
+# configuration alike; within a round, each configuration runs bpfree then torch
+rep=1
+while [ "$rep" -le "$REPS" ]; do
+    [ "$REPS" -gt 1 ] && echo " round $rep of $REPS" >&2
+    while IFS='|' read -r id _samples bargs targs; do
         case $id in
         infer-t*) run_infer "${id#infer-t}" ;;
         *)
@@ -251,9 +263,9 @@ while IFS='|' read -r id _samples bargs targs; do
             run_torch "$id" $targs
             ;;
         esac
-        rep=$((rep + 1))
-    done
-done <"$CONFIGS"
+    done <"$CONFIGS"
+    rep=$((rep + 1))
+done
 
 # ------------------------------------------------------------------ table
 awk -v havetorch="$HAVE_TORCH" -v haveprof="$HAVE_PROFILE" -v haveinfer="$HAVE_INFER" '
@@ -298,10 +310,12 @@ END {
                                : sprintf("infer bp, 1 image, t%s (µs, not s/epoch)", t)
                 bs = haveinfer ? f(b, w == 0 ? "%.4f" : "%.1f") fails(rid, "bpfree") : "– (no bench-infer)"
                 ts = havetorch ? f(q, w == 0 ? "%.4f" : "%.1f") fails(rid, "torch") : "– (no torch)"
-                printf "| %s | %s | %s | %s | %s | %s | – | – |\n", label, bs, ts,
+                al = median(rid SUBSEP "bpfree" SUBSEP "alone")
+                printf "| %s | %s | %s | %s | %s | %s | – | %s |\n", label, bs, ts,
                        (b != "" && q != "" && q > 0) ? sprintf("%.2f", b / q) : "–",
                        sec != "" ? sprintf("%.0f", nimg / sec) : "–",
-                       sec != "" ? sprintf("%.1f", 2 * 1794000 * nimg / sec * 1e-9) : "–"
+                       sec != "" ? sprintf("%.1f", 2 * 1794000 * nimg / sec * 1e-9) : "–",
+                       f(al, "%.2f")
             }
             continue
         }
@@ -321,5 +335,5 @@ END {
 }' "$CONFIGS" "$RES"
 
 echo
-echo "Columns: s/epoch = training time of one epoch (bp, mf, dfa: 60,000 samples; ff: 50,000), evaluation and data loading excluded, median over the reps; ratio < 1: bpfree is faster. bpfree's GFLOP/s, GEMM fraction and GEMM-alone come from its --profile line: matmul FLOPs (2MNK summed) / train seconds; time inside matrix products / train seconds; the same GEMM shapes replayed alone / train seconds. Inference rows: bpfree from build/bench-infer, torch under torch.no_grad(); samples/s and GFLOP/s there from the bpfree time."
+echo "Columns: s/epoch = training time of one epoch (bp, mf, dfa: 60,000 samples; ff: 50,000), evaluation and data loading excluded, median over the reps; ratio < 1: bpfree is faster. bpfree's GFLOP/s, GEMM fraction and GEMM-alone come from its --profile line: matmul FLOPs (2MNK summed) / train seconds; time inside matrix products / train seconds; the same GEMM shapes replayed alone / train seconds. Inference rows: bpfree from build/bench-infer (the model built for batch 10,000, so one call is one batch, as in torch), torch under torch.no_grad(); samples/s and GFLOP/s there from the bpfree time, GEMM-alone from bench-infer (the same products alone / predict time)."
 if [ "$KEEP" = 1 ]; then echo; echo "raw logs: $TMP"; fi

@@ -1,0 +1,386 @@
+/* test_perf.c — the machinery the benchmarks and the fast paths rest on:
+ * (a) the GEMM profiler (bpfree_profile_start/stop/replay): counts, FLOPs,
+ *     distinct shapes, accumulation and reset, nothing counted while stopped,
+ *     calls from several threads, the 128-shape cap, the replay;
+ * (b) bp_dense_grad_step, the fused gradient + optimizer step in blocks of
+ *     gW rows that bp uses: bit-identical to bp_dense_backward followed by
+ *     bp_layer_step (Adam, AdamW, SGD with momentum, Nesterov + decay) on a
+ *     layer whose gW spans several blocks; without an optimizer it only
+ *     computes gW, gb.
+ * No timing is asserted beyond "more than zero seconds". */
+#include "testutil.h"
+
+#include <pthread.h>
+
+/* ------------------------------------------------------------ profiler */
+
+typedef struct mats {
+    float A[64 * 64], B[64 * 64], C[64 * 64];
+} mats;
+
+static mats *mats_new(void) {
+    mats *x = malloc(sizeof *x);
+    assert_non_null(x);
+    bp_rng r;
+    bp_rng_seed(&r, 5);
+    tu_fill_uniform(&r, x->A, 64 * 64, -1.0f, 1.0f);
+    tu_fill_uniform(&r, x->B, 64 * 64, -1.0f, 1.0f);
+    return x;
+}
+
+/* k calls of one shape; op(A) (M, K), op(B) (K, N), all within 64 x 64 */
+static void gemms(mats *x, int k, int ta, int tb, int M, int N, int K) {
+    const int lda = ta ? M : K, ldb = tb ? K : N;
+    for (int i = 0; i < k; i++)
+        bpfree_gemm(ta, tb, M, N, K, 1.0f, x->A, lda, x->B, ldb, 0.0f, x->C, N);
+}
+
+static double fl(int M, int N, int K) { return 2.0 * M * N * K; }
+
+static void test_profile_counts(void **state) {
+    (void)state;
+    bpfree_set_threads(1);
+    mats *x = mats_new();
+    bpfree_profile p;
+
+    /* k calls of one shape */
+    bpfree_profile_start(1);
+    gemms(x, 5, 0, 1, 7, 5, 3);
+    bpfree_profile_stop(&p);
+    assert_int_equal(p.calls, 5);
+    assert_true(p.flops == 5 * fl(7, 5, 3));
+    assert_int_equal(p.shapes, 1);
+    assert_int_equal(p.dropped, 0);
+    assert_true(p.seconds > 0.0);
+    const double s1 = p.seconds;
+
+    /* a call while stopped is not counted */
+    gemms(x, 4, 0, 1, 7, 5, 3);
+    gemms(x, 1, 1, 1, 9, 9, 9);
+
+    /* start(0) accumulates: the same shape again, the same sizes with other
+     * transposes (a shape of its own), and a new size */
+    bpfree_profile_start(0);
+    gemms(x, 2, 0, 1, 7, 5, 3);
+    gemms(x, 3, 0, 0, 7, 5, 3);
+    gemms(x, 3, 1, 0, 4, 6, 9);
+    bpfree_profile_stop(&p);
+    assert_int_equal(p.calls, 5 + 2 + 3 + 3);
+    assert_true(p.flops == 7 * fl(7, 5, 3) + 3 * fl(7, 5, 3) + 3 * fl(4, 6, 9));
+    assert_int_equal(p.shapes, 3);
+    assert_true(p.seconds > s1);
+
+    /* replay runs the recorded shapes; its own calls are not recorded */
+    assert_true(bpfree_profile_replay(3) > 0.0);
+    bpfree_profile_start(0);
+    bpfree_profile_stop(&p);
+    assert_int_equal(p.calls, 13);
+    assert_int_equal(p.shapes, 3);
+
+    /* start(1) resets */
+    bpfree_profile_start(1);
+    gemms(x, 1, 1, 1, 2, 3, 4);
+    bpfree_profile_stop(&p);
+    assert_int_equal(p.calls, 1);
+    assert_true(p.flops == fl(2, 3, 4));
+    assert_int_equal(p.shapes, 1);
+
+    /* an empty profile: nothing, and nothing to replay */
+    bpfree_profile_start(1);
+    bpfree_profile_stop(&p);
+    assert_int_equal(p.calls, 0);
+    assert_int_equal(p.shapes, 0);
+    assert_true(p.flops == 0.0 && p.seconds == 0.0);
+    assert_true(bpfree_profile_replay(3) == 0.0);
+    free(x);
+}
+
+/* More distinct shapes than the table holds: the first 128 are counted,
+ * the calls of the others are reported as dropped. */
+static void test_profile_dropped(void **state) {
+    (void)state;
+    bpfree_set_threads(1);
+    mats *x = mats_new();
+    bpfree_profile p;
+    bpfree_profile_start(1);
+    for (int M = 1; M <= 130; M++) {
+        const int m = (M - 1) % 64 + 1, n = (M - 1) / 64 + 1; /* 130 distinct (m, n) */
+        gemms(x, 1, 0, 0, m, n, 2);
+    }
+    gemms(x, 1, 0, 0, 1, 1, 2); /* a recorded shape: still counted */
+    bpfree_profile_stop(&p);
+    assert_int_equal(p.shapes, 128);
+    assert_int_equal(p.dropped, 2);
+    assert_int_equal(p.calls, 129);
+    double want = fl(1, 1, 2);
+    for (int M = 1; M <= 128; M++) want += fl((M - 1) % 64 + 1, (M - 1) / 64 + 1, 2);
+    assert_true(p.flops == want);
+    bpfree_profile_start(1); /* leave it empty for the next test */
+    bpfree_profile_stop(&p);
+    free(x);
+}
+
+typedef struct gemm_job {
+    pthread_barrier_t *go;
+    int k;
+} gemm_job;
+
+/* no cmocka assertions here: they may only fail on the test's own thread */
+static void *gemm_thread(void *arg) {
+    const gemm_job *j = arg;
+    const float A[4] = {1, 2, 3, 4}, B[4] = {0.5f, -1, 2, 0.25f};
+    float C[4];
+    pthread_barrier_wait(j->go); /* all threads call at the same time */
+    for (int i = 0; i < j->k; i++) bpfree_gemm(0, 1, 2, 2, 2, 1.0f, A, 2, B, 2, 0.0f, C, 2);
+    return NULL;
+}
+
+/* Calls from several threads at once are all counted, in one profile (a
+ * per-thread or thread-local profile would fail this; a missing lock would
+ * only fail it by chance: OpenBLAS serialises concurrent calls largely). */
+static void test_profile_threads(void **state) {
+    (void)state;
+    bpfree_set_threads(1);
+    enum { T = 3 };
+    const int k = 2000;
+    pthread_t th[T];
+    pthread_barrier_t go;
+    assert_int_equal(pthread_barrier_init(&go, NULL, T), 0);
+    gemm_job job = {&go, k};
+    bpfree_profile p;
+    bpfree_profile_start(1);
+    for (int i = 0; i < T; i++) assert_int_equal(pthread_create(&th[i], NULL, gemm_thread, &job), 0);
+    for (int i = 0; i < T; i++) assert_int_equal(pthread_join(th[i], NULL), 0);
+    pthread_barrier_destroy(&go);
+    bpfree_profile_stop(&p);
+    assert_int_equal(p.calls, T * k);
+    assert_int_equal(p.shapes, 1);
+    assert_true(p.flops == T * k * fl(2, 2, 2));
+}
+
+/* ------------------------------------------------ fused gradient + step */
+
+/* as src/core/model.c: floats of gW per block of bp_dense_grad_step */
+#define GRAD_BLOCK_FLOATS 65536
+
+enum { D = 500, H = 300, C = 10, BATCH = 7 };
+
+/* 500 -> 300 ReLU -> 10: layer 0's gW (300 x 500 = 150,000 floats) spans
+ * three blocks of 131 rows, the last one short (38 rows); layer 1's (10 x
+ * 300) is one block. */
+static bpfree_model *grad_model(const bpfree_optim_config *o) {
+    bpfree_config cfg;
+    bpfree_error err = {0};
+    assert_int_equal(bpfree_config_default(&cfg, "bp", D, C, &err), BPFREE_OK);
+    cfg.n_hidden = 1;
+    cfg.hidden[0] = H;
+    cfg.act = BPFREE_ACT_RELU;
+    cfg.batch = BATCH;
+    cfg.threads = 1;
+    cfg.seed = 3;
+    cfg.optim = *o;
+    bpfree_model *m = NULL;
+    assert_int_equal(bpfree_model_new(&cfg, &m, &err), BPFREE_OK);
+    assert_int_equal(m->n_layers, 2);
+    return m;
+}
+
+static int same(const float *a, const float *b, size_t n) {
+    return n == 0 || memcmp(a, b, n * sizeof(float)) == 0;
+}
+
+/* Both models' whole state: parameters, gradients, optimizer moments. */
+static int same_state(const bpfree_model *a, const bpfree_model *b) {
+    if (a->n_params != b->n_params) return 0;
+    const size_t n = a->n_params;
+    return same(a->params, b->params, n) && same(a->grads, b->grads, n) &&
+           same(a->opt_m, b->opt_m, n) &&
+           (!a->opt_v ? !b->opt_v : (b->opt_v && same(a->opt_v, b->opt_v, n)));
+}
+
+/* x (B, I) and the signal dh (B, O) at layer l's output, and h = f(x W^T + b). */
+static void layer_data(const bpfree_model *m, int l, bp_rng *r, float *x, float *h, float *dh) {
+    const bp_dense *L = &m->layers[l];
+    tu_fill_uniform(r, x, (size_t)BATCH * L->in, -1.0f, 1.0f);
+    tu_fill_uniform(r, dh, (size_t)BATCH * L->out, -1.0f, 1.0f);
+    bp_dense_forward(L, x, h, BATCH);
+}
+
+static const bpfree_optim_config optims[] = {
+    {.kind = BPFREE_OPTIM_ADAM, .lr = 1e-3f, .beta1 = 0.9f, .beta2 = 0.999f, .eps = 1e-8f},
+    {.kind = BPFREE_OPTIM_ADAM, .lr = 2e-3f, .beta1 = 0.8f, .beta2 = 0.99f, .eps = 1e-6f,
+     .weight_decay = 0.01f, .decoupled = 1},
+    {.kind = BPFREE_OPTIM_SGD, .lr = 0.05f, .momentum = 0.9f, .beta1 = 0.9f, .beta2 = 0.999f,
+     .eps = 1e-8f},
+    {.kind = BPFREE_OPTIM_SGD, .lr = 0.05f, .momentum = 0.9f, .nesterov = 1,
+     .weight_decay = 1e-3f, .beta1 = 0.9f, .beta2 = 0.999f, .eps = 1e-8f},
+};
+
+/* With the optimizer: three steps on each layer, each compared with
+ * bp_dense_backward + bp_layer_step on a twin model, bit for bit. */
+static void test_grad_step_matches(void **state) {
+    (void)state;
+    bpfree_set_threads(1);
+    const size_t big = (size_t)BATCH * D;
+    float *x = malloc(big * sizeof(float)), *h = malloc(big * sizeof(float)),
+          *dh = malloc(big * sizeof(float)), *da = malloc(big * sizeof(float)),
+          *dz = malloc(big * sizeof(float));
+    assert_true(x && h && dh && da && dz);
+    for (size_t k = 0; k < sizeof optims / sizeof *optims; k++) {
+        bpfree_model *a = grad_model(&optims[k]), *b = grad_model(&optims[k]);
+        assert_true(same_state(a, b)); /* twins */
+        bp_rng r;
+        bp_rng_seed(&r, 100 + k);
+        for (int step = 0; step < 3; step++) {
+            bp_optim_begin_step(&a->optim, optims[k].lr);
+            bp_optim_begin_step(&b->optim, optims[k].lr);
+            for (int l = 1; l >= 0; l--) {
+                const bp_dense *La = &a->layers[l];
+                const int I = La->in, O = La->out;
+                const size_t nW = (size_t)O * I;
+                layer_data(a, l, &r, x, h, dh);
+                float *before = copy_floats(a->params + La->off, nW + O);
+                /* a: the reference path */
+                memcpy(da, dh, (size_t)BATCH * O * sizeof(float));
+                bp_dense_backward(La, x, h, da, NULL, BATCH);
+                bp_layer_step(a, l);
+                /* b: dz first (as chain_pass does), then the fused path */
+                memcpy(dz, dh, (size_t)BATCH * O * sizeof(float));
+                bp_act_backward(b->layers[l].act, h, dz, (size_t)BATCH * O);
+                bp_dense_grad_step(b, l, x, dz, BATCH, &b->optim);
+                if (!same_state(a, b))
+                    printf("  optimizer %zu, step %d, layer %d: fused step differs\n", k, step, l);
+                assert_true(same_state(a, b));
+                assert_true(same(da, dz, (size_t)BATCH * O));
+                /* not vacuous: the step moved every block of rows of W,
+                 * and the bias */
+                int R = GRAD_BLOCK_FLOATS / I;
+                R = R < 8 ? 8 : R;
+                for (int r0 = 0; r0 < O; r0 += R) {
+                    const size_t n = (size_t)(O - r0 < R ? O - r0 : R) * I;
+                    assert_false(same(before + (size_t)r0 * I, a->params + La->off + (size_t)r0 * I, n));
+                }
+                assert_false(same(before + nW, a->params + La->off + nW, (size_t)O));
+                if (l == 0) assert_true(O > 2 * R); /* several blocks, as intended */
+                free(before);
+            }
+        }
+        bpfree_model_free(a);
+        bpfree_model_free(b);
+    }
+    free(x);
+    free(h);
+    free(dh);
+    free(da);
+    free(dz);
+}
+
+/* Without an optimizer (NULL): gW and gb as bp_dense_backward gives them,
+ * written over whatever the gradient held, and parameters and moments
+ * untouched. */
+static void test_grad_step_without_step(void **state) {
+    (void)state;
+    bpfree_set_threads(1);
+    const size_t big = (size_t)BATCH * D;
+    float *x = malloc(big * sizeof(float)), *h = malloc(big * sizeof(float)),
+          *dh = malloc(big * sizeof(float)), *da = malloc(big * sizeof(float)),
+          *dz = malloc(big * sizeof(float));
+    assert_true(x && h && dh && da && dz);
+    for (size_t k = 0; k < sizeof optims / sizeof *optims; k++) {
+        bpfree_model *a = grad_model(&optims[k]), *b = grad_model(&optims[k]);
+        bp_rng r;
+        bp_rng_seed(&r, 200 + k);
+        /* one real step first, so that the moments are not all zero */
+        bp_optim_begin_step(&a->optim, optims[k].lr);
+        bp_optim_begin_step(&b->optim, optims[k].lr);
+        for (int l = 1; l >= 0; l--) {
+            layer_data(a, l, &r, x, h, dh);
+            memcpy(da, dh, (size_t)BATCH * a->layers[l].out * sizeof(float));
+            memcpy(dz, dh, (size_t)BATCH * a->layers[l].out * sizeof(float));
+            bp_dense_backward(&a->layers[l], x, h, da, NULL, BATCH);
+            bp_layer_step(a, l);
+            bp_dense_backward(&b->layers[l], x, h, dz, NULL, BATCH);
+            bp_layer_step(b, l);
+        }
+        assert_true(same_state(a, b));
+        for (int l = 1; l >= 0; l--) {
+            const bp_dense *La = &a->layers[l], *Lb = &b->layers[l];
+            const int O = La->out;
+            const size_t n = (size_t)O * La->in + O, n_all = b->n_params;
+            layer_data(a, l, &r, x, h, dh);
+            memcpy(da, dh, (size_t)BATCH * O * sizeof(float));
+            bp_dense_backward(La, x, h, da, NULL, BATCH);
+            float *p0 = copy_floats(b->params, n_all), *m0 = copy_floats(b->opt_m, n_all);
+            float *v0 = b->opt_v ? copy_floats(b->opt_v, n_all) : NULL;
+            for (size_t i = 0; i < n; i++) b->grads[Lb->off + i] = 12345.0f; /* stale */
+            memcpy(dz, dh, (size_t)BATCH * O * sizeof(float));
+            bp_act_backward(Lb->act, h, dz, (size_t)BATCH * O);
+            bp_dense_grad_step(b, l, x, dz, BATCH, NULL);
+            assert_true(same(a->grads + La->off, b->grads + Lb->off, n));
+            assert_true(tu_maxabs(b->grads + Lb->off, n) > 0.0);
+            assert_true(same(p0, b->params, n_all));
+            assert_true(same(m0, b->opt_m, n_all));
+            if (v0) assert_true(same(v0, b->opt_v, n_all));
+            free(p0);
+            free(m0);
+            free(v0);
+        }
+        bpfree_model_free(a);
+        bpfree_model_free(b);
+    }
+    free(x);
+    free(h);
+    free(dh);
+    free(da);
+    free(dz);
+}
+
+/* The optimizer passed in is the one that steps (pipelined layers keep a
+ * clock each): a copy of m->optim at twice the learning rate gives what
+ * bp_layer_step gives at that rate, not at m->optim's. */
+static void test_grad_step_uses_given_optimizer(void **state) {
+    (void)state;
+    bpfree_set_threads(1);
+    const size_t big = (size_t)BATCH * D;
+    float *x = malloc(big * sizeof(float)), *h = malloc(big * sizeof(float)),
+          *dh = malloc(big * sizeof(float)), *dz = malloc(big * sizeof(float));
+    assert_true(x && h && dh && dz);
+    for (size_t k = 0; k < sizeof optims / sizeof *optims; k++) {
+        bpfree_model *a = grad_model(&optims[k]), *b = grad_model(&optims[k]);
+        bp_rng r;
+        bp_rng_seed(&r, 300 + k);
+        const float lr = optims[k].lr;
+        bp_optim_begin_step(&a->optim, 2.0f * lr);
+        bp_optim_begin_step(&b->optim, lr);
+        bp_optim own = b->optim;
+        own.lr = 2.0f * lr;
+        for (int l = 1; l >= 0; l--) {
+            const int O = a->layers[l].out;
+            layer_data(a, l, &r, x, h, dh);
+            memcpy(dz, dh, (size_t)BATCH * O * sizeof(float));
+            bp_dense_backward(&a->layers[l], x, h, dh, NULL, BATCH);
+            bp_layer_step(a, l);
+            bp_act_backward(b->layers[l].act, h, dz, (size_t)BATCH * O);
+            bp_dense_grad_step(b, l, x, dz, BATCH, &own);
+        }
+        assert_true(same_state(a, b));
+        bpfree_model_free(a);
+        bpfree_model_free(b);
+    }
+    free(x);
+    free(h);
+    free(dh);
+    free(dz);
+}
+
+int main(void) {
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_profile_counts),
+        cmocka_unit_test(test_profile_dropped),
+        cmocka_unit_test(test_profile_threads),
+        cmocka_unit_test(test_grad_step_matches),
+        cmocka_unit_test(test_grad_step_without_step),
+        cmocka_unit_test(test_grad_step_uses_given_optimizer),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
