@@ -49,7 +49,7 @@ TESTS   := $(patsubst tests/%.c,$(BUILD)/tests/%,$(wildcard tests/test_*.c))
 DEPS    := $(LIB_OBJ:.o=.d) $(CLI_OBJ:.o=.d)
 
 all: $(BUILD)/libbpfree.a $(BUILD)/libbpfree.so $(BUILD)/bpfree $(BUILD)/example-train-mnist
-	@pkg-config --exists openblas 2>/dev/null && echo "✓ OpenBLAS found (pkg-config)" || echo "• OpenBLAS via -lopenblas"
+	@echo "built $(BUILD)/ with BLAS=$(BLAS)"
 
 $(BUILD)/obj/%.o: %.c
 	@mkdir -p $(dir $@)
@@ -88,7 +88,7 @@ bench: $(BUILD)/bench-epoch $(BUILD)/bench-memory
 	sh bench/run.sh
 
 tests: $(TESTS) $(BUILD)/bpfree $(BUILD)/example-train-mnist $(BUILD)/bench-epoch $(BUILD)/bench-memory \
-       $(BUILD)/bench-infer
+       $(BUILD)/bench-infer $(BUILD)/bench-gemm
 
 # Runs every test binary; the last line is the sum "N passed, N failed".
 test: tests
@@ -100,7 +100,7 @@ check:
 	$(MAKE) SAN=1 test
 
 clean:
-	rm -rf build build-san
+	rm -rf build build-san build-blis build-san-blis
 
 .PHONY: all tests test check bench clean
 -include $(DEPS)

@@ -1,7 +1,13 @@
-/* gemm.c — the one place that talks to CBLAS, and its naive reference. */
+/* gemm.c — the one place that talks to CBLAS, and its naive reference.
+ * CBLAS comes from OpenBLAS, or from BLIS when built with -DBPFREE_BLIS
+ * (make BLAS=blis): only the thread count is set differently. */
 #include "internal.h"
 
+#ifdef BPFREE_BLIS
+#include <blis.h> /* bli_thread_set_num_threads; declares the CBLAS API too */
+#else
 #include <cblas.h>
+#endif
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdlib.h>
@@ -43,7 +49,11 @@ int bpfree_set_threads(int n) {
         long c = sysconf(_SC_NPROCESSORS_ONLN);
         n = c > 0 ? (int)c : 1;
     }
+#ifdef BPFREE_BLIS
+    bli_thread_set_num_threads(n);
+#else
     openblas_set_num_threads(n);
+#endif
     return n;
 }
 
