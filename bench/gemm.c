@@ -4,10 +4,8 @@
  *
  * The shapes, transposes and leading dimensions are those of the library's
  * calls: forward x W^T (src/nn/dense.c bp_dense_forward), the signal dz W
- * (src/rules/common.c chain_pass), the gradient dz^T x whole
- * (bp_dense_backward: dfa) or in blocks of GRAD_BLOCK_FLOATS / I rows with
- * the optimizer step between them (src/core/model.c bp_dense_grad_step: bp,
- * mf), and the 10-wide products: the output layer, MF's
+ * (src/rules/common.c chain_pass), the gradient dz^T x
+ * (bp_dense_backward, bp_dense_grad_step), and the 10-wide products: the output layer, MF's
  * goodness G = a M^T, dM = dG^T a and da = dG M (src/rules/mf.c), DFA's
  * e B_l (common.c bp_feedback_signal).  Each shape is timed alone on its own
  * buffers (so they are warm in cache, as between the calls of a step), in
@@ -38,8 +36,6 @@
 #include <cblas.h>
 #endif
 
-/* as src/core/model.c: floats of gW per fused gradient + step block */
-#define GRAD_BLOCK_FLOATS 65536
 #define MAXS 16
 #define MAXT 4
 #define MAXR 64
@@ -123,24 +119,8 @@ static int step_shapes(shape *s, int B) {
         1, 1, 2, 2);
     add(s, &n, "bp signal into layer 1", "dz2 W2", 0, 0, B, H, H, H, H, H, 0, 1, 0, 0);
     add(s, &n, "gradient output; MF dM", "dz3ᵀ h2, dGᵀ a", 1, 0, C, H, B, C, H, H, 1, 1, 2, 1);
-    add(s, &n, "gradient layer 2, whole", "dz2ᵀ h1", 1, 0, H, H, B, H, H, H, 0, 0, 0, 1);
-    add(s, &n, "gradient layer 1, whole", "dz1ᵀ x", 1, 0, H, D, B, H, D, D, 0, 0, 0, 1);
-    /* bp, mf: bp_dense_grad_step's row blocks (R = GRAD_BLOCK_FLOATS / I
-     * rows, dz read with its full leading dimension O) */
-    const int in[2] = {H, D};
-    const char *name[2] = {"gradient layer 2, block", "gradient layer 1, block"};
-    const char *ex[2] = {"dz2ᵀ h1 rows", "dz1ᵀ x rows"};
-    for (int l = 0; l < 2; l++) {
-        int R = GRAD_BLOCK_FLOATS / in[l];
-        R = R < 8 ? 8 : R;
-        const int full = H / R, rest = H - full * R;
-        add(s, &n, name[l], ex[l], 1, 0, R, in[l], B, H, in[l], in[l], 0, full, full, 0);
-        if (rest) {
-            char w[64];
-            snprintf(w, sizeof w, "%s (last)", name[l]);
-            add(s, &n, w, ex[l], 1, 0, rest, in[l], B, H, in[l], in[l], 0, 1, 1, 0);
-        }
-    }
+    add(s, &n, "gradient layer 2", "dz2ᵀ h1", 1, 0, H, H, B, H, H, H, 0, 1, 1, 1);
+    add(s, &n, "gradient layer 1", "dz1ᵀ x", 1, 0, H, D, B, H, D, D, 0, 1, 1, 1);
     return n;
 }
 

@@ -12,9 +12,12 @@
  *     (x W^T, beta = 1 onto the broadcast bias): (n x 784)(784 x 1000),
  *     (n x 1000)(1000 x 1000), (n x 1000)(1000 x 10); for n = 1 also with
  *     cblas_sgemv, the matrix-vector product a single row could use.
- * gemm_ratio = GEMM-alone seconds / predict seconds: the fraction of GEMM
- * speed bpfree_predict reaches (1 = no overhead).  Targets of issue 6: one
- * image in <= 100 us; 10,000 images at >= 90% of GEMM speed.
+ * gemm_ratio = seconds of the products alone, in the same chunks of the
+ * model's batch / seconds of bpfree_predict: what the bias, the activation
+ * and the call cost (1 = nothing).  whole_ratio = the same products in one
+ * piece of 10,000 rows / bpfree_predict: the fraction of GEMM speed reached,
+ * chunking included.  Targets of issue 6: one image in <= 100 us; 10,000
+ * images at >= 90% of GEMM speed (whole_ratio >= 0.9).
  *
  *   build/bench-infer [--threads 1] [--reps 7] [--reps1 2000] [--data mnist]
  *                     [--model-batches 64,10000]
@@ -24,7 +27,11 @@
  */
 #include "bpfree.h"
 
+#ifdef BPFREE_BLIS
+#include <blis.h> /* declares the CBLAS API too (make BLAS=blis) */
+#else
 #include <cblas.h>
+#endif
 #include <math.h>
 #include <stdint.h>
 #include <stdio.h>

@@ -25,7 +25,7 @@
 # A quick check: RULES=bp,mf DEPTHS=2,4 BATCH=1000 BIG= sh bench/memory.sh
 #
 # Configurations run one at a time: bp with 15 hidden layers of 1000 at
-# batch 10,000 holds ~1 GiB, and 5 x 2000 at batch 30,000 ~2.5 GiB.
+# batch 10,000 holds ~0.95 GiB, and 5 x 2000 at batch 30,000 ~2.1 GiB.
 set -eu
 cd "$(dirname "$0")/.."
 RULES=${RULES:-bp,mf,dfa,f3,ff}

@@ -181,9 +181,8 @@ float bp_batch_lr(const bpfree_model *m, int k, int nb);
  * (B, C), labels lb (B, -1 for regression), dataset indices ib (may be NULL) */
 void bp_gather(const bpfree_model *m, const bpfree_dataset *ds, const int *order, int B,
                float *x, float *y, int *lb, int *ib);
-/* layer l's gW, gb from dz (B, O) and its input x (B, I); if step != NULL, each
- * block of gW is stepped at once by the optimizer (= gradient, then
- * bp_layer_step, with less memory traffic) */
+/* layer l's gW, gb from dz (B, O) and its input x (B, I); then, if step !=
+ * NULL, W and b stepped with that optimizer clock */
 void bp_dense_grad_step(bpfree_model *m, int l, const float *x, const float *dz, int B,
                         const bp_optim *step);
 
@@ -343,6 +342,11 @@ void bp_onepass_rule_predict(bpfree_model *m, const float *x, int B, float *scor
 void bp_onepass_rule_free(bpfree_model *m);
 /* 1 if every value is finite. */
 int bp_check_finite(const float *v, size_t n);
+/* Element-wise passes split over the --threads cores (src/core/par.c):
+ * fn(ctx, a, b) runs on [a, b) parts of [0, n), at least `grain` each. */
+void bp_par_threads(int n);
+void bp_par_for(size_t n, size_t grain, void (*fn)(void *ctx, size_t a, size_t b), void *ctx);
+int bp_par_count(void);
 /* sum of squares, vectorised with fixed-order lanes (src/core/vec.c) */
 double bp_sumsq(const float *x, int n);
 /* largest element of x[0..n), n >= 1 (NaNs are skipped unless x[0] is one) */

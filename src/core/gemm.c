@@ -54,6 +54,7 @@ int bpfree_set_threads(int n) {
 #else
     openblas_set_num_threads(n);
 #endif
+    bp_par_threads(n);
     return n;
 }
 
