@@ -71,19 +71,26 @@ static bpfree_status pipe_build(bpfree_model *m, bpfree_error *err) {
     const size_t B = (size_t)m->batch;
     int S = m->cfg.pipeline < nl ? m->cfg.pipeline : nl;
     S = S < PIPE_MAX_STAGES ? S : PIPE_MAX_STAGES;
-    /* contiguous ranges of about equal multiply-adds (in x out per layer) */
-    double tot = 0.0, acc = 0.0;
-    for (int i = 0; i < nl; i++) tot += (double)m->layers[i].in * m->layers[i].out;
-    int st = 0;
-    for (int i = 0; i < nl; i++) {
-        acc += (double)m->layers[i].in * m->layers[i].out;
-        const int left = nl - 1 - i, need = S - 1 - st; /* layers left, stages to open */
-        if (st < S - 1 && left >= need && (acc >= tot * (st + 1) / S || left == need)) {
-            p->l1[st] = i + 1;
-            p->l0[++st] = i + 1;
+    /* contiguous ranges with the smallest largest cost (multiply-adds, in x
+     * out per layer): best[k][i] = the best largest cost of layers [0, i) in
+     * k + 1 stages (the linear partition problem; nl <= 32, S <= 8) */
+    double pre[BPFREE_MAX_LAYERS + 1] = {0}, best[PIPE_MAX_STAGES][BPFREE_MAX_LAYERS + 1];
+    int cut[PIPE_MAX_STAGES][BPFREE_MAX_LAYERS + 1];
+    for (int i = 0; i < nl; i++) pre[i + 1] = pre[i] + (double)m->layers[i].in * m->layers[i].out;
+    for (int i = 1; i <= nl; i++) best[0][i] = pre[i], cut[0][i] = 0;
+    for (int k = 1; k < S; k++)
+        for (int i = k + 1; i <= nl; i++) {
+            best[k][i] = -1.0;
+            for (int j = k; j < i; j++) { /* stage k holds layers [j, i) */
+                const double c = best[k - 1][j] > pre[i] - pre[j] ? best[k - 1][j] : pre[i] - pre[j];
+                if (best[k][i] < 0 || c < best[k][i]) best[k][i] = c, cut[k][i] = j;
+            }
         }
+    for (int k = S - 1, i = nl; k >= 0; k--) {
+        p->l1[k] = i;
+        p->l0[k] = k ? cut[k][i] : 0;
+        i = p->l0[k];
     }
-    p->l1[S - 1] = nl;
     p->S = S;
     if (!(p->x0 = bp_alloc_floats(&m->mem, B * (size_t)m->cfg.inputs, "pipeline input", err)))
         return BPFREE_ENOMEM;
