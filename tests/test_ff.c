@@ -610,7 +610,7 @@ static void test_batched_prediction(void **state) {
         m->rule->predict(m, x, B, scores, heads);
         assert_int_equal(m->mem.n_allocs, allocs); /* h. no allocation */
         ref_scores(m, x, B, skip, good, one, layer);
-        const size_t HB = (size_t)m->batch * C;
+        const size_t HB = (size_t)m->rows * C; /* heads are (n_heads, rows, C) */
         assert_true(tu_close("goodness head", heads + BPFREE_FF_HEAD_GOODNESS * HB, good, B * C,
                              1e-4, 1e-5));
         assert_true(tu_close("one-pass head", heads + BPFREE_FF_HEAD_ONEPASS * HB, one, B * C,

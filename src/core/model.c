@@ -289,8 +289,10 @@ static void init_layers(bpfree_model *m) {
 }
 
 static bpfree_status alloc_batch(bpfree_model *m, bpfree_error *err) {
-    const int B = m->cfg.batch, D = m->cfg.inputs, C = m->cfg.outputs;
-    m->batch = B;
+    const int D = m->cfg.inputs, C = m->cfg.outputs;
+    m->batch = m->cfg.batch;
+    m->rows = m->batch > BP_PREDICT_ROWS ? m->batch : BP_PREDICT_ROWS;
+    const int B = m->rows;
     if (!(m->xb = bp_alloc_floats(&m->mem, (size_t)B * D, "batch inputs", err)) ||
         !(m->yb = bp_alloc_floats(&m->mem, (size_t)B * C, "batch targets", err)) ||
         !(m->scores = bp_alloc_floats(&m->mem, (size_t)B * C, "scores", err)))
@@ -500,8 +502,8 @@ bpfree_status bpfree_predict(bpfree_model *m, const float *x, int n, float *scor
                              bpfree_error *err) {
     if (n < 0 || !x || !scores) return bp_fail(err, BPFREE_EINVAL, "bad predict arguments");
     const int D = m->cfg.inputs, C = m->cfg.outputs;
-    for (int b0 = 0; b0 < n; b0 += m->batch) {
-        int rows = n - b0 < m->batch ? n - b0 : m->batch;
+    for (int b0 = 0; b0 < n; b0 += m->rows) {
+        int rows = n - b0 < m->rows ? n - b0 : m->rows;
         m->rule->predict(m, x + (size_t)b0 * D, rows, scores + (size_t)b0 * C, NULL);
     }
     return BPFREE_OK;
@@ -511,7 +513,7 @@ bpfree_status bpfree_evaluate(bpfree_model *m, const bpfree_dataset *ds, bpfree_
                               bpfree_error *err) {
     bpfree_status st = check_data(m, ds, err);
     if (st) return st;
-    const int B = m->batch, C = m->cfg.outputs;
+    const int B = m->rows, C = m->cfg.outputs;
     const int nh = m->rule->n_heads ? m->rule->n_heads(m) : 0;
     long correct = 0, head_correct[BPFREE_MAX_LAYERS] = {0};
     double loss = 0.0;

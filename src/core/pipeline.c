@@ -46,7 +46,7 @@ struct bp_pipe {
 };
 
 bpfree_status bp_work_alloc(bpfree_model *m, bp_work *w, bpfree_error *err) {
-    const size_t B = (size_t)m->batch, W = (size_t)bp_max_width(m), C = (size_t)m->cfg.outputs;
+    const size_t B = (size_t)m->rows, W = (size_t)bp_max_width(m), C = (size_t)m->cfg.outputs;
     if (!(w->a[0] = bp_alloc_floats(&m->mem, B * W, "activations", err)) ||
         !(w->a[1] = bp_alloc_floats(&m->mem, B * W, "activations", err)) ||
         !(w->d = bp_alloc_floats(&m->mem, B * W, "layer signal", err)) ||

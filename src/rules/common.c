@@ -6,7 +6,7 @@
 #include <string.h>
 
 bpfree_status bp_acts_alloc(bpfree_model *m, float **h, bpfree_error *err) {
-    const size_t B = (size_t)m->batch;
+    const size_t B = (size_t)m->rows;
     for (int l = 0; l < m->n_layers; l++)
         if (!(h[l + 1] = bp_alloc_floats(&m->mem, B * m->layers[l].out, "activations", err)))
             return BPFREE_ENOMEM;
@@ -139,7 +139,7 @@ void bp_onepass_rule_free(bpfree_model *m) {
 /* ------------------------------------------- rules with a backward chain */
 
 bpfree_status bp_chain_alloc(bpfree_model *m, bp_chain *c, bpfree_error *err) {
-    const size_t B = (size_t)m->batch, W = (size_t)bp_max_width(m);
+    const size_t B = (size_t)m->rows, W = (size_t)bp_max_width(m);
     bpfree_status st = bp_acts_alloc(m, c->h, err);
     if (st) return st;
     for (int i = 0; i < 2; i++)

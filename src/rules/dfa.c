@@ -33,7 +33,7 @@ static bpfree_status dfa_reserve(bpfree_model *m, bpfree_error *err) {
 
 static bpfree_status dfa_init(bpfree_model *m, bpfree_error *err) {
     dfa_state *s = m->rs;
-    const size_t B = (size_t)m->batch;
+    const size_t B = (size_t)m->rows;
     bp_feedback_init(m, s->fb);
     bpfree_status st = bp_acts_alloc(m, s->h, err);
     if (st) return st;

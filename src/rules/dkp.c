@@ -51,7 +51,7 @@ static bpfree_status dkp_reserve(bpfree_model *m, bpfree_error *err) {
 
 static bpfree_status dkp_init(bpfree_model *m, bpfree_error *err) {
     dkp_state *s = m->rs;
-    const size_t B = (size_t)m->batch;
+    const size_t B = (size_t)m->rows;
     if (m->cfg.fb_optim == BPFREE_FB_EMA)
         return bp_fail(err, BPFREE_EINVAL,
                        "dkp: the feedback optimizer must be adam or sgd (ema is fdfa's eq. 8)");

@@ -43,7 +43,7 @@ static bpfree_status f3_reserve(bpfree_model *m, bpfree_error *err) {
 static bpfree_status f3_init(bpfree_model *m, bpfree_error *err) {
     f3_state *s = m->rs;
     bp_feedback_init(m, s->fb);
-    if (!(s->eb = bp_alloc_floats(&m->mem, (size_t)m->batch * m->cfg.outputs, "f3 batch errors",
+    if (!(s->eb = bp_alloc_floats(&m->mem, (size_t)m->rows * m->cfg.outputs, "f3 batch errors",
                                   err)))
         return BPFREE_ENOMEM;
     return bp_onepass_alloc(m, &s->p, err);

@@ -52,7 +52,7 @@ static bpfree_status fdfa_reserve(bpfree_model *m, bpfree_error *err) {
 
 static bpfree_status fdfa_init(bpfree_model *m, bpfree_error *err) {
     fdfa_state *s = m->rs;
-    const size_t B = (size_t)m->batch, W = (size_t)bp_max_width(m), C = (size_t)m->cfg.outputs;
+    const size_t B = (size_t)m->rows, W = (size_t)bp_max_width(m), C = (size_t)m->cfg.outputs;
     bpfree_status st = bp_fblearn_init(m, &s->f, err);
     if (st || (st = bp_acts_alloc(m, s->h, err))) return st;
     for (int l = 0; l < m->cfg.n_hidden; l++)

@@ -502,7 +502,7 @@ static bpfree_status ff_train(bpfree_model *m, int B, double *loss, long *correc
 
 static int ff_n_heads(const bpfree_model *m) { return 2 + m->cfg.n_hidden; }
 
-/* scores (B, C) and, if heads, (2 + L, m->batch, C): goodness, one-pass,
+/* scores (B, C) and, if heads, (2 + L, m->rows, C): goodness, one-pass,
  * each layer's goodness.  n' = P / (C+1) samples per pass: rows c n' + i
  * carry label c, rows C n' + i the neutral label. */
 static void ff_predict(bpfree_model *m, const float *x, int B, float *scores, float *heads) {
@@ -510,7 +510,7 @@ static void ff_predict(bpfree_model *m, const float *x, int B, float *scores, fl
     const bpfree_config *c = &m->cfg;
     const int D = c->inputs, C = c->outputs, L = s->L, P = s->P, np = P / (C + 1);
     const int skip = c->ff_skip_first && L > 1;
-    const size_t HB = (size_t)m->batch * C;
+    const size_t HB = (size_t)m->rows * C;
     for (int i0 = 0; i0 < B; i0 += np) {
         const int n = B - i0 < np ? B - i0 : np;
         for (int k = 0; k <= C; k++)

@@ -36,7 +36,7 @@ static bpfree_status fga_init(bpfree_model *m, bpfree_error *err) {
     fga_state *s = bp_alloc(&m->mem, sizeof *s);
     if (!s) return bp_fail(err, BPFREE_ENOMEM, "out of memory (fg-a state)");
     m->rs = s;
-    const size_t B = (size_t)m->batch, W = (size_t)bp_max_width(m), C = (size_t)m->cfg.outputs;
+    const size_t B = (size_t)m->rows, W = (size_t)bp_max_width(m), C = (size_t)m->cfg.outputs;
     bpfree_status st = bp_acts_alloc(m, s->h, err);
     if (st) return st;
     for (int l = 0; l < m->n_layers; l++)

@@ -35,7 +35,7 @@ static bpfree_status fgw_init(bpfree_model *m, bpfree_error *err) {
     fgw_state *s = bp_alloc(&m->mem, sizeof *s);
     if (!s) return bp_fail(err, BPFREE_ENOMEM, "out of memory (fg-w state)");
     m->rs = s;
-    const size_t B = (size_t)m->batch, W = (size_t)bp_max_width(m), C = (size_t)m->cfg.outputs;
+    const size_t B = (size_t)m->rows, W = (size_t)bp_max_width(m), C = (size_t)m->cfg.outputs;
     bpfree_status st = bp_acts_alloc(m, s->h, err);
     if (st) return st;
     if (!(s->t[0] = bp_alloc_floats(&m->mem, B * W, "tangent", err)) ||

@@ -55,7 +55,7 @@ static bpfree_status lgfga_reserve(bpfree_model *m, bpfree_error *err) {
 
 static bpfree_status lgfga_init(bpfree_model *m, bpfree_error *err) {
     lgfga_state *s = m->rs;
-    const size_t B = (size_t)m->batch, W = (size_t)bp_max_width(m), C = (size_t)m->cfg.outputs;
+    const size_t B = (size_t)m->rows, W = (size_t)bp_max_width(m), C = (size_t)m->cfg.outputs;
     /* M_l (C, n_l) starts like the weight of a layer n_l -> C */
     for (int i = 0; i < s->n_heads; i++)
         bp_init_fill(&m->rng, bp_tensor_ptr(m, s->M[i]), m->cfg.outputs, m->cfg.hidden[i],
@@ -131,9 +131,9 @@ static void lgfga_predict(bpfree_model *m, const float *x, int B, float *scores,
         const bp_dense *Ly = &m->layers[l];
         float *o = l == L - 1 ? scores : s->a[l % 2];
         bp_dense_forward(Ly, in, o, B);
-        if (heads && l < s->n_heads) /* heads are laid out (n_heads, m->batch, C) */
+        if (heads && l < s->n_heads) /* heads are laid out (n_heads, m->rows, C) */
             bpfree_gemm(0, 1, B, C, Ly->out, 1.0f, o, Ly->out, bp_tensor_ptr(m, s->M[l]),
-                        Ly->out, 0.0f, heads + (size_t)l * m->batch * C, C);
+                        Ly->out, 0.0f, heads + (size_t)l * m->rows * C, C);
         in = o;
     }
 }

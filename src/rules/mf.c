@@ -122,8 +122,8 @@ static void mf_predict(bpfree_model *m, const float *x, int B, float *scores, fl
     for (int i = 0; i < nl; i++) {
         const bp_dense *L = &m->layers[i];
         float *a = s->w.a[i % 2];
-        /* heads are laid out (n_heads, m->batch, C) */
-        float *G = heads ? heads + (size_t)i * m->batch * C : s->w.z;
+        /* heads are laid out (n_heads, m->rows, C) */
+        float *G = heads ? heads + (size_t)i * m->rows * C : s->w.z;
         bp_dense_forward(L, in, a, B);
         goodness(a, bp_tensor_ptr(m, s->M[i]), B, L->out, C, G);
         if (m->cfg.predict == BPFREE_PREDICT_FF) add_into(scores, G, BC);

@@ -45,7 +45,7 @@ static bpfree_status pepita_reserve(bpfree_model *m, bpfree_error *err) {
 
 static bpfree_status pepita_init(bpfree_model *m, bpfree_error *err) {
     pepita_state *s = m->rs;
-    const size_t B = (size_t)m->batch, W = (size_t)bp_max_width(m), D = (size_t)m->cfg.inputs;
+    const size_t B = (size_t)m->rows, W = (size_t)bp_max_width(m), D = (size_t)m->cfg.inputs;
     float *F = bp_tensor_ptr(m, s->F);
     const float a = m->cfg.pepita_f * sqrtf(6.0f / (float)D); /* F (D, C) */
     for (size_t i = 0; i < D * (size_t)m->cfg.outputs; i++)
