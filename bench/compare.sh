@@ -235,6 +235,12 @@ for t in $(echo "$THREADS" | tr ',' ' '); do
             echo "$r-b$b-t$t|60000|--rule $r --batch $b --threads $t|--rule $r --batch $b --threads $t" >>"$CONFIGS"
         done
     done
+    # mf with its layers pipelined over the threads (torch: plain mf on as many)
+    if has_rule mf && [ "$t" -ge 2 ]; then
+        for b in $BATCHES; do
+            echo "mfpipe-b$b-t$t|60000|--rule mf --pipeline $t --batch $b --threads $t|--rule mf --batch $b --threads $t" >>"$CONFIGS"
+        done
+    fi
     if has_rule ff; then
         for b in $FF_BATCHES; do
             echo "ff-b$b-t$t|50000|--rule ff --preset cff-paper --greedy 0 --batch $b --threads $t|--rule ff --batch $b --threads $t" >>"$CONFIGS"
@@ -325,6 +331,7 @@ END {
         split(id, p, "-")
         label = sprintf("%s, batch %s, %s thread%s", p[1], substr(p[2], 2), substr(p[3], 2), substr(p[3], 2) == "1" ? "" : "s")
         if (p[1] == "ff") label = label " (cff-paper net)"
+        if (p[1] == "mfpipe") label = "mf --pipeline " substr(p[3], 2) substr(label, 7) " (torch: plain mf)"
         printf "| %s | %s | %s | %s | %s | %s | %s | %s |\n", label,
                f(b, "%.3f") fails(id, "bpfree"),
                havetorch ? f(q, "%.3f") fails(id, "torch") : "– (no torch)",
