@@ -84,7 +84,7 @@ $(BUILD)/bench-gemm: bench/gemm.c $(BUILD)/libbpfree.a
 $(BUILD)/bench-infer: bench/infer.c $(BUILD)/libbpfree.a
 	$(CC) $(CFLAGS) -o $@ $< $(BUILD)/libbpfree.a $(LDLIBS) $(LDSAN)
 
-bench: $(BUILD)/bench-epoch $(BUILD)/bench-memory
+bench: $(BUILD)/bpfree $(BUILD)/bench-epoch $(BUILD)/bench-memory $(BUILD)/bench-gemm $(BUILD)/bench-infer
 	sh bench/run.sh
 
 tests: $(TESTS) $(BUILD)/bpfree $(BUILD)/example-train-mnist $(BUILD)/bench-epoch $(BUILD)/bench-memory \
