@@ -11,20 +11,6 @@
 
 #include <math.h>
 
-static void make_data(bpfree_dataset *ds, int n, int D, int C, uint64_t seed) {
-    bpfree_error err = {0};
-    assert_int_equal(bpfree_data_alloc(ds, n, D, C, 0, &err), BPFREE_OK);
-    bp_rng r;
-    bp_rng_seed(&r, seed);
-    for (int i = 0; i < n; i++) {
-        int c = (int)bp_rng_below(&r, (uint32_t)C);
-        ds->labels[i] = c;
-        for (int k = 0; k < D; k++)
-            ds->x[(size_t)i * D + k] = (k % C == c ? 0.8f : 0.0f) + 0.5f * bp_rng_normal(&r);
-    }
-    snprintf(ds->name, sizeof ds->name, "synthetic");
-}
-
 static bpfree_model *make(const char *rule, int D, int C, int pipeline) {
     bpfree_config cfg;
     bpfree_error err = {0};
@@ -51,7 +37,7 @@ static void test_same_numbers(void **state) {
     (void)state;
     enum { N = 203, D = 12, C = 5 }; /* 12 full batches of 16 and one of 11 */
     bpfree_dataset ds;
-    make_data(&ds, N, D, C, 11);
+    tu_make_dataset(&ds, N, D, C, 11);
     const char *rules[] = {"mf", "drtp", "f3", "llo"};
     for (size_t r = 0; r < sizeof rules / sizeof *rules; r++)
         for (int pl = 2; pl <= 3; pl++) {

@@ -445,21 +445,6 @@ static void test_dfa_updates(void **state) {
 
 /* ---------------------------------------------------- d. determinism */
 
-static void make_dataset(bpfree_dataset *ds, int n, int D, int C, uint64_t seed) {
-    bpfree_error err = {0};
-    assert_int_equal(bpfree_data_alloc(ds, n, D, C, 0, &err), BPFREE_OK);
-    bp_rng r;
-    bp_rng_seed(&r, seed);
-    for (int i = 0; i < n; i++) {
-        int c = (int)bp_rng_below(&r, (uint32_t)C);
-        ds->labels[i] = c;
-        /* class-dependent mean so training has something to learn */
-        for (int k = 0; k < D; k++)
-            ds->x[(size_t)i * D + k] = (k % C == c ? 0.8f : 0.0f) + 0.5f * bp_rng_normal(&r);
-    }
-    snprintf(ds->name, sizeof ds->name, "synthetic");
-}
-
 /* Model with the rule's own default optimizer (Adam + cooldown for most),
  * two small hidden layers. */
 static bpfree_model *make_default(const char *rule, int D, int C, uint64_t seed) {
@@ -497,7 +482,7 @@ static void test_determinism(void **state) {
     (void)state;
     enum { N = 150, D = 10, C = 4 }; /* 150 = 4 full batches of 32 + 22 */
     bpfree_dataset ds;
-    make_dataset(&ds, N, D, C, 5);
+    tu_make_dataset(&ds, N, D, C, 5);
     const char *rules[] = {"bp", "mf", "dfa"};
     for (int i = 0; i < 3; i++) {
         bpfree_model *a = make_default(rules[i], D, C, 42);
@@ -559,7 +544,7 @@ static int nan_data_all_rules(bpfree_act act) {
     for (int i = 0; i < 3; i++) {
         char ctx[64];
         bpfree_dataset ds;
-        make_dataset(&ds, NN, ND, NC, 9);
+        tu_make_dataset(&ds, NN, ND, NC, 9);
         ds.x[3 * ND + 2] = NAN;
         bpfree_model *m =
             make_model(rules[i], ND, NC, 2, hidden, act, BPFREE_LOSS_CE, 16, 0.01f, 1);
@@ -597,7 +582,7 @@ static void test_nan_guard_huge_lr(void **state) {
     for (int i = 0; i < 3; i++) {
         char ctx[64];
         bpfree_dataset ds;
-        make_dataset(&ds, NN, ND, NC, 9);
+        tu_make_dataset(&ds, NN, ND, NC, 9);
         bpfree_model *m = make_model(rules[i], ND, NC, 2, hidden, BPFREE_ACT_IDENTITY,
                                      BPFREE_LOSS_CE, 16, 1e30f, 1);
         snprintf(ctx, sizeof ctx, "%s, lr 1e30", rules[i]);
@@ -638,7 +623,7 @@ static size_t peak_for(const char *rule, int nh, const bpfree_dataset *ds, size_
 static void test_memory_vs_depth(void **state) {
     (void)state;
     bpfree_dataset ds;
-    make_dataset(&ds, 64, 784, 10, 3);
+    tu_make_dataset(&ds, 64, 784, 10, 3);
     /* One hidden activation buffer of the batch: (512, 256) floats. */
     const size_t act = (size_t)512 * 256 * sizeof(float);
     size_t np_mf2, np_mf8, np_bp2, np_bp8, pp_mf, pp_bp;

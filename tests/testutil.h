@@ -175,4 +175,20 @@ static inline int tu_mkdtemp(char *buf, size_t cap, const char *tag) {
     snprintf(buf, cap, "%s/bpfree-%s.XXXXXX", t && *t ? t : "/tmp", tag);
     return mkdtemp(buf) ? 0 : -1;
 }
+/* A synthetic classification set: n samples of D features, C classes drawn
+ * uniformly, features 0.8 on the class's own columns (k % C == c) plus
+ * N(0, 0.5²) noise, so that training has something to learn. */
+static inline void tu_make_dataset(bpfree_dataset *ds, int n, int D, int C, uint64_t seed) {
+    bpfree_error err = {0};
+    assert_int_equal(bpfree_data_alloc(ds, n, D, C, 0, &err), BPFREE_OK);
+    bp_rng r;
+    bp_rng_seed(&r, seed);
+    for (int i = 0; i < n; i++) {
+        int c = (int)bp_rng_below(&r, (uint32_t)C);
+        ds->labels[i] = c;
+        for (int k = 0; k < D; k++)
+            ds->x[(size_t)i * D + k] = (k % C == c ? 0.8f : 0.0f) + 0.5f * bp_rng_normal(&r);
+    }
+    snprintf(ds->name, sizeof ds->name, "synthetic");
+}
 #endif
