@@ -52,19 +52,6 @@ static bpfree_model *build(const bpfree_config *cfg) {
 }
 
 /* Inputs in [0, 1] (like pixels), labels in [0, C). */
-static void fill_batch(bpfree_model *m, int B, uint64_t seed) {
-    const int D = m->cfg.inputs, C = m->cfg.outputs;
-    bp_rng r;
-    bp_rng_seed(&r, seed);
-    tu_fill_uniform(&r, m->xb, (size_t)B * D, 0.0f, 1.0f);
-    memset(m->yb, 0, (size_t)B * C * sizeof(float));
-    for (int b = 0; b < B; b++) {
-        m->lb[b] = (int)bp_rng_below(&r, (uint32_t)C);
-        m->ib[b] = b;
-        m->yb[(size_t)b * C + m->lb[b]] = 1.0f;
-    }
-}
-
 static void step_once(bpfree_model *m, int B) {
     double loss = 0.0;
     long correct = 0;
@@ -287,7 +274,7 @@ static void check_ff_gradients(bpfree_ff_goodness good, bpfree_ff_norm norm, int
     cfg.ff_theta = good == BPFREE_FF_MEAN ? 0.3f : 1.5f;
     cfg.ff_label_max = label_max;
     bpfree_model *m = build(&cfg);
-    fill_batch(m, B, 5);
+    tu_fill_batch(m, B, 5, 0.0f, 1.0f);
     ref_batch rb;
     ref_rows(m, B, &rb);
     float *p0 = copy_floats(m->params, m->n_params);
@@ -332,7 +319,7 @@ static void test_cff_no_cross_gradient(void **state) {
     cfg.cff_gamma = 0.7f;
     cfg.cff_alpha = 1.3f;
     bpfree_model *m = build(&cfg);
-    fill_batch(m, B, 9);
+    tu_fill_batch(m, B, 9, 0.0f, 1.0f);
     ref_batch rb;
     ref_rows(m, B, &rb);
     float *p0 = copy_floats(m->params, m->n_params);
@@ -389,7 +376,7 @@ static void test_cff_no_cross_gradient(void **state) {
     base_config(&cfg, "cff-adaptive", 10, 2, 2, hidden, B, 0.05f);
     cfg.greedy_epochs = 1;
     m = build(&cfg);
-    fill_batch(m, B, 4);
+    tu_fill_batch(m, B, 4, 0.0f, 1.0f);
     m->epochs_done = 1; /* layer 2's turn */
     p0 = copy_floats(m->params, m->n_params);
     step_once(m, B);
@@ -413,7 +400,7 @@ static void test_cff_no_cross_gradient(void **state) {
     m = build(&cfg);
     L1 = &m->layers[0];
     L2 = &m->layers[1];
-    fill_batch(m, B, 6);
+    tu_fill_batch(m, B, 6, 0.0f, 1.0f);
     float sc[5 * 2];
     m->rule->predict(m, m->xb, B, sc, NULL);
     ref_rows(m, B, &rb);
@@ -451,7 +438,7 @@ static void test_gamma_direction(void **state) {
         cfg.cff_gamma = 0.8f;
         cfg.cff_gamma_lr = 0.5f;
         bpfree_model *m = build(&cfg);
-        fill_batch(m, B, 21);
+        tu_fill_batch(m, B, 21, 0.0f, 1.0f);
         ref_batch rb;
         ref_rows(m, B, &rb);
         float *p0 = copy_floats(m->params, m->n_params);
@@ -502,7 +489,7 @@ static void test_peer_normalisation(void **state) {
         base_config(&cfg, "ff", 10, 2, 2, hidden, B, 0.05f);
         cfg.ff_peer = with ? 0.03f : 0.0f;
         bpfree_model *m = build(&cfg);
-        fill_batch(m, B, 8);
+        tu_fill_batch(m, B, 8, 0.0f, 1.0f);
         int tp = -1;
         for (int t = 0; t < m->n_tensors; t++)
             if (!strcmp(m->tensors[t].name, "peer_mean")) tp = t;

@@ -29,20 +29,6 @@ static bpfree_model *make_model(const char *rule, int D, int C, int nh, const in
     return m;
 }
 
-/* Random inputs in [-1, 1], random labels, one-hot targets in m->xb/yb/lb. */
-static void fill_batch(bpfree_model *m, int B, uint64_t seed) {
-    const int D = m->cfg.inputs, C = m->cfg.outputs;
-    bp_rng r;
-    bp_rng_seed(&r, seed);
-    tu_fill_uniform(&r, m->xb, (size_t)B * D, -1.0f, 1.0f);
-    memset(m->yb, 0, (size_t)B * C * sizeof(float));
-    for (int b = 0; b < B; b++) {
-        m->lb[b] = (int)bp_rng_below(&r, (uint32_t)C);
-        m->ib[b] = b;
-        m->yb[(size_t)b * C + m->lb[b]] = 1.0f;
-    }
-}
-
 /* One training step on the batch in m->xb/yb/lb; returns the loss. */
 static double step_once(bpfree_model *m, int B) {
     double loss = 0.0;
@@ -100,7 +86,7 @@ static void bp_gradcheck(bpfree_act act, bpfree_loss loss, uint64_t seed) {
     const float lr = 0.5f;
     bpfree_model *m = make_model("bp", D, C, 2, hidden, act, loss, B, lr, seed);
     assert_int_equal(m->n_layers, 3);
-    fill_batch(m, B, seed + 1000);
+    tu_fill_batch(m, B, seed + 1000, -1.0f, 1.0f);
     const size_t np = m->n_params;
     assert_int_equal(np, 4 * 5 + 4 + 3 * 4 + 3 + 3 * 3 + 3);
     float *p0 = copy_floats(m->params, np), scores[B * C];
@@ -232,7 +218,7 @@ static void mf_check(bpfree_act act, uint64_t seed) {
     bpfree_model *m = make_model("mf", MD, MC, 2, hidden, act, BPFREE_LOSS_CE, MB, lr, seed);
     /* no output layer: the last hidden layer's M is the classifier */
     assert_int_equal(m->n_layers, 2);
-    fill_batch(m, MB, seed + 77);
+    tu_fill_batch(m, MB, seed + 77, -1.0f, 1.0f);
     const size_t np = m->n_params;
     assert_int_equal(np, H1 * MD + H1 + H2 * H1 + H2 + MC * H1 + MC * H2);
     float *p0 = copy_floats(m->params, np);
@@ -326,7 +312,7 @@ static void dfa_check(int nh, const int *hidden, bpfree_act act, uint64_t seed) 
     const char *ctx = bpfree_act_name(act);
     bpfree_model *m = make_model("dfa", D, C, nh, hidden, act, BPFREE_LOSS_CE, B, lr, seed);
     assert_int_equal(m->n_layers, nh + 1);
-    fill_batch(m, B, seed + 5);
+    tu_fill_batch(m, B, seed + 5, -1.0f, 1.0f);
     float *p0 = copy_floats(m->params, m->n_params);
 
     /* forward in double, keeping every layer's z and h */

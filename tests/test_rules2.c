@@ -42,20 +42,6 @@ static bpfree_model *make_model(const char *rule, int D, int C, int nh, const in
     return new_model(&cfg);
 }
 
-/* Random inputs in [-1, 1], random labels, one-hot targets in m->xb/yb/lb. */
-static void fill_batch(bpfree_model *m, int B, uint64_t seed) {
-    const int D = m->cfg.inputs, C = m->cfg.outputs;
-    bp_rng r;
-    bp_rng_seed(&r, seed);
-    tu_fill_uniform(&r, m->xb, (size_t)B * D, -1.0f, 1.0f);
-    memset(m->yb, 0, (size_t)B * C * sizeof(float));
-    for (int b = 0; b < B; b++) {
-        m->lb[b] = (int)bp_rng_below(&r, (uint32_t)C);
-        m->ib[b] = b;
-        m->yb[(size_t)b * C + m->lb[b]] = 1.0f;
-    }
-}
-
 /* Rows order[0..B) of ds into the batch buffers, as the engine's gather. */
 static void fill_from(bpfree_model *m, const bpfree_dataset *ds, const int *order, int B) {
     const int D = m->cfg.inputs, C = m->cfg.outputs;
@@ -263,8 +249,8 @@ static int fa_vs_bp(bpfree_config cfg, int steps, int recopy, int verbose) {
     int same = 1;
     for (int s = 0; s < steps && same; s++) {
         const int B = cfg.batch - (s % 2); /* a partial batch now and then */
-        fill_batch(bp, B, 500 + (uint64_t)s);
-        fill_batch(fa, B, 500 + (uint64_t)s);
+        tu_fill_batch(bp, B, 500 + (uint64_t)s, -1.0f, 1.0f);
+        tu_fill_batch(fa, B, 500 + (uint64_t)s, -1.0f, 1.0f);
         if (recopy) fa_copy_w_into_b(fa);
         double lb = step_once(bp, B), lf = step_once(fa, B);
         same = memcmp(bp->params, fa->params, bp->n_params * sizeof(float)) == 0 && lb == lf;
@@ -311,7 +297,7 @@ static void drtp_check(bpfree_act act, bpfree_loss loss, uint64_t seed) {
     snprintf(ctx, sizeof ctx, "drtp %s/%s", bpfree_act_name(act), bpfree_loss_name(loss));
     bpfree_model *m = make_model("drtp", D, C, 2, hidden, act, loss, B, 0.5f, seed);
     assert_int_equal(m->n_layers, 3);
-    fill_batch(m, B, seed + 3);
+    tu_fill_batch(m, B, seed + 3, -1.0f, 1.0f);
     float *p0 = copy_floats(m->params, m->n_params);
     float *g = xmalloc(m->n_params * sizeof(float)), *alt = xmalloc(m->n_params * sizeof(float));
     double E[B * C];
@@ -812,7 +798,7 @@ static void pepita_check(bpfree_act act, bpfree_init init, float fscale, uint64_
     cfg.pepita_f = fscale;
     bpfree_model *m = new_model(&cfg);
     assert_int_equal(m->n_layers, 2);
-    fill_batch(m, B, seed + 1);
+    tu_fill_batch(m, B, seed + 1, -1.0f, 1.0f);
     int tF = find_tensor(m, "F");
     assert_false(m->tensors[tF].trainable);
     assert_int_equal(m->tensors[tF].n, (size_t)D * C);
@@ -912,12 +898,12 @@ static void test_llo_freezes_hidden_layers(void **state) {
     float *init = copy_floats(m->params, m->n_params);
     float *g = xmalloc(m->n_params * sizeof(float));
     /* first step: the output layer on its true gradient, nothing else */
-    fill_batch(m, B, 1);
+    tu_fill_batch(m, B, 1, -1.0f, 1.0f);
     ref_onepass(m, init, m->xb, m->yb, NULL, B, g, NULL);
     step_once(m, B);
     assert_true(check_update(m, init, g, "llo, step 1"));
     for (int s = 1; s < 6; s++) {
-        fill_batch(m, B - (s % 2), 1 + (uint64_t)s);
+        tu_fill_batch(m, B - (s % 2), 1 + (uint64_t)s, -1.0f, 1.0f);
         step_once(m, B - (s % 2));
     }
     bpfree_dataset ds;

@@ -29,19 +29,6 @@ static bpfree_model *make_model(const char *rule, int D, int C, int nh, const in
     return m;
 }
 
-static void fill_batch(bpfree_model *m, int B, uint64_t seed) {
-    const int D = m->cfg.inputs, C = m->cfg.outputs;
-    bp_rng r;
-    bp_rng_seed(&r, seed);
-    tu_fill_uniform(&r, m->xb, (size_t)B * D, -1.0f, 1.0f);
-    memset(m->yb, 0, (size_t)B * C * sizeof(float));
-    for (int b = 0; b < B; b++) {
-        m->lb[b] = (int)bp_rng_below(&r, (uint32_t)C);
-        m->ib[b] = b;
-        m->yb[(size_t)b * C + m->lb[b]] = 1.0f;
-    }
-}
-
 static double step_once(bpfree_model *m, int B) {
     double loss = 0.0;
     long correct = 0;
@@ -113,7 +100,7 @@ static void tangent_case(bpfree_act act, int weights, int acts, uint64_t seed) {
     const double eps = 1e-4;
     bpfree_model *m = make_model("fg-a", D, C, 2, hidden, act, B, 0.1f, seed, NULL);
     const int L = m->n_layers;
-    fill_batch(m, B, seed + 1);
+    tu_fill_batch(m, B, seed + 1, -1.0f, 1.0f);
     bp_rng r;
     bp_rng_seed(&r, seed + 2);
     float *V = calloc(m->n_params, sizeof(float));
@@ -190,8 +177,8 @@ static void unbiased_case(const char *rule, double max_err) {
     bpfree_model *bp = make_model("bp", D, C, 2, hidden, BPFREE_ACT_TANH, B, 0.1f, 5, NULL);
     const size_t np = m->n_params;
     assert_int_equal(np, bp->n_params);
-    fill_batch(m, B, 77);
-    fill_batch(bp, B, 77);
+    tu_fill_batch(m, B, 77, -1.0f, 1.0f);
+    tu_fill_batch(bp, B, 77, -1.0f, 1.0f);
     float *p0 = malloc(np * sizeof(float));
     double *sum = calloc(np, sizeof(double)), *g = malloc(np * sizeof(double)),
            *diff = malloc(np * sizeof(double));
@@ -252,9 +239,9 @@ static void test_lgfga_unbiased_local(void **state) {
     memcpy(bp->params, m->params, nnet * sizeof(float));
     memcpy(mf->params, m->params, n1 * sizeof(float)); /* W1, b1 */
     memcpy(bp_tensor_ptr(mf, tMf), bp_tensor_ptr(m, tM), nM * sizeof(float));
-    fill_batch(m, B, 31);
-    fill_batch(bp, B, 31);
-    fill_batch(mf, B, 31);
+    tu_fill_batch(m, B, 31, -1.0f, 1.0f);
+    tu_fill_batch(bp, B, 31, -1.0f, 1.0f);
+    tu_fill_batch(mf, B, 31, -1.0f, 1.0f);
     step_once(bp, B);
     step_once(mf, B);
     float *p0 = malloc(m->n_params * sizeof(float));
@@ -321,13 +308,13 @@ static void fdfa_feedback_case(void (*tweak)(bpfree_config *), const char *what)
     float *w0 = malloc(m->n_params * sizeof(float));
     assert_non_null(w0);
     memcpy(w0, m->params, m->n_params * sizeof(float));
-    fill_batch(m, B, 1000);
+    tu_fill_batch(m, B, 1000, -1.0f, 1.0f);
     step_once(m, B);
     /* B is updated before it is used: the first step already moves layer 1 */
     assert_true(tu_maxabs(m->layers[0].gW, (size_t)8 * D) > 0.0);
     assert_true(tu_maxabs(bp_tensor_ptr(m, tB1), m->tensors[tB1].n) > 0.0);
     for (int s = 1; s < STEPS; s++) {
-        fill_batch(m, B, 1000 + (uint64_t)s);
+        tu_fill_batch(m, B, 1000 + (uint64_t)s, -1.0f, 1.0f);
         step_once(m, B);
     }
     assert_memory_equal(w0, m->params, m->n_params * sizeof(float)); /* forward frozen */
@@ -374,7 +361,7 @@ static void test_dkp_update_by_hand(void **state) {
     for (int l = 0; l < 4; l++) hs[l] = malloc(sizeof(double) * B * widths[l]);
     for (int l = 0; l < 3; l++) zs[l] = malloc(sizeof(double) * B * widths[l + 1]);
     for (int step = 0; step < 2; step++) {
-        fill_batch(m, B, 500 + (uint64_t)step);
+        tu_fill_batch(m, B, 500 + (uint64_t)step, -1.0f, 1.0f);
         ref_forward(m, m->xb, B, 0.0, NULL, NULL, y, zs, hs);
         for (int r = 0; r < B; r++) { /* e = (softmax(y) - onehot) / B */
             double mx = y[r * C], s = 0.0;

@@ -191,4 +191,18 @@ static inline void tu_make_dataset(bpfree_dataset *ds, int n, int D, int C, uint
     }
     snprintf(ds->name, sizeof ds->name, "synthetic");
 }
+/* A random batch in m->xb/yb/lb/ib: inputs uniform in [lo, hi], labels
+ * uniform over the classes, one-hot targets, indices 0..B-1. */
+static inline void tu_fill_batch(bpfree_model *m, int B, uint64_t seed, float lo, float hi) {
+    const int D = m->cfg.inputs, C = m->cfg.outputs;
+    bp_rng r;
+    bp_rng_seed(&r, seed);
+    tu_fill_uniform(&r, m->xb, (size_t)B * D, lo, hi);
+    memset(m->yb, 0, (size_t)B * C * sizeof(float));
+    for (int b = 0; b < B; b++) {
+        m->lb[b] = (int)bp_rng_below(&r, (uint32_t)C);
+        m->ib[b] = b;
+        m->yb[(size_t)b * C + m->lb[b]] = 1.0f;
+    }
+}
 #endif
