@@ -72,16 +72,8 @@ $(BUILD)/tests/%: tests/%.c tests/testutil.h $(BUILD)/libbpfree.a
 $(BUILD)/example-train-mnist: examples/train_mnist.c $(BUILD)/libbpfree.a
 	$(CC) $(CFLAGS) -o $@ $< $(BUILD)/libbpfree.a $(LDLIBS) $(LDSAN)
 
-$(BUILD)/bench-epoch: bench/epoch.c $(BUILD)/libbpfree.a
-	$(CC) $(CFLAGS) -o $@ $< $(BUILD)/libbpfree.a $(LDLIBS) $(LDSAN)
-
-$(BUILD)/bench-memory: bench/memory.c $(BUILD)/libbpfree.a
-	$(CC) $(CFLAGS) -o $@ $< $(BUILD)/libbpfree.a $(LDLIBS) $(LDSAN)
-
-$(BUILD)/bench-gemm: bench/gemm.c $(BUILD)/libbpfree.a
-	$(CC) $(CFLAGS) -o $@ $< $(BUILD)/libbpfree.a $(LDLIBS) $(LDSAN)
-
-$(BUILD)/bench-infer: bench/infer.c $(BUILD)/libbpfree.a
+# bench/NAME.c -> $(BUILD)/bench-NAME
+$(BUILD)/bench-%: bench/%.c bench/benchutil.h $(BUILD)/libbpfree.a
 	$(CC) $(CFLAGS) -o $@ $< $(BUILD)/libbpfree.a $(LDLIBS) $(LDSAN)
 
 bench: $(BUILD)/bpfree $(BUILD)/bench-epoch $(BUILD)/bench-memory $(BUILD)/bench-gemm $(BUILD)/bench-infer

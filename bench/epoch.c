@@ -10,6 +10,7 @@
  *                     [--threads 1,2] [--layers 1000,1000] [--data mnist]
  */
 #include "bpfree.h"
+#include "benchutil.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -17,26 +18,12 @@
 
 #define MAXC 64
 
-static int split_ints(const char *s, int *out, int cap) {
-    int n = 0;
-    char *dup = strdup(s), *save = NULL;
-    for (char *t = strtok_r(dup, ",", &save); t && n < cap; t = strtok_r(NULL, ",", &save))
-        out[n++] = atoi(t);
-    free(dup);
-    return n;
-}
-
 static int split_strs(char *s, char **out, int cap) {
     int n = 0;
     char *save = NULL;
     for (char *t = strtok_r(s, ",", &save); t && n < cap; t = strtok_r(NULL, ",", &save))
         out[n++] = t;
     return n;
-}
-
-static int cmp_double(const void *a, const void *b) {
-    double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
 }
 
 int main(int argc, char **argv) {
@@ -56,10 +43,10 @@ int main(int argc, char **argv) {
             return 1;
         }
     }
-    nb = split_ints(bs, batches, 8);
-    nt = split_ints(ts, threads, 8);
+    nb = bench_split_ints(bs, batches, 8);
+    nt = bench_split_ints(ts, threads, 8);
     nr = split_strs(rules_s, rules, 16);
-    int widths[BPFREE_MAX_LAYERS], nw = split_ints(layers, widths, BPFREE_MAX_LAYERS);
+    int widths[BPFREE_MAX_LAYERS], nw = bench_split_ints(layers, widths, BPFREE_MAX_LAYERS);
 
     bpfree_error err;
     bpfree_dataset train = {0}, test = {0};
@@ -109,7 +96,7 @@ int main(int argc, char **argv) {
     printf("|---|---:|---:|---:|---:|---:|\n");
     double med[MAXC];
     for (int c = 0; c < nc; c++) {
-        qsort(cf[c].t, (size_t)reps, sizeof(double), cmp_double);
+        qsort(cf[c].t, (size_t)reps, sizeof(double), bench_cmp_double);
         med[c] = cf[c].t[reps / 2];
     }
     for (int c = 0; c < nc; c++) {

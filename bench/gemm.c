@@ -23,6 +23,7 @@
  * (OPENBLAS_CORETYPE, OPENBLAS_L2_SIZE, BLIS_ARCH_TYPE) come first.
  */
 #include "bpfree.h"
+#include "benchutil.h"
 
 #include <math.h>
 #include <stdio.h>
@@ -54,30 +55,10 @@ typedef struct shape {
     double t[MAXT][MAXR]; /* seconds per call, per thread count, per round */
 } shape;
 
-static double now(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
-
-static int split_ints(const char *s, int *out, int cap) {
-    int n = 0;
-    char *dup = strdup(s), *save = NULL;
-    for (char *t = strtok_r(dup, ",", &save); t && n < cap; t = strtok_r(NULL, ",", &save))
-        out[n++] = atoi(t);
-    free(dup);
-    return n;
-}
-
-static int cmp_double(const void *a, const void *b) {
-    double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
-}
-
 static double median(const double *v, int n) {
     double s[MAXR];
     memcpy(s, v, (size_t)n * sizeof *s);
-    qsort(s, (size_t)n, sizeof *s, cmp_double);
+    qsort(s, (size_t)n, sizeof *s, bench_cmp_double);
     return n % 2 ? s[n / 2] : 0.5 * (s[n / 2 - 1] + s[n / 2]);
 }
 
@@ -148,9 +129,9 @@ static void call(const shape *s) {
 
 /* seconds per call: `inner` calls back to back */
 static double round_time(const shape *s) {
-    const double t0 = now();
+    const double t0 = bench_now();
     for (long i = 0; i < s->inner; i++) call(s);
-    return (now() - t0) / (double)s->inner;
+    return (bench_now() - t0) / (double)s->inner;
 }
 
 static const char *env(const char *name) {
@@ -188,7 +169,7 @@ int main(int argc, char **argv) {
             return 1;
         }
     }
-    const int nt = split_ints(ts, threads, MAXT), nb = split_ints(bs, batches, 8);
+    const int nt = bench_split_ints(ts, threads, MAXT), nb = bench_split_ints(bs, batches, 8);
     if (reps < 1) reps = 1;
     if (reps > MAXR) reps = MAXR;
     for (int t = 0; t < nt; t++)

@@ -26,6 +26,7 @@
  * images and says so.
  */
 #include "bpfree.h"
+#include "benchutil.h"
 
 #ifdef BPFREE_BLIS
 #include <blis.h> /* declares the CBLAS API too (make BLAS=blis) */
@@ -43,19 +44,8 @@
 #define HID 1000
 #define C_OUT 10
 
-static double now_s(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
-
-static int cmp_double(const void *a, const void *b) {
-    double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
-}
-
 static double median(double *t, int n) {
-    qsort(t, (size_t)n, sizeof *t, cmp_double);
+    qsort(t, (size_t)n, sizeof *t, bench_cmp_double);
     return n % 2 ? t[n / 2] : 0.5 * (t[n / 2 - 1] + t[n / 2]);
 }
 
@@ -206,9 +196,9 @@ int main(int argc, char **argv) {
                 return 1;
             }
             for (int r = 0; r < reps; r++) {
-                double t0 = now_s();
+                double t0 = bench_now();
                 bpfree_predict(ms[k], x, n, out, &err);
-                t[r] = now_s() - t0;
+                t[r] = bench_now() - t0;
             }
             sec_pred[k] = median(t, reps);
             for (size_t i = 0; k > 0 && i < (size_t)n * C_OUT; i++) {
@@ -218,9 +208,9 @@ int main(int argc, char **argv) {
         }
         gemms(&g, x, n, chunk);
         for (int r = 0; r < reps; r++) {
-            double t0 = now_s();
+            double t0 = bench_now();
             gemms(&g, x, n, chunk);
-            t[r] = now_s() - t0;
+            t[r] = bench_now() - t0;
         }
         if (k < nm) sec_gemm[k] = median(t, reps);
         else sec_whole = median(t, reps);
@@ -230,21 +220,21 @@ int main(int argc, char **argv) {
     float one[C_OUT];
     for (int r = 0; r < 50; r++) bpfree_predict(m1, x + (size_t)(r % n) * D_IN, 1, one, &err);
     for (int r = 0; r < reps1; r++) {
-        double t0 = now_s();
+        double t0 = bench_now();
         bpfree_predict(m1, x + (size_t)(r % n) * D_IN, 1, one, &err);
-        t[r] = now_s() - t0;
+        t[r] = bench_now() - t0;
     }
     const double us_pred1 = 1e6 * median(t, reps1);
     for (int r = 0; r < reps1 + 50; r++) {
-        double t0 = now_s();
+        double t0 = bench_now();
         gemms(&g, x + (size_t)(r % n) * D_IN, 1, 1);
-        if (r >= 50) t[r - 50] = now_s() - t0;
+        if (r >= 50) t[r - 50] = bench_now() - t0;
     }
     const double us_gemm1 = 1e6 * median(t, reps1);
     for (int r = 0; r < reps1 + 50; r++) {
-        double t0 = now_s();
+        double t0 = bench_now();
         gemvs(&g, x + (size_t)(r % n) * D_IN);
-        if (r >= 50) t[r - 50] = now_s() - t0;
+        if (r >= 50) t[r - 50] = bench_now() - t0;
     }
     const double us_gemv1 = 1e6 * median(t, reps1);
 

@@ -40,6 +40,7 @@
  * large product.
  */
 #include "bpfree.h"
+#include "benchutil.h"
 
 #include <stdint.h>
 #include <stdio.h>
@@ -63,12 +64,6 @@ typedef struct result {
 static long maxrss_kib(void) {
     struct rusage ru;
     return getrusage(RUSAGE_SELF, &ru) == 0 ? ru.ru_maxrss : -1;
-}
-
-static double now_s(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
 }
 
 static uint64_t splitmix(uint64_t *s) {
@@ -127,14 +122,14 @@ static int measure(const char *rule, int depth, int width, int batch, int steps,
         return 1;
     }
     r->build = bpfree_model_bytes(m);
-    double t0 = now_s();
+    double t0 = bench_now();
     for (int k = 0; k < steps; k++)
         if (bpfree_train_epoch(m, &ds, NULL, err)) { /* one epoch = one full batch */
             bpfree_model_free(m);
             bpfree_data_free(&ds);
             return 1;
         }
-    r->step_s = steps > 0 ? (now_s() - t0) / steps : 0.0;
+    r->step_s = steps > 0 ? (bench_now() - t0) / steps : 0.0;
     r->peak = bpfree_model_peak_bytes(m);
     r->pgo = pgo_bytes(m);
     r->params = bpfree_model_param_count(m);
