@@ -353,7 +353,6 @@ int bp_check_finite(const float *v, size_t n);
  * fn(ctx, a, b) runs on [a, b) parts of [0, n), at least `grain` each. */
 void bp_par_threads(int n);
 void bp_par_for(size_t n, size_t grain, void (*fn)(void *ctx, size_t a, size_t b), void *ctx);
-int bp_par_count(void);
 /* sum of squares, vectorised with fixed-order lanes (src/core/vec.c) */
 double bp_sumsq(const float *x, int n);
 /* largest element of x[0..n), n >= 1 (NaNs are skipped unless x[0] is one) */

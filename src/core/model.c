@@ -419,6 +419,53 @@ static int pipelined(const bpfree_model *m) {
     return m->cfg.pipeline >= 2 && m->rule->pipe_layer && m->cfg.greedy_epochs == 0;
 }
 
+/* The epoch's nb batches one after another (m->order holds the order). */
+static bpfree_status batches_in_turn(bpfree_model *m, const bpfree_dataset *train, int nb,
+                                     double *loss_sum, long *correct, float *lr,
+                                     bpfree_error *err) {
+    const int n = train->n, B = m->batch, epoch = m->epochs_done;
+    for (int k = 0; k < nb; k++) {
+        int b0 = k * B, rows = n - b0 < B ? n - b0 : B;
+        gather(m, train, m->order + b0, rows);
+        *lr = bp_batch_lr(m, k, nb);
+        bp_optim_begin_step(&m->optim, *lr);
+        double l = 0.0;
+        int measured = bp_diag_before(m, k, rows);
+        bpfree_status st = m->rule->train_batch(m, rows, &l, correct);
+        if (st)
+            return bp_fail(err, st, "rule '%s' failed at epoch %d, batch %d", m->cfg.rule,
+                           epoch + 1, k + 1);
+        if (!isfinite(l))
+            return bp_fail(err, BPFREE_ENAN,
+                           "the training loss became %s at epoch %d, batch %d of %d "
+                           "(rule %s, lr %g) — try a smaller learning rate",
+                           isnan(l) ? "NaN" : "infinite", epoch + 1, k + 1, nb, m->cfg.rule,
+                           (double)*lr);
+        if (measured) bp_diag_after(m);
+        *loss_sum += l;
+        m->steps_done++;
+    }
+    return BPFREE_OK;
+}
+
+/* The same batches with the layers pipelined (src/core/pipeline.c). */
+static bpfree_status batches_pipelined(bpfree_model *m, const bpfree_dataset *train, int nb,
+                                       double *loss_sum, long *correct, float *lr,
+                                       bpfree_error *err) {
+    bpfree_set_threads(1); /* one BLAS thread per pipeline stage */
+    bpfree_status st = bp_pipe_epoch(m, train, nb, loss_sum, correct, lr, err);
+    bpfree_set_threads(m->cfg.threads);
+    if (st) return st;
+    if (!isfinite(*loss_sum))
+        return bp_fail(err, BPFREE_ENAN,
+                       "the training loss became %s during epoch %d (rule %s, lr %g, "
+                       "pipelined) — try a smaller learning rate",
+                       isnan(*loss_sum) ? "NaN" : "infinite", m->epochs_done + 1, m->cfg.rule,
+                       (double)*lr);
+    m->steps_done += nb;
+    return BPFREE_OK;
+}
+
 bpfree_status bpfree_train_epoch(bpfree_model *m, const bpfree_dataset *train,
                                  bpfree_epoch_stats *stats, bpfree_error *err) {
     bpfree_status st = check_data(m, train, err);
@@ -441,39 +488,9 @@ bpfree_status bpfree_train_epoch(bpfree_model *m, const bpfree_dataset *train,
     long correct = 0;
     int nb = (n + B - 1) / B;
     float lr = m->cfg.optim.lr;
-    if (pipelined(m)) {
-        bpfree_set_threads(1); /* one BLAS thread per pipeline stage */
-        st = bp_pipe_epoch(m, train, nb, &loss_sum, &correct, &lr, err);
-        bpfree_set_threads(m->cfg.threads);
-        if (st) return st;
-        if (!isfinite(loss_sum))
-            return bp_fail(err, BPFREE_ENAN,
-                           "the training loss became %s during epoch %d (rule %s, lr %g, "
-                           "pipelined) — try a smaller learning rate",
-                           isnan(loss_sum) ? "NaN" : "infinite", epoch + 1, m->cfg.rule,
-                           (double)lr);
-        m->steps_done += nb;
-    }
-    for (int k = 0; k < nb && !pipelined(m); k++) {
-        int b0 = k * B, rows = n - b0 < B ? n - b0 : B;
-        gather(m, train, m->order + b0, rows);
-        lr = bp_batch_lr(m, k, nb);
-        bp_optim_begin_step(&m->optim, lr);
-        double l = 0.0;
-        int measured = bp_diag_before(m, k, rows);
-        if ((st = m->rule->train_batch(m, rows, &l, &correct)))
-            return bp_fail(err, st, "rule '%s' failed at epoch %d, batch %d", m->cfg.rule,
-                           epoch + 1, k + 1);
-        if (!isfinite(l))
-            return bp_fail(err, BPFREE_ENAN,
-                           "the training loss became %s at epoch %d, batch %d of %d "
-                           "(rule %s, lr %g) — try a smaller learning rate",
-                           isnan(l) ? "NaN" : "infinite", epoch + 1, k + 1, nb, m->cfg.rule,
-                           (double)lr);
-        if (measured) bp_diag_after(m);
-        loss_sum += l;
-        m->steps_done++;
-    }
+    st = pipelined(m) ? batches_pipelined(m, train, nb, &loss_sum, &correct, &lr, err)
+                      : batches_in_turn(m, train, nb, &loss_sum, &correct, &lr, err);
+    if (st) return st;
     double dt = now_seconds() - t0;
     /* a NaN can hide from the loss (e.g. behind a saturated unit): check the
      * parameters once per epoch too */

@@ -96,8 +96,11 @@ void bp_par_threads(int n) {
     pthread_mutex_unlock(&pool.mu);
 }
 
+/* threads that take part: asked for, and started */
+static int par_count(void) { return pool.want < pool.workers + 1 ? pool.want : pool.workers + 1; }
+
 void bp_par_for(size_t n, size_t grain, void (*fn)(void *ctx, size_t a, size_t b), void *ctx) {
-    size_t parts = (size_t)(pool.want < pool.workers + 1 ? pool.want : pool.workers + 1);
+    size_t parts = (size_t)par_count();
     if (grain && n / grain < parts) parts = n / grain > 0 ? n / grain : 1;
     if (parts <= 1) {
         fn(ctx, 0, n);
@@ -120,4 +123,3 @@ void bp_par_for(size_t n, size_t grain, void (*fn)(void *ctx, size_t a, size_t b
     pthread_mutex_unlock(&pool.mu);
 }
 
-int bp_par_count(void) { return pool.want < pool.workers + 1 ? pool.want : pool.workers + 1; }
