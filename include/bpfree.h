@@ -239,10 +239,12 @@ typedef struct bpfree_config {
     int batch;
     uint64_t seed;
     int threads;                     /* BLAS threads; 0 = all cores */
-    /* Layer pipelining (rules that update a layer at once: mf): N >= 2
-     * threads, each owning a contiguous range of layers, so layer l works on
-     * batch k+1 while layer l+1 works on batch k; each thread's products run
-     * on one BLAS thread.  Same numbers as N = 0 (off).  Not saved. */
+    /* Layer pipelining (rules that update a layer at once: mf, drtp, f3,
+     * llo, ff with random negatives): N >= 2 threads, each owning a
+     * contiguous range of layers, so layer l works on batch k+1 while layer
+     * l+1 works on batch k; each thread's products run on one BLAS thread.
+     * Same numbers as N = 0 (off).  Ignored under greedy_epochs (one layer
+     * trains).  Not saved. */
     int pipeline;
     bpfree_optim_config optim;
     /* Mono-Forward */

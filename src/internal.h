@@ -119,6 +119,7 @@ typedef struct bp_rule bp_rule;
 typedef struct bp_pipe bp_pipe;
 typedef struct bp_work bp_work;
 typedef struct bp_pipe_batch bp_pipe_batch;
+typedef struct bp_pipe_need bp_pipe_need;
 
 /* A named slice of the parameter block (trainable) or state block (fixed). */
 typedef struct bp_tensor {
@@ -218,6 +219,9 @@ struct bp_rule {
     void (*pipe_layer)(bpfree_model *m, const bp_optim *o, bp_work *w, int i, const float *in,
                        float *out, bp_pipe_batch *b);
     void (*pipe_begin)(bpfree_model *m, bp_pipe_batch *b);
+    /* Optional: what the rule's pipelined layers need beyond one (B, width)
+     * activation per batch (see bp_pipe_need); NULL = nothing more. */
+    void (*pipe_need)(const bpfree_model *m, bp_pipe_need *n);
     /* Scores (B, C) for x (B, D), B <= m->batch.  If heads is not NULL also
      * each head's scores (n_heads, B, C).  NULL = forward through all layers. */
     void (*predict)(bpfree_model *m, const float *x, int B, float *scores, float *heads);
@@ -304,6 +308,7 @@ struct bp_work {
     float *a[2];  /* activation ping-pong (B, max width) */
     float *d;     /* signal at a layer's output (B, max width) */
     float *z, *dz; /* (B, C): output logits / MF goodness, and their gradient */
+    float *rs;    /* pipelined: the rule's own scratch (bp_pipe_need.scratch floats) */
 };
 bpfree_status bp_work_alloc(bpfree_model *m, bp_work *w, bpfree_error *err);
 void bp_work_free(bpfree_model *m, bp_work *w);
@@ -317,8 +322,20 @@ struct bp_pipe_batch {
     const int *ib;    /* dataset indices (rows) */
     float *scores;    /* (rows, C) running sum of per-layer scores (MF), zeroed */
     float *aux;       /* (rows, C) the rule's per-batch data (F3: stored errors) */
-    double loss;      /* set by the layer that reports the batch loss */
+    double loss;      /* set by the layer that reports the batch loss; pipelined,
+                         carried from stage to stage (starts at 0) */
     long correct;     /* set by the layer that predicts */
+    const float *x;   /* pipelined, stage 0 only: the gathered inputs (rows, D) */
+    float *carry;     /* pipelined: bp_pipe_need.carry floats that travel with the
+                         batch from stage to stage (handed on, not copied) */
+};
+
+/* A pipelined rule's extra needs: activations of mult·B rows instead of B
+ * (FF: positive, negative and neutral rows of every sample), `carry` floats
+ * that go with each batch through the stages, `scratch` floats per stage. */
+struct bp_pipe_need {
+    int mult;
+    size_t carry, scratch;
 };
 
 /* Pipelined epoch over cfg.pipeline threads (src/core/pipeline.c); the

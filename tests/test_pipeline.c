@@ -1,17 +1,19 @@
 /* test_pipeline.c — --pipeline: layers as threads give the same numbers.
  *
- * For every rule that offers pipe_layer (mf, drtp, f3, llo), a model trained
+ * For every rule that offers pipe_layer (mf, drtp, f3, llo, ff), a model trained
  * with its layers pipelined over 2 and 3 threads must end with exactly the
  * parameters (and rule state: F3's error store) of the same model trained
  * on one thread, with the same loss and accuracy per epoch — including a
  * last, partial batch, a learning-rate schedule, and more batches in flight
- * than the two-slot ring holds.  Rules that cannot pipeline are refused at
- * build time with a message. */
+ * than the two-slot ring holds.  FF also with batches of several 512-sample
+ * chunks and peer normalisation (its state: the running means).  Rules that
+ * cannot pipeline, and FF with hard negatives, are refused at build time
+ * with a message. */
 #include "testutil.h"
 
 #include <math.h>
 
-static bpfree_model *make(const char *rule, int D, int C, int pipeline) {
+static bpfree_model *make(const char *rule, int D, int C, int pipeline, int batch) {
     bpfree_config cfg;
     bpfree_error err = {0};
     assert_int_equal(bpfree_config_default(&cfg, rule, D, C, &err), BPFREE_OK);
@@ -20,7 +22,8 @@ static bpfree_model *make(const char *rule, int D, int C, int pipeline) {
     cfg.hidden[1] = 30;
     cfg.hidden[2] = 20;
     cfg.act = BPFREE_ACT_TANH;
-    cfg.batch = 16;
+    cfg.batch = batch;
+    cfg.ff_peer = 0.03f; /* ff: peer normalisation on, so its running means move */
     cfg.epochs = 3;
     cfg.seed = 7;
     cfg.threads = 1;
@@ -33,15 +36,16 @@ static bpfree_model *make(const char *rule, int D, int C, int pipeline) {
     return m;
 }
 
-static void test_same_numbers(void **state) {
-    (void)state;
-    enum { N = 203, D = 12, C = 5 }; /* 12 full batches of 16 and one of 11 */
+/* rules[] trained with batch `batch` on N samples, pipelined over 2 and 3
+ * stages and not: the same numbers */
+static void same_numbers(const char *const *rules, size_t nr, int N, int batch) {
+    enum { D = 12, C = 5 };
     bpfree_dataset ds;
     tu_make_dataset(&ds, N, D, C, 11);
-    const char *rules[] = {"mf", "drtp", "f3", "llo"};
-    for (size_t r = 0; r < sizeof rules / sizeof *rules; r++)
+    for (size_t r = 0; r < nr; r++)
         for (int pl = 2; pl <= 3; pl++) {
-            bpfree_model *a = make(rules[r], D, C, 0), *b = make(rules[r], D, C, pl);
+            bpfree_model *a = make(rules[r], D, C, 0, batch),
+                         *b = make(rules[r], D, C, pl, batch);
             float *init = copy_floats(a->params, a->n_params);
             bpfree_error err = {0};
             for (int e = 0; e < 3; e++) {
@@ -67,9 +71,23 @@ static void test_same_numbers(void **state) {
     bpfree_data_free(&ds);
 }
 
+static void test_same_numbers(void **state) {
+    (void)state;
+    /* 203 samples: 12 full batches of 16 and one of 11 */
+    const char *rules[] = {"mf", "drtp", "f3", "llo", "ff"};
+    same_numbers(rules, sizeof rules / sizeof *rules, 203, 16);
+}
+
+/* FF in chunks: batches of 600 = 512 + 88 samples, then a last batch of 300 */
+static void test_same_numbers_ff_chunks(void **state) {
+    (void)state;
+    const char *rules[] = {"ff"};
+    same_numbers(rules, 1, 1500, 600);
+}
+
 static void test_refused(void **state) {
     (void)state;
-    const char *cannot[] = {"bp", "dfa", "fa", "ff", "pepita"};
+    const char *cannot[] = {"bp", "dfa", "fa", "pepita", "cff-fixed", "cff-adaptive"};
     for (size_t r = 0; r < sizeof cannot / sizeof *cannot; r++) {
         bpfree_config cfg;
         bpfree_error err = {0};
@@ -94,11 +112,24 @@ static void test_refused(void **state) {
     assert_non_null(strstr(err.msg, "pipeline"));
     cfg.pipeline = 1;
     assert_int_not_equal(bpfree_model_new(&cfg, &m, &err), BPFREE_OK);
+    /* ff with hard negatives: they need the whole net's prediction first */
+    assert_int_equal(bpfree_config_default(&cfg, "ff", 8, 3, &err), BPFREE_OK);
+    cfg.n_hidden = 2;
+    cfg.hidden[0] = cfg.hidden[1] = 8;
+    cfg.pipeline = 2;
+    cfg.ff_negatives = BPFREE_FF_NEG_HARD;
+    assert_int_not_equal(bpfree_model_new(&cfg, &m, &err), BPFREE_OK);
+    assert_null(m);
+    assert_non_null(strstr(err.msg, "random negatives"));
+    cfg.ff_negatives = BPFREE_FF_NEG_RANDOM;
+    assert_int_equal(bpfree_model_new(&cfg, &m, &err), BPFREE_OK);
+    bpfree_model_free(m);
 }
 
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_same_numbers),
+        cmocka_unit_test(test_same_numbers_ff_chunks),
         cmocka_unit_test(test_refused),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

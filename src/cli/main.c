@@ -142,7 +142,7 @@ static const opt_def OPTS[] = {
     {"diag-every", "N", "diagnostics: measure every N-th batch", T_INT, O(diag_every), "10"},
     {"quiet", NULL, "print only the final result", T_FLAG, O(quiet), "off"},
     {"pipeline", "N",
-     "mf, drtp, f3, llo: pipeline the layers over N threads (layer l on batch k+1 while l+1 is on "
+     "mf, drtp, f3, llo, ff: pipeline the layers over N threads (layer l on batch k+1 while l+1 is on "
      "batch k; same numbers; 0 = off)",
      T_INT, O(pipeline), "0"},
     {"profile", NULL,

@@ -113,7 +113,7 @@ bpfree_status bpfree_config_check(const bpfree_config *c, bpfree_error *err) {
     CHECK(c->diag_every >= 0, "diag-every must be >= 0 (got %d)", c->diag_every);
     CHECK(c->pipeline == 0 || r->pipe_layer,
           "rule '%s' cannot pipeline its layers (--pipeline works for the rules that update "
-          "a layer at once: mf, drtp, f3, llo)", c->rule);
+          "a layer at once: mf, drtp, f3, llo, ff)", c->rule);
     CHECK(c->pipeline == 0 || c->diagnose == 0,
           "--pipeline and --diagnose cannot be combined (diagnostics measure one batch at a "
           "time)");

@@ -11,8 +11,13 @@
  * the numbers are the same as training on one thread.
  *
  * A rule takes part by giving pipe_layer (one layer on one batch) and, if it
- * needs per-batch data, pipe_begin (run by stage 0 after the gather).  The
- * last stage keeps the loss and the count of correct predictions, in batch
+ * needs per-batch data, pipe_begin (run by stage 0 after the gather), and if
+ * it needs more than one (B, width) activation per batch, pipe_need: rows
+ * per sample (FF: positive, negative, neutral), scratch per stage, and a
+ * carry that travels with the batch (FF: every layer's neutral activities
+ * for its head) — handed on by swapping the two slots' buffers, not copied.
+ * The batch's loss is carried too, so every stage may add to it; the last
+ * stage keeps the loss and the count of correct predictions, in batch
  * order. */
 #include "internal.h"
 
@@ -23,8 +28,9 @@
 
 /* hand-over from stage s to s+1: one batch's boundary activation and data */
 typedef struct pipe_slot {
-    float *a, *y, *scores, *aux;
+    float *a, *y, *scores, *aux, *carry;
     int *lb, *ib;
+    double loss;
     int full;
 } pipe_slot;
 
@@ -45,19 +51,26 @@ struct bp_pipe {
     long correct;
 };
 
-bpfree_status bp_work_alloc(bpfree_model *m, bp_work *w, bpfree_error *err) {
+/* mult: rows per sample in the activation buffers; scratch: the rule's floats */
+static bpfree_status work_alloc(bpfree_model *m, bp_work *w, int mult, size_t scratch,
+                                bpfree_error *err) {
     const size_t B = (size_t)m->rows, W = (size_t)bp_max_width(m), C = (size_t)m->cfg.outputs;
-    if (!(w->a[0] = bp_alloc_floats(&m->mem, B * W, "activations", err)) ||
-        !(w->a[1] = bp_alloc_floats(&m->mem, B * W, "activations", err)) ||
+    if (!(w->a[0] = bp_alloc_floats(&m->mem, B * mult * W, "activations", err)) ||
+        !(w->a[1] = bp_alloc_floats(&m->mem, B * mult * W, "activations", err)) ||
         !(w->d = bp_alloc_floats(&m->mem, B * W, "layer signal", err)) ||
         !(w->z = bp_alloc_floats(&m->mem, B * C, "layer outputs (B x C)", err)) ||
-        !(w->dz = bp_alloc_floats(&m->mem, B * C, "their gradient", err)))
+        !(w->dz = bp_alloc_floats(&m->mem, B * C, "their gradient", err)) ||
+        (scratch && !(w->rs = bp_alloc_floats(&m->mem, scratch, "rule scratch", err))))
         return BPFREE_ENOMEM;
     return BPFREE_OK;
 }
 
+bpfree_status bp_work_alloc(bpfree_model *m, bp_work *w, bpfree_error *err) {
+    return work_alloc(m, w, 1, 0, err);
+}
+
 void bp_work_free(bpfree_model *m, bp_work *w) {
-    float *bufs[] = {w->a[0], w->a[1], w->d, w->z, w->dz};
+    float *bufs[] = {w->a[0], w->a[1], w->d, w->z, w->dz, w->rs};
     for (size_t i = 0; i < sizeof bufs / sizeof *bufs; i++) bp_free(&m->mem, bufs[i]);
     memset(w, 0, sizeof *w);
 }
@@ -92,16 +105,21 @@ static bpfree_status pipe_build(bpfree_model *m, bpfree_error *err) {
         i = p->l0[k];
     }
     p->S = S;
+    bp_pipe_need need = {.mult = 1};
+    if (m->rule->pipe_need) m->rule->pipe_need(m, &need);
     if (!(p->x0 = bp_alloc_floats(&m->mem, B * (size_t)m->cfg.inputs, "pipeline input", err)))
         return BPFREE_ENOMEM;
     for (int k = 0; k < S; k++) {
-        bpfree_status e = bp_work_alloc(m, &p->w[k], err);
+        bpfree_status e = work_alloc(m, &p->w[k], need.mult, need.scratch, err);
         if (e) return e;
         if (k == S - 1) continue;
         const size_t W = (size_t)m->layers[p->l1[k] - 1].out;
         for (int j = 0; j < 2; j++) {
             pipe_slot *q = &p->slot[k][j];
-            if (!(q->a = bp_alloc_floats(&m->mem, B * W, "pipeline activations", err)) ||
+            if (!(q->a = bp_alloc_floats(&m->mem, B * need.mult * W, "pipeline activations",
+                                         err)) ||
+                (need.carry &&
+                 !(q->carry = bp_alloc_floats(&m->mem, need.carry, "pipeline rule data", err))) ||
                 !(q->y = bp_alloc_floats(&m->mem, B * C, "pipeline targets", err)) ||
                 !(q->scores = bp_alloc_floats(&m->mem, B * C, "pipeline scores", err)) ||
                 !(q->aux = bp_alloc_floats(&m->mem, B * C, "pipeline rule data", err)) ||
@@ -126,7 +144,7 @@ void bp_pipe_free(bpfree_model *m) {
         if (p->w[k].a[0]) bp_work_free(m, &p->w[k]);
         for (int j = 0; j < 2; j++) {
             pipe_slot *q = &p->slot[k][j];
-            void *bufs[] = {q->a, q->y, q->scores, q->aux, q->lb, q->ib};
+            void *bufs[] = {q->a, q->y, q->scores, q->aux, q->carry, q->lb, q->ib};
             for (size_t i = 0; i < sizeof bufs / sizeof *bufs; i++) bp_free(&m->mem, bufs[i]);
         }
     }
@@ -188,9 +206,15 @@ static void *stage_run(void *arg) {
                 memcpy(os->ib, is->ib, bi);
             }
         }
+        if (is && os) { /* the rule's carry goes on by a swap: both slots are ours */
+            float *t = os->carry;
+            os->carry = is->carry;
+            is->carry = t;
+        }
         const pipe_slot *d = os ? os : is; /* this batch's data */
         bp_pipe_batch b = {.rows = rows, .y = d->y, .lb = d->lb, .ib = d->ib,
-                           .scores = d->scores, .aux = d->aux};
+                           .scores = d->scores, .aux = d->aux, .loss = is ? is->loss : 0.0,
+                           .x = is ? NULL : p->x0, .carry = d->carry};
         if (!is && m->rule->pipe_begin) m->rule->pipe_begin(m, &b);
         for (int i = p->l0[s]; i < p->l1[s]; i++) {
             float *a = i == p->l1[s] - 1 && os ? os->a : w->a[i % 2];
@@ -200,7 +224,8 @@ static void *stage_run(void *arg) {
         if (!os) { /* the last stage keeps the books, in batch order */
             p->loss += b.loss;
             p->correct += b.correct;
-        }
+        } else
+            os->loss = b.loss;
         if (is) slot_set(p, is, 0);
         if (os) slot_set(p, os, 1);
     }

@@ -92,6 +92,7 @@ typedef struct ff_state {
     float *dG;                     /* (2R) dL/dG^collab */
     float *logits;                 /* (P, C) one-pass head */
     int *neg;                      /* (R) negative labels */
+    float *Xp;                     /* --pipeline: (3B, D) a batch's embedded inputs */
     float *psum;                   /* (sumW) sum of positive activities this batch */
     float *hm, *hv;                /* Adam moments of the head (C * (sumW + 1)) */
     bp_optim hopt;                 /* the head's own Adam */
@@ -304,24 +305,30 @@ static float theta_of(const bpfree_model *m, int l) {
     return m->cfg.ff_theta_width ? (float)m->layers[l].out : m->cfg.ff_theta;
 }
 
-/* Layer l on rows [r0, r1) of the work buffers: its input is s->X (layer 0,
- * already normalised) or n_{l-1}; writes h_l, n_l and G_l of those rows. */
-static void forward_layer(bpfree_model *m, ff_state *s, int l, int r0, int r1) {
-    const int D = m->cfg.inputs, rows = r1 - r0;
+/* Layer l on `rows` rows: h = f(in W^T + b), the next layer's normalised
+ * input nout and each row's goodness G (one sum of squares gives both). */
+static void ff_forward(bpfree_model *m, int l, const float *in, int rows, float *h, float *nout,
+                       float *G) {
     const bp_dense *Ly = &m->layers[l];
-    const int O = Ly->out, I = Ly->in;
-    const float *in = l == 0 ? s->X + (size_t)r0 * D : s->n[l - 1] + (size_t)r0 * I;
-    float *h = s->h[l] + (size_t)r0 * O, *nn = s->n[l] + (size_t)r0 * O;
+    const int O = Ly->out;
     bp_dense_forward(Ly, in, h, rows);
-    /* one sum of squares gives the goodness and the next layer's normalised input */
     for (int r = 0; r < rows; r++) {
         const float *hr = h + (size_t)r * O;
-        float *nr = nn + (size_t)r * O;
+        float *nr = nout + (size_t)r * O;
         const double ss = bp_sumsq(hr, O);
         const float inv = norm_scale(m->cfg.ff_norm, ss, O);
-        s->G[(size_t)l * s->P + r0 + r] = goodness_of(m->cfg.ff_goodness, ss, O);
+        G[r] = goodness_of(m->cfg.ff_goodness, ss, O);
         for (int j = 0; j < O; j++) nr[j] = hr[j] * inv;
     }
+}
+
+/* The same on rows [r0, r1) of the work buffers: the input is s->X (layer 0,
+ * already normalised) or n_{l-1}; writes h_l, n_l and G_l of those rows. */
+static void forward_layer(bpfree_model *m, ff_state *s, int l, int r0, int r1) {
+    const int D = m->cfg.inputs, O = m->layers[l].out, I = m->layers[l].in;
+    const float *in = l == 0 ? s->X + (size_t)r0 * D : s->n[l - 1] + (size_t)r0 * I;
+    ff_forward(m, l, in, r1 - r0, s->h[l] + (size_t)r0 * O, s->n[l] + (size_t)r0 * O,
+               s->G + (size_t)l * s->P + r0);
 }
 
 /* One-pass head, layer by layer: logits (rows, C) = c + sum_l n_l F_l^T. */
@@ -350,11 +357,14 @@ static void softmax_rows(float *z, int B, int C) {
 
 /* ------------------------------------------------------------ training */
 
-/* Layer l's loss on the 2r positive and negative rows of this chunk (its h
- * and input still in the work buffers), and its gradient, accumulated over
- * the chunks of the batch (beta_first: the first chunk). */
-static void train_layer(bpfree_model *m, ff_state *s, int l, int r, int last, int B,
-                        int beta_first, double *lsum, double *ggrad) {
+/* Layer l's loss on the 2r positive and negative rows of one chunk — its
+ * input `in`, output h and goodness G (2r rows each) — and its gradient,
+ * accumulated over the chunks of the batch (beta_first: the first chunk);
+ * dz (2r, O) and dG (2r) are scratch.  CFF (gamma) reads the other layers'
+ * goodness from s->G. */
+static void ff_grad(bpfree_model *m, ff_state *s, int l, int r, int last, int B, int beta_first,
+                    const float *in, const float *h, const float *G, float *dz, float *dG,
+                    double *lsum, double *ggrad) {
     const bpfree_config *c = &m->cfg;
     const int P = s->P;
     const double inv2B = 0.5 / B;
@@ -364,7 +374,6 @@ static void train_layer(bpfree_model *m, ff_state *s, int l, int r, int last, in
     const bp_dense *Ly = &m->layers[l];
     const int O = Ly->out, I = Ly->in;
     const float th = theta_of(m, l), g_l = gamma ? gamma[l] : 0.0f;
-    const float *G = s->G + (size_t)l * P, *h = s->h[l];
     /* dL_l/dG^collab of every row (004 eq. 8, 003 eq. 4) */
     for (int q = 0; q < 2 * r; q++) {
         double S = 0.0; /* alpha sum_{k != l} G_k, constants */
@@ -373,23 +382,23 @@ static void train_layer(bpfree_model *m, ff_state *s, int l, int r, int last, in
                 if (k != l) S += (double)c->cff_alpha * s->G[(size_t)k * P + q];
         double gc_ = (double)G[q] + (double)g_l * S, d;
         if (q < r) {
-            lsum[l] += softplus(th - gc_) * inv2B;
+            *lsum += softplus(th - gc_) * inv2B;
             d = -sigmoid(th - gc_) * inv2B;
         } else {
-            lsum[l] += softplus(gc_ - th) * inv2B;
+            *lsum += softplus(gc_ - th) * inv2B;
             d = sigmoid(gc_ - th) * inv2B;
         }
-        s->dG[q] = (float)d;
-        ggrad[l] += d * S; /* dL_l/dgamma_l (eq. 7) */
+        dG[q] = (float)d;
+        if (ggrad) *ggrad += d * S; /* dL_l/dgamma_l (eq. 7) */
     }
     /* dz = dL/dG * dG/dh * f'(z), dG/dh = 2h (sum) or 2h/O (mean) */
     const float scale = c->ff_goodness == BPFREE_FF_MEAN ? 2.0f / (float)O : 2.0f;
     for (int q = 0; q < 2 * r; q++) {
-        const float g = s->dG[q] * scale, *hq = h + (size_t)q * O;
-        float *dq = s->dz + (size_t)q * O;
+        const float g = dG[q] * scale, *hq = h + (size_t)q * O;
+        float *dq = dz + (size_t)q * O;
         for (int j = 0; j < O; j++) dq[j] = g * hq[j];
     }
-    bp_act_backward(Ly->act, h, s->dz, (size_t)2 * r * O);
+    bp_act_backward(Ly->act, h, dz, (size_t)2 * r * O);
     /* peer normalisation on positive rows, at the unit's input */
     const float *rm = peer + s->off[l];
     float *ps = s->psum + s->off[l];
@@ -400,20 +409,61 @@ static void train_layer(bpfree_model *m, ff_state *s, int l, int r, int last, in
         for (int j = 0; j < O; j++) mean += rm[j];
         mean /= O;
         for (int q = 0; q < r; q++) {
-            float *dq = s->dz + (size_t)q * O;
+            float *dq = dz + (size_t)q * O;
             for (int j = 0; j < O; j++)
                 dq[j] += lambda * (float)(rm[j] - mean) / (float)B;
         }
     }
     /* gW (O, I) += dz^T x̂; gb += sum_rows dz */
-    const float *in = l == 0 ? s->X : s->n[l - 1];
-    bpfree_gemm(1, 0, O, I, 2 * r, 1.0f, s->dz, O, in, I, beta_first ? 0.0f : 1.0f,
-                Ly->gW, I);
+    bpfree_gemm(1, 0, O, I, 2 * r, 1.0f, dz, O, in, I, beta_first ? 0.0f : 1.0f, Ly->gW, I);
     if (beta_first) memset(Ly->gb, 0, (size_t)O * sizeof(float));
     for (int q = 0; q < 2 * r; q++) {
-        const float *dq = s->dz + (size_t)q * O;
+        const float *dq = dz + (size_t)q * O;
         for (int j = 0; j < O; j++) Ly->gb[j] += dq[j];
     }
+}
+
+/* ff_grad on the chunk in the work buffers */
+static void train_layer(bpfree_model *m, ff_state *s, int l, int r, int last, int B,
+                        int beta_first, double *lsum, double *ggrad) {
+    ff_grad(m, s, l, r, last, B, beta_first, l == 0 ? s->X : s->n[l - 1], s->h[l],
+            s->G + (size_t)l * s->P, s->dz, s->dG, &lsum[l], &ggrad[l]);
+}
+
+/* After a batch: the running means of peer normalisation, from the batch's
+ * sum of positive activities */
+static void peer_update(bpfree_model *m, ff_state *s, int l, int B) {
+    float *rm = bp_tensor_ptr(m, s->tpeer) + s->off[l];
+    const float *ps = s->psum + s->off[l];
+    for (int j = 0; j < m->layers[l].out; j++)
+        rm[j] = FF_PEER_MOMENTUM * rm[j] + (1.0f - FF_PEER_MOMENTUM) * ps[j] / (float)B;
+}
+
+/* The head's gradient from one chunk of r samples whose softmax is in
+ * s->logits and whose neutral activities are nn[l] (r, O_l): dCE/dlogits =
+ * (p - y) / B, summed over the chunks of the batch. */
+static void head_grad(bpfree_model *m, ff_state *s, const int *lb, int r, int B, int beta_first,
+                      const float *const *nn) {
+    const int C = m->cfg.outputs;
+    float *gF = bp_tensor_grad(m, s->tF), *gc = bp_tensor_grad(m, s->tc);
+    for (int i = 0; i < r; i++) s->logits[(size_t)i * C + lb[i]] -= 1.0f;
+    for (size_t k = 0; k < (size_t)r * C; k++) s->logits[k] *= 1.0f / (float)B;
+    for (int l = 0; l < s->L; l++) {
+        const int O = m->layers[l].out;
+        bpfree_gemm(1, 0, C, O, r, 1.0f, s->logits, C, nn[l], O, beta_first ? 0.0f : 1.0f,
+                    gF + s->off[l], s->sumW);
+    }
+    if (beta_first) memset(gc, 0, (size_t)C * sizeof(float));
+    for (int i = 0; i < r; i++)
+        for (int k = 0; k < C; k++) gc[k] += s->logits[(size_t)i * C + k];
+}
+
+/* the head's own Adam step on F, c (one range) */
+static void head_step(bpfree_model *m, ff_state *s) {
+    const int C = m->cfg.outputs;
+    bp_optim_begin_step(&s->hopt, m->cfg.ff_head_lr);
+    const size_t hoff = m->tensors[s->tF].off, hn = (size_t)C * s->sumW + C;
+    bp_optim_step(&s->hopt, m->params + hoff, m->grads + hoff, s->hm, s->hv, hn);
 }
 
 static bpfree_status ff_train(bpfree_model *m, int B, double *loss, long *correct) {
@@ -427,7 +477,6 @@ static bpfree_status ff_train(bpfree_model *m, int B, double *loss, long *correc
     const int first = active >= 0 ? active : 0, last = active >= 0 ? active : L - 1;
     double lsum[BPFREE_MAX_LAYERS] = {0}, ggrad[BPFREE_MAX_LAYERS] = {0};
     float *gamma = s->tgamma >= 0 ? bp_tensor_ptr(m, s->tgamma) : NULL;
-    float *gF = bp_tensor_grad(m, s->tF), *gc = bp_tensor_grad(m, s->tc);
     memset(s->psum, 0, (size_t)s->sumW * sizeof(float));
     for (int b = 0; b < B; b++)
         if (m->lb[b] < 0 || m->lb[b] >= C) return BPFREE_EINVAL; /* FF needs class labels */
@@ -451,17 +500,7 @@ static bpfree_status ff_train(bpfree_model *m, int B, double *loss, long *correc
         softmax_rows(s->logits, r, C);
         /* negatives from the head's current predictions (or uniform) */
         bp_ff_negatives(&m->rng, c->ff_negatives, lb, s->logits, r, C, s->neg);
-        /* head gradient: dCE/dlogits = (p - y) / B, summed over chunks */
-        for (int i = 0; i < r; i++) s->logits[(size_t)i * C + lb[i]] -= 1.0f;
-        for (size_t k = 0; k < (size_t)r * C; k++) s->logits[k] *= 1.0f / (float)B;
-        for (int l = 0; l < L; l++) {
-            const int O = m->layers[l].out;
-            bpfree_gemm(1, 0, C, O, r, 1.0f, s->logits, C, s->nn[l], O,
-                        beta_first ? 0.0f : 1.0f, gF + s->off[l], s->sumW);
-        }
-        if (beta_first) memset(gc, 0, (size_t)C * sizeof(float));
-        for (int i = 0; i < r; i++)
-            for (int k = 0; k < C; k++) gc[k] += s->logits[(size_t)i * C + k];
+        head_grad(m, s, lb, r, B, beta_first, (const float *const *)s->nn);
 
         /* positive rows [0, r), negative rows [r, 2r): layers [0, last] */
         for (int i = 0; i < r; i++) {
@@ -486,16 +525,100 @@ static bpfree_status ff_train(bpfree_model *m, int B, double *loss, long *correc
         bp_layer_step(m, l);
         ltot += lsum[l];
         if (s->kind == FF_COLLAB_ADAPTIVE) gamma[l] -= c->cff_gamma_lr * (float)ggrad[l];
-        float *rm = bp_tensor_ptr(m, s->tpeer) + s->off[l];
-        const float *ps = s->psum + s->off[l];
-        for (int j = 0; j < m->layers[l].out; j++)
-            rm[j] = FF_PEER_MOMENTUM * rm[j] + (1.0f - FF_PEER_MOMENTUM) * ps[j] / (float)B;
+        peer_update(m, s, l, B);
     }
-    bp_optim_begin_step(&s->hopt, c->ff_head_lr);
-    const size_t hoff = m->tensors[s->tF].off, hn = (size_t)C * s->sumW + C;
-    bp_optim_step(&s->hopt, m->params + hoff, m->grads + hoff, s->hm, s->hv, hn);
+    head_step(m, s);
     *loss += ltot / (last - first + 1);
     return BPFREE_OK;
+}
+
+/* ------------------------------------------------------------ pipelined
+ *
+ * --pipeline (plain ff, random negatives, all layers every batch): layer l
+ * trains on batch k+1 while layer l+1 trains on batch k.  A batch travels as
+ * 3B rows — chunk by chunk the positive, negative and neutral rows of R
+ * samples, the layout ff_train uses — and carries every layer's neutral
+ * activities (the carry: layer l's (B, O_l) at B·off[l]) to the last layer,
+ * which runs the one-pass head.  Each layer does exactly ff_train's
+ * arithmetic in the same order, so the numbers are those of one thread. */
+
+static void ff_pipe_need(const bpfree_model *m, bp_pipe_need *n) {
+    const ff_state *s = m->rs;
+    const size_t R = (size_t)s->R, W = (size_t)bp_max_width(m);
+    n->mult = 3;
+    n->carry = (size_t)m->batch * s->sumW;
+    n->scratch = 3 * R * W + 2 * R * W + 3 * R + 2 * R; /* h, dz, G, dG */
+}
+
+/* stage 0: the batch's rows embedded and normalised, negatives drawn */
+static void ff_pipe_begin(bpfree_model *m, bp_pipe_batch *b) {
+    ff_state *s = m->rs;
+    const bpfree_config *c = &m->cfg;
+    const int D = c->inputs, C = c->outputs, B = b->rows;
+    for (int i0 = 0; i0 < B; i0 += s->R) {
+        const int r = B - i0 < s->R ? B - i0 : s->R;
+        const float *xb = b->x + (size_t)i0 * D;
+        const int *lb = b->lb + i0;
+        float *X = s->Xp + (size_t)3 * i0 * D;
+        for (int i = 0; i < r; i++)
+            bp_ff_embed(c, xb + (size_t)i * D, -1, X + (size_t)(2 * r + i) * D);
+        bp_ff_negatives(&m->rng, c->ff_negatives, lb, NULL, r, C, s->neg);
+        for (int i = 0; i < r; i++) {
+            bp_ff_embed(c, xb + (size_t)i * D, lb[i], X + (size_t)i * D);
+            bp_ff_embed(c, xb + (size_t)i * D, s->neg[i], X + (size_t)(r + i) * D);
+        }
+        bp_ff_normalize(c->ff_norm, X, 3 * r, D);
+    }
+}
+
+/* the last stage: the one-pass head on the carried neutral activities */
+static void ff_pipe_head(bpfree_model *m, ff_state *s, bp_pipe_batch *b) {
+    const int C = m->cfg.outputs, B = b->rows;
+    const float *nn[BPFREE_MAX_LAYERS];
+    for (int i0 = 0; i0 < B; i0 += s->R) {
+        const int r = B - i0 < s->R ? B - i0 : s->R;
+        const int *lb = b->lb + i0;
+        head_begin(m, r, s->logits);
+        for (int l = 0; l < s->L; l++) {
+            nn[l] = b->carry + (size_t)m->batch * s->off[l] + (size_t)i0 * m->layers[l].out;
+            head_add(m, s, l, nn[l], r, s->logits);
+        }
+        b->correct += bp_count_correct(s->logits, lb, r, C);
+        softmax_rows(s->logits, r, C);
+        head_grad(m, s, lb, r, B, i0 == 0, nn);
+    }
+    head_step(m, s);
+}
+
+static void ff_pipe_layer(bpfree_model *m, const bp_optim *o, bp_work *w, int l, const float *in,
+                          float *out, bp_pipe_batch *b) {
+    ff_state *s = m->rs;
+    const bp_dense *Ly = &m->layers[l];
+    const int B = b->rows, R = s->R, O = Ly->out, I = Ly->in;
+    const size_t W = (size_t)bp_max_width(m);
+    float *h = w->rs, *dz = h + 3 * (size_t)R * W, *G = dz + 2 * (size_t)R * W, *dG = G + 3 * R;
+    float *nn = b->carry + (size_t)m->batch * s->off[l];
+    if (l == 0) in = s->Xp;
+    double lsum = 0.0;
+    memset(s->psum + s->off[l], 0, (size_t)O * sizeof(float));
+    for (int i0 = 0; i0 < B; i0 += R) {
+        const int r = B - i0 < R ? B - i0 : R;
+        const float *ic = in + (size_t)3 * i0 * I;
+        float *oc = out + (size_t)3 * i0 * O;
+        /* neutral rows (for the head), then positive and negative rows */
+        ff_forward(m, l, ic + (size_t)2 * r * I, r, h + (size_t)2 * r * O,
+                   oc + (size_t)2 * r * O, G + 2 * r);
+        memcpy(nn + (size_t)i0 * O, oc + (size_t)2 * r * O, (size_t)r * O * sizeof(float));
+        ff_forward(m, l, ic, 2 * r, h, oc, G);
+        ff_grad(m, s, l, r, s->L - 1, B, i0 == 0, ic, h, G, dz, dG, &lsum, NULL);
+    }
+    bp_step_range(m, o, Ly->off, (size_t)O * I + O);
+    peer_update(m, s, l, B);
+    b->loss += lsum; /* the layers' losses in order, then their mean, as ff_train */
+    if (l == s->L - 1) {
+        ff_pipe_head(m, s, b);
+        b->loss /= s->L;
+    }
 }
 
 /* ---------------------------------------------------------- prediction */
@@ -615,6 +738,18 @@ static bpfree_status ff_init(bpfree_model *m, bpfree_error *err) {
             return BPFREE_ENOMEM;
     if (!(s->neg = bp_alloc(&m->mem, (size_t)s->R * sizeof(int))))
         return bp_fail(err, BPFREE_ENOMEM, "out of memory (negative labels)");
+    if (c->pipeline >= 2) {
+        if (s->kind != FF_PLAIN || c->ff_negatives != BPFREE_FF_NEG_RANDOM)
+            return bp_fail(err, BPFREE_EINVAL,
+                           "--pipeline works for ff with random negatives only: %s",
+                           s->kind != FF_PLAIN
+                               ? "CFF's layers need every layer's goodness of the batch first"
+                               : "hard negatives come from the one-pass head's prediction on "
+                                 "the batch, which needs every layer before layer 1 can train");
+        if (!(s->Xp = bp_alloc_floats(&m->mem, 3 * (size_t)m->batch * c->inputs,
+                                      "ff pipelined inputs", err)))
+            return BPFREE_ENOMEM;
+    }
     /* the head's own Adam: PyTorch defaults, no decay, constant lr */
     s->hopt.cfg = (bpfree_optim_config){.kind = BPFREE_OPTIM_ADAM, .lr = c->ff_head_lr,
                                         .beta1 = 0.9f, .beta2 = 0.999f, .eps = 1e-8f};
@@ -627,7 +762,7 @@ static bpfree_status ff_init(bpfree_model *m, bpfree_error *err) {
 static void ff_free(bpfree_model *m) {
     ff_state *s = m->rs;
     if (!s) return;
-    void *bufs[] = {s->X, s->dz, s->G, s->dG, s->logits, s->psum, s->hm, s->hv, s->neg};
+    void *bufs[] = {s->X, s->dz, s->G, s->dG, s->logits, s->psum, s->hm, s->hv, s->neg, s->Xp};
     for (size_t i = 0; i < sizeof bufs / sizeof *bufs; i++) bp_free(&m->mem, bufs[i]);
     for (int l = 0; l < BPFREE_MAX_LAYERS; l++) {
         if (s->kind != FF_PLAIN) {
@@ -679,7 +814,7 @@ static void ff_defaults(bpfree_config *c) {
  * in both).  CFF: a layer's signal also needs the other layers' goodness of
  * the same sample, so it is multi-layer and, on the all-layers schedule,
  * waits for the forward pass. */
-#define FF_RULE(var, nm, ttl, ppr, loc, lock)                                              \
+#define FF_RULE(var, nm, ttl, ppr, loc, lock, ...)                                         \
     const bp_rule var = {                                                                  \
         .info = {.name = nm,                                                               \
                  .title = ttl,                                                             \
@@ -697,12 +832,15 @@ static void ff_defaults(bpfree_config *c) {
         .n_heads = ff_n_heads,                                                             \
         .describe = ff_describe,                                                           \
         .free = ff_free,                                                                   \
-    };
+        __VA_ARGS__};
 
 FF_RULE(bp_rule_ff, "ff", "Forward-Forward",
         "Hinton 2022, as 003 sec. 2 eqs. 1-4 and 004 Algorithm 1 state it", "single-layer",
-        "none")
+        "none", .pipe_layer = ff_pipe_layer, .pipe_begin = ff_pipe_begin,
+        .pipe_need = ff_pipe_need)
 FF_RULE(bp_rule_cff_fixed, "cff-fixed", "Collaborative FF, fixed gamma (F-CFF)",
-        "Beigzad 2025 (paper 004), eqs. 5, 6, 8", "multi-layer", "forward")
+        "Beigzad 2025 (paper 004), eqs. 5, 6, 8", "multi-layer", "forward",
+        .pipe_layer = NULL /* every layer's goodness first (eq. 5) */)
 FF_RULE(bp_rule_cff_adaptive, "cff-adaptive", "Collaborative FF, learned gamma (A-CFF)",
-        "Beigzad 2025 (paper 004), eqs. 5, 7, 8", "multi-layer", "forward")
+        "Beigzad 2025 (paper 004), eqs. 5, 7, 8", "multi-layer", "forward",
+        .pipe_layer = NULL)
