@@ -2,17 +2,25 @@
 # bench/compare.sh — the same configurations in bpfree and in PyTorch, one
 # invocation, alternating runs, a Markdown table at the end.
 #
-#   bench/compare.sh [--reps 3] [--threads 1,2] [--epochs 1] [--rules bp,mf,dfa,ff,infer]
+#   bench/compare.sh [--reps 3] [--threads 1,2] [--epochs 1] [--rules bp,mf,dfa,...,infer]
 #                    [--quick] [--keep]
 #
 # In each of --reps rounds, every configuration runs bpfree, then PyTorch
 # (bench/torch_bench.py under Debian's /usr/bin/python3), each in a fresh
-# process; the table reports medians over the rounds.  Configurations: bp, mf, dfa on
-# 784-1000-1000-10 (mf: heads instead of the output layer) at batch 64 and
-# 256; ff as --preset cff-paper --greedy 0 (784-500-500, all layers every
-# batch) at batch 1000 and 50000 (full batch); each at every --threads value;
-# plus inference of the bp net (10,000 test images in one batch; one image).
-# --quick: 1 rep, batch 256 (ff: 1000), 1 thread — a smoke test.
+# process; the table reports medians over the rounds.  Configurations: bp, mf,
+# dfa, fa, drtp, f3, llo, pepita, dkp, fdfa, fg-w, fg-a, lg-fg-a on
+# 784-1000-1000-10 (mf: heads instead of the output layer; lg-fg-a: plus a
+# head on layer 1) at batch 64 and 256, each with its rule's other defaults
+# (drtp, f3, llo: tanh, sigmoid + BCE, standardised pixels, Adam 1.5e-4;
+# dkp, fdfa, fg-*: Adam 1e-4; pepita: SGD) — rules whose default net is
+# another get --layers 1000,1000 on both sides, shown in the table; ff,
+# cff-fixed, cff-adaptive as --preset cff-paper --greedy 0 (784-500-500, all
+# layers every batch) at batch 1000 and 50000 (full batch); each at every
+# --threads value; plus inference of the bp net (10,000 test images in one
+# batch; one image).  --rules picks any of: bp, mf, dfa, fa, drtp, f3, llo,
+# pepita, dkp, fdfa, fg-w, fg-a, lg-fg-a, ff, cff-fixed, cff-adaptive, infer
+# (default: all).
+# --quick: 1 rep, batch 256 (ff, cff-*: 1000), 1 thread — a smoke test.
 #
 # The script sets neither OPENBLAS_CORETYPE nor OPENBLAS_L2_SIZE: both sides
 # run in the caller's environment, e.g.
@@ -26,7 +34,11 @@ cd "$(dirname "$0")/.."
 REPS=3
 THREADS=1,2
 EPOCHS=1
-RULES=bp,mf,dfa,ff,infer
+# the net of 784-1000-1000-10 rules and of the FF family, in table order
+NET_RULES="bp mf dfa fa drtp f3 llo pepita dkp fdfa fg-w fg-a lg-fg-a"
+FF_RULES="ff cff-fixed cff-adaptive"
+KNOWN="$NET_RULES $FF_RULES infer"
+RULES=$(echo "$KNOWN" | tr ' ' ',')
 QUICK=0
 KEEP=0
 # overridable for tests: the interpreter that sees Debian's torch, the binaries
@@ -57,6 +69,12 @@ done
 case $REPS in ''|*[!0-9]*|0) echo "compare.sh: --reps must be a positive integer" >&2; exit 1 ;; esac
 case $EPOCHS in ''|*[!0-9]*|0) echo "compare.sh: --epochs must be a positive integer" >&2; exit 1 ;; esac
 case $THREADS in ''|*[!0-9,]*) echo "compare.sh: --threads must be a list like 1,2" >&2; exit 1 ;; esac
+for r in $(echo "$RULES" | tr ',' ' '); do
+    case " $KNOWN " in
+    *" $r "*) ;;
+    *) echo "compare.sh: unknown rule '$r' in --rules (known: $(echo "$KNOWN" | sed 's/ /, /g'))" >&2; exit 1 ;;
+    esac
+done
 if [ "$QUICK" = 1 ]; then
     REPS=1
     THREADS=1
@@ -113,7 +131,7 @@ echo "- OpenBLAS: $blas_pkg ${blas_ver:-unknown}, kernel core '${core:-?}' (OPEN
 echo "- torch: $torch_ver"
 echo "- environment in force: OPENBLAS_CORETYPE=$core_env OPENBLAS_L2_SIZE=$l2_env — the script sets neither; bpfree and torch both run in this same environment"
 echo "- $REPS round(s) over all configurations, $EPOCHS epoch(s) per run; in each round every configuration runs bpfree, then torch, each in a fresh process; medians over the rounds"
-[ "$QUICK" = 1 ] && echo "- --quick: 1 round, batch 256 (ff: 1000), 1 thread"
+[ "$QUICK" = 1 ] && echo "- --quick: 1 round, batch 256 (ff, cff-*: 1000), 1 thread"
 [ "$HAVE_TORCH" = 0 ] && echo "- NOTE: torch is not importable by $PY: the torch columns are skipped"
 [ "$HAVE_PROFILE" = 0 ] && echo "- NOTE: this build of bpfree has no --profile: GFLOP/s and GEMM columns are skipped (s/epoch from its 'final:' line)"
 if has_rule infer && [ "$HAVE_INFER" = 0 ]; then
@@ -225,32 +243,44 @@ run_infer() { # threads
     fi
 }
 
-# the configurations, in table order: "id|samples per epoch|bpfree args|torch args"
+# bpfree options a rule needs beyond its defaults to run the benchmark's net
+# (its default net is another), passed to both sides and shown in the table
+net_opts() {
+    case $1 in
+    drtp|f3|llo|dkp|fdfa|fg-w|fg-a|lg-fg-a) echo "--layers 1000,1000" ;;
+    *) echo "" ;;
+    esac
+}
+
+# the configurations, in table order:
+# "id|samples per epoch|bpfree args|torch args|options shown in the table"
 CONFIGS=$TMP/configs
 : >"$CONFIGS"
 for t in $(echo "$THREADS" | tr ',' ' '); do
-    for r in bp mf dfa; do
+    for r in $NET_RULES; do
         has_rule "$r" || continue
+        o=$(net_opts "$r")
         for b in $BATCHES; do
-            echo "$r-b$b-t$t|60000|--rule $r --batch $b --threads $t|--rule $r --batch $b --threads $t" >>"$CONFIGS"
+            echo "$r-b$b-t$t|60000|--rule $r $o --batch $b --threads $t|--rule $r $o --batch $b --threads $t|$o" >>"$CONFIGS"
         done
     done
     # mf with its layers pipelined over the threads (torch: plain mf on as many)
     if has_rule mf && [ "$t" -ge 2 ]; then
         for b in $BATCHES; do
-            echo "mfpipe-b$b-t$t|60000|--rule mf --pipeline $t --batch $b --threads $t|--rule mf --batch $b --threads $t" >>"$CONFIGS"
+            echo "mfpipe-b$b-t$t|60000|--rule mf --pipeline $t --batch $b --threads $t|--rule mf --batch $b --threads $t|" >>"$CONFIGS"
         done
     fi
-    if has_rule ff; then
+    for r in $FF_RULES; do
+        has_rule "$r" || continue
         for b in $FF_BATCHES; do
-            echo "ff-b$b-t$t|50000|--rule ff --preset cff-paper --greedy 0 --batch $b --threads $t|--rule ff --batch $b --threads $t" >>"$CONFIGS"
+            echo "$r-b$b-t$t|50000|--rule $r --preset cff-paper --greedy 0 --batch $b --threads $t|--rule $r --batch $b --threads $t|" >>"$CONFIGS"
         done
-    fi
-    has_rule infer && echo "infer-t$t|||" >>"$CONFIGS"
+    done
+    has_rule infer && echo "infer-t$t||||" >>"$CONFIGS"
 done
 
 if [ ! -s "$CONFIGS" ]; then
-    echo "compare.sh: no configuration selected (--rules $RULES; known: bp, mf, dfa, ff, infer)" >&2
+    echo "compare.sh: no configuration selected (--rules $RULES; known: $(echo "$KNOWN" | sed 's/ /, /g'))" >&2
     exit 1
 fi
 
@@ -259,7 +289,7 @@ fi
 rep=1
 while [ "$rep" -le "$REPS" ]; do
     [ "$REPS" -gt 1 ] && echo " round $rep of $REPS" >&2
-    while IFS='|' read -r id _samples bargs targs; do
+    while IFS='|' read -r id _samples bargs targs _shown; do
         case $id in
         infer-t*) run_infer "${id#infer-t}" ;;
         *)
@@ -286,7 +316,7 @@ function add(key, v) { cnt[key]++; val[key, cnt[key]] = v }
 function f(v, fmt) { return v == "" ? "–" : sprintf(fmt, v) }
 function fails(id, side) { return nfail[id, side] ? sprintf(" (%d failed)", nfail[id, side]) : "" }
 FNR == NR {   # the configs file
-    split($0, c, "|"); order[++no] = c[1]; samples[c[1]] = c[2]; next
+    split($0, c, "|"); order[++no] = c[1]; samples[c[1]] = c[2]; shown[c[1]] = c[5]; next
 }
 {
     id = $1; side = $2
@@ -328,10 +358,15 @@ END {
         b = median(id SUBSEP "bpfree" SUBSEP "spe"); q = median(id SUBSEP "torch" SUBSEP "spe")
         g = median(id SUBSEP "bpfree" SUBSEP "gflops"); fr = median(id SUBSEP "bpfree" SUBSEP "frac")
         al = median(id SUBSEP "bpfree" SUBSEP "alone")
-        split(id, p, "-")
-        label = sprintf("%s, batch %s, %s thread%s", p[1], substr(p[2], 2), substr(p[3], 2), substr(p[3], 2) == "1" ? "" : "s")
-        if (p[1] == "ff") label = label " (cff-paper net)"
-        if (p[1] == "mfpipe") label = "mf --pipeline " substr(p[3], 2) substr(label, 7) " (torch: plain mf)"
+        # id = RULE-bB-tT, RULE may hold dashes (fg-w, cff-fixed)
+        np = split(id, p, "-")
+        rule = p[1]
+        for (i = 2; i <= np - 2; i++) rule = rule "-" p[i]
+        nb_ = substr(p[np - 1], 2); nt = substr(p[np], 2)
+        label = sprintf("%s%s, batch %s, %s thread%s", rule, shown[id] != "" ? " `" shown[id] "`" : "",
+                        nb_, nt, nt == "1" ? "" : "s")
+        if (rule == "ff" || rule ~ /^cff-/) label = label " (cff-paper net)"
+        if (rule == "mfpipe") label = "mf --pipeline " nt substr(label, 7) " (torch: plain mf)"
         printf "| %s | %s | %s | %s | %s | %s | %s | %s |\n", label,
                f(b, "%.3f") fails(id, "bpfree"),
                havetorch ? f(q, "%.3f") fails(id, "torch") : "– (no torch)",
@@ -342,5 +377,5 @@ END {
 }' "$CONFIGS" "$RES"
 
 echo
-echo "Columns: s/epoch = training time of one epoch (bp, mf, dfa: 60,000 samples; ff: 50,000), evaluation and data loading excluded, median over the reps; ratio < 1: bpfree is faster. bpfree's GFLOP/s, GEMM fraction and GEMM-alone come from its --profile line: matmul FLOPs (2MNK summed) / train seconds; time inside matrix products / train seconds; the same GEMM shapes replayed alone / train seconds. Inference rows: bpfree from build/bench-infer (the model built for batch 10,000, so one call is one batch, as in torch), torch under torch.no_grad(); samples/s and GFLOP/s there from the bpfree time, GEMM-alone from bench-infer (the same products alone / predict time)."
+echo "Columns: s/epoch = training time of one epoch (ff, cff-*: 50,000 samples; the others 60,000), evaluation and data loading excluded, median over the reps; ratio < 1: bpfree is faster. bpfree's GFLOP/s, GEMM fraction and GEMM-alone come from its --profile line: matmul FLOPs (2MNK summed) / train seconds; time inside matrix products / train seconds; the same GEMM shapes replayed alone / train seconds. Inference rows: bpfree from build/bench-infer (the model built for batch 10,000, so one call is one batch, as in torch), torch under torch.no_grad(); samples/s and GFLOP/s there from the bpfree time, GEMM-alone from bench-infer (the same products alone / predict time)."
 if [ "$KEEP" = 1 ]; then echo; echo "raw logs: $TMP"; fi
