@@ -78,6 +78,63 @@ static void test_act_nan_propagates(void **state) {
     assert_true(ok);
 }
 
+/* distance in units in the last place between two finite floats */
+static long ulps(float a, float b) {
+    int32_t ia, ib;
+    memcpy(&ia, &a, sizeof ia);
+    memcpy(&ib, &b, sizeof ib);
+    const int64_t oa = ia < 0 ? -(int64_t)(ia & 0x7fffffff) : ia;
+    const int64_t ob = ib < 0 ? -(int64_t)(ib & 0x7fffffff) : ib;
+    return (long)(oa > ob ? oa - ob : ob - oa);
+}
+
+/* tanh and sigmoid are bpfree's own vectorised code (src/nn/act.c), not
+ * libm's: within 2 ulp of the double-precision value over [-12, 12] and on
+ * tiny arguments, through the vector loop (whole arrays), with the special
+ * values in the middle of an array. */
+static void test_act_tanh_sigmoid_ulp(void **state) {
+    (void)state;
+    enum { N = 480001 };
+    float *x = malloc(N * sizeof *x), *h = malloc(N * sizeof *h);
+    assert_non_null(x);
+    assert_non_null(h);
+    for (int i = 0; i < N; i++) x[i] = -12.0f + 24.0f * (float)i / (float)(N - 1);
+    for (int i = 0; i < 4000; i++) /* tiny and moderate, both signs: 1e-30 .. ~0.3 */
+        x[i] = (i % 2 ? -1.0f : 1.0f) * 1e-30f * powf(1.035f, (float)(i / 2));
+    const bpfree_act acts[] = {BPFREE_ACT_TANH, BPFREE_ACT_SIGMOID};
+    for (int k = 0; k < 2; k++) {
+        memcpy(h, x, N * sizeof *h);
+        bp_act_forward(acts[k], h, N);
+        long worst = 0;
+        float at = 0.0f;
+        for (int i = 0; i < N; i++) {
+            const double z = x[i];
+            const float want = (float)(k == 0 ? tanh(z) : 1.0 / (1.0 + exp(-z)));
+            const long u = ulps(h[i], want);
+            if (u > worst) worst = u, at = x[i];
+        }
+        printf("  %s: at most %ld ulp (at %g)\n", act_names[acts[k]], worst, (double)at);
+        assert_true(worst <= 2);
+    }
+    /* special values inside a vector */
+    float sp[32];
+    for (int i = 0; i < 32; i++) sp[i] = 0.5f;
+    sp[3] = NAN, sp[5] = INFINITY, sp[6] = -INFINITY, sp[7] = -0.0f, sp[9] = 1e4f, sp[10] = -1e4f;
+    float t[32];
+    memcpy(t, sp, sizeof sp);
+    bp_act_forward(BPFREE_ACT_TANH, t, 32);
+    assert_true(isnan(t[3]));
+    assert_true(t[5] == 1.0f && t[6] == -1.0f && t[9] == 1.0f && t[10] == -1.0f);
+    assert_true(t[7] == 0.0f && signbit(t[7]));
+    memcpy(t, sp, sizeof sp);
+    bp_act_forward(BPFREE_ACT_SIGMOID, t, 32);
+    assert_true(isnan(t[3]));
+    assert_true(t[5] == 1.0f && t[6] == 0.0f && t[9] == 1.0f && t[10] == 0.0f);
+    assert_true(t[7] == 0.5f);
+    free(x);
+    free(h);
+}
+
 /* ---------------------------------------------------------------- losses */
 
 static const char *loss_names[] = {"ce", "bce", "mse"};
@@ -281,6 +338,7 @@ int main(void) {
         cmocka_unit_test(test_act_values),
         cmocka_unit_test(test_act_derivatives),
         cmocka_unit_test(test_act_nan_propagates),
+        cmocka_unit_test(test_act_tanh_sigmoid_ulp),
         cmocka_unit_test(test_loss_gradients),
         cmocka_unit_test(test_loss_extreme_logits),
         cmocka_unit_test(test_dense_gradients),
