@@ -479,9 +479,59 @@ static void test_rules_learn(void **state) {
     learn_case("fdfa", 3e-3f, fdfa_ema_cfg);
 }
 
+/* bp_normal_fill (the draws of every forward-gradient rule): N(0, 1) to
+ * float precision — mean, variance, fourth moment, the CDF at 9 points, the
+ * tails, no correlation within a Box–Muller pair — and the same numbers
+ * however a count is split into calls of even size. */
+static void test_normal_fill(void **state) {
+    (void)state;
+    enum { N = 2000001 };
+    float *v = malloc(N * sizeof *v), *w = malloc(N * sizeof *w);
+    assert_non_null(v);
+    assert_non_null(w);
+    bp_rng r;
+    bp_rng_seed(&r, 12345);
+    bp_normal_fill(&r, v, N);
+    double m1 = 0, m2 = 0, m4 = 0, pair = 0;
+    long tail3 = 0, tail4 = 0, below[9] = {0};
+    const double zs[9] = {-2.5, -2, -1, -0.5, 0, 0.5, 1, 2, 2.5};
+    for (int i = 0; i < N; i++) {
+        const double x = v[i];
+        assert_true(isfinite(x));
+        m1 += x, m2 += x * x, m4 += x * x * x * x;
+        tail3 += fabs(x) > 3.0;
+        tail4 += fabs(x) > 4.0;
+        for (int k = 0; k < 9; k++) below[k] += x <= zs[k];
+        if (i % 2 == 1) pair += (double)v[i - 1] * x;
+    }
+    m1 /= N, m2 /= N, m4 /= N, pair /= N / 2;
+    printf("  mean %.5f  var %.5f  E x^4 %.4f  pair corr %.5f  P(|x|>3) %.6f  P(|x|>4) %.2e\n",
+           m1, m2, m4, pair, (double)tail3 / N, (double)tail4 / N);
+    /* tolerances ~ 5 standard errors at N = 2e6 */
+    assert_true(fabs(m1) < 0.0036);
+    assert_true(fabs(m2 - 1.0) < 0.005);
+    assert_true(fabs(m4 - 3.0) < 0.035);
+    assert_true(fabs(pair) < 0.005);
+    assert_true(fabs((double)tail3 / N - 0.0026998) < 0.00019);
+    assert_true(fabs((double)tail4 / N - 6.334e-5) < 2.9e-5);
+    for (int k = 0; k < 9; k++) {
+        const double phi = 0.5 * erfc(-zs[k] / sqrt(2.0));
+        assert_true(fabs((double)below[k] / N - phi) < 0.0018);
+    }
+    /* the same stream in pieces of even size (and an odd tail) */
+    bp_rng_seed(&r, 12345);
+    bp_normal_fill(&r, w, 1000);
+    bp_normal_fill(&r, w + 1000, 2);
+    bp_normal_fill(&r, w + 1002, N - 1002);
+    assert_true(memcmp(v, w, N * sizeof *v) == 0);
+    free(v);
+    free(w);
+}
+
 int main(void) {
     bpfree_set_threads(1);
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_normal_fill),
         cmocka_unit_test(test_tangent_tanh),
         cmocka_unit_test(test_tangent_relu),
         cmocka_unit_test(test_fgw_unbiased),

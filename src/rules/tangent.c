@@ -56,7 +56,3 @@ void bp_tangent_dot(const float *e, const float *d, int B, int C, float *dl) {
         dl[r] = s;
     }
 }
-
-void bp_normal_fill(bp_rng *r, float *v, size_t n) {
-    for (size_t i = 0; i < n; i++) v[i] = bp_rng_normal(r);
-}
