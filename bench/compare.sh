@@ -17,7 +17,8 @@
 # cff-fixed, cff-adaptive as --preset cff-paper --greedy 0 (784-500-500, all
 # layers every batch) at batch 1000 and 50000 (full batch); each at every
 # --threads value; plus inference of the bp net (10,000 test images in one
-# batch; one image).  --rules picks any of: bp, mf, dfa, fa, drtp, f3, llo,
+# batch; one image); with 2 threads also mf and ff with --pipeline 2.
+# --rules picks any of: bp, mf, dfa, fa, drtp, f3, llo,
 # pepita, dkp, fdfa, fg-w, fg-a, lg-fg-a, ff, cff-fixed, cff-adaptive, infer
 # (default: all).
 # --quick: 1 rep, batch 256 (ff, cff-*: 1000), 1 thread — a smoke test.
@@ -90,6 +91,11 @@ if [ ! -x "$BPFREE" ]; then
     echo "compare.sh: $BPFREE not found — run make first" >&2
     exit 1
 fi
+# PyTorch's OpenMP threads spin-wait by default and then fight OpenBLAS's
+# threads for the two cores (2-6x slower on 2 threads than on 1 here);
+# PASSIVE is its best setting on this machine, so the comparison uses it
+# unless the caller sets OMP_WAIT_POLICY.
+TORCH_WAIT=${OMP_WAIT_POLICY:-PASSIVE}
 HAVE_TORCH=0
 if "$PY" -c 'import torch' >/dev/null 2>&1; then HAVE_TORCH=1; fi
 HAVE_PROFILE=0
@@ -114,7 +120,7 @@ blas_link=$(readlink -f /usr/lib/x86_64-linux-gnu/libblas.so.3 2>/dev/null || ec
 core=$(OPENBLAS_VERBOSE=2 "$BPFREE" rules 2>&1 | sed -n 's/^Core: //p' | head -1)
 cpu=$(grep -m1 'model name' /proc/cpuinfo 2>/dev/null | cut -d: -f2 | sed 's/^ *//')
 if [ "$HAVE_TORCH" = 1 ]; then
-    torch_ver="$("$PY" -c 'import torch; print(torch.__version__)' 2>/dev/null) (python3-torch $(pkgver python3-torch)), $PY; intra-op threads = --threads, inter-op 1, OpenBLAS threads = --threads"
+    torch_ver="$("$PY" -c 'import torch; print(torch.__version__)' 2>/dev/null) (python3-torch $(pkgver python3-torch)), $PY; intra-op threads = --threads, inter-op 1, OpenBLAS threads = --threads, OMP_WAIT_POLICY=$TORCH_WAIT"
 else
     torch_ver="not available ($PY -c 'import torch' fails)"
 fi
@@ -178,7 +184,7 @@ run_torch() { # id args...
     id=$1; shift
     [ "$HAVE_TORCH" = 1 ] || return 0
     log=$TMP/$(echo "$id" | tr ' /' '__').torch.$rep.log
-    if "$PY" bench/torch_bench.py "$@" --epochs "$EPOCHS" </dev/null >"$log" 2>&1; then
+    if OMP_WAIT_POLICY=$TORCH_WAIT "$PY" bench/torch_bench.py "$@" --epochs "$EPOCHS" </dev/null >"$log" 2>&1; then
         awk -v id="$id" '
             /^torch: rule=/ { for (i = 2; i <= NF; i++) { split($i, kv, "="); p[kv[1]] = kv[2] }; have = 1 }
             END { if (have) printf "%s torch spe=%s\n", id, p["seconds_per_epoch"]
@@ -224,7 +230,7 @@ run_infer() { # threads
     fi
     if [ "$HAVE_TORCH" = 1 ]; then
         log=$TMP/infer-t$t.torch.$rep.log
-        if "$PY" bench/torch_bench.py --infer --threads "$t" </dev/null >"$log" 2>&1; then
+        if OMP_WAIT_POLICY=$TORCH_WAIT "$PY" bench/torch_bench.py --infer --threads "$t" </dev/null >"$log" 2>&1; then
             awk -v t="$t" '
                 /^torch: infer batch=/ {
                     for (i = 3; i <= NF; i++) { split($i, kv, "="); p[kv[1]] = kv[2] }
@@ -276,6 +282,12 @@ for t in $(echo "$THREADS" | tr ',' ' '); do
             echo "$r-b$b-t$t|50000|--rule $r --preset cff-paper --greedy 0 --batch $b --threads $t|--rule $r --batch $b --threads $t|" >>"$CONFIGS"
         done
     done
+    # ff with its two layers pipelined over two threads, at batch 1000 (at
+    # full batch there is one batch per epoch: nothing to overlap)
+    if has_rule ff && [ "$t" = 2 ]; then
+        b=${FF_BATCHES%% *}
+        echo "ffpipe-b$b-t$t|50000|--rule ff --preset cff-paper --greedy 0 --pipeline $t --batch $b --threads $t|--rule ff --batch $b --threads $t|" >>"$CONFIGS"
+    fi
     has_rule infer && echo "infer-t$t||||" >>"$CONFIGS"
 done
 
@@ -367,6 +379,7 @@ END {
                         nb_, nt, nt == "1" ? "" : "s")
         if (rule == "ff" || rule ~ /^cff-/) label = label " (cff-paper net)"
         if (rule == "mfpipe") label = "mf --pipeline " nt substr(label, 7) " (torch: plain mf)"
+        if (rule == "ffpipe") label = "ff --pipeline " nt substr(label, 7) " (cff-paper net; torch: plain ff)"
         printf "| %s | %s | %s | %s | %s | %s | %s | %s |\n", label,
                f(b, "%.3f") fails(id, "bpfree"),
                havetorch ? f(q, "%.3f") fails(id, "torch") : "– (no torch)",
