@@ -725,8 +725,9 @@ static int cmd_train(int argc, char **argv) {
     if (ff) {
         printf(", %s prediction;", bpfree_ff_predict_name(cfg.ff_predict));
         print_ff_heads(stdout, &ev_test, 0);
-    } else if (ev_test.n_heads) {
-        printf(", %s prediction; per layer ", bpfree_predict_name(cfg.predict));
+    } else if (ev_test.n_heads) { /* mf's layer heads (its --predict), lg-fg-a's local heads */
+        if (strcmp(ri->name, "mf") == 0) printf(", %s prediction", bpfree_predict_name(cfg.predict));
+        printf("; per layer ");
         for (int h = 0; h < ev_test.n_heads; h++) printf("%s%.2f%%", h ? " " : "", 100 * ev_test.head_acc[h]);
     }
     printf("\nfinal: %d epochs, %.2f s/epoch, peak model memory %s\n", total, secs / total, pk);

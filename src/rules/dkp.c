@@ -9,8 +9,11 @@
  * and the decay makes B forget its start, so it comes to track the forward
  * path ("the convergence of Kolen–Pollack learning primarily relies on the
  * principle of weight decay", 002 §5).  For the last hidden layer the direct
- * connection is W_L itself, whose gradient is e^T h_{L-1}: B_{L-1} and W_L
- * take the same steps and their difference decays.
+ * connection is W_L itself, whose gradient is e^T h_{L-1}: B_{L-1} gets W_L's
+ * gradient.  In Kolen–Pollack proper both take the same steps under the same
+ * decay, so their difference decays and B -> W.  Here, by default, only B
+ * decays and it has its own optimizer and rate (fb_lr), so B comes to follow
+ * W_L's recent updates rather than to equal W_L; `--wd` decays W as well.
  *
  * B_l starts at zero (cfg.feedback_init, default zeros), lives in the state
  * block and steps with its own optimizer (fblearn.c: Adam at alpha = fb_lr by

@@ -6,8 +6,8 @@
  * (D, C), 0.05 * U(±sqrt(6/D)) as in the authors' code) and gives h_l^m.
  * Hidden layers:  dW_l = (h_l^s - h_l^m) ⊗ h_{l-1}^m   (eq. 5: no f');
  * the last layer: dW_L = e^m ⊗ h_{L-1}^m with the modulated pass's error.
- * No biases are trained (the authors' nets have none: init them to zero with
- * --init he-uniform, the default here).  A layer is stepped as soon as the
+ * No biases (the authors' nets have none): they are set to zero at build,
+ * whatever --init, and never trained.  A layer is stepped as soon as the
  * modulated pass has gone through it. */
 #include "internal.h"
 
@@ -50,6 +50,8 @@ static bpfree_status pepita_init(bpfree_model *m, bpfree_error *err) {
     const float a = m->cfg.pepita_f * sqrtf(6.0f / (float)D); /* F (D, C) */
     for (size_t i = 0; i < D * (size_t)m->cfg.outputs; i++)
         F[i] = a * (2.0f * bp_rng_uniform(&m->rng) - 1.0f);
+    for (int l = 0; l < m->n_layers; l++) /* no biases, whatever --init drew */
+        memset(m->layers[l].b, 0, (size_t)m->layers[l].out * sizeof(float));
     bpfree_status st = bp_acts_alloc(m, s->h, err);
     if (st) return st;
     if (!(s->hm[0] = bp_alloc_floats(&m->mem, B * W, "modulated activations", err)) ||
@@ -61,12 +63,14 @@ static bpfree_status pepita_init(bpfree_model *m, bpfree_error *err) {
     return BPFREE_OK;
 }
 
-/* out (B, C) = prediction of the output layer: softmax / sigmoid / identity. */
-static void output_error(const bpfree_model *m, const float *z, int B, float *e) {
+/* e (B, C) = p - y for the output layer's logits z (softmax / sigmoid /
+ * identity); returns the batch's mean loss. */
+static double output_error(const bpfree_model *m, const float *z, int B, float *e) {
     const int C = m->cfg.outputs;
     /* bp_loss gives (p - y)/B; PEPITA uses the per-sample error p - y */
-    bp_loss(m->cfg.loss, z, m->yb, B, C, e);
+    const double loss = bp_loss(m->cfg.loss, z, m->yb, B, C, e);
     for (size_t i = 0; i < (size_t)B * C; i++) e[i] *= (float)B;
+    return loss;
 }
 
 static bpfree_status pepita_train(bpfree_model *m, int B, double *loss, long *correct) {
@@ -76,8 +80,7 @@ static bpfree_status pepita_train(bpfree_model *m, int B, double *loss, long *co
     s->h[0] = m->xb;
     bp_forward_all(m, m->xb, s->h, B);
     *correct += bp_count_correct(s->h[L], m->lb, B, C);
-    *loss += bp_loss(m->cfg.loss, s->h[L], m->yb, B, C, NULL);
-    output_error(m, s->h[L], B, s->e);
+    *loss += output_error(m, s->h[L], B, s->e);
     /* 2. x^m = x + e F^T  (x^m = x + F e per sample) */
     memcpy(s->xm, m->xb, (size_t)B * D * sizeof(float));
     bpfree_gemm(0, 1, B, D, C, 1.0f, s->e, C, bp_tensor_ptr(m, s->F), C, 1.0f, s->xm, D);
