@@ -1,7 +1,9 @@
 #!/bin/sh
 # bench/run.sh — every benchmark of BENCHMARKS.md in one go (`make bench`):
 #   1. bench/compare.sh: bpfree against PyTorch, same configurations, runs
-#      alternating, medians (torch columns skipped if python3-torch is missing)
+#      alternating, medians (torch columns skipped if python3-torch is missing):
+#      compare.md (bp, mf, dfa, ff, inference; 1 and 2 threads) and
+#      compare-rules.md (every other rule, 1 thread)
 #   2. build/bench-gemm: GFLOP/s of each product a training step makes
 #   3. bench/memory.sh: peak bytes and RSS against depth (one process each)
 #   4. plots: bench/out/epochs.svg (s/epoch, bpfree vs torch) and
@@ -10,7 +12,7 @@
 # are (this machine sets OPENBLAS_CORETYPE=Haswell OPENBLAS_L2_SIZE=512,
 # which caps OpenBLAS at AVX2); to measure with OpenBLAS's own choice run
 #   env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE make bench
-# Takes about 40 minutes on 2 cores; REPS=1 for a quicker, noisier pass.
+# Takes about 45 minutes on 2 cores; REPS=1 for a quicker, noisier pass.
 set -eu
 cd "$(dirname "$0")/.."
 OUT=${OUT:-bench/out}
@@ -18,7 +20,12 @@ mkdir -p "$OUT"
 REPS=${REPS:-3}
 echo "bench: OPENBLAS_CORETYPE=${OPENBLAS_CORETYPE:-unset} OPENBLAS_L2_SIZE=${OPENBLAS_L2_SIZE:-unset}" >&2
 
-sh bench/compare.sh --reps "$REPS" --threads 1,2 | tee "$OUT/compare.md"
+# the issue's configurations (bp, mf, dfa, ff, inference) on 1 and 2 threads;
+# every other rule on one thread (all on two would add about an hour)
+sh bench/compare.sh --reps "$REPS" --threads 1,2 --rules bp,mf,dfa,ff,infer | tee "$OUT/compare.md"
+sh bench/compare.sh --reps "$REPS" --threads 1 \
+    --rules fa,drtp,f3,llo,pepita,dkp,fdfa,fg-w,fg-a,lg-fg-a,cff-fixed,cff-adaptive |
+    tee "$OUT/compare-rules.md"
 # bars: one per configuration and side, from the table's s/epoch columns
 awk -F'|' '/^\| [a-z]/ && $3 ~ /[0-9]/ && $2 !~ /infer/ {
     gsub(/^ +| +$/, "", $2); b = $3; t = $4; gsub(/[^0-9.]/, "", b); gsub(/[^0-9.]/, "", t)
