@@ -585,6 +585,19 @@ void bpfree_profile_stop(bpfree_profile *out);
  * Returns < 0 if scratch memory cannot be allocated. */
 double bpfree_profile_replay(int reps);
 
+/* One recorded shape: C (M, N) = op(A) (M, K) op(B) (K, N), ta/tb = 1 when
+ * A/B is transposed; `calls` and `seconds` as in bpfree_profile; `alone` the
+ * seconds the same calls took in the last bpfree_profile_replay (< 0 before
+ * any replay of this shape). */
+typedef struct bpfree_profile_shape {
+    int ta, tb, M, N, K;
+    long calls;
+    double seconds, alone;
+} bpfree_profile_shape;
+/* Copies up to `max` recorded shapes, most time first, into `out` (may be
+ * NULL when max is 0); returns how many are recorded (at most 128). */
+int bpfree_profile_shapes(bpfree_profile_shape *out, int max);
+
 #ifdef __cplusplus
 }
 #endif

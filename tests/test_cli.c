@@ -530,6 +530,45 @@ static void test_log_units(void **state) {
     assert_true(fabs(log_layer_acc - log_test_acc) < 1e-9);
 }
 
+/* --profile-shapes: a profile line and one line per product shape, most time
+ * first, whose calls add up to the profile line's gemm_calls. */
+static void test_profile_shapes(void **state) {
+    (void)state;
+    need_data();
+    run_result r = run_in(tmp, data_root,
+                          (const char *const[]){"train", "--rule", "bp", "--layers", "32",
+                                                "--epochs", "1", "--batch", "500", "--threads",
+                                                "1", "--data", "mnist", "--val", "50000",
+                                                "--quiet", "--profile-shapes", NULL});
+    if (r.status != 0) show("train --profile-shapes", &r);
+    assert_int_equal(r.status, 0);
+    const char *p = strstr(r.out, "profile: ");
+    assert_non_null(p);
+    const char *gc = strstr(p, "gemm_calls=");
+    assert_non_null(gc);
+    const long calls = atol(gc + strlen("gemm_calls="));
+    long sum = 0;
+    int lines = 0;
+    double prev = INFINITY;
+    const char *q = strstr(r.out, "profile-shape: ");
+    for (; q; q = strstr(q + 1, "profile-shape: ")) {
+        const char *c = strstr(q, " calls="), *sec = strstr(q, " seconds=");
+        const char *al = strstr(q, " alone_seconds=");
+        assert_true(c && sec && al && strstr(q, " M=") && strstr(q, " gflops="));
+        sum += atol(c + strlen(" calls="));
+        const double t = atof(sec + strlen(" seconds="));
+        assert_true(t <= prev);
+        assert_true(atof(al + strlen(" alone_seconds=")) > 0.0);
+        prev = t;
+        lines++;
+    }
+    if (lines == 0 || sum != calls) show("train --profile-shapes", &r);
+    /* bp on 784-32-10: three products per step (forward, input signal, gradient) per layer */
+    assert_true(lines >= 5);
+    assert_int_equal(sum, calls);
+    run_free(&r);
+}
+
 /* An unwritable --save or --log fails before any training is done, not after
  * the whole run. */
 static void test_unwritable_outputs_fail_early(void **state) {
@@ -570,6 +609,7 @@ int main(void) {
         cmocka_unit_test(test_rules),
         cmocka_unit_test(test_train_eval),
         cmocka_unit_test(test_log_units),
+        cmocka_unit_test(test_profile_shapes),
         cmocka_unit_test(test_unwritable_outputs_fail_early),
     };
     return cmocka_run_group_tests(tests, setup, teardown);

@@ -70,8 +70,43 @@ static void test_profile_counts(void **state) {
     assert_int_equal(p.shapes, 3);
     assert_true(p.seconds > s1);
 
+    /* per shape: most time first, calls by shape, nothing replayed yet */
+    bpfree_profile_shape sh[4];
+    memset(sh, 0, sizeof sh);
+    assert_int_equal(bpfree_profile_shapes(sh, 4), 3);
+    long calls = 0;
+    double secs = 0.0;
+    int seen7 = 0;
+    for (int i = 0; i < 3; i++) {
+        calls += sh[i].calls;
+        secs += sh[i].seconds;
+        assert_true(sh[i].alone < 0.0);
+        if (i) assert_true(sh[i - 1].seconds >= sh[i].seconds);
+        if (sh[i].ta == 0 && sh[i].tb == 1 && sh[i].M == 7 && sh[i].N == 5 && sh[i].K == 3) {
+            assert_int_equal(sh[i].calls, 7);
+            seen7 = 1;
+        }
+    }
+    assert_true(seen7);
+    assert_int_equal(calls, 13);
+    assert_true(fabs(secs - p.seconds) <= 1e-9 * p.seconds);
+    /* max below the count: only max written, the count returned */
+    bpfree_profile_shape one[2];
+    memset(one, 0, sizeof one);
+    assert_int_equal(bpfree_profile_shapes(one, 1), 3);
+    assert_true(one[0].calls == sh[0].calls && one[1].calls == 0);
+    assert_int_equal(bpfree_profile_shapes(NULL, 0), 3);
+
     /* replay runs the recorded shapes; its own calls are not recorded */
-    assert_true(bpfree_profile_replay(3) > 0.0);
+    const double alone = bpfree_profile_replay(3);
+    assert_true(alone > 0.0);
+    assert_int_equal(bpfree_profile_shapes(sh, 4), 3);
+    double alone_sum = 0.0;
+    for (int i = 0; i < 3; i++) {
+        assert_true(sh[i].alone > 0.0);
+        alone_sum += sh[i].alone;
+    }
+    assert_true(fabs(alone_sum - alone) <= 1e-9 * alone);
     bpfree_profile_start(0);
     bpfree_profile_stop(&p);
     assert_int_equal(p.calls, 13);

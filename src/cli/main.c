@@ -19,8 +19,8 @@ typedef enum { T_STR, T_INT, T_FLOAT, T_FLAG } opt_type;
 typedef struct opts {
     const char *rule, *data, *layers, *act, *loss, *norm, *optim, *sched, *init, *fb_init,
         *predict, *log, *save, *milestones, *f3_error, *target, *fb_optim, *diagnose;
-    int epochs, batch, threads, val, greedy, step_epochs, nesterov, adamw, quiet, profile, pipeline, f3_onehot,
-        f3_softmax, classify, diag_every, diag_draws;
+    int epochs, batch, threads, val, greedy, step_epochs, nesterov, adamw, quiet, profile,
+        profile_shapes, pipeline, f3_onehot, f3_softmax, classify, diag_every, diag_draws;
     double pepita_f, fb_lr, fb_wd;
     long long seed;
     double lr, momentum, wd, beta1, beta2, eps, cooldown, lr_min, gamma, init_std;
@@ -148,6 +148,10 @@ static const opt_def OPTS[] = {
     {"profile", NULL,
      "time the matrix products of training and replay them alone; prints a 'profile:' line",
      T_FLAG, O(profile), "off"},
+    {"profile-shapes", NULL,
+     "with --profile: also one 'profile-shape:' line per product shape, most time first (calls, "
+     "seconds in training and alone, GFLOP/s)",
+     T_FLAG, O(profile_shapes), "off"},
 };
 #define N_OPTS ((int)(sizeof OPTS / sizeof *OPTS))
 _Static_assert(sizeof OPTS / sizeof *OPTS <= 128, "opts.given too small");
@@ -648,9 +652,9 @@ static int cmd_train(int argc, char **argv) {
     const int eval_every = given(&o, O(eval_every)) ? o.eval_every : 1;
     for (int ep = 0; ep < total; ep++) {
         bpfree_epoch_stats st;
-        if (o.profile) bpfree_profile_start(ep == 0);
+        if (o.profile || o.profile_shapes) bpfree_profile_start(ep == 0);
         const bpfree_status trs = bpfree_train_epoch(m, &train, &st, &e);
-        if (o.profile) bpfree_profile_stop(NULL);
+        if (o.profile || o.profile_shapes) bpfree_profile_stop(NULL);
         if (trs) {
             log_close(&lg);
             die_err(&e);
@@ -737,7 +741,7 @@ static int cmd_train(int argc, char **argv) {
     printf("taxonomy (survey Table I): weight transport %s, frozen activities %s, locality %s, "
            "update locking %s\n",
            ri->weight_transport, ri->frozen_activities, ri->locality, ri->update_locking);
-    if (o.profile) {
+    if (o.profile || o.profile_shapes) {
         bpfree_profile p;
         bpfree_profile_stop(&p);
         const double alone = bpfree_profile_replay(5);
@@ -745,6 +749,19 @@ static int cmd_train(int argc, char **argv) {
                "gflop=%.3f gemm_calls=%ld gemm_alone_seconds=%.4f gemm_shapes=%d\n",
                total, secs, p.seconds, secs > 0 ? p.seconds / secs : 0.0, p.flops * 1e-9,
                p.calls, alone, p.shapes);
+        if (o.profile_shapes) {
+            bpfree_profile_shape sh[128];
+            const int n = bpfree_profile_shapes(sh, 128);
+            for (int i = 0; i < n && i < 128; i++) {
+                const double gf = 2e-9 * sh[i].M * sh[i].N * (double)sh[i].K * (double)sh[i].calls;
+                printf("profile-shape: %s%s M=%d N=%d K=%d calls=%ld seconds=%.4f share=%.4f "
+                       "gflops=%.1f alone_seconds=%.4f alone_gflops=%.1f\n",
+                       sh[i].ta ? "T" : "N", sh[i].tb ? "T" : "N", sh[i].M, sh[i].N, sh[i].K,
+                       sh[i].calls, sh[i].seconds, secs > 0 ? sh[i].seconds / secs : 0.0,
+                       sh[i].seconds > 0 ? gf / sh[i].seconds : 0.0, sh[i].alone,
+                       sh[i].alone > 0 ? gf / sh[i].alone : 0.0);
+            }
+        }
     }
     if (o.save) {
         if (bpfree_model_save(m, o.save, &e)) die_err(&e);

@@ -85,7 +85,7 @@ int bpfree_set_threads(int n) {
 typedef struct {
     int ta, tb, M, N, K;
     long calls;
-    double seconds;
+    double seconds, alone; /* alone: from the last replay, < 0 before one */
 } prof_shape;
 
 static struct {
@@ -108,7 +108,7 @@ static void prof_record(int ta, int tb, int M, int N, int K, double dt) {
                            prof.shape[i].M == M && prof.shape[i].N == N && prof.shape[i].K == K))
         i++;
     if (i == prof.n) {
-        if (prof.n < PROF_SHAPES) prof.shape[prof.n++] = (prof_shape){ta, tb, M, N, K, 0, 0.0};
+        if (prof.n < PROF_SHAPES) prof.shape[prof.n++] = (prof_shape){ta, tb, M, N, K, 0, 0.0, -1.0};
         else i = -1;
     }
     if (i >= 0) {
@@ -185,13 +185,35 @@ double bpfree_profile_replay(int reps) {
                 t[r] = (now_seconds() - t0) / (double)inner;
             }
             qsort(t, (size_t)reps, sizeof *t, cmp_dbl);
-            total += t[reps / 2] * (double)s->calls;
+            prof.shape[i].alone = t[reps / 2] * (double)s->calls;
+            total += prof.shape[i].alone;
         }
     }
     free(A);
     free(B);
     free(C);
     return total;
+}
+
+static int cmp_shape_seconds(const void *a, const void *b) {
+    const bpfree_profile_shape *x = a, *y = b;
+    return (x->seconds < y->seconds) - (x->seconds > y->seconds); /* descending */
+}
+
+int bpfree_profile_shapes(bpfree_profile_shape *out, int max) {
+    pthread_mutex_lock(&prof.lock);
+    const int n = prof.n;
+    bpfree_profile_shape all[PROF_SHAPES];
+    for (int i = 0; i < n; i++) {
+        const prof_shape *s = &prof.shape[i];
+        all[i] = (bpfree_profile_shape){.ta = s->ta, .tb = s->tb, .M = s->M, .N = s->N,
+                                        .K = s->K, .calls = s->calls, .seconds = s->seconds,
+                                        .alone = s->alone};
+    }
+    pthread_mutex_unlock(&prof.lock);
+    qsort(all, (size_t)n, sizeof *all, cmp_shape_seconds);
+    for (int i = 0; i < n && i < max; i++) out[i] = all[i];
+    return n;
 }
 
 static int prof_on(void) { return atomic_load_explicit(&prof.on, memory_order_relaxed); }
