@@ -17,7 +17,8 @@
 # cff-fixed, cff-adaptive as --preset cff-paper --greedy 0 (784-500-500, all
 # layers every batch) at batch 1000 and 50000 (full batch); each at every
 # --threads value; plus inference of the bp net (10,000 test images in one
-# batch; one image); with 2 threads also mf and ff with --pipeline 2.
+# batch; one image); with 2 threads also mf and ff with --pipeline 2, and bp,
+# mf, dfa with --threading blas (the BLAS's threads instead of bpfree's split).
 # --rules picks any of: bp, mf, dfa, fa, drtp, f3, llo,
 # pepita, dkp, fdfa, fg-w, fg-a, lg-fg-a, ff, cff-fixed, cff-adaptive, infer
 # (default: all).
@@ -270,6 +271,16 @@ for t in $(echo "$THREADS" | tr ',' ' '); do
             echo "$r-b$b-t$t|60000|--rule $r $o --batch $b --threads $t|--rule $r $o --batch $b --threads $t|$o" >>"$CONFIGS"
         done
     done
+    # bp, mf, dfa with the BLAS's own threads instead of bpfree's split (the
+    # default), for the record (torch: the same twin)
+    if [ "$t" -ge 2 ]; then
+        for r in bp mf dfa; do
+            has_rule "$r" || continue
+            for b in $BATCHES; do
+                echo "$r.blas-b$b-t$t|60000|--rule $r --threading blas --batch $b --threads $t|--rule $r --batch $b --threads $t|--threading blas" >>"$CONFIGS"
+            done
+        done
+    fi
     # mf with its layers pipelined over the threads (torch: plain mf on as many)
     if has_rule mf && [ "$t" -ge 2 ]; then
         for b in $BATCHES; do
@@ -377,6 +388,7 @@ END {
         nb_ = substr(p[np - 1], 2); nt = substr(p[np], 2)
         label = sprintf("%s%s, batch %s, %s thread%s", rule, shown[id] != "" ? " `" shown[id] "`" : "",
                         nb_, nt, nt == "1" ? "" : "s")
+        if (rule ~ /\.blas$/) label = substr(label, 1, length(rule) - 5) substr(label, length(rule) + 1)
         if (rule == "ff" || rule ~ /^cff-/) label = label " (cff-paper net)"
         if (rule == "mfpipe") label = "mf --pipeline " nt substr(label, 7) " (torch: plain mf)"
         if (rule == "ffpipe") label = "ff --pipeline " nt substr(label, 7) " (cff-paper net; torch: plain ff)"

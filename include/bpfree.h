@@ -58,6 +58,19 @@ const char *bpfree_strerror(bpfree_status code);
 
 /* ------------------------------------------------------------ vocabulary */
 
+/* How N > 1 threads are used.  Process-wide, like the thread count. */
+typedef enum bpfree_threading {
+    /* bpfree splits each product, and each dense layer's forward and
+     * gradient passes, over its own threads (BLAS on one thread): a thread
+     * does the bias, activation, derivative, bias gradient and optimizer
+     * step of the units whose product it computed, while they are in its
+     * cache.  The default. */
+    BPFREE_THREADING_SPLIT = 0,
+    /* the BLAS's own threads for the products; bpfree's threads only for
+     * the optimizer step */
+    BPFREE_THREADING_BLAS = 1
+} bpfree_threading;
+
 typedef enum bpfree_act {
     BPFREE_ACT_RELU = 0,
     BPFREE_ACT_TANH,
@@ -238,7 +251,8 @@ typedef struct bpfree_config {
     int epochs;
     int batch;
     uint64_t seed;
-    int threads;                     /* BLAS threads; 0 = all cores */
+    int threads;                     /* threads for products and element-wise
+                                        work (see threading); 0 = all cores */
     /* Layer pipelining (rules that update a layer at once: mf, drtp, f3,
      * llo, ff with random negatives): N >= 2 threads, each owning a
      * contiguous range of layers, so layer l works on batch k+1 while layer
@@ -246,6 +260,7 @@ typedef struct bpfree_config {
      * Same numbers as N = 0 (off).  Ignored under greedy_epochs (one layer
      * trains).  Not saved. */
     int pipeline;
+    bpfree_threading threading;      /* with threads > 1; not saved */
     bpfree_optim_config optim;
     /* Mono-Forward */
     bpfree_predict_mode predict;         /* FF (sum of heads) or BP (last head) */
@@ -563,8 +578,15 @@ void bpfree_gemm(int ta, int tb, int M, int N, int K, float alpha,
 void bpfree_gemm_naive(int ta, int tb, int M, int N, int K, float alpha,
                        const float *A, int lda, const float *B, int ldb,
                        float beta, float *C, int ldc);
-/* Threads for the BLAS (0 = all cores).  Returns the number in force. */
+/* Threads (0 = all cores): bpfree's pool, and the BLAS's threads when the
+ * threading is BPFREE_THREADING_BLAS (one BLAS thread under SPLIT).
+ * Process-wide.  Returns the number in force. */
 int bpfree_set_threads(int n);
+/* Chooses how threads are used (see bpfree_threading) and applies it to the
+ * thread count in force.  0, or -1 for an unknown value.  bpfree_model_create
+ * calls it with the config's value. */
+int bpfree_set_threading(bpfree_threading t);
+bpfree_threading bpfree_get_threading(void);
 
 /* Profiling of the matrix products, for benchmarks.  Between start and stop
  * every bpfree_gemm call (from any thread) is timed and counted by shape;

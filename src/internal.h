@@ -112,6 +112,8 @@ void bp_dense_forward(const bp_dense *L, const float *x, float *h, int B);
  *   if dx != NULL: dx (B, I) = dz W   (computed with the current W). */
 void bp_dense_backward(const bp_dense *L, const float *x, const float *h,
                        float *dh, float *dx, int B);
+/* gb[a:b] = sum over the B rows of dz (B, O) of columns a..b */
+void bp_bias_grad(float *gb, const float *dz, int B, int O, size_t a, size_t b);
 
 /* ------------------------------------------------------------- model */
 
@@ -181,6 +183,10 @@ float *bp_tensor_grad(const bpfree_model *m, int t);
 void bp_tensor_step(bpfree_model *m, int t);
 /* Step layer l's W and b. */
 void bp_layer_step(bpfree_model *m, int l);
+/* bp_dense_backward (no dx) of layer l, then bp_layer_step — with
+ * BPFREE_THREADING_SPLIT fused per range of units (src/core/model.c). */
+void bp_dense_backward_step(bpfree_model *m, int l, const float *x, const float *h, float *dh,
+                            int B);
 /* the same with an explicit optimizer clock (pipelined layers keep one each) */
 void bp_step_range(bpfree_model *m, const bp_optim *o, size_t off, size_t n);
 /* learning rate of batch k of nb in the current epoch (schedules, greedy) */
@@ -370,6 +376,18 @@ int bp_check_finite(const float *v, size_t n);
  * fn(ctx, a, b) runs on [a, b) parts of [0, n), at least `grain` each. */
 void bp_par_threads(int n);
 void bp_par_for(size_t n, size_t grain, void (*fn)(void *ctx, size_t a, size_t b), void *ctx);
+/* threads a bp_par_for would use now: 1 inside a part (no nesting) */
+int bp_par_width(void);
+/* parts to split work of `macs` multiply-adds into: 1 unless threading is
+ * BPFREE_THREADING_SPLIT, the pool has several threads and the work is big
+ * enough (src/core/gemm.c) */
+int bp_split_width(double macs);
+/* one BLAS call for a slice of a product (M, N) x K of a whole (fullM,
+ * fullN) x K: profiled as the whole product when `record` (part 0 does,
+ * the others do not), never split further */
+void bp_gemm_slice(int record, int fullM, int fullN, int ta, int tb, int M, int N, int K,
+                   float alpha, const float *A, int lda, const float *B, int ldb, float beta,
+                   float *C, int ldc);
 /* sum of squares, vectorised with fixed-order lanes (src/core/vec.c) */
 double bp_sumsq(const float *x, int n);
 /* largest element of x[0..n), n >= 1 (NaNs are skipped unless x[0] is one) */

@@ -18,7 +18,8 @@ typedef enum { T_STR, T_INT, T_FLOAT, T_FLAG } opt_type;
 
 typedef struct opts {
     const char *rule, *data, *layers, *act, *loss, *norm, *optim, *sched, *init, *fb_init,
-        *predict, *log, *save, *milestones, *f3_error, *target, *fb_optim, *diagnose;
+        *predict, *log, *save, *milestones, *f3_error, *target, *fb_optim, *diagnose,
+        *threading;
     int epochs, batch, threads, val, greedy, step_epochs, nesterov, adamw, quiet, profile,
         profile_shapes, pipeline, f3_onehot, f3_softmax, classify, diag_every, diag_draws;
     double pepita_f, fb_lr, fb_wd;
@@ -145,6 +146,10 @@ static const opt_def OPTS[] = {
      "mf, drtp, f3, llo, ff: pipeline the layers over N threads (layer l on batch k+1 while l+1 is on "
      "batch k; same numbers; 0 = off)",
      T_INT, O(pipeline), "0"},
+    {"threading", "NAME",
+     "with --threads > 1: split (bpfree splits each product and each layer's element-wise work "
+     "over its threads, BLAS on one) or blas (the BLAS's threads for products)",
+     T_STR, O(threading), "split"},
     {"profile", NULL,
      "time the matrix products of training and replay them alone; prints a 'profile:' line",
      T_FLAG, O(profile), "off"},
@@ -517,6 +522,11 @@ static void build_config(const opts *o, int D, int C, bpfree_config *c) {
     }
     if (given(o, O(threads))) c->threads = o->threads;
     if (given(o, O(pipeline))) c->pipeline = o->pipeline;
+    if (o->threading) {
+        if (strcmp(o->threading, "split") == 0) c->threading = BPFREE_THREADING_SPLIT;
+        else if (strcmp(o->threading, "blas") == 0) c->threading = BPFREE_THREADING_BLAS;
+        else die("--threading: unknown value '%s' (known: split, blas)", o->threading);
+    }
     if (o->nesterov) c->optim.nesterov = 1;
     if (o->adamw) c->optim.decoupled = 1;
     apply_ff_options(o, c);

@@ -19,10 +19,9 @@ static void prof_record(int ta, int tb, int M, int N, int K, double dt);
 static double now_seconds(void);
 static int prof_on(void);
 
-void bpfree_gemm(int ta, int tb, int M, int N, int K, float alpha, const float *A, int lda,
-                 const float *B, int ldb, float beta, float *C, int ldc) {
-    const int timed = prof_on();
-    const double t0 = timed ? now_seconds() : 0.0;
+/* One BLAS call, no splitting, no profiling. */
+static void blas_call(int ta, int tb, int M, int N, int K, float alpha, const float *A, int lda,
+                      const float *B, int ldb, float beta, float *C, int ldc) {
     if (M == 1 || N == 1) {
         /* a vector result: sgemv, several times faster than a one-row sgemm
          * in OpenBLAS 0.3.21 (one image through 784-1000-1000-10: ~440 ->
@@ -42,7 +41,66 @@ void bpfree_gemm(int ta, int tb, int M, int N, int K, float alpha, const float *
         cblas_sgemm(CblasRowMajor, ta ? CblasTrans : CblasNoTrans, tb ? CblasTrans : CblasNoTrans,
                     M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
     }
-    if (timed) prof_record(ta, tb, M, N, K, now_seconds() - t0);
+}
+
+void bp_gemm_slice(int record, int fullM, int fullN, int ta, int tb, int M, int N, int K,
+                   float alpha, const float *A, int lda, const float *B, int ldb, float beta,
+                   float *C, int ldc) {
+    const int timed = record && prof_on();
+    const double t0 = timed ? now_seconds() : 0.0;
+    blas_call(ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
+    if (timed) prof_record(ta, tb, fullM, fullN, K, now_seconds() - t0);
+}
+
+/* ------------------------------------------------------------ threading
+ * "split" (the default with --threads N > 1): the BLAS runs on one thread
+ * and bpfree splits the work itself over its pool (src/core/par.c) — a
+ * product by columns of C (or rows, when C is narrow), a dense layer's
+ * forward and gradient passes by output units, with the element-wise work
+ * of each part (bias, activation, derivative, bias gradient, optimizer step)
+ * done by the thread that computed that part, while it is in its cache.
+ * "blas": OpenBLAS's (or BLIS's) own threads for the products, the pool for
+ * the optimizer step only.  Measured in BENCHMARKS.md. */
+static int threading = BPFREE_THREADING_SPLIT, threads_now = 1;
+
+/* below this many multiply-adds a product is not worth splitting */
+#define SPLIT_MIN_MACS (1L << 20)
+
+int bp_split_width(double macs) {
+    if (threading != BPFREE_THREADING_SPLIT || macs < (double)SPLIT_MIN_MACS) return 1;
+    return bp_par_width();
+}
+
+typedef struct {
+    int ta, tb, M, N, K, by_rows;
+    float alpha, beta;
+    const float *A, *B;
+    int lda, ldb, ldc;
+    float *C;
+} gemm_job;
+
+static void gemm_part(void *ctx, size_t a, size_t b) {
+    const gemm_job *j = ctx;
+    const int n = (int)(b - a);
+    if (j->by_rows) /* rows a..b of C: rows of op(A) */
+        bp_gemm_slice(a == 0, j->M, j->N, j->ta, j->tb, n, j->N, j->K, j->alpha,
+                      j->ta ? j->A + a : j->A + a * (size_t)j->lda, j->lda, j->B, j->ldb, j->beta,
+                      j->C + a * (size_t)j->ldc, j->ldc);
+    else /* columns a..b of C: columns of op(B) */
+        bp_gemm_slice(a == 0, j->M, j->N, j->ta, j->tb, j->M, n, j->K, j->alpha, j->A, j->lda,
+                      j->tb ? j->B + a * (size_t)j->ldb : j->B + a, j->ldb, j->beta, j->C + a,
+                      j->ldc);
+}
+
+void bpfree_gemm(int ta, int tb, int M, int N, int K, float alpha, const float *A, int lda,
+                 const float *B, int ldb, float beta, float *C, int ldc) {
+    if (M > 1 && N > 1 && (M >= 64 || N >= 64) &&
+        bp_split_width((double)M * N * (double)K) > 1) {
+        gemm_job j = {ta, tb, M, N, K, N < 64, alpha, beta, A, B, lda, ldb, ldc, C};
+        bp_par_for((size_t)(j.by_rows ? M : N), 32, gemm_part, &j);
+        return;
+    }
+    bp_gemm_slice(1, M, N, ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
 }
 
 /* C (M,N) = alpha op(A) op(B) + beta C; op(A)[i][k] = ta ? A[k*lda+i] : A[i*lda+k]. */
@@ -66,13 +124,25 @@ int bpfree_set_threads(int n) {
         long c = sysconf(_SC_NPROCESSORS_ONLN);
         n = c > 0 ? (int)c : 1;
     }
+    const int blas = threading == BPFREE_THREADING_SPLIT ? 1 : n;
 #ifdef BPFREE_BLIS
-    bli_thread_set_num_threads(n);
+    bli_thread_set_num_threads(blas);
 #else
-    openblas_set_num_threads(n);
+    openblas_set_num_threads(blas);
 #endif
     bp_par_threads(n);
+    threads_now = n;
     return n;
+}
+
+int bpfree_set_threading(bpfree_threading t) {
+    if (t != BPFREE_THREADING_SPLIT && t != BPFREE_THREADING_BLAS) return -1;
+    threading = t;
+    bpfree_set_threads(threads_now);
+    return 0;
+}
+
+bpfree_threading bpfree_get_threading(void) { return (bpfree_threading)threading;
 }
 
 /* ------------------------------------------------------------ profiling

@@ -72,6 +72,9 @@ bpfree_status bpfree_config_check(const bpfree_config *c, bpfree_error *err) {
     CHECK(c->epochs > 0, "epochs must be > 0 (got %d)", c->epochs);
     CHECK(c->batch > 0, "batch must be > 0 (got %d)", c->batch);
     CHECK(c->threads >= 0, "threads must be >= 0 (got %d)", c->threads);
+    CHECK(c->threading == BPFREE_THREADING_SPLIT || c->threading == BPFREE_THREADING_BLAS,
+          "threading must be BPFREE_THREADING_SPLIT or BPFREE_THREADING_BLAS (got %d)",
+          (int)c->threading);
     CHECK(c->pipeline == 0 || (c->pipeline >= 2 && c->pipeline <= need && c->pipeline <= 8),
           "pipeline must be 0 (off) or between 2 and the number of layers (%d, at most 8), got %d",
           need, c->pipeline);
@@ -180,22 +183,74 @@ void bp_tensor_step(bpfree_model *m, int t) {
     if (m->tensors[t].trainable) step_range(m, m->tensors[t].off, m->tensors[t].n);
 }
 
+typedef struct {
+    bpfree_model *m;
+    const bp_dense *L;
+    const float *x, *dz;
+    const bp_optim *step;
+    int B;
+    const float *h; /* backward_step_part: the layer's output, and */
+    float *dh;      /* the signal there, made dz in place */
+} grad_job;
+
+/* units a..b: gW[a:b] = dz[:, a:b]^T x, gb[a:b], then their step */
+static void grad_step_part(void *ctx, size_t a, size_t b) {
+    const grad_job *j = ctx;
+    const bp_dense *L = j->L;
+    const int I = L->in, O = L->out;
+    bp_gemm_slice(a == 0, O, I, 1, 0, (int)(b - a), I, j->B, 1.0f, j->dz + a, O, j->x, I, 0.0f,
+                  L->gW + a * (size_t)I, I);
+    bp_bias_grad(L->gb, j->dz, j->B, O, a, b);
+    if (!j->step) return;
+    bpfree_model *m = j->m;
+    const size_t w = L->off + a * (size_t)I, nw = (b - a) * (size_t)I;
+    const size_t bo = L->off + (size_t)O * I + a;
+    float *v = m->opt_v;
+    bp_optim_step(j->step, m->params + w, m->grads + w, m->opt_m + w, v ? v + w : NULL, nw);
+    bp_optim_step(j->step, m->params + bo, m->grads + bo, m->opt_m + bo, v ? v + bo : NULL, b - a);
+}
+
 /* gW = dz^T x and gb = sum_b dz of layer l, then (if step) the optimizer
  * step of W and b with that clock — one call for "gradient, then step".
- * (Computing gW in row blocks and stepping each block while it is in cache
- * was tried: the smaller products cost more than the traffic saved — bp
- * batch 256 went from 4.8 to 5.3 s per epoch.) */
+ * With BPFREE_THREADING_SPLIT each thread does a range of units, product
+ * and step, so its gradient rows are still in its cache when it steps them.
+ * (On one thread, computing gW in row blocks and stepping each block while
+ * it is in cache was tried: the smaller products cost more than the traffic
+ * saved — bp batch 256 went from 4.8 to 5.3 s per epoch.) */
 void bp_dense_grad_step(bpfree_model *m, int l, const float *x, const float *dz, int B,
                         const bp_optim *step) {
     const bp_dense *L = &m->layers[l];
     const int I = L->in, O = L->out;
-    bpfree_gemm(1, 0, O, I, B, 1.0f, dz, O, x, I, 0.0f, L->gW, I);
-    for (int o = 0; o < O; o++) L->gb[o] = 0.0f;
-    for (int b = 0; b < B; b++) {
-        const float *d = dz + (size_t)b * O;
-        for (int o = 0; o < O; o++) L->gb[o] += d[o];
+    grad_job j = {m, L, x, dz, step, B, NULL, NULL};
+    if (O >= 64 && bp_split_width((double)B * O * I) > 1) {
+        bp_par_for((size_t)O, 32, grad_step_part, &j);
+        return;
     }
+    bpfree_gemm(1, 0, O, I, B, 1.0f, dz, O, x, I, 0.0f, L->gW, I);
+    bp_bias_grad(L->gb, dz, B, O, 0, (size_t)O);
     if (step) bp_step_range(m, step, L->off, (size_t)O * I + O);
+}
+
+/* units a..b: dz = dh ⊙ f'(z), then as grad_step_part */
+static void backward_step_part(void *ctx, size_t a, size_t b) {
+    const grad_job *j = ctx;
+    const int O = j->L->out, w = (int)(b - a);
+    for (int r = 0; r < j->B; r++)
+        bp_act_backward(j->L->act, j->h + (size_t)r * O + a, j->dh + (size_t)r * O + a, (size_t)w);
+    grad_step_part(ctx, a, b);
+}
+
+void bp_dense_backward_step(bpfree_model *m, int l, const float *x, const float *h, float *dh,
+                            int B) {
+    const bp_dense *L = &m->layers[l];
+    const int I = L->in, O = L->out;
+    if (O >= 64 && bp_split_width((double)B * O * I) > 1) {
+        grad_job j = {m, L, x, dh, &m->optim, B, h, dh};
+        bp_par_for((size_t)O, 32, backward_step_part, &j);
+        return;
+    }
+    bp_dense_backward(L, x, h, dh, NULL, B);
+    bp_layer_step(m, l);
 }
 
 void bp_layer_step(bpfree_model *m, int l) {
@@ -320,6 +375,7 @@ bpfree_status bpfree_model_new(const bpfree_config *cfg, bpfree_model **out,
     m->rule = bp_rule_lookup(cfg->rule);
     m->optim.cfg = cfg->optim;
     bp_rng_seed(&m->rng, cfg->seed);
+    bpfree_set_threading(cfg->threading);
     bpfree_set_threads(cfg->threads);
     if ((st = build_layers(m, err)) || (m->rule->reserve && (st = m->rule->reserve(m, err))) ||
         (st = alloc_blocks(m, err))) {

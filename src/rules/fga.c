@@ -75,8 +75,7 @@ static bpfree_status fga_train(bpfree_model *m, int B, double *loss, long *corre
     for (int l = 0; l < L; l++) {                              /* lines 19-20 */
         const bp_dense *Ly = &m->layers[l];
         scale_rows(s->u[l], s->dl, B, Ly->out);                /* dL_b u_l[b] */
-        bp_dense_backward(Ly, s->h[l], s->h[l + 1], s->u[l], NULL, B);
-        bp_layer_step(m, l);
+        bp_dense_backward_step(m, l, s->h[l], s->h[l + 1], s->u[l], B);
     }
     return BPFREE_OK;
 }

@@ -88,8 +88,7 @@ static void block_update(bpfree_model *m, lgfga_state *s, int l, const float *x,
         float *ur = s->u + (size_t)r * n;
         for (int k = 0; k < n; k++) ur[k] *= s->dl[r];
     }
-    bp_dense_backward(Ly, x, h, s->u, NULL, B);
-    bp_layer_step(m, l);
+    bp_dense_backward_step(m, l, x, h, s->u, B);
 }
 
 static bpfree_status lgfga_train(bpfree_model *m, int B, double *loss, long *correct) {
@@ -118,8 +117,7 @@ static bpfree_status lgfga_train(bpfree_model *m, int B, double *loss, long *cor
     *correct += bp_count_correct(s->G, m->lb, B, C);
     *loss += bp_loss(m->cfg.loss, s->G, m->yb, B, C, s->e);
     if (nh > 0) block_update(m, s, nh - 1, nh > 1 ? s->a[nh % 2] : m->xb, in, Out->W, s->e, B);
-    bp_dense_backward(Out, in, s->G, s->e, NULL, B);
-    bp_layer_step(m, L - 1);
+    bp_dense_backward_step(m, L - 1, in, s->G, s->e, B);
     return BPFREE_OK;
 }
 
