@@ -305,21 +305,50 @@ static float theta_of(const bpfree_model *m, int l) {
     return m->cfg.ff_theta_width ? (float)m->layers[l].out : m->cfg.ff_theta;
 }
 
+/* The element-wise passes below run over rows (or, for sums over rows,
+ * over columns, so that each sum keeps its order) split over the threads
+ * with BPFREE_THREADING_SPLIT: the same numbers on any number of threads. */
+#define FF_ROW_GRAIN 16
+#define FF_COL_GRAIN 64
+
+typedef struct {
+    const bpfree_config *c;
+    const bp_dense *Ly;
+    const float *h, *dG, *rm;
+    float *nout, *Gout, *dz, *ps, *gb;
+    int O, r, B, beta_first;
+    float scale, lambda;
+    double mean;
+} ff_job;
+
+/* rows a..b: the next layer's normalised input and the goodness (one sum of
+ * squares gives both) */
+static void norm_rows(void *ctx, size_t a, size_t b) {
+    const ff_job *j = ctx;
+    const int O = j->O;
+    for (size_t r = a; r < b; r++) {
+        const float *hr = j->h + r * O;
+        float *nr = j->nout + r * O;
+        const double ss = bp_sumsq(hr, O);
+        const float inv = norm_scale(j->c->ff_norm, ss, O);
+        j->Gout[r] = goodness_of(j->c->ff_goodness, ss, O);
+        for (int k = 0; k < O; k++) nr[k] = hr[k] * inv;
+    }
+}
+
+/* 1 if a pass of about `work` operations should go over the threads */
+static int ff_split(double work) { return bp_split_width(work) > 1; }
+
 /* Layer l on `rows` rows: h = f(in W^T + b), the next layer's normalised
- * input nout and each row's goodness G (one sum of squares gives both). */
+ * input nout and each row's goodness G. */
 static void ff_forward(bpfree_model *m, int l, const float *in, int rows, float *h, float *nout,
                        float *G) {
     const bp_dense *Ly = &m->layers[l];
     const int O = Ly->out;
     bp_dense_forward(Ly, in, h, rows);
-    for (int r = 0; r < rows; r++) {
-        const float *hr = h + (size_t)r * O;
-        float *nr = nout + (size_t)r * O;
-        const double ss = bp_sumsq(hr, O);
-        const float inv = norm_scale(m->cfg.ff_norm, ss, O);
-        G[r] = goodness_of(m->cfg.ff_goodness, ss, O);
-        for (int j = 0; j < O; j++) nr[j] = hr[j] * inv;
-    }
+    ff_job j = {.c = &m->cfg, .h = h, .nout = nout, .Gout = G, .O = O};
+    if (ff_split((double)rows * O * 64)) bp_par_for((size_t)rows, FF_ROW_GRAIN, norm_rows, &j);
+    else norm_rows(&j, 0, (size_t)rows);
 }
 
 /* The same on rows [r0, r1) of the work buffers: the input is s->X (layer 0,
@@ -357,6 +386,37 @@ static void softmax_rows(float *z, int B, int C) {
 
 /* ------------------------------------------------------------ training */
 
+/* rows a..b of dz = dL/dG * dG/dh * f'(z), dG/dh = 2h (sum) or 2h/O
+ * (mean); on positive rows plus peer normalisation's term at the unit's
+ * input */
+static void dz_rows(void *ctx, size_t a, size_t b) {
+    const ff_job *j = ctx;
+    const bp_dense *Ly = j->Ly;
+    const int O = j->O;
+    for (size_t q = a; q < b; q++) {
+        const float g = j->dG[q] * j->scale, *hq = j->h + q * O;
+        float *dq = j->dz + q * O;
+        for (int k = 0; k < O; k++) dq[k] = g * hq[k];
+        bp_act_backward(Ly->act, hq, dq, (size_t)O);
+        if (j->lambda > 0.0f && q < (size_t)j->r)
+            for (int k = 0; k < O; k++)
+                dq[k] += j->lambda * (float)(j->rm[k] - j->mean) / (float)j->B;
+    }
+}
+
+/* columns a..b: the sum of positive activities (peer normalisation) and gb
+ * += sum over rows of dz, each in row order */
+static void col_sums(void *ctx, size_t a, size_t b) {
+    const ff_job *j = ctx;
+    const int O = j->O;
+    for (int q = 0; q < j->r; q++)
+        for (size_t k = a; k < b; k++) j->ps[k] += j->h[(size_t)q * O + k];
+    if (j->beta_first)
+        for (size_t k = a; k < b; k++) j->gb[k] = 0.0f;
+    for (int q = 0; q < 2 * j->r; q++)
+        for (size_t k = a; k < b; k++) j->gb[k] += j->dz[(size_t)q * O + k];
+}
+
 /* Layer l's loss on the 2r positive and negative rows of one chunk — its
  * input `in`, output h and goodness G (2r rows each) — and its gradient,
  * accumulated over the chunks of the batch (beta_first: the first chunk);
@@ -391,36 +451,24 @@ static void ff_grad(bpfree_model *m, ff_state *s, int l, int r, int last, int B,
         dG[q] = (float)d;
         if (ggrad) *ggrad += d * S; /* dL_l/dgamma_l (eq. 7) */
     }
-    /* dz = dL/dG * dG/dh * f'(z), dG/dh = 2h (sum) or 2h/O (mean) */
-    const float scale = c->ff_goodness == BPFREE_FF_MEAN ? 2.0f / (float)O : 2.0f;
-    for (int q = 0; q < 2 * r; q++) {
-        const float g = dG[q] * scale, *hq = h + (size_t)q * O;
-        float *dq = dz + (size_t)q * O;
-        for (int j = 0; j < O; j++) dq[j] = g * hq[j];
-    }
-    bp_act_backward(Ly->act, h, dz, (size_t)2 * r * O);
     /* peer normalisation on positive rows, at the unit's input */
     const float *rm = peer + s->off[l];
-    float *ps = s->psum + s->off[l];
-    for (int q = 0; q < r; q++)
-        for (int j = 0; j < O; j++) ps[j] += h[(size_t)q * O + j];
+    double mean = 0.0;
     if (lambda > 0.0f) {
-        double mean = 0.0;
         for (int j = 0; j < O; j++) mean += rm[j];
         mean /= O;
-        for (int q = 0; q < r; q++) {
-            float *dq = dz + (size_t)q * O;
-            for (int j = 0; j < O; j++)
-                dq[j] += lambda * (float)(rm[j] - mean) / (float)B;
-        }
     }
+    ff_job j = {.c = c, .h = h, .dG = dG, .rm = rm, .dz = dz, .ps = s->psum + s->off[l],
+                .gb = Ly->gb, .O = O, .r = r, .B = B, .beta_first = beta_first,
+                .scale = c->ff_goodness == BPFREE_FF_MEAN ? 2.0f / (float)O : 2.0f,
+                .lambda = lambda, .mean = mean, .Ly = Ly};
+    const int par = ff_split((double)2 * r * O * 64);
+    if (par) bp_par_for((size_t)2 * r, FF_ROW_GRAIN, dz_rows, &j);
+    else dz_rows(&j, 0, (size_t)2 * r);
     /* gW (O, I) += dz^T x̂; gb += sum_rows dz */
     bpfree_gemm(1, 0, O, I, 2 * r, 1.0f, dz, O, in, I, beta_first ? 0.0f : 1.0f, Ly->gW, I);
-    if (beta_first) memset(Ly->gb, 0, (size_t)O * sizeof(float));
-    for (int q = 0; q < 2 * r; q++) {
-        const float *dq = dz + (size_t)q * O;
-        for (int j = 0; j < O; j++) Ly->gb[j] += dq[j];
-    }
+    if (par) bp_par_for((size_t)O, FF_COL_GRAIN, col_sums, &j);
+    else col_sums(&j, 0, (size_t)O);
 }
 
 /* ff_grad on the chunk in the work buffers */
