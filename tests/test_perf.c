@@ -627,6 +627,39 @@ static void test_split_rules_deterministic(void **state) {
     bpfree_set_threads(1);
 }
 
+/* Activation passes over big arrays split over two threads: the same bits
+ * as one thread (element-wise). */
+static void test_split_activations(void **state) {
+    (void)state;
+    enum { N = 200001 };
+    float *h1 = malloc(N * sizeof(float)), *h2 = malloc(N * sizeof(float)),
+          *d1 = malloc(N * sizeof(float)), *d2 = malloc(N * sizeof(float));
+    assert_true(h1 && h2 && d1 && d2);
+    bp_rng r;
+    bp_rng_seed(&r, 31);
+    assert_int_equal(bpfree_set_threading(BPFREE_THREADING_SPLIT), 0);
+    const bpfree_act acts[] = {BPFREE_ACT_RELU, BPFREE_ACT_TANH, BPFREE_ACT_SIGMOID};
+    for (int k = 0; k < 3; k++) {
+        tu_fill_uniform(&r, h1, N, -6.0f, 6.0f);
+        tu_fill_uniform(&r, d1, N, -1.0f, 1.0f);
+        memcpy(h2, h1, N * sizeof(float));
+        memcpy(d2, d1, N * sizeof(float));
+        bpfree_set_threads(1);
+        bp_act_forward(acts[k], h1, N);
+        bp_act_backward(acts[k], h1, d1, N);
+        bpfree_set_threads(2);
+        bp_act_forward(acts[k], h2, N);
+        bp_act_backward(acts[k], h2, d2, N);
+        assert_true(same(h1, h2, N));
+        assert_true(same(d1, d2, N));
+    }
+    bpfree_set_threads(1);
+    free(h1);
+    free(h2);
+    free(d1);
+    free(d2);
+}
+
 typedef struct {
     float *v;
     size_t n;
@@ -686,6 +719,7 @@ int main(void) {
         cmocka_unit_test(test_split_matches_one_thread),
         cmocka_unit_test(test_split_gemm),
         cmocka_unit_test(test_split_rules_deterministic),
+        cmocka_unit_test(test_split_activations),
         cmocka_unit_test(test_pool),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -61,7 +61,46 @@ static inline float sigmoid_v(float x) {
     return x < 0.0f ? neg : pos;
 }
 
+/* big arrays go over the threads (BPFREE_THREADING_SPLIT): element-wise, so
+ * the same numbers however they are split */
+#define ACT_GRAIN ((size_t)1 << 15)
+
+typedef struct {
+    bpfree_act a;
+    const float *h;
+    float *d;
+} act_job;
+
+static void act_one(bpfree_act a, float *h, size_t n);
+static void act_back_one(bpfree_act a, const float *h, float *d, size_t n);
+
+static void forward_part(void *ctx, size_t i, size_t j) {
+    const act_job *k = ctx;
+    act_one(k->a, k->d + i, j - i);
+}
+
+static void backward_part(void *ctx, size_t i, size_t j) {
+    const act_job *k = ctx;
+    act_back_one(k->a, k->h + i, k->d + i, j - i);
+}
+
 void bp_act_forward(bpfree_act a, float *h, size_t n) {
+    if (a == BPFREE_ACT_IDENTITY) return;
+    act_job k = {a, NULL, h};
+    if (n >= 2 * ACT_GRAIN && bp_split_width((double)n * 64) > 1)
+        bp_par_for(n, ACT_GRAIN, forward_part, &k);
+    else act_one(a, h, n);
+}
+
+void bp_act_backward(bpfree_act a, const float *h, float *d, size_t n) {
+    if (a == BPFREE_ACT_IDENTITY) return;
+    act_job k = {a, h, d};
+    if (n >= 2 * ACT_GRAIN && bp_split_width((double)n * 64) > 1)
+        bp_par_for(n, ACT_GRAIN, backward_part, &k);
+    else act_back_one(a, h, d, n);
+}
+
+static void act_one(bpfree_act a, float *h, size_t n) {
     switch (a) {
     case BPFREE_ACT_RELU:
         for (size_t i = 0; i < n; i++) h[i] = h[i] < 0.0f ? 0.0f : h[i]; /* NaN passes, as in PyTorch */
@@ -78,7 +117,7 @@ void bp_act_forward(bpfree_act a, float *h, size_t n) {
     }
 }
 
-void bp_act_backward(bpfree_act a, const float *h, float *d, size_t n) {
+static void act_back_one(bpfree_act a, const float *h, float *d, size_t n) {
     switch (a) {
     case BPFREE_ACT_RELU: /* f'(0) = 0, as PyTorch */
         for (size_t i = 0; i < n; i++) d[i] = h[i] > 0.0f ? d[i] : 0.0f;
