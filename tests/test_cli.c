@@ -259,6 +259,8 @@ static void test_bad_enum(void **state) {
     expect_error("--optim lbfgs", RUN("train", "--optim", "lbfgs"), "--optim", "lbfgs", "sgd",
                  "adam", NULL);
     expect_error("--loss hinge", RUN("train", "--loss", "hinge"), "--loss", "hinge", NULL);
+    expect_error("--threading omp", RUN("train", "--threading", "omp"), "--threading", "'omp'",
+                 "split", "blas", NULL);
 }
 
 static void test_missing_data(void **state) {
