@@ -580,7 +580,10 @@ void bpfree_gemm_naive(int ta, int tb, int M, int N, int K, float alpha,
                        float beta, float *C, int ldc);
 /* Threads (0 = all cores): bpfree's pool, and the BLAS's threads when the
  * threading is BPFREE_THREADING_BLAS (one BLAS thread under SPLIT).
- * Process-wide.  Returns the number in force. */
+ * Process-wide; not to be changed while another thread trains.  Calls from
+ * several threads at once (two models, or bpfree_gemm from the caller's
+ * threads) are safe: while one call uses the pool, the others run on their
+ * own thread.  Returns the number in force. */
 int bpfree_set_threads(int n);
 /* Chooses how threads are used (see bpfree_threading) and applies it to the
  * thread count in force.  0, or -1 for an unknown value.  bpfree_model_create

@@ -661,6 +661,58 @@ static void test_split_activations(void **state) {
 }
 
 typedef struct {
+    const float *A, *B, *ref;
+    float *C;
+    int M, N, K, ok;
+} conc_job;
+
+static void *conc_gemm(void *arg) {
+    conc_job *j = arg;
+    j->ok = 1;
+    for (int k = 0; k < 40; k++) {
+        bpfree_gemm(0, 0, j->M, j->N, j->K, 1.0f, j->A, j->K, j->B, j->N, 0.0f, j->C, j->N);
+        if (!same(j->C, j->ref, (size_t)j->M * j->N)) j->ok = 0;
+    }
+    return NULL;
+}
+
+/* Two of the caller's threads using bpfree_gemm at once, split threading on
+ * two threads: one gets the pool, the other runs alone; every result right
+ * (exact data, so "right" is bit for bit). */
+static void test_split_concurrent_callers(void **state) {
+    (void)state;
+    enum { M = 128, N = 256, K = 64 };
+    float *A = malloc(M * K * sizeof(float)), *B = malloc(K * N * sizeof(float)),
+          *ref = malloc(M * N * sizeof(float)), *C[2];
+    assert_true(A && B && ref);
+    bp_rng r;
+    bp_rng_seed(&r, 41);
+    fill_dyadic(&r, A, M * K);
+    fill_dyadic(&r, B, K * N);
+    bpfree_gemm_naive(0, 0, M, N, K, 1.0f, A, K, B, N, 0.0f, ref, N);
+    assert_int_equal(bpfree_set_threading(BPFREE_THREADING_SPLIT), 0);
+    bpfree_set_threads(2);
+    assert_true(bp_split_width((double)M * N * K) == 2);
+    conc_job j[2];
+    pthread_t t[2];
+    for (int i = 0; i < 2; i++) {
+        C[i] = malloc(M * N * sizeof(float));
+        assert_non_null(C[i]);
+        j[i] = (conc_job){A, B, ref, C[i], M, N, K, 0};
+        assert_int_equal(pthread_create(&t[i], NULL, conc_gemm, &j[i]), 0);
+    }
+    for (int i = 0; i < 2; i++) {
+        assert_int_equal(pthread_join(t[i], NULL), 0);
+        assert_true(j[i].ok);
+        free(C[i]);
+    }
+    bpfree_set_threads(1);
+    free(A);
+    free(B);
+    free(ref);
+}
+
+typedef struct {
     float *v;
     size_t n;
 } fill_job;
@@ -720,6 +772,7 @@ int main(void) {
         cmocka_unit_test(test_split_gemm),
         cmocka_unit_test(test_split_rules_deterministic),
         cmocka_unit_test(test_split_activations),
+        cmocka_unit_test(test_split_concurrent_callers),
         cmocka_unit_test(test_pool),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -1,14 +1,17 @@
-/* par.c — element-wise work on the BLAS's threads' cores.
+/* par.c — bpfree's own threads.
  *
- * With --threads N > 1 the products run on N OpenBLAS threads, but the
- * optimizer step (a pass over every parameter, bound by memory traffic)
- * would run on one.  bp_par_for splits such a pass into N contiguous parts:
- * the caller does part 0, N-1 persistent workers do the others.  Element-wise
- * work gives the same numbers however it is split.
+ * bp_par_for splits work over [0, n) into N contiguous parts (N = --threads):
+ * the caller does part 0, N-1 persistent workers do the others.  With split
+ * threading (src/core/gemm.c) it carries the products and the layers'
+ * element-wise work; with BLAS threading only the optimizer step (a pass
+ * over every parameter, bound by memory traffic).  Element-wise work gives
+ * the same numbers however it is split.
  *
- * The pool is process-wide, like OpenBLAS's own; it is resized by
- * bpfree_set_threads and must not be used from two threads at once (the
- * layer pipeline sets one thread while it runs). */
+ * The pool is process-wide, like OpenBLAS's own, and resized by
+ * bpfree_set_threads (not while another thread trains).  One caller owns it
+ * at a time: a call from inside a part, or from a second thread while the
+ * pool is busy, runs inline (the layer pipeline sets one thread while it
+ * runs). */
 #include "internal.h"
 
 #include <pthread.h>
@@ -30,6 +33,7 @@ static struct {
     int want;         /* threads asked for (caller included) */
     atomic_long gen;  /* job generation: bumped (under mu) to post a job */
     atomic_int pending; /* workers still on the job */
+    atomic_flag busy;   /* a caller owns the pool; another caller runs inline */
     long gen0[PAR_MAX]; /* gen when worker k was started: its first "seen" */
     int quit;
     void (*fn)(void *, size_t, size_t);
@@ -38,6 +42,7 @@ static struct {
 } pool = {.mu = PTHREAD_MUTEX_INITIALIZER,
           .go = PTHREAD_COND_INITIALIZER,
           .done = PTHREAD_COND_INITIALIZER,
+          .busy = ATOMIC_FLAG_INIT,
           .want = 1};
 
 static void part_range(size_t n, size_t parts, size_t k, size_t *a, size_t *b) {
@@ -162,7 +167,9 @@ int bp_par_width(void) {
 void bp_par_for(size_t n, size_t grain, void (*fn)(void *ctx, size_t a, size_t b), void *ctx) {
     size_t parts = in_par ? 1 : (size_t)par_count();
     if (grain && n / grain < parts) parts = n / grain > 0 ? n / grain : 1;
-    if (parts <= 1) {
+    /* one caller at a time: a second thread (two models trained or run at
+     * once, a caller's own threads calling bpfree_gemm) does its work alone */
+    if (parts <= 1 || atomic_flag_test_and_set_explicit(&pool.busy, memory_order_acquire)) {
         fn(ctx, 0, n);
         return;
     }
@@ -180,9 +187,11 @@ void bp_par_for(size_t n, size_t grain, void (*fn)(void *ctx, size_t a, size_t b
     in_par = 1;
     fn(ctx, a, b);
     in_par = 0;
-    if (spin_until(NULL, &pool.pending, 0, 0)) return;
-    pthread_mutex_lock(&pool.mu);
-    while (atomic_load(&pool.pending) > 0) pthread_cond_wait(&pool.done, &pool.mu);
-    pthread_mutex_unlock(&pool.mu);
+    if (!spin_until(NULL, &pool.pending, 0, 0)) {
+        pthread_mutex_lock(&pool.mu);
+        while (atomic_load(&pool.pending) > 0) pthread_cond_wait(&pool.done, &pool.mu);
+        pthread_mutex_unlock(&pool.mu);
+    }
+    atomic_flag_clear_explicit(&pool.busy, memory_order_release);
 }
 
