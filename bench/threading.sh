@@ -31,12 +31,7 @@ r=1
 while [ "$r" -le "$ROUNDS" ]; do
     echo "round $r of $ROUNDS" >&2
     for cfg in "$@"; do
-        set -f
-        # shellcheck disable=SC2086
-        set -- $cfg "$@"
-        rule=$1 batch=$2
-        shift 2
-        set +f
+        rule=${cfg%% *} batch=${cfg#* }
         for t in blas split; do
             s=$("$BIN" train --rule "$rule" --batch "$batch" --threads "$THREADS" --threading "$t" \
                 --epochs 1 --quiet --profile 2>&1 | sed -n 's/^profile:.*train_seconds=\([0-9.]*\).*/\1/p')
@@ -50,12 +45,7 @@ done
 echo "| config, $THREADS threads | blas s/epoch | split s/epoch | split / blas |"
 echo "|---|---:|---:|---:|"
 for cfg in "$@"; do
-    set -f
-    # shellcheck disable=SC2086
-    set -- $cfg "$@"
-    rule=$1 batch=$2
-    shift 2
-    set +f
+    rule=${cfg%% *} batch=${cfg#* }
     med() { grep "^$rule $batch $1 " "$OUT" | awk '{print $4}' | sort -n |
         awk '{v[NR]=$1} END {print NR % 2 ? v[(NR+1)/2] : (v[NR/2] + v[NR/2+1]) / 2}'; }
     b=$(med blas) s=$(med split)

@@ -463,7 +463,8 @@ static void test_split_matches_one_thread(void **state) {
                 const int I = a->layers[l].in, O = a->layers[l].out;
                 const size_t np = (size_t)O * I + O;
                 fill_dyadic(&r, a->params + a->layers[l].off, np);
-                memcpy(b->params + b->layers[l].off, a->params + a->layers[l].off, np * sizeof(float));
+                memcpy(b->params + b->layers[l].off, a->params + a->layers[l].off,
+                       np * sizeof(float));
                 fill_dyadic(&r, x, (size_t)SB * I);
                 fill_dyadic(&r, d1, (size_t)SB * O);
                 memcpy(d2, d1, (size_t)SB * O * sizeof(float));
@@ -488,7 +489,8 @@ static void test_split_matches_one_thread(void **state) {
                            step, l);
                 assert_true(same_state(a, b));
                 fill_dyadic(&r, a->params + a->layers[l].off, np);
-                memcpy(b->params + b->layers[l].off, a->params + a->layers[l].off, np * sizeof(float));
+                memcpy(b->params + b->layers[l].off, a->params + a->layers[l].off,
+                       np * sizeof(float));
                 fill_dyadic(&r, d1, (size_t)SB * O);
                 memcpy(d2, d1, (size_t)SB * O * sizeof(float));
                 bpfree_set_threads(1);
@@ -755,7 +757,8 @@ static void test_pool(void **state) {
         }
     }
     for (size_t i = 0; i < N; i++)
-        if (v[i] != (float)rounds) fail_msg("element %zu done %g times, not %d", i, (double)v[i], rounds);
+        if (v[i] != (float)rounds)
+            fail_msg("element %zu done %g times, not %d", i, (double)v[i], rounds);
     bpfree_set_threads(1);
     free(v);
 }

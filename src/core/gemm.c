@@ -178,7 +178,8 @@ static void prof_record(int ta, int tb, int M, int N, int K, double dt) {
                            prof.shape[i].M == M && prof.shape[i].N == N && prof.shape[i].K == K))
         i++;
     if (i == prof.n) {
-        if (prof.n < PROF_SHAPES) prof.shape[prof.n++] = (prof_shape){ta, tb, M, N, K, 0, 0.0, -1.0};
+        if (prof.n < PROF_SHAPES)
+            prof.shape[prof.n++] = (prof_shape){ta, tb, M, N, K, 0, 0.0, -1.0};
         else i = -1;
     }
     if (i >= 0) {

@@ -7,9 +7,10 @@
 /* Both passes work on a range [a, b) of output units, so that with
  * BPFREE_THREADING_SPLIT each thread computes its units' product and does
  * their element-wise work while the results are in its cache; [0, O) on one
- * thread is the plain pass.  The numbers do not depend on the split except
- * through the BLAS (a slice of a product is the same sums in the same order
- * in OpenBLAS; checked by tests/test_nn.c). */
+ * thread is the plain pass.  The element-wise work gives the same numbers
+ * however it is split; the products may not — OpenBLAS's edge kernels round
+ * a slice of a product differently from the whole (tests/test_perf.c checks
+ * the split exactly on data whose sums are exact). */
 
 typedef struct {
     const bp_dense *L;
@@ -24,7 +25,8 @@ static void forward_part(void *ctx, size_t a, size_t b) {
     const bp_dense *L = j->L;
     const int I = L->in, O = L->out, B = j->B, w = (int)(b - a);
     float *h = j->out;
-    for (int r = 0; r < B; r++) memcpy(h + (size_t)r * O + a, L->b + a, (size_t)w * sizeof(float));
+    for (int r = 0; r < B; r++)
+        memcpy(h + (size_t)r * O + a, L->b + a, (size_t)w * sizeof(float));
     bp_gemm_slice(a == 0, B, O, 0, 1, B, w, I, 1.0f, j->x, I, L->W + a * (size_t)I, I, 1.0f,
                   h + a, O);
     if (w == O) bp_act_forward(L->act, h, (size_t)B * O);
@@ -36,7 +38,8 @@ static void forward_part(void *ctx, size_t a, size_t b) {
 void bp_dense_forward(const bp_dense *L, const float *x, float *h, int B) {
     dense_job j = {L, x, NULL, h, B};
     const int O = L->out;
-    if (O >= 64 && bp_split_width((double)B * O * L->in) > 1) bp_par_for((size_t)O, 32, forward_part, &j);
+    if (O >= 64 && bp_split_width((double)B * O * L->in) > 1)
+        bp_par_for((size_t)O, 32, forward_part, &j);
     else forward_part(&j, 0, (size_t)O);
 }
 
@@ -61,7 +64,8 @@ void bp_dense_backward(const bp_dense *L, const float *x, const float *h, float 
                        float *dx, int B) {
     const int I = L->in, O = L->out;
     dense_job j = {L, x, h, dh, B};
-    if (O >= 64 && bp_split_width((double)B * O * I) > 1) bp_par_for((size_t)O, 32, backward_part, &j);
+    if (O >= 64 && bp_split_width((double)B * O * I) > 1)
+        bp_par_for((size_t)O, 32, backward_part, &j);
     else backward_part(&j, 0, (size_t)O);
     if (dx) bpfree_gemm(0, 0, B, I, O, 1.0f, dh, O, L->W, I, 0.0f, dx, I);
 }
