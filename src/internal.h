@@ -59,6 +59,10 @@ void bp_init_fill(bp_rng *r, float *w, int fan_out, int fan_in, bpfree_init how,
 void bp_act_forward(bpfree_act a, float *h, size_t n);
 /* d = d * f'(z) with f' computed from h = f(z), in place over n values. */
 void bp_act_backward(bpfree_act a, const float *h, float *d, size_t n);
+/* the same on columns c0..c1 of a (B, O) row-major array */
+void bp_act_forward_cols(bpfree_act a, float *h, int B, int O, size_t c0, size_t c1);
+void bp_act_backward_cols(bpfree_act a, const float *h, float *d, int B, int O, size_t c0,
+                          size_t c1);
 /* Reference: f(z) and f'(z) of one value (tests). */
 float bp_act_f(bpfree_act a, float z);
 float bp_act_df(bpfree_act a, float z);
@@ -114,6 +118,12 @@ void bp_dense_backward(const bp_dense *L, const float *x, const float *h,
                        float *dh, float *dx, int B);
 /* gb[a:b] = sum over the B rows of dz (B, O) of columns a..b */
 void bp_bias_grad(float *gb, const float *dz, int B, int O, size_t a, size_t b);
+/* Units a..b of layer L: gW[a:b] = dz[:, a:b]^T x (one BLAS call, profiled
+ * as the whole product by the part that starts at unit 0) and gb[a:b]. */
+void bp_dense_grad_units(const bp_dense *L, const float *x, const float *dz, int B, size_t a,
+                         size_t b);
+/* a layer's units are split over threads in parts of at least this many */
+#define BP_UNIT_GRAIN 32
 
 /* ------------------------------------------------------------- model */
 
@@ -382,6 +392,10 @@ int bp_par_width(void);
  * BPFREE_THREADING_SPLIT, the pool has several threads and the work is big
  * enough (src/core/gemm.c) */
 int bp_split_width(double macs);
+/* fn over [0, n) split over the pool (parts of >= grain) when
+ * bp_split_width(work) > 1, else fn(ctx, 0, n) on this thread */
+void bp_split_for(double work, size_t n, size_t grain, void (*fn)(void *ctx, size_t a, size_t b),
+                  void *ctx);
 /* one BLAS call for a slice of a product (M, N) x K of a whole (fullM,
  * fullN) x K: profiled as the whole product when `record` (part 0 does,
  * the others do not), never split further */

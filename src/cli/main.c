@@ -660,11 +660,12 @@ static int cmd_train(int argc, char **argv) {
     const int ff = is_ff_rule(cfg.rule);
     if (given(&o, O(eval_every)) && o.eval_every < 1) die("--eval-every: must be >= 1");
     const int eval_every = given(&o, O(eval_every)) ? o.eval_every : 1;
+    const int profile = o.profile || o.profile_shapes; /* --profile-shapes implies --profile */
     for (int ep = 0; ep < total; ep++) {
         bpfree_epoch_stats st;
-        if (o.profile || o.profile_shapes) bpfree_profile_start(ep == 0);
+        if (profile) bpfree_profile_start(ep == 0);
         const bpfree_status trs = bpfree_train_epoch(m, &train, &st, &e);
-        if (o.profile || o.profile_shapes) bpfree_profile_stop(NULL);
+        if (profile) bpfree_profile_stop(NULL);
         if (trs) {
             log_close(&lg);
             die_err(&e);
@@ -751,7 +752,7 @@ static int cmd_train(int argc, char **argv) {
     printf("taxonomy (survey Table I): weight transport %s, frozen activities %s, locality %s, "
            "update locking %s\n",
            ri->weight_transport, ri->frozen_activities, ri->locality, ri->update_locking);
-    if (o.profile || o.profile_shapes) {
+    if (profile) {
         bpfree_profile p;
         bpfree_profile_stop(&p);
         const double alone = bpfree_profile_replay(5);

@@ -71,6 +71,12 @@ int bp_split_width(double macs) {
     return bp_par_width();
 }
 
+void bp_split_for(double work, size_t n, size_t grain, void (*fn)(void *ctx, size_t a, size_t b),
+                  void *ctx) {
+    if (bp_split_width(work) > 1) bp_par_for(n, grain, fn, ctx);
+    else fn(ctx, 0, n);
+}
+
 typedef struct {
     int ta, tb, M, N, K, by_rows;
     float alpha, beta;
@@ -142,8 +148,7 @@ int bpfree_set_threading(bpfree_threading t) {
     return 0;
 }
 
-bpfree_threading bpfree_get_threading(void) { return (bpfree_threading)threading;
-}
+bpfree_threading bpfree_get_threading(void) { return (bpfree_threading)threading; }
 
 /* ------------------------------------------------------------ profiling
  * When on, every bpfree_gemm call is timed and counted by shape, so a

@@ -198,9 +198,7 @@ static void grad_step_part(void *ctx, size_t a, size_t b) {
     const grad_job *j = ctx;
     const bp_dense *L = j->L;
     const int I = L->in, O = L->out;
-    bp_gemm_slice(a == 0, O, I, 1, 0, (int)(b - a), I, j->B, 1.0f, j->dz + a, O, j->x, I, 0.0f,
-                  L->gW + a * (size_t)I, I);
-    bp_bias_grad(L->gb, j->dz, j->B, O, a, b);
+    bp_dense_grad_units(L, j->x, j->dz, j->B, a, b);
     if (!j->step) return;
     bpfree_model *m = j->m;
     const size_t w = L->off + a * (size_t)I, nw = (b - a) * (size_t)I;
@@ -222,8 +220,8 @@ void bp_dense_grad_step(bpfree_model *m, int l, const float *x, const float *dz,
     const bp_dense *L = &m->layers[l];
     const int I = L->in, O = L->out;
     grad_job j = {m, L, x, dz, step, B, NULL, NULL};
-    if (O >= 64 && bp_split_width((double)B * O * I) > 1) {
-        bp_par_for((size_t)O, 32, grad_step_part, &j);
+    if (O >= 2 * BP_UNIT_GRAIN && bp_split_width((double)B * O * I) > 1) {
+        bp_par_for((size_t)O, BP_UNIT_GRAIN, grad_step_part, &j);
         return;
     }
     bpfree_gemm(1, 0, O, I, B, 1.0f, dz, O, x, I, 0.0f, L->gW, I);
@@ -234,9 +232,7 @@ void bp_dense_grad_step(bpfree_model *m, int l, const float *x, const float *dz,
 /* units a..b: dz = dh ⊙ f'(z), then as grad_step_part */
 static void backward_step_part(void *ctx, size_t a, size_t b) {
     const grad_job *j = ctx;
-    const int O = j->L->out, w = (int)(b - a);
-    for (int r = 0; r < j->B; r++)
-        bp_act_backward(j->L->act, j->h + (size_t)r * O + a, j->dh + (size_t)r * O + a, (size_t)w);
+    bp_act_backward_cols(j->L->act, j->h, j->dh, j->B, j->L->out, a, b);
     grad_step_part(ctx, a, b);
 }
 
@@ -244,9 +240,9 @@ void bp_dense_backward_step(bpfree_model *m, int l, const float *x, const float 
                             int B) {
     const bp_dense *L = &m->layers[l];
     const int I = L->in, O = L->out;
-    if (O >= 64 && bp_split_width((double)B * O * I) > 1) {
+    if (O >= 2 * BP_UNIT_GRAIN && bp_split_width((double)B * O * I) > 1) {
         grad_job j = {m, L, x, dh, &m->optim, B, h, dh};
-        bp_par_for((size_t)O, 32, backward_step_part, &j);
+        bp_par_for((size_t)O, BP_UNIT_GRAIN, backward_step_part, &j);
         return;
     }
     bp_dense_backward(L, x, h, dh, NULL, B);

@@ -32,7 +32,7 @@ static struct {
     int workers;      /* started */
     int want;         /* threads asked for (caller included) */
     atomic_long gen;  /* job generation: bumped (under mu) to post a job */
-    atomic_int pending; /* workers still on the job */
+    atomic_long pending; /* workers still on the job */
     atomic_flag busy;   /* a caller owns the pool; another caller runs inline */
     long gen0[PAR_MAX]; /* gen when worker k was started: its first "seen" */
     int quit;
@@ -71,12 +71,10 @@ static inline void cpu_relax(void) {
 }
 
 /* spin until *x != v (if ne) or *x == v (if !ne), at most SPIN_NS; 1 if it happened */
-static int spin_until(atomic_long *xl, atomic_int *xi, long v, int ne) {
+static int spin_until(atomic_long *x, long v, int ne) {
     long t0 = 0;
     for (unsigned k = 0;; k++) {
-        const long x = xl ? atomic_load_explicit(xl, memory_order_acquire)
-                          : (long)atomic_load_explicit(xi, memory_order_acquire);
-        if ((x != v) == ne) return 1;
+        if ((atomic_load_explicit(x, memory_order_acquire) != v) == ne) return 1;
         if ((k & 255) == 0) {
             const long t = now_ns();
             if (!t0) t0 = t;
@@ -91,7 +89,7 @@ static void *worker(void *arg) {
     long seen = pool.gen0[me - 1];
     in_par = 1;
     for (;;) {
-        if (!spin_until(&pool.gen, NULL, seen, 1)) {
+        if (!spin_until(&pool.gen, seen, 1)) {
             pthread_mutex_lock(&pool.mu);
             while (atomic_load(&pool.gen) == seen && !pool.quit)
                 pthread_cond_wait(&pool.go, &pool.mu);
@@ -178,7 +176,7 @@ void bp_par_for(size_t n, size_t grain, void (*fn)(void *ctx, size_t a, size_t b
     pool.ctx = ctx;
     pool.n = n;
     pool.parts = parts;
-    atomic_store(&pool.pending, pool.workers);
+    atomic_store(&pool.pending, (long)pool.workers);
     atomic_fetch_add_explicit(&pool.gen, 1, memory_order_release);
     pthread_cond_broadcast(&pool.go);
     pthread_mutex_unlock(&pool.mu);
@@ -187,7 +185,7 @@ void bp_par_for(size_t n, size_t grain, void (*fn)(void *ctx, size_t a, size_t b
     in_par = 1;
     fn(ctx, a, b);
     in_par = 0;
-    if (!spin_until(NULL, &pool.pending, 0, 0)) {
+    if (!spin_until(&pool.pending, 0, 0)) {
         pthread_mutex_lock(&pool.mu);
         while (atomic_load(&pool.pending) > 0) pthread_cond_wait(&pool.done, &pool.mu);
         pthread_mutex_unlock(&pool.mu);

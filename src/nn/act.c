@@ -87,17 +87,27 @@ static void backward_part(void *ctx, size_t i, size_t j) {
 void bp_act_forward(bpfree_act a, float *h, size_t n) {
     if (a == BPFREE_ACT_IDENTITY) return;
     act_job k = {a, NULL, h};
-    if (n >= 2 * ACT_GRAIN && bp_split_width((double)n * 64) > 1)
-        bp_par_for(n, ACT_GRAIN, forward_part, &k);
-    else act_one(a, h, n);
+    bp_split_for((double)n * 64, n, ACT_GRAIN, forward_part, &k);
 }
 
 void bp_act_backward(bpfree_act a, const float *h, float *d, size_t n) {
     if (a == BPFREE_ACT_IDENTITY) return;
     act_job k = {a, h, d};
-    if (n >= 2 * ACT_GRAIN && bp_split_width((double)n * 64) > 1)
-        bp_par_for(n, ACT_GRAIN, backward_part, &k);
-    else act_back_one(a, h, d, n);
+    bp_split_for((double)n * 64, n, ACT_GRAIN, backward_part, &k);
+}
+
+void bp_act_forward_cols(bpfree_act a, float *h, int B, int O, size_t c0, size_t c1) {
+    if (c1 - c0 == (size_t)O) bp_act_forward(a, h, (size_t)B * O);
+    else
+        for (int r = 0; r < B; r++) bp_act_forward(a, h + (size_t)r * O + c0, c1 - c0);
+}
+
+void bp_act_backward_cols(bpfree_act a, const float *h, float *d, int B, int O, size_t c0,
+                          size_t c1) {
+    if (c1 - c0 == (size_t)O) bp_act_backward(a, h, d, (size_t)B * O);
+    else
+        for (int r = 0; r < B; r++)
+            bp_act_backward(a, h + (size_t)r * O + c0, d + (size_t)r * O + c0, c1 - c0);
 }
 
 static void act_one(bpfree_act a, float *h, size_t n) {

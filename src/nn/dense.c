@@ -29,33 +29,28 @@ static void forward_part(void *ctx, size_t a, size_t b) {
         memcpy(h + (size_t)r * O + a, L->b + a, (size_t)w * sizeof(float));
     bp_gemm_slice(a == 0, B, O, 0, 1, B, w, I, 1.0f, j->x, I, L->W + a * (size_t)I, I, 1.0f,
                   h + a, O);
-    if (w == O) bp_act_forward(L->act, h, (size_t)B * O);
-    else
-        for (int r = 0; r < B; r++) bp_act_forward(L->act, h + (size_t)r * O + a, (size_t)w);
+    bp_act_forward_cols(L->act, h, B, O, a, b);
 }
 
 /* x (B, I), W (O, I), b (O) -> h (B, O) = f(x W^T + b). */
 void bp_dense_forward(const bp_dense *L, const float *x, float *h, int B) {
     dense_job j = {L, x, NULL, h, B};
-    const int O = L->out;
-    if (O >= 64 && bp_split_width((double)B * O * L->in) > 1)
-        bp_par_for((size_t)O, 32, forward_part, &j);
-    else forward_part(&j, 0, (size_t)O);
+    bp_split_for((double)B * L->out * L->in, (size_t)L->out, BP_UNIT_GRAIN, forward_part, &j);
+}
+
+void bp_dense_grad_units(const bp_dense *L, const float *x, const float *dz, int B, size_t a,
+                         size_t b) {
+    const int I = L->in, O = L->out;
+    bp_gemm_slice(a == 0, O, I, 1, 0, (int)(b - a), I, B, 1.0f, dz + a, O, x, I, 0.0f,
+                  L->gW + a * (size_t)I, I);
+    bp_bias_grad(L->gb, dz, B, O, a, b);
 }
 
 /* units a..b: dz = dh ⊙ f'(z), gW[a:b] = dz[:, a:b]^T x, gb[a:b] */
 static void backward_part(void *ctx, size_t a, size_t b) {
     const dense_job *j = ctx;
-    const bp_dense *L = j->L;
-    const int I = L->in, O = L->out, B = j->B, w = (int)(b - a);
-    float *dh = j->out;
-    if (w == O) bp_act_backward(L->act, j->h, dh, (size_t)B * O);
-    else
-        for (int r = 0; r < B; r++)
-            bp_act_backward(L->act, j->h + (size_t)r * O + a, dh + (size_t)r * O + a, (size_t)w);
-    bp_gemm_slice(a == 0, O, I, 1, 0, w, I, B, 1.0f, dh + a, O, j->x, I, 0.0f,
-                  L->gW + a * (size_t)I, I);
-    bp_bias_grad(L->gb, dh, B, O, a, b);
+    bp_act_backward_cols(j->L->act, j->h, j->out, j->B, j->L->out, a, b);
+    bp_dense_grad_units(j->L, j->x, j->out, j->B, a, b);
 }
 
 /* dh (B, O) -> dz in place; gW (O, I) = dz^T x; gb (O) = sum_b dz;
@@ -64,9 +59,7 @@ void bp_dense_backward(const bp_dense *L, const float *x, const float *h, float 
                        float *dx, int B) {
     const int I = L->in, O = L->out;
     dense_job j = {L, x, h, dh, B};
-    if (O >= 64 && bp_split_width((double)B * O * I) > 1)
-        bp_par_for((size_t)O, 32, backward_part, &j);
-    else backward_part(&j, 0, (size_t)O);
+    bp_split_for((double)B * O * I, (size_t)O, BP_UNIT_GRAIN, backward_part, &j);
     if (dx) bpfree_gemm(0, 0, B, I, O, 1.0f, dh, O, L->W, I, 0.0f, dx, I);
 }
 

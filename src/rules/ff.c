@@ -336,9 +336,6 @@ static void norm_rows(void *ctx, size_t a, size_t b) {
     }
 }
 
-/* 1 if a pass of about `work` operations should go over the threads */
-static int ff_split(double work) { return bp_split_width(work) > 1; }
-
 /* Layer l on `rows` rows: h = f(in W^T + b), the next layer's normalised
  * input nout and each row's goodness G. */
 static void ff_forward(bpfree_model *m, int l, const float *in, int rows, float *h, float *nout,
@@ -347,8 +344,7 @@ static void ff_forward(bpfree_model *m, int l, const float *in, int rows, float 
     const int O = Ly->out;
     bp_dense_forward(Ly, in, h, rows);
     ff_job j = {.c = &m->cfg, .h = h, .nout = nout, .Gout = G, .O = O};
-    if (ff_split((double)rows * O * 64)) bp_par_for((size_t)rows, FF_ROW_GRAIN, norm_rows, &j);
-    else norm_rows(&j, 0, (size_t)rows);
+    bp_split_for((double)rows * O * 64, (size_t)rows, FF_ROW_GRAIN, norm_rows, &j);
 }
 
 /* The same on rows [r0, r1) of the work buffers: the input is s->X (layer 0,
@@ -462,13 +458,11 @@ static void ff_grad(bpfree_model *m, ff_state *s, int l, int r, int last, int B,
                 .gb = Ly->gb, .O = O, .r = r, .B = B, .beta_first = beta_first,
                 .scale = c->ff_goodness == BPFREE_FF_MEAN ? 2.0f / (float)O : 2.0f,
                 .lambda = lambda, .mean = mean, .Ly = Ly};
-    const int par = ff_split((double)2 * r * O * 64);
-    if (par) bp_par_for((size_t)2 * r, FF_ROW_GRAIN, dz_rows, &j);
-    else dz_rows(&j, 0, (size_t)2 * r);
+    const double work = (double)2 * r * O * 64;
+    bp_split_for(work, (size_t)2 * r, FF_ROW_GRAIN, dz_rows, &j);
     /* gW (O, I) += dz^T x̂; gb += sum_rows dz */
     bpfree_gemm(1, 0, O, I, 2 * r, 1.0f, dz, O, in, I, beta_first ? 0.0f : 1.0f, Ly->gW, I);
-    if (par) bp_par_for((size_t)O, FF_COL_GRAIN, col_sums, &j);
-    else col_sums(&j, 0, (size_t)O);
+    bp_split_for(work, (size_t)O, FF_COL_GRAIN, col_sums, &j);
 }
 
 /* ff_grad on the chunk in the work buffers */
