@@ -44,6 +44,13 @@ endif
 LDLIBS  += $(BLAS_LIBS) -lz -lm -lpthread
 TEST_LIBS ?= -lcmocka
 
+# GCC would take the optimizer's "zero the gradient as it is read" store out
+# of the Adam loop and make it a memset pass of its own — the very pass the
+# store is there to save (src/optim/optim.c, bp_dense.gzero).
+ifeq ($(shell $(CC) --version 2>/dev/null | grep -ci clang),0)
+$(BUILD)/obj/src/optim/optim.o: CFLAGS += -fno-tree-loop-distribute-patterns
+endif
+
 LIB_SRC := $(wildcard src/core/*.c src/nn/*.c src/optim/*.c src/rules/*.c src/data/*.c src/io/*.c)
 CLI_SRC := $(wildcard src/cli/*.c)
 LIB_OBJ := $(LIB_SRC:%.c=$(BUILD)/obj/%.o)

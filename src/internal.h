@@ -92,6 +92,9 @@ void bp_optim_begin_step(bp_optim *o, float lr);
 /* One step over n parameters p with gradient g and state m, v (v unused by SGD). */
 void bp_optim_step(const bp_optim *o, float *p, const float *g, float *m, float *v,
                    size_t n);
+/* The same, and g is zeroed as it is read (see bp_dense.gzero). */
+void bp_optim_step_consume(const bp_optim *o, float *p, float *g, float *m, float *v,
+                           size_t n);
 /* Learning rate of the schedule at fractional epoch `e` of `epochs`. */
 float bp_sched_lr(const bpfree_optim_config *c, double e, int epochs);
 
@@ -106,6 +109,15 @@ typedef struct bp_dense {
     float *W, *b;
     float *gW, *gb;
     size_t off;       /* offset of W in the parameter block */
+    /* 1: gW and gb are all zero because the last step consumed them
+     * (bp_optim_step_consume), so the next gradient product accumulates
+     * into gW (beta = 1) and OpenBLAS skips the pass that clears C for
+     * beta = 0 (4-5% of a batch-64 bp epoch).  Set only by
+     * bp_dense_grad_step / bp_dense_backward_step when they step and the
+     * model does not keep its gradients (keep_grads); bp_dense_backward clears
+     * it.  Rules that write gW themselves (ff, pepita, fg-w) never call
+     * those two, so their layers keep gzero = 0. */
+    int gzero;
 } bp_dense;
 
 /* x (B, I) -> h (B, O): h = f(x W^T + b). */
@@ -114,14 +126,15 @@ void bp_dense_forward(const bp_dense *L, const float *x, float *h, int B);
  * the layer's input x (B, I) and its output h (B, O):
  *   dz = dh ⊙ f'(z);  gW = dz^T x;  gb = sum_b dz;
  *   if dx != NULL: dx (B, I) = dz W   (computed with the current W). */
-void bp_dense_backward(const bp_dense *L, const float *x, const float *h,
-                       float *dh, float *dx, int B);
+void bp_dense_backward(bp_dense *L, const float *x, const float *h, float *dh, float *dx,
+                       int B);
 /* gb[a:b] = sum over the B rows of dz (B, O) of columns a..b */
 void bp_bias_grad(float *gb, const float *dz, int B, int O, size_t a, size_t b);
-/* Units a..b of layer L: gW[a:b] = dz[:, a:b]^T x (one BLAS call, profiled
- * as the whole product by the part that starts at unit 0) and gb[a:b]. */
+/* Units a..b of layer L: gW[a:b] = dz[:, a:b]^T x + beta gW[a:b] (one BLAS
+ * call, profiled as the whole product by the part that starts at unit 0) and
+ * gb[a:b]; beta is 1 only when gW is known zero (gzero). */
 void bp_dense_grad_units(const bp_dense *L, const float *x, const float *dz, int B, size_t a,
-                         size_t b);
+                         size_t b, float beta);
 /* a layer's units are split over threads in parts of at least this many */
 #define BP_UNIT_GRAIN 32
 
@@ -165,6 +178,10 @@ struct bpfree_model {
     bp_tensor tensors[BP_MAX_TENSORS];
     int n_tensors;
     bp_optim optim;
+    /* 1: gradients stay readable after a step (diagnostics read the rule's
+     * gW after it; tests read them); 0: bp_dense_grad_step's step zeroes
+     * them as it reads them (bp_dense.gzero) */
+    int keep_grads;
 
     int batch;             /* training batch */
     int rows;              /* buffer rows: max(batch, BP_PREDICT_ROWS) — prediction and

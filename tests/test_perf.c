@@ -227,13 +227,23 @@ static int same(const float *a, const float *b, size_t n) {
     return n == 0 || memcmp(a, b, n * sizeof(float)) == 0;
 }
 
-/* Both models' whole state: parameters, gradients, optimizer moments. */
-static int same_state(const bpfree_model *a, const bpfree_model *b) {
+/* Parameters and optimizer moments. */
+static int same_params(const bpfree_model *a, const bpfree_model *b) {
     if (a->n_params != b->n_params) return 0;
     const size_t n = a->n_params;
-    return same(a->params, b->params, n) && same(a->grads, b->grads, n) &&
-           same(a->opt_m, b->opt_m, n) &&
+    return same(a->params, b->params, n) && same(a->opt_m, b->opt_m, n) &&
            (!a->opt_v ? !b->opt_v : (b->opt_v && same(a->opt_v, b->opt_v, n)));
+}
+
+/* Both models' whole state: parameters, gradients, optimizer moments. */
+static int same_state(const bpfree_model *a, const bpfree_model *b) {
+    return same_params(a, b) && same(a->grads, b->grads, a->n_params);
+}
+
+static int all_zero(const float *x, size_t n) {
+    for (size_t i = 0; i < n; i++)
+        if (x[i] != 0.0f) return 0;
+    return 1;
 }
 
 /* x (B, I) and the signal dh (B, O) at layer l's output, and h = f(x W^T + b). */
@@ -255,7 +265,9 @@ static const bpfree_optim_config optims[] = {
 };
 
 /* With the optimizer: three steps on each layer, each compared with
- * bp_dense_backward + bp_layer_step on a twin model, bit for bit. */
+ * bp_dense_backward + bp_layer_step on a twin model, bit for bit.  Once with
+ * the gradients kept, once consumed: then the step leaves them zero and the
+ * next product accumulates into them (beta = 1) — the same bits. */
 static void test_grad_step_matches(void **state) {
     (void)state;
     bpfree_set_threads(1);
@@ -264,16 +276,19 @@ static void test_grad_step_matches(void **state) {
           *dh = malloc(big * sizeof(float)), *da = malloc(big * sizeof(float)),
           *dz = malloc(big * sizeof(float));
     assert_true(x && h && dh && da && dz);
-    for (size_t k = 0; k < sizeof optims / sizeof *optims; k++) {
-        bpfree_model *a = grad_model(&optims[k]), *b = grad_model(&optims[k]);
+    for (size_t k = 0; k < 2 * (sizeof optims / sizeof *optims); k++) {
+        const int keep = (int)(k & 1);
+        bpfree_model *a = grad_model(&optims[k / 2]), *b = grad_model(&optims[k / 2]);
+        a->keep_grads = 1;
+        b->keep_grads = keep;
         assert_true(same_state(a, b)); /* twins */
         bp_rng r;
-        bp_rng_seed(&r, 100 + k);
+        bp_rng_seed(&r, 100 + k / 2);
         for (int step = 0; step < 3; step++) {
-            bp_optim_begin_step(&a->optim, optims[k].lr);
-            bp_optim_begin_step(&b->optim, optims[k].lr);
+            bp_optim_begin_step(&a->optim, optims[k / 2].lr);
+            bp_optim_begin_step(&b->optim, optims[k / 2].lr);
             for (int l = 1; l >= 0; l--) {
-                const bp_dense *La = &a->layers[l];
+                bp_dense *La = &a->layers[l];
                 const int I = La->in, O = La->out;
                 const size_t nW = (size_t)O * I;
                 layer_data(a, l, &r, x, h, dh);
@@ -286,9 +301,13 @@ static void test_grad_step_matches(void **state) {
                 memcpy(dz, dh, (size_t)BATCH * O * sizeof(float));
                 bp_act_backward(b->layers[l].act, h, dz, (size_t)BATCH * O);
                 bp_dense_grad_step(b, l, x, dz, BATCH, &b->optim);
-                if (!same_state(a, b))
-                    printf("  optimizer %zu, step %d, layer %d: fused step differs\n", k, step, l);
-                assert_true(same_state(a, b));
+                const int ok = keep ? same_state(a, b) : same_params(a, b);
+                if (!ok)
+                    printf("  optimizer %zu, keep %d, step %d, layer %d: fused step differs\n",
+                           k / 2, keep, step, l);
+                assert_true(ok);
+                assert_int_equal(b->layers[l].gzero, !keep);
+                if (!keep) assert_true(all_zero(b->grads + La->off, nW + O));
                 assert_true(same(da, dz, (size_t)BATCH * O));
                 /* not vacuous: the step moved W (its first and last rows)
                  * and the bias */
@@ -338,7 +357,7 @@ static void test_grad_step_without_step(void **state) {
         }
         assert_true(same_state(a, b));
         for (int l = 1; l >= 0; l--) {
-            const bp_dense *La = &a->layers[l], *Lb = &b->layers[l];
+            bp_dense *La = &a->layers[l], *Lb = &b->layers[l];
             const int O = La->out;
             const size_t n = (size_t)O * La->in + O, n_all = b->n_params;
             layer_data(a, l, &r, x, h, dh);
@@ -381,6 +400,7 @@ static void test_grad_step_uses_given_optimizer(void **state) {
     assert_true(x && h && dh && dz);
     for (size_t k = 0; k < sizeof optims / sizeof *optims; k++) {
         bpfree_model *a = grad_model(&optims[k]), *b = grad_model(&optims[k]);
+        a->keep_grads = b->keep_grads = 1;
         bp_rng r;
         bp_rng_seed(&r, 300 + k);
         const float lr = optims[k].lr;
@@ -629,6 +649,56 @@ static void test_split_rules_deterministic(void **state) {
     bpfree_set_threads(1);
 }
 
+/* Whole rules whose steps go through bp_dense_grad_step / backward_step:
+ * consuming the gradient (the default) gives the same bits as keeping it,
+ * on one thread and split over two, over an epoch of several batches (so
+ * later products accumulate into the zeros the steps left). */
+static void test_consumed_grads_same_bits(void **state) {
+    (void)state;
+    enum { N = 700, DD = 300 };
+    bpfree_dataset ds;
+    tu_make_dataset(&ds, N, DD, C, 22);
+    const char *rules[] = {"bp", "fa", "mf", "dfa", "dkp", "fdfa", "fg-a", "lg-fg-a", "drtp", "llo", "f3"};
+    for (size_t k = 0; k < sizeof rules / sizeof *rules; k++)
+        for (int threads = 1; threads <= 2; threads++) {
+            float *params[2];
+            size_t np = 0;
+            int consumed = 0;
+            for (int keep = 0; keep < 2; keep++) {
+                bpfree_config cfg;
+                bpfree_error err = {0};
+                assert_int_equal(bpfree_config_default(&cfg, rules[k], DD, C, &err), BPFREE_OK);
+                cfg.n_hidden = 2;
+                cfg.hidden[0] = 200;
+                cfg.hidden[1] = 100;
+                cfg.batch = 128;
+                cfg.seed = 9;
+                cfg.threads = threads;
+                cfg.threading = BPFREE_THREADING_SPLIT;
+                bpfree_model *m = NULL;
+                assert_int_equal(bpfree_model_new(&cfg, &m, &err), BPFREE_OK);
+                m->keep_grads = keep;
+                bpfree_epoch_stats st;
+                assert_int_equal(bpfree_train_epoch(m, &ds, &st, &err), BPFREE_OK);
+                assert_true(isfinite(st.train_loss));
+                for (int l = 0; l < m->n_layers; l++) consumed += m->layers[l].gzero;
+                params[keep] = copy_floats(m->params, m->n_params);
+                np = m->n_params;
+                bpfree_model_free(m);
+            }
+            if (!consumed) printf("  %s: no layer's gradient was consumed\n", rules[k]);
+            assert_true(consumed > 0); /* not vacuous */
+            if (!same(params[0], params[1], np))
+                printf("  %s, %d threads: consumed gradients change the result\n", rules[k],
+                       threads);
+            assert_true(same(params[0], params[1], np));
+            free(params[0]);
+            free(params[1]);
+        }
+    bpfree_data_free(&ds);
+    bpfree_set_threads(1);
+}
+
 /* Activation passes over big arrays split over two threads: the same bits
  * as one thread (element-wise). */
 static void test_split_activations(void **state) {
@@ -775,6 +845,7 @@ int main(void) {
         cmocka_unit_test(test_split_gemm),
         cmocka_unit_test(test_split_rules_deterministic),
         cmocka_unit_test(test_split_activations),
+        cmocka_unit_test(test_consumed_grads_same_bits),
         cmocka_unit_test(test_split_concurrent_callers),
         cmocka_unit_test(test_pool),
     };

@@ -26,6 +26,7 @@ static bpfree_model *make_model(const char *rule, int D, int C, int nh, const in
     if (st) printf("  bpfree_model_new(%s): %s\n", rule, err.msg);
     assert_int_equal(st, BPFREE_OK);
     assert_non_null(m);
+    m->keep_grads = 1; /* these tests read the gradient a step used */
     return m;
 }
 

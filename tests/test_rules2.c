@@ -32,6 +32,7 @@ static bpfree_model *new_model(const bpfree_config *cfg) {
     if (st) printf("  bpfree_model_new(%s): %s\n", cfg->rule, err.msg);
     assert_int_equal(st, BPFREE_OK);
     assert_non_null(m);
+    m->keep_grads = 1; /* these tests read the gradient a step used */
     return m;
 }
 

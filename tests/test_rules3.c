@@ -26,6 +26,7 @@ static bpfree_model *make_model(const char *rule, int D, int C, int nh, const in
     bpfree_status st = bpfree_model_new(&cfg, &m, &err);
     if (st) printf("  bpfree_model_new(%s): %s\n", rule, err.msg);
     assert_int_equal(st, BPFREE_OK);
+    m->keep_grads = 1; /* these tests read the gradient a step used */
     return m;
 }
 

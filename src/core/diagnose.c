@@ -57,6 +57,7 @@ bpfree_status bp_diag_init(bpfree_model *m, bpfree_error *err) {
                        "state of its own that a redraw would change (measurable: bp, fa, dfa, "
                        "drtp, llo, pepita, fg-w, fg-a, lg-fg-a, fdfa with --fb-optim ema)",
                        m->cfg.rule, strcmp(m->cfg.rule, "fdfa") == 0 ? " (with Adam/SGD feedback)" : "");
+    m->keep_grads = 1; /* both read the gradient the rule's step used */
     bp_diag *d = bp_alloc(&m->mem, sizeof *d);
     if (!d) return bp_fail(err, BPFREE_ENOMEM, "out of memory (diagnostics)");
     m->diag = d;

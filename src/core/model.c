@@ -153,26 +153,37 @@ float *bp_tensor_grad(const bpfree_model *m, int t) {
     return x->trainable ? m->grads + x->off : NULL;
 }
 
+static void dense_grad_step(bpfree_model *m, int l, const float *x, const float *h, float *dz,
+                            int B, const bp_optim *step);
+
 typedef struct {
     bpfree_model *m;
     const bp_optim *o;
     size_t off;
+    int consume; /* zero the gradient as it is read (bp_optim_step_consume) */
 } step_job;
+
+static void optim_step(const bp_optim *o, int consume, bpfree_model *m, size_t off, size_t n) {
+    float *v = m->opt_v ? m->opt_v + off : NULL;
+    if (consume) bp_optim_step_consume(o, m->params + off, m->grads + off, m->opt_m + off, v, n);
+    else bp_optim_step(o, m->params + off, m->grads + off, m->opt_m + off, v, n);
+}
 
 static void step_part(void *ctx, size_t a, size_t b) {
     const step_job *j = ctx;
-    bpfree_model *m = j->m;
-    const size_t off = j->off + a;
-    bp_optim_step(j->o, m->params + off, m->grads + off, m->opt_m + off,
-                  m->opt_v ? m->opt_v + off : NULL, b - a);
+    optim_step(j->o, j->consume, j->m, j->off + a, b - a);
 }
 
 /* floats below which a step is not worth splitting over threads */
 #define STEP_GRAIN ((size_t)1 << 15)
 
-void bp_step_range(bpfree_model *m, const bp_optim *o, size_t off, size_t n) {
-    step_job j = {m, o, off};
+static void step_range_c(bpfree_model *m, const bp_optim *o, size_t off, size_t n, int consume) {
+    step_job j = {m, o, off, consume};
     bp_par_for(n, STEP_GRAIN, step_part, &j);
+}
+
+void bp_step_range(bpfree_model *m, const bp_optim *o, size_t off, size_t n) {
+    step_range_c(m, o, off, n, 0);
 }
 
 static void step_range(bpfree_model *m, size_t off, size_t n) {
@@ -189,6 +200,8 @@ typedef struct {
     const float *x, *dz;
     const bp_optim *step;
     int B;
+    float beta;     /* 1 when gW is known zero (L->gzero), else 0 */
+    int consume;    /* the step zeroes what it reads */
     const float *h; /* backward_step_part: the layer's output, and */
     float *dh;      /* the signal there, made dz in place */
 } grad_job;
@@ -198,35 +211,10 @@ static void grad_step_part(void *ctx, size_t a, size_t b) {
     const grad_job *j = ctx;
     const bp_dense *L = j->L;
     const int I = L->in, O = L->out;
-    bp_dense_grad_units(L, j->x, j->dz, j->B, a, b);
+    bp_dense_grad_units(L, j->x, j->dz, j->B, a, b, j->beta);
     if (!j->step) return;
-    bpfree_model *m = j->m;
-    const size_t w = L->off + a * (size_t)I, nw = (b - a) * (size_t)I;
-    const size_t bo = L->off + (size_t)O * I + a;
-    float *v = m->opt_v;
-    bp_optim_step(j->step, m->params + w, m->grads + w, m->opt_m + w, v ? v + w : NULL, nw);
-    bp_optim_step(j->step, m->params + bo, m->grads + bo, m->opt_m + bo, v ? v + bo : NULL, b - a);
-}
-
-/* gW = dz^T x and gb = sum_b dz of layer l, then (if step) the optimizer
- * step of W and b with that clock — one call for "gradient, then step".
- * With BPFREE_THREADING_SPLIT each thread does a range of units, product
- * and step, so its gradient rows are still in its cache when it steps them.
- * (On one thread, computing gW in row blocks and stepping each block while
- * it is in cache was tried: the smaller products cost more than the traffic
- * saved — bp batch 256 went from 4.8 to 5.3 s per epoch.) */
-void bp_dense_grad_step(bpfree_model *m, int l, const float *x, const float *dz, int B,
-                        const bp_optim *step) {
-    const bp_dense *L = &m->layers[l];
-    const int I = L->in, O = L->out;
-    grad_job j = {m, L, x, dz, step, B, NULL, NULL};
-    if (O >= 2 * BP_UNIT_GRAIN && bp_split_width((double)B * O * I) > 1) {
-        bp_par_for((size_t)O, BP_UNIT_GRAIN, grad_step_part, &j);
-        return;
-    }
-    bpfree_gemm(1, 0, O, I, B, 1.0f, dz, O, x, I, 0.0f, L->gW, I);
-    bp_bias_grad(L->gb, dz, B, O, 0, (size_t)O);
-    if (step) bp_step_range(m, step, L->off, (size_t)O * I + O);
+    optim_step(j->step, j->consume, j->m, L->off + a * (size_t)I, (b - a) * (size_t)I);
+    optim_step(j->step, j->consume, j->m, L->off + (size_t)O * I + a, b - a);
 }
 
 /* units a..b: dz = dh ⊙ f'(z), then as grad_step_part */
@@ -236,17 +224,43 @@ static void backward_step_part(void *ctx, size_t a, size_t b) {
     grad_step_part(ctx, a, b);
 }
 
+/* gW = dz^T x and gb = sum_b dz of layer l, then (if step) the optimizer
+ * step of W and b with that clock — one call for "gradient, then step";
+ * h != NULL: dz = dh ⊙ f'(z) first, in place.
+ * With BPFREE_THREADING_SPLIT each thread does a range of units, product
+ * and step, so its gradient rows are still in its cache when it steps them.
+ * (On one thread, computing gW in row blocks and stepping each block while
+ * it is in cache was tried: the smaller products cost more than the traffic
+ * saved — bp batch 256 went from 4.8 to 5.3 s per epoch.)
+ * The step consumes the gradient (zeroes it as it reads it) unless the
+ * model keeps its gradients (diagnostics, tests); the next product then
+ * accumulates into the zeros (beta = 1), bit for bit what beta = 0 gives,
+ * without OpenBLAS's separate pass that clears C. */
+static void dense_grad_step(bpfree_model *m, int l, const float *x, const float *h, float *dz,
+                            int B, const bp_optim *step) {
+    bp_dense *L = &m->layers[l];
+    const int I = L->in, O = L->out;
+    const int consume = step && !m->keep_grads;
+    grad_job j = {m, L, x, dz, step, B, L->gzero ? 1.0f : 0.0f, consume, h, dz};
+    if (O >= 2 * BP_UNIT_GRAIN && bp_split_width((double)B * O * I) > 1) {
+        bp_par_for((size_t)O, BP_UNIT_GRAIN, h ? backward_step_part : grad_step_part, &j);
+    } else {
+        if (h) bp_act_backward(L->act, h, dz, (size_t)B * O);
+        bpfree_gemm(1, 0, O, I, B, 1.0f, dz, O, x, I, j.beta, L->gW, I);
+        bp_bias_grad(L->gb, dz, B, O, 0, (size_t)O);
+        if (step) step_range_c(m, step, L->off, (size_t)O * I + O, consume);
+    }
+    L->gzero = consume;
+}
+
+void bp_dense_grad_step(bpfree_model *m, int l, const float *x, const float *dz, int B,
+                        const bp_optim *step) {
+    dense_grad_step(m, l, x, NULL, (float *)dz, B, step); /* h == NULL: dz only read */
+}
+
 void bp_dense_backward_step(bpfree_model *m, int l, const float *x, const float *h, float *dh,
                             int B) {
-    const bp_dense *L = &m->layers[l];
-    const int I = L->in, O = L->out;
-    if (O >= 2 * BP_UNIT_GRAIN && bp_split_width((double)B * O * I) > 1) {
-        grad_job j = {m, L, x, dh, &m->optim, B, h, dh};
-        bp_par_for((size_t)O, BP_UNIT_GRAIN, backward_step_part, &j);
-        return;
-    }
-    bp_dense_backward(L, x, h, dh, NULL, B);
-    bp_layer_step(m, l);
+    dense_grad_step(m, l, x, h, dh, B, &m->optim);
 }
 
 void bp_layer_step(bpfree_model *m, int l) {

@@ -39,9 +39,9 @@ void bp_dense_forward(const bp_dense *L, const float *x, float *h, int B) {
 }
 
 void bp_dense_grad_units(const bp_dense *L, const float *x, const float *dz, int B, size_t a,
-                         size_t b) {
+                         size_t b, float beta) {
     const int I = L->in, O = L->out;
-    bp_gemm_slice(a == 0, O, I, 1, 0, (int)(b - a), I, B, 1.0f, dz + a, O, x, I, 0.0f,
+    bp_gemm_slice(a == 0, O, I, 1, 0, (int)(b - a), I, B, 1.0f, dz + a, O, x, I, beta,
                   L->gW + a * (size_t)I, I);
     bp_bias_grad(L->gb, dz, B, O, a, b);
 }
@@ -50,14 +50,15 @@ void bp_dense_grad_units(const bp_dense *L, const float *x, const float *dz, int
 static void backward_part(void *ctx, size_t a, size_t b) {
     const dense_job *j = ctx;
     bp_act_backward_cols(j->L->act, j->h, j->out, j->B, j->L->out, a, b);
-    bp_dense_grad_units(j->L, j->x, j->out, j->B, a, b);
+    bp_dense_grad_units(j->L, j->x, j->out, j->B, a, b, 0.0f);
 }
 
 /* dh (B, O) -> dz in place; gW (O, I) = dz^T x; gb (O) = sum_b dz;
  * dx (B, I) = dz W if asked. */
-void bp_dense_backward(const bp_dense *L, const float *x, const float *h, float *dh,
-                       float *dx, int B) {
+void bp_dense_backward(bp_dense *L, const float *x, const float *h, float *dh, float *dx,
+                       int B) {
     const int I = L->in, O = L->out;
+    L->gzero = 0; /* gW written whole below */
     dense_job j = {L, x, h, dh, B};
     bp_split_for((double)B * O * I, (size_t)O, BP_UNIT_GRAIN, backward_part, &j);
     if (dx) bpfree_gemm(0, 0, B, I, O, 1.0f, dh, O, L->W, I, 0.0f, dx, I);
