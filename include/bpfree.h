@@ -610,12 +610,15 @@ void bpfree_profile_stop(bpfree_profile *out);
  * Returns < 0 if scratch memory cannot be allocated. */
 double bpfree_profile_replay(int reps);
 
-/* One recorded shape: C (M, N) = op(A) (M, K) op(B) (K, N), ta/tb = 1 when
+/* One recorded shape (shape and whether it accumulated into C — a
+ * gradient product after a step that zeroed the gradient does, and then the
+ * BLAS skips clearing C): C (M, N) = op(A) (M, K) op(B) (K, N), ta/tb = 1 when
  * A/B is transposed; `calls` and `seconds` as in bpfree_profile; `alone` the
  * seconds the same calls took in the last bpfree_profile_replay (< 0 before
  * any replay of this shape). */
 typedef struct bpfree_profile_shape {
     int ta, tb, M, N, K;
+    int accumulate; /* 1: C += op(A) op(B) (beta != 0), 0: C overwritten */
     long calls;
     double seconds, alone;
 } bpfree_profile_shape;

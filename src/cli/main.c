@@ -765,9 +765,10 @@ static int cmd_train(int argc, char **argv) {
             const int n = bpfree_profile_shapes(sh, 128);
             for (int i = 0; i < n && i < 128; i++) {
                 const double gf = 2e-9 * sh[i].M * sh[i].N * (double)sh[i].K * (double)sh[i].calls;
-                printf("profile-shape: %s%s M=%d N=%d K=%d calls=%ld seconds=%.4f share=%.4f "
-                       "gflops=%.1f alone_seconds=%.4f alone_gflops=%.1f\n",
-                       sh[i].ta ? "T" : "N", sh[i].tb ? "T" : "N", sh[i].M, sh[i].N, sh[i].K,
+                printf("profile-shape: %s%s%s M=%d N=%d K=%d calls=%ld seconds=%.4f share=%.4f "
+                       "gflops=%.1f alone_seconds=%.4g alone_gflops=%.1f\n",
+                       sh[i].ta ? "T" : "N", sh[i].tb ? "T" : "N", sh[i].accumulate ? "+" : "",
+                       sh[i].M, sh[i].N, sh[i].K,
                        sh[i].calls, sh[i].seconds, secs > 0 ? sh[i].seconds / secs : 0.0,
                        sh[i].seconds > 0 ? gf / sh[i].seconds : 0.0, sh[i].alone,
                        sh[i].alone > 0 ? gf / sh[i].alone : 0.0);

@@ -15,7 +15,7 @@
 #include <time.h>
 #include <unistd.h>
 
-static void prof_record(int ta, int tb, int M, int N, int K, double dt);
+static void prof_record(int ta, int tb, int M, int N, int K, int acc, double dt);
 static double now_seconds(void);
 static int prof_on(void);
 
@@ -49,7 +49,7 @@ void bp_gemm_slice(int record, int fullM, int fullN, int ta, int tb, int M, int 
     const int timed = record && prof_on();
     const double t0 = timed ? now_seconds() : 0.0;
     blas_call(ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
-    if (timed) prof_record(ta, tb, fullM, fullN, K, now_seconds() - t0);
+    if (timed) prof_record(ta, tb, fullM, fullN, K, beta != 0.0f, now_seconds() - t0);
 }
 
 /* ------------------------------------------------------------ threading
@@ -158,7 +158,7 @@ bpfree_threading bpfree_get_threading(void) { return (bpfree_threading)threading
 #define PROF_SHAPES 128
 
 typedef struct {
-    int ta, tb, M, N, K;
+    int ta, tb, M, N, K, acc; /* acc: beta != 0 (C accumulated, not overwritten) */
     long calls;
     double seconds, alone; /* alone: from the last replay, < 0 before one */
 } prof_shape;
@@ -176,15 +176,16 @@ static double now_seconds(void) {
     return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
 }
 
-static void prof_record(int ta, int tb, int M, int N, int K, double dt) {
+static void prof_record(int ta, int tb, int M, int N, int K, int acc, double dt) {
     pthread_mutex_lock(&prof.lock);
     int i = 0;
     while (i < prof.n && !(prof.shape[i].ta == ta && prof.shape[i].tb == tb &&
-                           prof.shape[i].M == M && prof.shape[i].N == N && prof.shape[i].K == K))
+                           prof.shape[i].M == M && prof.shape[i].N == N &&
+                           prof.shape[i].K == K && prof.shape[i].acc == acc))
         i++;
     if (i == prof.n) {
         if (prof.n < PROF_SHAPES)
-            prof.shape[prof.n++] = (prof_shape){ta, tb, M, N, K, 0, 0.0, -1.0};
+            prof.shape[prof.n++] = (prof_shape){ta, tb, M, N, K, acc, 0, 0.0, -1.0};
         else i = -1;
     }
     if (i >= 0) {
@@ -238,26 +239,30 @@ double bpfree_profile_replay(int reps) {
         nb = b > nb ? b : nb;
         nc = c > nc ? c : nc;
     }
-    float *A = malloc(na * sizeof(float)), *B = malloc(nb * sizeof(float)),
-          *C = malloc(nc * sizeof(float));
+    /* scratch from the allocator training uses (huge pages for big blocks) */
+    float *A = bp_alloc(NULL, na * sizeof(float)), *B = bp_alloc(NULL, nb * sizeof(float)),
+          *C = bp_alloc(NULL, nc * sizeof(float));
     double total = -1.0;
     if (A && B && C) {
-        /* small deterministic values: no denormals, no overflow */
+        /* small deterministic values: no denormals, no overflow (C is
+         * cleared before each shape; accumulating calls add a few hundred
+         * products of at most 0.0064 K) */
         for (size_t i = 0; i < na; i++) A[i] = (float)((int)(i % 17) - 8) * 0.01f;
         for (size_t i = 0; i < nb; i++) B[i] = (float)((int)(i % 13) - 6) * 0.01f;
-        memset(C, 0, nc * sizeof(float));
         total = 0.0;
         for (int i = 0; i < prof.n; i++) {
             const prof_shape *s = &prof.shape[i];
             const int lda = s->ta ? s->M : s->K, ldb = s->tb ? s->K : s->N;
             double t[64];
-            /* the same number of calls back to back, as in a step, `reps` times */
+            /* the same number of calls back to back, as in a step, `reps`
+             * times, with the same beta (0: the BLAS clears C first) */
             const long inner = s->calls < 8 ? s->calls : 8;
+            memset(C, 0, (size_t)s->M * s->N * sizeof(float));
             for (int r = 0; r < reps; r++) {
                 double t0 = now_seconds();
                 for (long k = 0; k < inner; k++)
-                    bpfree_gemm(s->ta, s->tb, s->M, s->N, s->K, 1.0f, A, lda, B, ldb, 0.0f, C,
-                                s->N);
+                    bpfree_gemm(s->ta, s->tb, s->M, s->N, s->K, 1.0f, A, lda, B, ldb,
+                                s->acc ? 1.0f : 0.0f, C, s->N);
                 t[r] = (now_seconds() - t0) / (double)inner;
             }
             qsort(t, (size_t)reps, sizeof *t, cmp_dbl);
@@ -265,9 +270,9 @@ double bpfree_profile_replay(int reps) {
             total += prof.shape[i].alone;
         }
     }
-    free(A);
-    free(B);
-    free(C);
+    bp_free(NULL, A);
+    bp_free(NULL, B);
+    bp_free(NULL, C);
     return total;
 }
 
@@ -283,8 +288,8 @@ int bpfree_profile_shapes(bpfree_profile_shape *out, int max) {
     for (int i = 0; i < n; i++) {
         const prof_shape *s = &prof.shape[i];
         all[i] = (bpfree_profile_shape){.ta = s->ta, .tb = s->tb, .M = s->M, .N = s->N,
-                                        .K = s->K, .calls = s->calls, .seconds = s->seconds,
-                                        .alone = s->alone};
+                                        .K = s->K, .accumulate = s->acc, .calls = s->calls,
+                                        .seconds = s->seconds, .alone = s->alone};
     }
     pthread_mutex_unlock(&prof.lock);
     qsort(all, (size_t)n, sizeof *all, cmp_shape_seconds);
