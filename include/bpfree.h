@@ -488,7 +488,9 @@ size_t bpfree_model_param_count(const bpfree_model *m);
 
 /* Bytes the model holds now and at most so far, counted by the library's
  * own allocator: parameters, gradients, optimizer state, rule state,
- * activations and workspaces. */
+ * activations and workspaces.  (Blocks of 4 MiB or more — and datasets —
+ * are 2 MiB aligned and advised as transparent huge pages on Linux; the
+ * counts are the bytes asked for, not the rounding.) */
 size_t bpfree_model_bytes(const bpfree_model *m);
 size_t bpfree_model_peak_bytes(const bpfree_model *m);
 
