@@ -601,6 +601,24 @@ static void test_split_gemm(void **state) {
     free(C3);
 }
 
+/* RULE with its defaults on dd inputs, hidden layers of 200 and h2, batch
+ * 128, split threading on `threads` threads */
+static bpfree_model *split_net(const char *rule, int dd, int h2, uint64_t seed, int threads) {
+    bpfree_config cfg;
+    bpfree_error err = {0};
+    assert_int_equal(bpfree_config_default(&cfg, rule, dd, C, &err), BPFREE_OK);
+    cfg.n_hidden = 2;
+    cfg.hidden[0] = 200;
+    cfg.hidden[1] = h2;
+    cfg.batch = 128;
+    cfg.seed = seed;
+    cfg.threads = threads;
+    cfg.threading = BPFREE_THREADING_SPLIT;
+    bpfree_model *m = NULL;
+    assert_int_equal(bpfree_model_new(&cfg, &m, &err), BPFREE_OK);
+    return m;
+}
+
 /* Whole rules on two threads, split: the same seed gives the same numbers
  * run after run (the split is fixed by the thread count), and close to one
  * thread's (the products differ from one thread's in the last bits). */
@@ -615,18 +633,8 @@ static void test_split_rules_deterministic(void **state) {
         float *params[3];
         size_t np = 0;
         for (int run = 0; run < 3; run++) {
-            bpfree_config cfg;
             bpfree_error err = {0};
-            assert_int_equal(bpfree_config_default(&cfg, rules[k], DD, C, &err), BPFREE_OK);
-            cfg.n_hidden = 2;
-            cfg.hidden[0] = 200;
-            cfg.hidden[1] = 200;
-            cfg.batch = 128;
-            cfg.seed = 5;
-            cfg.threads = run < 2 ? 2 : 1;
-            cfg.threading = BPFREE_THREADING_SPLIT;
-            bpfree_model *m = NULL;
-            assert_int_equal(bpfree_model_new(&cfg, &m, &err), BPFREE_OK);
+            bpfree_model *m = split_net(rules[k], DD, 200, 5, run < 2 ? 2 : 1);
             if (run < 2) assert_int_equal(bp_split_width(1e9), 2);
             bpfree_epoch_stats st;
             assert_int_equal(bpfree_train_epoch(m, &ds, &st, &err), BPFREE_OK);
@@ -665,18 +673,8 @@ static void test_consumed_grads_same_bits(void **state) {
             size_t np = 0;
             int consumed = 0;
             for (int keep = 0; keep < 2; keep++) {
-                bpfree_config cfg;
                 bpfree_error err = {0};
-                assert_int_equal(bpfree_config_default(&cfg, rules[k], DD, C, &err), BPFREE_OK);
-                cfg.n_hidden = 2;
-                cfg.hidden[0] = 200;
-                cfg.hidden[1] = 100;
-                cfg.batch = 128;
-                cfg.seed = 9;
-                cfg.threads = threads;
-                cfg.threading = BPFREE_THREADING_SPLIT;
-                bpfree_model *m = NULL;
-                assert_int_equal(bpfree_model_new(&cfg, &m, &err), BPFREE_OK);
+                bpfree_model *m = split_net(rules[k], DD, 100, 9, threads);
                 m->keep_grads = keep;
                 bpfree_epoch_stats st;
                 assert_int_equal(bpfree_train_epoch(m, &ds, &st, &err), BPFREE_OK);
