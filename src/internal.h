@@ -122,7 +122,9 @@ typedef struct bp_dense {
 
 /* x (B, I) -> h (B, O): h = f(x W^T + b). */
 void bp_dense_forward(const bp_dense *L, const float *x, float *h, int B);
-/* Given dh = dL/dh (B, O) at the layer's output (overwritten with dL/dz),
+/* The plain backward pass, no step (training goes through
+ * bp_dense_backward_step, which fuses it with the step; the tests use this
+ * one as its reference).  Given dh = dL/dh (B, O) at the layer's output (overwritten with dL/dz),
  * the layer's input x (B, I) and its output h (B, O):
  *   dz = dh ⊙ f'(z);  gW = dz^T x;  gb = sum_b dz;
  *   if dx != NULL: dx (B, I) = dz W   (computed with the current W). */

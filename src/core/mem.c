@@ -1,5 +1,6 @@
 /* mem.c — the one allocation pair.  Each block carries a 64-byte header with
- * its size, so the owner's counter knows current and peak bytes exactly. */
+ * its size (and, for a mapped block, its mapping's length), so the owner's
+ * counter knows current and peak bytes exactly. */
 #define _DEFAULT_SOURCE /* mmap's MAP_ANONYMOUS, madvise, MADV_HUGEPAGE (Linux) */
 #include "internal.h"
 

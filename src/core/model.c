@@ -197,13 +197,13 @@ void bp_tensor_step(bpfree_model *m, int t) {
 typedef struct {
     bpfree_model *m;
     const bp_dense *L;
-    const float *x, *dz;
+    const float *x;
+    float *dz;      /* written only when h != NULL: dh made dz in place */
+    const float *h; /* backward_step_part: the layer's output */
     const bp_optim *step;
     int B;
     float beta;     /* 1 when gW is known zero (L->gzero), else 0 */
     int consume;    /* the step zeroes what it reads */
-    const float *h; /* backward_step_part: the layer's output, and */
-    float *dh;      /* the signal there, made dz in place */
 } grad_job;
 
 /* units a..b: gW[a:b] = dz[:, a:b]^T x, gb[a:b], then their step */
@@ -220,7 +220,7 @@ static void grad_step_part(void *ctx, size_t a, size_t b) {
 /* units a..b: dz = dh ⊙ f'(z), then as grad_step_part */
 static void backward_step_part(void *ctx, size_t a, size_t b) {
     const grad_job *j = ctx;
-    bp_act_backward_cols(j->L->act, j->h, j->dh, j->B, j->L->out, a, b);
+    bp_act_backward_cols(j->L->act, j->h, j->dz, j->B, j->L->out, a, b);
     grad_step_part(ctx, a, b);
 }
 
@@ -241,7 +241,7 @@ static void dense_grad_step(bpfree_model *m, int l, const float *x, const float 
     bp_dense *L = &m->layers[l];
     const int I = L->in, O = L->out;
     const int consume = step && !m->keep_grads;
-    grad_job j = {m, L, x, dz, step, B, L->gzero ? 1.0f : 0.0f, consume, h, dz};
+    grad_job j = {m, L, x, dz, h, step, B, L->gzero ? 1.0f : 0.0f, consume};
     if (O >= 2 * BP_UNIT_GRAIN && bp_split_width((double)B * O * I) > 1) {
         bp_par_for((size_t)O, BP_UNIT_GRAIN, h ? backward_step_part : grad_step_part, &j);
     } else {
