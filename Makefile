@@ -51,7 +51,7 @@ ifeq ($(shell $(CC) --version 2>/dev/null | grep -ci clang),0)
 $(BUILD)/obj/src/optim/optim.o: CFLAGS += -fno-tree-loop-distribute-patterns
 endif
 
-LIB_SRC := $(wildcard src/core/*.c src/nn/*.c src/optim/*.c src/rules/*.c src/data/*.c src/io/*.c)
+LIB_SRC := $(wildcard src/core/*.c src/nn/*.c src/optim/*.c src/engine/*.c src/rules/*.c src/data/*.c src/io/*.c)
 CLI_SRC := $(wildcard src/cli/*.c)
 LIB_OBJ := $(LIB_SRC:%.c=$(BUILD)/obj/%.o)
 CLI_OBJ := $(CLI_SRC:%.c=$(BUILD)/obj/%.o)

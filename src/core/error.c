@@ -1,6 +1,6 @@
 /* error.c — status codes and messages.  The library never prints or exits:
  * it fills a caller-owned bpfree_error and returns the code. */
-#include "internal.h"
+#include "core/core.h"
 
 #include <stdio.h>
 

@@ -1,7 +1,7 @@
 /* gemm.c — the one place that talks to CBLAS, and its naive reference.
  * CBLAS comes from OpenBLAS, or from BLIS when built with -DBPFREE_BLIS
  * (make BLAS=blis): only the thread count is set differently. */
-#include "internal.h"
+#include "core/core.h"
 
 #ifdef BPFREE_BLIS
 #include <blis.h> /* bli_thread_set_num_threads; declares the CBLAS API too */

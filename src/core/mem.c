@@ -2,7 +2,7 @@
  * its size (and, for a mapped block, its mapping's length), so the owner's
  * counter knows current and peak bytes exactly. */
 #define _DEFAULT_SOURCE /* mmap's MAP_ANONYMOUS, madvise, MADV_HUGEPAGE (Linux) */
-#include "internal.h"
+#include "core/core.h"
 
 #include <stdint.h>
 #include <stdlib.h>

@@ -1,5 +1,5 @@
 /* names.c — enum <-> name tables, kept in step with the enums by the compiler. */
-#include "internal.h"
+#include "core/core.h"
 
 #include <string.h>
 

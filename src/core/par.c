@@ -12,7 +12,7 @@
  * at a time: a call from inside a part, or from a second thread while the
  * pool is busy, runs inline (the layer pipeline sets one thread while it
  * runs). */
-#include "internal.h"
+#include "core/core.h"
 
 #include <pthread.h>
 #include <stdatomic.h>

@@ -1,6 +1,6 @@
 /* rng.c — xoshiro256** (Blackman & Vigna) seeded through splitmix64.
  * Owned by the model: no global generator anywhere in the library. */
-#include "internal.h"
+#include "core/core.h"
 
 #include <math.h>
 #include <string.h>

@@ -4,7 +4,7 @@
  * (reassociation would change the result), so reductions here keep VEC_LANES
  * independent partial sums — the compiler turns those into SIMD registers —
  * and add the lanes in a fixed order: fast, and the same bits on every run. */
-#include "internal.h"
+#include "core/core.h"
 
 #define VEC_LANES 16
 

@@ -6,7 +6,7 @@
  * features x (N, D) in file order, targets y (N, outputs) in the order the
  * `targets` option names them (or labels (N)).  Then split, then
  * standardised with the training rows' statistics. */
-#include "internal.h"
+#include "core/core.h"
 
 #include <ctype.h>
 #include <errno.h>

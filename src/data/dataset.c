@@ -1,7 +1,7 @@
 /* dataset.c — allocate, free, split and standardise in-memory datasets.
  * x is (N, D) row-major; labels (N), y (N, outputs) and index (N) follow the
  * rows.  All memory goes through bp_alloc/bp_free (uncounted: m = NULL). */
-#include "internal.h"
+#include "core/core.h"
 
 #include <string.h>
 

@@ -1,5 +1,5 @@
 /* dir.c — find a dataset's directory and load its four standard IDX files. */
-#include "internal.h"
+#include "core/core.h"
 
 #include <stdio.h>
 #include <stdlib.h>

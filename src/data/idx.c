@@ -6,7 +6,7 @@
  *   data   prod(dims) bytes
  * Images are 0x00000803 (N, rows, cols), labels 0x00000801 (N).
  * zlib's gzopen/gzread read gzip and raw files alike, by the gzip magic. */
-#include "internal.h"
+#include "core/core.h"
 
 #include <errno.h>
 #include <limits.h>

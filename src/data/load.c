@@ -1,7 +1,7 @@
 /* load.c — one entry point for every dataset the CLI's --data accepts:
  * image sets (IDX, dir.c), scikit-learn's diabetes and breast-cancer tables
  * (as scripts/fetch-data.sh installs them) and csv:PATH. */
-#include "internal.h"
+#include "core/core.h"
 
 #include <stdio.h>
 #include <stdlib.h>

@@ -1,5 +1,5 @@
 /* norm.c — input standardisation with training-set statistics. */
-#include "internal.h"
+#include "core/core.h"
 
 #include <math.h>
 

@@ -11,7 +11,7 @@
  *   P floats  the parameter block; S floats the rule's fixed state
  *   u32       CRC-32 (zlib) of every byte before it
  * Written to PATH.tmp.XXXXXX, fsync'd and renamed over PATH. */
-#include "internal.h"
+#include "rules/rules.h"
 
 #include <errno.h>
 #include <limits.h>

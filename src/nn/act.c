@@ -1,6 +1,6 @@
 /* act.c — activations.  The backward pass computes f'(z) from h = f(z), so a
  * layer keeps only its output. */
-#include "internal.h"
+#include "nn/nn.h"
 
 #include <math.h>
 #include <stdint.h>

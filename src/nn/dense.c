@@ -1,6 +1,6 @@
 /* dense.c — the dense layer: forward, and turning a signal at its output
  * into its own gradient (and, for chain-rule rules, a signal at its input). */
-#include "internal.h"
+#include "nn/nn.h"
 
 #include <string.h>
 
@@ -71,4 +71,23 @@ void bp_bias_grad(float *gb, const float *dz, int B, int O, size_t a, size_t b) 
         const float *d = dz + (size_t)r * O;
         for (size_t o = a; o < b; o++) gb[o] += d[o];
     }
+}
+
+void bp_tangent_dense(const bp_dense *L, const float *x, const float *h, const float *din,
+                      const float *V, const float *vb, const float *u, float *dout, int B) {
+    const int I = L->in, O = L->out;
+    const size_t n = (size_t)B * O;
+    /* dout (B, O) = din (B, I) W^T (I, O) */
+    if (din) bpfree_gemm(0, 1, B, O, I, 1.0f, din, I, L->W, I, 0.0f, dout, O);
+    else memset(dout, 0, n * sizeof(float));
+    /* += x (B, I) V^T (I, O) + vb: the weight perturbation's effect on z */
+    if (V) bpfree_gemm(0, 1, B, O, I, 1.0f, x, I, V, I, 1.0f, dout, O);
+    if (vb)
+        for (int r = 0; r < B; r++) {
+            float *d = dout + (size_t)r * O;
+            for (int o = 0; o < O; o++) d[o] += vb[o];
+        }
+    bp_act_backward(L->act, h, dout, n); /* ⊙ f'(z) */
+    if (u)
+        for (size_t i = 0; i < n; i++) dout[i] += u[i];
 }

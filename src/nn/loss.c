@@ -1,7 +1,7 @@
 /* loss.c — losses on the network output.  All three give dL/dz = (p - y)/B:
  * softmax+CE and sigmoid+BCE by their canonical links, MSE (1/2 squared
  * error) directly. */
-#include "internal.h"
+#include "nn/nn.h"
 
 #include <math.h>
 

@@ -1,6 +1,6 @@
 /* optim.c — SGD and Adam with PyTorch's semantics, one fused loop over a
  * flat range of the parameter block; learning-rate schedules. */
-#include "internal.h"
+#include "optim/optim.h"
 
 #include <math.h>
 

@@ -1,7 +1,7 @@
 /* bp.c — backpropagation (survey 000, §III-A): the signal reaching hidden
  * layer l is W_{l+1}^T delta_z_{l+1}, the chain rule.  Every layer's output
  * is kept until the backward pass reaches it: memory grows with depth. */
-#include "internal.h"
+#include "rules/rules.h"
 
 static bpfree_status bp_init(bpfree_model *m, bpfree_error *err) {
     bp_chain *c = bp_alloc(&m->mem, sizeof *c);

@@ -4,7 +4,7 @@
  *     delta_h_l = e B_l,   dW_l = (delta_h_l ⊙ f'(z_l))^T h_{l-1}
  * The output layer trains on its true gradient (identity feedback).  Hidden
  * layers can update as soon as the forward pass has produced e. */
-#include "internal.h"
+#include "rules/rules.h"
 
 #include <string.h>
 

@@ -24,7 +24,7 @@
  *
  * 002 gives no value for the decay; bpfree's default fb_wd = 1e-4 is an
  * L2 term in B's gradient (decoupled from optim.weight_decay). */
-#include "internal.h"
+#include "rules/rules.h"
 
 #include <string.h>
 

@@ -4,7 +4,7 @@
  * and updates at once, before later layers run — no layer waits for the
  * output.  The output layer trains on its true gradient.  The original setup
  * uses a sigmoid output with binary cross-entropy (--loss bce). */
-#include "internal.h"
+#include "rules/rules.h"
 
 typedef struct drtp_state {
     bp_onepass p; /* first: bp_onepass_rule_predict/free rely on it */

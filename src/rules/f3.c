@@ -19,7 +19,7 @@
  * takes softmax of the output before the error.  The store holds C floats
  * per training sample, indexed by the sample's dataset index, so it survives
  * shuffling. */
-#include "internal.h"
+#include "rules/rules.h"
 
 #include <math.h>
 #include <stdio.h>

@@ -2,7 +2,7 @@
  * The backward chain of BP with each W_l^T replaced by a fixed random B_l of
  * W_l's shape (O, I):  delta_h_{l-1} = delta_z_l B_l.  The output layer's
  * own gradient is exact; every layer waits for the backward pass. */
-#include "internal.h"
+#include "rules/rules.h"
 
 #include <stdio.h>
 

@@ -17,7 +17,7 @@
  *     eq. 14; NOTES: B is updated before it is used), as DFA.
  * B_l starts at zero (line 3; cfg.feedback_init, default zeros).  With a
  * linear output, E[T_{L-1}] = W_L (eq. 13), so B_{L-1} learns W_L. */
-#include "internal.h"
+#include "rules/rules.h"
 
 #include <string.h>
 

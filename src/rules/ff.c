@@ -60,7 +60,7 @@
  * runs in passes of floor(P / (C+1)) samples, each (C+1)·n' rows.  Buffers:
  * P·(D + 2·sum of widths) floats for inputs, outputs and normalised outputs,
  * all allocated at build. */
-#include "internal.h"
+#include "rules/rules.h"
 
 #include <math.h>
 #include <stdio.h>

@@ -20,7 +20,7 @@
  * pure forward gradient, unbiased for every layer, instead of handing the
  * output layer its true gradient as fdfa and lg-fg-a do.  Line 20 prints the
  * vector d^(L) where the scalar dL is meant (NOTES); bpfree uses dL. */
-#include "internal.h"
+#include "rules/rules.h"
 
 #include <string.h>
 

@@ -19,7 +19,7 @@
  * (E[(g·v) v] = g, Theorem 3); its variance does not fall with B as a
  * per-sample V's would.  Cost: one normal draw per parameter per batch and
  * a second GEMM per layer.  All layers update after the forward pass. */
-#include "internal.h"
+#include "rules/rules.h"
 
 #include <string.h>
 

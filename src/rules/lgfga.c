@@ -20,7 +20,7 @@
  *     output:   its true gradient e^T h_{L-1}.
  * A hidden block updates as soon as its own forward is done; layer l+1 gets
  * layer l's activation from before the update (as Mono-Forward). */
-#include "internal.h"
+#include "rules/rules.h"
 
 #include <stdio.h>
 #include <string.h>

@@ -1,7 +1,7 @@
 /* llo.c — last layer only (the baseline of 001 §4): hidden layers keep
  * their initial weights; only the output layer learns, on its true gradient.
  * It shows how much a rule's hidden-layer signal actually adds. */
-#include "internal.h"
+#include "rules/rules.h"
 
 typedef struct llo_state {
     bp_onepass p; /* first: bp_onepass_rule_predict/free rely on it */

@@ -11,7 +11,7 @@
  * There is no separate output layer: the last layer's M is the classifier.
  * The raw input has no projection of its own (003 does not say; bpfree's
  * choice).  Prediction: FF = sum of all G_i ("FF pred"), BP = last G only. */
-#include "internal.h"
+#include "rules/rules.h"
 
 #include <stdio.h>
 #include <string.h>

@@ -9,7 +9,7 @@
  * No biases (the authors' nets have none): they are set to zero at build,
  * whatever --init, and never trained.  A layer is stepped as soon as the
  * modulated pass has gone through it. */
-#include "internal.h"
+#include "rules/rules.h"
 
 #include <math.h>
 #include <string.h>

@@ -1,5 +1,5 @@
 /* rules.c — the table of learning rules. */
-#include "internal.h"
+#include "rules/rules.h"
 
 #include <string.h>
 

@@ -19,7 +19,7 @@
  * The batch's loss is carried too, so every stage may add to it; the last
  * stage keeps the loss and the count of correct predictions, in batch
  * order. */
-#include "internal.h"
+#include "engine/engine.h"
 
 #include <pthread.h>
 #include <string.h>

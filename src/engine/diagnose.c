@@ -15,7 +15,7 @@
  * blocks can be measured this way (others keep private state: F³'s store,
  * learned feedback with its own moments); they are refused with a reason.
  * Both cost nothing unless cfg.diagnose asks for them. */
-#include "internal.h"
+#include "engine/engine.h"
 
 #include <math.h>
 #include <string.h>

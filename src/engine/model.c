@@ -1,7 +1,7 @@
 /* model.c — the engine: builds a model (all memory up front), runs epochs
  * (shuffle, batch, schedule, NaN guard) and evaluates.  Which signal reaches
  * which layer is the rule's business (src/rules/). */
-#include "internal.h"
+#include "rules/rules.h" /* bp_ff_config_*: until the settings table */
 
 #include <math.h>
 #include <stdio.h>

@@ -11,7 +11,7 @@
  * i.e. the forward schedule (x0.95 per epoch in Appendix A) scales both.
  * Its moments live in the rule's memory (not saved, like the forward
  * optimizer's).  Adam's betas, eps and SGD's momentum come from cfg.optim. */
-#include "internal.h"
+#include "engine/engine.h"
 
 #include <string.h>
 

@@ -10,28 +10,10 @@
  * f'(z) is computed from the layer's output h = f(z), as the backward pass
  * does (bp_act_backward), so nothing but h is kept.  Biases are constants of
  * the tangent: only their perturbation vb enters it. */
-#include "internal.h"
+#include "engine/engine.h"
 
 #include <string.h>
 
-void bp_tangent_dense(const bp_dense *L, const float *x, const float *h, const float *din,
-                      const float *V, const float *vb, const float *u, float *dout, int B) {
-    const int I = L->in, O = L->out;
-    const size_t n = (size_t)B * O;
-    /* dout (B, O) = din (B, I) W^T (I, O) */
-    if (din) bpfree_gemm(0, 1, B, O, I, 1.0f, din, I, L->W, I, 0.0f, dout, O);
-    else memset(dout, 0, n * sizeof(float));
-    /* += x (B, I) V^T (I, O) + vb: the weight perturbation's effect on z */
-    if (V) bpfree_gemm(0, 1, B, O, I, 1.0f, x, I, V, I, 1.0f, dout, O);
-    if (vb)
-        for (int r = 0; r < B; r++) {
-            float *d = dout + (size_t)r * O;
-            for (int o = 0; o < O; o++) d[o] += vb[o];
-        }
-    bp_act_backward(L->act, h, dout, n); /* ⊙ f'(z) */
-    if (u)
-        for (size_t i = 0; i < n; i++) dout[i] += u[i];
-}
 
 void bp_tangent_forward(const bpfree_model *m, const bp_perturb *p, const float *x, float **h,
                         float *const t[2], float *dout, int B) {

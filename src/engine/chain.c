@@ -1,0 +1,74 @@
+/* chain.c — rules with a backward chain (BP, FA): every layer's output is
+ * kept and the signal travels back layer by layer; also the per-layer
+ * activation buffers it and other rules use. */
+#include "engine/engine.h"
+
+#include <stdio.h>
+#include <string.h>
+
+bpfree_status bp_acts_alloc(bpfree_model *m, float **h, bpfree_error *err) {
+    const size_t B = (size_t)m->rows;
+    for (int l = 0; l < m->n_layers; l++)
+        if (!(h[l + 1] = bp_alloc_floats(&m->mem, B * m->layers[l].out, "activations", err)))
+            return BPFREE_ENOMEM;
+    return BPFREE_OK;
+}
+
+void bp_acts_free(bpfree_model *m, float **h) {
+    for (int l = 1; l <= BPFREE_MAX_LAYERS; l++) {
+        bp_free(&m->mem, h[l]);
+        h[l] = NULL;
+    }
+}
+
+
+bpfree_status bp_chain_alloc(bpfree_model *m, bp_chain *c, bpfree_error *err) {
+    const size_t B = (size_t)m->rows, W = (size_t)bp_max_width(m);
+    bpfree_status st = bp_acts_alloc(m, c->h, err);
+    if (st) return st;
+    for (int i = 0; i < 2; i++)
+        if (!(c->d[i] = bp_alloc_floats(&m->mem, B * W, "deltas", err))) return BPFREE_ENOMEM;
+    return BPFREE_OK;
+}
+
+void bp_chain_free(bpfree_model *m, bp_chain *c) {
+    bp_acts_free(m, c->h);
+    bp_free(&m->mem, c->d[0]);
+    bp_free(&m->mem, c->d[1]);
+    c->d[0] = c->d[1] = NULL;
+}
+
+static void chain_pass(bpfree_model *m, bp_chain *c, const float *const *back, int B,
+                       double *loss, long *correct, int step) {
+    const int L = m->n_layers, C = m->cfg.outputs;
+    c->h[0] = m->xb;
+    bp_forward_all(m, m->xb, c->h, B);
+    *correct += bp_count_correct(c->h[L], m->lb, B, C);
+    float *dcur = c->d[0], *dnext = c->d[1];
+    *loss += bp_loss(m->cfg.loss, c->h[L], m->yb, B, C, dcur);
+    /* Layer l's gradient and the signal at its input use its current weights;
+     * its step comes after, so the result equals computing all gradients
+     * first. */
+    for (int l = L - 1; l >= 0; l--) {
+        const bp_dense *Ly = &m->layers[l];
+        bp_act_backward(Ly->act, c->h[l + 1], dcur, (size_t)B * Ly->out); /* dcur := dz_l */
+        if (l > 0) /* delta_h_{l-1} (B, I) = dz_l (B, O) M (O, I), M = W_l or B_l, before the step */
+            bpfree_gemm(0, 0, B, Ly->in, Ly->out, 1.0f, dcur, Ly->out,
+                        back && back[l] ? back[l] : Ly->W, Ly->in, 0.0f, dnext, Ly->in);
+        bp_dense_grad_step(m, l, c->h[l], dcur, B, step ? &m->optim : NULL);
+        float *t = dcur;
+        dcur = dnext;
+        dnext = t;
+    }
+}
+
+void bp_chain_train(bpfree_model *m, bp_chain *c, const float *const *back, int B, double *loss,
+                    long *correct) {
+    chain_pass(m, c, back, B, loss, correct, 1);
+}
+
+void bp_chain_grads(bpfree_model *m, bp_chain *c, int B) {
+    double loss = 0.0;
+    long correct = 0;
+    chain_pass(m, c, NULL, B, &loss, &correct, 0);
+}

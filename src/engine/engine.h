@@ -1,0 +1,281 @@
+/* engine.h — the model, the epoch loop, the pipeline, diagnostics and the
+ * passes several rules share (BP's chain, layers that update at once,
+ * feedback matrices, forward-mode tangents).  Rules build on it; it knows
+ * no rule by name. */
+#ifndef BPFREE_ENGINE_H
+#define BPFREE_ENGINE_H
+
+#include "nn/nn.h"
+#include "optim/optim.h"
+
+/* ------------------------------------------------------------- model */
+
+typedef struct bp_rule bp_rule;
+typedef struct bp_pipe bp_pipe;
+typedef struct bp_work bp_work;
+typedef struct bp_pipe_batch bp_pipe_batch;
+typedef struct bp_pipe_need bp_pipe_need;
+
+/* A named slice of the parameter block (trainable) or state block (fixed). */
+typedef struct bp_tensor {
+    char name[32];
+    size_t off, n;
+    int trainable;
+} bp_tensor;
+
+#define BP_MAX_TENSORS (4 * BPFREE_MAX_LAYERS + 8)
+
+/* Prediction chunks at least this big keep the products near full speed
+ * even for a model trained at batch 64 (10,000 images: 87% of GEMM speed in
+ * chunks of 64 rows). */
+#define BP_PREDICT_ROWS 256
+
+struct bpfree_model {
+    bpfree_config cfg;
+    const bp_rule *rule;
+    bp_mem mem;
+    bp_rng rng;            /* init, feedback, shuffling: all from the seed */
+
+    int n_layers;          /* dense layers: hidden (+ output if rule has one) */
+    bp_dense layers[BPFREE_MAX_LAYERS];
+
+    /* One block per kind of state (parameters, gradients, Adam m, Adam v),
+     * and one for fixed rule state (feedback matrices) that is saved too. */
+    float *params, *grads, *opt_m, *opt_v;
+    size_t n_params;
+    float *state;
+    size_t n_state;
+    bp_tensor tensors[BP_MAX_TENSORS];
+    int n_tensors;
+    bp_optim optim;
+    /* 1: gradients stay readable after a step (diagnostics read the rule's
+     * gW after it; tests read them); 0: bp_dense_grad_step's step zeroes
+     * them as it reads them (bp_dense.gzero) */
+    int keep_grads;
+
+    int batch;             /* training batch */
+    int rows;              /* buffer rows: max(batch, BP_PREDICT_ROWS) — prediction and
+                            * evaluation run in chunks of this many samples */
+    float *xb, *yb;        /* batch input (B, D), targets (B, C) */
+    int *lb, *ib;          /* batch labels (B), dataset indices (B) */
+    float *scores;         /* (B, C) prediction scores */
+    float *heads;          /* (n_heads, B, C) per-head scores, or NULL */
+    int *order;            /* shuffled sample order, sized at first epoch */
+    int order_n;
+
+    void *rs;              /* the rule's own state */
+    struct bp_diag *diag;  /* diagnostics state, or NULL */
+    struct bp_pipe *pipe;  /* layer pipeline, built at the first pipelined epoch */
+    int epochs_done;
+    long steps_done;
+};
+
+/* Reserve a tensor of n floats in the parameter block (trainable) or the
+ * state block during build; pointers are resolved by bp_tensor_ptr after
+ * the blocks exist.  Returns its index or -1 if full. */
+int bp_model_reserve(bpfree_model *m, const char *name, size_t n, int trainable);
+float *bp_tensor_ptr(const bpfree_model *m, int t);
+float *bp_tensor_grad(const bpfree_model *m, int t);
+/* Step tensor t's parameters with its gradient. */
+void bp_tensor_step(bpfree_model *m, int t);
+/* Step layer l's W and b. */
+void bp_layer_step(bpfree_model *m, int l);
+/* bp_dense_backward (no dx) of layer l, then bp_layer_step — with
+ * BPFREE_THREADING_SPLIT fused per range of units (src/core/model.c). */
+void bp_dense_backward_step(bpfree_model *m, int l, const float *x, const float *h, float *dh,
+                            int B);
+/* the same with an explicit optimizer clock (pipelined layers keep one each) */
+void bp_step_range(bpfree_model *m, const bp_optim *o, size_t off, size_t n);
+/* learning rate of batch k of nb in the current epoch (schedules, greedy) */
+float bp_batch_lr(const bpfree_model *m, int k, int nb);
+/* rows order[0..B) of ds into x (B, D), one-hot or regression targets y
+ * (B, C), labels lb (B, -1 for regression), dataset indices ib (may be NULL) */
+void bp_gather(const bpfree_model *m, const bpfree_dataset *ds, const int *order, int B,
+               float *x, float *y, int *lb, int *ib);
+/* layer l's gW, gb from dz (B, O) and its input x (B, I); then, if step !=
+ * NULL, W and b stepped with that optimizer clock */
+void bp_dense_grad_step(bpfree_model *m, int l, const float *x, const float *dz, int B,
+                        const bp_optim *step);
+
+/* ------------------------------------------------------------- rules */
+
+/* A rule decides which signal reaches which layer, and when.  It owns its
+ * extra state (rs) and the activation buffers it needs. */
+struct bp_rule {
+    bpfree_rule_info info;
+    /* Apply the rule's defaults on top of the generic ones. */
+    void (*defaults)(bpfree_config *cfg);
+    /* Reserve parameter/state tensors (before the blocks are allocated). */
+    bpfree_status (*reserve)(bpfree_model *m, bpfree_error *err);
+    /* Allocate rule state and buffers, initialise fixed tensors. */
+    bpfree_status (*init)(bpfree_model *m, bpfree_error *err);
+    /* Optional: called at the start of every epoch with the training set
+     * (F³ sizes and checks its per-sample error store here). */
+    bpfree_status (*begin_epoch)(bpfree_model *m, const bpfree_dataset *train, bpfree_error *err);
+    /* One training step on the batch in m->xb/yb/lb/ib of B rows.  Adds the
+     * batch's mean loss to *loss and the number of correct predictions (from
+     * the training forward pass) to *correct. */
+    bpfree_status (*train_batch)(bpfree_model *m, int B, double *loss, long *correct);
+    /* Optional, for --pipeline: layer i on one batch with optimizer clock o
+     * and the thread's scratch w (see bp_pipe_batch); and a hook stage 0 runs
+     * after gathering a batch. */
+    void (*pipe_layer)(bpfree_model *m, const bp_optim *o, bp_work *w, int i, const float *in,
+                       float *out, bp_pipe_batch *b);
+    void (*pipe_begin)(bpfree_model *m, bp_pipe_batch *b);
+    /* Optional: what the rule's pipelined layers need beyond one (B, width)
+     * activation per batch (see bp_pipe_need); NULL = nothing more. */
+    void (*pipe_need)(const bpfree_model *m, bp_pipe_need *n);
+    /* Scores (B, C) for x (B, D), B <= m->batch.  If heads is not NULL also
+     * each head's scores (n_heads, B, C).  NULL = forward through all layers. */
+    void (*predict)(bpfree_model *m, const float *x, int B, float *scores, float *heads);
+    int (*n_heads)(const bpfree_model *m);
+    /* Optional: one line on the rule's own state for the run summary. */
+    void (*describe)(const bpfree_model *m, char *buf, size_t cap);
+    void (*free)(bpfree_model *m);
+};
+
+
+/* The rule table (src/rules/rules.c). */
+const bp_rule *bp_rule_lookup(const char *name);
+
+/* Engine helpers the rules share. */
+/* Forward through layers [0, n_layers): h[0] = x, h[l+1] = layer l output;
+ * every h[l+1] must hold B * layers[l].out floats. */
+void bp_forward_all(const bpfree_model *m, const float *x, float **h, int B);
+/* Largest width among inputs and layers. */
+int bp_max_width(const bpfree_model *m);
+/* Forward through all layers ping-ponging between two buffers of
+ * B * bp_max_width floats; the last layer writes into `out` (B, C). */
+void bp_forward_pingpong(const bpfree_model *m, const float *x, int B, float *buf0,
+                         float *buf1, float *out);
+/* Output buffers h[1..n_layers] (B x width of each layer). */
+bpfree_status bp_acts_alloc(bpfree_model *m, float **h, bpfree_error *err);
+void bp_acts_free(bpfree_model *m, float **h);
+/* Fixed feedback matrices B_l (C, n_l), one per hidden layer, in the state
+ * block: reserve (in rule->reserve), fill (in rule->init) with
+ * cfg.feedback_init, and project dh (B, n_l) = e (B, C) B_l. */
+bpfree_status bp_feedback_reserve(bpfree_model *m, int *fb, bpfree_error *err);
+void bp_feedback_init(bpfree_model *m, const int *fb);
+void bp_feedback_signal(const bpfree_model *m, const int *fb, int l, float alpha,
+                        const float *e, int B, float *dh);
+
+/* Rules with a backward chain (BP, FA): every layer's output is kept, and
+ * the signal into layer l-1 is dz_l M_l with M_l = back[l] if given, else
+ * W_l (the chain rule). */
+typedef struct bp_chain {
+    float *h[BPFREE_MAX_LAYERS + 1]; /* h[0] = input, h[l+1] = output of layer l */
+    float *d[2];                     /* delta ping-pong (B, max width) */
+} bp_chain;
+bpfree_status bp_chain_alloc(bpfree_model *m, bp_chain *c, bpfree_error *err);
+void bp_chain_free(bpfree_model *m, bp_chain *c);
+void bp_chain_train(bpfree_model *m, bp_chain *c, const float *const *back, int B, double *loss,
+                    long *correct);
+
+/* The true BP gradient of the current batch into m->grads, without a step. */
+void bp_chain_grads(bpfree_model *m, bp_chain *c, int B);
+
+/* Diagnostics (src/core/diagnose.c). */
+bpfree_status bp_diag_init(bpfree_model *m, bpfree_error *err);
+void bp_diag_free(bpfree_model *m);
+/* Around one training step k: before() returns 1 if this step is measured
+ * (it then holds BP's gradient and clears m->grads); after() accumulates the
+ * angles; epoch() writes the epoch's means into stats and resets. */
+int bp_diag_before(bpfree_model *m, long k, int B);
+void bp_diag_after(bpfree_model *m);
+void bp_diag_epoch(bpfree_model *m, bpfree_epoch_stats *stats);
+
+/* Rules that update every hidden layer at once, during the forward pass
+ * (DRTP, F³, LLO): only two activation buffers are alive. */
+/* One thread's scratch for running layers one batch at a time. */
+struct bp_work {
+    float *a[2];  /* activation ping-pong (B, max width) */
+    float *d;     /* signal at a layer's output (B, max width) */
+    float *z, *dz; /* (B, C): output logits / MF goodness, and their gradient */
+    float *rs;    /* pipelined: the rule's own scratch (bp_pipe_need.scratch floats) */
+};
+bpfree_status bp_work_alloc(bpfree_model *m, bp_work *w, bpfree_error *err);
+void bp_work_free(bpfree_model *m, bp_work *w);
+typedef bp_work bp_onepass;
+
+/* One batch as it travels through the layers (sequentially or pipelined). */
+struct bp_pipe_batch {
+    int rows;
+    const float *y;   /* targets (rows, C) */
+    const int *lb;    /* labels (rows), -1 for regression */
+    const int *ib;    /* dataset indices (rows) */
+    float *scores;    /* (rows, C) running sum of per-layer scores (MF), zeroed */
+    float *aux;       /* (rows, C) the rule's per-batch data (F3: stored errors) */
+    double loss;      /* set by the layer that reports the batch loss; pipelined,
+                         carried from stage to stage (starts at 0) */
+    long correct;     /* set by the layer that predicts */
+    const float *x;   /* pipelined, stage 0 only: the gathered inputs (rows, D) */
+    float *carry;     /* pipelined: bp_pipe_need.carry floats that travel with the
+                         batch from stage to stage (handed on, not copied) */
+};
+
+/* A pipelined rule's extra needs: activations of mult·B rows instead of B
+ * (FF: positive, negative and neutral rows of every sample), `carry` floats
+ * that go with each batch through the stages, `scratch` floats per stage. */
+struct bp_pipe_need {
+    int mult;
+    size_t carry, scratch;
+};
+
+/* Pipelined epoch over cfg.pipeline threads (src/core/pipeline.c); the
+ * rule's pipe_layer does one layer on one batch. */
+bpfree_status bp_pipe_epoch(bpfree_model *m, const bpfree_dataset *train, int nb, double *loss,
+                            long *correct, float *lr, bpfree_error *err);
+void bp_pipe_free(bpfree_model *m);
+
+/* drtp, f3, llo: layer i on one batch.  A hidden layer gets the signal
+ * E_l = B_l^T aux (B_l = feedback tensor fb[i]) when fb is given, else
+ * stays frozen; the output layer trains on its true gradient and sets
+ * b->loss, b->correct, leaving its logits in w->z. */
+void bp_onepass_layer(bpfree_model *m, const bp_optim *o, bp_work *w, int i, const float *in,
+                      float *out, const int *fb, const float *E, bp_pipe_batch *b);
+bpfree_status bp_onepass_alloc(bpfree_model *m, bp_onepass *p, bpfree_error *err);
+void bp_onepass_free(bpfree_model *m, bp_onepass *p);
+/* Forward through the hidden layers; if E (B, C) is not NULL, hidden layer l
+ * gets delta_h_l = (1/B) E B_l and steps at once, before layer l+1 runs.
+ * Returns the last hidden activation (computed before its layer's step). */
+/* the whole batch in m->xb through every layer with bp_onepass_layer */
+void bp_onepass_train(bpfree_model *m, bp_work *w, const int *fb, const float *E, int B,
+                      double *loss, long *correct);
+void bp_onepass_predict(bpfree_model *m, bp_onepass *p, const float *x, int B, float *scores);
+/* predict and free for a rule whose state struct starts with a bp_onepass
+ * and owns nothing else (drtp, llo). */
+void bp_onepass_rule_predict(bpfree_model *m, const float *x, int B, float *scores,
+                             float *heads);
+void bp_onepass_rule_free(bpfree_model *m);
+
+/* The whole net: h[0] = x, h[l+1] = output of layer l (every h[l+1] holds
+ * B * width floats, as bp_forward_all); the tangent ping-pongs through
+ * t[0], t[1] (each B * bp_max_width floats) and the output's lands in
+ * dout (B, C).  p may be NULL (then dout = 0). */
+void bp_tangent_forward(const bpfree_model *m, const bp_perturb *p, const float *x, float **h,
+                        float *const t[2], float *dout, int B);
+/* dl (B) = row-wise dot of e (B, C) and d (B, C): the directional derivative
+ * of each sample's loss, given e = dL/dy (as bp_loss writes it, with 1/B). */
+void bp_tangent_dot(const float *e, const float *d, int B, int C, float *dl);
+/* Learned direct feedback (fblearn.c; dkp, fdfa): B_l (C, n_l) per hidden
+ * layer in the state block (saved with the model, outside the parameter
+ * block, so optim.weight_decay and the parameter count leave them alone),
+ * initialised with cfg.feedback_init, and stepped by an optimizer of their
+ * own: cfg.fb_optim at lr cfg.fb_lr times the schedule's factor
+ * (lr in force / optim.lr), L2 decay cfg.fb_wd, moments in rule memory. */
+typedef struct bp_fblearn {
+    int fb[BPFREE_MAX_LAYERS]; /* state tensors of B_l */
+    size_t off[BPFREE_MAX_LAYERS];
+    float *m, *v;              /* optimizer moments over all B_l */
+    float *g;                  /* (C, max n_l) gradient scratch */
+    bp_optim opt;
+} bp_fblearn;
+bpfree_status bp_fblearn_reserve(bpfree_model *m, bp_fblearn *f, bpfree_error *err);
+bpfree_status bp_fblearn_init(bpfree_model *m, bp_fblearn *f, bpfree_error *err);
+void bp_fblearn_free(bpfree_model *m, bp_fblearn *f);
+/* Once per batch, before the steps: the lr in force and Adam's clock. */
+void bp_fblearn_begin(bpfree_model *m, bp_fblearn *f);
+/* B_l -= step(f->g + fb_wd B_l), with f->g (C, n_l) filled by the caller. */
+void bp_fblearn_step(bpfree_model *m, bp_fblearn *f, int l);
+
+#endif /* BPFREE_ENGINE_H */

@@ -1,0 +1,54 @@
+/* rules.h — what the rule files share beyond the engine: the rule
+ * objects of the table, the papers' default setups several rules use, and
+ * the Forward-Forward pieces the tests call. */
+#ifndef BPFREE_RULES_H
+#define BPFREE_RULES_H
+
+#include "engine/engine.h"
+
+extern const bp_rule bp_rule_bp;
+extern const bp_rule bp_rule_mf;
+extern const bp_rule bp_rule_dfa;
+extern const bp_rule bp_rule_fa;
+extern const bp_rule bp_rule_drtp;
+extern const bp_rule bp_rule_f3;
+extern const bp_rule bp_rule_pepita;
+extern const bp_rule bp_rule_llo;
+extern const bp_rule bp_rule_ff;
+extern const bp_rule bp_rule_cff_fixed;
+extern const bp_rule bp_rule_cff_adaptive;
+extern const bp_rule bp_rule_fgw;
+extern const bp_rule bp_rule_fga;
+extern const bp_rule bp_rule_lgfga;
+extern const bp_rule bp_rule_dkp;
+extern const bp_rule bp_rule_fdfa;
+
+/* Defaults of drtp, f3 and llo: the F³ paper's MNIST setup. */
+void bp_defaults_f3_paper(bpfree_config *c);
+/* Defaults of fg-w, fg-a, lg-fg-a, dkp, fdfa: 002's Appendix A setup. */
+void bp_defaults_fdfa_paper(bpfree_config *c);
+
+/* Forward-Forward pieces (src/rules/ff.c), shared with the engine, the
+ * model file and the tests. */
+void bp_ff_config_defaults(bpfree_config *c);
+bpfree_status bp_ff_config_check(const bpfree_config *c, bpfree_error *err);
+/* Header lines "ff_...=v\n" / "cff_...=v\n": bytes written, or -1 if cap is
+ * too small; parse: 1 = the key is an FF key and was read, 0 = not an FF
+ * key, -1 = an FF key with a bad value. */
+int bp_ff_header_write(const bpfree_config *c, char *buf, size_t cap);
+int bp_ff_header_parse(bpfree_config *c, const char *k, const char *v);
+/* out (D) = x (D) with the first C inputs replaced by the label code:
+ * label >= 0: one-hot times cfg.ff_label (or the row's largest value);
+ * label < 0: the neutral label, 0.1 in every label input. */
+void bp_ff_embed(const bpfree_config *c, const float *x, int label, float *out);
+/* Each row of v (B, n) divided by its RMS or L2 norm, in place. */
+void bp_ff_normalize(bpfree_ff_norm how, float *v, int B, int n);
+/* Goodness of one row h (n): sum or mean of squares. */
+float bp_ff_goodness(bpfree_ff_goodness how, const float *h, int n);
+/* A wrong label for each row: uniform over the C-1 wrong labels, or
+ * (HARD) drawn in proportion to probs (B, C) with the true label excluded
+ * (uniform if the wrong labels' total is 0). */
+void bp_ff_negatives(bp_rng *r, bpfree_ff_neg how, const int *labels, const float *probs,
+                     int B, int C, int *neg);
+
+#endif /* BPFREE_RULES_H */
