@@ -325,6 +325,65 @@ bpfree_status bpfree_config_default(bpfree_config *cfg, const char *rule,
 /* Check a config for consistency (sizes > 0, known enums, lr > 0 ...). */
 bpfree_status bpfree_config_check(const bpfree_config *cfg, bpfree_error *err);
 
+/* ------------------------------------------------------------- settings
+ *
+ * Every field of bpfree_config is one row of one table: its name, the
+ * model-file key, a help line, its default, the values it accepts and the
+ * rules it applies to.  The generic rows live in the engine; a rule declares
+ * the rows of its own hyperparameters.  That table alone drives
+ * bpfree_config_default, bpfree_config_check, bpfree_config_set (the CLI's
+ * options, config files), the model file and `bpfree --help`.
+ *
+ * Values are text, as a user writes them: numbers ("1e-3"), names ("adam",
+ * or their index), lists ("1000,1000" for "layers"), "1"/"0" for flags. */
+typedef struct bpfree_setting {
+    const char *name; /* option / config-file name: "lr", "ff-peer" */
+    const char *key;  /* model-file key ("weight_decay" for "wd"), or NULL if
+                         the setting is not saved with a model */
+    const char *arg;  /* what the value looks like in help ("F", "N", "NAME"),
+                         or NULL for a flag (an option without a value) */
+    const char *help; /* one line, naming the accepted values */
+    const char *dflt; /* the table's default, as text */
+} bpfree_setting;
+
+int bpfree_setting_count(void);
+const bpfree_setting *bpfree_setting_at(int i); /* NULL if out of range */
+/* By option name or model-file key; NULL if unknown. */
+const bpfree_setting *bpfree_setting_find(const char *name);
+/* 1 if the setting applies to `rule` (a known rule's name), else 0. */
+int bpfree_setting_applies(const bpfree_setting *s, const char *rule);
+/* 1 if the setting is an input of the model rather than an option (inputs,
+ * outputs, the normalisation statistics): files carry it, the CLI does not. */
+int bpfree_setting_internal(const bpfree_setting *s);
+
+/* Set one setting of cfg from text, checking the text, the value's range and
+ * that the setting applies to cfg->rule ("--ff-peer does not apply to rule
+ * bp").  The rule itself is chosen by bpfree_config_default, not here. */
+bpfree_status bpfree_config_set(bpfree_config *cfg, const char *name, const char *value,
+                                bpfree_error *err);
+/* The setting's value in cfg as text that bpfree_config_set reads back
+ * exactly (floats with 9 significant digits).  Returns the length, or -1 for
+ * an unknown name or a value that does not fit in cap bytes. */
+int bpfree_config_get(const bpfree_config *cfg, const char *name, char *buf, size_t cap);
+
+/* A paper's whole setup under one name (`--preset hinton`): settings
+ * applied in order where the preset is named. */
+typedef struct bpfree_preset {
+    const char *name;      /* "hinton" */
+    const char *what;      /* one paragraph */
+    const char *rule;      /* the rule it trains, unless the rule chosen
+                              already takes every one of its settings */
+    const char *const *kv; /* name, value, name, value, ..., NULL; a name that is
+                              no setting ("val") is the CLI's run option */
+} bpfree_preset;
+
+int bpfree_preset_count(void);
+const bpfree_preset *bpfree_preset_at(int i);            /* NULL if out of range */
+const bpfree_preset *bpfree_preset_find(const char *name); /* NULL if unknown */
+/* The rule a preset trains when `current` was chosen before it: current if
+ * it takes every setting of the preset, else p->rule. */
+const char *bpfree_preset_rule(const bpfree_preset *p, const char *current);
+
 /* ---------------------------------------------------------------- data */
 
 /* A dataset in memory.  x is (n, dim) row-major.  labels (n) holds class
@@ -502,6 +561,15 @@ void bpfree_model_describe(const bpfree_model *m, char *buf, size_t cap);
  * gamma_l (004 eq. 5) into out[0..cap) and return how many the model has
  * (n_hidden); 0 for every other rule. */
 int bpfree_model_gammas(const bpfree_model *m, float *out, int cap);
+
+/* The name of head h of bpfree_eval.head_acc when it is not one layer's own
+ * head ("goodness", "one-pass"), or NULL for a layer's head (the layer heads
+ * come after the named ones). */
+const char *bpfree_model_head_name(const bpfree_model *m, int h);
+/* How the model turns outputs into scores when its rule can do it in more
+ * than one way ("ff" or "bp" for mf, "goodness" or "onepass" for ff), else
+ * NULL. */
+const char *bpfree_model_prediction(const bpfree_model *m);
 
 /* The scores behind bpfree_eval.head_acc for the Forward-Forward rules:
  * head 0 = goodness prediction, head 1 = one-pass head, head 2 + l = layer

@@ -18,6 +18,7 @@
 #include "engine/engine.h"
 
 #include <math.h>
+#include <stdio.h>
 #include <string.h>
 
 typedef struct bp_diag {
@@ -33,13 +34,13 @@ typedef struct bp_diag {
     long vcount[BPFREE_MAX_LAYERS];
 } bp_diag;
 
-/* Rules whose train_batch changes only the model's blocks. */
-static int variance_ok(const bpfree_model *m) {
-    static const char *const ok[] = {"bp", "fa", "dfa", "drtp", "llo", "pepita",
-                                     "fg-w", "fg-a", "lg-fg-a"};
-    for (size_t i = 0; i < sizeof ok / sizeof *ok; i++)
-        if (strcmp(m->cfg.rule, ok[i]) == 0) return 1;
-    return strcmp(m->cfg.rule, "fdfa") == 0 && m->cfg.fb_optim == BPFREE_FB_EMA;
+/* The rules --diagnose variance can measure (BP_CAP_VARIANCE), for a message. */
+static void variance_rules(char *b, size_t cap) {
+    b[0] = '\0';
+    for (int r = 0; bp_rule_at(r); r++)
+        if (bp_rule_at(r)->caps & BP_CAP_VARIANCE)
+            snprintf(b + strlen(b), cap - strlen(b), "%s%s", b[0] ? ", " : "",
+                     bp_rule_at(r)->info.name);
 }
 
 bpfree_status bp_diag_init(bpfree_model *m, bpfree_error *err) {
@@ -51,12 +52,14 @@ bpfree_status bp_diag_init(bpfree_model *m, bpfree_error *err) {
                        "--diagnose alignment compares with backprop's gradient of the output "
                        "loss; rule '%s' has no output layer",
                        m->cfg.rule);
-    if (var && !variance_ok(m))
+    if (var && !(m->rule->caps & BP_CAP_VARIANCE)) {
+        char ok[256];
+        variance_rules(ok, sizeof ok);
         return bp_fail(err, BPFREE_EUNSUPPORTED,
-                       "--diagnose variance redraws a step from saved state; rule '%s'%s keeps "
-                       "state of its own that a redraw would change (measurable: bp, fa, dfa, "
-                       "drtp, llo, pepita, fg-w, fg-a, lg-fg-a, fdfa with --fb-optim ema)",
-                       m->cfg.rule, strcmp(m->cfg.rule, "fdfa") == 0 ? " (with Adam/SGD feedback)" : "");
+                       "--diagnose variance redraws a step from saved state; rule '%s' keeps "
+                       "state of its own that a redraw would change (measurable: %s)",
+                       m->cfg.rule, ok);
+    }
     m->keep_grads = 1; /* both read the gradient the rule's step used */
     bp_diag *d = bp_alloc(&m->mem, sizeof *d);
     if (!d) return bp_fail(err, BPFREE_ENOMEM, "out of memory (diagnostics)");

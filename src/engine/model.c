@@ -1,129 +1,12 @@
 /* model.c — the engine: builds a model (all memory up front), runs epochs
  * (shuffle, batch, schedule, NaN guard) and evaluates.  Which signal reaches
  * which layer is the rule's business (src/rules/). */
-#include "rules/rules.h" /* bp_ff_config_*: until the settings table */
+#include "engine/engine.h"
 
 #include <math.h>
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
-
-/* ------------------------------------------------------------ config */
-
-bpfree_status bpfree_config_default(bpfree_config *c, const char *rule, int inputs,
-                                    int outputs, bpfree_error *err) {
-    const bp_rule *r = bp_rule_lookup(rule);
-    if (!r) return bp_fail(err, BPFREE_EINVAL, "unknown rule '%s'", rule ? rule : "(null)");
-    memset(c, 0, sizeof *c);
-    snprintf(c->rule, sizeof c->rule, "%s", r->info.name);
-    c->inputs = inputs;
-    c->outputs = outputs;
-    c->n_hidden = 2;
-    c->hidden[0] = c->hidden[1] = 1000;
-    c->act = BPFREE_ACT_RELU;
-    c->loss = BPFREE_LOSS_CE;
-    c->init = BPFREE_INIT_KAIMING_UNIFORM;
-    c->init_std = 0.05f;
-    c->feedback_init = BPFREE_INIT_HE_UNIFORM;
-    c->epochs = 20;
-    c->batch = 64;
-    c->seed = 1;
-    c->threads = 0;
-    c->optim = (bpfree_optim_config){.kind = BPFREE_OPTIM_ADAM, .lr = 1e-3f, .momentum = 0.9f,
-                                     .beta1 = 0.9f, .beta2 = 0.999f, .eps = 1e-8f,
-                                     .sched = BPFREE_SCHED_COOLDOWN, .step_epochs = 10,
-                                     .gamma = 0.1f, .cooldown = 0.5f, .lr_min = 0.0f};
-    c->predict = BPFREE_PREDICT_FF;
-    c->pepita_f = 0.05f;
-    c->diag_every = 10;
-    c->diag_draws = 10;
-    c->fb_lr = 1e-4f;
-    c->fb_optim = BPFREE_FB_ADAM;
-    c->norm = BPFREE_NORM_SCALE;
-    c->norm_std = 1.0f;
-    bp_ff_config_defaults(c); /* every rule's file carries the FF keys */
-    if (r->defaults) r->defaults(c);
-    return BPFREE_OK;
-}
-
-#define CHECK(cond, ...)                                                                 \
-    do {                                                                                 \
-        if (!(cond)) return bp_fail(err, BPFREE_EINVAL, __VA_ARGS__);                    \
-    } while (0)
-
-bpfree_status bpfree_config_check(const bpfree_config *c, bpfree_error *err) {
-    const bp_rule *r = bp_rule_lookup(c->rule);
-    CHECK(r, "unknown rule '%s'", c->rule);
-    CHECK(c->inputs > 0 && c->outputs > 0, "inputs (%d) and outputs (%d) must be > 0",
-          c->inputs, c->outputs);
-    int need = c->n_hidden + (r->info.output_layer ? 1 : 0);
-    CHECK(c->n_hidden >= (r->info.output_layer ? 0 : 1),
-          "rule '%s' needs at least one hidden layer", c->rule);
-    CHECK(need <= BPFREE_MAX_LAYERS, "too many layers: %d (at most %d)", need,
-          BPFREE_MAX_LAYERS);
-    for (int i = 0; i < c->n_hidden; i++)
-        CHECK(c->hidden[i] > 0 && c->hidden[i] <= 1 << 20, "hidden layer %d has width %d",
-              i + 1, c->hidden[i]);
-    CHECK(c->act >= 0 && c->act < BPFREE_ACT_COUNT, "unknown activation %d", (int)c->act);
-    CHECK(c->loss >= 0 && c->loss < BPFREE_LOSS_COUNT, "unknown loss %d", (int)c->loss);
-    CHECK(c->init >= 0 && c->init < BPFREE_INIT_COUNT, "unknown init %d", (int)c->init);
-    CHECK(c->feedback_init >= 0 && c->feedback_init < BPFREE_INIT_COUNT,
-          "unknown feedback init %d", (int)c->feedback_init);
-    CHECK(c->epochs > 0, "epochs must be > 0 (got %d)", c->epochs);
-    CHECK(c->batch > 0, "batch must be > 0 (got %d)", c->batch);
-    CHECK(c->threads >= 0, "threads must be >= 0 (got %d)", c->threads);
-    CHECK(c->threading == BPFREE_THREADING_SPLIT || c->threading == BPFREE_THREADING_BLAS,
-          "threading must be BPFREE_THREADING_SPLIT or BPFREE_THREADING_BLAS (got %d)",
-          (int)c->threading);
-    CHECK(c->pipeline == 0 || (c->pipeline >= 2 && c->pipeline <= need && c->pipeline <= 8),
-          "pipeline must be 0 (off) or between 2 and the number of layers (%d, at most 8), got %d",
-          need, c->pipeline);
-    const bpfree_optim_config *o = &c->optim;
-    CHECK(o->kind >= 0 && o->kind < BPFREE_OPTIM_COUNT, "unknown optimizer %d", (int)o->kind);
-    CHECK(o->lr > 0.0f && isfinite(o->lr), "learning rate must be > 0 (got %g)", (double)o->lr);
-    CHECK(o->momentum >= 0.0f && o->momentum < 1.0f, "momentum must be in [0, 1) (got %g)",
-          (double)o->momentum);
-    CHECK(o->weight_decay >= 0.0f, "weight decay must be >= 0 (got %g)",
-          (double)o->weight_decay);
-    CHECK(o->beta1 >= 0.0f && o->beta1 < 1.0f && o->beta2 >= 0.0f && o->beta2 < 1.0f,
-          "Adam betas must be in [0, 1) (got %g, %g)", (double)o->beta1, (double)o->beta2);
-    CHECK(o->eps > 0.0f, "Adam eps must be > 0 (got %g)", (double)o->eps);
-    CHECK(o->sched >= 0 && o->sched < BPFREE_SCHED_COUNT, "unknown schedule %d", (int)o->sched);
-    CHECK(o->sched != BPFREE_SCHED_STEP || (o->step_epochs > 0 && o->gamma > 0.0f),
-          "step schedule needs step epochs > 0 and gamma > 0");
-    CHECK(o->sched != BPFREE_SCHED_COOLDOWN || (o->cooldown > 0.0f && o->cooldown <= 1.0f),
-          "cooldown fraction must be in (0, 1] (got %g)", (double)o->cooldown);
-    CHECK(o->lr_min >= 0.0f, "lr-min must be >= 0");
-    CHECK(o->sched != BPFREE_SCHED_MULTISTEP || (o->milestones[0] > 0 && o->gamma > 0.0f),
-          "multistep schedule needs at least one milestone > 0 and gamma > 0");
-    for (int i = 0; i < 4; i++)
-        CHECK(o->milestones[i] >= 0, "milestones must be >= 0 (got %d)", o->milestones[i]);
-    CHECK(c->pepita_f > 0.0f && isfinite(c->pepita_f), "pepita F scale must be > 0");
-    CHECK(c->greedy_epochs >= 0, "greedy epochs must be >= 0");
-    /* >= 0, not > 0: files from before these fields read them as 0; the
-     * rules that learn feedback insist on alpha > 0 when they are built */
-    CHECK(c->fb_lr >= 0.0f && isfinite(c->fb_lr), "feedback learning rate must be >= 0 (got %g)",
-          (double)c->fb_lr);
-    CHECK(c->fb_optim >= 0 && c->fb_optim < BPFREE_FB_COUNT, "unknown feedback optimizer %d",
-          (int)c->fb_optim);
-    CHECK(c->fb_wd >= 0.0f && isfinite(c->fb_wd), "feedback weight decay must be >= 0 (got %g)",
-          (double)c->fb_wd);
-    CHECK(c->norm_std > 0.0f, "normalisation std must be > 0");
-    CHECK(c->diagnose >= 0 && c->diagnose <= (BPFREE_DIAG_ALIGNMENT | BPFREE_DIAG_VARIANCE),
-          "unknown diagnostics %d", c->diagnose);
-    CHECK(!(c->diagnose & BPFREE_DIAG_VARIANCE) || (c->diag_draws >= 2 && c->diag_draws <= 10000),
-          "diag-draws must be in [2, 10000] (got %d)", c->diag_draws);
-    CHECK(c->diag_every >= 0, "diag-every must be >= 0 (got %d)", c->diag_every);
-    CHECK(c->pipeline == 0 || r->pipe_layer,
-          "rule '%s' cannot pipeline its layers (--pipeline works for the rules that update "
-          "a layer at once: mf, drtp, f3, llo, ff)", c->rule);
-    CHECK(c->pipeline == 0 || c->diagnose == 0,
-          "--pipeline and --diagnose cannot be combined (diagnostics measure one batch at a "
-          "time)");
-    bpfree_status ffst = bp_ff_config_check(c, err);
-    if (ffst) return ffst;
-    return BPFREE_OK;
-}
 
 /* ------------------------------------------------------------- tensors */
 
@@ -420,6 +303,14 @@ size_t bpfree_model_param_count(const bpfree_model *m) { return m->n_params; }
 size_t bpfree_model_bytes(const bpfree_model *m) { return m->mem.cur; }
 size_t bpfree_model_peak_bytes(const bpfree_model *m) { return m->mem.peak; }
 int bpfree_model_epochs_done(const bpfree_model *m) { return m->epochs_done; }
+
+const char *bpfree_model_head_name(const bpfree_model *m, int h) {
+    return m->rule->head_name ? m->rule->head_name(m, h) : NULL;
+}
+
+const char *bpfree_model_prediction(const bpfree_model *m) {
+    return m->rule->prediction ? m->rule->prediction(&m->cfg) : NULL;
+}
 
 void bpfree_model_describe(const bpfree_model *m, char *buf, size_t cap) {
     if (cap == 0) return;

@@ -11,7 +11,7 @@
  *   P floats  the parameter block; S floats the rule's fixed state
  *   u32       CRC-32 (zlib) of every byte before it
  * Written to PATH.tmp.XXXXXX, fsync'd and renamed over PATH. */
-#include "rules/rules.h"
+#include "engine/engine.h"
 
 #include <errno.h>
 #include <limits.h>
@@ -40,147 +40,65 @@ static int put(char *buf, size_t cap, size_t *len, const char *fmt, ...) {
     return 0;
 }
 
+/* "bpfree=VERSION", "rule=NAME", then key=value for every setting that
+ * applies to the rule and is saved (the settings table's keys and text
+ * forms), then "epochs_done=N".  0 if cap is too small. */
 static size_t write_header(const bpfree_model *m, char *h, size_t cap) {
     const bpfree_config *c = &m->cfg;
-    const bpfree_optim_config *o = &c->optim;
     size_t n = 0;
-    int bad = 0;
-    bad |= put(h, cap, &n, "bpfree=%s\nrule=%s\ninputs=%d\noutputs=%d\nhidden=", BPFREE_VERSION,
-               c->rule, c->inputs, c->outputs);
-    for (int i = 0; i < c->n_hidden; i++) bad |= put(h, cap, &n, "%s%d", i ? "," : "", c->hidden[i]);
-    bad |= put(h, cap, &n,
-               "\nact=%s\nloss=%s\ninit=%s\ninit_std=%.9g\nfeedback_init=%s\nepochs=%d\n"
-               "batch=%d\nseed=%llu\nthreads=%d\noptim=%s\nlr=%.9g\nmomentum=%.9g\n"
-               "nesterov=%d\nweight_decay=%.9g\ndecoupled=%d\nbeta1=%.9g\nbeta2=%.9g\n"
-               "eps=%.9g\nsched=%s\nstep_epochs=%d\ngamma=%.9g\ncooldown=%.9g\nlr_min=%.9g\n"
-               "predict=%s\ngreedy_epochs=%d\nnorm=%s\nnorm_mean=%.9g\nnorm_std=%.9g\n"
-               "f3_loss=%d\nf3_onehot=%d\nf3_softmax=%d\npepita_f=%.9g\n"
-               "fb_lr=%.9g\nfb_optim=%d\nfb_wd=%.9g\n"
-               "milestones=%d,%d,%d,%d\nepochs_done=%d\n",
-               bpfree_act_name(c->act), bpfree_loss_name(c->loss), bpfree_init_name(c->init),
-               (double)c->init_std, bpfree_init_name(c->feedback_init), c->epochs, c->batch,
-               (unsigned long long)c->seed, c->threads, bpfree_optim_name(o->kind),
-               (double)o->lr, (double)o->momentum, o->nesterov, (double)o->weight_decay,
-               o->decoupled, (double)o->beta1, (double)o->beta2, (double)o->eps,
-               bpfree_sched_name(o->sched), o->step_epochs, (double)o->gamma,
-               (double)o->cooldown, (double)o->lr_min, bpfree_predict_name(c->predict),
-               c->greedy_epochs, bpfree_norm_name(c->norm), (double)c->norm_mean,
-               (double)c->norm_std, c->f3_loss, c->f3_onehot, c->f3_softmax,
-               (double)c->pepita_f, (double)c->fb_lr, (int)c->fb_optim, (double)c->fb_wd,
-               o->milestones[0], o->milestones[1], o->milestones[2],
-               o->milestones[3], m->epochs_done);
-    if (!bad) { /* the Forward-Forward keys (src/rules/ff.c) */
-        int k = bp_ff_header_write(c, h + n, cap - n);
-        if (k < 0) bad = 1;
-        else n += (size_t)k;
+    if (put(h, cap, &n, "bpfree=%s\nrule=%s\n", BPFREE_VERSION, c->rule)) return 0;
+    for (int i = 0; i < bpfree_setting_count(); i++) {
+        const bpfree_setting *s = bpfree_setting_at(i);
+        char v[512];
+        if (!s->key || !bpfree_setting_applies(s, c->rule)) continue;
+        if (bp_setting_write(bp_setting_row(s), c, v, sizeof v) < 0 ||
+            put(h, cap, &n, "%s=%s\n", s->key, v))
+            return 0;
     }
-    return bad ? 0 : n;
+    return put(h, cap, &n, "epochs_done=%d\n", m->epochs_done) ? 0 : n;
 }
 
-/* Parse one "key=value" into the config; unknown keys are an error so a
- * newer file is not silently misread. */
+/* One "key=value" into the config.  Every key a setting has is read, also
+ * one that does not apply to the rule (files before the settings table
+ * carried every key); unknown keys are an error so that a newer file is not
+ * silently misread, and so is a key given twice. */
 static bpfree_status parse_kv(bpfree_config *c, int *epochs_done, const char *k, const char *v,
-                              const char *path, bpfree_error *err) {
-    bpfree_optim_config *o = &c->optim;
-    char *end = NULL;
-    errno = 0;
-    double d = strtod(v, &end);
-    int num = end != v && *end == '\0' && errno == 0;
-#define NUM(key, dst, T)                                                                  \
-    if (strcmp(k, key) == 0) {                                                            \
-        if (!num) goto bad;                                                               \
-        if ((T)0.5 == 0 && !(d == floor(d) && d >= INT_MIN && d <= INT_MAX)) goto bad;    \
-        dst = (T)d;                                                                       \
-        return BPFREE_OK;                                                                 \
-    }
-#define ENUM(key, dst, T, fn)                                                             \
-    if (strcmp(k, key) == 0) {                                                            \
-        int e_ = fn(v);                                                                   \
-        if (e_ < 0) goto bad;                                                             \
-        dst = (T)e_;                                                                      \
-        return BPFREE_OK;                                                                 \
-    }
+                              const char *path, unsigned char *seen, bpfree_error *err) {
     if (strcmp(k, "bpfree") == 0) return BPFREE_OK;
-    int ffk = bp_ff_header_parse(c, k, v);
-    if (ffk > 0) return BPFREE_OK;
-    if (ffk < 0) goto bad;
     if (strcmp(k, "rule") == 0) {
-        if (!bpfree_rule_find(v)) goto bad;
+        if (!bpfree_rule_find(v))
+            return bp_fail(err, BPFREE_EFORMAT, "%s: unknown rule '%s' in the header", path, v);
         snprintf(c->rule, sizeof c->rule, "%s", v);
         return BPFREE_OK;
     }
-    if (strcmp(k, "seed") == 0) {
-        c->seed = strtoull(v, &end, 10);
-        if (end == v || *end) goto bad;
+    if (strcmp(k, "epochs_done") == 0) {
+        char *end;
+        long e = strtol(v, &end, 10);
+        if (end == v || *end || e < 0 || e > INT_MAX)
+            return bp_fail(err, BPFREE_EFORMAT, "%s: bad value '%s' for header key '%s'", path, v, k);
+        *epochs_done = (int)e;
         return BPFREE_OK;
     }
-    if (strcmp(k, "hidden") == 0) {
-        c->n_hidden = 0;
-        const char *p = v;
-        while (*p) {
-            long w = strtol(p, &end, 10);
-            if (end == p || w <= 0 || c->n_hidden >= BPFREE_MAX_LAYERS) goto bad;
-            c->hidden[c->n_hidden++] = (int)w;
-            p = *end == ',' ? end + 1 : end;
-            if (*end && *end != ',') goto bad;
-        }
-        return BPFREE_OK;
-    }
-    if (strcmp(k, "milestones") == 0) {
-        int *ms = c->optim.milestones, got = sscanf(v, "%d,%d,%d,%d", ms, ms + 1, ms + 2, ms + 3);
-        if (got != 4) goto bad;
-        return BPFREE_OK;
-    }
-    NUM("inputs", c->inputs, int)
-    NUM("outputs", c->outputs, int)
-    ENUM("act", c->act, bpfree_act, bpfree_act_parse)
-    ENUM("loss", c->loss, bpfree_loss, bpfree_loss_parse)
-    ENUM("init", c->init, bpfree_init, bpfree_init_parse)
-    NUM("init_std", c->init_std, float)
-    ENUM("feedback_init", c->feedback_init, bpfree_init, bpfree_init_parse)
-    NUM("epochs", c->epochs, int)
-    NUM("batch", c->batch, int)
-    NUM("threads", c->threads, int)
-    ENUM("optim", o->kind, bpfree_optim_kind, bpfree_optim_parse)
-    NUM("lr", o->lr, float)
-    NUM("momentum", o->momentum, float)
-    NUM("nesterov", o->nesterov, int)
-    NUM("weight_decay", o->weight_decay, float)
-    NUM("decoupled", o->decoupled, int)
-    NUM("beta1", o->beta1, float)
-    NUM("beta2", o->beta2, float)
-    NUM("eps", o->eps, float)
-    ENUM("sched", o->sched, bpfree_sched, bpfree_sched_parse)
-    NUM("step_epochs", o->step_epochs, int)
-    NUM("gamma", o->gamma, float)
-    NUM("cooldown", o->cooldown, float)
-    NUM("lr_min", o->lr_min, float)
-    ENUM("predict", c->predict, bpfree_predict_mode, bpfree_predict_parse)
-    NUM("greedy_epochs", c->greedy_epochs, int)
-    ENUM("norm", c->norm, bpfree_norm, bpfree_norm_parse)
-    NUM("norm_mean", c->norm_mean, float)
-    NUM("norm_std", c->norm_std, float)
-    NUM("f3_loss", c->f3_loss, int)
-    NUM("f3_onehot", c->f3_onehot, int)
-    NUM("f3_softmax", c->f3_softmax, int)
-    NUM("pepita_f", c->pepita_f, float)
-    NUM("fb_lr", c->fb_lr, float)
-    NUM("fb_optim", c->fb_optim, bpfree_fb_optim)
-    NUM("fb_wd", c->fb_wd, float)
-    NUM("epochs_done", *epochs_done, int)
-    return bp_fail(err, BPFREE_EFORMAT, "%s: unknown header key '%s' (file from a newer bpfree?)",
-                   path, k);
-bad:
-    return bp_fail(err, BPFREE_EFORMAT, "%s: bad value '%s' for header key '%s'", path, v, k);
-#undef NUM
-#undef ENUM
+    const bpfree_setting *s = bpfree_setting_find(k);
+    if (!s || !s->key || strcmp(s->key, k) != 0)
+        return bp_fail(err, BPFREE_EFORMAT,
+                       "%s: unknown header key '%s' (file from a newer bpfree?)", path, k);
+    int i = 0;
+    while (bpfree_setting_at(i) != s) i++;
+    if (seen[i]++)
+        return bp_fail(err, BPFREE_EFORMAT, "%s: header key '%s' is given twice", path, k);
+    char who[600];
+    snprintf(who, sizeof who, "%s: header key '%s'", path, k);
+    if (bp_setting_read_as(bp_setting_row(s), c, v, who, err) == BPFREE_OK) return BPFREE_OK;
+    if (err) err->code = BPFREE_EFORMAT; /* a corrupt file, not a bad argument */
+    return BPFREE_EFORMAT;
 }
 
 static bpfree_status parse_header(char *h, bpfree_config *c, int *epochs_done,
                                   const char *path, bpfree_error *err) {
     memset(c, 0, sizeof *c);
-    c->norm_std = 1.0f;
-    bp_ff_config_defaults(c); /* files from before the FF keys */
+    bp_settings_defaults(c); /* what older files do not carry */
+    unsigned char seen[256] = {0};
     for (char *line = h; *line;) {
         char *nl = strchr(line, '\n');
         if (!nl) return bp_fail(err, BPFREE_EFORMAT, "%s: header line not terminated", path);
@@ -188,7 +106,7 @@ static bpfree_status parse_header(char *h, bpfree_config *c, int *epochs_done,
         char *eq = strchr(line, '=');
         if (!eq) return bp_fail(err, BPFREE_EFORMAT, "%s: header line '%s' has no '='", path, line);
         *eq = '\0';
-        bpfree_status st = parse_kv(c, epochs_done, line, eq + 1, path, err);
+        bpfree_status st = parse_kv(c, epochs_done, line, eq + 1, path, seen, err);
         if (st) return st;
         line = nl + 1;
     }

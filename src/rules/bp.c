@@ -41,4 +41,5 @@ const bp_rule bp_rule_bp = {
     .train_batch = bp_train,
     .predict = bp_predict,
     .free = bp_free_state,
+    .caps = BP_CAP_VARIANCE,
 };

@@ -91,4 +91,5 @@ const bp_rule bp_rule_dfa = {
     .train_batch = dfa_train,
     .predict = dfa_predict,
     .free = dfa_free,
+    .caps = BP_CAP_FEEDBACK | BP_CAP_VARIANCE,
 };

@@ -119,4 +119,5 @@ const bp_rule bp_rule_dkp = {
     .train_batch = dkp_train,
     .predict = dkp_predict,
     .free = dkp_free,
+    .caps = BP_CAP_FEEDBACK | BP_CAP_LEARNED_FEEDBACK,
 };

@@ -51,4 +51,5 @@ const bp_rule bp_rule_drtp = {
     .pipe_layer = drtp_pipe_layer,
     .predict = bp_onepass_rule_predict,
     .free = bp_onepass_rule_free,
+    .caps = BP_CAP_FEEDBACK | BP_CAP_VARIANCE,
 };

@@ -163,6 +163,20 @@ static void f3_free(bpfree_model *m) {
     m->rs = NULL;
 }
 
+static const char *f3_error_name(int v) { return v == 0 ? "error" : v == 1 ? "loss" : "?"; }
+static int f3_error_parse(const char *s) {
+    return !strcmp(s, "error") ? 0 : !strcmp(s, "loss") ? 1 : -1;
+}
+
+static const bp_setting f3_settings[] = {
+    BP_ROW_NAME("f3-error", "f3_loss", "stored error: error (y* - y, F³-Error) or loss (-dL/dy, "
+                "F³-Loss)", "error", f3_loss, 0, 0, f3_error_name, f3_error_parse),
+    BP_ROW_NUM("f3-onehot", "f3_onehot", NULL, "keep only the target class's error", "0",
+               BP_SET_FLAG, f3_onehot, 0, 1, 0, 0),
+    BP_ROW_NUM("f3-softmax", "f3_softmax", NULL, "softmax on the output before the error", "0",
+               BP_SET_FLAG, f3_softmax, 0, 1, 0, 0),
+};
+
 const bp_rule bp_rule_f3 = {
     .info = {.name = "f3",
              .title = "Feed-Forward with delayed Feedback",
@@ -182,4 +196,7 @@ const bp_rule bp_rule_f3 = {
     .predict = f3_predict,
     .describe = f3_describe,
     .free = f3_free,
+    .caps = BP_CAP_FEEDBACK,
+    .settings = f3_settings,
+    .n_settings = (int)(sizeof f3_settings / sizeof *f3_settings),
 };

@@ -70,4 +70,5 @@ const bp_rule bp_rule_fa = {
     .train_batch = fa_train,
     .predict = fa_predict,
     .free = fa_free,
+    .caps = BP_CAP_FEEDBACK | BP_CAP_VARIANCE,
 };

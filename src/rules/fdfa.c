@@ -120,6 +120,17 @@ static void fdfa_free(bpfree_model *m) {
     m->rs = NULL;
 }
 
+/* Adam or SGD feedback keeps moments of its own in rule memory, which a
+ * redraw of the step for --diagnose variance would change; EMA keeps none. */
+static bpfree_status fdfa_check(const bpfree_config *c, bpfree_error *err) {
+    if ((c->diagnose & BPFREE_DIAG_VARIANCE) && c->fb_optim != BPFREE_FB_EMA)
+        return bp_fail(err, BPFREE_EUNSUPPORTED,
+                       "--diagnose variance redraws a step from saved state; rule fdfa with "
+                       "Adam/SGD feedback keeps moments of its own that a redraw would change "
+                       "(use --fb-optim ema)");
+    return BPFREE_OK;
+}
+
 const bp_rule bp_rule_fdfa = {
     .info = {.name = "fdfa",
              .title = "Forward Direct Feedback Alignment",
@@ -135,4 +146,7 @@ const bp_rule bp_rule_fdfa = {
     .train_batch = fdfa_train,
     .predict = fdfa_predict,
     .free = fdfa_free,
+    /* --diagnose variance: only with EMA feedback (fdfa_check) */
+    .caps = BP_CAP_FEEDBACK | BP_CAP_LEARNED_FEEDBACK | BP_CAP_VARIANCE,
+    .check = fdfa_check,
 };

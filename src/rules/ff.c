@@ -847,10 +847,7 @@ int bpfree_model_gammas(const bpfree_model *m, float *out, int cap) {
     return s->L;
 }
 
-static void ff_defaults(bpfree_config *c) {
-    bp_ff_config_defaults(c);
-    c->batch = 100;
-}
+static void ff_defaults(bpfree_config *c) { c->batch = 100; }
 
 /* FF: single-layer locality and update-unlocked (survey 000 §IV-C/D name FF
  * in both).  CFF: a layer's signal also needs the other layers' goodness of
@@ -874,15 +871,23 @@ static void ff_defaults(bpfree_config *c) {
         .n_heads = ff_n_heads,                                                             \
         .describe = ff_describe,                                                           \
         .free = ff_free,                                                                   \
+        .settings = bp_ff_settings,                                                        \
+        .n_settings = BP_FF_N_SETTINGS,                                                    \
+        .presets = bp_ff_presets,                                                          \
+        .n_presets = BP_FF_N_PRESETS,                                                      \
+        .head_name = bp_ff_head_name,                                                      \
+        .prediction = bp_ff_prediction,                                                    \
         __VA_ARGS__};
 
 FF_RULE(bp_rule_ff, "ff", "Forward-Forward",
         "Hinton 2022, as 003 sec. 2 eqs. 1-4 and 004 Algorithm 1 state it", "single-layer",
-        "none", .pipe_layer = ff_pipe_layer, .pipe_begin = ff_pipe_begin,
+        "none", .caps = BP_CAP_GREEDY, .pipe_layer = ff_pipe_layer, .pipe_begin = ff_pipe_begin,
         .pipe_need = ff_pipe_need)
 FF_RULE(bp_rule_cff_fixed, "cff-fixed", "Collaborative FF, fixed gamma (F-CFF)",
         "Beigzad 2025 (paper 004), eqs. 5, 6, 8", "multi-layer", "forward",
+        .caps = BP_CAP_GREEDY | BP_CAP_COLLAB,
         .pipe_layer = NULL /* every layer's goodness first (eq. 5) */)
 FF_RULE(bp_rule_cff_adaptive, "cff-adaptive", "Collaborative FF, learned gamma (A-CFF)",
         "Beigzad 2025 (paper 004), eqs. 5, 7, 8", "multi-layer", "forward",
+        .caps = BP_CAP_GREEDY | BP_CAP_COLLAB | BP_CAP_LEARNED_GAMMA,
         .pipe_layer = NULL)

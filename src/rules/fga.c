@@ -111,4 +111,5 @@ const bp_rule bp_rule_fga = {
     .train_batch = fga_train,
     .predict = fga_predict,
     .free = fga_free,
+    .caps = BP_CAP_VARIANCE,
 };

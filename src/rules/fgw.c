@@ -108,4 +108,5 @@ const bp_rule bp_rule_fgw = {
     .train_batch = fgw_train,
     .predict = fgw_predict,
     .free = fgw_free,
+    .caps = BP_CAP_VARIANCE,
 };

@@ -161,4 +161,5 @@ const bp_rule bp_rule_lgfga = {
     .predict = lgfga_predict,
     .n_heads = lgfga_n_heads,
     .free = lgfga_free,
+    .caps = BP_CAP_VARIANCE,
 };

@@ -40,4 +40,5 @@ const bp_rule bp_rule_llo = {
     .pipe_layer = llo_pipe_layer,
     .predict = bp_onepass_rule_predict,
     .free = bp_onepass_rule_free,
+    .caps = BP_CAP_VARIANCE,
 };

@@ -140,6 +140,15 @@ static void mf_free(bpfree_model *m) {
     m->rs = NULL;
 }
 
+static const char *predict_n(int v) { return bpfree_predict_name((bpfree_predict_mode)v); }
+
+static const bp_setting mf_settings[] = {
+    BP_ROW_NAME("predict", "predict", "prediction: ff (sum of every layer's goodness) or bp (the "
+                "last layer's)", "ff", predict, 0, 0, predict_n, bpfree_predict_parse),
+};
+
+static const char *mf_prediction(const bpfree_config *c) { return bpfree_predict_name(c->predict); }
+
 const bp_rule bp_rule_mf = {
     .info = {.name = "mf",
              .title = "Mono-Forward",
@@ -156,5 +165,9 @@ const bp_rule bp_rule_mf = {
     .pipe_layer = mf_pipe_layer,
     .predict = mf_predict,
     .n_heads = mf_n_heads,
+    .caps = BP_CAP_GREEDY,
+    .settings = mf_settings,
+    .n_settings = (int)(sizeof mf_settings / sizeof *mf_settings),
+    .prediction = mf_prediction,
     .free = mf_free,
 };

@@ -122,6 +122,11 @@ static void pepita_free(bpfree_model *m) {
     m->rs = NULL;
 }
 
+static const bp_setting pepita_settings[] = {
+    BP_ROW_NUM("pepita-f", "pepita_f", "F", "the input projection F = F * U(±sqrt(6/D)), (D, C)",
+               "0.05", BP_SET_FLOAT, pepita_f, 0, BP_SET_BIG, BP_SET_LO_OPEN, 0),
+};
+
 const bp_rule bp_rule_pepita = {
     .info = {.name = "pepita",
              .title = "PEPITA (error-modulated forward)",
@@ -137,4 +142,7 @@ const bp_rule bp_rule_pepita = {
     .train_batch = pepita_train,
     .predict = pepita_predict,
     .free = pepita_free,
+    .caps = BP_CAP_VARIANCE,
+    .settings = pepita_settings,
+    .n_settings = 1,
 };

@@ -12,8 +12,13 @@ static const bp_rule *const rules[] = {&bp_rule_bp,   &bp_rule_fa,    &bp_rule_d
 
 int bpfree_rule_count(void) { return (int)(sizeof rules / sizeof *rules); }
 
+const bp_rule *bp_rule_at(int i) {
+    return i >= 0 && i < bpfree_rule_count() ? rules[i] : NULL;
+}
+
 const bpfree_rule_info *bpfree_rule_at(int i) {
-    return i >= 0 && i < bpfree_rule_count() ? &rules[i]->info : NULL;
+    const bp_rule *r = bp_rule_at(i);
+    return r ? &r->info : NULL;
 }
 
 const bp_rule *bp_rule_lookup(const char *name) {

@@ -51,4 +51,13 @@ float bp_ff_goodness(bpfree_ff_goodness how, const float *h, int n);
 void bp_ff_negatives(bp_rng *r, bpfree_ff_neg how, const int *labels, const float *probs,
                      int B, int C, int *neg);
 
+/* The Forward-Forward rules' settings rows, presets, head names and
+ * prediction name (ff_settings.c), shared by the three rule objects. */
+#define BP_FF_N_SETTINGS 12
+#define BP_FF_N_PRESETS 2
+extern const bp_setting bp_ff_settings[BP_FF_N_SETTINGS];
+extern const bpfree_preset bp_ff_presets[BP_FF_N_PRESETS];
+const char *bp_ff_head_name(const bpfree_model *m, int h);
+const char *bp_ff_prediction(const bpfree_config *c);
+
 #endif /* BPFREE_RULES_H */

@@ -1,0 +1,269 @@
+/* options.c — the command line: the run options of this command (where the
+ * data comes from, where results go) and every setting of the library's
+ * settings table, parsed, applied in order, and documented by --help. */
+#include "cli.h"
+
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdlib.h>
+#include <string.h>
+
+void die(const char *fmt, ...) {
+    va_list ap;
+    va_start(ap, fmt);
+    fputs("bpfree: error: ", stderr);
+    vfprintf(stderr, fmt, ap);
+    fputc('\n', stderr);
+    va_end(ap);
+    exit(1);
+}
+
+void die_err(const bpfree_error *e) { die("%s", e->msg); }
+
+/* ------------------------------------------------------ run options */
+
+typedef enum { R_STR, R_INT, R_FLAG } run_kind;
+
+typedef struct run_opt {
+    const char *name, *arg, *help, *dflt;
+    run_kind kind;
+    size_t off;
+} run_opt;
+
+#define R(f) offsetof(cli_run, f)
+static const run_opt RUN_OPTS[] = {
+    {"rule", "NAME", "learning rule (see `bpfree rules`)", "mf", R_STR, R(rule)},
+    {"preset", "NAME", "a paper's whole setup (see below); options after it override it", "none",
+     R_STR, 0},
+    {"data", "NAME|DIR", "mnist, fashion-mnist, diabetes, breast-cancer, csv:FILE, or a directory "
+     "with the 4 IDX files", "mnist", R_STR, R(data)},
+    {"target", "COLS", "csv: target column(s), names or 0-based indices", "last column", R_STR,
+     R(target)},
+    {"classify", NULL, "csv: the target is a class label (else regression)", "off", R_FLAG,
+     R(classify)},
+    {"val", "N", "hold N training samples out for validation", "0", R_INT, R(val)},
+    {"eval-every", "N", "evaluate (val, test) every N epochs and after the last", "1", R_INT,
+     R(eval_every)},
+    {"log", "FILE", "write one JSON object per epoch", "none", R_STR, R(log)},
+    {"save", "FILE", "save the trained model", "none", R_STR, R(save)},
+    {"quiet", NULL, "print only the final result", "off", R_FLAG, R(quiet)},
+    {"profile", NULL,
+     "time the matrix products of training and replay them alone; prints a 'profile:' line",
+     "off", R_FLAG, R(profile)},
+    {"profile-shapes", NULL,
+     "with --profile: also one 'profile-shape:' line per product shape, most time first",
+     "off", R_FLAG, R(profile_shapes)},
+};
+#define N_RUN ((int)(sizeof RUN_OPTS / sizeof *RUN_OPTS))
+
+static const run_opt *find_run(const char *name, size_t len) {
+    for (int i = 0; i < N_RUN; i++)
+        if (strlen(RUN_OPTS[i].name) == len && !strncmp(RUN_OPTS[i].name, name, len))
+            return &RUN_OPTS[i];
+    return NULL;
+}
+
+/* A setting by its option name (not its model-file key); NULL if none. */
+static const bpfree_setting *find_setting(const char *name, size_t len) {
+    for (int i = 0; i < bpfree_setting_count(); i++) {
+        const bpfree_setting *s = bpfree_setting_at(i);
+        if (strlen(s->name) == len && !strncmp(s->name, name, len) && !bpfree_setting_internal(s))
+            return s;
+    }
+    return NULL;
+}
+
+static long parse_int(const char *opt, const char *v) {
+    char *end;
+    long x = strtol(v, &end, 10);
+    if (end == v || *end || x < 0 || x > 1000000000)
+        die("--%s: '%s' is not a whole number >= 0", opt, v);
+    return x;
+}
+
+static void add_setting(cli_run *r, const char *name, const char *value) {
+    if (r->n >= CLI_MAX_SETTINGS) die("too many options");
+    r->name[r->n] = name;
+    r->value[r->n++] = value;
+}
+
+static void set_run(cli_run *r, const run_opt *o, const char *val);
+
+/* A preset is the settings it stands for, at its place on the command line;
+ * it keeps a rule chosen before it that takes all of them. */
+static void apply_preset(cli_run *r, const char *name) {
+    const bpfree_preset *p = bpfree_preset_find(name);
+    if (!p) {
+        char known[256] = "";
+        for (int i = 0; bpfree_preset_at(i); i++)
+            snprintf(known + strlen(known), sizeof known - strlen(known), "%s%s", i ? ", " : "",
+                     bpfree_preset_at(i)->name);
+        die("--preset: unknown preset '%s' (known: %s)", name, known);
+    }
+    r->rule = bpfree_preset_rule(p, r->rule);
+    for (int i = 0; p->kv[i]; i += 2) {
+        const run_opt *ro = find_run(p->kv[i], strlen(p->kv[i]));
+        if (ro) set_run(r, ro, p->kv[i + 1]);
+        else add_setting(r, p->kv[i], p->kv[i + 1]);
+    }
+}
+
+static void set_run(cli_run *r, const run_opt *o, const char *val) {
+    if (!strcmp(o->name, "preset")) return apply_preset(r, val);
+    char *p = (char *)r + o->off;
+    if (o->kind == R_STR) *(const char **)p = val;
+    else if (o->kind == R_INT) *(int *)p = (int)parse_int(o->name, val);
+    else *(int *)p = 1;
+}
+
+void cli_parse(int argc, char **argv, int first, cli_run *r, const char **positional) {
+    for (int i = first; i < argc; i++) {
+        const char *a = argv[i];
+        if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
+            cli_usage(stdout);
+            exit(0);
+        }
+        if (strncmp(a, "--", 2) != 0) {
+            if (positional && !*positional) {
+                *positional = a;
+                continue;
+            }
+            die("unexpected argument '%s' (options start with --; see bpfree --help)", a);
+        }
+        const char *name = a + 2, *eq = strchr(name, '=');
+        const size_t len = eq ? (size_t)(eq - name) : strlen(name);
+        const run_opt *ro = find_run(name, len);
+        const bpfree_setting *s = ro ? NULL : find_setting(name, len);
+        if (!ro && !s) die("unknown option '%.*s' (see bpfree --help)", (int)(len + 2), a);
+        const int flag = ro ? ro->kind == R_FLAG : s->arg == NULL;
+        const char *val = "1";
+        if (flag && eq) die("--%.*s takes no value", (int)len, name);
+        if (!flag) {
+            if (eq) val = eq + 1;
+            else if (i + 1 < argc) val = argv[++i];
+            else die("--%.*s needs a value (%s)", (int)len, name, ro ? ro->arg : s->arg);
+        }
+        if (ro) set_run(r, ro, val);
+        else add_setting(r, s->name, val);
+    }
+}
+
+int cli_given(const cli_run *r, const char *name) {
+    for (int i = 0; i < r->n; i++)
+        if (!strcmp(r->name[i], name)) return 1;
+    return 0;
+}
+
+static void die_unknown_rule(const char *rule) {
+    char known[512] = "";
+    for (int i = 0; i < bpfree_rule_count(); i++)
+        snprintf(known + strlen(known), sizeof known - strlen(known), "%s%s", i ? ", " : "",
+                 bpfree_rule_at(i)->name);
+    die("--rule: unknown rule '%s' (known: %s)", rule, known);
+}
+
+void cli_config(const cli_run *r, int D, int C, int regression, bpfree_config *c) {
+    bpfree_error e;
+    if (!bpfree_rule_find(r->rule)) die_unknown_rule(r->rule);
+    if (bpfree_config_default(c, r->rule, D, C, &e)) die_err(&e);
+    const bpfree_optim_kind kind0 = c->optim.kind;
+    for (int i = 0; i < r->n; i++)
+        if (bpfree_config_set(c, r->name[i], r->value[i], &e)) die_err(&e);
+    /* another optimizer without --lr: that optimizer's usual rate */
+    if (c->optim.kind != kind0 && !cli_given(r, "lr"))
+        c->optim.lr = c->optim.kind == BPFREE_OPTIM_SGD ? 0.05f : 1e-3f;
+    if (regression && !cli_given(r, "loss")) c->loss = BPFREE_LOSS_MSE; /* linear output + MSE */
+    if (bpfree_config_check(c, &e)) die_err(&e);
+}
+
+/* ------------------------------------------------------------- help */
+
+/* "(rule)" when some rule's defaults differ from the table's */
+static const char *shown_default(const bpfree_setting *s) {
+    char t[512], v[512];
+    for (int i = 0; i < bpfree_rule_count(); i++) {
+        bpfree_config c;
+        const char *rule = bpfree_rule_at(i)->name;
+        if (!bpfree_setting_applies(s, rule) || bpfree_config_default(&c, rule, 784, 10, NULL))
+            continue;
+        bpfree_config_get(&c, s->name, v, sizeof v);
+        bpfree_config t0 = c;
+        bpfree_config_set(&t0, s->name, s->dflt, NULL);
+        bpfree_config_get(&t0, s->name, t, sizeof t);
+        if (strcmp(t, v) != 0) return "(rule)";
+    }
+    return s->dflt;
+}
+
+/* "ff, cff-fixed: " for a setting that only some rules use */
+static void users(const bpfree_setting *s, char *b, size_t cap) {
+    int n = 0, all = 1;
+    b[0] = '\0';
+    for (int i = 0; i < bpfree_rule_count(); i++) {
+        const char *rule = bpfree_rule_at(i)->name;
+        if (!bpfree_setting_applies(s, rule)) {
+            all = 0;
+            continue;
+        }
+        snprintf(b + strlen(b), cap - strlen(b), "%s%s", n++ ? ", " : "", rule);
+    }
+    if (all) b[0] = '\0';
+    else snprintf(b + strlen(b), cap - strlen(b), ": ");
+}
+
+static void option_line(FILE *f, const char *name, const char *arg, const char *pre,
+                        const char *help, const char *dflt) {
+    char lhs[48];
+    snprintf(lhs, sizeof lhs, "--%s%s%s", name, arg ? " " : "", arg ? arg : "");
+    fprintf(f, "  %-24s %s%s [%s]\n", lhs, pre, help, dflt);
+}
+
+static void rule_defaults(FILE *f) {
+    fprintf(f, "\nrule defaults (any option given overrides them):\n");
+    for (int i = 0; i < bpfree_rule_count(); i++) {
+        const char *rule = bpfree_rule_at(i)->name;
+        bpfree_config c;
+        if (bpfree_config_default(&c, rule, 784, 10, NULL)) continue;
+        fprintf(f, "  %-12s", rule);
+        for (int k = 0; k < bpfree_setting_count(); k++) {
+            const bpfree_setting *s = bpfree_setting_at(k);
+            char v[512];
+            if (bpfree_setting_internal(s) || !bpfree_setting_applies(s, rule)) continue;
+            bpfree_config_get(&c, s->name, v, sizeof v);
+            int summary = !strcmp(shown_default(s), "(rule)");
+            if (summary || strcmp(v, s->dflt) != 0) fprintf(f, " --%s %s", s->name, v);
+        }
+        fputc('\n', f);
+    }
+}
+
+void cli_usage(FILE *f) {
+    fprintf(f,
+            "bpfree %s — train neural networks with and without backpropagation\n\n"
+            "usage: bpfree train [options]          train a model, print per-epoch progress\n"
+            "       bpfree eval MODEL [--data D]    evaluate a saved model on a test set\n"
+            "       bpfree rules                    list the learning rules and their papers\n"
+            "       bpfree help | --help | --version\n\n"
+            "options of the run:\n",
+            BPFREE_VERSION);
+    for (int i = 0; i < N_RUN; i++)
+        option_line(f, RUN_OPTS[i].name, RUN_OPTS[i].arg, "", RUN_OPTS[i].help, RUN_OPTS[i].dflt);
+    fprintf(f, "\nsettings (default in brackets; \"(rule)\": see the rule defaults below; a "
+               "setting\nnamed for some rules is refused with the others):\n");
+    for (int i = 0; i < bpfree_setting_count(); i++) {
+        const bpfree_setting *s = bpfree_setting_at(i);
+        if (bpfree_setting_internal(s)) continue;
+        char pre[256];
+        users(s, pre, sizeof pre);
+        option_line(f, s->name, s->arg, pre, s->help, shown_default(s));
+    }
+    rule_defaults(f);
+    fprintf(f, "\npresets (applied where they appear; options after a preset override it):\n");
+    for (int i = 0; bpfree_preset_at(i); i++) {
+        const bpfree_preset *p = bpfree_preset_at(i);
+        fprintf(f, "  %s (rule %s): %s\n    =", p->name, p->rule, p->what);
+        for (int k = 0; p->kv[k]; k += 2) fprintf(f, " --%s %s", p->kv[k], p->kv[k + 1]);
+        fputc('\n', f);
+    }
+    fprintf(f, "\nexample: bpfree train --rule mf --data mnist --layers 1000,1000 --epochs 20\n");
+}

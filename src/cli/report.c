@@ -1,0 +1,207 @@
+/* report.c — what `bpfree train` prints and logs: the per-epoch line, the
+ * JSON log, the final summary and the product profile.  Heads (per-layer
+ * scores, FF's goodness and one-pass predictions) are named by the library,
+ * so nothing here knows a rule. */
+#include "report.h"
+
+#include <errno.h>
+#include <limits.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+/* ---------------------------------------------------------------- log */
+
+void log_open(logfile *lg, const char *path) {
+    lg->f = NULL;
+    lg->path = path;
+    if (!path) return;
+    snprintf(lg->tmp, sizeof lg->tmp, "%s.tmp.XXXXXX", path);
+    int fd = mkstemp(lg->tmp);
+    if (fd < 0 || !(lg->f = fdopen(fd, "w"))) die("--log %s: %s", path, strerror(errno));
+}
+
+void log_close(logfile *lg) {
+    if (!lg->f) return;
+    int bad = fclose(lg->f) != 0;
+    lg->f = NULL;
+    if (bad || rename(lg->tmp, lg->path) != 0) {
+        unlink(lg->tmp);
+        die("--log %s: could not write: %s", lg->path, strerror(errno));
+    }
+}
+
+/* `, "key": [v, ...]` for n > 0 values; NaN becomes null (JSON has no NaN). */
+static void log_array(FILE *f, const char *key, const double *v, int n) {
+    for (int l = 0; l < n; l++) {
+        fprintf(f, l ? ", " : ", \"%s\": [", key);
+        if (isnan(v[l])) fputs("null", f);
+        else fprintf(f, "%.4g", v[l]);
+    }
+    if (n) fputs("]", f);
+}
+
+/* ------------------------------------------------------------- heads */
+
+/* The named heads come first (bpfree_model_head_name), then the layers'. */
+static int named_heads(const bpfree_model *m, const bpfree_eval *ev) {
+    int n = 0;
+    while (n < ev->n_heads && bpfree_model_head_name(m, n)) n++;
+    return n;
+}
+
+/* JSON: `, "NAME_test_acc": x` per named head ('-' dropped from the name),
+ * `, "layer_test_acc": [...]` for the layers' heads */
+static void log_heads(FILE *f, const bpfree_model *m, const bpfree_eval *ev) {
+    const int k = named_heads(m, ev);
+    for (int h = 0; h < k; h++) {
+        char key[64];
+        size_t j = 0;
+        for (const char *p = bpfree_model_head_name(m, h); *p && j + 1 < sizeof key; p++)
+            if (*p != '-') key[j++] = *p;
+        key[j] = '\0';
+        fprintf(f, ", \"%s_test_acc\": %.6g", key, ev->head_acc[h]);
+    }
+    for (int h = k; h < ev->n_heads; h++)
+        fprintf(f, "%s%.6g", h == k ? ", \"layer_test_acc\": [" : ", ", ev->head_acc[h]);
+    if (k < ev->n_heads) fputs("]", f);
+}
+
+/* screen: "  goodness 95.10%  one-pass 90.00%  layers 91.00,95.00" */
+static void print_heads(FILE *f, const bpfree_model *m, const bpfree_eval *ev) {
+    const int k = named_heads(m, ev);
+    for (int h = 0; h < k; h++)
+        fprintf(f, "  %s %.2f%%", bpfree_model_head_name(m, h), 100 * ev->head_acc[h]);
+    for (int h = k; h < ev->n_heads; h++)
+        fprintf(f, "%s%.2f", h == k ? "  layers " : ",", 100 * ev->head_acc[h]);
+}
+
+/* ------------------------------------------------------------ epochs */
+
+static void print_epoch(const report *rp, const bpfree_epoch_stats *st, int evald) {
+    printf("epoch %3d/%d  loss %.4f", st->epoch + 1, rp->total, st->train_loss);
+    if (rp->regression) {
+        if (evald && rp->has_val) printf("  val loss %.4f", rp->val->loss);
+        if (evald) printf("  test loss %.4f", rp->test->loss);
+    } else {
+        printf("  train %6.2f%%", 100 * st->train_acc);
+        if (evald && rp->has_val) printf("  val %6.2f%%", 100 * rp->val->acc);
+        if (evald) printf("  test %6.2f%%", 100 * rp->test->acc);
+    }
+    if (evald) print_heads(stdout, rp->m, rp->test);
+    float gam[BPFREE_MAX_LAYERS];
+    const int ngam = bpfree_model_gammas(rp->m, gam, BPFREE_MAX_LAYERS);
+    for (int l = 0; l < ngam; l++) printf("%s%.4f", l ? "," : "  gamma ", (double)gam[l]);
+    if (st->active_layer >= 0) printf("  [layer %d]", st->active_layer + 1);
+    for (int l = 0; l < st->n_align; l++) printf("%s%.1f", l ? "/" : "  align ", st->align_deg[l]);
+    for (int l = 0; l < st->n_var; l++) printf("%s%.3g", l ? "/" : "  var ", st->var_norm[l]);
+    printf("  %.2fs  %.0f samples/s  lr %.3g\n", st->seconds, st->samples_per_s, st->lr);
+    fflush(stdout);
+}
+
+static void log_epoch(const report *rp, FILE *f, const bpfree_epoch_stats *st, int evald) {
+    const bpfree_eval *te = rp->test, *va = rp->val;
+    fprintf(f, "{\"epoch\": %d, \"train_loss\": %.6g", st->epoch + 1, st->train_loss);
+    if (evald) fprintf(f, ", \"test_loss\": %.6g", te->loss);
+    if (!rp->regression) fprintf(f, ", \"train_acc\": %.6g", st->train_acc);
+    if (evald && !rp->regression) fprintf(f, ", \"test_acc\": %.6g", te->acc);
+    if (evald && rp->has_val) fprintf(f, ", \"val_loss\": %.6g", va->loss);
+    if (evald && rp->has_val && !rp->regression) fprintf(f, ", \"val_acc\": %.6g", va->acc);
+    if (evald) log_heads(f, rp->m, te);
+    float gam[BPFREE_MAX_LAYERS];
+    const int ngam = bpfree_model_gammas(rp->m, gam, BPFREE_MAX_LAYERS);
+    for (int l = 0; l < ngam; l++)
+        fprintf(f, "%s%.6g", l ? ", " : ", \"gamma\": [", (double)gam[l]);
+    if (ngam) fputs("]", f);
+    if (st->active_layer >= 0) fprintf(f, ", \"layer\": %d", st->active_layer + 1);
+    log_array(f, "align_deg", st->align_deg, st->n_align);
+    log_array(f, "var_norm", st->var_norm, st->n_var);
+    log_array(f, "var_raw", st->var_raw, st->n_var);
+    fprintf(f, ", \"seconds\": %.4f, \"samples_per_s\": %.1f, \"lr\": %.6g}\n", st->seconds,
+            st->samples_per_s, st->lr);
+    fflush(f);
+}
+
+void report_epoch(const report *rp, logfile *lg, const bpfree_epoch_stats *st, int evald) {
+    if (!rp->quiet) print_epoch(rp, st, evald);
+    if (lg->f) log_epoch(rp, lg->f, st, evald);
+}
+
+/* ------------------------------------------------------------- final */
+
+static void fmt_bytes(char *b, size_t cap, size_t n) {
+    if (n >= (1u << 30)) snprintf(b, cap, "%.2f GiB", n / 1073741824.0);
+    else snprintf(b, cap, "%.1f MiB", n / 1048576.0);
+}
+
+void report_final(const report *rp, const char *data, double secs) {
+    const bpfree_model *m = rp->m;
+    const bpfree_rule_info *ri = bpfree_model_rule(m);
+    const bpfree_config *c = bpfree_model_config(m);
+    const bpfree_eval *te = rp->test;
+    if (rp->regression) {
+        printf("final: %s on %s: test loss %.4f (%s)", ri->name, data, te->loss,
+               bpfree_loss_name(c->loss));
+        if (rp->has_val) printf(", val loss %.4f", rp->val->loss);
+    } else {
+        printf("final: %s on %s: test accuracy %.2f%% (loss %.4f)", ri->name, data, 100 * te->acc,
+               te->loss);
+        if (rp->has_val) printf(", val %.2f%%", 100 * rp->val->acc);
+    }
+    const char *pred = bpfree_model_prediction(m);
+    if (pred) printf(", %s prediction", pred);
+    if (te->n_heads) {
+        printf(";");
+        print_heads(stdout, m, te);
+    }
+    char pk[32], note[512];
+    fmt_bytes(pk, sizeof pk, bpfree_model_peak_bytes(m));
+    printf("\nfinal: %d epochs, %.2f s/epoch, peak model memory %s\n", rp->total,
+           secs / rp->total, pk);
+    bpfree_model_describe(m, note, sizeof note);
+    if (note[0]) printf("final: %s\n", note);
+    printf("taxonomy (survey Table I): weight transport %s, frozen activities %s, locality %s, "
+           "update locking %s\n",
+           ri->weight_transport, ri->frozen_activities, ri->locality, ri->update_locking);
+}
+
+void report_eval(const bpfree_model *m, const char *path, const char *data,
+                 const bpfree_eval *ev, int regression) {
+    const bpfree_config *c = bpfree_model_config(m);
+    if (regression)
+        printf("%s: %s model, %d epochs trained; %s test: loss %.4f (%s)", path, c->rule,
+               bpfree_model_epochs_done(m), data, ev->loss, bpfree_loss_name(c->loss));
+    else
+        printf("%s: %s model, %d epochs trained; %s test: accuracy %.2f%% (loss %.4f)", path,
+               c->rule, bpfree_model_epochs_done(m), data, 100 * ev->acc, ev->loss);
+    if (ev->n_heads) {
+        printf(";");
+        print_heads(stdout, m, ev);
+    }
+    printf("\n");
+}
+
+/* ----------------------------------------------------------- profile */
+
+void report_profile(int total, double secs, int shapes) {
+    bpfree_profile p;
+    bpfree_profile_stop(&p);
+    const double alone = bpfree_profile_replay(5);
+    printf("profile: epochs=%d train_seconds=%.4f gemm_seconds=%.4f gemm_fraction=%.4f "
+           "gflop=%.3f gemm_calls=%ld gemm_alone_seconds=%.4f gemm_shapes=%d\n",
+           total, secs, p.seconds, secs > 0 ? p.seconds / secs : 0.0, p.flops * 1e-9, p.calls,
+           alone, p.shapes);
+    if (!shapes) return;
+    bpfree_profile_shape sh[128];
+    const int n = bpfree_profile_shapes(sh, 128);
+    for (int i = 0; i < n && i < 128; i++) {
+        const double gf = 2e-9 * sh[i].M * sh[i].N * (double)sh[i].K * (double)sh[i].calls;
+        printf("profile-shape: %s%s%s M=%d N=%d K=%d calls=%ld seconds=%.4f share=%.4f "
+               "gflops=%.1f alone_seconds=%.4g alone_gflops=%.1f\n",
+               sh[i].ta ? "T" : "N", sh[i].tb ? "T" : "N", sh[i].accumulate ? "+" : "", sh[i].M,
+               sh[i].N, sh[i].K, sh[i].calls, sh[i].seconds, secs > 0 ? sh[i].seconds / secs : 0.0,
+               sh[i].seconds > 0 ? gf / sh[i].seconds : 0.0, sh[i].alone,
+               sh[i].alone > 0 ? gf / sh[i].alone : 0.0);
+    }
+}
