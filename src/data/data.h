@@ -1,0 +1,16 @@
+/* data.h — what the files of src/data share beyond bpfree.h; not part of
+ * the library's API. */
+#ifndef BPFREE_DATA_DATA_H
+#define BPFREE_DATA_DATA_H
+
+#include "core/core.h"
+
+#define DATA_PATH_MAX 4096
+
+/* dir.c: dir <- $BPFREE_DATA/NAME, ./data/NAME or EXTRA_ROOT/data/NAME, the
+ * first that is a directory (bpfree_data_resolve's order, which the named
+ * tables of load.c follow too); else an error listing where it looked. */
+bpfree_status bp_data_find(const char *name, const char *extra_root, char *dir, size_t cap,
+                           bpfree_error *err);
+
+#endif
