@@ -7,9 +7,7 @@
 #ifndef BPFREE_DATA_CSV_H
 #define BPFREE_DATA_CSV_H
 
-#include "core/core.h"
-
-#include <zlib.h>
+#include "data.h"
 
 #define MAX_CLASSES 1000 /* more distinct labels than this: surely not classes */
 

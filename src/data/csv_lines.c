@@ -5,7 +5,6 @@
 #include <errno.h>
 #include <limits.h>
 #include <string.h>
-#include <sys/stat.h>
 
 /* --------------------------------------------------------------- memory */
 
@@ -32,16 +31,11 @@ char *bp_csv_dup(const char *s) {
 bpfree_status bp_csv_open(reader *r, const char *path, bpfree_error *err) {
     memset(r, 0, sizeof *r);
     r->path = path;
-    struct stat st;
-    if (stat(path, &st) != 0)
-        return bp_fail(err, BPFREE_EIO, "cannot open %s: %s", path, strerror(errno));
-    if (S_ISDIR(st.st_mode))
-        return bp_fail(err, BPFREE_EIO, "cannot read %s: it is a directory", path);
+    bpfree_status s = bp_data_open(path, &r->g, NULL, err);
+    if (s != BPFREE_OK) return s;
     r->cap = 4096;
     r->buf = bp_alloc(NULL, r->cap);
     if (!r->buf) return bp_fail(err, BPFREE_ENOMEM, "%s: out of memory for a line", path);
-    r->g = gzopen(path, "rb");
-    if (!r->g) return bp_fail(err, BPFREE_EIO, "cannot open %s: %s", path, strerror(errno));
     return BPFREE_OK;
 }
 

@@ -1,7 +1,9 @@
 /* dir.c — find a dataset's directory (an image set's, or that of one of
- * load.c's tables) and load an image set's four standard IDX files. */
+ * load.c's tables), open a data file, and load an image set's four
+ * standard IDX files. */
 #include "data.h"
 
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -23,6 +25,21 @@ static int is_dir(const char *p) {
 static int is_file(const char *p) {
     struct stat st;
     return stat(p, &st) == 0 && !S_ISDIR(st.st_mode);
+}
+
+/* stat first: gzopen opens a directory too, and would fail only at the
+ * first read. */
+bpfree_status bp_data_open(const char *path, gzFile *g, size_t *size, bpfree_error *err) {
+    *g = NULL;
+    struct stat st;
+    if (stat(path, &st) != 0)
+        return bp_fail(err, BPFREE_EIO, "cannot open %s: %s", path, strerror(errno));
+    if (S_ISDIR(st.st_mode))
+        return bp_fail(err, BPFREE_EIO, "cannot read %s: it is a directory", path);
+    *g = gzopen(path, "rb");
+    if (!*g) return bp_fail(err, BPFREE_EIO, "cannot open %s: %s", path, strerror(errno));
+    if (size) *size = (size_t)st.st_size;
+    return BPFREE_OK;
 }
 
 /* path <- dir/name if it exists, else dir/name.gz if that does. */
