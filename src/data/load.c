@@ -26,6 +26,19 @@ static const named_table tables[] = {
     {"breast-cancer", "breast_cancer.csv", NULL, 1, 1, 569, 30, 2},
 };
 
+/* What every table shares: the split and the standardisation asked for.
+ * Regression targets are standardised too (training mean and std), so the
+ * MSE is in units of the target's variance, as the regression setup of the
+ * F³ paper reports it (diabetes). */
+static void csv_options(const bpfree_data_options *o, int classify, bpfree_csv_options *co) {
+    bpfree_csv_options_default(co);
+    co->classify = classify;
+    co->test_fraction = o->test_fraction;
+    co->seed = o->seed;
+    co->standardize = o->standardize;
+    co->standardize_targets = o->standardize && !classify;
+}
+
 static bpfree_status check_shape(const named_table *t, const char *path,
                                  const bpfree_dataset *tr, const bpfree_dataset *te,
                                  bpfree_error *err) {
@@ -47,18 +60,10 @@ static bpfree_status load_named(const named_table *t, const char *extra_root,
     snprintf(path, sizeof path, "%s/%s", dir, t->file);
     if (t->targets_file) snprintf(tpath, sizeof tpath, "%s/%s", dir, t->targets_file);
     bpfree_csv_options co;
-    bpfree_csv_options_default(&co);
+    csv_options(o, t->classify, &co);
     co.header = 0;
     co.skip_lines = t->skip_lines;
-    co.classify = t->classify;
     co.targets_path = t->targets_file ? tpath : NULL;
-    co.test_fraction = o->test_fraction;
-    co.seed = o->seed;
-    co.standardize = o->standardize;
-    /* diabetes: the target is standardised too (training mean and std), so
-     * the MSE is in units of the target's variance, as the regression setup
-     * of the F³ paper reports it. */
-    co.standardize_targets = o->standardize && !t->classify;
     s = bpfree_csv_load(path, &co, tr, te, err);
     if (s == BPFREE_OK) s = check_shape(t, path, tr, te, err);
     if (s != BPFREE_OK) {
@@ -74,13 +79,8 @@ static bpfree_status load_named(const named_table *t, const char *extra_root,
 static bpfree_status load_csv(const char *path, const bpfree_data_options *o,
                               bpfree_dataset *tr, bpfree_dataset *te, bpfree_error *err) {
     bpfree_csv_options co;
-    bpfree_csv_options_default(&co);
+    csv_options(o, o->classify, &co);
     co.targets = o->targets;
-    co.classify = o->classify;
-    co.test_fraction = o->test_fraction;
-    co.seed = o->seed;
-    co.standardize = o->standardize;
-    co.standardize_targets = o->standardize && !o->classify;
     bpfree_status s = bpfree_csv_load(path, &co, tr, te, err);
     if (s == BPFREE_OK) memcpy(te->name, tr->name, sizeof te->name);
     return s;
