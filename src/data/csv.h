@@ -17,13 +17,13 @@ enum { COL_FEATURE, COL_TARGET, COL_SKIP };
  * files), or only targets (the second; its other columns are skipped). */
 typedef enum { HOLDS_BOTH, HOLDS_FEATURES, HOLDS_TARGETS } holds;
 
-/* --------------------------------------------------- memory (csv_lines.c) */
+/* ------------------------------------------------ memory (csv_lines.c) */
 
 /* *p, holding `used` bytes, moves into a new zeroed block of `bytes`. */
 int bp_csv_grow(void *p, size_t used, size_t bytes);
 char *bp_csv_dup(const char *s);
 
-/* ---------------------------------------------------- lines (csv_lines.c) */
+/* ------------------------------------------------- lines (csv_lines.c) */
 
 typedef struct reader {
     gzFile g;
@@ -40,7 +40,7 @@ bpfree_status bp_csv_next(reader *r, int *got, bpfree_error *err);
 /* Next non-blank line. */
 bpfree_status bp_csv_data(reader *r, int *got, bpfree_error *err);
 
-/* --------------------------------------------------- fields (csv_lines.c) */
+/* ------------------------------------------------ fields (csv_lines.c) */
 
 typedef struct fields {
     char **f;
@@ -52,7 +52,7 @@ typedef struct fields {
 bpfree_status bp_csv_split(char *line, char sep, fields *F, const reader *r,
                            bpfree_error *err);
 
-/* ---------------------------------------------------------------- table */
+/* --------------------------------------------------------------- table */
 
 typedef struct table {
     const char *path;
