@@ -1,5 +1,5 @@
-/* data.h — what the files of src/data share beyond bpfree.h; not part of
- * the library's API. */
+/* data.h — the data layer's own header: what the files of src/data share
+ * beyond core/core.h; not part of the library's API. */
 #ifndef BPFREE_DATA_DATA_H
 #define BPFREE_DATA_DATA_H
 
