@@ -1,12 +1,13 @@
-/* dir.c — find a dataset's directory and load its four standard IDX files. */
-#include "core/core.h"
+/* dir.c — find a dataset's directory (an image set's, or that of one of
+ * load.c's tables), open a data file, and load an image set's four
+ * standard IDX files. */
+#include "data.h"
 
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-
-#define DATA_PATH_MAX 4096
 
 /* Train images, train labels, test images, test labels; each raw or .gz. */
 static const char *const idx_names[4] = {
@@ -24,6 +25,21 @@ static int is_dir(const char *p) {
 static int is_file(const char *p) {
     struct stat st;
     return stat(p, &st) == 0 && !S_ISDIR(st.st_mode);
+}
+
+/* stat first: gzopen opens a directory too, and would fail only at the
+ * first read. */
+bpfree_status bp_data_open(const char *path, gzFile *g, size_t *size, bpfree_error *err) {
+    *g = NULL;
+    struct stat st;
+    if (stat(path, &st) != 0)
+        return bp_fail(err, BPFREE_EIO, "cannot open %s: %s", path, strerror(errno));
+    if (S_ISDIR(st.st_mode))
+        return bp_fail(err, BPFREE_EIO, "cannot read %s: it is a directory", path);
+    *g = gzopen(path, "rb");
+    if (!*g) return bp_fail(err, BPFREE_EIO, "cannot open %s: %s", path, strerror(errno));
+    if (size) *size = (size_t)st.st_size;
+    return BPFREE_OK;
 }
 
 /* path <- dir/name if it exists, else dir/name.gz if that does. */
@@ -83,6 +99,26 @@ static int is_known(const char *name) {
     return 0;
 }
 
+/* $BPFREE_DATA/NAME, ./data/NAME, EXTRA_ROOT/data/NAME: first found wins. */
+bpfree_status bp_data_find(const char *name, const char *extra_root, char *dir, size_t cap,
+                           bpfree_error *err) {
+    char cand[3][DATA_PATH_MAX], looked[3 * DATA_PATH_MAX] = "";
+    int n = 0;
+    const char *env = getenv("BPFREE_DATA");
+    if (env && *env) snprintf(cand[n++], DATA_PATH_MAX, "%s/%s", env, name);
+    snprintf(cand[n++], DATA_PATH_MAX, "data/%s", name);
+    if (extra_root && *extra_root)
+        snprintf(cand[n++], DATA_PATH_MAX, "%s/data/%s", extra_root, name);
+    for (int i = 0; i < n; i++) {
+        if (is_dir(cand[i])) return copy_out(cand[i], dir, cap, err);
+        size_t used = strlen(looked);
+        snprintf(looked + used, sizeof looked - used, "%s%s", i ? ", " : "", cand[i]);
+    }
+    return bp_fail(err, BPFREE_EIO,
+                   "dataset '%s' not found; looked in %s%s — run scripts/fetch-data.sh %s",
+                   name, looked, env && *env ? "" : " ($BPFREE_DATA not set)", name);
+}
+
 bpfree_status bpfree_data_resolve(const char *name_or_dir, const char *extra_root,
                                   char *dir, size_t cap, bpfree_error *err) {
     if (!name_or_dir || !dir || cap == 0)
@@ -94,21 +130,5 @@ bpfree_status bpfree_data_resolve(const char *name_or_dir, const char *extra_roo
         return bp_fail(err, BPFREE_EINVAL,
                        "unknown dataset '%s' (known: mnist, fashion-mnist, or a directory "
                        "holding the four IDX files)", name_or_dir);
-    /* $BPFREE_DATA/NAME, ./data/NAME, EXTRA_ROOT/data/NAME: first found wins. */
-    char cand[3][DATA_PATH_MAX], looked[3 * DATA_PATH_MAX] = "";
-    int n = 0;
-    const char *env = getenv("BPFREE_DATA");
-    if (env && *env) snprintf(cand[n++], DATA_PATH_MAX, "%s/%s", env, name_or_dir);
-    snprintf(cand[n++], DATA_PATH_MAX, "data/%s", name_or_dir);
-    if (extra_root && *extra_root)
-        snprintf(cand[n++], DATA_PATH_MAX, "%s/data/%s", extra_root, name_or_dir);
-    for (int i = 0; i < n; i++) {
-        if (is_dir(cand[i])) return copy_out(cand[i], dir, cap, err);
-        size_t used = strlen(looked);
-        snprintf(looked + used, sizeof looked - used, "%s%s", i ? ", " : "", cand[i]);
-    }
-    return bp_fail(err, BPFREE_EIO,
-                   "dataset '%s' not found; looked in %s%s — run scripts/fetch-data.sh %s",
-                   name_or_dir, looked, env && *env ? "" : " ($BPFREE_DATA not set)",
-                   name_or_dir);
+    return bp_data_find(name_or_dir, extra_root, dir, cap, err);
 }

@@ -6,14 +6,12 @@
  *   data   prod(dims) bytes
  * Images are 0x00000803 (N, rows, cols), labels 0x00000801 (N).
  * zlib's gzopen/gzread read gzip and raw files alike, by the gzip magic. */
-#include "core/core.h"
+#include "data.h"
 
 #include <errno.h>
 #include <limits.h>
 #include <stdio.h>
 #include <string.h>
-#include <sys/stat.h>
-#include <zlib.h>
 
 #define IDX_IMAGES 0x00000803u
 #define IDX_LABELS 0x00000801u
@@ -140,16 +138,13 @@ static bpfree_status read_payload(gzFile g, idx_file *F, bpfree_error *err) {
 
 /* Read one IDX file whose magic must be `want`. */
 static bpfree_status idx_read(idx_file *F, uint32_t want, bpfree_error *err) {
-    struct stat st;
-    if (stat(F->path, &st) != 0)
-        return bp_fail(err, BPFREE_EIO, "cannot open %s: %s", F->path, strerror(errno));
-    if (S_ISDIR(st.st_mode))
-        return bp_fail(err, BPFREE_EIO, "cannot read %s: it is a directory", F->path);
-    gzFile g = gzopen(F->path, "rb");
-    if (!g) return bp_fail(err, BPFREE_EIO, "cannot open %s: %s", F->path, strerror(errno));
+    gzFile g;
+    size_t fsize;
+    bpfree_status s = bp_data_open(F->path, &g, &fsize, err);
+    if (s != BPFREE_OK) return s;
     gzbuffer(g, 1u << 20);
-    bpfree_status s = read_header(g, F, want, err);
-    if (s == BPFREE_OK) s = check_size(g, F, (size_t)st.st_size, err);
+    s = read_header(g, F, want, err);
+    if (s == BPFREE_OK) s = check_size(g, F, fsize, err);
     if (s == BPFREE_OK) s = read_payload(g, F, err);
     gzclose(g);
     if (s != BPFREE_OK) {

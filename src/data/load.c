@@ -1,14 +1,10 @@
 /* load.c — one entry point for every dataset the CLI's --data accepts:
  * image sets (IDX, dir.c), scikit-learn's diabetes and breast-cancer tables
  * (as scripts/fetch-data.sh installs them) and csv:PATH. */
-#include "core/core.h"
+#include "data.h"
 
 #include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
-
-#define DATA_PATH_MAX 4096
 
 /* A scikit-learn table and how its files are laid out. */
 typedef struct named_table {
@@ -30,33 +26,17 @@ static const named_table tables[] = {
     {"breast-cancer", "breast_cancer.csv", NULL, 1, 1, 569, 30, 2},
 };
 
-static int is_dir(const char *p) {
-    struct stat st;
-    return stat(p, &st) == 0 && S_ISDIR(st.st_mode);
-}
-
-/* dir <- $BPFREE_DATA/NAME, ./data/NAME or EXTRA_ROOT/data/NAME, first found
- * (the order of bpfree_data_resolve). */
-static bpfree_status find_named(const char *name, const char *extra_root, char *dir,
-                                bpfree_error *err) {
-    char cand[3][DATA_PATH_MAX], looked[3 * DATA_PATH_MAX] = "";
-    int n = 0;
-    const char *env = getenv("BPFREE_DATA");
-    if (env && *env) snprintf(cand[n++], DATA_PATH_MAX, "%s/%s", env, name);
-    snprintf(cand[n++], DATA_PATH_MAX, "data/%s", name);
-    if (extra_root && *extra_root)
-        snprintf(cand[n++], DATA_PATH_MAX, "%s/data/%s", extra_root, name);
-    for (int i = 0; i < n; i++) {
-        if (is_dir(cand[i])) {
-            memcpy(dir, cand[i], DATA_PATH_MAX);
-            return BPFREE_OK;
-        }
-        size_t used = strlen(looked);
-        snprintf(looked + used, sizeof looked - used, "%s%s", i ? ", " : "", cand[i]);
-    }
-    return bp_fail(err, BPFREE_EIO,
-                   "dataset '%s' not found; looked in %s%s — run scripts/fetch-data.sh %s",
-                   name, looked, env && *env ? "" : " ($BPFREE_DATA not set)", name);
+/* What every table shares: the split and the standardisation asked for.
+ * Regression targets are standardised too (training mean and std), so the
+ * MSE is in units of the target's variance, as the regression setup of the
+ * F³ paper reports it (diabetes). */
+static void csv_options(const bpfree_data_options *o, int classify, bpfree_csv_options *co) {
+    bpfree_csv_options_default(co);
+    co->classify = classify;
+    co->test_fraction = o->test_fraction;
+    co->seed = o->seed;
+    co->standardize = o->standardize;
+    co->standardize_targets = o->standardize && !classify;
 }
 
 static bpfree_status check_shape(const named_table *t, const char *path,
@@ -75,23 +55,15 @@ static bpfree_status load_named(const named_table *t, const char *extra_root,
                                 const bpfree_data_options *o, bpfree_dataset *tr,
                                 bpfree_dataset *te, bpfree_error *err) {
     char dir[DATA_PATH_MAX], path[DATA_PATH_MAX + 64], tpath[DATA_PATH_MAX + 64];
-    bpfree_status s = find_named(t->name, extra_root, dir, err);
+    bpfree_status s = bp_data_find(t->name, extra_root, dir, sizeof dir, err);
     if (s != BPFREE_OK) return s;
     snprintf(path, sizeof path, "%s/%s", dir, t->file);
     if (t->targets_file) snprintf(tpath, sizeof tpath, "%s/%s", dir, t->targets_file);
     bpfree_csv_options co;
-    bpfree_csv_options_default(&co);
+    csv_options(o, t->classify, &co);
     co.header = 0;
     co.skip_lines = t->skip_lines;
-    co.classify = t->classify;
     co.targets_path = t->targets_file ? tpath : NULL;
-    co.test_fraction = o->test_fraction;
-    co.seed = o->seed;
-    co.standardize = o->standardize;
-    /* diabetes: the target is standardised too (training mean and std), so
-     * the MSE is in units of the target's variance, as the regression setup
-     * of the F³ paper reports it. */
-    co.standardize_targets = o->standardize && !t->classify;
     s = bpfree_csv_load(path, &co, tr, te, err);
     if (s == BPFREE_OK) s = check_shape(t, path, tr, te, err);
     if (s != BPFREE_OK) {
@@ -107,13 +79,8 @@ static bpfree_status load_named(const named_table *t, const char *extra_root,
 static bpfree_status load_csv(const char *path, const bpfree_data_options *o,
                               bpfree_dataset *tr, bpfree_dataset *te, bpfree_error *err) {
     bpfree_csv_options co;
-    bpfree_csv_options_default(&co);
+    csv_options(o, o->classify, &co);
     co.targets = o->targets;
-    co.classify = o->classify;
-    co.test_fraction = o->test_fraction;
-    co.seed = o->seed;
-    co.standardize = o->standardize;
-    co.standardize_targets = o->standardize && !o->classify;
     bpfree_status s = bpfree_csv_load(path, &co, tr, te, err);
     if (s == BPFREE_OK) memcpy(te->name, tr->name, sizeof te->name);
     return s;
