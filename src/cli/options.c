@@ -229,9 +229,12 @@ static void rule_defaults(FILE *f) {
             const bpfree_setting *s = bpfree_setting_at(k);
             char v[512];
             if (bpfree_setting_internal(s) || !bpfree_setting_applies(s, rule)) continue;
+            char t[512];
+            bpfree_config t0 = c; /* the table's default in the same text form */
+            bpfree_config_set(&t0, s->name, s->dflt, NULL);
+            bpfree_config_get(&t0, s->name, t, sizeof t);
             bpfree_config_get(&c, s->name, v, sizeof v);
-            int summary = !strcmp(shown_default(s), "(rule)");
-            if (summary || strcmp(v, s->dflt) != 0) fprintf(f, " --%s %s", s->name, v);
+            if (s->headline || strcmp(v, t) != 0) fprintf(f, " --%s %s", s->name, v);
         }
         fputc('\n', f);
     }
@@ -255,7 +258,9 @@ void cli_usage(FILE *f) {
         if (bpfree_setting_internal(s)) continue;
         char pre[256];
         users(s, pre, sizeof pre);
-        option_line(f, s->name, s->arg, pre, s->help, shown_default(s));
+        const char *d = shown_default(s);
+        if (!s->arg) d = strcmp(d, "0") ? "on" : "off"; /* a flag */
+        option_line(f, s->name, s->arg, pre, s->help, d);
     }
     rule_defaults(f);
     fprintf(f, "\npresets (applied where they appear; options after a preset override it):\n");

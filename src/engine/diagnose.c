@@ -34,15 +34,6 @@ typedef struct bp_diag {
     long vcount[BPFREE_MAX_LAYERS];
 } bp_diag;
 
-/* The rules --diagnose variance can measure (BP_CAP_VARIANCE), for a message. */
-static void variance_rules(char *b, size_t cap) {
-    b[0] = '\0';
-    for (int r = 0; bp_rule_at(r); r++)
-        if (bp_rule_at(r)->caps & BP_CAP_VARIANCE)
-            snprintf(b + strlen(b), cap - strlen(b), "%s%s", b[0] ? ", " : "",
-                     bp_rule_at(r)->info.name);
-}
-
 bpfree_status bp_diag_init(bpfree_model *m, bpfree_error *err) {
     const int align = m->cfg.diagnose & BPFREE_DIAG_ALIGNMENT;
     const int var = m->cfg.diagnose & BPFREE_DIAG_VARIANCE;
@@ -52,14 +43,12 @@ bpfree_status bp_diag_init(bpfree_model *m, bpfree_error *err) {
                        "--diagnose alignment compares with backprop's gradient of the output "
                        "loss; rule '%s' has no output layer",
                        m->cfg.rule);
-    if (var && !(m->rule->caps & BP_CAP_VARIANCE)) {
-        char ok[256];
-        variance_rules(ok, sizeof ok);
+    if (var && !(m->rule->caps & BP_CAP_VARIANCE))
         return bp_fail(err, BPFREE_EUNSUPPORTED,
                        "--diagnose variance redraws a step from saved state; rule '%s' keeps "
-                       "state of its own that a redraw would change (measurable: %s)",
-                       m->cfg.rule, ok);
-    }
+                       "state of its own that a redraw would change (`bpfree --help` lists the "
+                       "rules it measures under --diagnose)",
+                       m->cfg.rule);
     m->keep_grads = 1; /* both read the gradient the rule's step used */
     bp_diag *d = bp_alloc(&m->mem, sizeof *d);
     if (!d) return bp_fail(err, BPFREE_ENOMEM, "out of memory (diagnostics)");

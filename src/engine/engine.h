@@ -149,13 +149,13 @@ typedef struct bp_setting {
  * bpfree_config and its kind, range, flags and needed capabilities. */
 #define BP_SET_BIG HUGE_VAL
 #define BP_ROW_NUM(nm, ky, ar, hp, df, kd, f, l, h, fl, nd)                                  \
-    {.pub = {nm, ky, ar, hp, df}, .kind = kd, .off = offsetof(bpfree_config, f), .lo = l,     \
+    {.pub = {nm, ky, ar, hp, df, ((fl) & BP_SET_SUMMARY) != 0}, .kind = kd, .off = offsetof(bpfree_config, f), .lo = l,     \
      .hi = h, .flags = fl, .needs = nd}
 #define BP_ROW_NAME(nm, ky, hp, df, f, fl, nd, nof, prs)                                     \
-    {.pub = {nm, ky, "NAME", hp, df}, .kind = BP_SET_NAME, .off = offsetof(bpfree_config, f), \
+    {.pub = {nm, ky, "NAME", hp, df, ((fl) & BP_SET_SUMMARY) != 0}, .kind = BP_SET_NAME, .off = offsetof(bpfree_config, f), \
      .flags = fl, .needs = nd, .name_of = nof, .parse_name = prs}
 #define BP_ROW_TEXT(nm, ky, ar, hp, df, f, fl, prs, fmt)                                     \
-    {.pub = {nm, ky, ar, hp, df}, .kind = BP_SET_TEXT, .off = offsetof(bpfree_config, f),     \
+    {.pub = {nm, ky, ar, hp, df, ((fl) & BP_SET_SUMMARY) != 0}, .kind = BP_SET_TEXT, .off = offsetof(bpfree_config, f),     \
      .flags = fl, .parse = prs, .format = fmt}
 
 /* The row of a public setting. */
@@ -168,10 +168,13 @@ bpfree_status bp_setting_read(const bp_setting *s, bpfree_config *c, const char 
                               bpfree_error *err);
 /* Field -> text (bytes written, or -1 if cap is too small). */
 int bp_setting_write(const bp_setting *s, const bpfree_config *c, char *buf, size_t cap);
-/* Range and name checks of every row against cfg (bpfree_config_check). */
-bpfree_status bp_settings_check(const bpfree_config *c, bpfree_error *err);
-/* Every row's default into cfg (the rule's own defaults come after). */
-void bp_settings_defaults(bpfree_config *c);
+/* The engine's own rows (every rule's), n of them. */
+const bp_setting *bp_settings_generic(int *n);
+/* Range and name checks of rows[0..n) against cfg. */
+bpfree_status bp_settings_check(const bp_setting *const *rows, int n, const bpfree_config *c,
+                                bpfree_error *err);
+/* The default of each of rows[0..n) into cfg (a rule's own defaults come after). */
+void bp_settings_defaults(const bp_setting *const *rows, int n, bpfree_config *c);
 
 /* ------------------------------------------------------------- rules */
 
@@ -224,9 +227,16 @@ struct bp_rule {
 };
 
 
-/* The rule table (src/rules/rules.c): by name, and the i-th (NULL past the end). */
-const bp_rule *bp_rule_lookup(const char *name);
-const bp_rule *bp_rule_at(int i);
+/* 1 if the row applies to rule R: one of the generic rows or of R's own,
+ * and R has the capabilities it needs. */
+int bp_setting_applies_rule(const bp_setting *row, const bp_rule *R);
+/* The checks of cfg for rule r: every row of rows[0..n), then what spans
+ * several settings (layers, pipeline, schedules), then the rule's own. */
+bpfree_status bp_config_check(const bp_rule *r, const bp_setting *const *rows, int n,
+                              const bpfree_config *c, bpfree_error *err);
+/* A model for rule r and a checked cfg: all memory is allocated here. */
+bpfree_status bp_model_build(const bp_rule *r, const bpfree_config *cfg, bpfree_model **out,
+                             bpfree_error *err);
 
 /* Engine helpers the rules share. */
 /* Forward through layers [0, n_layers): h[0] = x, h[l+1] = layer l output;

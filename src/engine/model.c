@@ -254,18 +254,17 @@ static bpfree_status alloc_batch(bpfree_model *m, bpfree_error *err) {
     return BPFREE_OK;
 }
 
-bpfree_status bpfree_model_new(const bpfree_config *cfg, bpfree_model **out,
-                               bpfree_error *err) {
+bpfree_status bp_model_build(const bp_rule *r, const bpfree_config *cfg, bpfree_model **out,
+                             bpfree_error *err) {
     *out = NULL;
-    bpfree_status st = bpfree_config_check(cfg, err);
-    if (st) return st;
+    bpfree_status st;
     bp_mem mem;
     bp_mem_init(&mem);
     bpfree_model *m = bp_alloc(&mem, sizeof *m);
     if (!m) return bp_fail(err, BPFREE_ENOMEM, "out of memory (model)");
     m->mem = mem;
     m->cfg = *cfg;
-    m->rule = bp_rule_lookup(cfg->rule);
+    m->rule = r;
     m->optim.cfg = cfg->optim;
     bp_rng_seed(&m->rng, cfg->seed);
     bpfree_set_threading(cfg->threading);

@@ -10,7 +10,6 @@
 #include <errno.h>
 #include <limits.h>
 #include <math.h>
-#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -221,58 +220,14 @@ static const bp_setting GENERIC[] = {
 };
 #define N_GENERIC ((int)(sizeof GENERIC / sizeof *GENERIC))
 
-/* ------------------------------------------------------ all rows, once */
-
-/* The generic rows, then every rule's own rows in rule-table order (a row
- * array shared by several rules counts once). */
-static int n_rows_cached;
-static const bp_setting *rows[256];
-static pthread_once_t rows_once = PTHREAD_ONCE_INIT;
-
-static void collect_rows(void) {
-    int n = 0;
-    for (int i = 0; i < N_GENERIC; i++) rows[n++] = &GENERIC[i];
-    for (int r = 0; bp_rule_at(r); r++) {
-        const bp_rule *R = bp_rule_at(r);
-        for (int i = 0; i < R->n_settings; i++) {
-            int seen = 0;
-            for (int j = 0; j < n && !seen; j++) seen = rows[j] == &R->settings[i];
-            if (!seen && n < (int)(sizeof rows / sizeof *rows)) rows[n++] = &R->settings[i];
-        }
-    }
-    n_rows_cached = n;
-}
-
-static void collect(void) { pthread_once(&rows_once, collect_rows); }
-
-int bpfree_setting_count(void) {
-    collect();
-    return n_rows_cached;
-}
-
-const bpfree_setting *bpfree_setting_at(int i) {
-    collect();
-    return i >= 0 && i < n_rows_cached ? &rows[i]->pub : NULL;
-}
-
-const bpfree_setting *bpfree_setting_find(const char *name) {
-    collect();
-    for (int i = 0; name && i < n_rows_cached; i++)
-        if (!strcmp(rows[i]->pub.name, name) || (rows[i]->pub.key && !strcmp(rows[i]->pub.key, name)))
-            return &rows[i]->pub;
-    return NULL;
-}
-
 const bp_setting *bp_setting_row(const bpfree_setting *s) { return (const bp_setting *)s; }
 
-int bpfree_setting_internal(const bpfree_setting *s) {
-    return s && (bp_setting_row(s)->flags & BP_SET_INPUT) != 0;
+const bp_setting *bp_settings_generic(int *n) {
+    *n = N_GENERIC;
+    return GENERIC;
 }
 
-int bpfree_setting_applies(const bpfree_setting *s, const char *rule) {
-    const bp_rule *R = bp_rule_lookup(rule);
-    if (!s || !R) return 0;
-    const bp_setting *row = bp_setting_row(s);
+int bp_setting_applies_rule(const bp_setting *row, const bp_rule *R) {
     int mine = row >= GENERIC && row < GENERIC + N_GENERIC;
     for (int i = 0; i < R->n_settings && !mine; i++) mine = row == &R->settings[i];
     return mine && (R->caps & row->needs) == row->needs;
@@ -374,6 +329,17 @@ bpfree_status bp_setting_read(const bp_setting *s, bpfree_config *c, const char 
     return bp_setting_read_as(s, c, v, who, err);
 }
 
+/* The shortest "%.Ng" that reads back (through double, as the readers do)
+ * to the same float: "0.001", not "0.00100000005". */
+static int put_float(float x, char *buf, size_t cap) {
+    int k = 0;
+    for (int digits = 6; digits <= 9; digits++) {
+        k = snprintf(buf, cap, "%.*g", digits, (double)x);
+        if (k < 0 || (size_t)k >= cap || (float)strtod(buf, NULL) == x) break;
+    }
+    return k;
+}
+
 int bp_setting_write(const bp_setting *s, const bpfree_config *c, char *buf, size_t cap) {
     const void *f = cfield(s, c);
     int k;
@@ -381,46 +347,17 @@ int bp_setting_write(const bp_setting *s, const bpfree_config *c, char *buf, siz
     case BP_SET_INT:
     case BP_SET_FLAG: k = snprintf(buf, cap, "%d", *(const int *)f); break;
     case BP_SET_U64: k = snprintf(buf, cap, "%llu", (unsigned long long)*(const uint64_t *)f); break;
-    case BP_SET_FLOAT: k = snprintf(buf, cap, "%.9g", (double)*(const float *)f); break;
+    case BP_SET_FLOAT: k = put_float(*(const float *)f, buf, cap); break;
     case BP_SET_NAME: k = snprintf(buf, cap, "%s", s->name_of(*(const int *)f)); break;
     default: k = s->format(c, buf, cap); break;
     }
     return k < 0 || (size_t)k >= cap ? -1 : k;
 }
 
-/* ------------------------------------------------------- public set/get */
-
-bpfree_status bpfree_config_set(bpfree_config *c, const char *name, const char *value,
-                                bpfree_error *err) {
-    const bpfree_setting *p = bpfree_setting_find(name);
-    if (!p || bpfree_setting_internal(p))
-        return bp_fail(err, BPFREE_EINVAL, "unknown setting '%s' (see bpfree --help)",
-                       name ? name : "(null)");
-    if (!bp_rule_lookup(c->rule))
-        return bp_fail(err, BPFREE_EINVAL, "unknown rule '%s'", c->rule);
-    if (!bpfree_setting_applies(p, c->rule)) {
-        char users[256] = "";
-        for (int r = 0; bp_rule_at(r); r++)
-            if (bpfree_setting_applies(p, bp_rule_at(r)->info.name))
-                snprintf(users + strlen(users), sizeof users - strlen(users), "%s%s",
-                         users[0] ? ", " : "", bp_rule_at(r)->info.name);
-        return bp_fail(err, BPFREE_EINVAL, "--%s does not apply to rule %s (it is used by %s)",
-                       p->name, c->rule, users[0] ? users : "no rule");
-    }
-    if (!value) return bp_fail(err, BPFREE_EINVAL, "--%s needs a value", p->name);
-    return bp_setting_read(bp_setting_row(p), c, value, err);
-}
-
-int bpfree_config_get(const bpfree_config *c, const char *name, char *buf, size_t cap) {
-    const bpfree_setting *p = bpfree_setting_find(name);
-    return p ? bp_setting_write(bp_setting_row(p), c, buf, cap) : -1;
-}
-
 /* ------------------------------------------------------ defaults, check */
 
-void bp_settings_defaults(bpfree_config *c) {
-    collect();
-    for (int i = 0; i < n_rows_cached; i++) {
+void bp_settings_defaults(const bp_setting *const *rows, int n, bpfree_config *c) {
+    for (int i = 0; i < n; i++) {
         const bp_setting *s = rows[i];
         /* constants of the table: a test checks that every one reads */
         (void)bp_setting_read(s, c, s->pub.dflt, NULL);
@@ -429,9 +366,9 @@ void bp_settings_defaults(bpfree_config *c) {
 
 /* Every row's value is one its text form reads back: in range, a known
  * name, a list of the right shape. */
-bpfree_status bp_settings_check(const bpfree_config *c, bpfree_error *err) {
-    collect();
-    for (int i = 0; i < n_rows_cached; i++) {
+bpfree_status bp_settings_check(const bp_setting *const *rows, int n, const bpfree_config *c,
+                                bpfree_error *err) {
+    for (int i = 0; i < n; i++) {
         const bp_setting *s = rows[i];
         char v[512];
         bpfree_config scratch = *c;

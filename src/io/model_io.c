@@ -96,8 +96,9 @@ static bpfree_status parse_kv(bpfree_config *c, int *epochs_done, const char *k,
 
 static bpfree_status parse_header(char *h, bpfree_config *c, int *epochs_done,
                                   const char *path, bpfree_error *err) {
-    memset(c, 0, sizeof *c);
-    bp_settings_defaults(c); /* what older files do not carry */
+    /* what older files do not carry: the table's defaults (rule "bp" stands
+     * in until the header names the rule; every row gets its default) */
+    if (bpfree_config_default(c, "bp", 1, 1, err)) return BPFREE_EFORMAT;
     unsigned char seen[256] = {0};
     for (char *line = h; *line;) {
         char *nl = strchr(line, '\n');

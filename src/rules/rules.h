@@ -6,6 +6,12 @@
 
 #include "engine/engine.h"
 
+/* The rule table (rules.c): by name, and the i-th (NULL past the end);
+ * bp_rule_register adds one after the built-in rules (tests; at most 8). */
+const bp_rule *bp_rule_lookup(const char *name);
+const bp_rule *bp_rule_at(int i);
+int bp_rule_register(const bp_rule *r);
+
 extern const bp_rule bp_rule_bp;
 extern const bp_rule bp_rule_mf;
 extern const bp_rule bp_rule_dfa;
