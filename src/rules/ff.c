@@ -158,6 +158,15 @@ static bpfree_status ff_init(bpfree_model *m, bpfree_error *err) {
     return BPFREE_OK;
 }
 
+ff_io bp_ff_work_io(const ff_state *s, int l) {
+    return (ff_io){.in = l == 0 ? s->X : s->n[l - 1], /* layer 0: the embedded input */
+                   .h = s->h[l],
+                   .n = s->n[l],
+                   .G = s->G + (size_t)l * s->P,
+                   .dz = s->dz,
+                   .dG = s->dG};
+}
+
 static void ff_free(bpfree_model *m) {
     ff_state *s = m->rs;
     if (!s) return;

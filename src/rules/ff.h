@@ -38,21 +38,48 @@ typedef struct ff_state {
     int tF, tc, tgamma, tpeer;     /* tensors: head F (C, sumW), c (C), gamma (L), peer (sumW) */
 } ff_state;
 
-/* The element-wise passes below run over rows (or, for sums over rows,
+/* FF's element-wise passes (the forward's, the gradient's) run over rows (or, for sums over rows,
  * over columns, so that each sum keeps its order) split over the threads
  * with BPFREE_THREADING_SPLIT: the same numbers on any number of threads. */
 #define FF_ROW_GRAIN 16
 #define FF_COL_GRAIN 64
 
-/* ff_kernels.c: a layer's forward and the one-pass head's logits */
-void bp_ff_forward(bpfree_model *m, int l, const float *in, int rows, float *h, float *nout,
-                   float *G);
-void bp_ff_forward_layer(bpfree_model *m, ff_state *s, int l, int r0, int r1);
+/* One chunk of a training batch: r samples, laid out as r positive rows
+ * [0, r), r negative rows [r, 2r) and r neutral rows [2r, 3r) — in the work
+ * buffers and, chunk after chunk, in a pipelined batch. */
+typedef struct ff_chunk {
+    int r, B;       /* samples in the chunk, in the batch (the losses are means over B) */
+    int beta_first; /* 1 on the batch's first chunk: the gradient sums start from 0 */
+    int last;       /* the last layer run this batch (CFF's other layers: [0, last]) */
+} ff_chunk;
+
+/* Where layer l reads and writes on one chunk, rows in the chunk's layout. */
+typedef struct ff_io {
+    const float *in; /* (3r, I) its input, normalised */
+    float *h, *n;    /* (3r, O) its output and normalised output (the next layer's input) */
+    float *G;        /* (3r) each row's goodness (CFF reads the other layers' from s->G) */
+    float *dz, *dG;  /* (2r, O) and (2r) scratch of the gradient */
+} ff_io;
+
+/* ff.c: layer l's view of the work buffers that build allocates */
+ff_io bp_ff_work_io(const ff_state *s, int l);
+
+/* ff_kernels.c */
+/* Layer l on rows [r0, r1) of io: h = f(in W^T + b), the next layer's
+ * normalised input n and each row's goodness G. */
+void bp_ff_forward(bpfree_model *m, int l, const ff_io *io, int r0, int r1);
+/* The one-pass head, layer by layer: logits (rows, C) = c + sum_l n_l F_l^T. */
 void bp_ff_head_begin(bpfree_model *m, int rows, float *logits);
 void bp_ff_head_add(bpfree_model *m, ff_state *s, int l, const float *nl, int rows,
                     float *logits);
+/* A chunk's r samples x (r, D) embedded into X (3r, D): rows [2r, 3r) with
+ * the neutral label; rows [0, r) with their labels lb, rows [r, 2r) with the
+ * wrong labels neg. */
+void bp_ff_embed_neutral(const bpfree_config *c, const float *x, int r, float *X);
+void bp_ff_embed_signed(const bpfree_config *c, const float *x, const int *lb, const int *neg,
+                        int r, float *X);
 
-/* ff_train.c: training, plain and pipelined */
+/* ff_train.c: training, plain and pipelined (the rule's hooks) */
 bpfree_status bp_ff_train(bpfree_model *m, int B, double *loss, long *correct);
 void bp_ff_pipe_need(const bpfree_model *m, bp_pipe_need *n);
 void bp_ff_pipe_begin(bpfree_model *m, bp_pipe_batch *b);

@@ -16,6 +16,20 @@ void bp_ff_embed(const bpfree_config *c, const float *x, int label, float *out) 
     for (int i = 0; i < C; i++) out[i] = label < 0 ? FF_NEUTRAL : i == label ? v : 0.0f;
 }
 
+void bp_ff_embed_neutral(const bpfree_config *c, const float *x, int r, float *X) {
+    const int D = c->inputs;
+    for (int i = 0; i < r; i++) bp_ff_embed(c, x + (size_t)i * D, -1, X + (size_t)(2 * r + i) * D);
+}
+
+void bp_ff_embed_signed(const bpfree_config *c, const float *x, const int *lb, const int *neg,
+                        int r, float *X) {
+    const int D = c->inputs;
+    for (int i = 0; i < r; i++) {
+        bp_ff_embed(c, x + (size_t)i * D, lb[i], X + (size_t)i * D);
+        bp_ff_embed(c, x + (size_t)i * D, neg[i], X + (size_t)(r + i) * D);
+    }
+}
+
 /* the eps of Löwe's RMS port (1e-8) and of the PyTorch L2 FF (1e-4) */
 static float norm_scale(bpfree_ff_norm how, double sumsq, int n) {
     float d = how == BPFREE_FF_RMS ? (float)sqrt(sumsq / n) + 1e-8f : (float)sqrt(sumsq) + 1e-4f;
@@ -89,27 +103,15 @@ static void norm_rows(void *ctx, size_t a, size_t b) {
     }
 }
 
-/* Layer l on `rows` rows: h = f(in W^T + b), the next layer's normalised
- * input nout and each row's goodness G. */
-void bp_ff_forward(bpfree_model *m, int l, const float *in, int rows, float *h, float *nout,
-                   float *G) {
+void bp_ff_forward(bpfree_model *m, int l, const ff_io *io, int r0, int r1) {
     const bp_dense *Ly = &m->layers[l];
-    const int O = Ly->out;
-    bp_dense_forward(Ly, in, h, rows);
-    norm_job j = {.c = &m->cfg, .h = h, .nout = nout, .Gout = G, .O = O};
+    const int O = Ly->out, rows = r1 - r0;
+    float *h = io->h + (size_t)r0 * O;
+    bp_dense_forward(Ly, io->in + (size_t)r0 * Ly->in, h, rows);
+    norm_job j = {.c = &m->cfg, .h = h, .nout = io->n + (size_t)r0 * O, .Gout = io->G + r0, .O = O};
     bp_split_for((double)rows * O * 64, (size_t)rows, FF_ROW_GRAIN, norm_rows, &j);
 }
 
-/* The same on rows [r0, r1) of the work buffers: the input is s->X (layer 0,
- * already normalised) or n_{l-1}; writes h_l, n_l and G_l of those rows. */
-void bp_ff_forward_layer(bpfree_model *m, ff_state *s, int l, int r0, int r1) {
-    const int D = m->cfg.inputs, O = m->layers[l].out, I = m->layers[l].in;
-    const float *in = l == 0 ? s->X + (size_t)r0 * D : s->n[l - 1] + (size_t)r0 * I;
-    bp_ff_forward(m, l, in, r1 - r0, s->h[l] + (size_t)r0 * O, s->n[l] + (size_t)r0 * O,
-                  s->G + (size_t)l * s->P + r0);
-}
-
-/* One-pass head, layer by layer: logits (rows, C) = c + sum_l n_l F_l^T. */
 void bp_ff_head_begin(bpfree_model *m, int rows, float *logits) {
     const int C = m->cfg.outputs;
     const float *cb = bp_tensor_ptr(m, ((ff_state *)m->rs)->tc);

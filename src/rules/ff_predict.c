@@ -22,8 +22,9 @@ void bp_ff_predict(bpfree_model *m, const float *x, int B, float *scores, float 
         bp_ff_normalize(c->ff_norm, s->X, (C + 1) * n, D);
         bp_ff_head_begin(m, n, s->logits);
         for (int l = 0; l < L; l++) {
-            bp_ff_forward_layer(m, s, l, 0, (C + 1) * n);
-            bp_ff_head_add(m, s, l, s->n[l] + (size_t)C * n * m->layers[l].out, n, s->logits);
+            const ff_io io = bp_ff_work_io(s, l);
+            bp_ff_forward(m, l, &io, 0, (C + 1) * n);
+            bp_ff_head_add(m, s, l, io.n + (size_t)C * n * m->layers[l].out, n, s->logits);
         }
         for (int i = 0; i < n; i++) {
             float *sc = scores + (size_t)(i0 + i) * C;
