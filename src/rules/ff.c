@@ -91,27 +91,11 @@ static bpfree_status ff_reserve(bpfree_model *m, bpfree_error *err) {
     return BPFREE_OK;
 }
 
-static bpfree_status ff_init(bpfree_model *m, bpfree_error *err) {
-    ff_state *s = m->rs;
-    const bpfree_config *c = &m->cfg;
-    const int C = c->outputs;
-    if (c->inputs < C)
-        return bp_fail(err, BPFREE_EINVAL,
-                       "rule %s embeds the label in the first %d inputs, but there are only %d",
-                       c->rule, C, c->inputs);
-    if (C < 2) return bp_fail(err, BPFREE_EINVAL, "rule %s needs at least 2 classes", c->rule);
-    s->R = m->batch < FF_CHUNK ? m->batch : FF_CHUNK;
-    s->P = 3 * s->R > C + 1 ? 3 * s->R : C + 1;
-    const size_t P = (size_t)s->P, W = (size_t)bp_max_width(m), hn = (size_t)C * s->sumW + C;
-    if (!(s->X = bp_alloc_floats(&m->mem, P * c->inputs, "ff inputs", err)) ||
-        !(s->dz = bp_alloc_floats(&m->mem, 2 * (size_t)s->R * W, "ff deltas", err)) ||
-        !(s->G = bp_alloc_floats(&m->mem, P * s->L, "goodness", err)) ||
-        !(s->dG = bp_alloc_floats(&m->mem, 2 * (size_t)s->R, "goodness gradient", err)) ||
-        !(s->logits = bp_alloc_floats(&m->mem, P * C, "one-pass logits", err)) ||
-        !(s->psum = bp_alloc_floats(&m->mem, (size_t)s->sumW, "peer sums", err)) ||
-        !(s->hm = bp_alloc_floats(&m->mem, hn, "head Adam", err)) ||
-        !(s->hv = bp_alloc_floats(&m->mem, hn, "head Adam", err)))
-        return BPFREE_ENOMEM;
+/* h_l and n_l (P, O_l): two ping-pong buffers each for ff, one per layer for
+ * CFF (see ff_state); and the neutral rows' n_l (R, O_l), which the head
+ * reads once every layer has run. */
+static bpfree_status alloc_activations(bpfree_model *m, ff_state *s, bpfree_error *err) {
+    const size_t P = (size_t)s->P;
     if (s->kind == FF_PLAIN) {
         size_t Wh = 0; /* widest layer output */
         for (int l = 0; l < s->L; l++)
@@ -135,20 +119,51 @@ static bpfree_status ff_init(bpfree_model *m, bpfree_error *err) {
         if (!(s->nn[l] = bp_alloc_floats(&m->mem, (size_t)s->R * m->layers[l].out,
                                          "ff neutral activations", err)))
             return BPFREE_ENOMEM;
+    return BPFREE_OK;
+}
+
+/* --pipeline: plain ff with random negatives only; a batch's embedded rows */
+static bpfree_status pipeline_init(bpfree_model *m, ff_state *s, bpfree_error *err) {
+    const bpfree_config *c = &m->cfg;
+    if (s->kind != FF_PLAIN || c->ff_negatives != BPFREE_FF_NEG_RANDOM)
+        return bp_fail(err, BPFREE_EINVAL,
+                       "--pipeline works for ff with random negatives only: %s",
+                       s->kind != FF_PLAIN
+                           ? "CFF's layers need every layer's goodness of the batch first"
+                           : "hard negatives come from the one-pass head's prediction on "
+                             "the batch, which needs every layer before layer 1 can train");
+    if (!(s->Xp = bp_alloc_floats(&m->mem, 3 * (size_t)m->batch * c->inputs,
+                                  "ff pipelined inputs", err)))
+        return BPFREE_ENOMEM;
+    return BPFREE_OK;
+}
+
+static bpfree_status ff_init(bpfree_model *m, bpfree_error *err) {
+    ff_state *s = m->rs;
+    const bpfree_config *c = &m->cfg;
+    const int C = c->outputs;
+    if (c->inputs < C)
+        return bp_fail(err, BPFREE_EINVAL,
+                       "rule %s embeds the label in the first %d inputs, but there are only %d",
+                       c->rule, C, c->inputs);
+    if (C < 2) return bp_fail(err, BPFREE_EINVAL, "rule %s needs at least 2 classes", c->rule);
+    s->R = m->batch < FF_CHUNK ? m->batch : FF_CHUNK;
+    s->P = 3 * s->R > C + 1 ? 3 * s->R : C + 1;
+    const size_t P = (size_t)s->P, W = (size_t)bp_max_width(m), hn = (size_t)C * s->sumW + C;
+    if (!(s->X = bp_alloc_floats(&m->mem, P * c->inputs, "ff inputs", err)) ||
+        !(s->dz = bp_alloc_floats(&m->mem, 2 * (size_t)s->R * W, "ff deltas", err)) ||
+        !(s->G = bp_alloc_floats(&m->mem, P * s->L, "goodness", err)) ||
+        !(s->dG = bp_alloc_floats(&m->mem, 2 * (size_t)s->R, "goodness gradient", err)) ||
+        !(s->logits = bp_alloc_floats(&m->mem, P * C, "one-pass logits", err)) ||
+        !(s->psum = bp_alloc_floats(&m->mem, (size_t)s->sumW, "peer sums", err)) ||
+        !(s->hm = bp_alloc_floats(&m->mem, hn, "head Adam", err)) ||
+        !(s->hv = bp_alloc_floats(&m->mem, hn, "head Adam", err)))
+        return BPFREE_ENOMEM;
+    bpfree_status st = alloc_activations(m, s, err);
+    if (st) return st;
     if (!(s->neg = bp_alloc(&m->mem, (size_t)s->R * sizeof(int))))
         return bp_fail(err, BPFREE_ENOMEM, "out of memory (negative labels)");
-    if (c->pipeline >= 2) {
-        if (s->kind != FF_PLAIN || c->ff_negatives != BPFREE_FF_NEG_RANDOM)
-            return bp_fail(err, BPFREE_EINVAL,
-                           "--pipeline works for ff with random negatives only: %s",
-                           s->kind != FF_PLAIN
-                               ? "CFF's layers need every layer's goodness of the batch first"
-                               : "hard negatives come from the one-pass head's prediction on "
-                                 "the batch, which needs every layer before layer 1 can train");
-        if (!(s->Xp = bp_alloc_floats(&m->mem, 3 * (size_t)m->batch * c->inputs,
-                                      "ff pipelined inputs", err)))
-            return BPFREE_ENOMEM;
-    }
+    if (c->pipeline >= 2 && (st = pipeline_init(m, s, err))) return st;
     /* the head's own Adam: PyTorch defaults, no decay, constant lr */
     s->hopt.cfg = (bpfree_optim_config){.kind = BPFREE_OPTIM_ADAM, .lr = c->ff_head_lr,
                                         .beta1 = 0.9f, .beta2 = 0.999f, .eps = 1e-8f};
