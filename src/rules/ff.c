@@ -59,7 +59,14 @@
  * peer-normalisation batch mean) crosses samples; a prediction of n samples
  * runs in passes of floor(P / (C+1)) samples, each (C+1)·n' rows.  Buffers:
  * P·(D + 2·sum of widths) floats for inputs, outputs and normalised outputs,
- * all allocated at build. */
+ * all allocated at build.
+ *
+ * Files: this one builds the rule (buffers, tensors) and holds its tables;
+ * ff_settings.c its settings rows and presets; ff_config.c the names of its
+ * options and the older config code; ff_kernels.c the embedding,
+ * normalisation, goodness, negatives and a layer's forward; ff_train.c
+ * training, plain and pipelined, through one training step per layer;
+ * ff_predict.c the two heads; ff.h the state they share. */
 #include "ff.h"
 
 #include <stdio.h>

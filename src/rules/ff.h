@@ -38,9 +38,10 @@ typedef struct ff_state {
     int tF, tc, tgamma, tpeer;     /* tensors: head F (C, sumW), c (C), gamma (L), peer (sumW) */
 } ff_state;
 
-/* FF's element-wise passes (the forward's, the gradient's) run over rows (or, for sums over rows,
- * over columns, so that each sum keeps its order) split over the threads
- * with BPFREE_THREADING_SPLIT: the same numbers on any number of threads. */
+/* FF's element-wise passes (the forward's, the gradient's) run over rows
+ * (or, for sums over rows, over columns, so that each sum keeps its order)
+ * split over the threads with BPFREE_THREADING_SPLIT: the same numbers on
+ * any number of threads. */
 #define FF_ROW_GRAIN 16
 #define FF_COL_GRAIN 64
 
