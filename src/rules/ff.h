@@ -1,0 +1,94 @@
+/* ff.h — what the Forward-Forward files share (src/rules/ff*.c): the rule's
+ * state and the pieces its training, pipelined training and prediction are
+ * made of.  The algorithm is described at the top of ff.c. */
+#ifndef BPFREE_FF_H
+#define BPFREE_FF_H
+
+#include "rules/rules.h"
+
+#define FF_CHUNK 512          /* samples per training chunk */
+#define FF_PEER_MOMENTUM 0.9f /* running mean of the peer normalisation */
+#define FF_NEUTRAL 0.1f       /* Hinton's neutral label */
+
+typedef enum { FF_PLAIN = 0, FF_COLLAB_FIXED, FF_COLLAB_ADAPTIVE } ff_kind;
+
+typedef struct ff_state {
+    ff_kind kind;
+    int P, R;                      /* rows of the work buffers; samples per chunk */
+    int L, sumW;                   /* hidden layers, sum of their widths */
+    int off[BPFREE_MAX_LAYERS];    /* column of layer l in F and in the peer means */
+    float *X;                      /* (P, D) embedded inputs, normalised in place */
+    /* (P, O_l) layer outputs and normalised outputs (the next layer's input).
+     * ff trains a layer right after its forward, so these alias two
+     * ping-pong buffers and activation memory does not grow with depth; CFF
+     * needs every layer's goodness before any update and keeps them all. */
+    float *h[BPFREE_MAX_LAYERS];
+    float *n[BPFREE_MAX_LAYERS];
+    float *ping[4];                /* ff: h and n ping-pong (P, max O) */
+    float *nn[BPFREE_MAX_LAYERS];  /* (R, O_l) the neutral rows' n_l, for the head's gradient */
+    float *dz;                     /* (2R, max O) */
+    float *G;                      /* (L, P) goodness of every row */
+    float *dG;                     /* (2R) dL/dG^collab */
+    float *logits;                 /* (P, C) one-pass head */
+    int *neg;                      /* (R) negative labels */
+    float *Xp;                     /* --pipeline: (3B, D) a batch's embedded inputs */
+    float *psum;                   /* (sumW) sum of positive activities this batch */
+    float *hm, *hv;                /* Adam moments of the head (C * (sumW + 1)) */
+    bp_optim hopt;                 /* the head's own Adam */
+    int tF, tc, tgamma, tpeer;     /* tensors: head F (C, sumW), c (C), gamma (L), peer (sumW) */
+} ff_state;
+
+/* FF's element-wise passes (the forward's, the gradient's) run over rows
+ * (or, for sums over rows, over columns, so that each sum keeps its order)
+ * split over the threads with BPFREE_THREADING_SPLIT: the same numbers on
+ * any number of threads. */
+#define FF_ROW_GRAIN 16
+#define FF_COL_GRAIN 64
+
+/* One chunk of a training batch: r samples, laid out as r positive rows
+ * [0, r), r negative rows [r, 2r) and r neutral rows [2r, 3r) — in the work
+ * buffers and, chunk after chunk, in a pipelined batch. */
+typedef struct ff_chunk {
+    int r, B;       /* samples in the chunk, in the batch (the losses are means over B) */
+    int beta_first; /* 1 on the batch's first chunk: the gradient sums start from 0 */
+    int last;       /* the last layer run this batch (CFF's other layers: [0, last]) */
+} ff_chunk;
+
+/* Where layer l reads and writes on one chunk, rows in the chunk's layout. */
+typedef struct ff_io {
+    const float *in; /* (3r, I) its input, normalised */
+    float *h, *n;    /* (3r, O) its output and normalised output (the next layer's input) */
+    float *G;        /* (3r) each row's goodness (CFF reads the other layers' from s->G) */
+    float *dz, *dG;  /* (2r, O) and (2r) scratch of the gradient */
+} ff_io;
+
+/* ff.c: layer l's view of the work buffers that build allocates */
+ff_io bp_ff_work_io(const ff_state *s, int l);
+
+/* ff_kernels.c */
+/* Layer l on rows [r0, r1) of io: h = f(in W^T + b), the next layer's
+ * normalised input n and each row's goodness G. */
+void bp_ff_forward(bpfree_model *m, int l, const ff_io *io, int r0, int r1);
+/* The one-pass head, layer by layer: logits (rows, C) = c + sum_l n_l F_l^T. */
+void bp_ff_head_begin(bpfree_model *m, int rows, float *logits);
+void bp_ff_head_add(bpfree_model *m, ff_state *s, int l, const float *nl, int rows,
+                    float *logits);
+/* A chunk's r samples x (r, D) embedded into X (3r, D): rows [2r, 3r) with
+ * the neutral label; rows [0, r) with their labels lb, rows [r, 2r) with the
+ * wrong labels neg. */
+void bp_ff_embed_neutral(const bpfree_config *c, const float *x, int r, float *X);
+void bp_ff_embed_signed(const bpfree_config *c, const float *x, const int *lb, const int *neg,
+                        int r, float *X);
+
+/* ff_train.c: training, plain and pipelined (the rule's hooks) */
+bpfree_status bp_ff_train(bpfree_model *m, int B, double *loss, long *correct);
+void bp_ff_pipe_need(const bpfree_model *m, bp_pipe_need *n);
+void bp_ff_pipe_begin(bpfree_model *m, bp_pipe_batch *b);
+void bp_ff_pipe_layer(bpfree_model *m, const bp_optim *o, bp_work *w, int l, const float *in,
+                      float *out, bp_pipe_batch *b);
+
+/* ff_predict.c */
+int bp_ff_n_heads(const bpfree_model *m);
+void bp_ff_predict(bpfree_model *m, const float *x, int B, float *scores, float *heads);
+
+#endif /* BPFREE_FF_H */
