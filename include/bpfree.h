@@ -344,6 +344,7 @@ typedef struct bpfree_setting {
                          or NULL for a flag (an option without a value) */
     const char *help; /* one line, naming the accepted values */
     const char *dflt; /* the table's default, as text */
+    int headline;     /* 1: one of the few settings --help shows for every rule */
 } bpfree_setting;
 
 int bpfree_setting_count(void);

@@ -34,15 +34,7 @@ void bp_defaults_f3_paper(bpfree_config *c);
 /* Defaults of fg-w, fg-a, lg-fg-a, dkp, fdfa: 002's Appendix A setup. */
 void bp_defaults_fdfa_paper(bpfree_config *c);
 
-/* Forward-Forward pieces (src/rules/ff.c), shared with the engine, the
- * model file and the tests. */
-void bp_ff_config_defaults(bpfree_config *c);
-bpfree_status bp_ff_config_check(const bpfree_config *c, bpfree_error *err);
-/* Header lines "ff_...=v\n" / "cff_...=v\n": bytes written, or -1 if cap is
- * too small; parse: 1 = the key is an FF key and was read, 0 = not an FF
- * key, -1 = an FF key with a bad value. */
-int bp_ff_header_write(const bpfree_config *c, char *buf, size_t cap);
-int bp_ff_header_parse(bpfree_config *c, const char *k, const char *v);
+/* Forward-Forward kernels (ff_kernels.c), which the tests call too. */
 /* out (D) = x (D) with the first C inputs replaced by the label code:
  * label >= 0: one-hot times cfg.ff_label (or the row's largest value);
  * label < 0: the neutral label, 0.1 in every label input. */
