@@ -3,9 +3,9 @@
  * per step for bp, mf and dfa.
  *
  * The shapes, transposes and leading dimensions are those of the library's
- * calls: forward x W^T (src/nn/dense.c bp_dense_forward), the signal dz W
+ * calls: forward x W^T (src/nn/dense.c bp_layer_forward), the signal dz W
  * (src/rules/common.c chain_pass), the gradient dz^T x
- * (bp_dense_backward, bp_dense_grad_step), and the 10-wide products: the output layer, MF's
+ * (bp_layer_backward, bp_layer_grad_step), and the 10-wide products: the output layer, MF's
  * goodness G = a M^T, dM = dG^T a and da = dG M (src/rules/mf.c), DFA's
  * e B_l (common.c bp_feedback_signal).  Each shape is timed alone on its own
  * buffers (so they are warm in cache, as between the calls of a step), in

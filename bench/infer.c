@@ -65,7 +65,7 @@ static float *randoms(size_t n, uint64_t *s, float scale) {
 }
 
 /* The forward's products alone, on rows [0, n) in chunks of `chunk` rows,
- * as bp_dense_forward calls them: h (rows, O) += x (rows, I) W^T. */
+ * as bp_layer_forward calls them: h (rows, O) += x (rows, I) W^T. */
 typedef struct gemm_set {
     float *W[3], *h[2], *out;
 } gemm_set;

@@ -78,7 +78,7 @@ static void ref_goodness(const bpfree_model *m, const float *p, const float *x, 
     assert_true(n <= 2 * MAXW);
     for (int i = 0; i < n; i++) in[i] = x[i];
     for (int l = 0; l < c->n_hidden; l++) {
-        const bp_dense *L = &m->layers[l];
+        const bp_layer *L = &m->layers[l];
         const float *W = p + L->off, *b = W + (size_t)L->out * L->in;
         ref_norm(c->ff_norm, in, n);
         double g = 0.0;
@@ -132,7 +132,7 @@ static double ref_layer_loss(const bpfree_model *m, const ref_batch *rb, int l, 
  * through_others = 1 lets the perturbation reach the other layers' G_k. */
 static void ref_layer_grad(const bpfree_model *m, const ref_batch *rb, int l, const float *p0,
                            double gamma, int nk, int through_others, float *g) {
-    const bp_dense *L = &m->layers[l];
+    const bp_layer *L = &m->layers[l];
     const size_t n = (size_t)L->out * L->in + L->out;
     float *p = copy_floats(p0, m->n_params);
     const double h = 1e-3;
@@ -173,7 +173,7 @@ static int differs(const float *a, const float *ref, size_t n, double atol, doub
 
 /* Step g of layer l: (p_old - p_new) / lr. */
 static void taken_grad(const bpfree_model *m, int l, const float *p0, const float *p1, float *g) {
-    const bp_dense *L = &m->layers[l];
+    const bp_layer *L = &m->layers[l];
     const size_t n = (size_t)L->out * L->in + L->out;
     for (size_t i = 0; i < n; i++)
         g[i] = (p0[L->off + i] - p1[L->off + i]) / m->cfg.optim.lr;
@@ -348,7 +348,7 @@ static void test_cff_no_cross_gradient(void **state) {
              * nothing: W_2's step is L_2's gradient alone, not that of
              * L_1 + L_2 */
             /* dL_1/dW_2 by central differences */
-            const bp_dense *L2 = &m->layers[1];
+            const bp_layer *L2 = &m->layers[1];
             float *pp = copy_floats(p0, m->n_params);
             double dmax = 0.0;
             for (size_t i = 0; i < n; i++) {
@@ -380,7 +380,7 @@ static void test_cff_no_cross_gradient(void **state) {
     m->epochs_done = 1; /* layer 2's turn */
     p0 = copy_floats(m->params, m->n_params);
     step_once(m, B);
-    const bp_dense *L1 = &m->layers[0], *L2 = &m->layers[1];
+    const bp_layer *L1 = &m->layers[0], *L2 = &m->layers[1];
     assert_memory_equal(p0 + L1->off, m->params + L1->off,
                         ((size_t)L1->out * L1->in + L1->out) * sizeof(float));
     assert_memory_not_equal(p0 + L2->off, m->params + L2->off,
@@ -545,7 +545,7 @@ static void ref_scores(bpfree_model *m, const float *x, int n, int skip, float *
                 for (int q = 0; q < C; q++) one[(size_t)i * C + q] = bp_tensor_ptr(m, tc)[q];
         for (int l = 0; l < L; l++) {
             const int O = m->layers[l].out;
-            bp_dense_forward(&m->layers[l], in, h[l % 2], n);
+            bp_layer_forward(&m->layers[l], in, h[l % 2], n);
             for (int i = 0; i < n; i++) {
                 float g = bp_ff_goodness(c->ff_goodness, h[l % 2] + (size_t)i * O, O);
                 if (k < C) {

@@ -227,16 +227,16 @@ static void test_loss_extreme_logits(void **state) {
 enum { DB = 4, DI = 6, DO = 5 };
 
 /* L = sum(h ⊙ R) in double, h = f(x W^T + b) from the library's forward. */
-static double dense_objective(const bp_dense *L, const float *x, const float *R) {
+static double dense_objective(const bp_layer *L, const float *x, const float *R) {
     float h[DB * DO];
-    bp_dense_forward(L, x, h, DB);
+    bp_layer_forward(L, x, h, DB);
     double s = 0.0;
     for (int i = 0; i < DB * DO; i++) s += (double)h[i] * R[i];
     return s;
 }
 
 /* Central difference of dense_objective with respect to v[0..n). */
-static void fd_grad(const bp_dense *L, const float *x, const float *R, float *v, size_t n,
+static void fd_grad(const bp_layer *L, const float *x, const float *R, float *v, size_t n,
                     float *out) {
     for (size_t i = 0; i < n; i++) {
         float v0 = v[i];
@@ -259,7 +259,12 @@ static void check_dense(bpfree_act act, uint64_t seed) {
     assert_non_null(b);
     assert_non_null(gW);
     assert_non_null(gb);
-    bp_dense L = {.in = DI, .out = DO, .act = act, .W = W, .b = b, .gW = gW, .gb = gb, .off = 0};
+    bp_layer L;
+    bp_dense_setup(&L, DI, DO, act);
+    L.W = W;
+    L.b = b;
+    L.gW = gW;
+    L.gb = gb;
     bp_rng r;
     bp_rng_seed(&r, seed);
     /* Redraw until no pre-activation is within 0.02 of ReLU's kink (a step
@@ -288,7 +293,7 @@ static void check_dense(bpfree_act act, uint64_t seed) {
             for (int k = 0; k < DI; k++) z += (double)x[i * DI + k] * W[o * DI + k];
             want[i * DO + o] = (float)ref_f(act, z);
         }
-    bp_dense_forward(&L, x, h, DB);
+    bp_layer_forward(&L, x, h, DB);
     char what[64];
     snprintf(what, sizeof what, "dense(%s) forward", act_names[act]);
     assert_true(tu_close(what, h, want, DB * DO, 1e-6, 1e-5));
@@ -298,7 +303,7 @@ static void check_dense(bpfree_act act, uint64_t seed) {
     for (int i = 0; i < DO; i++) gb[i] = -1e3f;
     for (int i = 0; i < DB * DI; i++) dx[i] = 1e3f;
     memcpy(dh, R, sizeof R); /* overwritten with dz */
-    bp_dense_backward(&L, x, h, dh, dx, DB);
+    bp_layer_backward(&L, x, h, dh, dx, DB);
 
     fd_grad(&L, x, R, W, DO * DI, fdW);
     fd_grad(&L, x, R, b, DO, fdb);
@@ -318,7 +323,7 @@ static void check_dense(bpfree_act act, uint64_t seed) {
     memcpy(gW1, gW, sizeof gW1);
     memcpy(gb1, gb, sizeof gb1);
     memcpy(dh, R, sizeof R);
-    bp_dense_backward(&L, x, h, dh, NULL, DB);
+    bp_layer_backward(&L, x, h, dh, NULL, DB);
     assert_true(tu_close("gW (dx NULL)", gW, gW1, DO * DI, 0, 0));
     assert_true(tu_close("gb (dx NULL)", gb, gb1, DO, 0, 0));
     free(W);

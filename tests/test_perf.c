@@ -2,9 +2,9 @@
  * (a) the GEMM profiler (bpfree_profile_start/stop/replay): counts, FLOPs,
  *     distinct shapes, accumulation and reset, nothing counted while stopped,
  *     calls from several threads, the 128-shape cap, the replay;
- * (b) bp_dense_grad_step, gradient + optimizer step with an explicit clock
+ * (b) bp_layer_grad_step, gradient + optimizer step with an explicit clock
  *     (what bp, mf and the pipelined rules use): bit-identical to
- *     bp_dense_backward followed by bp_layer_step (Adam, AdamW, SGD with
+ *     bp_layer_backward followed by bp_layer_step (Adam, AdamW, SGD with
  *     momentum, Nesterov + decay); without an optimizer it only computes
  *     gW, gb.
  * (c) split threading (BPFREE_THREADING_SPLIT): a split product equals the
@@ -248,10 +248,10 @@ static int all_zero(const float *x, size_t n) {
 
 /* x (B, I) and the signal dh (B, O) at layer l's output, and h = f(x W^T + b). */
 static void layer_data(const bpfree_model *m, int l, bp_rng *r, float *x, float *h, float *dh) {
-    const bp_dense *L = &m->layers[l];
+    const bp_layer *L = &m->layers[l];
     tu_fill_uniform(r, x, (size_t)BATCH * L->in, -1.0f, 1.0f);
     tu_fill_uniform(r, dh, (size_t)BATCH * L->out, -1.0f, 1.0f);
-    bp_dense_forward(L, x, h, BATCH);
+    bp_layer_forward(L, x, h, BATCH);
 }
 
 static const bpfree_optim_config optims[] = {
@@ -265,7 +265,7 @@ static const bpfree_optim_config optims[] = {
 };
 
 /* With the optimizer: three steps on each layer, each compared with
- * bp_dense_backward + bp_layer_step on a twin model, bit for bit.  Once with
+ * bp_layer_backward + bp_layer_step on a twin model, bit for bit.  Once with
  * the gradients kept, once consumed: then the step leaves them zero and the
  * next product accumulates into them (beta = 1) — the same bits. */
 static void test_grad_step_matches(void **state) {
@@ -288,19 +288,19 @@ static void test_grad_step_matches(void **state) {
             bp_optim_begin_step(&a->optim, optims[k / 2].lr);
             bp_optim_begin_step(&b->optim, optims[k / 2].lr);
             for (int l = 1; l >= 0; l--) {
-                bp_dense *La = &a->layers[l];
+                bp_layer *La = &a->layers[l];
                 const int I = La->in, O = La->out;
                 const size_t nW = (size_t)O * I;
                 layer_data(a, l, &r, x, h, dh);
                 float *before = copy_floats(a->params + La->off, nW + O);
                 /* a: the reference path */
                 memcpy(da, dh, (size_t)BATCH * O * sizeof(float));
-                bp_dense_backward(La, x, h, da, NULL, BATCH);
+                bp_layer_backward(La, x, h, da, NULL, BATCH);
                 bp_layer_step(a, l);
                 /* b: dz first (as chain_pass does), then the fused path */
                 memcpy(dz, dh, (size_t)BATCH * O * sizeof(float));
                 bp_act_backward(b->layers[l].act, h, dz, (size_t)BATCH * O);
-                bp_dense_grad_step(b, l, x, dz, BATCH, &b->optim);
+                bp_layer_grad_step(b, l, x, dz, BATCH, &b->optim);
                 const int ok = keep ? same_state(a, b) : same_params(a, b);
                 if (!ok)
                     printf("  optimizer %zu, keep %d, step %d, layer %d: fused step differs\n",
@@ -328,7 +328,7 @@ static void test_grad_step_matches(void **state) {
     free(dz);
 }
 
-/* Without an optimizer (NULL): gW and gb as bp_dense_backward gives them,
+/* Without an optimizer (NULL): gW and gb as bp_layer_backward gives them,
  * written over whatever the gradient held, and parameters and moments
  * untouched. */
 static void test_grad_step_without_step(void **state) {
@@ -350,25 +350,25 @@ static void test_grad_step_without_step(void **state) {
             layer_data(a, l, &r, x, h, dh);
             memcpy(da, dh, (size_t)BATCH * a->layers[l].out * sizeof(float));
             memcpy(dz, dh, (size_t)BATCH * a->layers[l].out * sizeof(float));
-            bp_dense_backward(&a->layers[l], x, h, da, NULL, BATCH);
+            bp_layer_backward(&a->layers[l], x, h, da, NULL, BATCH);
             bp_layer_step(a, l);
-            bp_dense_backward(&b->layers[l], x, h, dz, NULL, BATCH);
+            bp_layer_backward(&b->layers[l], x, h, dz, NULL, BATCH);
             bp_layer_step(b, l);
         }
         assert_true(same_state(a, b));
         for (int l = 1; l >= 0; l--) {
-            bp_dense *La = &a->layers[l], *Lb = &b->layers[l];
+            bp_layer *La = &a->layers[l], *Lb = &b->layers[l];
             const int O = La->out;
             const size_t n = (size_t)O * La->in + O, n_all = b->n_params;
             layer_data(a, l, &r, x, h, dh);
             memcpy(da, dh, (size_t)BATCH * O * sizeof(float));
-            bp_dense_backward(La, x, h, da, NULL, BATCH);
+            bp_layer_backward(La, x, h, da, NULL, BATCH);
             float *p0 = copy_floats(b->params, n_all), *m0 = copy_floats(b->opt_m, n_all);
             float *v0 = b->opt_v ? copy_floats(b->opt_v, n_all) : NULL;
             for (size_t i = 0; i < n; i++) b->grads[Lb->off + i] = 12345.0f; /* stale */
             memcpy(dz, dh, (size_t)BATCH * O * sizeof(float));
             bp_act_backward(Lb->act, h, dz, (size_t)BATCH * O);
-            bp_dense_grad_step(b, l, x, dz, BATCH, NULL);
+            bp_layer_grad_step(b, l, x, dz, BATCH, NULL);
             assert_true(same(a->grads + La->off, b->grads + Lb->off, n));
             assert_true(tu_maxabs(b->grads + Lb->off, n) > 0.0);
             assert_true(same(p0, b->params, n_all));
@@ -412,10 +412,10 @@ static void test_grad_step_uses_given_optimizer(void **state) {
             const int O = a->layers[l].out;
             layer_data(a, l, &r, x, h, dh);
             memcpy(dz, dh, (size_t)BATCH * O * sizeof(float));
-            bp_dense_backward(&a->layers[l], x, h, dh, NULL, BATCH);
+            bp_layer_backward(&a->layers[l], x, h, dh, NULL, BATCH);
             bp_layer_step(a, l);
             bp_act_backward(b->layers[l].act, h, dz, (size_t)BATCH * O);
-            bp_dense_grad_step(b, l, x, dz, BATCH, &own);
+            bp_layer_grad_step(b, l, x, dz, BATCH, &own);
         }
         assert_true(same_state(a, b));
         bpfree_model_free(a);
@@ -489,19 +489,19 @@ static void test_split_matches_one_thread(void **state) {
                 fill_dyadic(&r, d1, (size_t)SB * O);
                 memcpy(d2, d1, (size_t)SB * O * sizeof(float));
                 bpfree_set_threads(1);
-                bp_dense_forward(&a->layers[l], x, h1, SB);
+                bp_layer_forward(&a->layers[l], x, h1, SB);
                 bpfree_set_threads(2);
                 assert_int_equal(bp_split_width(1e9), 2);
-                bp_dense_forward(&b->layers[l], x, h2, SB);
+                bp_layer_forward(&b->layers[l], x, h2, SB);
                 assert_true(same(h1, h2, (size_t)SB * O));
                 /* backward with dx, then gradient + step from dz; then
                  * backward + step on the same signal */
                 bpfree_set_threads(1);
-                bp_dense_backward(&a->layers[l], x, h1, d1, dx1, SB);
-                bp_dense_grad_step(a, l, x, d1, SB, &a->optim);
+                bp_layer_backward(&a->layers[l], x, h1, d1, dx1, SB);
+                bp_layer_grad_step(a, l, x, d1, SB, &a->optim);
                 bpfree_set_threads(2);
-                bp_dense_backward(&b->layers[l], x, h2, d2, dx2, SB);
-                bp_dense_grad_step(b, l, x, d2, SB, &b->optim);
+                bp_layer_backward(&b->layers[l], x, h2, d2, dx2, SB);
+                bp_layer_grad_step(b, l, x, d2, SB, &b->optim);
                 assert_true(same(d1, d2, (size_t)SB * O));
                 assert_true(same(dx1, dx2, (size_t)SB * I));
                 if (!same_state(a, b))
@@ -514,9 +514,9 @@ static void test_split_matches_one_thread(void **state) {
                 fill_dyadic(&r, d1, (size_t)SB * O);
                 memcpy(d2, d1, (size_t)SB * O * sizeof(float));
                 bpfree_set_threads(1);
-                bp_dense_backward_step(a, l, x, h1, d1, SB);
+                bp_layer_backward_step(a, l, x, h1, d1, SB);
                 bpfree_set_threads(2);
-                bp_dense_backward_step(b, l, x, h2, d2, SB);
+                bp_layer_backward_step(b, l, x, h2, d2, SB);
                 assert_true(same(d1, d2, (size_t)SB * O));
                 assert_true(same_state(a, b));
             }
@@ -657,7 +657,7 @@ static void test_split_rules_deterministic(void **state) {
     bpfree_set_threads(1);
 }
 
-/* Whole rules whose steps go through bp_dense_grad_step / backward_step:
+/* Whole rules whose steps go through bp_layer_grad_step / backward_step:
  * consuming the gradient (the default) gives the same bits as keeping it,
  * on one thread and split over two, over an epoch of several batches (so
  * later products accumulate into the zeros the steps left). */

@@ -324,7 +324,7 @@ static void dfa_check(int nh, const int *hidden, bpfree_act act, uint64_t seed) 
     assert_non_null(h[0]);
     for (int i = 0; i < B * D; i++) h[0][i] = m->xb[i];
     for (int l = 0; l <= nh; l++) {
-        const bp_dense *L = &m->layers[l];
+        const bp_layer *L = &m->layers[l];
         width[l + 1] = L->out;
         h[l + 1] = malloc((size_t)B * L->out * sizeof(double));
         z[l + 1] = malloc((size_t)B * L->out * sizeof(double));
@@ -375,7 +375,7 @@ static void dfa_check(int nh, const int *hidden, bpfree_act act, uint64_t seed) 
         /* The check discriminates DFA from BP: with the transported weights
          * (last hidden layer: delta_h = e W_out) the W gradient differs. */
         if (l == nh - 1) {
-            const bp_dense *Lo = &m->layers[nh];
+            const bp_layer *Lo = &m->layers[nh];
             const float *Wo = p0 + Lo->off; /* (C, n) */
             for (int r = 0; r < B; r++)
                 for (int k = 0; k < n; k++) {

@@ -154,7 +154,7 @@ static void ref_onepass(const bpfree_model *m, const float *p0, const float *x, 
     double *h = xmalloc((size_t)B * m->cfg.inputs * sizeof(double));
     for (size_t i = 0; i < (size_t)B * m->cfg.inputs; i++) h[i] = x[i];
     for (int l = 0; l <= nh; l++) {
-        const bp_dense *L = &m->layers[l];
+        const bp_layer *L = &m->layers[l];
         const int I = L->in, O = L->out;
         const float *W = p0 + L->off, *b = W + (size_t)O * I;
         double *z = xmalloc((size_t)B * O * sizeof(double));
@@ -227,7 +227,7 @@ static void fa_copy_w_into_b(bpfree_model *fa) {
         char name[16];
         snprintf(name, sizeof name, "B%d", l + 1);
         int t = find_tensor(fa, name);
-        const bp_dense *L = &fa->layers[l];
+        const bp_layer *L = &fa->layers[l];
         assert_false(fa->tensors[t].trainable);
         assert_int_equal(fa->tensors[t].n, (size_t)L->out * L->in);
         memcpy(bp_tensor_ptr(fa, t), L->W, (size_t)L->out * L->in * sizeof(float));
@@ -321,7 +321,7 @@ static void drtp_check(bpfree_act act, bpfree_loss loss, uint64_t seed) {
      * layer 1's updated activation differs */
     {
         float *p1 = copy_floats(p0, m->n_params);
-        const bp_dense *L1 = &m->layers[0];
+        const bp_layer *L1 = &m->layers[0];
         memcpy(p1 + L1->off, m->params + L1->off,
                ((size_t)L1->out * L1->in + L1->out) * sizeof(float));
         for (int i = 0; i < B * C; i++) E[i] = m->yb[i];
@@ -810,7 +810,7 @@ static void pepita_check(bpfree_act act, bpfree_init init, float fscale, uint64_
     assert_true(tu_maxabs(F, (size_t)D * C) > 0.3 * fb);
 
     float *p0 = copy_floats(m->params, m->n_params);
-    const bp_dense *L1 = &m->layers[0], *L2 = &m->layers[1];
+    const bp_layer *L1 = &m->layers[0], *L2 = &m->layers[1];
     const float *W1 = p0 + L1->off, *b1 = W1 + Hn * D, *W2 = p0 + L2->off, *b2 = W2 + C * Hn;
     double x[B * D], z1[B * Hn], h1[B * Hn], z2[B * C], o2[B * C], e[B * C];
     double xm[B * D], zm1[B * Hn], hm1[B * Hn], zm2[B * C], om2[B * C], em[B * C];
@@ -912,7 +912,7 @@ static void test_llo_freezes_hidden_layers(void **state) {
     make_dataset(&ds, 23, D, C, 0.8f, 3, 0);
     assert_int_equal(bpfree_train_epoch(m, &ds, NULL, &err), BPFREE_OK);
     for (int l = 0; l < 2; l++) {
-        const bp_dense *L = &m->layers[l];
+        const bp_layer *L = &m->layers[l];
         size_t n = (size_t)L->out * L->in + L->out;
         int same = memcmp(m->params + L->off, init + L->off, n * sizeof(float)) == 0;
         if (!same)
@@ -920,7 +920,7 @@ static void test_llo_freezes_hidden_layers(void **state) {
                    maxdiff(m->params + L->off, init + L->off, n));
         assert_true(same);
     }
-    const bp_dense *Lo = &m->layers[2];
+    const bp_layer *Lo = &m->layers[2];
     size_t no = (size_t)Lo->out * Lo->in;
     assert_true(memcmp(m->params + Lo->off, init + Lo->off, no * sizeof(float)) != 0);
     assert_true(memcmp(Lo->b, init + Lo->off + no, (size_t)Lo->out * sizeof(float)) != 0);

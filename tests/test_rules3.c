@@ -66,7 +66,7 @@ static void ref_forward(const bpfree_model *m, const float *x, int B, double eps
     for (size_t i = 0; i < (size_t)B * in; i++) cur[i] = x[i];
     if (hs) memcpy(hs[0], cur, sizeof(double) * (size_t)B * in);
     for (int l = 0; l < L; l++) {
-        const bp_dense *Ly = &m->layers[l];
+        const bp_layer *Ly = &m->layers[l];
         const int O = Ly->out, I = Ly->in;
         const size_t nw = (size_t)O * I;
         const float *Vw = V ? V + Ly->off : NULL, *Vb = V ? V + Ly->off + nw : NULL;
@@ -110,7 +110,7 @@ static void tangent_case(bpfree_act act, int weights, int acts, uint64_t seed) {
     bp_perturb p;
     memset(&p, 0, sizeof p);
     for (int l = 0; l < L; l++) {
-        const bp_dense *Ly = &m->layers[l];
+        const bp_layer *Ly = &m->layers[l];
         if (weights) {
             bp_normal_fill(&r, V + Ly->off, (size_t)Ly->out * Ly->in + Ly->out);
             p.V[l] = V + Ly->off;

@@ -50,12 +50,11 @@ static void chain_pass(bpfree_model *m, bp_chain *c, const float *const *back, i
      * its step comes after, so the result equals computing all gradients
      * first. */
     for (int l = L - 1; l >= 0; l--) {
-        const bp_dense *Ly = &m->layers[l];
+        const bp_layer *Ly = &m->layers[l];
         bp_act_backward(Ly->act, c->h[l + 1], dcur, (size_t)B * Ly->out); /* dcur := dz_l */
-        if (l > 0) /* delta_h_{l-1} (B, I) = dz_l (B, O) M (O, I), M = W_l or B_l, before the step */
-            bpfree_gemm(0, 0, B, Ly->in, Ly->out, 1.0f, dcur, Ly->out,
-                        back && back[l] ? back[l] : Ly->W, Ly->in, 0.0f, dnext, Ly->in);
-        bp_dense_grad_step(m, l, c->h[l], dcur, B, step ? &m->optim : NULL);
+        if (l > 0) /* delta_h_{l-1} = dz_l carried back through M = W_l or B_l, before the step */
+            bp_layer_input_grad(Ly, back ? back[l] : NULL, dcur, dnext, B);
+        bp_layer_grad_step(m, l, c->h[l], dcur, B, step ? &m->optim : NULL);
         float *t = dcur;
         dcur = dnext;
         dnext = t;

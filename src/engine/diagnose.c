@@ -107,8 +107,8 @@ static void measure_variance(bpfree_model *m, bp_diag *d, int B) {
         bp_rng_seed(&m->rng, bp_rng_u64(&m->rng));
         m->rule->train_batch(m, B, &loss, &correct);
         for (int l = 0; l < m->n_layers; l++) {
-            const bp_dense *L = &m->layers[l];
-            const size_t n = (size_t)L->out * L->in;
+            const bp_layer *L = &m->layers[l];
+            const size_t n = bp_layer_n_weights(L);
             float *gs = d->gsum + L->off;
             for (size_t i = 0; i < n; i++) {
                 gs[i] += L->gW[i];
@@ -119,8 +119,8 @@ static void measure_variance(bpfree_model *m, bp_diag *d, int B) {
     }
     /* sum_k |g_k - mean|^2 = sum_k |g_k|^2 - |sum_k g_k|^2 / K */
     for (int l = 0; l < m->n_layers; l++) {
-        const bp_dense *L = &m->layers[l];
-        const size_t n = (size_t)L->out * L->in;
+        const bp_layer *L = &m->layers[l];
+        const size_t n = bp_layer_n_weights(L);
         double s2 = 0.0;
         for (size_t i = 0; i < n; i++) s2 += (double)d->gsum[L->off + i] * d->gsum[L->off + i];
         if (sq[l] <= 0.0) continue; /* the rule does not update this layer */
@@ -161,8 +161,8 @@ static double angle_deg(const float *a, const float *b, size_t n) {
 void bp_diag_after(bpfree_model *m) {
     bp_diag *d = m->diag;
     for (int l = 0; l < m->n_layers; l++) {
-        const bp_dense *L = &m->layers[l];
-        double a = angle_deg(L->gW, d->gbp + L->off, (size_t)L->out * L->in);
+        const bp_layer *L = &m->layers[l];
+        double a = angle_deg(L->gW, d->gbp + L->off, bp_layer_n_weights(L));
         if (isnan(a)) continue;
         d->sum[l] += a;
         d->count[l]++;

@@ -39,7 +39,7 @@ struct bpfree_model {
     bp_rng rng;            /* init, feedback, shuffling: all from the seed */
 
     int n_layers;          /* dense layers: hidden (+ output if rule has one) */
-    bp_dense layers[BPFREE_MAX_LAYERS];
+    bp_layer layers[BPFREE_MAX_LAYERS];
 
     /* One block per kind of state (parameters, gradients, Adam m, Adam v),
      * and one for fixed rule state (feedback matrices) that is saved too. */
@@ -51,8 +51,8 @@ struct bpfree_model {
     int n_tensors;
     bp_optim optim;
     /* 1: gradients stay readable after a step (diagnostics read the rule's
-     * gW after it; tests read them); 0: bp_dense_grad_step's step zeroes
-     * them as it reads them (bp_dense.gzero) */
+     * gW after it; tests read them); 0: bp_layer_grad_step's step zeroes
+     * them as it reads them (bp_layer.gzero) */
     int keep_grads;
 
     int batch;             /* training batch */
@@ -82,9 +82,9 @@ float *bp_tensor_grad(const bpfree_model *m, int t);
 void bp_tensor_step(bpfree_model *m, int t);
 /* Step layer l's W and b. */
 void bp_layer_step(bpfree_model *m, int l);
-/* bp_dense_backward (no dx) of layer l, then bp_layer_step — with
+/* bp_layer_backward (no dx) of layer l, then bp_layer_step — with
  * BPFREE_THREADING_SPLIT fused per range of units (src/core/model.c). */
-void bp_dense_backward_step(bpfree_model *m, int l, const float *x, const float *h, float *dh,
+void bp_layer_backward_step(bpfree_model *m, int l, const float *x, const float *h, float *dh,
                             int B);
 /* the same with an explicit optimizer clock (pipelined layers keep one each) */
 void bp_step_range(bpfree_model *m, const bp_optim *o, size_t off, size_t n);
@@ -96,7 +96,7 @@ void bp_gather(const bpfree_model *m, const bpfree_dataset *ds, const int *order
                float *x, float *y, int *lb, int *ib);
 /* layer l's gW, gb from dz (B, O) and its input x (B, I); then, if step !=
  * NULL, W and b stepped with that optimizer clock */
-void bp_dense_grad_step(bpfree_model *m, int l, const float *x, const float *dz, int B,
+void bp_layer_grad_step(bpfree_model *m, int l, const float *x, const float *dz, int B,
                         const bp_optim *step);
 
 /* ---------------------------------------------------------- settings */

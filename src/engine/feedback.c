@@ -18,7 +18,7 @@ bpfree_status bp_feedback_reserve(bpfree_model *m, int *fb, bpfree_error *err) {
 void bp_feedback_init(bpfree_model *m, const int *fb) {
     /* B_l (C, n_l) is drawn like the weight of a layer n_l -> C */
     for (int l = 0; l < m->cfg.n_hidden; l++)
-        bp_init_fill(&m->rng, bp_tensor_ptr(m, fb[l]), m->cfg.outputs, m->cfg.hidden[l],
+        bp_init_fill(&m->rng, bp_tensor_ptr(m, fb[l]), m->cfg.outputs, m->layers[l].out,
                      m->cfg.feedback_init, m->cfg.init_std);
 }
 

@@ -79,7 +79,7 @@ void bp_tensor_step(bpfree_model *m, int t) {
 
 typedef struct {
     bpfree_model *m;
-    const bp_dense *L;
+    const bp_layer *L;
     const float *x;
     float *dz;      /* written only when h != NULL: dh made dz in place */
     const float *h; /* backward_step_part: the layer's output */
@@ -92,18 +92,19 @@ typedef struct {
 /* units a..b: gW[a:b] = dz[:, a:b]^T x, gb[a:b], then their step */
 static void grad_step_part(void *ctx, size_t a, size_t b) {
     const grad_job *j = ctx;
-    const bp_dense *L = j->L;
-    const int I = L->in, O = L->out;
-    bp_dense_grad_units(L, j->x, j->dz, j->B, a, b, j->beta);
+    const bp_layer *L = j->L;
+    const size_t U = L->unit_w;
+    bp_layer_grad_units(L, j->x, j->dz, j->B, a, b, j->beta);
     if (!j->step) return;
-    optim_step(j->step, j->consume, j->m, L->off + a * (size_t)I, (b - a) * (size_t)I);
-    optim_step(j->step, j->consume, j->m, L->off + (size_t)O * I + a, b - a);
+    optim_step(j->step, j->consume, j->m, L->off + a * U, (b - a) * U);
+    optim_step(j->step, j->consume, j->m, L->off + bp_layer_n_weights(L) + a, b - a);
 }
 
 /* units a..b: dz = dh ⊙ f'(z), then as grad_step_part */
 static void backward_step_part(void *ctx, size_t a, size_t b) {
     const grad_job *j = ctx;
-    bp_act_backward_cols(j->L->act, j->h, j->dz, j->B, j->L->out, a, b);
+    const size_t cols = (size_t)(j->L->out / j->L->units); /* a unit's columns */
+    bp_act_backward_cols(j->L->act, j->h, j->dz, j->B, j->L->out, a * cols, b * cols);
     grad_step_part(ctx, a, b);
 }
 
@@ -121,34 +122,34 @@ static void backward_step_part(void *ctx, size_t a, size_t b) {
  * without OpenBLAS's separate pass that clears C. */
 static void dense_grad_step(bpfree_model *m, int l, const float *x, const float *h, float *dz,
                             int B, const bp_optim *step) {
-    bp_dense *L = &m->layers[l];
-    const int I = L->in, O = L->out;
+    bp_layer *L = &m->layers[l];
+    const int U = L->units;
     const int consume = step && !m->keep_grads;
     grad_job j = {m, L, x, dz, h, step, B, L->gzero ? 1.0f : 0.0f, consume};
-    if (O >= 2 * BP_UNIT_GRAIN && bp_split_width((double)B * O * I) > 1) {
-        bp_par_for((size_t)O, BP_UNIT_GRAIN, h ? backward_step_part : grad_step_part, &j);
+    const double macs = (double)B * bp_layer_n_weights(L) * (L->out / U);
+    if (U >= 2 * BP_UNIT_GRAIN && bp_split_width(macs) > 1) {
+        bp_par_for((size_t)U, BP_UNIT_GRAIN, h ? backward_step_part : grad_step_part, &j);
     } else {
-        if (h) bp_act_backward(L->act, h, dz, (size_t)B * O);
-        bpfree_gemm(1, 0, O, I, B, 1.0f, dz, O, x, I, j.beta, L->gW, I);
-        bp_bias_grad(L->gb, dz, B, O, 0, (size_t)O);
-        if (step) step_range_c(m, step, L->off, (size_t)O * I + O, consume);
+        if (h) bp_act_backward(L->act, h, dz, (size_t)B * L->out);
+        bp_layer_grad_units(L, x, dz, B, 0, (size_t)U, j.beta);
+        if (step) step_range_c(m, step, L->off, bp_layer_n_params(L), consume);
     }
     L->gzero = consume;
 }
 
-void bp_dense_grad_step(bpfree_model *m, int l, const float *x, const float *dz, int B,
+void bp_layer_grad_step(bpfree_model *m, int l, const float *x, const float *dz, int B,
                         const bp_optim *step) {
     dense_grad_step(m, l, x, NULL, (float *)dz, B, step); /* h == NULL: dz only read */
 }
 
-void bp_dense_backward_step(bpfree_model *m, int l, const float *x, const float *h, float *dh,
+void bp_layer_backward_step(bpfree_model *m, int l, const float *x, const float *h, float *dh,
                             int B) {
     dense_grad_step(m, l, x, h, dh, B, &m->optim);
 }
 
 void bp_layer_step(bpfree_model *m, int l) {
-    const bp_dense *L = &m->layers[l];
-    step_range(m, L->off, (size_t)L->out * L->in + L->out);
+    const bp_layer *L = &m->layers[l];
+    step_range(m, L->off, bp_layer_n_params(L));
 }
 
 int bp_max_width(const bpfree_model *m) {
@@ -160,7 +161,7 @@ int bp_max_width(const bpfree_model *m) {
 
 void bp_forward_all(const bpfree_model *m, const float *x, float **h, int B) {
     for (int l = 0; l < m->n_layers; l++)
-        bp_dense_forward(&m->layers[l], l == 0 ? x : h[l], h[l + 1], B);
+        bp_layer_forward(&m->layers[l], l == 0 ? x : h[l], h[l + 1], B);
 }
 
 void bp_forward_pingpong(const bpfree_model *m, const float *x, int B, float *buf0,
@@ -168,7 +169,7 @@ void bp_forward_pingpong(const bpfree_model *m, const float *x, int B, float *bu
     const float *in = x;
     for (int l = 0; l < m->n_layers; l++) {
         float *o = l == m->n_layers - 1 ? out : (l % 2 ? buf1 : buf0);
-        bp_dense_forward(&m->layers[l], in, o, B);
+        bp_layer_forward(&m->layers[l], in, o, B);
         in = o;
     }
 }
@@ -186,16 +187,15 @@ static bpfree_status build_layers(bpfree_model *m, bpfree_error *err) {
     int n = c->n_hidden + (m->rule->info.output_layer ? 1 : 0);
     int in = c->inputs;
     for (int l = 0; l < n; l++) {
-        bp_dense *L = &m->layers[l];
+        bp_layer *L = &m->layers[l];
         int hidden = l < c->n_hidden;
-        L->in = in;
-        L->out = hidden ? c->hidden[l] : c->outputs;
-        L->act = hidden ? c->act : BPFREE_ACT_IDENTITY;
+        bp_dense_setup(L, in, hidden ? c->hidden[l] : c->outputs,
+                       hidden ? c->act : BPFREE_ACT_IDENTITY);
         char name[32];
         snprintf(name, sizeof name, "W%d", l + 1);
-        int tw = bp_model_reserve(m, name, (size_t)L->out * L->in, 1);
+        int tw = bp_model_reserve(m, name, bp_layer_n_weights(L), 1);
         snprintf(name, sizeof name, "b%d", l + 1);
-        int tb = bp_model_reserve(m, name, (size_t)L->out, 1);
+        int tb = bp_model_reserve(m, name, (size_t)L->units, 1);
         if (tw < 0 || tb < 0) return bp_fail(err, BPFREE_EINVAL, "too many tensors");
         L->off = m->tensors[tw].off;
         in = L->out;
@@ -215,8 +215,8 @@ static bpfree_status alloc_blocks(bpfree_model *m, bpfree_error *err) {
         !(m->opt_v = bp_alloc_floats(&m->mem, np, "Adam second moments", err)))
         return BPFREE_ENOMEM;
     for (int l = 0; l < m->n_layers; l++) {
-        bp_dense *L = &m->layers[l];
-        size_t nw = (size_t)L->out * L->in;
+        bp_layer *L = &m->layers[l];
+        size_t nw = bp_layer_n_weights(L);
         L->W = m->params + L->off;
         L->b = L->W + nw;
         L->gW = m->grads + L->off;
@@ -227,12 +227,8 @@ static bpfree_status alloc_blocks(bpfree_model *m, bpfree_error *err) {
 
 static void init_layers(bpfree_model *m) {
     for (int l = 0; l < m->n_layers; l++) {
-        bp_dense *L = &m->layers[l];
-        bp_init_fill(&m->rng, L->W, L->out, L->in, m->cfg.init, m->cfg.init_std);
-        if (m->cfg.init == BPFREE_INIT_KAIMING_UNIFORM) { /* PyTorch nn.Linear bias */
-            float a = 1.0f / sqrtf((float)L->in);
-            for (int o = 0; o < L->out; o++) L->b[o] = a * (2.0f * bp_rng_uniform(&m->rng) - 1.0f);
-        }
+        bp_layer *L = &m->layers[l];
+        L->kind->init(L, &m->rng, L->W, L->b, m->cfg.init, m->cfg.init_std);
     }
 }
 

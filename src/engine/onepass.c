@@ -13,23 +13,23 @@ void bp_onepass_free(bpfree_model *m, bp_onepass *p) { bp_work_free(m, p); }
 
 void bp_onepass_layer(bpfree_model *m, const bp_optim *o, bp_work *w, int i, const float *in,
                       float *out, const int *fb, const float *E, bp_pipe_batch *b) {
-    const bp_dense *L = &m->layers[i];
+    const bp_layer *L = &m->layers[i];
     const int B = b->rows, C = m->cfg.outputs;
     if (i < m->n_layers - 1) { /* hidden: update at once, from the layer's own signal */
-        bp_dense_forward(L, in, out, B);
+        bp_layer_forward(L, in, out, B);
         if (E) {
             bp_feedback_signal(m, fb, i, 1.0f / (float)B, E, B, w->d);
             bp_act_backward(L->act, out, w->d, (size_t)B * L->out);
-            bp_dense_grad_step(m, i, in, w->d, B, o);
+            bp_layer_grad_step(m, i, in, w->d, B, o);
         }
         return; /* `out` — from before the update — goes on */
     }
     (void)out; /* the output layer: its true gradient; logits stay in w->z */
-    bp_dense_forward(L, in, w->z, B);
+    bp_layer_forward(L, in, w->z, B);
     b->correct = bp_count_correct(w->z, b->lb, B, C);
     b->loss = bp_loss(m->cfg.loss, w->z, b->y, B, C, w->dz);
     bp_act_backward(L->act, w->z, w->dz, (size_t)B * C);
-    bp_dense_grad_step(m, i, in, w->dz, B, o);
+    bp_layer_grad_step(m, i, in, w->dz, B, o);
 }
 
 void bp_onepass_train(bpfree_model *m, bp_work *w, const int *fb, const float *E, int B,

@@ -89,7 +89,7 @@ static bpfree_status pipe_build(bpfree_model *m, bpfree_error *err) {
      * k + 1 stages (the linear partition problem; nl <= 32, S <= 8) */
     double pre[BPFREE_MAX_LAYERS + 1] = {0}, best[PIPE_MAX_STAGES][BPFREE_MAX_LAYERS + 1];
     int cut[PIPE_MAX_STAGES][BPFREE_MAX_LAYERS + 1];
-    for (int i = 0; i < nl; i++) pre[i + 1] = pre[i] + (double)m->layers[i].in * m->layers[i].out;
+    for (int i = 0; i < nl; i++) pre[i + 1] = pre[i] + (double)bp_layer_n_weights(&m->layers[i]);
     for (int i = 1; i <= nl; i++) best[0][i] = pre[i], cut[0][i] = 0;
     for (int k = 1; k < S; k++)
         for (int i = k + 1; i <= nl; i++) {

@@ -21,10 +21,10 @@ void bp_tangent_forward(const bpfree_model *m, const bp_perturb *p, const float 
     const float *din = NULL;
     h[0] = (float *)x;
     for (int l = 0; l < L; l++) {
-        const bp_dense *Ly = &m->layers[l];
-        bp_dense_forward(Ly, h[l], h[l + 1], B);
+        const bp_layer *Ly = &m->layers[l];
+        bp_layer_forward(Ly, h[l], h[l + 1], B);
         float *d = l == L - 1 ? dout : t[l % 2];
-        bp_tangent_dense(Ly, h[l], h[l + 1], din, p ? p->V[l] : NULL, p ? p->vb[l] : NULL,
+        bp_layer_tangent(Ly, h[l], h[l + 1], din, p ? p->V[l] : NULL, p ? p->vb[l] : NULL,
                          p ? p->u[l] : NULL, d, B);
         din = d;
     }

@@ -1,7 +1,9 @@
-/* dense.c — the dense layer: forward, and turning a signal at its output
- * into its own gradient (and, for chain-rule rules, a signal at its input). */
+/* dense.c — the dense layer kind, h = f(x W^T + b): forward, turning a
+ * signal at its output into its own gradient (and, for chain-rule rules, a
+ * signal at its input), its forward-mode tangent and its initialisation. */
 #include "nn/nn.h"
 
+#include <math.h>
 #include <string.h>
 
 /* Both passes work on a range [a, b) of output units, so that with
@@ -13,7 +15,7 @@
  * the split exactly on data whose sums are exact). */
 
 typedef struct {
-    const bp_dense *L;
+    const bp_layer *L;
     const float *x, *h;
     float *out;
     int B;
@@ -22,7 +24,7 @@ typedef struct {
 /* h[:, a:b] = f(x W[a:b]^T + b[a:b]) */
 static void forward_part(void *ctx, size_t a, size_t b) {
     const dense_job *j = ctx;
-    const bp_dense *L = j->L;
+    const bp_layer *L = j->L;
     const int I = L->in, O = L->out, B = j->B, w = (int)(b - a);
     float *h = j->out;
     for (int r = 0; r < B; r++)
@@ -33,48 +35,59 @@ static void forward_part(void *ctx, size_t a, size_t b) {
 }
 
 /* x (B, I), W (O, I), b (O) -> h (B, O) = f(x W^T + b). */
-void bp_dense_forward(const bp_dense *L, const float *x, float *h, int B) {
+static void dense_forward(const bp_layer *L, const float *x, float *h, int B) {
     dense_job j = {L, x, NULL, h, B};
     bp_split_for((double)B * L->out * L->in, (size_t)L->out, BP_UNIT_GRAIN, forward_part, &j);
 }
 
-void bp_dense_grad_units(const bp_dense *L, const float *x, const float *dz, int B, size_t a,
-                         size_t b, float beta) {
+/* gW[a:b] (b-a, I) = dz[:, a:b]^T x (+ beta gW[a:b]); all units at once go
+ * through bpfree_gemm, which splits the product itself when that pays */
+static void dense_grad_units(const bp_layer *L, const float *x, const float *dz, int B,
+                             size_t a, size_t b, float beta) {
     const int I = L->in, O = L->out;
-    bp_gemm_slice(a == 0, O, I, 1, 0, (int)(b - a), I, B, 1.0f, dz + a, O, x, I, beta,
-                  L->gW + a * (size_t)I, I);
-    bp_bias_grad(L->gb, dz, B, O, a, b);
+    if (a == 0 && b == (size_t)O)
+        bpfree_gemm(1, 0, O, I, B, 1.0f, dz, O, x, I, beta, L->gW, I);
+    else
+        bp_gemm_slice(a == 0, O, I, 1, 0, (int)(b - a), I, B, 1.0f, dz + a, O, x, I, beta,
+                      L->gW + a * (size_t)I, I);
+    bp_bias_grad(L->gb, dz, B, O, a, b, beta);
 }
 
-/* units a..b: dz = dh ⊙ f'(z), gW[a:b] = dz[:, a:b]^T x, gb[a:b] */
+/* dx (B, I) = dz (B, O) W (O, I) */
+static void dense_input_grad(const bp_layer *L, const float *W, const float *dz, float *dx,
+                             int B) {
+    bpfree_gemm(0, 0, B, L->in, L->out, 1.0f, dz, L->out, W, L->in, 0.0f, dx, L->in);
+}
+
+/* units a..b: dz = dh ⊙ f'(z) on their columns, then their gradient */
 static void backward_part(void *ctx, size_t a, size_t b) {
     const dense_job *j = ctx;
-    bp_act_backward_cols(j->L->act, j->h, j->out, j->B, j->L->out, a, b);
-    bp_dense_grad_units(j->L, j->x, j->out, j->B, a, b, 0.0f);
+    const bp_layer *L = j->L;
+    const size_t cols = (size_t)(L->out / L->units);
+    bp_act_backward_cols(L->act, j->h, j->out, j->B, L->out, a * cols, b * cols);
+    bp_layer_grad_units(L, j->x, j->out, j->B, a, b, 0.0f);
 }
 
-/* dh (B, O) -> dz in place; gW (O, I) = dz^T x; gb (O) = sum_b dz;
- * dx (B, I) = dz W if asked. */
-void bp_dense_backward(bp_dense *L, const float *x, const float *h, float *dh, float *dx,
-                       int B) {
-    const int I = L->in, O = L->out;
+void bp_layer_backward(bp_layer *L, const float *x, const float *h, float *dh, float *dx, int B) {
     L->gzero = 0; /* gW written whole below */
     dense_job j = {L, x, h, dh, B};
-    bp_split_for((double)B * O * I, (size_t)O, BP_UNIT_GRAIN, backward_part, &j);
-    if (dx) bpfree_gemm(0, 0, B, I, O, 1.0f, dh, O, L->W, I, 0.0f, dx, I);
+    bp_split_for((double)B * bp_layer_n_weights(L) * (L->out / L->units), (size_t)L->units,
+                 BP_UNIT_GRAIN, backward_part, &j);
+    if (dx) bp_layer_input_grad(L, NULL, dh, dx, B);
 }
 
 /* gb[a:b] = sum over the B rows of dz[:, a:b] (row-major, O wide) */
-void bp_bias_grad(float *gb, const float *dz, int B, int O, size_t a, size_t b) {
-    for (size_t o = a; o < b; o++) gb[o] = 0.0f;
+void bp_bias_grad(float *gb, const float *dz, int B, int O, size_t a, size_t b, float beta) {
+    if (beta == 0.0f)
+        for (size_t o = a; o < b; o++) gb[o] = 0.0f;
     for (int r = 0; r < B; r++) {
         const float *d = dz + (size_t)r * O;
         for (size_t o = a; o < b; o++) gb[o] += d[o];
     }
 }
 
-void bp_tangent_dense(const bp_dense *L, const float *x, const float *h, const float *din,
-                      const float *V, const float *vb, const float *u, float *dout, int B) {
+static void dense_tangent(const bp_layer *L, const float *x, const float *h, const float *din,
+                          const float *V, const float *vb, const float *u, float *dout, int B) {
     const int I = L->in, O = L->out;
     const size_t n = (size_t)B * O;
     /* dout (B, O) = din (B, I) W^T (I, O) */
@@ -90,4 +103,33 @@ void bp_tangent_dense(const bp_dense *L, const float *x, const float *h, const f
     bp_act_backward(L->act, h, dout, n); /* ⊙ f'(z) */
     if (u)
         for (size_t i = 0; i < n; i++) dout[i] += u[i];
+}
+
+/* W (O, I) as a weight of fan-in I; with KAIMING_UNIFORM the bias too,
+ * U(±1/sqrt(I)) as PyTorch's nn.Linear (other inits leave biases at 0) */
+static void dense_init(const bp_layer *L, bp_rng *r, float *w, float *b, bpfree_init how,
+                       float std) {
+    bp_init_fill(r, w, L->out, L->in, how, std);
+    if (!b || how != BPFREE_INIT_KAIMING_UNIFORM) return;
+    const float a = 1.0f / sqrtf((float)L->in);
+    for (int o = 0; o < L->out; o++) b[o] = a * (2.0f * bp_rng_uniform(r) - 1.0f);
+}
+
+const bp_layer_kind bp_kind_dense = {
+    .name = "dense",
+    .forward = dense_forward,
+    .input_grad = dense_input_grad,
+    .grad_units = dense_grad_units,
+    .tangent = dense_tangent,
+    .init = dense_init,
+};
+
+void bp_dense_setup(bp_layer *L, int in, int out, bpfree_act act) {
+    memset(L, 0, sizeof *L);
+    L->kind = &bp_kind_dense;
+    L->in = in;
+    L->out = out;
+    L->units = out;
+    L->unit_w = (size_t)in;
+    L->act = act;
 }

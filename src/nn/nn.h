@@ -33,11 +33,49 @@ int bp_argmax(const float *v, int n);
 
 /* ------------------------------------------------------------ layers */
 
-/* A dense layer h = f(x W^T + b).  W (O, I) and b (O) are contiguous in the
- * model's parameter block at [off, off + O*I + O); so are their gradients
- * gW, gb and the optimizer state. */
-typedef struct bp_dense {
-    int in, out;      /* I, O */
+/* A layer: x (B, in) -> h (B, out), each sample's features flattened
+ * row-major (channels x height x width for images).  Its parameters are
+ * `units` groups of unit_w weights, W contiguous (units * unit_w floats),
+ * then `units` biases b, at [off, off + n_params) of the model's parameter
+ * block; so are their gradients gW, gb and the optimizer state.  A dense
+ * layer's unit is an output neuron (unit_w = in, W is (O, I)).  A unit's
+ * outputs are `out / units` consecutive columns of h.
+ *
+ * Rules and the engine speak to a layer only through its kind's methods and
+ * the signal delivered at its output, so that a new kind needs no change to
+ * any rule (CONTRIBUTING.md, "How to add a layer kind"). */
+typedef struct bp_layer bp_layer;
+
+typedef struct bp_layer_kind {
+    const char *name;
+    /* h (B, out) = f(layer(x)), activation included */
+    void (*forward)(const bp_layer *L, const float *x, float *h, int B);
+    /* dx (B, in) = the signal dz (B, out) at the pre-activation carried back
+     * to the input through weights W: the layer's own (the chain rule) or
+     * another block of the same shape (FA's B) */
+    void (*input_grad)(const bp_layer *L, const float *W, const float *dz, float *dx, int B);
+    /* units a..b: gW[a:b] = their weight gradient from x and dz, gb[a:b]
+     * the sum of dz over rows and the unit's columns; beta 1 adds both to
+     * what is there (gradient sums over chunks; gW known zero), 0
+     * overwrites.  The part starting at unit 0 profiles its product as the
+     * whole */
+    void (*grad_units)(const bp_layer *L, const float *x, const float *dz, int B, size_t a,
+                       size_t b, float beta);
+    /* forward-mode tangent (see bp_perturb): x, h the layer's input and
+     * output, din the tangent at its input or NULL (zero); V (weights'
+     * shape), vb (units), u (B, out) may each be NULL; dout (B, out) */
+    void (*tangent)(const bp_layer *L, const float *x, const float *h, const float *din,
+                    const float *V, const float *vb, const float *u, float *dout, int B);
+    /* fill w (the weights' shape) with an initialisation, and b if not NULL
+     * with the kind's bias init for it (or leave it zero) */
+    void (*init)(const bp_layer *L, bp_rng *r, float *w, float *b, bpfree_init how, float std);
+} bp_layer_kind;
+
+struct bp_layer {
+    const bp_layer_kind *kind;
+    int in, out;      /* features per sample at the input and output */
+    int units;        /* weight groups with one bias each (dense: out) */
+    size_t unit_w;    /* weights per unit (dense: in) */
     bpfree_act act;
     float *W, *b;
     float *gW, *gb;
@@ -46,34 +84,56 @@ typedef struct bp_dense {
      * (bp_optim_step_consume), so the next gradient product accumulates
      * into gW (beta = 1) and OpenBLAS skips the pass that clears C for
      * beta = 0 (4-5% of a batch-64 bp epoch).  Set only by
-     * bp_dense_grad_step / bp_dense_backward_step when they step and the
-     * model does not keep its gradients (keep_grads); bp_dense_backward clears
+     * bp_layer_grad_step / bp_layer_backward_step when they step and the
+     * model does not keep its gradients (keep_grads); bp_layer_backward clears
      * it.  Rules that write gW themselves (ff, pepita, fg-w) never call
      * those two, so their layers keep gzero = 0. */
     int gzero;
-} bp_dense;
+};
 
-/* x (B, I) -> h (B, O): h = f(x W^T + b). */
-void bp_dense_forward(const bp_dense *L, const float *x, float *h, int B);
+static inline size_t bp_layer_n_weights(const bp_layer *L) { return (size_t)L->units * L->unit_w; }
+static inline size_t bp_layer_n_params(const bp_layer *L) {
+    return bp_layer_n_weights(L) + (size_t)L->units;
+}
+
+/* The methods, through the layer's kind. */
+static inline void bp_layer_forward(const bp_layer *L, const float *x, float *h, int B) {
+    L->kind->forward(L, x, h, B);
+}
+static inline void bp_layer_input_grad(const bp_layer *L, const float *W, const float *dz,
+                                       float *dx, int B) {
+    L->kind->input_grad(L, W ? W : L->W, dz, dx, B);
+}
+static inline void bp_layer_grad_units(const bp_layer *L, const float *x, const float *dz, int B,
+                                       size_t a, size_t b, float beta) {
+    L->kind->grad_units(L, x, dz, B, a, b, beta);
+}
+static inline void bp_layer_tangent(const bp_layer *L, const float *x, const float *h,
+                                    const float *din, const float *V, const float *vb,
+                                    const float *u, float *dout, int B) {
+    L->kind->tangent(L, x, h, din, V, vb, u, dout, B);
+}
+
 /* The plain backward pass, no step (training goes through
- * bp_dense_backward_step, which fuses it with the step; the tests use this
- * one as its reference).  Given dh = dL/dh (B, O) at the layer's output (overwritten with dL/dz),
- * the layer's input x (B, I) and its output h (B, O):
- *   dz = dh ⊙ f'(z);  gW = dz^T x;  gb = sum_b dz;
- *   if dx != NULL: dx (B, I) = dz W   (computed with the current W). */
-void bp_dense_backward(bp_dense *L, const float *x, const float *h, float *dh, float *dx,
-                       int B);
-/* gb[a:b] = sum over the B rows of dz (B, O) of columns a..b */
-void bp_bias_grad(float *gb, const float *dz, int B, int O, size_t a, size_t b);
-/* Units a..b of layer L: gW[a:b] = dz[:, a:b]^T x + beta gW[a:b] (one BLAS
- * call, profiled as the whole product by the part that starts at unit 0) and
- * gb[a:b]; beta is 1 only when gW is known zero (gzero). */
-void bp_dense_grad_units(const bp_dense *L, const float *x, const float *dz, int B, size_t a,
-                         size_t b, float beta);
+ * bp_layer_backward_step, which fuses it with the step; the tests use this
+ * one as its reference).  Given dh = dL/dh (B, out) at the layer's output
+ * (overwritten with dL/dz), its input x (B, in) and output h (B, out):
+ *   dz = dh ⊙ f'(z);  gW, gb from all units;
+ *   if dx != NULL: dx (B, in) = dz carried back through the current W. */
+void bp_layer_backward(bp_layer *L, const float *x, const float *h, float *dh, float *dx, int B);
+/* gb[a:b] = sum over the B rows of dz (B, O) of columns a..b, added to
+ * gb[a:b] when beta is 1 (0: overwritten), each column in row order */
+void bp_bias_grad(float *gb, const float *dz, int B, int O, size_t a, size_t b, float beta);
 /* a layer's units are split over threads in parts of at least this many */
 #define BP_UNIT_GRAIN 32
 
-/* Forward-mode tangents (tangent.c; 002 Algorithms 1-3, NOTES "FDFA (002)").
+/* The dense kind: h = f(x W^T + b), W (O, I). */
+extern const bp_layer_kind bp_kind_dense;
+/* L becomes a dense layer in -> out with activation act (no parameters
+ * attached yet: W, b, gW, gb, off are the model's to set). */
+void bp_dense_setup(bp_layer *L, int in, int out, bpfree_act act);
+
+/* Forward-mode tangents (a layer's tangent method, engine/tangent.c; 002 Algorithms 1-3, NOTES "FDFA (002)").
  * Alongside h_{l+1} = f(z_l), z_l = h_l W_l^T + b_l, a layer carries
  *     d_{l+1} = (d_l W_l^T [+ h_l V_l^T + vb_l]) ⊙ f'(z_l) [+ u_l]      (B, O)
  * the derivative of its output along a direction made of weight
@@ -85,8 +145,4 @@ typedef struct bp_perturb {
     const float *vb[BPFREE_MAX_LAYERS]; /* (O) per layer, or NULL */
     const float *u[BPFREE_MAX_LAYERS];  /* (B, O) per layer, or NULL */
 } bp_perturb;
-/* One layer: x (B, I) its input, h (B, O) its output, din (B, I) the tangent
- * at its input or NULL (zero); V, vb, u may each be NULL.  dout (B, O). */
-void bp_tangent_dense(const bp_dense *L, const float *x, const float *h, const float *din,
-                      const float *V, const float *vb, const float *u, float *dout, int B);
 #endif /* BPFREE_NN_H */

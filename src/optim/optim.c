@@ -13,7 +13,7 @@ void bp_optim_begin_step(bp_optim *o, float lr) {
 
 /* consume (a constant after inlining): zero each gradient once read, so the
  * next gradient product can accumulate (beta = 1) instead of letting the BLAS
- * clear the whole matrix in a pass of its own first (bp_dense_grad_step). */
+ * clear the whole matrix in a pass of its own first (bp_layer_grad_step). */
 static inline void sgd(const bp_optim *o, float *restrict p, float *restrict g,
                        float *restrict buf, size_t n, const int consume) {
     const float lr = o->lr, mu = o->cfg.momentum, wd = o->cfg.weight_decay;

@@ -19,7 +19,7 @@ void bp_optim_begin_step(bp_optim *o, float lr);
 /* One step over n parameters p with gradient g and state m, v (v unused by SGD). */
 void bp_optim_step(const bp_optim *o, float *p, const float *g, float *m, float *v,
                    size_t n);
-/* The same, and g is zeroed as it is read (see bp_dense.gzero). */
+/* The same, and g is zeroed as it is read (see bp_layer.gzero). */
 void bp_optim_step_consume(const bp_optim *o, float *p, float *g, float *m, float *v,
                            size_t n);
 /* Learning rate of the schedule at fractional epoch `e` of `epochs`. */

@@ -79,10 +79,10 @@ static bpfree_status dkp_train(bpfree_model *m, int B, double *loss, long *corre
         bp_feedback_signal(m, s->f.fb, l, 1.0f, s->e, B, s->dh); /* e B_l, as DFA */
         /* grad B_l (C, n) = e^T h_l, from the activation before the step */
         bpfree_gemm(1, 0, C, n, B, 1.0f, s->e, C, s->h[l + 1], n, 0.0f, s->f.g, n);
-        bp_dense_backward_step(m, l, s->h[l], s->h[l + 1], s->dh, B);
+        bp_layer_backward_step(m, l, s->h[l], s->h[l + 1], s->dh, B);
         bp_fblearn_step(m, &s->f, l);
     }
-    bp_dense_backward_step(m, L - 1, s->h[L - 1], s->h[L], s->e, B);
+    bp_layer_backward_step(m, L - 1, s->h[L - 1], s->h[L], s->e, B);
     return BPFREE_OK;
 }
 

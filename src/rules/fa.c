@@ -19,7 +19,7 @@ static bpfree_status fa_reserve(bpfree_model *m, bpfree_error *err) {
     for (int l = 1; l < m->n_layers; l++) {
         char name[32];
         snprintf(name, sizeof name, "B%d", l + 1);
-        s->fb[l] = bp_model_reserve(m, name, (size_t)m->layers[l].out * m->layers[l].in, 0);
+        s->fb[l] = bp_model_reserve(m, name, bp_layer_n_weights(&m->layers[l]), 0);
         if (s->fb[l] < 0) return bp_fail(err, BPFREE_EINVAL, "too many tensors");
     }
     return BPFREE_OK;
@@ -27,10 +27,10 @@ static bpfree_status fa_reserve(bpfree_model *m, bpfree_error *err) {
 
 static bpfree_status fa_init(bpfree_model *m, bpfree_error *err) {
     fa_state *s = m->rs;
-    for (int l = 1; l < m->n_layers; l++) { /* drawn like W_l itself */
+    for (int l = 1; l < m->n_layers; l++) { /* drawn like W_l itself (no bias) */
+        const bp_layer *L = &m->layers[l];
         float *Bl = bp_tensor_ptr(m, s->fb[l]);
-        bp_init_fill(&m->rng, Bl, m->layers[l].out, m->layers[l].in, m->cfg.feedback_init,
-                     m->cfg.init_std);
+        L->kind->init(L, &m->rng, Bl, NULL, m->cfg.feedback_init, m->cfg.init_std);
         s->back[l] = Bl;
     }
     return bp_chain_alloc(m, &s->c, err);

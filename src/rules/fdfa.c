@@ -80,7 +80,7 @@ static bpfree_status fdfa_train(bpfree_model *m, int B, double *loss, long *corr
     *correct += bp_count_correct(s->h[L], m->lb, B, C);
     *loss += bp_loss(m->cfg.loss, s->h[L], m->yb, B, C, s->e); /* line 18 */
     /* line 20: the output layer on its true gradient */
-    bp_dense_backward_step(m, L - 1, s->h[L - 1], s->h[L], s->e, B);
+    bp_layer_backward_step(m, L - 1, s->h[L - 1], s->h[L], s->e, B);
     bp_fblearn_begin(m, &s->f);
     const float alpha = s->f.opt.lr;
     const int ema = m->cfg.fb_optim == BPFREE_FB_EMA;
@@ -97,7 +97,7 @@ static bpfree_status fdfa_train(bpfree_model *m, int B, double *loss, long *corr
             bp_fblearn_step(m, &s->f, l);
         }
         bp_feedback_signal(m, s->f.fb, l, 1.0f, s->e, B, s->dh); /* eq. 14: e B_l */
-        bp_dense_backward_step(m, l, s->h[l], s->h[l + 1], s->dh, B); /* line 23, eq. 15 */
+        bp_layer_backward_step(m, l, s->h[l], s->h[l + 1], s->dh, B); /* line 23, eq. 15 */
     }
     return BPFREE_OK;
 }

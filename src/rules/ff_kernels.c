@@ -104,10 +104,10 @@ static void norm_rows(void *ctx, size_t a, size_t b) {
 }
 
 void bp_ff_forward(bpfree_model *m, int l, const ff_io *io, int r0, int r1) {
-    const bp_dense *Ly = &m->layers[l];
+    const bp_layer *Ly = &m->layers[l];
     const int O = Ly->out, rows = r1 - r0;
     float *h = io->h + (size_t)r0 * O;
-    bp_dense_forward(Ly, io->in + (size_t)r0 * Ly->in, h, rows);
+    bp_layer_forward(Ly, io->in + (size_t)r0 * Ly->in, h, rows);
     norm_job j = {.c = &m->cfg, .h = h, .nout = io->n + (size_t)r0 * O, .Gout = io->G + r0, .O = O};
     bp_split_for((double)rows * O * 64, (size_t)rows, FF_ROW_GRAIN, norm_rows, &j);
 }

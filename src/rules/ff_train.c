@@ -37,9 +37,9 @@ static ff_chunk chunk_at(const ff_state *s, int i0, int B, int last) {
 
 typedef struct {
     const bpfree_config *c;
-    const bp_dense *Ly;
+    const bp_layer *Ly;
     const float *h, *dG, *rm;
-    float *dz, *ps, *gb;
+    float *dz, *ps;
     int O, r, B, beta_first;
     float scale, lambda;
     double mean;
@@ -50,7 +50,7 @@ typedef struct {
  * input */
 static void dz_rows(void *ctx, size_t a, size_t b) {
     const ff_job *j = ctx;
-    const bp_dense *Ly = j->Ly;
+    const bp_layer *Ly = j->Ly;
     const int O = j->O;
     for (size_t q = a; q < b; q++) {
         const float g = j->dG[q] * j->scale, *hq = j->h + q * O;
@@ -63,17 +63,13 @@ static void dz_rows(void *ctx, size_t a, size_t b) {
     }
 }
 
-/* columns a..b: the sum of positive activities (peer normalisation) and gb
- * += sum over rows of dz, each in row order */
+/* columns a..b: the sum of positive activities (peer normalisation), in
+ * row order */
 static void col_sums(void *ctx, size_t a, size_t b) {
     const ff_job *j = ctx;
     const int O = j->O;
     for (int q = 0; q < j->r; q++)
         for (size_t k = a; k < b; k++) j->ps[k] += j->h[(size_t)q * O + k];
-    if (j->beta_first)
-        for (size_t k = a; k < b; k++) j->gb[k] = 0.0f;
-    for (int q = 0; q < 2 * j->r; q++)
-        for (size_t k = a; k < b; k++) j->gb[k] += j->dz[(size_t)q * O + k];
 }
 
 /* Layer l's training step on one chunk whose forward is in io: its loss on
@@ -88,8 +84,8 @@ static void layer_grad(bpfree_model *m, ff_state *s, int l, const ff_chunk *k, c
     const float lambda = c->ff_peer;
     float *gamma = s->tgamma >= 0 ? bp_tensor_ptr(m, s->tgamma) : NULL;
     const float *peer = bp_tensor_ptr(m, s->tpeer);
-    const bp_dense *Ly = &m->layers[l];
-    const int O = Ly->out, I = Ly->in;
+    const bp_layer *Ly = &m->layers[l];
+    const int O = Ly->out;
     const float th = theta_of(m, l), g_l = gamma ? gamma[l] : 0.0f;
     /* dL_l/dG^collab of every row (004 eq. 8, 003 eq. 4) */
     for (int q = 0; q < 2 * r; q++) {
@@ -116,15 +112,15 @@ static void layer_grad(bpfree_model *m, ff_state *s, int l, const ff_chunk *k, c
         mean /= O;
     }
     ff_job j = {.c = c, .h = io->h, .dG = io->dG, .rm = rm, .dz = io->dz,
-                .ps = s->psum + s->off[l], .gb = Ly->gb, .O = O, .r = r, .B = B,
+                .ps = s->psum + s->off[l], .O = O, .r = r, .B = B,
                 .beta_first = k->beta_first,
                 .scale = c->ff_goodness == BPFREE_FF_MEAN ? 2.0f / (float)O : 2.0f,
                 .lambda = lambda, .mean = mean, .Ly = Ly};
     const double work = (double)2 * r * O * 64;
     bp_split_for(work, (size_t)2 * r, FF_ROW_GRAIN, dz_rows, &j);
-    /* gW (O, I) += dz^T x̂; gb += sum_rows dz */
-    bpfree_gemm(1, 0, O, I, 2 * r, 1.0f, io->dz, O, io->in, I, k->beta_first ? 0.0f : 1.0f,
-                Ly->gW, I);
+    /* gW += dz^T x̂, gb += sum_rows dz (the batch's first chunk sets them) */
+    bp_layer_grad_units(Ly, io->in, io->dz, 2 * r, 0, (size_t)Ly->units,
+                        k->beta_first ? 0.0f : 1.0f);
     bp_split_for(work, (size_t)O, FF_COL_GRAIN, col_sums, &j);
 }
 
@@ -142,8 +138,8 @@ static void peer_update(bpfree_model *m, ff_state *s, int l, int B) {
  * running means of peer normalisation. */
 static void layer_step(bpfree_model *m, ff_state *s, const bp_optim *o, int l, int B,
                        double ggrad) {
-    const bp_dense *Ly = &m->layers[l];
-    bp_step_range(m, o, Ly->off, (size_t)Ly->out * Ly->in + Ly->out);
+    const bp_layer *Ly = &m->layers[l];
+    bp_step_range(m, o, Ly->off, bp_layer_n_params(Ly));
     if (s->kind == FF_COLLAB_ADAPTIVE)
         bp_tensor_ptr(m, s->tgamma)[l] -= m->cfg.cff_gamma_lr * (float)ggrad;
     peer_update(m, s, l, B);

@@ -73,9 +73,9 @@ static bpfree_status fga_train(bpfree_model *m, int B, double *loss, long *corre
     *loss += bp_loss(m->cfg.loss, s->h[L], m->yb, B, C, s->e);
     bp_tangent_dot(s->e, s->dout, B, C, s->dl);                /* line 17 */
     for (int l = 0; l < L; l++) {                              /* lines 19-20 */
-        const bp_dense *Ly = &m->layers[l];
+        const bp_layer *Ly = &m->layers[l];
         scale_rows(s->u[l], s->dl, B, Ly->out);                /* dL_b u_l[b] */
-        bp_dense_backward_step(m, l, s->h[l], s->h[l + 1], s->u[l], B);
+        bp_layer_backward_step(m, l, s->h[l], s->h[l + 1], s->u[l], B);
     }
     return BPFREE_OK;
 }

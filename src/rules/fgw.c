@@ -54,10 +54,10 @@ static bpfree_status fgw_train(bpfree_model *m, int B, double *loss, long *corre
     bp_perturb p;
     memset(&p, 0, sizeof p);
     for (int l = 0; l < L; l++) { /* line 9: V_l and vb_l ~ N(0, I) */
-        const bp_dense *Ly = &m->layers[l];
-        const size_t nw = (size_t)Ly->out * Ly->in;
+        const bp_layer *Ly = &m->layers[l];
+        const size_t nw = bp_layer_n_weights(Ly);
         float *V = s->V + Ly->off;
-        bp_normal_fill(&m->rng, V, nw + (size_t)Ly->out);
+        bp_normal_fill(&m->rng, V, bp_layer_n_params(Ly));
         p.V[l] = V;
         p.vb[l] = V + nw;
     }
@@ -69,8 +69,8 @@ static bpfree_status fgw_train(bpfree_model *m, int B, double *loss, long *corre
     for (int r = 0; r < B; r++) dsum += s->dl[r];
     const float d = (float)dsum;
     for (int l = 0; l < L; l++) {                              /* lines 16-17 */
-        const bp_dense *Ly = &m->layers[l];
-        const size_t n = (size_t)Ly->out * Ly->in + (size_t)Ly->out; /* W then b */
+        const bp_layer *Ly = &m->layers[l];
+        const size_t n = bp_layer_n_params(Ly); /* W then b */
         const float *V = s->V + Ly->off;
         for (size_t i = 0; i < n; i++) Ly->gW[i] = d * V[i];
         bp_layer_step(m, l);

@@ -75,20 +75,19 @@ static bpfree_status lgfga_init(bpfree_model *m, bpfree_error *err) {
  * its block, whose linear head `head` (C, n) produced logits with error e
  * (B, C): u ~ N(0, I), dG = u head^T, dL_b = e_b · dG[b], signal dL_b u[b]. */
 static void block_update(bpfree_model *m, lgfga_state *s, int l, const float *x, const float *h,
-                         const float *head, const float *e, int B) {
-    const bp_dense *Ly = &m->layers[l];
+                         const bp_layer *head, const float *e, int B) {
+    const bp_layer *Ly = &m->layers[l];
     const int n = Ly->out, C = m->cfg.outputs;
     /* the block's input is held constant, so the layer's tangent is u itself;
      * the head is a linear layer n -> C: dG = u head^T */
-    const bp_dense H = {.in = n, .out = C, .act = BPFREE_ACT_IDENTITY, .W = (float *)head};
     bp_normal_fill(&m->rng, s->u, (size_t)B * n);
-    bp_tangent_dense(&H, h, NULL, s->u, NULL, NULL, NULL, s->dG, B);
+    bp_layer_tangent(head, h, NULL, s->u, NULL, NULL, NULL, s->dG, B);
     bp_tangent_dot(e, s->dG, B, C, s->dl);
     for (int r = 0; r < B; r++) {
         float *ur = s->u + (size_t)r * n;
         for (int k = 0; k < n; k++) ur[k] *= s->dl[r];
     }
-    bp_dense_backward_step(m, l, x, h, s->u, B);
+    bp_layer_backward_step(m, l, x, h, s->u, B);
 }
 
 static bpfree_status lgfga_train(bpfree_model *m, int B, double *loss, long *correct) {
@@ -96,15 +95,18 @@ static bpfree_status lgfga_train(bpfree_model *m, int B, double *loss, long *cor
     const int C = m->cfg.outputs, nh = m->cfg.n_hidden, L = m->n_layers;
     const float *in = m->xb;
     for (int l = 0; l < nh; l++) {
-        const bp_dense *Ly = &m->layers[l];
+        const bp_layer *Ly = &m->layers[l];
         float *a = s->a[l % 2];
-        bp_dense_forward(Ly, in, a, B);
+        bp_layer_forward(Ly, in, a, B);
         if (l < s->n_heads) { /* a block with its own head M_l */
             const int n = Ly->out;
             float *M = bp_tensor_ptr(m, s->M[l]);
             bpfree_gemm(0, 1, B, C, n, 1.0f, a, n, M, n, 0.0f, s->G, C); /* G = a M^T */
             bp_loss(m->cfg.loss, s->G, m->yb, B, C, s->e);
-            block_update(m, s, l, in, a, M, s->e, B); /* uses M before its step */
+            bp_layer H; /* the head as a linear layer n -> C */
+            bp_dense_setup(&H, Ly->out, C, BPFREE_ACT_IDENTITY);
+            H.W = M;
+            block_update(m, s, l, in, a, &H, s->e, B); /* uses M before its step */
             /* dL_l/dM (C, n) = e^T a: the head's true local gradient */
             bpfree_gemm(1, 0, C, n, B, 1.0f, s->e, C, a, n, 0.0f, bp_tensor_grad(m, s->M[l]), n);
             bp_tensor_step(m, s->M[l]);
@@ -112,12 +114,12 @@ static bpfree_status lgfga_train(bpfree_model *m, int B, double *loss, long *cor
         in = a;
     }
     /* the last block: the last hidden layer (if any) and the output layer */
-    const bp_dense *Out = &m->layers[L - 1];
-    bp_dense_forward(Out, in, s->G, B);
+    const bp_layer *Out = &m->layers[L - 1];
+    bp_layer_forward(Out, in, s->G, B);
     *correct += bp_count_correct(s->G, m->lb, B, C);
     *loss += bp_loss(m->cfg.loss, s->G, m->yb, B, C, s->e);
-    if (nh > 0) block_update(m, s, nh - 1, nh > 1 ? s->a[nh % 2] : m->xb, in, Out->W, s->e, B);
-    bp_dense_backward_step(m, L - 1, in, s->G, s->e, B);
+    if (nh > 0) block_update(m, s, nh - 1, nh > 1 ? s->a[nh % 2] : m->xb, in, Out, s->e, B);
+    bp_layer_backward_step(m, L - 1, in, s->G, s->e, B);
     return BPFREE_OK;
 }
 
@@ -126,9 +128,9 @@ static void lgfga_predict(bpfree_model *m, const float *x, int B, float *scores,
     const int C = m->cfg.outputs, L = m->n_layers;
     const float *in = x;
     for (int l = 0; l < L; l++) {
-        const bp_dense *Ly = &m->layers[l];
+        const bp_layer *Ly = &m->layers[l];
         float *o = l == L - 1 ? scores : s->a[l % 2];
-        bp_dense_forward(Ly, in, o, B);
+        bp_layer_forward(Ly, in, o, B);
         if (heads && l < s->n_heads) /* heads are laid out (n_heads, m->rows, C) */
             bpfree_gemm(0, 1, B, C, Ly->out, 1.0f, o, Ly->out, bp_tensor_ptr(m, s->M[l]),
                         Ly->out, 0.0f, heads + (size_t)l * m->rows * C, C);

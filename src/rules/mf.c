@@ -62,10 +62,10 @@ static void add_into(float *dst, const float *src, size_t n) {
 static double mf_layer(bpfree_model *m, const bp_optim *opt, bp_work *w, int i, const float *in,
                        float *a, const float *y, int B, float *scores) {
     mf_state *s = m->rs;
-    const bp_dense *L = &m->layers[i];
+    const bp_layer *L = &m->layers[i];
     const int n = L->out, C = m->cfg.outputs;
     const float *M = bp_tensor_ptr(m, s->M[i]);
-    bp_dense_forward(L, in, a, B);                           /* lines 4–5 */
+    bp_layer_forward(L, in, a, B);                           /* lines 4–5 */
     goodness(a, M, B, n, C, w->z);                           /* line 6, eq. 5 */
     if (scores) add_into(scores, w->z, (size_t)B * C);
     const double li = bp_loss(m->cfg.loss, w->z, y, B, C, w->dz); /* line 7, eq. 6 */
@@ -74,7 +74,7 @@ static double mf_layer(bpfree_model *m, const bp_optim *opt, bp_work *w, int i, 
     /* eq. 7: dL/da (B, n) = dG M, then through f' into W_i, b_i */
     bpfree_gemm(0, 0, B, n, C, 1.0f, w->dz, C, M, n, 0.0f, w->d, n);
     bp_act_backward(L->act, a, w->d, (size_t)B * n);
-    bp_dense_grad_step(m, i, in, w->d, B, opt);              /* line 8 */
+    bp_layer_grad_step(m, i, in, w->d, B, opt);              /* line 8 */
     bp_step_range(m, opt, m->tensors[s->M[i]].off, m->tensors[s->M[i]].n); /* line 9 */
     return li;
 }
@@ -92,7 +92,7 @@ static bpfree_status mf_train(bpfree_model *m, int B, double *loss, long *correc
     if (ff) memset(m->scores, 0, BC * sizeof(float));
     for (int i = 0; i <= last; i++) {
         float *a = s->w.a[i % 2];
-        if (active >= 0 && i < active) bp_dense_forward(&m->layers[i], in, a, B); /* frozen */
+        if (active >= 0 && i < active) bp_layer_forward(&m->layers[i], in, a, B); /* frozen */
         else li = mf_layer(m, &m->optim, &s->w, i, in, a, m->yb, B, ff ? m->scores : NULL);
         in = a;                                              /* line 10 */
     }
@@ -120,11 +120,11 @@ static void mf_predict(bpfree_model *m, const float *x, int B, float *scores, fl
     const float *in = x;
     memset(scores, 0, BC * sizeof(float));
     for (int i = 0; i < nl; i++) {
-        const bp_dense *L = &m->layers[i];
+        const bp_layer *L = &m->layers[i];
         float *a = s->w.a[i % 2];
         /* heads are laid out (n_heads, m->rows, C) */
         float *G = heads ? heads + (size_t)i * m->rows * C : s->w.z;
-        bp_dense_forward(L, in, a, B);
+        bp_layer_forward(L, in, a, B);
         goodness(a, bp_tensor_ptr(m, s->M[i]), B, L->out, C, G);
         if (m->cfg.predict == BPFREE_PREDICT_FF) add_into(scores, G, BC);
         else if (i == nl - 1) memcpy(scores, G, BC * sizeof(float));

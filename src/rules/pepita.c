@@ -88,18 +88,18 @@ static bpfree_status pepita_train(bpfree_model *m, int B, double *loss, long *co
     const float *in = s->xm;
     const float inv = 1.0f / (float)B;
     for (int l = 0; l < L; l++) {
-        bp_dense *Ly = &m->layers[l];
+        bp_layer *Ly = &m->layers[l];
         const int O = Ly->out;
         float *hm = s->hm[l % 2];
-        bp_dense_forward(Ly, in, hm, B);
+        bp_layer_forward(Ly, in, hm, B);
         if (l < L - 1) /* eq. 5: dz = (h^s - h^m) / B, no activation derivative */
             for (size_t i = 0; i < (size_t)B * O; i++) s->dz[i] = (s->h[l + 1][i] - hm[i]) * inv;
         else { /* last layer: the modulated pass's error */
             output_error(m, hm, B, s->dz);
             for (size_t i = 0; i < (size_t)B * O; i++) s->dz[i] *= inv;
         }
-        bpfree_gemm(1, 0, O, Ly->in, B, 1.0f, s->dz, O, in, Ly->in, 0.0f, Ly->gW, Ly->in);
-        memset(Ly->gb, 0, (size_t)O * sizeof(float)); /* no biases */
+        bp_layer_grad_units(Ly, in, s->dz, B, 0, (size_t)Ly->units, 0.0f);
+        memset(Ly->gb, 0, (size_t)Ly->units * sizeof(float)); /* no biases */
         bp_layer_step(m, l);
         in = hm;
     }
