@@ -6,36 +6,13 @@
 #include <stdio.h>
 #include <string.h>
 
-bpfree_status bp_acts_alloc(bpfree_model *m, float **h, bpfree_error *err) {
-    const size_t B = (size_t)m->rows;
-    for (int l = 0; l < m->n_layers; l++)
-        if (!(h[l + 1] = bp_alloc_floats(&m->mem, B * m->layers[l].out, "activations", err)))
-            return BPFREE_ENOMEM;
-    return BPFREE_OK;
+void bp_acts_reserve(bpfree_model *m, float **h) {
+    for (int l = 0; l < m->n_layers; l++) bp_scratch(m, &h[l + 1], (size_t)m->rows * m->layers[l].out);
 }
 
-void bp_acts_free(bpfree_model *m, float **h) {
-    for (int l = 1; l <= BPFREE_MAX_LAYERS; l++) {
-        bp_free(&m->mem, h[l]);
-        h[l] = NULL;
-    }
-}
-
-
-bpfree_status bp_chain_alloc(bpfree_model *m, bp_chain *c, bpfree_error *err) {
-    const size_t B = (size_t)m->rows, W = (size_t)bp_max_width(m);
-    bpfree_status st = bp_acts_alloc(m, c->h, err);
-    if (st) return st;
-    for (int i = 0; i < 2; i++)
-        if (!(c->d[i] = bp_alloc_floats(&m->mem, B * W, "deltas", err))) return BPFREE_ENOMEM;
-    return BPFREE_OK;
-}
-
-void bp_chain_free(bpfree_model *m, bp_chain *c) {
-    bp_acts_free(m, c->h);
-    bp_free(&m->mem, c->d[0]);
-    bp_free(&m->mem, c->d[1]);
-    c->d[0] = c->d[1] = NULL;
+void bp_chain_reserve(bpfree_model *m, bp_chain *c) {
+    bp_acts_reserve(m, c->h);
+    for (int i = 0; i < 2; i++) bp_scratch(m, &c->d[i], (size_t)m->rows * bp_max_width(m));
 }
 
 static void chain_pass(bpfree_model *m, bp_chain *c, const float *const *back, int B,

@@ -54,24 +54,24 @@ bpfree_status bp_diag_init(bpfree_model *m, bpfree_error *err) {
     if (!d) return bp_fail(err, BPFREE_ENOMEM, "out of memory (diagnostics)");
     m->diag = d;
     const size_t np = m->n_params ? m->n_params : 1, ns = m->n_state ? m->n_state : 1;
-    if (align && (!(d->gbp = bp_alloc_floats(&m->mem, np, "BP gradient (diagnostics)", err))))
-        return BPFREE_ENOMEM;
-    if (var && (!(d->save_p = bp_alloc_floats(&m->mem, np, "saved parameters", err)) ||
-                !(d->save_m = bp_alloc_floats(&m->mem, np, "saved moments", err)) ||
-                !(d->save_s = bp_alloc_floats(&m->mem, ns, "saved rule state", err)) ||
-                !(d->gsum = bp_alloc_floats(&m->mem, np, "gradient sums", err)) ||
-                (m->opt_v && !(d->save_v = bp_alloc_floats(&m->mem, np, "saved moments", err)))))
-        return BPFREE_ENOMEM;
-    return align ? bp_chain_alloc(m, &d->c, err) : BPFREE_OK;
+    if (align) {
+        bp_scratch(m, &d->gbp, np); /* BP's gradient */
+        bp_chain_reserve(m, &d->c);
+    }
+    if (var) { /* saved parameters, moments, rule state; gradient sums */
+        bp_scratch(m, &d->save_p, np);
+        bp_scratch(m, &d->save_m, np);
+        bp_scratch(m, &d->save_s, ns);
+        bp_scratch(m, &d->gsum, np);
+        if (m->opt_v) bp_scratch(m, &d->save_v, np);
+    }
+    return BPFREE_OK;
 }
 
 void bp_diag_free(bpfree_model *m) {
     bp_diag *d = m->diag;
     if (!d) return;
-    bp_chain_free(m, &d->c);
-    float *bufs[] = {d->gbp, d->save_p, d->save_m, d->save_v, d->save_s, d->gsum};
-    for (size_t i = 0; i < sizeof bufs / sizeof *bufs; i++) bp_free(&m->mem, bufs[i]);
-    bp_free(&m->mem, d);
+    bp_free(&m->mem, d); /* its buffers are workspaces */
     m->diag = NULL;
 }
 

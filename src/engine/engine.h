@@ -27,6 +27,16 @@ typedef struct bp_tensor {
 
 #define BP_MAX_TENSORS (4 * BPFREE_MAX_LAYERS + 8)
 
+/* A workspace asked for while the model is built: where its pointer goes,
+ * its size, or (alias) the workspace whose pointer it shares. */
+typedef struct bp_scratch_slot {
+    void **slot;
+    size_t bytes;
+    void **alias;
+} bp_scratch_slot;
+
+#define BP_MAX_SCRATCH (8 * BPFREE_MAX_LAYERS + 64)
+
 /* Prediction chunks at least this big keep the products near full speed
  * even for a model trained at batch 64 (10,000 images: 87% of GEMM speed in
  * chunks of 64 rows). */
@@ -65,12 +75,27 @@ struct bpfree_model {
     int *order;            /* shuffled sample order, sized at first epoch */
     int order_n;
 
-    void *rs;              /* the rule's own state */
+    void *rs;              /* the rule's own state (rule->state_size bytes, zeroed) */
+    /* workspaces of the rule and the engine's passes: one block */
+    bp_scratch_slot scratch[BP_MAX_SCRATCH];
+    int n_scratch, scratch_full;
+    void *scratch_block;
     struct bp_diag *diag;  /* diagnostics state, or NULL */
     struct bp_pipe *pipe;  /* layer pipeline, built at the first pipelined epoch */
     int epochs_done;
     long steps_done;
 };
+
+/* Workspaces.  While the model is built (a rule's reserve and init, the
+ * engine's passes, diagnostics) bp_scratch(m, &s->e, n) records that n
+ * floats are wanted at s->e; once the rule is built the engine allocates
+ * every workspace in one counted block (each 64-byte aligned, zeroed) and
+ * sets the pointers.  So a rule neither checks nor frees its buffers, and
+ * must not touch them before its init has returned.  _ints: n ints;
+ * _alias: *slot will be *of, one workspace under a second name. */
+void bp_scratch(bpfree_model *m, float **slot, size_t n);
+void bp_scratch_ints(bpfree_model *m, int **slot, size_t n);
+void bp_scratch_alias(bpfree_model *m, float **slot, float **of);
 
 /* Reserve a tensor of n floats in the parameter block (trainable) or the
  * state block during build; pointers are resolved by bp_tensor_ptr after
@@ -182,6 +207,9 @@ void bp_settings_defaults(const bp_setting *const *rows, int n, bpfree_config *c
  * extra state (rs) and the activation buffers it needs. */
 struct bp_rule {
     bpfree_rule_info info;
+    /* bytes of the rule's state struct, allocated zeroed at m->rs before
+     * reserve and freed with the model (0: none) */
+    size_t state_size;
     /* Apply the rule's defaults on top of the generic ones. */
     void (*defaults)(bpfree_config *cfg);
     /* Reserve parameter/state tensors (before the blocks are allocated). */
@@ -248,9 +276,8 @@ int bp_max_width(const bpfree_model *m);
  * B * bp_max_width floats; the last layer writes into `out` (B, C). */
 void bp_forward_pingpong(const bpfree_model *m, const float *x, int B, float *buf0,
                          float *buf1, float *out);
-/* Output buffers h[1..n_layers] (B x width of each layer). */
-bpfree_status bp_acts_alloc(bpfree_model *m, float **h, bpfree_error *err);
-void bp_acts_free(bpfree_model *m, float **h);
+/* Output buffers h[1..n_layers] (rows x width of each layer), as workspaces. */
+void bp_acts_reserve(bpfree_model *m, float **h);
 /* Fixed feedback matrices B_l (C, n_l), one per hidden layer, in the state
  * block: reserve (in rule->reserve), fill (in rule->init) with
  * cfg.feedback_init, and project dh (B, n_l) = e (B, C) B_l. */
@@ -266,8 +293,7 @@ typedef struct bp_chain {
     float *h[BPFREE_MAX_LAYERS + 1]; /* h[0] = input, h[l+1] = output of layer l */
     float *d[2];                     /* delta ping-pong (B, max width) */
 } bp_chain;
-bpfree_status bp_chain_alloc(bpfree_model *m, bp_chain *c, bpfree_error *err);
-void bp_chain_free(bpfree_model *m, bp_chain *c);
+void bp_chain_reserve(bpfree_model *m, bp_chain *c); /* its workspaces */
 void bp_chain_train(bpfree_model *m, bp_chain *c, const float *const *back, int B, double *loss,
                     long *correct);
 
@@ -293,8 +319,7 @@ struct bp_work {
     float *z, *dz; /* (B, C): output logits / MF goodness, and their gradient */
     float *rs;    /* pipelined: the rule's own scratch (bp_pipe_need.scratch floats) */
 };
-bpfree_status bp_work_alloc(bpfree_model *m, bp_work *w, bpfree_error *err);
-void bp_work_free(bpfree_model *m, bp_work *w);
+void bp_work_reserve(bpfree_model *m, bp_work *w); /* a, d, z, dz as workspaces */
 typedef bp_work bp_onepass;
 
 /* One batch as it travels through the layers (sequentially or pipelined). */
@@ -333,8 +358,6 @@ void bp_pipe_free(bpfree_model *m);
  * b->loss, b->correct, leaving its logits in w->z. */
 void bp_onepass_layer(bpfree_model *m, const bp_optim *o, bp_work *w, int i, const float *in,
                       float *out, const int *fb, const float *E, bp_pipe_batch *b);
-bpfree_status bp_onepass_alloc(bpfree_model *m, bp_onepass *p, bpfree_error *err);
-void bp_onepass_free(bpfree_model *m, bp_onepass *p);
 /* Forward through the hidden layers; if E (B, C) is not NULL, hidden layer l
  * gets delta_h_l = (1/B) E B_l and steps at once, before layer l+1 runs.
  * Returns the last hidden activation (computed before its layer's step). */
@@ -342,11 +365,9 @@ void bp_onepass_free(bpfree_model *m, bp_onepass *p);
 void bp_onepass_train(bpfree_model *m, bp_work *w, const int *fb, const float *E, int B,
                       double *loss, long *correct);
 void bp_onepass_predict(bpfree_model *m, bp_onepass *p, const float *x, int B, float *scores);
-/* predict and free for a rule whose state struct starts with a bp_onepass
- * and owns nothing else (drtp, llo). */
+/* predict for a rule whose state struct starts with a bp_onepass (drtp, llo) */
 void bp_onepass_rule_predict(bpfree_model *m, const float *x, int B, float *scores,
                              float *heads);
-void bp_onepass_rule_free(bpfree_model *m);
 
 /* The whole net: h[0] = x, h[l+1] = output of layer l (every h[l+1] holds
  * B * width floats, as bp_forward_all); the tangent ping-pongs through
@@ -372,7 +393,6 @@ typedef struct bp_fblearn {
 } bp_fblearn;
 bpfree_status bp_fblearn_reserve(bpfree_model *m, bp_fblearn *f, bpfree_error *err);
 bpfree_status bp_fblearn_init(bpfree_model *m, bp_fblearn *f, bpfree_error *err);
-void bp_fblearn_free(bpfree_model *m, bp_fblearn *f);
 /* Once per batch, before the steps: the lr in force and Adam's clock. */
 void bp_fblearn_begin(bpfree_model *m, bp_fblearn *f);
 /* B_l -= step(f->g + fb_wd B_l), with f->g (C, n_l) filled by the caller. */

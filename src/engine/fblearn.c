@@ -35,26 +35,15 @@ bpfree_status bp_fblearn_init(bpfree_model *m, bp_fblearn *f, bpfree_error *err)
         total += m->tensors[f->fb[l]].n;
         if (m->tensors[f->fb[l]].n > widest) widest = m->tensors[f->fb[l]].n;
     }
-    if (!(f->g = bp_alloc_floats(&m->mem, widest, "feedback gradient", err))) return BPFREE_ENOMEM;
-    if (c->fb_optim != BPFREE_FB_EMA && total > 0 &&
-        !(f->m = bp_alloc_floats(&m->mem, total, "feedback optimizer state", err)))
-        return BPFREE_ENOMEM;
-    if (c->fb_optim == BPFREE_FB_ADAM && total > 0 &&
-        !(f->v = bp_alloc_floats(&m->mem, total, "feedback Adam second moments", err)))
-        return BPFREE_ENOMEM;
+    bp_scratch(m, &f->g, widest);                                        /* gradient */
+    if (c->fb_optim != BPFREE_FB_EMA && total > 0) bp_scratch(m, &f->m, total); /* moments */
+    if (c->fb_optim == BPFREE_FB_ADAM && total > 0) bp_scratch(m, &f->v, total);
     f->opt.cfg = c->optim;
     f->opt.cfg.kind = c->fb_optim == BPFREE_FB_ADAM ? BPFREE_OPTIM_ADAM : BPFREE_OPTIM_SGD;
     f->opt.cfg.weight_decay = c->fb_wd;
     f->opt.cfg.decoupled = 0;
     f->opt.t = 0;
     return BPFREE_OK;
-}
-
-void bp_fblearn_free(bpfree_model *m, bp_fblearn *f) {
-    bp_free(&m->mem, f->m);
-    bp_free(&m->mem, f->v);
-    bp_free(&m->mem, f->g);
-    f->m = f->v = f->g = NULL;
 }
 
 void bp_fblearn_begin(bpfree_model *m, bp_fblearn *f) {

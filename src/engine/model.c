@@ -250,6 +250,52 @@ static bpfree_status alloc_batch(bpfree_model *m, bpfree_error *err) {
     return BPFREE_OK;
 }
 
+/* ---------------------------------------------------------- workspaces */
+
+static void scratch_add(bpfree_model *m, void **slot, size_t bytes, void **alias) {
+    if (m->n_scratch >= BP_MAX_SCRATCH) {
+        m->scratch_full = 1;
+        return;
+    }
+    m->scratch[m->n_scratch++] = (bp_scratch_slot){slot, bytes, alias};
+}
+
+void bp_scratch(bpfree_model *m, float **slot, size_t n) {
+    scratch_add(m, (void **)slot, n * sizeof(float), NULL);
+}
+
+void bp_scratch_ints(bpfree_model *m, int **slot, size_t n) {
+    scratch_add(m, (void **)slot, n * sizeof(int), NULL);
+}
+
+void bp_scratch_alias(bpfree_model *m, float **slot, float **of) {
+    scratch_add(m, (void **)slot, 0, (void **)of);
+}
+
+#define SCRATCH_ALIGN ((size_t)64)
+
+/* One block for every workspace asked for; each slot points into it. */
+static bpfree_status alloc_scratch(bpfree_model *m, bpfree_error *err) {
+    if (m->scratch_full)
+        return bp_fail(err, BPFREE_EINVAL, "too many workspaces (at most %d)", BP_MAX_SCRATCH);
+    size_t total = 0;
+    for (int i = 0; i < m->n_scratch; i++)
+        total += (m->scratch[i].bytes + SCRATCH_ALIGN - 1) & ~(SCRATCH_ALIGN - 1);
+    if (total && !(m->scratch_block = bp_alloc(&m->mem, total)))
+        return bp_fail(err, BPFREE_ENOMEM, "out of memory (workspaces, %.1f MiB)",
+                       (double)total / 1048576.0);
+    char *p = m->scratch_block;
+    for (int i = 0; i < m->n_scratch; i++) {
+        const bp_scratch_slot *s = &m->scratch[i];
+        if (s->alias) continue;
+        *s->slot = s->bytes ? p : NULL;
+        p += (s->bytes + SCRATCH_ALIGN - 1) & ~(SCRATCH_ALIGN - 1);
+    }
+    for (int i = 0; i < m->n_scratch; i++) /* after every workspace has its place */
+        if (m->scratch[i].alias) *m->scratch[i].slot = *m->scratch[i].alias;
+    return BPFREE_OK;
+}
+
 bpfree_status bp_model_build(const bp_rule *r, const bpfree_config *cfg, bpfree_model **out,
                              bpfree_error *err) {
     *out = NULL;
@@ -265,13 +311,18 @@ bpfree_status bp_model_build(const bp_rule *r, const bpfree_config *cfg, bpfree_
     bp_rng_seed(&m->rng, cfg->seed);
     bpfree_set_threading(cfg->threading);
     bpfree_set_threads(cfg->threads);
+    if (r->state_size && !(m->rs = bp_alloc(&m->mem, r->state_size))) {
+        bpfree_model_free(m);
+        return bp_fail(err, BPFREE_ENOMEM, "out of memory (%s state)", r->info.name);
+    }
     if ((st = build_layers(m, err)) || (m->rule->reserve && (st = m->rule->reserve(m, err))) ||
         (st = alloc_blocks(m, err))) {
         bpfree_model_free(m);
         return st;
     }
     init_layers(m);
-    if ((st = alloc_batch(m, err)) || (st = m->rule->init(m, err)) || (st = bp_diag_init(m, err))) {
+    if ((st = alloc_batch(m, err)) || (st = m->rule->init(m, err)) || (st = bp_diag_init(m, err)) ||
+        (st = alloc_scratch(m, err))) {
         bpfree_model_free(m);
         return st;
     }
@@ -286,7 +337,7 @@ void bpfree_model_free(bpfree_model *m) {
     if (m->rule && m->rule->free) m->rule->free(m);
     bp_mem *mm = &m->mem;
     void *bufs[] = {m->params, m->grads, m->opt_m, m->opt_v, m->state, m->xb, m->yb,
-                    m->scores, m->heads, m->lb, m->ib, m->order};
+                    m->scores, m->heads, m->lb, m->ib, m->order, m->scratch_block, m->rs};
     for (size_t i = 0; i < sizeof bufs / sizeof *bufs; i++) bp_free(mm, bufs[i]);
     bp_mem mem = *mm;
     bp_free(&mem, m);

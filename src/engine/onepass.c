@@ -5,12 +5,6 @@
 #include <stdio.h>
 #include <string.h>
 
-bpfree_status bp_onepass_alloc(bpfree_model *m, bp_onepass *p, bpfree_error *err) {
-    return bp_work_alloc(m, p, err);
-}
-
-void bp_onepass_free(bpfree_model *m, bp_onepass *p) { bp_work_free(m, p); }
-
 void bp_onepass_layer(bpfree_model *m, const bp_optim *o, bp_work *w, int i, const float *in,
                       float *out, const int *fb, const float *E, bp_pipe_batch *b) {
     const bp_layer *L = &m->layers[i];
@@ -55,10 +49,4 @@ void bp_onepass_rule_predict(bpfree_model *m, const float *x, int B, float *scor
     bp_onepass_predict(m, (bp_onepass *)m->rs, x, B, scores);
 }
 
-void bp_onepass_rule_free(bpfree_model *m) {
-    if (!m->rs) return;
-    bp_onepass_free(m, (bp_onepass *)m->rs);
-    bp_free(&m->mem, m->rs);
-    m->rs = NULL;
-}
 

@@ -65,11 +65,17 @@ static bpfree_status work_alloc(bpfree_model *m, bp_work *w, int mult, size_t sc
     return BPFREE_OK;
 }
 
-bpfree_status bp_work_alloc(bpfree_model *m, bp_work *w, bpfree_error *err) {
-    return work_alloc(m, w, 1, 0, err);
+void bp_work_reserve(bpfree_model *m, bp_work *w) {
+    const size_t B = (size_t)m->rows, W = (size_t)bp_max_width(m), C = (size_t)m->cfg.outputs;
+    bp_scratch(m, &w->a[0], B * W);
+    bp_scratch(m, &w->a[1], B * W);
+    bp_scratch(m, &w->d, B * W);
+    bp_scratch(m, &w->z, B * C);
+    bp_scratch(m, &w->dz, B * C);
 }
 
-void bp_work_free(bpfree_model *m, bp_work *w) {
+/* a stage's scratch (built with the pipeline, freed with it) */
+static void work_free(bpfree_model *m, bp_work *w) {
     float *bufs[] = {w->a[0], w->a[1], w->d, w->z, w->dz, w->rs};
     for (size_t i = 0; i < sizeof bufs / sizeof *bufs; i++) bp_free(&m->mem, bufs[i]);
     memset(w, 0, sizeof *w);
@@ -141,7 +147,7 @@ void bp_pipe_free(bpfree_model *m) {
     bp_pipe *p = m->pipe;
     if (!p) return;
     for (int k = 0; k < PIPE_MAX_STAGES; k++) {
-        if (p->w[k].a[0]) bp_work_free(m, &p->w[k]);
+        if (p->w[k].a[0]) work_free(m, &p->w[k]);
         for (int j = 0; j < 2; j++) {
             pipe_slot *q = &p->slot[k][j];
             void *bufs[] = {q->a, q->y, q->scores, q->aux, q->carry, q->lb, q->ib};

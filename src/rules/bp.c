@@ -4,10 +4,9 @@
 #include "rules/rules.h"
 
 static bpfree_status bp_init(bpfree_model *m, bpfree_error *err) {
-    bp_chain *c = bp_alloc(&m->mem, sizeof *c);
-    if (!c) return bp_fail(err, BPFREE_ENOMEM, "out of memory (bp state)");
-    m->rs = c;
-    return bp_chain_alloc(m, c, err);
+    (void)err;
+    bp_chain_reserve(m, m->rs);
+    return BPFREE_OK;
 }
 
 static bpfree_status bp_train(bpfree_model *m, int B, double *loss, long *correct) {
@@ -19,13 +18,6 @@ static void bp_predict(bpfree_model *m, const float *x, int B, float *scores, fl
     (void)heads;
     bp_chain *c = m->rs;
     bp_forward_pingpong(m, x, B, c->d[0], c->d[1], scores);
-}
-
-static void bp_free_state(bpfree_model *m) {
-    if (!m->rs) return;
-    bp_chain_free(m, m->rs);
-    bp_free(&m->mem, m->rs);
-    m->rs = NULL;
 }
 
 const bp_rule bp_rule_bp = {
@@ -40,6 +32,6 @@ const bp_rule bp_rule_bp = {
     .init = bp_init,
     .train_batch = bp_train,
     .predict = bp_predict,
-    .free = bp_free_state,
+    .state_size = sizeof(bp_chain),
     .caps = BP_CAP_VARIANCE,
 };

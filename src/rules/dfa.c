@@ -25,21 +25,18 @@ static void dfa_defaults(bpfree_config *c) {
 }
 
 static bpfree_status dfa_reserve(bpfree_model *m, bpfree_error *err) {
-    dfa_state *s = bp_alloc(&m->mem, sizeof *s);
-    if (!s) return bp_fail(err, BPFREE_ENOMEM, "out of memory (dfa state)");
-    m->rs = s;
+    dfa_state *s = m->rs;
     return bp_feedback_reserve(m, s->fb, err);
 }
 
 static bpfree_status dfa_init(bpfree_model *m, bpfree_error *err) {
     dfa_state *s = m->rs;
     const size_t B = (size_t)m->rows;
+    (void)err;
     bp_feedback_init(m, s->fb);
-    bpfree_status st = bp_acts_alloc(m, s->h, err);
-    if (st) return st;
-    if (!(s->e = bp_alloc_floats(&m->mem, B * m->cfg.outputs, "output error", err)) ||
-        !(s->dh = bp_alloc_floats(&m->mem, B * bp_max_width(m), "hidden signal", err)))
-        return BPFREE_ENOMEM;
+    bp_acts_reserve(m, s->h);
+    bp_scratch(m, &s->e, B * m->cfg.outputs);  /* output error */
+    bp_scratch(m, &s->dh, B * bp_max_width(m)); /* hidden signal */
     return BPFREE_OK;
 }
 
@@ -66,16 +63,6 @@ static void dfa_predict(bpfree_model *m, const float *x, int B, float *scores, f
     memcpy(scores, s->h[m->n_layers], (size_t)B * m->cfg.outputs * sizeof(float));
 }
 
-static void dfa_free(bpfree_model *m) {
-    dfa_state *s = m->rs;
-    if (!s) return;
-    bp_acts_free(m, s->h);
-    bp_free(&m->mem, s->e);
-    bp_free(&m->mem, s->dh);
-    bp_free(&m->mem, s);
-    m->rs = NULL;
-}
-
 const bp_rule bp_rule_dfa = {
     .info = {.name = "dfa",
              .title = "Direct Feedback Alignment",
@@ -90,6 +77,6 @@ const bp_rule bp_rule_dfa = {
     .init = dfa_init,
     .train_batch = dfa_train,
     .predict = dfa_predict,
-    .free = dfa_free,
+    .state_size = sizeof(dfa_state),
     .caps = BP_CAP_FEEDBACK | BP_CAP_VARIANCE,
 };

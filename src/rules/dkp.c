@@ -46,9 +46,7 @@ static void dkp_defaults(bpfree_config *c) {
 }
 
 static bpfree_status dkp_reserve(bpfree_model *m, bpfree_error *err) {
-    dkp_state *s = bp_alloc(&m->mem, sizeof *s);
-    if (!s) return bp_fail(err, BPFREE_ENOMEM, "out of memory (dkp state)");
-    m->rs = s;
+    dkp_state *s = m->rs;
     return bp_fblearn_reserve(m, &s->f, err);
 }
 
@@ -59,10 +57,10 @@ static bpfree_status dkp_init(bpfree_model *m, bpfree_error *err) {
         return bp_fail(err, BPFREE_EINVAL,
                        "dkp: the feedback optimizer must be adam or sgd (ema is fdfa's eq. 8)");
     bpfree_status st = bp_fblearn_init(m, &s->f, err);
-    if (st || (st = bp_acts_alloc(m, s->h, err))) return st;
-    if (!(s->e = bp_alloc_floats(&m->mem, B * m->cfg.outputs, "output error", err)) ||
-        !(s->dh = bp_alloc_floats(&m->mem, B * bp_max_width(m), "hidden signal", err)))
-        return BPFREE_ENOMEM;
+    if (st) return st;
+    bp_acts_reserve(m, s->h);
+    bp_scratch(m, &s->e, B * m->cfg.outputs);  /* output error */
+    bp_scratch(m, &s->dh, B * bp_max_width(m)); /* hidden signal */
     return BPFREE_OK;
 }
 
@@ -93,17 +91,6 @@ static void dkp_predict(bpfree_model *m, const float *x, int B, float *scores, f
     memcpy(scores, s->h[m->n_layers], (size_t)B * m->cfg.outputs * sizeof(float));
 }
 
-static void dkp_free(bpfree_model *m) {
-    dkp_state *s = m->rs;
-    if (!s) return;
-    bp_acts_free(m, s->h);
-    bp_fblearn_free(m, &s->f);
-    bp_free(&m->mem, s->e);
-    bp_free(&m->mem, s->dh);
-    bp_free(&m->mem, s);
-    m->rs = NULL;
-}
-
 const bp_rule bp_rule_dkp = {
     .info = {.name = "dkp",
              .title = "Direct Kolen-Pollack",
@@ -118,6 +105,6 @@ const bp_rule bp_rule_dkp = {
     .init = dkp_init,
     .train_batch = dkp_train,
     .predict = dkp_predict,
-    .free = dkp_free,
+    .state_size = sizeof(dkp_state),
     .caps = BP_CAP_FEEDBACK | BP_CAP_LEARNED_FEEDBACK,
 };

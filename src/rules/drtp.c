@@ -12,16 +12,16 @@ typedef struct drtp_state {
 } drtp_state;
 
 static bpfree_status drtp_reserve(bpfree_model *m, bpfree_error *err) {
-    drtp_state *s = bp_alloc(&m->mem, sizeof *s);
-    if (!s) return bp_fail(err, BPFREE_ENOMEM, "out of memory (drtp state)");
-    m->rs = s;
+    drtp_state *s = m->rs;
     return bp_feedback_reserve(m, s->fb, err);
 }
 
 static bpfree_status drtp_init(bpfree_model *m, bpfree_error *err) {
     drtp_state *s = m->rs;
+    (void)err;
     bp_feedback_init(m, s->fb);
-    return bp_onepass_alloc(m, &s->p, err);
+    bp_work_reserve(m, &s->p);
+    return BPFREE_OK;
 }
 
 static bpfree_status drtp_train(bpfree_model *m, int B, double *loss, long *correct) {
@@ -50,6 +50,6 @@ const bp_rule bp_rule_drtp = {
     .train_batch = drtp_train,
     .pipe_layer = drtp_pipe_layer,
     .predict = bp_onepass_rule_predict,
-    .free = bp_onepass_rule_free,
+    .state_size = sizeof(drtp_state),
     .caps = BP_CAP_FEEDBACK | BP_CAP_VARIANCE,
 };

@@ -34,19 +34,17 @@ typedef struct f3_state {
 } f3_state;
 
 static bpfree_status f3_reserve(bpfree_model *m, bpfree_error *err) {
-    f3_state *s = bp_alloc(&m->mem, sizeof *s);
-    if (!s) return bp_fail(err, BPFREE_ENOMEM, "out of memory (f3 state)");
-    m->rs = s;
+    f3_state *s = m->rs;
     return bp_feedback_reserve(m, s->fb, err);
 }
 
 static bpfree_status f3_init(bpfree_model *m, bpfree_error *err) {
     f3_state *s = m->rs;
+    (void)err;
     bp_feedback_init(m, s->fb);
-    if (!(s->eb = bp_alloc_floats(&m->mem, (size_t)m->rows * m->cfg.outputs, "f3 batch errors",
-                                  err)))
-        return BPFREE_ENOMEM;
-    return bp_onepass_alloc(m, &s->p, err);
+    bp_scratch(m, &s->eb, (size_t)m->rows * m->cfg.outputs); /* the batch's stored errors */
+    bp_work_reserve(m, &s->p);
+    return BPFREE_OK;
 }
 
 /* The store is sized by the training set the first time it is seen, and
@@ -153,14 +151,10 @@ static void f3_describe(const bpfree_model *m, char *buf, size_t cap) {
              m->cfg.f3_onehot ? ", one-hot" : "", m->cfg.f3_softmax ? ", softmax" : "");
 }
 
+/* the store is sized by the first epoch's data, not at build */
 static void f3_free(bpfree_model *m) {
     f3_state *s = m->rs;
-    if (!s) return;
-    bp_onepass_free(m, &s->p);
-    bp_free(&m->mem, s->store);
-    bp_free(&m->mem, s->eb);
-    bp_free(&m->mem, s);
-    m->rs = NULL;
+    if (s) bp_free(&m->mem, s->store);
 }
 
 static const char *f3_error_name(int v) { return v == 0 ? "error" : v == 1 ? "loss" : "?"; }
@@ -196,6 +190,7 @@ const bp_rule bp_rule_f3 = {
     .predict = f3_predict,
     .describe = f3_describe,
     .free = f3_free,
+    .state_size = sizeof(f3_state),
     .caps = BP_CAP_FEEDBACK,
     .settings = f3_settings,
     .n_settings = (int)(sizeof f3_settings / sizeof *f3_settings),

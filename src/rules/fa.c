@@ -13,9 +13,7 @@ typedef struct fa_state {
 } fa_state;
 
 static bpfree_status fa_reserve(bpfree_model *m, bpfree_error *err) {
-    fa_state *s = bp_alloc(&m->mem, sizeof *s);
-    if (!s) return bp_fail(err, BPFREE_ENOMEM, "out of memory (fa state)");
-    m->rs = s;
+    fa_state *s = m->rs;
     for (int l = 1; l < m->n_layers; l++) {
         char name[32];
         snprintf(name, sizeof name, "B%d", l + 1);
@@ -33,7 +31,9 @@ static bpfree_status fa_init(bpfree_model *m, bpfree_error *err) {
         L->kind->init(L, &m->rng, Bl, NULL, m->cfg.feedback_init, m->cfg.init_std);
         s->back[l] = Bl;
     }
-    return bp_chain_alloc(m, &s->c, err);
+    (void)err;
+    bp_chain_reserve(m, &s->c);
+    return BPFREE_OK;
 }
 
 static bpfree_status fa_train(bpfree_model *m, int B, double *loss, long *correct) {
@@ -46,14 +46,6 @@ static void fa_predict(bpfree_model *m, const float *x, int B, float *scores, fl
     (void)heads;
     fa_state *s = m->rs;
     bp_forward_pingpong(m, x, B, s->c.d[0], s->c.d[1], scores);
-}
-
-static void fa_free(bpfree_model *m) {
-    fa_state *s = m->rs;
-    if (!s) return;
-    bp_chain_free(m, &s->c);
-    bp_free(&m->mem, s);
-    m->rs = NULL;
 }
 
 const bp_rule bp_rule_fa = {
@@ -69,6 +61,6 @@ const bp_rule bp_rule_fa = {
     .init = fa_init,
     .train_batch = fa_train,
     .predict = fa_predict,
-    .free = fa_free,
+    .state_size = sizeof(fa_state),
     .caps = BP_CAP_FEEDBACK | BP_CAP_VARIANCE,
 };

@@ -44,9 +44,7 @@ static void fdfa_defaults(bpfree_config *c) {
 }
 
 static bpfree_status fdfa_reserve(bpfree_model *m, bpfree_error *err) {
-    fdfa_state *s = bp_alloc(&m->mem, sizeof *s);
-    if (!s) return bp_fail(err, BPFREE_ENOMEM, "out of memory (fdfa state)");
-    m->rs = s;
+    fdfa_state *s = m->rs;
     return bp_fblearn_reserve(m, &s->f, err);
 }
 
@@ -54,16 +52,14 @@ static bpfree_status fdfa_init(bpfree_model *m, bpfree_error *err) {
     fdfa_state *s = m->rs;
     const size_t B = (size_t)m->rows, W = (size_t)bp_max_width(m), C = (size_t)m->cfg.outputs;
     bpfree_status st = bp_fblearn_init(m, &s->f, err);
-    if (st || (st = bp_acts_alloc(m, s->h, err))) return st;
-    for (int l = 0; l < m->cfg.n_hidden; l++)
-        if (!(s->v[l] = bp_alloc_floats(&m->mem, B * m->layers[l].out, "perturbations", err)))
-            return BPFREE_ENOMEM;
-    if (!(s->t[0] = bp_alloc_floats(&m->mem, B * W, "tangent", err)) ||
-        !(s->t[1] = bp_alloc_floats(&m->mem, B * W, "tangent", err)) ||
-        !(s->dout = bp_alloc_floats(&m->mem, B * C, "output tangent", err)) ||
-        !(s->e = bp_alloc_floats(&m->mem, B * C, "output error", err)) ||
-        !(s->dh = bp_alloc_floats(&m->mem, B * W, "hidden signal", err)))
-        return BPFREE_ENOMEM;
+    if (st) return st;
+    bp_acts_reserve(m, s->h);
+    for (int l = 0; l < m->cfg.n_hidden; l++) bp_scratch(m, &s->v[l], B * m->layers[l].out);
+    bp_scratch(m, &s->t[0], B * W); /* tangents */
+    bp_scratch(m, &s->t[1], B * W);
+    bp_scratch(m, &s->dout, B * C); /* output tangent */
+    bp_scratch(m, &s->e, B * C);    /* output error */
+    bp_scratch(m, &s->dh, B * W);   /* hidden signal */
     return BPFREE_OK;
 }
 
@@ -108,18 +104,6 @@ static void fdfa_predict(bpfree_model *m, const float *x, int B, float *scores, 
     bp_forward_pingpong(m, x, B, s->t[0], s->t[1], scores);
 }
 
-static void fdfa_free(bpfree_model *m) {
-    fdfa_state *s = m->rs;
-    if (!s) return;
-    bp_acts_free(m, s->h);
-    bp_fblearn_free(m, &s->f);
-    for (int l = 0; l < BPFREE_MAX_LAYERS; l++) bp_free(&m->mem, s->v[l]);
-    void *bufs[] = {s->t[0], s->t[1], s->dout, s->e, s->dh};
-    for (size_t i = 0; i < sizeof bufs / sizeof *bufs; i++) bp_free(&m->mem, bufs[i]);
-    bp_free(&m->mem, s);
-    m->rs = NULL;
-}
-
 /* Adam or SGD feedback keeps moments of its own in rule memory, which a
  * redraw of the step for --diagnose variance would change; EMA keeps none. */
 static bpfree_status fdfa_check(const bpfree_config *c, bpfree_error *err) {
@@ -145,7 +129,7 @@ const bp_rule bp_rule_fdfa = {
     .init = fdfa_init,
     .train_batch = fdfa_train,
     .predict = fdfa_predict,
-    .free = fdfa_free,
+    .state_size = sizeof(fdfa_state),
     /* --diagnose variance: only with EMA feedback (fdfa_check) */
     .caps = BP_CAP_FEEDBACK | BP_CAP_LEARNED_FEEDBACK | BP_CAP_VARIANCE,
     .check = fdfa_check,

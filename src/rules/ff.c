@@ -74,9 +74,7 @@
 /* --------------------------------------------------------------- build */
 
 static bpfree_status ff_reserve(bpfree_model *m, bpfree_error *err) {
-    ff_state *s = bp_alloc(&m->mem, sizeof *s);
-    if (!s) return bp_fail(err, BPFREE_ENOMEM, "out of memory (ff state)");
-    m->rs = s;
+    ff_state *s = m->rs;
     s->kind = m->rule == &bp_rule_cff_adaptive ? FF_COLLAB_ADAPTIVE
               : m->rule == &bp_rule_cff_fixed  ? FF_COLLAB_FIXED
                                                : FF_PLAIN;
@@ -101,32 +99,24 @@ static bpfree_status ff_reserve(bpfree_model *m, bpfree_error *err) {
 /* h_l and n_l (P, O_l): two ping-pong buffers each for ff, one per layer for
  * CFF (see ff_state); and the neutral rows' n_l (R, O_l), which the head
  * reads once every layer has run. */
-static bpfree_status alloc_activations(bpfree_model *m, ff_state *s, bpfree_error *err) {
+static void reserve_activations(bpfree_model *m, ff_state *s) {
     const size_t P = (size_t)s->P;
     if (s->kind == FF_PLAIN) {
         size_t Wh = 0; /* widest layer output */
         for (int l = 0; l < s->L; l++)
             Wh = (size_t)m->layers[l].out > Wh ? (size_t)m->layers[l].out : Wh;
-        for (int k = 0; k < 4; k++)
-            if (!(s->ping[k] = bp_alloc_floats(&m->mem, P * Wh, "ff activations", err)))
-                return BPFREE_ENOMEM;
+        for (int k = 0; k < 4; k++) bp_scratch(m, &s->ping[k], P * Wh);
         for (int l = 0; l < s->L; l++) {
-            s->h[l] = s->ping[l % 2];
-            s->n[l] = s->ping[2 + l % 2];
+            bp_scratch_alias(m, &s->h[l], &s->ping[l % 2]);
+            bp_scratch_alias(m, &s->n[l], &s->ping[2 + l % 2]);
         }
     } else {
-        for (int l = 0; l < s->L; l++)
-            if (!(s->h[l] = bp_alloc_floats(&m->mem, P * m->layers[l].out, "ff activations",
-                                            err)) ||
-                !(s->n[l] = bp_alloc_floats(&m->mem, P * m->layers[l].out, "ff activations",
-                                            err)))
-                return BPFREE_ENOMEM;
+        for (int l = 0; l < s->L; l++) {
+            bp_scratch(m, &s->h[l], P * m->layers[l].out);
+            bp_scratch(m, &s->n[l], P * m->layers[l].out);
+        }
     }
-    for (int l = 0; l < s->L; l++)
-        if (!(s->nn[l] = bp_alloc_floats(&m->mem, (size_t)s->R * m->layers[l].out,
-                                         "ff neutral activations", err)))
-            return BPFREE_ENOMEM;
-    return BPFREE_OK;
+    for (int l = 0; l < s->L; l++) bp_scratch(m, &s->nn[l], (size_t)s->R * m->layers[l].out);
 }
 
 /* --pipeline: plain ff with random negatives only; a batch's embedded rows */
@@ -139,9 +129,7 @@ static bpfree_status pipeline_init(bpfree_model *m, ff_state *s, bpfree_error *e
                            ? "CFF's layers need every layer's goodness of the batch first"
                            : "hard negatives come from the one-pass head's prediction on "
                              "the batch, which needs every layer before layer 1 can train");
-    if (!(s->Xp = bp_alloc_floats(&m->mem, 3 * (size_t)m->batch * c->inputs,
-                                  "ff pipelined inputs", err)))
-        return BPFREE_ENOMEM;
+    bp_scratch(m, &s->Xp, 3 * (size_t)m->batch * c->inputs);
     return BPFREE_OK;
 }
 
@@ -157,19 +145,17 @@ static bpfree_status ff_init(bpfree_model *m, bpfree_error *err) {
     s->R = m->batch < FF_CHUNK ? m->batch : FF_CHUNK;
     s->P = 3 * s->R > C + 1 ? 3 * s->R : C + 1;
     const size_t P = (size_t)s->P, W = (size_t)bp_max_width(m), hn = (size_t)C * s->sumW + C;
-    if (!(s->X = bp_alloc_floats(&m->mem, P * c->inputs, "ff inputs", err)) ||
-        !(s->dz = bp_alloc_floats(&m->mem, 2 * (size_t)s->R * W, "ff deltas", err)) ||
-        !(s->G = bp_alloc_floats(&m->mem, P * s->L, "goodness", err)) ||
-        !(s->dG = bp_alloc_floats(&m->mem, 2 * (size_t)s->R, "goodness gradient", err)) ||
-        !(s->logits = bp_alloc_floats(&m->mem, P * C, "one-pass logits", err)) ||
-        !(s->psum = bp_alloc_floats(&m->mem, (size_t)s->sumW, "peer sums", err)) ||
-        !(s->hm = bp_alloc_floats(&m->mem, hn, "head Adam", err)) ||
-        !(s->hv = bp_alloc_floats(&m->mem, hn, "head Adam", err)))
-        return BPFREE_ENOMEM;
-    bpfree_status st = alloc_activations(m, s, err);
-    if (st) return st;
-    if (!(s->neg = bp_alloc(&m->mem, (size_t)s->R * sizeof(int))))
-        return bp_fail(err, BPFREE_ENOMEM, "out of memory (negative labels)");
+    bp_scratch(m, &s->X, P * c->inputs);        /* embedded inputs */
+    bp_scratch(m, &s->dz, 2 * (size_t)s->R * W); /* deltas */
+    bp_scratch(m, &s->G, P * s->L);              /* goodness */
+    bp_scratch(m, &s->dG, 2 * (size_t)s->R);     /* its gradient */
+    bp_scratch(m, &s->logits, P * C);            /* one-pass logits */
+    bp_scratch(m, &s->psum, (size_t)s->sumW);    /* peer sums */
+    bp_scratch(m, &s->hm, hn);                   /* the head's Adam moments */
+    bp_scratch(m, &s->hv, hn);
+    reserve_activations(m, s);
+    bp_scratch_ints(m, &s->neg, (size_t)s->R);   /* negative labels */
+    bpfree_status st;
     if (c->pipeline >= 2 && (st = pipeline_init(m, s, err))) return st;
     /* the head's own Adam: PyTorch defaults, no decay, constant lr */
     s->hopt.cfg = (bpfree_optim_config){.kind = BPFREE_OPTIM_ADAM, .lr = c->ff_head_lr,
@@ -187,23 +173,6 @@ ff_io bp_ff_work_io(const ff_state *s, int l) {
                    .G = s->G + (size_t)l * s->P,
                    .dz = s->dz,
                    .dG = s->dG};
-}
-
-static void ff_free(bpfree_model *m) {
-    ff_state *s = m->rs;
-    if (!s) return;
-    void *bufs[] = {s->X, s->dz, s->G, s->dG, s->logits, s->psum, s->hm, s->hv, s->neg, s->Xp};
-    for (size_t i = 0; i < sizeof bufs / sizeof *bufs; i++) bp_free(&m->mem, bufs[i]);
-    for (int l = 0; l < BPFREE_MAX_LAYERS; l++) {
-        if (s->kind != FF_PLAIN) {
-            bp_free(&m->mem, s->h[l]);
-            bp_free(&m->mem, s->n[l]);
-        }
-        bp_free(&m->mem, s->nn[l]);
-    }
-    for (int k = 0; k < 4; k++) bp_free(&m->mem, s->ping[k]);
-    bp_free(&m->mem, s);
-    m->rs = NULL;
 }
 
 static void ff_describe(const bpfree_model *m, char *buf, size_t cap) {
@@ -258,7 +227,7 @@ static void ff_defaults(bpfree_config *c) { c->batch = 100; }
         .predict = bp_ff_predict,                                                          \
         .n_heads = bp_ff_n_heads,                                                          \
         .describe = ff_describe,                                                           \
-        .free = ff_free,                                                                   \
+        .state_size = sizeof(ff_state),                                                    \
         .settings = bp_ff_settings,                                                        \
         .n_settings = BP_FF_N_SETTINGS,                                                    \
         .presets = bp_ff_presets,                                                          \

@@ -33,21 +33,16 @@ typedef struct fga_state {
 } fga_state;
 
 static bpfree_status fga_init(bpfree_model *m, bpfree_error *err) {
-    fga_state *s = bp_alloc(&m->mem, sizeof *s);
-    if (!s) return bp_fail(err, BPFREE_ENOMEM, "out of memory (fg-a state)");
-    m->rs = s;
+    fga_state *s = m->rs;
     const size_t B = (size_t)m->rows, W = (size_t)bp_max_width(m), C = (size_t)m->cfg.outputs;
-    bpfree_status st = bp_acts_alloc(m, s->h, err);
-    if (st) return st;
-    for (int l = 0; l < m->n_layers; l++)
-        if (!(s->u[l] = bp_alloc_floats(&m->mem, B * m->layers[l].out, "perturbations", err)))
-            return BPFREE_ENOMEM;
-    if (!(s->t[0] = bp_alloc_floats(&m->mem, B * W, "tangent", err)) ||
-        !(s->t[1] = bp_alloc_floats(&m->mem, B * W, "tangent", err)) ||
-        !(s->dout = bp_alloc_floats(&m->mem, B * C, "output tangent", err)) ||
-        !(s->e = bp_alloc_floats(&m->mem, B * C, "output error", err)) ||
-        !(s->dl = bp_alloc_floats(&m->mem, B, "directional derivatives", err)))
-        return BPFREE_ENOMEM;
+    (void)err;
+    bp_acts_reserve(m, s->h);
+    for (int l = 0; l < m->n_layers; l++) bp_scratch(m, &s->u[l], B * m->layers[l].out);
+    bp_scratch(m, &s->t[0], B * W); /* tangents */
+    bp_scratch(m, &s->t[1], B * W);
+    bp_scratch(m, &s->dout, B * C); /* output tangent */
+    bp_scratch(m, &s->e, B * C);    /* output error */
+    bp_scratch(m, &s->dl, B);       /* directional derivatives */
     return BPFREE_OK;
 }
 
@@ -86,17 +81,6 @@ static void fga_predict(bpfree_model *m, const float *x, int B, float *scores, f
     bp_forward_pingpong(m, x, B, s->t[0], s->t[1], scores);
 }
 
-static void fga_free(bpfree_model *m) {
-    fga_state *s = m->rs;
-    if (!s) return;
-    bp_acts_free(m, s->h);
-    for (int l = 0; l < BPFREE_MAX_LAYERS; l++) bp_free(&m->mem, s->u[l]);
-    void *bufs[] = {s->t[0], s->t[1], s->dout, s->e, s->dl};
-    for (size_t i = 0; i < sizeof bufs / sizeof *bufs; i++) bp_free(&m->mem, bufs[i]);
-    bp_free(&m->mem, s);
-    m->rs = NULL;
-}
-
 const bp_rule bp_rule_fga = {
     .info = {.name = "fg-a",
              .title = "Forward Gradient (activities)",
@@ -110,6 +94,6 @@ const bp_rule bp_rule_fga = {
     .init = fga_init,
     .train_batch = fga_train,
     .predict = fga_predict,
-    .free = fga_free,
+    .state_size = sizeof(fga_state),
     .caps = BP_CAP_VARIANCE,
 };

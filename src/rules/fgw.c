@@ -32,19 +32,16 @@ typedef struct fgw_state {
 } fgw_state;
 
 static bpfree_status fgw_init(bpfree_model *m, bpfree_error *err) {
-    fgw_state *s = bp_alloc(&m->mem, sizeof *s);
-    if (!s) return bp_fail(err, BPFREE_ENOMEM, "out of memory (fg-w state)");
-    m->rs = s;
+    fgw_state *s = m->rs;
     const size_t B = (size_t)m->rows, W = (size_t)bp_max_width(m), C = (size_t)m->cfg.outputs;
-    bpfree_status st = bp_acts_alloc(m, s->h, err);
-    if (st) return st;
-    if (!(s->t[0] = bp_alloc_floats(&m->mem, B * W, "tangent", err)) ||
-        !(s->t[1] = bp_alloc_floats(&m->mem, B * W, "tangent", err)) ||
-        !(s->dout = bp_alloc_floats(&m->mem, B * C, "output tangent", err)) ||
-        !(s->e = bp_alloc_floats(&m->mem, B * C, "output error", err)) ||
-        !(s->dl = bp_alloc_floats(&m->mem, B, "directional derivatives", err)) ||
-        !(s->V = bp_alloc_floats(&m->mem, m->n_params, "weight perturbations", err)))
-        return BPFREE_ENOMEM;
+    (void)err;
+    bp_acts_reserve(m, s->h);
+    bp_scratch(m, &s->t[0], B * W);      /* tangents */
+    bp_scratch(m, &s->t[1], B * W);
+    bp_scratch(m, &s->dout, B * C);      /* output tangent */
+    bp_scratch(m, &s->e, B * C);         /* output error */
+    bp_scratch(m, &s->dl, B);            /* directional derivatives */
+    bp_scratch(m, &s->V, m->n_params);   /* weight perturbations */
     return BPFREE_OK;
 }
 
@@ -84,16 +81,6 @@ static void fgw_predict(bpfree_model *m, const float *x, int B, float *scores, f
     bp_forward_pingpong(m, x, B, s->t[0], s->t[1], scores);
 }
 
-static void fgw_free(bpfree_model *m) {
-    fgw_state *s = m->rs;
-    if (!s) return;
-    bp_acts_free(m, s->h);
-    void *bufs[] = {s->t[0], s->t[1], s->dout, s->e, s->dl, s->V};
-    for (size_t i = 0; i < sizeof bufs / sizeof *bufs; i++) bp_free(&m->mem, bufs[i]);
-    bp_free(&m->mem, s);
-    m->rs = NULL;
-}
-
 const bp_rule bp_rule_fgw = {
     .info = {.name = "fg-w",
              .title = "Forward Gradient (weights)",
@@ -107,6 +94,6 @@ const bp_rule bp_rule_fgw = {
     .init = fgw_init,
     .train_batch = fgw_train,
     .predict = fgw_predict,
-    .free = fgw_free,
+    .state_size = sizeof(fgw_state),
     .caps = BP_CAP_VARIANCE,
 };

@@ -40,9 +40,7 @@ static int lgfga_n_heads(const bpfree_model *m) {
 }
 
 static bpfree_status lgfga_reserve(bpfree_model *m, bpfree_error *err) {
-    lgfga_state *s = bp_alloc(&m->mem, sizeof *s);
-    if (!s) return bp_fail(err, BPFREE_ENOMEM, "out of memory (lg-fg-a state)");
-    m->rs = s;
+    lgfga_state *s = m->rs;
     s->n_heads = lgfga_n_heads(m);
     for (int i = 0; i < s->n_heads; i++) {
         char name[32];
@@ -60,14 +58,14 @@ static bpfree_status lgfga_init(bpfree_model *m, bpfree_error *err) {
     for (int i = 0; i < s->n_heads; i++)
         bp_init_fill(&m->rng, bp_tensor_ptr(m, s->M[i]), m->cfg.outputs, m->cfg.hidden[i],
                      m->cfg.init, m->cfg.init_std);
-    if (!(s->a[0] = bp_alloc_floats(&m->mem, B * W, "activations", err)) ||
-        !(s->a[1] = bp_alloc_floats(&m->mem, B * W, "activations", err)) ||
-        !(s->u = bp_alloc_floats(&m->mem, B * W, "perturbations", err)) ||
-        !(s->G = bp_alloc_floats(&m->mem, B * C, "local logits", err)) ||
-        !(s->e = bp_alloc_floats(&m->mem, B * C, "local error", err)) ||
-        !(s->dG = bp_alloc_floats(&m->mem, B * C, "local tangent", err)) ||
-        !(s->dl = bp_alloc_floats(&m->mem, B, "directional derivatives", err)))
-        return BPFREE_ENOMEM;
+    (void)err;
+    bp_scratch(m, &s->a[0], B * W); /* activations */
+    bp_scratch(m, &s->a[1], B * W);
+    bp_scratch(m, &s->u, B * W);    /* perturbations */
+    bp_scratch(m, &s->G, B * C);    /* local logits */
+    bp_scratch(m, &s->e, B * C);    /* local error */
+    bp_scratch(m, &s->dG, B * C);   /* local tangent */
+    bp_scratch(m, &s->dl, B);       /* directional derivatives */
     return BPFREE_OK;
 }
 
@@ -138,15 +136,6 @@ static void lgfga_predict(bpfree_model *m, const float *x, int B, float *scores,
     }
 }
 
-static void lgfga_free(bpfree_model *m) {
-    lgfga_state *s = m->rs;
-    if (!s) return;
-    void *bufs[] = {s->a[0], s->a[1], s->u, s->G, s->e, s->dG, s->dl};
-    for (size_t i = 0; i < sizeof bufs / sizeof *bufs; i++) bp_free(&m->mem, bufs[i]);
-    bp_free(&m->mem, s);
-    m->rs = NULL;
-}
-
 const bp_rule bp_rule_lgfga = {
     .info = {.name = "lg-fg-a",
              .title = "Local Greedy Forward Gradient",
@@ -162,6 +151,6 @@ const bp_rule bp_rule_lgfga = {
     .train_batch = lgfga_train,
     .predict = lgfga_predict,
     .n_heads = lgfga_n_heads,
-    .free = lgfga_free,
+    .state_size = sizeof(lgfga_state),
     .caps = BP_CAP_VARIANCE,
 };

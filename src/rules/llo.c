@@ -8,10 +8,10 @@ typedef struct llo_state {
 } llo_state;
 
 static bpfree_status llo_init(bpfree_model *m, bpfree_error *err) {
-    llo_state *s = bp_alloc(&m->mem, sizeof *s);
-    if (!s) return bp_fail(err, BPFREE_ENOMEM, "out of memory (llo state)");
-    m->rs = s;
-    return bp_onepass_alloc(m, &s->p, err);
+    (void)err;
+    llo_state *s = m->rs;
+    bp_work_reserve(m, &s->p);
+    return BPFREE_OK;
 }
 
 static bpfree_status llo_train(bpfree_model *m, int B, double *loss, long *correct) {
@@ -39,6 +39,6 @@ const bp_rule bp_rule_llo = {
     .train_batch = llo_train,
     .pipe_layer = llo_pipe_layer,
     .predict = bp_onepass_rule_predict,
-    .free = bp_onepass_rule_free,
+    .state_size = sizeof(llo_state),
     .caps = BP_CAP_VARIANCE,
 };

@@ -26,9 +26,7 @@ static void mf_defaults(bpfree_config *c) { (void)c; }
 static int mf_n_heads(const bpfree_model *m) { return m->cfg.n_hidden; }
 
 static bpfree_status mf_reserve(bpfree_model *m, bpfree_error *err) {
-    mf_state *s = bp_alloc(&m->mem, sizeof *s);
-    if (!s) return bp_fail(err, BPFREE_ENOMEM, "out of memory (mf state)");
-    m->rs = s;
+    mf_state *s = m->rs;
     for (int i = 0; i < m->cfg.n_hidden; i++) {
         char name[32];
         snprintf(name, sizeof name, "M%d", i + 1);
@@ -44,7 +42,9 @@ static bpfree_status mf_init(bpfree_model *m, bpfree_error *err) {
     for (int i = 0; i < m->cfg.n_hidden; i++)
         bp_init_fill(&m->rng, bp_tensor_ptr(m, s->M[i]), m->cfg.outputs, m->cfg.hidden[i],
                      m->cfg.init, m->cfg.init_std);
-    return bp_work_alloc(m, &s->w, err);
+    (void)err;
+    bp_work_reserve(m, &s->w);
+    return BPFREE_OK;
 }
 
 /* G (B, C) = a (B, n) M^T, M (C, n)   (eq. 5) */
@@ -132,14 +132,6 @@ static void mf_predict(bpfree_model *m, const float *x, int B, float *scores, fl
     }
 }
 
-static void mf_free(bpfree_model *m) {
-    mf_state *s = m->rs;
-    if (!s) return;
-    bp_work_free(m, &s->w);
-    bp_free(&m->mem, s);
-    m->rs = NULL;
-}
-
 static const char *predict_n(int v) { return bpfree_predict_name((bpfree_predict_mode)v); }
 
 static const bp_setting mf_settings[] = {
@@ -169,5 +161,5 @@ const bp_rule bp_rule_mf = {
     .settings = mf_settings,
     .n_settings = (int)(sizeof mf_settings / sizeof *mf_settings),
     .prediction = mf_prediction,
-    .free = mf_free,
+    .state_size = sizeof(mf_state),
 };

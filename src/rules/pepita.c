@@ -36,9 +36,7 @@ static void pepita_defaults(bpfree_config *c) {
 }
 
 static bpfree_status pepita_reserve(bpfree_model *m, bpfree_error *err) {
-    pepita_state *s = bp_alloc(&m->mem, sizeof *s);
-    if (!s) return bp_fail(err, BPFREE_ENOMEM, "out of memory (pepita state)");
-    m->rs = s;
+    pepita_state *s = m->rs;
     s->F = bp_model_reserve(m, "F", (size_t)m->cfg.inputs * m->cfg.outputs, 0);
     return s->F < 0 ? bp_fail(err, BPFREE_EINVAL, "too many tensors") : BPFREE_OK;
 }
@@ -52,14 +50,13 @@ static bpfree_status pepita_init(bpfree_model *m, bpfree_error *err) {
         F[i] = a * (2.0f * bp_rng_uniform(&m->rng) - 1.0f);
     for (int l = 0; l < m->n_layers; l++) /* no biases, whatever --init drew */
         memset(m->layers[l].b, 0, (size_t)m->layers[l].out * sizeof(float));
-    bpfree_status st = bp_acts_alloc(m, s->h, err);
-    if (st) return st;
-    if (!(s->hm[0] = bp_alloc_floats(&m->mem, B * W, "modulated activations", err)) ||
-        !(s->hm[1] = bp_alloc_floats(&m->mem, B * W, "modulated activations", err)) ||
-        !(s->xm = bp_alloc_floats(&m->mem, B * D, "modulated input", err)) ||
-        !(s->e = bp_alloc_floats(&m->mem, B * m->cfg.outputs, "output error", err)) ||
-        !(s->dz = bp_alloc_floats(&m->mem, B * W, "pepita deltas", err)))
-        return BPFREE_ENOMEM;
+    (void)err;
+    bp_acts_reserve(m, s->h);
+    bp_scratch(m, &s->hm[0], B * W); /* modulated activations */
+    bp_scratch(m, &s->hm[1], B * W);
+    bp_scratch(m, &s->xm, B * D);    /* modulated input */
+    bp_scratch(m, &s->e, B * m->cfg.outputs); /* output error */
+    bp_scratch(m, &s->dz, B * W);    /* deltas */
     return BPFREE_OK;
 }
 
@@ -112,16 +109,6 @@ static void pepita_predict(bpfree_model *m, const float *x, int B, float *scores
     bp_forward_pingpong(m, x, B, s->hm[0], s->hm[1], scores);
 }
 
-static void pepita_free(bpfree_model *m) {
-    pepita_state *s = m->rs;
-    if (!s) return;
-    bp_acts_free(m, s->h);
-    float *bufs[] = {s->hm[0], s->hm[1], s->xm, s->e, s->dz};
-    for (size_t i = 0; i < sizeof bufs / sizeof *bufs; i++) bp_free(&m->mem, bufs[i]);
-    bp_free(&m->mem, s);
-    m->rs = NULL;
-}
-
 static const bp_setting pepita_settings[] = {
     BP_ROW_NUM("pepita-f", "pepita_f", "F", "the input projection F = F * U(±sqrt(6/D)), (D, C)",
                "0.05", BP_SET_FLOAT, pepita_f, 0, BP_SET_BIG, BP_SET_LO_OPEN, 0),
@@ -141,7 +128,7 @@ const bp_rule bp_rule_pepita = {
     .init = pepita_init,
     .train_batch = pepita_train,
     .predict = pepita_predict,
-    .free = pepita_free,
+    .state_size = sizeof(pepita_state),
     .caps = BP_CAP_VARIANCE,
     .settings = pepita_settings,
     .n_settings = 1,
