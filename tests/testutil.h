@@ -524,4 +524,56 @@ static inline void tu_rule_learns(const char *rule, float lr, int fb_ema) {
     bpfree_model_free(m);
     bpfree_data_free(&ds);
 }
+/* ------------------------------------------- same bits, several threads */
+
+static inline int tu_same(const float *a, const float *b, size_t n) {
+    return n == 0 || memcmp(a, b, n * sizeof(float)) == 0;
+}
+
+/* Parameters and optimizer moments. */
+static inline int tu_same_params(const bpfree_model *a, const bpfree_model *b) {
+    if (a->n_params != b->n_params) return 0;
+    const size_t n = a->n_params;
+    return tu_same(a->params, b->params, n) && tu_same(a->opt_m, b->opt_m, n) &&
+           (!a->opt_v ? !b->opt_v : (b->opt_v && tu_same(a->opt_v, b->opt_v, n)));
+}
+
+/* Both models' whole state: parameters, gradients, optimizer moments. */
+static inline int tu_same_state(const bpfree_model *a, const bpfree_model *b) {
+    return tu_same_params(a, b) && tu_same(a->grads, b->grads, a->n_params);
+}
+
+/* The optimizers a fused step must reproduce bit for bit: Adam, AdamW, SGD
+ * with momentum, Nesterov + decay. */
+static const bpfree_optim_config tu_optims[] __attribute__((unused)) = {
+    {.kind = BPFREE_OPTIM_ADAM, .lr = 1e-3f, .beta1 = 0.9f, .beta2 = 0.999f, .eps = 1e-8f},
+    {.kind = BPFREE_OPTIM_ADAM, .lr = 2e-3f, .beta1 = 0.8f, .beta2 = 0.99f, .eps = 1e-6f,
+     .weight_decay = 0.01f, .decoupled = 1},
+    {.kind = BPFREE_OPTIM_SGD, .lr = 0.05f, .momentum = 0.9f, .beta1 = 0.9f, .beta2 = 0.999f,
+     .eps = 1e-8f},
+    {.kind = BPFREE_OPTIM_SGD, .lr = 0.05f, .momentum = 0.9f, .nesterov = 1,
+     .weight_decay = 1e-3f, .beta1 = 0.9f, .beta2 = 0.999f, .eps = 1e-8f},
+};
+#define TU_N_OPTIMS (sizeof tu_optims / sizeof *tu_optims)
+
+/* RULE with its defaults on dd inputs and 10 classes, hidden layers of 200
+ * and h2, batch 128, split threading on `threads` threads */
+static inline bpfree_model *tu_split_net(const char *rule, int dd, int h2, uint64_t seed,
+                                         int threads) {
+    bpfree_config cfg;
+    bpfree_error err = {0};
+    assert_int_equal(bpfree_config_default(&cfg, rule, dd, 10, &err), BPFREE_OK);
+    cfg.n_hidden = 2;
+    cfg.hidden[0] = 200;
+    cfg.hidden[1] = h2;
+    cfg.batch = 128;
+    cfg.seed = seed;
+    cfg.threads = threads;
+    cfg.threading = BPFREE_THREADING_SPLIT;
+    return tu_new_model(&cfg, 0);
+}
+
+/* FLOPs of one product op(A) (M, K) op(B) (K, N), as the profiler counts. */
+static inline double tu_flops(int M, int N, int K) { return 2.0 * M * N * K; }
+
 #endif
