@@ -151,20 +151,6 @@ static int mnist_in(const char *root) {
            has_file(d, "t10k-images-idx3-ubyte") && has_file(d, "t10k-labels-idx1-ubyte");
 }
 
-static int count_tmp_files(const char *dir) {
-    DIR *d = opendir(dir);
-    assert_non_null(d);
-    int n = 0;
-    struct dirent *e;
-    while ((e = readdir(d)))
-        if (strstr(e->d_name, ".tmp.")) {
-            print_message("  leftover temporary file %s/%s\n", dir, e->d_name);
-            n++;
-        }
-    closedir(d);
-    return n;
-}
-
 /* p made absolute against the current directory (the runs change it). */
 static int abs_path(const char *p, char *out, size_t cap) {
     char cwd[PATH_MAX];
@@ -509,7 +495,7 @@ static void test_train_eval(void **state) {
     assert_string_equal(acc, acc2);
     run_free(&r);
 
-    assert_int_equal(count_tmp_files(dir), 0);
+    assert_int_equal(tu_count_entries(dir, ".tmp."), 0);
 
     log_test_acc = test_acc;
     log_layer_acc = layer_acc;
@@ -592,7 +578,7 @@ static void test_unwritable_outputs_fail_early(void **state) {
         }
         expect_error(which[i], r, bad, NULL);
     }
-    assert_int_equal(count_tmp_files(tmp), 0);
+    assert_int_equal(tu_count_entries(tmp, ".tmp."), 0);
     assert_int_equal(late, 0);
 }
 

@@ -163,14 +163,6 @@ static void ref_rows(const bpfree_model *m, int B, ref_batch *rb) {
     }
 }
 
-/* 1 if some |a - ref| exceeds 10x the tolerance atol + rtol |ref| (quietly):
- * the check with that tolerance tells a from ref. */
-static int differs(const float *a, const float *ref, size_t n, double atol, double rtol) {
-    for (size_t i = 0; i < n; i++)
-        if (fabs((double)a[i] - ref[i]) > 10.0 * (atol + rtol * fabs((double)ref[i]))) return 1;
-    return 0;
-}
-
 /* Step g of layer l: (p_old - p_new) / lr. */
 static void taken_grad(const bpfree_model *m, int l, const float *p0, const float *p1, float *g) {
     const bp_dense *L = &m->layers[l];
@@ -414,7 +406,7 @@ static void test_cff_no_cross_gradient(void **state) {
     ref_layer_grad(m, &rb, 0, p0, 1.0, 1, 0, num); /* only layer 1 exists yet */
     assert_true(tu_close("greedy cff layer 1", g, num, n1, 2e-4, 2e-3));
     ref_layer_grad(m, &rb, 0, p0, 1.0, 2, 0, num); /* with G_2 at its initial weights */
-    assert_true(differs(g, num, n1, 2e-4, 2e-3));
+    assert_true(clearly_differs(g, num, n1, 2e-4, 2e-3));
     assert_memory_equal(p0 + L2->off, m->params + L2->off,
                         ((size_t)L2->out * L2->in + L2->out) * sizeof(float));
     assert_int_equal(bpfree_model_gammas(m, gam, 4), 2);
@@ -610,7 +602,7 @@ static void test_batched_prediction(void **state) {
         float all[10 * 4];
         for (int i = 0; i < B * C; i++)
             all[i] = layer[i] + layer[B * C + i] + layer[2 * B * C + i];
-        if (skip) assert_true(differs(good, all, B * C, 1e-4, 1e-5));
+        if (skip) assert_true(clearly_differs(good, all, B * C, 1e-4, 1e-5));
         else assert_true(tu_close("sum over layers", good, all, B * C, 1e-4, 1e-5));
         /* through the public API, and without heads */
         float s2[10 * 4];

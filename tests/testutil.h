@@ -576,4 +576,38 @@ static inline bpfree_model *tu_split_net(const char *rule, int dd, int h2, uint6
 /* FLOPs of one product op(A) (M, K) op(B) (K, N), as the profiler counts. */
 static inline double tu_flops(int M, int N, int K) { return 2.0 * M * N * K; }
 
+/* ------------------------------------------------------ files and errors */
+
+/* Expect `s` to be `code` with every one of the NULL-terminated keys in the
+ * message; print the message if not. */
+static inline void tu_expect_error(bpfree_status s, const bpfree_error *e, bpfree_status code,
+                                   ...) {
+    if (s != code) print_message("  got status %d (%s): %s\n", s, bpfree_strerror(s), e->msg);
+    assert_int_equal(s, code);
+    va_list ap;
+    va_start(ap, code);
+    for (const char *k = va_arg(ap, const char *); k; k = va_arg(ap, const char *)) {
+        if (!strstr(e->msg, k)) print_message("  message \"%s\" lacks \"%s\"\n", e->msg, k);
+        assert_non_null(strstr(e->msg, k));
+    }
+    va_end(ap);
+}
+
+/* Number of entries in dir whose name contains `part` (NULL: all entries);
+ * those with `part` are printed (a leftover file). */
+static inline int tu_count_entries(const char *dir, const char *part) {
+    DIR *d = opendir(dir);
+    assert_non_null(d);
+    int n = 0;
+    struct dirent *e;
+    while ((e = readdir(d))) {
+        if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, "..")) continue;
+        if (!part || strstr(e->d_name, part)) {
+            if (part) print_message("  leftover file: %s/%s\n", dir, e->d_name);
+            n++;
+        }
+    }
+    closedir(d);
+    return n;
+}
 #endif
