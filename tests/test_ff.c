@@ -646,83 +646,6 @@ static void test_no_alloc_and_runs(void **state) {
     }
 }
 
-/* ------------------------------------------------ presets on the CLI */
-
-/* Run the CLI (from $BPFREE_BIN, else build/bpfree) on the small
- * breast-cancer set and load the model it saves. */
-static bpfree_model *cli_model(const char *args, const char *path, int expect_ok) {
-    const char *bin = getenv("BPFREE_BIN");
-    if (!bin || !*bin) bin = "build/bpfree";
-    char cmd[2048];
-    snprintf(cmd, sizeof cmd,
-             "%s train --data breast-cancer --threads 1 --quiet %s --save %s >/dev/null 2>&1", bin,
-             args, path);
-    int rc = system(cmd);
-    if (rc != 0) {
-        if (expect_ok) printf("  failed (%d): %s\n", rc, cmd);
-        return NULL;
-    }
-    bpfree_model *m = NULL;
-    bpfree_error err;
-    if (bpfree_model_load(path, &m, &err)) printf("  load: %s\n", err.msg);
-    return m;
-}
-
-static void test_cli_presets(void **state) {
-    (void)state;
-    const char *bin = getenv("BPFREE_BIN");
-    if ((!bin || !*bin) && access("build/bpfree", X_OK) != 0) skip();
-    if (access("data/breast-cancer", F_OK) != 0) {
-        printf("  no data/breast-cancer: skipped\n");
-        skip();
-    }
-    char dir[] = "/tmp/bpfree-ff.XXXXXX", path[64];
-    assert_non_null(mkdtemp(dir));
-    snprintf(path, sizeof path, "%s/m.model", dir);
-    /* the preset overrides what came before it; what follows overrides it */
-    bpfree_model *m = cli_model("--ff-negatives random --layers 3 --preset hinton --layers 8,8 "
-                                "--epochs 1", path, 1);
-    assert_non_null(m);
-    const bpfree_config *c = bpfree_model_config(m);
-    assert_string_equal(c->rule, "ff");
-    assert_int_equal(c->n_hidden, 2);
-    assert_int_equal(c->hidden[0], 8);
-    assert_int_equal(c->epochs, 1);
-    assert_int_equal(c->ff_negatives, BPFREE_FF_NEG_HARD);
-    assert_int_equal(c->ff_goodness, BPFREE_FF_SUM);
-    assert_int_equal(c->ff_theta_width, 1);
-    assert_true(c->ff_peer == 0.03f);
-    assert_int_equal(c->ff_skip_first, 1);
-    assert_int_equal(c->optim.kind, BPFREE_OPTIM_SGD);
-    assert_true(c->optim.weight_decay > 0.0f && c->optim.momentum == 0.9f);
-    assert_int_equal(c->optim.sched, BPFREE_SCHED_COOLDOWN);
-    bpfree_model_free(m);
-    /* a cff rule given before the preset stays */
-    m = cli_model("--rule cff-adaptive --preset cff-paper --layers 8,8 --greedy 1 --batch 64 "
-                  "--val 0 --cff-gamma-lr 0.02",
-                  path, 1);
-    assert_non_null(m);
-    c = bpfree_model_config(m);
-    assert_string_equal(c->rule, "cff-adaptive");
-    assert_int_equal(c->ff_goodness, BPFREE_FF_MEAN);
-    assert_int_equal(c->ff_norm, BPFREE_FF_L2);
-    assert_int_equal(c->ff_theta_width, 0);
-    assert_true(c->ff_theta == 2.0f);
-    assert_int_equal(c->ff_label_max, 1);
-    assert_int_equal(c->ff_negatives, BPFREE_FF_NEG_RANDOM);
-    assert_int_equal(c->optim.kind, BPFREE_OPTIM_ADAM);
-    assert_true(c->optim.lr == 0.03f);
-    assert_int_equal(c->greedy_epochs, 1);
-    assert_int_equal(c->batch, 64);
-    assert_int_equal(c->norm, BPFREE_NORM_STANDARDIZE);
-    assert_true(c->cff_gamma_lr == 0.02f);
-    assert_int_equal(bpfree_model_epochs_done(m), 2); /* 1 per layer */
-    bpfree_model_free(m);
-    assert_null(cli_model("--preset nope", path, 0));
-    unlink(path);
-    rmdir(dir);
-}
-
 int main(void) {
     bpfree_set_threads(1);
     const struct CMUnitTest tests[] = {
@@ -734,7 +657,6 @@ int main(void) {
         cmocka_unit_test(test_peer_normalisation),
         cmocka_unit_test(test_batched_prediction),
         cmocka_unit_test(test_no_alloc_and_runs),
-        cmocka_unit_test(test_cli_presets),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
