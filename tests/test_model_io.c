@@ -56,13 +56,8 @@ static void wr32(unsigned char *b, uint32_t v) {
 /* A small config for `rule` with several fields moved off their defaults,
  * so a field the file forgets shows up as a difference. */
 static void small_config(bpfree_config *cfg, const char *rule) {
-    bpfree_error err;
-    assert_int_equal(bpfree_config_default(cfg, rule, D, C, &err), BPFREE_OK);
-    cfg->n_hidden = 2;
-    cfg->hidden[0] = 16;
-    cfg->hidden[1] = 8;
-    cfg->batch = 8;
-    cfg->threads = 1;
+    const int hidden[] = {16, 8};
+    *cfg = tu_default_config(rule, D, C, 2, hidden, 8);
     cfg->epochs = 3;
     cfg->seed = 0xFEDCBA9876543210ull; /* needs all 64 bits */
     cfg->act = BPFREE_ACT_TANH;

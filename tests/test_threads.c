@@ -29,14 +29,9 @@ static void fill_dyadic(bp_rng *r, float *v, size_t n) {
 }
 
 static bpfree_model *split_model(const bpfree_optim_config *o, int threads) {
-    bpfree_config cfg;
-    bpfree_error err = {0};
-    assert_int_equal(bpfree_config_default(&cfg, "bp", SD, C, &err), BPFREE_OK);
-    cfg.n_hidden = 2;
-    cfg.hidden[0] = SH;
-    cfg.hidden[1] = SH;
+    const int hidden[] = {SH, SH};
+    bpfree_config cfg = tu_default_config("bp", SD, C, 2, hidden, SB);
     cfg.act = BPFREE_ACT_RELU;
-    cfg.batch = SB;
     cfg.threads = threads;
     cfg.threading = BPFREE_THREADING_SPLIT;
     cfg.seed = 9;

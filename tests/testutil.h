@@ -144,21 +144,30 @@ static inline int clearly_differs(const float *a, const float *ref, size_t n, do
     return 0;
 }
 
-/* A small config for rule: nh hidden layers of the given widths, plain SGD
- * (no momentum, decay or schedule) at lr, one BLAS thread, `epochs` epochs. */
-static inline bpfree_config tu_sgd_config(const char *rule, int D, int C, int nh,
-                                          const int *hidden, bpfree_act act, bpfree_loss loss,
-                                          int B, float lr, uint64_t seed, int epochs) {
+/* rule's default config (its own activation, loss, optimizer, schedule) on
+ * D inputs and C classes with nh hidden layers of the given widths, batch B,
+ * one BLAS thread. */
+static inline bpfree_config tu_default_config(const char *rule, int D, int C, int nh,
+                                              const int *hidden, int B) {
     bpfree_config cfg;
     bpfree_error err = {0};
     assert_int_equal(bpfree_config_default(&cfg, rule, D, C, &err), BPFREE_OK);
     cfg.n_hidden = nh;
     for (int i = 0; i < nh; i++) cfg.hidden[i] = hidden[i];
+    cfg.batch = B;
+    cfg.threads = 1;
+    return cfg;
+}
+
+/* A small config for rule: nh hidden layers of the given widths, plain SGD
+ * (no momentum, decay or schedule) at lr, one BLAS thread, `epochs` epochs. */
+static inline bpfree_config tu_sgd_config(const char *rule, int D, int C, int nh,
+                                          const int *hidden, bpfree_act act, bpfree_loss loss,
+                                          int B, float lr, uint64_t seed, int epochs) {
+    bpfree_config cfg = tu_default_config(rule, D, C, nh, hidden, B);
     cfg.act = act;
     cfg.loss = loss;
-    cfg.batch = B;
     cfg.seed = seed;
-    cfg.threads = 1;
     cfg.epochs = epochs;
     cfg.optim.kind = BPFREE_OPTIM_SGD;
     cfg.optim.lr = lr;
@@ -560,13 +569,8 @@ static const bpfree_optim_config tu_optims[] __attribute__((unused)) = {
  * and h2, batch 128, split threading on `threads` threads */
 static inline bpfree_model *tu_split_net(const char *rule, int dd, int h2, uint64_t seed,
                                          int threads) {
-    bpfree_config cfg;
-    bpfree_error err = {0};
-    assert_int_equal(bpfree_config_default(&cfg, rule, dd, 10, &err), BPFREE_OK);
-    cfg.n_hidden = 2;
-    cfg.hidden[0] = 200;
-    cfg.hidden[1] = h2;
-    cfg.batch = 128;
+    const int hidden[] = {200, h2};
+    bpfree_config cfg = tu_default_config(rule, dd, 10, 2, hidden, 128);
     cfg.seed = seed;
     cfg.threads = threads;
     cfg.threading = BPFREE_THREADING_SPLIT;
