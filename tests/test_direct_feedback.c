@@ -30,6 +30,23 @@ static void ref_carry(const double *e, const float *F, const double *z, const do
         }
 }
 
+/* Layer k's (from 1) update and stored gradient against those of its
+ * signal dz (B, O) on its input x (B, I): gW = dz^T x, gb = sum dz. */
+static void check_layer_update(const bpfree_model *m, const float *p0, int k, const double *dz,
+                               const double *x, int B, int I, int O, const char *what) {
+    float *gW = malloc((size_t)O * I * sizeof(float)), *gb = malloc((size_t)O * sizeof(float));
+    assert_non_null(gW);
+    assert_non_null(gb);
+    ref_param_grads(dz, x, B, I, O, gW, gb);
+    char name[16];
+    snprintf(name, sizeof name, "W%d", k);
+    check_tensor_update(m, p0, name, gW, what);
+    snprintf(name, sizeof name, "b%d", k);
+    check_tensor_update(m, p0, name, gb, what);
+    free(gW);
+    free(gb);
+}
+
 static void dfa_check(int nh, const int *hidden, bpfree_act act, uint64_t seed) {
     enum { D = 5, C = 3, B = 6 };
     const float lr = 0.5f;
@@ -72,22 +89,15 @@ static void dfa_check(int nh, const int *hidden, bpfree_act act, uint64_t seed) 
         const float *Bf = bp_tensor_ptr(m, tf); /* (C, n) */
         double *dz = malloc((size_t)B * n * sizeof(double));
         double *dz_bp = malloc((size_t)B * n * sizeof(double));
-        float *gW = malloc((size_t)n * I * sizeof(float)), *gb = malloc((size_t)n * sizeof(float));
         float *gW_bp = malloc((size_t)n * I * sizeof(float)), *gb_bp = malloc(n * sizeof(float));
         assert_non_null(dz);
         assert_non_null(dz_bp);
-        assert_non_null(gW);
-        assert_non_null(gb);
         assert_non_null(gW_bp);
         assert_non_null(gb_bp);
         /* delta_h = e B_l (B, n);  dz = delta_h ⊙ f'(z_l) */
         ref_carry(e, Bf, z[l + 1], h[l + 1], act, B, C, n, dz);
-        ref_param_grads(dz, h[l], B, I, n, gW, gb);
-        snprintf(name, sizeof name, "W%d", l + 1);
         snprintf(what, sizeof what, "dfa %s %d hidden", ctx, nh);
-        check_tensor_update(m, p0, name, gW, what);
-        snprintf(name, sizeof name, "b%d", l + 1);
-        check_tensor_update(m, p0, name, gb, what);
+        check_layer_update(m, p0, l + 1, dz, h[l], B, I, n, what);
 
         /* The check discriminates DFA from BP: with the transported weights
          * (last hidden layer: delta_h = e W_out) the W gradient differs. */
@@ -106,24 +116,12 @@ static void dfa_check(int nh, const int *hidden, bpfree_act act, uint64_t seed) 
         }
         free(dz);
         free(dz_bp);
-        free(gW);
-        free(gb);
         free(gW_bp);
         free(gb_bp);
     }
     /* output layer: its true gradient, dW = e^T h_L, db = sum e */
-    {
-        const int I = width[nh];
-        float *gW = malloc((size_t)C * I * sizeof(float)), gb[C];
-        assert_non_null(gW);
-        ref_param_grads(e, h[nh], B, I, C, gW, gb);
-        snprintf(name, sizeof name, "W%d", nh + 1);
-        snprintf(what, sizeof what, "dfa %s %d hidden, output layer", ctx, nh);
-        check_tensor_update(m, p0, name, gW, what);
-        snprintf(name, sizeof name, "b%d", nh + 1);
-        check_tensor_update(m, p0, name, gb, what);
-        free(gW);
-    }
+    snprintf(what, sizeof what, "dfa %s %d hidden, output layer", ctx, nh);
+    check_layer_update(m, p0, nh + 1, e, h[nh], B, width[nh], C, what);
     for (int l = 0; l <= nh + 1; l++) {
         free(h[l]);
         if (l > 0) free(z[l]);

@@ -163,6 +163,26 @@ static void ref_rows(const bpfree_model *m, int B, ref_batch *rb) {
     }
 }
 
+/* The model of cfg on a batch of B inputs in [0, 1] drawn from seed; the
+ * rows the rule will see in rb. */
+static bpfree_model *build_on_batch(const bpfree_config *cfg, int B, uint64_t seed,
+                                    ref_batch *rb) {
+    bpfree_model *m = build(cfg);
+    tu_fill_batch(m, B, seed, 0.0f, 1.0f);
+    ref_rows(m, B, rb);
+    return m;
+}
+
+/* A cff rule on 10 inputs, 2 classes, hidden layers of 6 and 5, batch B,
+ * SGD at 0.05, theta 1 (not the width), gamma as given. */
+static void cff_config(bpfree_config *cfg, const char *rule, float gamma, int B) {
+    const int hidden[] = {6, 5};
+    base_config(cfg, rule, 10, 2, 2, hidden, B, 0.05f);
+    cfg->ff_theta_width = 0;
+    cfg->ff_theta = 1.0f;
+    cfg->cff_gamma = gamma;
+}
+
 /* Step g of layer l: (p_old - p_new) / lr. */
 static void taken_grad(const bpfree_model *m, int l, const float *p0, const float *p1, float *g) {
     const bp_dense *L = &m->layers[l];
@@ -265,10 +285,8 @@ static void check_ff_gradients(bpfree_ff_goodness good, bpfree_ff_norm norm, int
     cfg.ff_theta_width = theta_width;
     cfg.ff_theta = good == BPFREE_FF_MEAN ? 0.3f : 1.5f;
     cfg.ff_label_max = label_max;
-    bpfree_model *m = build(&cfg);
-    tu_fill_batch(m, B, 5, 0.0f, 1.0f);
     ref_batch rb;
-    ref_rows(m, B, &rb);
+    bpfree_model *m = build_on_batch(&cfg, B, 5, &rb);
     float *p0 = copy_floats(m->params, m->n_params);
     step_once(m, B);
     for (int l = 0; l < 2; l++) {
@@ -305,15 +323,10 @@ static void test_cff_no_cross_gradient(void **state) {
     (void)state;
     bpfree_config cfg;
     const int hidden[] = {6, 5}, B = 5;
-    base_config(&cfg, "cff-fixed", 10, 2, 2, hidden, B, 0.05f);
-    cfg.ff_theta_width = 0;
-    cfg.ff_theta = 1.0f;
-    cfg.cff_gamma = 0.7f;
+    cff_config(&cfg, "cff-fixed", 0.7f, B);
     cfg.cff_alpha = 1.3f;
-    bpfree_model *m = build(&cfg);
-    tu_fill_batch(m, B, 9, 0.0f, 1.0f);
     ref_batch rb;
-    ref_rows(m, B, &rb);
+    bpfree_model *m = build_on_batch(&cfg, B, 9, &rb);
     float *p0 = copy_floats(m->params, m->n_params);
     step_once(m, B);
     for (int l = 0; l < 2; l++) {
@@ -424,15 +437,10 @@ static void test_gamma_direction(void **state) {
     bpfree_config cfg;
     const int hidden[] = {6, 5}, B = 5;
     for (int adaptive = 0; adaptive < 2; adaptive++) {
-        base_config(&cfg, adaptive ? "cff-adaptive" : "cff-fixed", 10, 2, 2, hidden, B, 0.05f);
-        cfg.ff_theta_width = 0;
-        cfg.ff_theta = 1.0f;
-        cfg.cff_gamma = 0.8f;
+        cff_config(&cfg, adaptive ? "cff-adaptive" : "cff-fixed", 0.8f, B);
         cfg.cff_gamma_lr = 0.5f;
-        bpfree_model *m = build(&cfg);
-        tu_fill_batch(m, B, 21, 0.0f, 1.0f);
         ref_batch rb;
-        ref_rows(m, B, &rb);
+        bpfree_model *m = build_on_batch(&cfg, B, 21, &rb);
         float *p0 = copy_floats(m->params, m->n_params);
         float g0[2], g1[2];
         assert_int_equal(bpfree_model_gammas(m, g0, 2), 2);

@@ -14,14 +14,9 @@ enum { D = 500, H = 300, C = 10, BATCH = 7 };
 
 /* 500 -> 300 ReLU -> 10 */
 static bpfree_model *grad_model(const bpfree_optim_config *o) {
-    bpfree_config cfg;
-    bpfree_error err = {0};
-    assert_int_equal(bpfree_config_default(&cfg, "bp", D, C, &err), BPFREE_OK);
-    cfg.n_hidden = 1;
-    cfg.hidden[0] = H;
+    const int hidden[] = {H};
+    bpfree_config cfg = tu_default_config("bp", D, C, 1, hidden, BATCH);
     cfg.act = BPFREE_ACT_RELU;
-    cfg.batch = BATCH;
-    cfg.threads = 1;
     cfg.seed = 3;
     cfg.optim = *o;
     bpfree_model *m = tu_new_model(&cfg, 0);
@@ -43,6 +38,30 @@ static void layer_data(const bpfree_model *m, int l, bp_rng *r, float *x, float 
     bp_dense_forward(L, x, h, BATCH);
 }
 
+/* One layer's data for the tests below: input x, output h, the signal dh
+ * at the output and two copies of it (da, dz), each big enough for any layer
+ * of grad_model's net. */
+typedef struct scratch {
+    float *x, *h, *dh, *da, *dz;
+} scratch;
+
+static scratch scratch_new(void) {
+    const size_t big = (size_t)BATCH * D;
+    scratch s = {malloc(big * sizeof(float)), malloc(big * sizeof(float)),
+                 malloc(big * sizeof(float)), malloc(big * sizeof(float)),
+                 malloc(big * sizeof(float))};
+    assert_true(s.x && s.h && s.dh && s.da && s.dz);
+    return s;
+}
+
+static void scratch_free(scratch *s) {
+    free(s->x);
+    free(s->h);
+    free(s->dh);
+    free(s->da);
+    free(s->dz);
+}
+
 /* With the optimizer: three steps on each layer, each compared with
  * bp_dense_backward + bp_layer_step on a twin model, bit for bit.  Once with
  * the gradients kept, once consumed: then the step leaves them zero and the
@@ -50,11 +69,8 @@ static void layer_data(const bpfree_model *m, int l, bp_rng *r, float *x, float 
 static void test_grad_step_matches(void **state) {
     (void)state;
     bpfree_set_threads(1);
-    const size_t big = (size_t)BATCH * D;
-    float *x = malloc(big * sizeof(float)), *h = malloc(big * sizeof(float)),
-          *dh = malloc(big * sizeof(float)), *da = malloc(big * sizeof(float)),
-          *dz = malloc(big * sizeof(float));
-    assert_true(x && h && dh && da && dz);
+    scratch s = scratch_new();
+    float *x = s.x, *h = s.h, *dh = s.dh, *da = s.da, *dz = s.dz;
     for (size_t k = 0; k < 2 * TU_N_OPTIMS; k++) {
         const int keep = (int)(k & 1);
         bpfree_model *a = grad_model(&tu_optims[k / 2]), *b = grad_model(&tu_optims[k / 2]);
@@ -100,11 +116,7 @@ static void test_grad_step_matches(void **state) {
         bpfree_model_free(a);
         bpfree_model_free(b);
     }
-    free(x);
-    free(h);
-    free(dh);
-    free(da);
-    free(dz);
+    scratch_free(&s);
 }
 
 /* Without an optimizer (NULL): gW and gb as bp_dense_backward gives them,
@@ -113,11 +125,8 @@ static void test_grad_step_matches(void **state) {
 static void test_grad_step_without_step(void **state) {
     (void)state;
     bpfree_set_threads(1);
-    const size_t big = (size_t)BATCH * D;
-    float *x = malloc(big * sizeof(float)), *h = malloc(big * sizeof(float)),
-          *dh = malloc(big * sizeof(float)), *da = malloc(big * sizeof(float)),
-          *dz = malloc(big * sizeof(float));
-    assert_true(x && h && dh && da && dz);
+    scratch s = scratch_new();
+    float *x = s.x, *h = s.h, *dh = s.dh, *da = s.da, *dz = s.dz;
     for (size_t k = 0; k < TU_N_OPTIMS; k++) {
         bpfree_model *a = grad_model(&tu_optims[k]), *b = grad_model(&tu_optims[k]);
         bp_rng r;
@@ -160,11 +169,7 @@ static void test_grad_step_without_step(void **state) {
         bpfree_model_free(a);
         bpfree_model_free(b);
     }
-    free(x);
-    free(h);
-    free(dh);
-    free(da);
-    free(dz);
+    scratch_free(&s);
 }
 
 /* The optimizer passed in is the one that steps (pipelined layers keep a
@@ -173,10 +178,8 @@ static void test_grad_step_without_step(void **state) {
 static void test_grad_step_uses_given_optimizer(void **state) {
     (void)state;
     bpfree_set_threads(1);
-    const size_t big = (size_t)BATCH * D;
-    float *x = malloc(big * sizeof(float)), *h = malloc(big * sizeof(float)),
-          *dh = malloc(big * sizeof(float)), *dz = malloc(big * sizeof(float));
-    assert_true(x && h && dh && dz);
+    scratch s = scratch_new();
+    float *x = s.x, *h = s.h, *dh = s.dh, *dz = s.dz;
     for (size_t k = 0; k < TU_N_OPTIMS; k++) {
         bpfree_model *a = grad_model(&tu_optims[k]), *b = grad_model(&tu_optims[k]);
         a->keep_grads = b->keep_grads = 1;
@@ -200,10 +203,7 @@ static void test_grad_step_uses_given_optimizer(void **state) {
         bpfree_model_free(a);
         bpfree_model_free(b);
     }
-    free(x);
-    free(h);
-    free(dh);
-    free(dz);
+    scratch_free(&s);
 }
 
 /* Whole rules whose steps go through bp_dense_grad_step / backward_step:

@@ -8,8 +8,24 @@
  * p_new = p_old - lr g and g = (p_old - p_new)/lr. */
 #include "testutil.h"
 
+enum { D = 6, Hn = 4, C = 3, B = 5 };
+
+/* One pass of the net (D -> Hn -> C) in double on the input x (B, D): the
+ * hidden layer's z1 and h1, the logits z2 (o2: the same, the output being
+ * the identity) and e = softmax(z2) - y per sample. */
+static void ref_pass(const double *x, const float *W1, const float *b1, const float *W2,
+                     const float *b2, bpfree_act act, const float *y, double *z1, double *h1,
+                     double *z2, double *o2, double *e) {
+    ref_dense(x, W1, b1, B, D, Hn, act, z1, h1);
+    ref_dense(h1, W2, b2, B, Hn, C, BPFREE_ACT_IDENTITY, z2, o2);
+    for (int r = 0; r < B; r++) {
+        double p[C];
+        ref_predict_row(BPFREE_LOSS_CE, z2 + r * C, C, p);
+        for (int c = 0; c < C; c++) e[r * C + c] = p[c] - y[r * C + c];
+    }
+}
+
 static void pepita_check(bpfree_act act, bpfree_init init, float fscale, uint64_t seed) {
-    enum { D = 6, Hn = 4, C = 3, B = 5 };
     const int hidden[] = {Hn};
     char ctx[80];
     snprintf(ctx, sizeof ctx, "pepita %s/%s F x%g", bpfree_act_name(act), bpfree_init_name(init),
@@ -37,13 +53,7 @@ static void pepita_check(bpfree_act act, bpfree_init init, float fscale, uint64_
     double xm[B * D], zm1[B * Hn], hm1[B * Hn], zm2[B * C], om2[B * C], em[B * C];
     for (int i = 0; i < B * D; i++) x[i] = m->xb[i];
     /* standard pass and e = softmax(z^s) - y* per sample */
-    ref_dense(x, W1, b1, B, D, Hn, act, z1, h1);
-    ref_dense(h1, W2, b2, B, Hn, C, BPFREE_ACT_IDENTITY, z2, o2);
-    for (int r = 0; r < B; r++) {
-        double p[C];
-        ref_predict_row(BPFREE_LOSS_CE, z2 + r * C, C, p);
-        for (int c = 0; c < C; c++) e[r * C + c] = p[c] - m->yb[r * C + c];
-    }
+    ref_pass(x, W1, b1, W2, b2, act, m->yb, z1, h1, z2, o2, e);
     /* x^m = x + e F^T */
     for (int r = 0; r < B; r++)
         for (int d = 0; d < D; d++) {
@@ -52,13 +62,7 @@ static void pepita_check(bpfree_act act, bpfree_init init, float fscale, uint64_
             xm[r * D + d] = s;
         }
     /* modulated pass */
-    ref_dense(xm, W1, b1, B, D, Hn, act, zm1, hm1);
-    ref_dense(hm1, W2, b2, B, Hn, C, BPFREE_ACT_IDENTITY, zm2, om2);
-    for (int r = 0; r < B; r++) {
-        double p[C];
-        ref_predict_row(BPFREE_LOSS_CE, zm2 + r * C, C, p);
-        for (int c = 0; c < C; c++) em[r * C + c] = p[c] - m->yb[r * C + c];
-    }
+    ref_pass(xm, W1, b1, W2, b2, act, m->yb, zm1, hm1, zm2, om2, em);
     /* dW_1 = (1/B) (h1^s - h1^m)^T x^m; dW_2 = (1/B) e_m^T h1^m; gb = 0 */
     float *g = tu_xmalloc(m->n_params * sizeof(float)), *alt = tu_xmalloc(m->n_params * sizeof(float));
     memset(g, 0, m->n_params * sizeof(float));
