@@ -150,7 +150,8 @@ static void drtp_check(bpfree_act act, bpfree_loss loss, uint64_t seed) {
     assert_int_equal(m->n_layers, 3);
     tu_fill_batch(m, B, seed + 3, -1.0f, 1.0f);
     float *p0 = copy_floats(m->params, m->n_params);
-    float *g = tu_xmalloc(m->n_params * sizeof(float)), *alt = tu_xmalloc(m->n_params * sizeof(float));
+    float *g = tu_xmalloc(m->n_params * sizeof(float));
+    float *alt = tu_xmalloc(m->n_params * sizeof(float));
     double E[B * C];
     for (int i = 0; i < B * C; i++) E[i] = m->yb[i]; /* delta_h_l = (1/B) y* B_l */
     ref_onepass(m, p0, m->xb, m->yb, E, B, g, NULL);

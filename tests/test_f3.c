@@ -122,7 +122,8 @@ static void f3_store_check(bpfree_config cfg, const char *ctx, uint64_t seed) {
     double *E = tu_xmalloc((size_t)B * C * sizeof(double));
     double *Ealt = tu_xmalloc((size_t)B * C * sizeof(double));
     double *z = tu_xmalloc((size_t)B * C * sizeof(double));
-    float *g = tu_xmalloc(m->n_params * sizeof(float)), *alt = tu_xmalloc(m->n_params * sizeof(float));
+    float *g = tu_xmalloc(m->n_params * sizeof(float));
+    float *alt = tu_xmalloc(m->n_params * sizeof(float));
     int order[N];
     bp_rng r;
     bp_rng_seed(&r, seed + 99);
@@ -234,7 +235,8 @@ static void f3_epoch_check(bpfree_loss loss, int f3_loss, int onehot, int softma
     bpfree_model *m = tu_new_model(&cfg, 1);
     double *E = tu_xmalloc((size_t)N * C * sizeof(double));
     double *z = tu_xmalloc((size_t)N * C * sizeof(double));
-    float *Y = tu_xmalloc((size_t)N * C * sizeof(float)), *g = tu_xmalloc(m->n_params * sizeof(float));
+    float *Y = tu_xmalloc((size_t)N * C * sizeof(float));
+    float *g = tu_xmalloc(m->n_params * sizeof(float));
     for (int i = 0; i < N; i++)
         for (int c = 0; c < C; c++) Y[i * C + c] = E[i * C + c] = c == ds.labels[i];
     int moved = 0; /* epochs whose order was not the identity */

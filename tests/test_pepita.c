@@ -64,7 +64,8 @@ static void pepita_check(bpfree_act act, bpfree_init init, float fscale, uint64_
     /* modulated pass */
     ref_pass(xm, W1, b1, W2, b2, act, m->yb, zm1, hm1, zm2, om2, em);
     /* dW_1 = (1/B) (h1^s - h1^m)^T x^m; dW_2 = (1/B) e_m^T h1^m; gb = 0 */
-    float *g = tu_xmalloc(m->n_params * sizeof(float)), *alt = tu_xmalloc(m->n_params * sizeof(float));
+    float *g = tu_xmalloc(m->n_params * sizeof(float));
+    float *alt = tu_xmalloc(m->n_params * sizeof(float));
     memset(g, 0, m->n_params * sizeof(float));
     double dz1[B * Hn], dz2[B * C];
     float gbf[Hn > C ? Hn : C];
