@@ -53,13 +53,17 @@ static void write_idx(const char *path, uint32_t magic, const uint32_t *dims, in
     }
 }
 
-/* The good fixture pair as tmp/<img> and tmp/<lab>. */
-static void write_good(const char *img, int img_gz, const char *lab, int lab_gz) {
-    char p[512];
-    tpath(p, img);
-    write_idx(p, IMG, img_dims, 3, pixels, sizeof pixels, img_gz);
-    tpath(p, lab);
-    write_idx(p, LAB, lab_dims, 1, labels3, sizeof labels3, lab_gz);
+/* The good fixture pair as tmp/<img> and tmp/<lab>; their paths in ip and
+ * lp (512 bytes each) unless NULL. */
+static void write_good(const char *img, int img_gz, const char *lab, int lab_gz, char *ip,
+                       char *lp) {
+    char p[512], q[512];
+    if (!ip) ip = p;
+    if (!lp) lp = q;
+    tpath(ip, img);
+    write_idx(ip, IMG, img_dims, 3, pixels, sizeof pixels, img_gz);
+    tpath(lp, lab);
+    write_idx(lp, LAB, lab_dims, 1, labels3, sizeof labels3, lab_gz);
 }
 
 static void tmkdir(const char *name) {
@@ -106,9 +110,7 @@ static void check_fixture(const bpfree_dataset *ds, int classes) {
 static void test_load_raw(void **state) {
     (void)state;
     char ip[512], lp[512];
-    write_good("raw-img", 0, "raw-lab", 0);
-    tpath(ip, "raw-img");
-    tpath(lp, "raw-lab");
+    write_good("raw-img", 0, "raw-lab", 0, ip, lp);
     bpfree_dataset ds;
     bpfree_error e = {0};
     assert_int_equal(bpfree_idx_load(ip, lp, &ds, &e), BPFREE_OK);
@@ -121,9 +123,7 @@ static void test_load_raw(void **state) {
 static void test_load_gz(void **state) {
     (void)state;
     char ip[512], lp[512];
-    write_good("gz-img", 1, "gz-lab", 1);
-    tpath(ip, "gz-img");
-    tpath(lp, "gz-lab");
+    write_good("gz-img", 1, "gz-lab", 1, ip, lp);
     FILE *f = fopen(ip, "rb"); /* really compressed: 1f 8b */
     assert_non_null(f);
     assert_int_equal(fgetc(f), 0x1f);
@@ -135,9 +135,7 @@ static void test_load_gz(void **state) {
     check_fixture(&ds, 8); /* max label 7 + 1 */
     bpfree_data_free(&ds);
     /* Mixed: raw images, gzip labels (detected by content, not name). */
-    write_good("mix-img", 0, "mix-lab", 1);
-    tpath(ip, "mix-img");
-    tpath(lp, "mix-lab");
+    write_good("mix-img", 0, "mix-lab", 1, ip, lp);
     assert_int_equal(bpfree_idx_load(ip, lp, &ds, &e), BPFREE_OK);
     check_fixture(&ds, 8); /* max label 7 + 1 */
     bpfree_data_free(&ds);
@@ -150,9 +148,7 @@ static void test_truncated(void **state) {
     char ip[512], lp[512];
     bpfree_dataset ds;
     bpfree_error e = {0};
-    write_good("tr-img", 0, "tr-lab", 0);
-    tpath(ip, "tr-img");
-    tpath(lp, "tr-lab");
+    write_good("tr-img", 0, "tr-lab", 0, ip, lp);
     for (int gz = 0; gz < 2; gz++) {
         write_idx(ip, IMG, img_dims, 3, pixels, 10, gz); /* 12 declared, 10 there */
         tu_expect_error(bpfree_idx_load(ip, lp, &ds, &e), &e, BPFREE_EFORMAT, ip, "truncated",
@@ -179,9 +175,7 @@ static void test_wrong_magic(void **state) {
     char ip[512], lp[512];
     bpfree_dataset ds;
     bpfree_error e = {0};
-    write_good("mg-img", 0, "mg-lab", 1);
-    tpath(ip, "mg-img");
-    tpath(lp, "mg-lab");
+    write_good("mg-img", 0, "mg-lab", 1, ip, lp);
     /* A labels file given as images. */
     tu_expect_error(bpfree_idx_load(lp, lp, &ds, &e), &e, BPFREE_EFORMAT, lp,
                     "bad magic 0x00000801, expected 0x00000803", "is this a labels file?", NULL);
@@ -219,9 +213,7 @@ static void test_trailing(void **state) {
     bpfree_error e = {0};
     unsigned char more[17] = {0};
     memcpy(more, pixels, sizeof pixels);
-    write_good("tb-img", 0, "tb-lab", 0);
-    tpath(ip, "tb-img");
-    tpath(lp, "tb-lab");
+    write_good("tb-img", 0, "tb-lab", 0, ip, lp);
     for (int gz = 0; gz < 2; gz++) {
         write_idx(ip, IMG, img_dims, 3, more, sizeof more, gz); /* 5 bytes too many */
         tu_expect_error(bpfree_idx_load(ip, lp, &ds, &e), &e, BPFREE_EFORMAT, ip, "trailing",
@@ -242,13 +234,13 @@ static void test_missing(void **state) {
     bpfree_dataset tr, te;
     bpfree_error e = {0};
     tpath(ip, "no-such-file");
-    write_good("ms-img", 0, "ms-lab", 0);
-    tpath(lp, "ms-lab");
+    write_good("ms-img", 0, "ms-lab", 0, NULL, lp);
     tu_expect_error(bpfree_idx_load(ip, lp, &tr, &e), &e, BPFREE_EIO, ip, "cannot open", NULL);
     /* A directory with only the training half. */
     tmkdir("half");
     tpath(dir, "half");
-    write_good("half/train-images-idx3-ubyte", 0, "half/train-labels-idx1-ubyte.gz", 1);
+    write_good("half/train-images-idx3-ubyte", 0, "half/train-labels-idx1-ubyte.gz", 1, NULL,
+               NULL);
     tu_expect_error(bpfree_data_load_dir(dir, &tr, &te, &e), &e, BPFREE_EIO,
                     "no t10k-images-idx3-ubyte[.gz] in", dir, "scripts/fetch-data.sh", NULL);
     assert_null(tr.x);
@@ -267,7 +259,8 @@ static void test_load_dir(void **state) {
     bpfree_error e = {0};
     tmkdir("set");
     tpath(dir, "set");
-    write_good("set/train-images-idx3-ubyte.gz", 1, "set/train-labels-idx1-ubyte", 0);
+    write_good("set/train-images-idx3-ubyte.gz", 1, "set/train-labels-idx1-ubyte", 0, NULL,
+               NULL);
     static const unsigned char tl[2] = {1, 9};
     uint32_t td[3] = {2, 2, 2}, tn[1] = {2};
     tpath(p, "set/t10k-images-idx3-ubyte");
