@@ -163,7 +163,7 @@ static int abs_path(const char *p, char *out, size_t cap) {
 }
 
 static int setup(void **state) {
-    (void)state;
+    *state = tmp; /* for tu_rm_scratch */
     if (tu_mkdtemp(tmp, sizeof tmp, "cli")) return -1;
     const char *b = getenv("BPFREE_BIN");
     if (!b || !*b) b = "build/bpfree";
@@ -176,12 +176,6 @@ static int setup(void **state) {
         snprintf(data_root, sizeof data_root, "%s", r);
     else if (env && *env && abs_path(env, r, sizeof r) && mnist_in(r))
         snprintf(data_root, sizeof data_root, "%s", r);
-    return 0;
-}
-
-static int teardown(void **state) {
-    (void)state;
-    rm_tree(tmp);
     return 0;
 }
 
@@ -676,5 +670,5 @@ int main(void) {
         cmocka_unit_test(test_unwritable_outputs_fail_early),
         cmocka_unit_test(test_cli_presets),
     };
-    return cmocka_run_group_tests(tests, setup, teardown);
+    return cmocka_run_group_tests(tests, setup, tu_rm_scratch);
 }

@@ -76,14 +76,8 @@ static void free2(bpfree_dataset *a, bpfree_dataset *b) {
 }
 
 static int setup(void **state) {
-    (void)state;
+    *state = tmp; /* for tu_rm_scratch */
     return tu_mkdtemp(tmp, sizeof tmp, "csv");
-}
-
-static int teardown(void **state) {
-    (void)state;
-    rm_tree(tmp);
-    return 0;
 }
 
 /* ------------------------------------------------------- good files */
@@ -605,5 +599,5 @@ int main(void) {
         cmocka_unit_test(test_data_load),      cmocka_unit_test(test_real_diabetes),
         cmocka_unit_test(test_real_breast_cancer),
     };
-    return cmocka_run_group_tests_name("csv", tests, setup, teardown);
+    return cmocka_run_group_tests_name("csv", tests, setup, tu_rm_scratch);
 }

@@ -79,14 +79,8 @@ static int is_dir(const char *p) {
 
 
 static int setup(void **state) {
-    (void)state;
+    *state = tmp; /* for tu_rm_scratch */
     return tu_mkdtemp(tmp, sizeof tmp, "data");
-}
-
-static int teardown(void **state) {
-    (void)state;
-    rm_tree(tmp);
-    return 0;
 }
 
 /* ------------------------------------------------------- good files */
@@ -506,5 +500,5 @@ int main(void) {
         cmocka_unit_test(test_split),         cmocka_unit_test(test_standardize),
         cmocka_unit_test(test_real_mnist),    cmocka_unit_test(test_real_fashion),
     };
-    return cmocka_run_group_tests_name("data", tests, setup, teardown);
+    return cmocka_run_group_tests_name("data", tests, setup, tu_rm_scratch);
 }

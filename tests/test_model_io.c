@@ -197,14 +197,8 @@ static char *header_with(const unsigned char *b, const char *key, const char *va
 }
 
 static int setup(void **state) {
-    (void)state;
+    *state = tmp; /* for tu_rm_scratch */
     return tu_mkdtemp(tmp, sizeof tmp, "model-io");
-}
-
-static int teardown(void **state) {
-    (void)state;
-    rm_tree(tmp);
-    return 0;
 }
 
 /* ------------------------------------------------------------ round trip */
@@ -706,5 +700,5 @@ int main(void) {
         cmocka_unit_test(test_save_leaves_no_temp),
         cmocka_unit_test(test_save_into_missing_dir),
     };
-    return cmocka_run_group_tests(tests, setup, teardown);
+    return cmocka_run_group_tests(tests, setup, tu_rm_scratch);
 }

@@ -597,6 +597,14 @@ static inline void tu_expect_error(bpfree_status s, const bpfree_error *e, bpfre
     va_end(ap);
 }
 
+/* cmocka group teardown of a test program whose group setup made a scratch
+ * directory (tu_mkdtemp) and left its path in *state: the directory goes,
+ * with everything in it. */
+static inline int tu_rm_scratch(void **state) {
+    rm_tree(*state);
+    return 0;
+}
+
 /* Number of entries in dir whose name contains `part` (NULL: all entries);
  * those with `part` are printed (a leftover file). */
 static inline int tu_count_entries(const char *dir, const char *part) {
