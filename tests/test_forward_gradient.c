@@ -64,12 +64,6 @@ static void test_normal_fill(void **state) {
     free(w);
 }
 
-static double norm2(const double *a, size_t n) {
-    double s = 0.0;
-    for (size_t i = 0; i < n; i++) s += a[i] * a[i];
-    return sqrt(s);
-}
-
 /* ------------------------------------------------------- b. tangent */
 
 static void tangent_case(bpfree_act act, int weights, int acts, uint64_t seed) {
@@ -146,6 +140,12 @@ static void test_tangent_relu(void **state) {
 }
 
 /* ---------------------------------------------------- c. unbiasedness */
+
+static double norm2(const double *a, size_t n) {
+    double s = 0.0;
+    for (size_t i = 0; i < n; i++) s += a[i] * a[i];
+    return sqrt(s);
+}
 
 /* Relative error ||mean_K g - g_bp|| / ||g_bp|| at K = 64 and K = 4096. */
 static void unbiased_case(const char *rule, double max_err) {

@@ -1,4 +1,10 @@
-/* testutil.h — helpers shared by the cmocka tests. */
+/* testutil.h — helpers shared by the cmocka tests: comparisons, reference
+ * computations in double, configs and models, one training step, the
+ * hand-derived updates of the rule tests, datasets, same-bits checks of the
+ * threading tests, files and error messages.  A helper that two test files
+ * need lives here, once; what only one file needs stays in that file.
+ * Everything is static inline (or marked unused), so a test takes what it
+ * uses and no more. */
 #ifndef BPFREE_TESTUTIL_H
 #define BPFREE_TESTUTIL_H
 #include <math.h>
