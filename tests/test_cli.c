@@ -1,8 +1,10 @@
 /* test_cli.c — the bpfree command as a user meets it: every mistake exits
  * non-zero with one "bpfree: error:" line naming the problem; --help shows
- * every option with its default; `rules` lists every rule; and, if MNIST is
+ * every option with its default; `rules` lists every rule; if MNIST is
  * present, a short real run trains, logs, saves and evaluates to the same
- * accuracy.  The binary comes from $BPFREE_BIN (else build/bpfree). */
+ * accuracy; and --preset sets a paper's whole setup, overridden by the
+ * options after it (on the small breast-cancer set).  The binary comes from
+ * $BPFREE_BIN (else build/bpfree). */
 #include "testutil.h"
 
 #include <dirent.h>
@@ -151,20 +153,6 @@ static int mnist_in(const char *root) {
            has_file(d, "t10k-images-idx3-ubyte") && has_file(d, "t10k-labels-idx1-ubyte");
 }
 
-static int count_tmp_files(const char *dir) {
-    DIR *d = opendir(dir);
-    assert_non_null(d);
-    int n = 0;
-    struct dirent *e;
-    while ((e = readdir(d)))
-        if (strstr(e->d_name, ".tmp.")) {
-            print_message("  leftover temporary file %s/%s\n", dir, e->d_name);
-            n++;
-        }
-    closedir(d);
-    return n;
-}
-
 /* p made absolute against the current directory (the runs change it). */
 static int abs_path(const char *p, char *out, size_t cap) {
     char cwd[PATH_MAX];
@@ -175,7 +163,7 @@ static int abs_path(const char *p, char *out, size_t cap) {
 }
 
 static int setup(void **state) {
-    (void)state;
+    *state = tmp; /* for tu_rm_scratch */
     if (tu_mkdtemp(tmp, sizeof tmp, "cli")) return -1;
     const char *b = getenv("BPFREE_BIN");
     if (!b || !*b) b = "build/bpfree";
@@ -188,12 +176,6 @@ static int setup(void **state) {
         snprintf(data_root, sizeof data_root, "%s", r);
     else if (env && *env && abs_path(env, r, sizeof r) && mnist_in(r))
         snprintf(data_root, sizeof data_root, "%s", r);
-    return 0;
-}
-
-static int teardown(void **state) {
-    (void)state;
-    rm_tree(tmp);
     return 0;
 }
 
@@ -509,7 +491,7 @@ static void test_train_eval(void **state) {
     assert_string_equal(acc, acc2);
     run_free(&r);
 
-    assert_int_equal(count_tmp_files(dir), 0);
+    assert_int_equal(tu_count_entries(dir, ".tmp."), 0);
 
     log_test_acc = test_acc;
     log_layer_acc = layer_acc;
@@ -592,8 +574,81 @@ static void test_unwritable_outputs_fail_early(void **state) {
         }
         expect_error(which[i], r, bad, NULL);
     }
-    assert_int_equal(count_tmp_files(tmp), 0);
+    assert_int_equal(tu_count_entries(tmp, ".tmp."), 0);
     assert_int_equal(late, 0);
+}
+
+/* ------------------------------------------------------------ presets */
+
+/* Run the binary on the small breast-cancer set and load the model it
+ * saves. */
+static bpfree_model *cli_model(const char *args, const char *path, int expect_ok) {
+    char cmd[2048 + PATH_MAX];
+    snprintf(cmd, sizeof cmd,
+             "%s train --data breast-cancer --threads 1 --quiet %s --save %s >/dev/null 2>&1", bin,
+             args, path);
+    int rc = system(cmd);
+    if (rc != 0) {
+        if (expect_ok) printf("  failed (%d): %s\n", rc, cmd);
+        return NULL;
+    }
+    bpfree_model *m = NULL;
+    bpfree_error err;
+    if (bpfree_model_load(path, &m, &err)) printf("  load: %s\n", err.msg);
+    return m;
+}
+
+static void test_cli_presets(void **state) {
+    (void)state;
+    const char *env = getenv("BPFREE_BIN");
+    if ((!env || !*env) && access("build/bpfree", X_OK) != 0) skip();
+    if (access("data/breast-cancer", F_OK) != 0) {
+        printf("  no data/breast-cancer: skipped\n");
+        skip();
+    }
+    char path[300];
+    snprintf(path, sizeof path, "%s/presets.model", tmp);
+    /* the preset overrides what came before it; what follows overrides it */
+    bpfree_model *m = cli_model("--ff-negatives random --layers 3 --preset hinton --layers 8,8 "
+                                "--epochs 1", path, 1);
+    assert_non_null(m);
+    const bpfree_config *c = bpfree_model_config(m);
+    assert_string_equal(c->rule, "ff");
+    assert_int_equal(c->n_hidden, 2);
+    assert_int_equal(c->hidden[0], 8);
+    assert_int_equal(c->epochs, 1);
+    assert_int_equal(c->ff_negatives, BPFREE_FF_NEG_HARD);
+    assert_int_equal(c->ff_goodness, BPFREE_FF_SUM);
+    assert_int_equal(c->ff_theta_width, 1);
+    assert_true(c->ff_peer == 0.03f);
+    assert_int_equal(c->ff_skip_first, 1);
+    assert_int_equal(c->optim.kind, BPFREE_OPTIM_SGD);
+    assert_true(c->optim.weight_decay > 0.0f && c->optim.momentum == 0.9f);
+    assert_int_equal(c->optim.sched, BPFREE_SCHED_COOLDOWN);
+    bpfree_model_free(m);
+    /* a cff rule given before the preset stays */
+    m = cli_model("--rule cff-adaptive --preset cff-paper --layers 8,8 --greedy 1 --batch 64 "
+                  "--val 0 --cff-gamma-lr 0.02",
+                  path, 1);
+    assert_non_null(m);
+    c = bpfree_model_config(m);
+    assert_string_equal(c->rule, "cff-adaptive");
+    assert_int_equal(c->ff_goodness, BPFREE_FF_MEAN);
+    assert_int_equal(c->ff_norm, BPFREE_FF_L2);
+    assert_int_equal(c->ff_theta_width, 0);
+    assert_true(c->ff_theta == 2.0f);
+    assert_int_equal(c->ff_label_max, 1);
+    assert_int_equal(c->ff_negatives, BPFREE_FF_NEG_RANDOM);
+    assert_int_equal(c->optim.kind, BPFREE_OPTIM_ADAM);
+    assert_true(c->optim.lr == 0.03f);
+    assert_int_equal(c->greedy_epochs, 1);
+    assert_int_equal(c->batch, 64);
+    assert_int_equal(c->norm, BPFREE_NORM_STANDARDIZE);
+    assert_true(c->cff_gamma_lr == 0.02f);
+    assert_int_equal(bpfree_model_epochs_done(m), 2); /* 1 per layer */
+    bpfree_model_free(m);
+    assert_null(cli_model("--preset nope", path, 0));
+    unlink(path);
 }
 
 int main(void) {
@@ -613,6 +668,7 @@ int main(void) {
         cmocka_unit_test(test_log_units),
         cmocka_unit_test(test_profile_shapes),
         cmocka_unit_test(test_unwritable_outputs_fail_early),
+        cmocka_unit_test(test_cli_presets),
     };
-    return cmocka_run_group_tests(tests, setup, teardown);
+    return cmocka_run_group_tests(tests, setup, tu_rm_scratch);
 }

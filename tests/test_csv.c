@@ -33,20 +33,6 @@ static void write_file(char *out, const char *name, const char *text, int gz) {
     }
 }
 
-/* Expect `s` to be `code` with every one of the NULL-terminated keys in the
- * message; print the message if not. */
-static void expect_error(bpfree_status s, const bpfree_error *e, bpfree_status code, ...) {
-    if (s != code) print_message("  got status %d (%s): %s\n", s, bpfree_strerror(s), e->msg);
-    assert_int_equal(s, code);
-    va_list ap;
-    va_start(ap, code);
-    for (const char *k = va_arg(ap, const char *); k; k = va_arg(ap, const char *)) {
-        if (!strstr(e->msg, k)) print_message("  message \"%s\" lacks \"%s\"\n", e->msg, k);
-        assert_non_null(strstr(e->msg, k));
-    }
-    va_end(ap);
-}
-
 /* Options without standardisation (to see the file's own numbers). */
 static bpfree_csv_options raw_opts(void) {
     bpfree_csv_options o;
@@ -90,14 +76,8 @@ static void free2(bpfree_dataset *a, bpfree_dataset *b) {
 }
 
 static int setup(void **state) {
-    (void)state;
+    *state = tmp; /* for tu_rm_scratch */
     return tu_mkdtemp(tmp, sizeof tmp, "csv");
-}
-
-static int teardown(void **state) {
-    (void)state;
-    rm_tree(tmp);
-    return 0;
 }
 
 /* ------------------------------------------------------- good files */
@@ -175,23 +155,23 @@ static void test_bad_number(void **state) {
     bpfree_dataset tr, te;
     bpfree_error e = {0};
     write_file(p, "bad.csv", "x,mean radius,y\n1,2,3\n\n4,abc,6\n", 0);
-    expect_error(bpfree_csv_load(p, &o, &tr, &te, &e), &e, BPFREE_EFORMAT, p,
-                 "bad.csv:4: column 'mean radius' (1): 'abc' is not a number", NULL);
+    tu_expect_error(bpfree_csv_load(p, &o, &tr, &te, &e), &e, BPFREE_EFORMAT, p,
+                    "bad.csv:4: column 'mean radius' (1): 'abc' is not a number", NULL);
     assert_null(tr.x);
     assert_null(te.x);
     write_file(p, "bad2.csv", "x,y\n1,2\n,3\n", 0); /* an empty field */
-    expect_error(bpfree_csv_load(p, &o, &tr, &te, &e), &e, BPFREE_EFORMAT,
-                 "bad2.csv:3: column 'x' (0): '' is not a number", NULL);
+    tu_expect_error(bpfree_csv_load(p, &o, &tr, &te, &e), &e, BPFREE_EFORMAT,
+                    "bad2.csv:3: column 'x' (0): '' is not a number", NULL);
     write_file(p, "bad3.csv", "x,y\n1,2\n1e999,3\n", 0);
-    expect_error(bpfree_csv_load(p, &o, &tr, &te, &e), &e, BPFREE_EFORMAT,
-                 "bad3.csv:3: column 'x' (0): '1e999' is not a finite float", NULL);
+    tu_expect_error(bpfree_csv_load(p, &o, &tr, &te, &e), &e, BPFREE_EFORMAT,
+                    "bad3.csv:3: column 'x' (0): '1e999' is not a finite float", NULL);
     write_file(p, "bad4.csv", "x,y\n1,nan\n2,3\n", 0); /* in the target too */
-    expect_error(bpfree_csv_load(p, &o, &tr, &te, &e), &e, BPFREE_EFORMAT,
-                 "bad4.csv:2: column 'y' (1): 'nan' is not a finite float", NULL);
+    tu_expect_error(bpfree_csv_load(p, &o, &tr, &te, &e), &e, BPFREE_EFORMAT,
+                    "bad4.csv:2: column 'y' (1): 'nan' is not a finite float", NULL);
     o.header = 0; /* no names: numbers only */
     write_file(p, "bad5.csv.gz", "1 2\n3 4x\n", 1);
-    expect_error(bpfree_csv_load(p, &o, &tr, &te, &e), &e, BPFREE_EFORMAT,
-                 "bad5.csv.gz:2: column 1: '4x' is not a number", NULL);
+    tu_expect_error(bpfree_csv_load(p, &o, &tr, &te, &e), &e, BPFREE_EFORMAT,
+                    "bad5.csv.gz:2: column 1: '4x' is not a number", NULL);
 }
 
 static void test_ragged(void **state) {
@@ -201,14 +181,14 @@ static void test_ragged(void **state) {
     bpfree_dataset tr, te;
     bpfree_error e = {0};
     write_file(p, "ragged.csv", "a,b,c\n1,2,3\n4,5\n", 0);
-    expect_error(bpfree_csv_load(p, &o, &tr, &te, &e), &e, BPFREE_EFORMAT,
-                 "ragged.csv:3: 2 fields, expected 3 (as on line 1)", NULL);
+    tu_expect_error(bpfree_csv_load(p, &o, &tr, &te, &e), &e, BPFREE_EFORMAT,
+                    "ragged.csv:3: 2 fields, expected 3 (as on line 1)", NULL);
     write_file(p, "ragged2.csv", "a,b\n1,2\n3,4,\n", 0); /* a trailing comma */
-    expect_error(bpfree_csv_load(p, &o, &tr, &te, &e), &e, BPFREE_EFORMAT,
-                 "ragged2.csv:3: 3 fields, expected 2", NULL);
+    tu_expect_error(bpfree_csv_load(p, &o, &tr, &te, &e), &e, BPFREE_EFORMAT,
+                    "ragged2.csv:3: 3 fields, expected 2", NULL);
     write_file(p, "quote.csv", "a,b\n1,\"2\n", 0);
-    expect_error(bpfree_csv_load(p, &o, &tr, &te, &e), &e, BPFREE_EFORMAT,
-                 "quote.csv:2: unterminated quote", NULL);
+    tu_expect_error(bpfree_csv_load(p, &o, &tr, &te, &e), &e, BPFREE_EFORMAT,
+                    "quote.csv:2: unterminated quote", NULL);
 }
 
 static void test_empty(void **state) {
@@ -218,22 +198,22 @@ static void test_empty(void **state) {
     bpfree_dataset tr, te;
     bpfree_error e = {0};
     write_file(p, "empty.csv", "", 0);
-    expect_error(bpfree_csv_load(p, &o, &tr, &te, &e), &e, BPFREE_EFORMAT, p, "empty file",
-                 NULL);
+    tu_expect_error(bpfree_csv_load(p, &o, &tr, &te, &e), &e, BPFREE_EFORMAT, p, "empty file",
+                    NULL);
     write_file(p, "blank.csv", "\n  \n\n", 0);
-    expect_error(bpfree_csv_load(p, &o, &tr, &te, &e), &e, BPFREE_EFORMAT, p, "empty file",
-                 NULL);
+    tu_expect_error(bpfree_csv_load(p, &o, &tr, &te, &e), &e, BPFREE_EFORMAT, p, "empty file",
+                    NULL);
     write_file(p, "head.csv", "a,b,c\n\n", 0);
-    expect_error(bpfree_csv_load(p, &o, &tr, &te, &e), &e, BPFREE_EFORMAT, p,
-                 "no data rows after the header on line 1", NULL);
+    tu_expect_error(bpfree_csv_load(p, &o, &tr, &te, &e), &e, BPFREE_EFORMAT, p,
+                    "no data rows after the header on line 1", NULL);
     write_file(p, "one.csv", "a,b\n1,2\n", 0); /* 1 row cannot be split */
-    expect_error(bpfree_csv_load(p, &o, &tr, &te, &e), &e, BPFREE_EINVAL, p, "1 data row cannot",
-                 NULL);
+    tu_expect_error(bpfree_csv_load(p, &o, &tr, &te, &e), &e, BPFREE_EINVAL, p, "1 data row cannot",
+                    NULL);
     tpath(p, "no-such.csv");
-    expect_error(bpfree_csv_load(p, &o, &tr, &te, &e), &e, BPFREE_EIO, "cannot open", p,
-                 NULL);
+    tu_expect_error(bpfree_csv_load(p, &o, &tr, &te, &e), &e, BPFREE_EIO, "cannot open", p,
+                    NULL);
     tpath(p, "");
-    expect_error(bpfree_csv_load(p, &o, &tr, &te, &e), &e, BPFREE_EIO, "directory", NULL);
+    tu_expect_error(bpfree_csv_load(p, &o, &tr, &te, &e), &e, BPFREE_EIO, "directory", NULL);
     /* A gzip stream cut short. */
     char big[8192];
     for (size_t i = 0; i < sizeof big - 1; i++) big[i] = i % 8 == 7 ? '\n' : (char)('0' + i % 7);
@@ -243,8 +223,8 @@ static void test_empty(void **state) {
     assert_int_equal(stat(p, &st), 0);
     assert_int_equal(truncate(p, st.st_size / 2), 0);
     o.header = 0;
-    expect_error(bpfree_csv_load(p, &o, &tr, &te, &e), &e, BPFREE_EFORMAT, p,
-                 "corrupt gzip data: unexpected end of file", NULL);
+    tu_expect_error(bpfree_csv_load(p, &o, &tr, &te, &e), &e, BPFREE_EFORMAT, p,
+                    "corrupt gzip data: unexpected end of file", NULL);
     assert_null(tr.x);
 }
 
@@ -268,19 +248,19 @@ static void test_targets(void **state) {
     assert_true(tu_close("y", y, wy, 8, 0, 0));
     free2(&tr, &te);
     o.targets = "price";
-    expect_error(bpfree_csv_load(p, &o, &tr, &te, &e), &e, BPFREE_EINVAL, p,
-                 "no target column 'price'", "'a', 'b', 'c', 'd'", NULL);
+    tu_expect_error(bpfree_csv_load(p, &o, &tr, &te, &e), &e, BPFREE_EINVAL, p,
+                    "no target column 'price'", "'a', 'b', 'c', 'd'", NULL);
     o.targets = "4";
-    expect_error(bpfree_csv_load(p, &o, &tr, &te, &e), &e, BPFREE_EINVAL,
-                 "no target column '4'", NULL);
+    tu_expect_error(bpfree_csv_load(p, &o, &tr, &te, &e), &e, BPFREE_EINVAL,
+                    "no target column '4'", NULL);
     o.targets = "a,0";
-    expect_error(bpfree_csv_load(p, &o, &tr, &te, &e), &e, BPFREE_EINVAL, "named twice", NULL);
+    tu_expect_error(bpfree_csv_load(p, &o, &tr, &te, &e), &e, BPFREE_EINVAL, "named twice", NULL);
     o.targets = "a,b,c,d";
-    expect_error(bpfree_csv_load(p, &o, &tr, &te, &e), &e, BPFREE_EINVAL, "no features", NULL);
+    tu_expect_error(bpfree_csv_load(p, &o, &tr, &te, &e), &e, BPFREE_EINVAL, "no features", NULL);
     o.targets = "a,b";
     o.classify = 1;
-    expect_error(bpfree_csv_load(p, &o, &tr, &te, &e), &e, BPFREE_EINVAL,
-                 "classification takes one target column, 2 named", NULL);
+    tu_expect_error(bpfree_csv_load(p, &o, &tr, &te, &e), &e, BPFREE_EINVAL,
+                    "classification takes one target column, 2 named", NULL);
 }
 
 /* Labels of `text` (one feature, label last) in file order. */
@@ -323,11 +303,11 @@ static void test_classify(void **state) {
     bpfree_dataset tr, te;
     bpfree_error e = {0};
     write_file(p, "one.csv", "x,y\n0,a\n1,a\n2,a\n", 0);
-    expect_error(bpfree_csv_load(p, &o, &tr, &te, &e), &e, BPFREE_EFORMAT, p,
-                 "one class only ('a')", NULL);
+    tu_expect_error(bpfree_csv_load(p, &o, &tr, &te, &e), &e, BPFREE_EFORMAT, p,
+                    "one class only ('a')", NULL);
     write_file(p, "nolab.csv", "x,y\n0,a\n1,\n2,b\n", 0);
-    expect_error(bpfree_csv_load(p, &o, &tr, &te, &e), &e, BPFREE_EFORMAT,
-                 "nolab.csv:3: column 'y' (1): '' is an empty class label", NULL);
+    tu_expect_error(bpfree_csv_load(p, &o, &tr, &te, &e), &e, BPFREE_EFORMAT,
+                    "nolab.csv:3: column 'y' (1): '' is an empty class label", NULL);
 }
 
 /* ----------------------------------------------- split, standardise */
@@ -378,8 +358,8 @@ static void test_split(void **state) {
     }
     assert_true(differs);
     o.test_fraction = 1.0;
-    expect_error(bpfree_csv_load(p, &o, &tr2, &te2, &e), &e, BPFREE_EINVAL, p,
-                 "test fraction 1", NULL);
+    tu_expect_error(bpfree_csv_load(p, &o, &tr2, &te2, &e), &e, BPFREE_EINVAL, p,
+                    "test fraction 1", NULL);
     free2(&tr, &te);
 }
 
@@ -449,8 +429,8 @@ static void test_targets_file(void **state) {
     assert_true(tu_close("y", y, wy, 5, 0, 0));
     free2(&tr, &te);
     write_file(yp, "targ.csv.gz", "10\n20\n30\n40\n", 1);
-    expect_error(bpfree_csv_load(xp, &o, &tr, &te, &e), &e, BPFREE_ESHAPE, xp, yp,
-                 "5 data rows", "has 4", NULL);
+    tu_expect_error(bpfree_csv_load(xp, &o, &tr, &te, &e), &e, BPFREE_ESHAPE, xp, yp,
+                    "5 data rows", "has 4", NULL);
 }
 
 static void test_skip_lines(void **state) {
@@ -460,8 +440,8 @@ static void test_skip_lines(void **state) {
     bpfree_csv_options o = raw_opts();
     bpfree_dataset tr, te;
     bpfree_error e = {0};
-    expect_error(bpfree_csv_load(p, &o, &tr, &te, &e), &e, BPFREE_EFORMAT,
-                 "bc.csv:2: 3 fields, expected 4 (as on line 1)", NULL);
+    tu_expect_error(bpfree_csv_load(p, &o, &tr, &te, &e), &e, BPFREE_EFORMAT,
+                    "bc.csv:2: 3 fields, expected 4 (as on line 1)", NULL);
     o.header = 0;
     o.skip_lines = 1;
     o.classify = 1;
@@ -477,8 +457,8 @@ static void test_skip_lines(void **state) {
     assert_float_equal(x[8], 9, 0);
     free2(&tr, &te);
     o.skip_lines = 9;
-    expect_error(bpfree_csv_load(p, &o, &tr, &te, &e), &e, BPFREE_EFORMAT, "empty file",
-                 "9 skipped lines", NULL);
+    tu_expect_error(bpfree_csv_load(p, &o, &tr, &te, &e), &e, BPFREE_EFORMAT, "empty file",
+                    "9 skipped lines", NULL);
 }
 
 /* --------------------------------------------------- bpfree_data_load */
@@ -503,10 +483,10 @@ static void test_data_load(void **state) {
     col_moments(tr.y, tr.n, 1, 0, &m, &sd); /* regression target standardised too */
     assert_true(fabs(m) < 1e-5 && fabs(sd - 1) < 1e-5);
     free2(&tr, &te);
-    expect_error(bpfree_data_load("nope", NULL, NULL, &tr, &te, &e), &e, BPFREE_EINVAL,
-                 "unknown dataset 'nope'", "diabetes", "breast-cancer", "csv:PATH", NULL);
-    expect_error(bpfree_data_load("csv:", NULL, NULL, &tr, &te, &e), &e, BPFREE_EINVAL,
-                 "csv:PATH", NULL);
+    tu_expect_error(bpfree_data_load("nope", NULL, NULL, &tr, &te, &e), &e, BPFREE_EINVAL,
+                    "unknown dataset 'nope'", "diabetes", "breast-cancer", "csv:PATH", NULL);
+    tu_expect_error(bpfree_data_load("csv:", NULL, NULL, &tr, &te, &e), &e, BPFREE_EINVAL,
+                    "csv:PATH", NULL);
     /* Named tables are looked up like image sets. */
     char cwd[1024], saved[1024] = "";
     const char *old = getenv("BPFREE_DATA");
@@ -519,8 +499,8 @@ static void test_data_load(void **state) {
     if (old) setenv("BPFREE_DATA", saved, 1);
     else unsetenv("BPFREE_DATA");
     assert_int_equal(rc, 0);
-    expect_error(s, &e, BPFREE_EIO, "dataset 'diabetes' not found", "/diabetes, data/diabetes",
-                 "/nowhere/data/diabetes", "scripts/fetch-data.sh diabetes", NULL);
+    tu_expect_error(s, &e, BPFREE_EIO, "dataset 'diabetes' not found", "/diabetes, data/diabetes",
+                    "/nowhere/data/diabetes", "scripts/fetch-data.sh diabetes", NULL);
 }
 
 /* ---------------------------------------------------------- real data */
@@ -619,5 +599,5 @@ int main(void) {
         cmocka_unit_test(test_data_load),      cmocka_unit_test(test_real_diabetes),
         cmocka_unit_test(test_real_breast_cancer),
     };
-    return cmocka_run_group_tests_name("csv", tests, setup, teardown);
+    return cmocka_run_group_tests_name("csv", tests, setup, tu_rm_scratch);
 }

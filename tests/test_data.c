@@ -53,27 +53,17 @@ static void write_idx(const char *path, uint32_t magic, const uint32_t *dims, in
     }
 }
 
-/* The good fixture pair as tmp/<img> and tmp/<lab>. */
-static void write_good(const char *img, int img_gz, const char *lab, int lab_gz) {
-    char p[512];
-    tpath(p, img);
-    write_idx(p, IMG, img_dims, 3, pixels, sizeof pixels, img_gz);
-    tpath(p, lab);
-    write_idx(p, LAB, lab_dims, 1, labels3, sizeof labels3, lab_gz);
-}
-
-/* Expect `s` to be `code` with every one of the NULL-terminated keys in the
- * message; print the message if not. */
-static void expect_error(bpfree_status s, const bpfree_error *e, bpfree_status code, ...) {
-    if (s != code) print_message("  got status %d (%s): %s\n", s, bpfree_strerror(s), e->msg);
-    assert_int_equal(s, code);
-    va_list ap;
-    va_start(ap, code);
-    for (const char *k = va_arg(ap, const char *); k; k = va_arg(ap, const char *)) {
-        if (!strstr(e->msg, k)) print_message("  message \"%s\" lacks \"%s\"\n", e->msg, k);
-        assert_non_null(strstr(e->msg, k));
-    }
-    va_end(ap);
+/* The good fixture pair as tmp/<img> and tmp/<lab>; their paths in ip and
+ * lp (512 bytes each) unless NULL. */
+static void write_good(const char *img, int img_gz, const char *lab, int lab_gz, char *ip,
+                       char *lp) {
+    char p[512], q[512];
+    if (!ip) ip = p;
+    if (!lp) lp = q;
+    tpath(ip, img);
+    write_idx(ip, IMG, img_dims, 3, pixels, sizeof pixels, img_gz);
+    tpath(lp, lab);
+    write_idx(lp, LAB, lab_dims, 1, labels3, sizeof labels3, lab_gz);
 }
 
 static void tmkdir(const char *name) {
@@ -89,14 +79,8 @@ static int is_dir(const char *p) {
 
 
 static int setup(void **state) {
-    (void)state;
+    *state = tmp; /* for tu_rm_scratch */
     return tu_mkdtemp(tmp, sizeof tmp, "data");
-}
-
-static int teardown(void **state) {
-    (void)state;
-    rm_tree(tmp);
-    return 0;
 }
 
 /* ------------------------------------------------------- good files */
@@ -120,9 +104,7 @@ static void check_fixture(const bpfree_dataset *ds, int classes) {
 static void test_load_raw(void **state) {
     (void)state;
     char ip[512], lp[512];
-    write_good("raw-img", 0, "raw-lab", 0);
-    tpath(ip, "raw-img");
-    tpath(lp, "raw-lab");
+    write_good("raw-img", 0, "raw-lab", 0, ip, lp);
     bpfree_dataset ds;
     bpfree_error e = {0};
     assert_int_equal(bpfree_idx_load(ip, lp, &ds, &e), BPFREE_OK);
@@ -135,9 +117,7 @@ static void test_load_raw(void **state) {
 static void test_load_gz(void **state) {
     (void)state;
     char ip[512], lp[512];
-    write_good("gz-img", 1, "gz-lab", 1);
-    tpath(ip, "gz-img");
-    tpath(lp, "gz-lab");
+    write_good("gz-img", 1, "gz-lab", 1, ip, lp);
     FILE *f = fopen(ip, "rb"); /* really compressed: 1f 8b */
     assert_non_null(f);
     assert_int_equal(fgetc(f), 0x1f);
@@ -149,9 +129,7 @@ static void test_load_gz(void **state) {
     check_fixture(&ds, 8); /* max label 7 + 1 */
     bpfree_data_free(&ds);
     /* Mixed: raw images, gzip labels (detected by content, not name). */
-    write_good("mix-img", 0, "mix-lab", 1);
-    tpath(ip, "mix-img");
-    tpath(lp, "mix-lab");
+    write_good("mix-img", 0, "mix-lab", 1, ip, lp);
     assert_int_equal(bpfree_idx_load(ip, lp, &ds, &e), BPFREE_OK);
     check_fixture(&ds, 8); /* max label 7 + 1 */
     bpfree_data_free(&ds);
@@ -164,13 +142,11 @@ static void test_truncated(void **state) {
     char ip[512], lp[512];
     bpfree_dataset ds;
     bpfree_error e = {0};
-    write_good("tr-img", 0, "tr-lab", 0);
-    tpath(ip, "tr-img");
-    tpath(lp, "tr-lab");
+    write_good("tr-img", 0, "tr-lab", 0, ip, lp);
     for (int gz = 0; gz < 2; gz++) {
         write_idx(ip, IMG, img_dims, 3, pixels, 10, gz); /* 12 declared, 10 there */
-        expect_error(bpfree_idx_load(ip, lp, &ds, &e), &e, BPFREE_EFORMAT, ip, "truncated",
-                     "expected 12 bytes of pixels, found 10", NULL);
+        tu_expect_error(bpfree_idx_load(ip, lp, &ds, &e), &e, BPFREE_EFORMAT, ip, "truncated",
+                        "expected 12 bytes of pixels, found 10", NULL);
         assert_null(ds.x);
     }
     /* A gzip stream cut short. */
@@ -181,11 +157,11 @@ static void test_truncated(void **state) {
     struct stat st;
     assert_int_equal(stat(ip, &st), 0);
     assert_int_equal(truncate(ip, st.st_size / 2), 0);
-    expect_error(bpfree_idx_load(ip, lp, &ds, &e), &e, BPFREE_EFORMAT, ip, NULL);
+    tu_expect_error(bpfree_idx_load(ip, lp, &ds, &e), &e, BPFREE_EFORMAT, ip, NULL);
     /* Header alone too short. */
     write_idx(ip, IMG, img_dims, 0, NULL, 0, 0);
     assert_int_equal(truncate(ip, 2), 0);
-    expect_error(bpfree_idx_load(ip, lp, &ds, &e), &e, BPFREE_EFORMAT, ip, "too short", NULL);
+    tu_expect_error(bpfree_idx_load(ip, lp, &ds, &e), &e, BPFREE_EFORMAT, ip, "too short", NULL);
 }
 
 static void test_wrong_magic(void **state) {
@@ -193,22 +169,20 @@ static void test_wrong_magic(void **state) {
     char ip[512], lp[512];
     bpfree_dataset ds;
     bpfree_error e = {0};
-    write_good("mg-img", 0, "mg-lab", 1);
-    tpath(ip, "mg-img");
-    tpath(lp, "mg-lab");
+    write_good("mg-img", 0, "mg-lab", 1, ip, lp);
     /* A labels file given as images. */
-    expect_error(bpfree_idx_load(lp, lp, &ds, &e), &e, BPFREE_EFORMAT, lp,
-                 "bad magic 0x00000801, expected 0x00000803", "is this a labels file?", NULL);
+    tu_expect_error(bpfree_idx_load(lp, lp, &ds, &e), &e, BPFREE_EFORMAT, lp,
+                    "bad magic 0x00000801, expected 0x00000803", "is this a labels file?", NULL);
     /* An images file given as labels. */
-    expect_error(bpfree_idx_load(ip, ip, &ds, &e), &e, BPFREE_EFORMAT, ip,
-                 "bad magic 0x00000803, expected 0x00000801", "images file", NULL);
+    tu_expect_error(bpfree_idx_load(ip, ip, &ds, &e), &e, BPFREE_EFORMAT, ip,
+                    "bad magic 0x00000803, expected 0x00000801", "images file", NULL);
     /* Not IDX at all. */
     FILE *f = fopen(ip, "wb");
     assert_non_null(f);
     fputs("hello, world\n", f);
     fclose(f);
-    expect_error(bpfree_idx_load(ip, lp, &ds, &e), &e, BPFREE_EFORMAT, ip, "bad magic",
-                 "not an unsigned-byte IDX file", NULL);
+    tu_expect_error(bpfree_idx_load(ip, lp, &ds, &e), &e, BPFREE_EFORMAT, ip, "bad magic",
+                    "not an unsigned-byte IDX file", NULL);
 }
 
 static void test_count_mismatch(void **state) {
@@ -221,8 +195,8 @@ static void test_count_mismatch(void **state) {
     tpath(lp, "cm-lab");
     write_idx(ip, IMG, img_dims, 3, pixels, sizeof pixels, 0);
     write_idx(lp, LAB, two, 1, labels3, 2, 1);
-    expect_error(bpfree_idx_load(ip, lp, &ds, &e), &e, BPFREE_ESHAPE, ip, lp, "2 labels",
-                 "3 images", NULL);
+    tu_expect_error(bpfree_idx_load(ip, lp, &ds, &e), &e, BPFREE_ESHAPE, ip, lp, "2 labels",
+                    "3 images", NULL);
     assert_null(ds.x);
 }
 
@@ -233,17 +207,15 @@ static void test_trailing(void **state) {
     bpfree_error e = {0};
     unsigned char more[17] = {0};
     memcpy(more, pixels, sizeof pixels);
-    write_good("tb-img", 0, "tb-lab", 0);
-    tpath(ip, "tb-img");
-    tpath(lp, "tb-lab");
+    write_good("tb-img", 0, "tb-lab", 0, ip, lp);
     for (int gz = 0; gz < 2; gz++) {
         write_idx(ip, IMG, img_dims, 3, more, sizeof more, gz); /* 5 bytes too many */
-        expect_error(bpfree_idx_load(ip, lp, &ds, &e), &e, BPFREE_EFORMAT, ip, "trailing",
-                     "12 bytes of pixels", NULL);
+        tu_expect_error(bpfree_idx_load(ip, lp, &ds, &e), &e, BPFREE_EFORMAT, ip, "trailing",
+                        "12 bytes of pixels", NULL);
         write_idx(lp, LAB, lab_dims, 1, more, 4, gz); /* one label too many */
         write_idx(ip, IMG, img_dims, 3, pixels, sizeof pixels, gz);
-        expect_error(bpfree_idx_load(ip, lp, &ds, &e), &e, BPFREE_EFORMAT, lp, "trailing",
-                     "3 bytes of labels", NULL);
+        tu_expect_error(bpfree_idx_load(ip, lp, &ds, &e), &e, BPFREE_EFORMAT, lp, "trailing",
+                        "3 bytes of labels", NULL);
         write_idx(lp, LAB, lab_dims, 1, labels3, sizeof labels3, gz);
     }
     assert_int_equal(bpfree_idx_load(ip, lp, &ds, &e), BPFREE_OK); /* and repaired */
@@ -256,20 +228,20 @@ static void test_missing(void **state) {
     bpfree_dataset tr, te;
     bpfree_error e = {0};
     tpath(ip, "no-such-file");
-    write_good("ms-img", 0, "ms-lab", 0);
-    tpath(lp, "ms-lab");
-    expect_error(bpfree_idx_load(ip, lp, &tr, &e), &e, BPFREE_EIO, ip, "cannot open", NULL);
+    write_good("ms-img", 0, "ms-lab", 0, NULL, lp);
+    tu_expect_error(bpfree_idx_load(ip, lp, &tr, &e), &e, BPFREE_EIO, ip, "cannot open", NULL);
     /* A directory with only the training half. */
     tmkdir("half");
     tpath(dir, "half");
-    write_good("half/train-images-idx3-ubyte", 0, "half/train-labels-idx1-ubyte.gz", 1);
-    expect_error(bpfree_data_load_dir(dir, &tr, &te, &e), &e, BPFREE_EIO,
-                 "no t10k-images-idx3-ubyte[.gz] in", dir, "scripts/fetch-data.sh", NULL);
+    write_good("half/train-images-idx3-ubyte", 0, "half/train-labels-idx1-ubyte.gz", 1, NULL,
+               NULL);
+    tu_expect_error(bpfree_data_load_dir(dir, &tr, &te, &e), &e, BPFREE_EIO,
+                    "no t10k-images-idx3-ubyte[.gz] in", dir, "scripts/fetch-data.sh", NULL);
     assert_null(tr.x);
     assert_null(te.x);
     tpath(dir, "nowhere");
-    expect_error(bpfree_data_load_dir(dir, &tr, &te, &e), &e, BPFREE_EIO, dir,
-                 "fetch-data.sh", NULL);
+    tu_expect_error(bpfree_data_load_dir(dir, &tr, &te, &e), &e, BPFREE_EIO, dir,
+                    "fetch-data.sh", NULL);
 }
 
 /* ------------------------------------------------- directories, names */
@@ -281,7 +253,8 @@ static void test_load_dir(void **state) {
     bpfree_error e = {0};
     tmkdir("set");
     tpath(dir, "set");
-    write_good("set/train-images-idx3-ubyte.gz", 1, "set/train-labels-idx1-ubyte", 0);
+    write_good("set/train-images-idx3-ubyte.gz", 1, "set/train-labels-idx1-ubyte", 0, NULL,
+               NULL);
     static const unsigned char tl[2] = {1, 9};
     uint32_t td[3] = {2, 2, 2}, tn[1] = {2};
     tpath(p, "set/t10k-images-idx3-ubyte");
@@ -313,19 +286,19 @@ static void test_resolve(void **state) {
     /* An existing directory is taken as it is. */
     assert_int_equal(bpfree_data_resolve(tmp, NULL, out, sizeof out, &e), BPFREE_OK);
     assert_string_equal(out, tmp);
-    expect_error(bpfree_data_resolve("nope", NULL, out, sizeof out, &e), &e, BPFREE_EINVAL,
-                 "unknown dataset 'nope'", "known: mnist, fashion-mnist", NULL);
-    expect_error(bpfree_data_resolve(tmp, NULL, out, 4, &e), &e, BPFREE_EINVAL, "too long",
-                 NULL);
+    tu_expect_error(bpfree_data_resolve("nope", NULL, out, sizeof out, &e), &e, BPFREE_EINVAL,
+                    "unknown dataset 'nope'", "known: mnist, fashion-mnist", NULL);
+    tu_expect_error(bpfree_data_resolve(tmp, NULL, out, 4, &e), &e, BPFREE_EINVAL, "too long",
+                    NULL);
     /* Names: $BPFREE_DATA, ./data, EXTRA/data.  Run from tmp, which has no data/. */
     assert_int_equal(chdir(tmp), 0);
     tmkdir("env");
     tpath(p, "env");
     setenv("BPFREE_DATA", p, 1);
     tpath(p, "root");
-    expect_error(bpfree_data_resolve("mnist", p, out, sizeof out, &e), &e, BPFREE_EIO,
-                 "dataset 'mnist' not found", "env/mnist", "data/mnist", "root/data/mnist",
-                 "scripts/fetch-data.sh", NULL);
+    tu_expect_error(bpfree_data_resolve("mnist", p, out, sizeof out, &e), &e, BPFREE_EIO,
+                    "dataset 'mnist' not found", "env/mnist", "data/mnist", "root/data/mnist",
+                    "scripts/fetch-data.sh", NULL);
     tmkdir("root");
     tmkdir("root/data");
     tmkdir("root/data/mnist");
@@ -368,7 +341,7 @@ static void test_alloc(void **state) {
     assert_int_equal(bpfree_data_alloc(&ds, 4, 2, 0, 0, &e), BPFREE_OK);
     assert_null(ds.labels); /* classes 0: no labels */
     bpfree_data_free(&ds);
-    expect_error(bpfree_data_alloc(&ds, 0, 3, 4, 0, &e), &e, BPFREE_EINVAL, "n=0", NULL);
+    tu_expect_error(bpfree_data_alloc(&ds, 0, 3, 4, 0, &e), &e, BPFREE_EINVAL, "n=0", NULL);
     assert_null(ds.x);
 }
 
@@ -423,9 +396,9 @@ static void test_split(void **state) {
     bpfree_data_free(&tr);
     bpfree_data_free(&va);
     make_rows(&tr, 10);
-    expect_error(bpfree_data_split(&tr, 0, 1, &va, &e), &e, BPFREE_EINVAL, "validation size 0",
-                 NULL);
-    expect_error(bpfree_data_split(&tr, 10, 1, &va, &e), &e, BPFREE_EINVAL, "10 samples", NULL);
+    tu_expect_error(bpfree_data_split(&tr, 0, 1, &va, &e), &e, BPFREE_EINVAL, "validation size 0",
+                    NULL);
+    tu_expect_error(bpfree_data_split(&tr, 10, 1, &va, &e), &e, BPFREE_EINVAL, "10 samples", NULL);
     assert_int_equal(tr.n, 10);
     assert_int_equal(tr.index[9], 109);
     bpfree_data_free(&tr);
@@ -527,5 +500,5 @@ int main(void) {
         cmocka_unit_test(test_split),         cmocka_unit_test(test_standardize),
         cmocka_unit_test(test_real_mnist),    cmocka_unit_test(test_real_fashion),
     };
-    return cmocka_run_group_tests_name("data", tests, setup, teardown);
+    return cmocka_run_group_tests_name("data", tests, setup, tu_rm_scratch);
 }

@@ -25,13 +25,8 @@ static bpfree_model *build(const char *rule, int diag, bpfree_error *err) {
 }
 
 static bpfree_model *build_fb(const char *rule, int diag, float fb_lr, bpfree_error *err) {
-    bpfree_config cfg;
-    assert_int_equal(bpfree_config_default(&cfg, rule, 12, 3, err), BPFREE_OK);
-    cfg.n_hidden = 2;
-    cfg.hidden[0] = 16;
-    cfg.hidden[1] = 8;
-    cfg.batch = 10;
-    cfg.threads = 1;
+    const int hidden[] = {16, 8};
+    bpfree_config cfg = tu_default_config(rule, 12, 3, 2, hidden, 10);
     cfg.act = BPFREE_ACT_TANH;
     cfg.diagnose = diag;
     cfg.diag_every = 2;
@@ -43,6 +38,21 @@ static bpfree_model *build_fb(const char *rule, int diag, float fb_lr, bpfree_er
     bpfree_model *m = NULL;
     bpfree_status st = bpfree_model_new(&cfg, &m, err);
     return st == BPFREE_OK ? m : NULL;
+}
+
+/* `rule` built twice, measuring nothing (a) and measuring diag (b), both
+ * trained two epochs on ds; the second epoch's stats in sa, sb. */
+static void train_pair(const char *rule, int diag, const bpfree_dataset *ds, bpfree_model **a,
+                       bpfree_model **b, bpfree_epoch_stats *sa, bpfree_epoch_stats *sb) {
+    bpfree_error err;
+    *a = build(rule, 0, &err);
+    *b = build(rule, diag, &err);
+    assert_non_null(*a);
+    assert_non_null(*b);
+    for (int e = 0; e < 2; e++) {
+        assert_int_equal(bpfree_train_epoch(*a, ds, sa, &err), BPFREE_OK);
+        assert_int_equal(bpfree_train_epoch(*b, ds, sb, &err), BPFREE_OK);
+    }
 }
 
 static void test_bp_against_itself_is_zero(void **state) {
@@ -69,15 +79,9 @@ static void test_measuring_does_not_change_training(void **state) {
     bpfree_dataset ds = {0};
     make_data(&ds, 60, 12, 3);
     for (size_t i = 0; i < sizeof rules / sizeof *rules; i++) {
-        bpfree_error err;
-        bpfree_model *a = build(rules[i], 0, &err), *b = build(rules[i], BPFREE_DIAG_ALIGNMENT, &err);
-        assert_non_null(a);
-        assert_non_null(b);
+        bpfree_model *a, *b;
         bpfree_epoch_stats sa, sb;
-        for (int e = 0; e < 2; e++) {
-            assert_int_equal(bpfree_train_epoch(a, &ds, &sa, &err), BPFREE_OK);
-            assert_int_equal(bpfree_train_epoch(b, &ds, &sb, &err), BPFREE_OK);
-        }
+        train_pair(rules[i], BPFREE_DIAG_ALIGNMENT, &ds, &a, &b, &sa, &sb);
         assert_int_equal(sa.n_align, 0);
         assert_int_equal(sb.n_align, 3);
         int same = memcmp(a->params, b->params, a->n_params * sizeof(float)) == 0;
@@ -118,14 +122,9 @@ static void test_variance(void **state) {
     /* measuring leaves training bit-identical */
     const char *rules[] = {"bp", "fg-a", "fg-w", "lg-fg-a", "pepita"};
     for (size_t i = 0; i < sizeof rules / sizeof *rules; i++) {
-        bpfree_model *a = build(rules[i], 0, &err), *b = build(rules[i], BPFREE_DIAG_VARIANCE, &err);
-        assert_non_null(a);
-        assert_non_null(b);
+        bpfree_model *a, *b;
         bpfree_epoch_stats sa, sb;
-        for (int e = 0; e < 2; e++) {
-            assert_int_equal(bpfree_train_epoch(a, &ds, &sa, &err), BPFREE_OK);
-            assert_int_equal(bpfree_train_epoch(b, &ds, &sb, &err), BPFREE_OK);
-        }
+        train_pair(rules[i], BPFREE_DIAG_VARIANCE, &ds, &a, &b, &sa, &sb);
         int same = memcmp(a->params, b->params, a->n_params * sizeof(float)) == 0;
         if (!same) printf("  %s: parameters differ when variance is measured\n", rules[i]);
         assert_true(same);

@@ -24,23 +24,6 @@ static void tpath(char *out, size_t cap, const char *name) {
 }
 
 
-/* Number of entries in dir whose name contains `part` (NULL: all entries). */
-static int count_entries(const char *dir, const char *part) {
-    DIR *d = opendir(dir);
-    assert_non_null(d);
-    int n = 0;
-    struct dirent *e;
-    while ((e = readdir(d))) {
-        if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, "..")) continue;
-        if (!part || strstr(e->d_name, part)) {
-            if (part) print_message("  leftover file: %s/%s\n", dir, e->d_name);
-            n++;
-        }
-    }
-    closedir(d);
-    return n;
-}
-
 static unsigned char *read_all(const char *path, size_t *len) {
     FILE *f = fopen(path, "rb");
     assert_non_null(f);
@@ -73,13 +56,8 @@ static void wr32(unsigned char *b, uint32_t v) {
 /* A small config for `rule` with several fields moved off their defaults,
  * so a field the file forgets shows up as a difference. */
 static void small_config(bpfree_config *cfg, const char *rule) {
-    bpfree_error err;
-    assert_int_equal(bpfree_config_default(cfg, rule, D, C, &err), BPFREE_OK);
-    cfg->n_hidden = 2;
-    cfg->hidden[0] = 16;
-    cfg->hidden[1] = 8;
-    cfg->batch = 8;
-    cfg->threads = 1;
+    const int hidden[] = {16, 8};
+    *cfg = tu_default_config(rule, D, C, 2, hidden, 8);
     cfg->epochs = 3;
     cfg->seed = 0xFEDCBA9876543210ull; /* needs all 64 bits */
     cfg->act = BPFREE_ACT_TANH;
@@ -219,14 +197,8 @@ static char *header_with(const unsigned char *b, const char *key, const char *va
 }
 
 static int setup(void **state) {
-    (void)state;
+    *state = tmp; /* for tu_rm_scratch */
     return tu_mkdtemp(tmp, sizeof tmp, "model-io");
-}
-
-static int teardown(void **state) {
-    (void)state;
-    rm_tree(tmp);
-    return 0;
 }
 
 /* ------------------------------------------------------------ round trip */
@@ -333,7 +305,7 @@ static void roundtrip(const char *rule) {
     free(sb);
     bpfree_model_free(a);
     bpfree_model_free(b);
-    assert_int_equal(count_entries(tmp, ".tmp."), 0);
+    assert_int_equal(tu_count_entries(tmp, ".tmp."), 0);
 }
 
 static void test_roundtrip_bp(void **state) { (void)state; roundtrip("bp"); }
@@ -661,12 +633,12 @@ static void test_save_leaves_no_temp(void **state) {
     bpfree_model *a = small_model("mf"), *b = small_model("dfa"), *l = NULL;
     bpfree_error err;
     assert_int_equal(bpfree_model_save(a, p, &err), BPFREE_OK);
-    assert_int_equal(count_entries(dir, ".tmp."), 0);
-    assert_int_equal(count_entries(dir, NULL), 1);
+    assert_int_equal(tu_count_entries(dir, ".tmp."), 0);
+    assert_int_equal(tu_count_entries(dir, NULL), 1);
     /* overwriting replaces the file */
     assert_int_equal(bpfree_model_save(b, p, &err), BPFREE_OK);
-    assert_int_equal(count_entries(dir, ".tmp."), 0);
-    assert_int_equal(count_entries(dir, NULL), 1);
+    assert_int_equal(tu_count_entries(dir, ".tmp."), 0);
+    assert_int_equal(tu_count_entries(dir, NULL), 1);
     assert_int_equal(bpfree_model_load(p, &l, &err), BPFREE_OK);
     assert_string_equal(bpfree_model_config(l)->rule, "dfa");
     bpfree_model_free(l);
@@ -677,8 +649,8 @@ static void test_save_leaves_no_temp(void **state) {
     bpfree_status s = bpfree_model_save(a, sub, &err);
     assert_int_equal(s, BPFREE_EIO);
     assert_non_null(strstr(err.msg, "occupied"));
-    assert_int_equal(count_entries(dir, ".tmp."), 0);
-    assert_int_equal(count_entries(dir, NULL), 2);
+    assert_int_equal(tu_count_entries(dir, ".tmp."), 0);
+    assert_int_equal(tu_count_entries(dir, NULL), 2);
     rmdir(sub);
     bpfree_model_free(a);
     bpfree_model_free(b);
@@ -689,7 +661,7 @@ static void test_save_into_missing_dir(void **state) {
     char p[512], missing[512];
     tpath(missing, sizeof missing, "missing-dir");
     tpath(p, sizeof p, "missing-dir/model.bin");
-    int before = count_entries(tmp, NULL);
+    int before = tu_count_entries(tmp, NULL);
     bpfree_model *m = small_model("bp");
     bpfree_error err = {0};
     bpfree_status s = bpfree_model_save(m, p, &err);
@@ -700,8 +672,8 @@ static void test_save_into_missing_dir(void **state) {
     struct stat st;
     assert_int_not_equal(stat(missing, &st), 0);
     assert_int_equal(errno, ENOENT);
-    assert_int_equal(count_entries(tmp, NULL), before);
-    assert_int_equal(count_entries(tmp, ".tmp."), 0);
+    assert_int_equal(tu_count_entries(tmp, NULL), before);
+    assert_int_equal(tu_count_entries(tmp, ".tmp."), 0);
     bpfree_model_free(m);
 }
 
@@ -728,5 +700,5 @@ int main(void) {
         cmocka_unit_test(test_save_leaves_no_temp),
         cmocka_unit_test(test_save_into_missing_dir),
     };
-    return cmocka_run_group_tests(tests, setup, teardown);
+    return cmocka_run_group_tests(tests, setup, tu_rm_scratch);
 }

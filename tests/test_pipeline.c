@@ -14,21 +14,15 @@
 #include <math.h>
 
 static bpfree_model *make(const char *rule, int D, int C, int pipeline, int batch) {
-    bpfree_config cfg;
-    bpfree_error err = {0};
-    assert_int_equal(bpfree_config_default(&cfg, rule, D, C, &err), BPFREE_OK);
-    cfg.n_hidden = 3;
-    cfg.hidden[0] = 40;
-    cfg.hidden[1] = 30;
-    cfg.hidden[2] = 20;
+    const int hidden[] = {40, 30, 20};
+    bpfree_config cfg = tu_default_config(rule, D, C, 3, hidden, batch);
     cfg.act = BPFREE_ACT_TANH;
-    cfg.batch = batch;
     cfg.ff_peer = 0.03f; /* ff: peer normalisation on, so its running means move */
     cfg.epochs = 3;
     cfg.seed = 7;
-    cfg.threads = 1;
     cfg.optim.sched = BPFREE_SCHED_COOLDOWN; /* lr changes per batch */
     cfg.pipeline = pipeline;
+    bpfree_error err = {0};
     bpfree_model *m = NULL;
     bpfree_status st = bpfree_model_new(&cfg, &m, &err);
     if (st) printf("  %s pipeline %d: %s\n", rule, pipeline, err.msg);

@@ -11,7 +11,7 @@
  * their element-wise work while the results are in its cache; [0, O) on one
  * thread is the plain pass.  The element-wise work gives the same numbers
  * however it is split; the products may not — OpenBLAS's edge kernels round
- * a slice of a product differently from the whole (tests/test_perf.c checks
+ * a slice of a product differently from the whole (tests/test_threads.c checks
  * the split exactly on data whose sums are exact). */
 
 typedef struct {
