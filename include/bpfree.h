@@ -211,6 +211,7 @@ typedef struct bpfree_rule_info {
 } bpfree_rule_info;
 
 int bpfree_rule_count(void);
+const char *bpfree_rule_default(void);                   /* the rule a CLI trains unnamed */
 const bpfree_rule_info *bpfree_rule_at(int i);           /* NULL if out of range */
 const bpfree_rule_info *bpfree_rule_find(const char *name); /* NULL if unknown */
 

@@ -32,7 +32,7 @@ typedef struct run_opt {
 
 #define R(f) offsetof(cli_run, f)
 static const run_opt RUN_OPTS[] = {
-    {"rule", "NAME", "learning rule (see `bpfree rules`)", "mf", R_STR, R(rule)},
+    {"rule", "NAME", "learning rule (see `bpfree rules`)", NULL, R_STR, R(rule)},
     {"preset", "NAME", "a paper's whole setup (see below); options after it override it", "none",
      R_STR, 0},
     {"data", "NAME|DIR", "mnist, fashion-mnist, diabetes, breast-cancer, csv:FILE, or a directory "
@@ -250,7 +250,8 @@ void cli_usage(FILE *f) {
             "options of the run:\n",
             BPFREE_VERSION);
     for (int i = 0; i < N_RUN; i++)
-        option_line(f, RUN_OPTS[i].name, RUN_OPTS[i].arg, "", RUN_OPTS[i].help, RUN_OPTS[i].dflt);
+        option_line(f, RUN_OPTS[i].name, RUN_OPTS[i].arg, "", RUN_OPTS[i].help,
+                    RUN_OPTS[i].dflt ? RUN_OPTS[i].dflt : bpfree_rule_default());
     fprintf(f, "\nsettings (default in brackets; \"(rule)\": see the rule defaults below; a "
                "setting\nnamed for some rules is refused with the others):\n");
     for (int i = 0; i < bpfree_setting_count(); i++) {

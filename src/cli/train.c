@@ -84,7 +84,7 @@ static double run_epochs(const cli_run *r, run_data *d, bpfree_model *m, report 
 }
 
 int cmd_train(int argc, char **argv) {
-    cli_run r = {.rule = "mf", .data = "mnist", .eval_every = 1};
+    cli_run r = {.rule = bpfree_rule_default(), .data = "mnist", .eval_every = 1};
     cli_parse(argc, argv, 2, &r, NULL);
     if (r.eval_every < 1) die("--eval-every: must be >= 1");
     bpfree_config cfg;

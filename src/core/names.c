@@ -21,7 +21,6 @@ static const char *const sched_names[] = {
     [BPFREE_SCHED_COOLDOWN] = "cooldown", [BPFREE_SCHED_MULTISTEP] = "multistep"};
 static const char *const norm_names[] = {[BPFREE_NORM_SCALE] = "scale",
                                          [BPFREE_NORM_STANDARDIZE] = "standardize"};
-static const char *const predict_names[] = {[BPFREE_PREDICT_FF] = "ff", [BPFREE_PREDICT_BP] = "bp"};
 
 _Static_assert(sizeof act_names / sizeof *act_names == BPFREE_ACT_COUNT, "act names");
 _Static_assert(sizeof loss_names / sizeof *loss_names == BPFREE_LOSS_COUNT, "loss names");
@@ -52,4 +51,3 @@ int bpfree_init_parse(const char *s) {
 NAMES(optim, bpfree_optim_kind, optim_names)
 NAMES(sched, bpfree_sched, sched_names)
 NAMES(norm, bpfree_norm, norm_names)
-NAMES(predict, bpfree_predict_mode, predict_names)

@@ -248,8 +248,9 @@ struct bp_rule {
     const bpfree_preset *presets;
     int n_presets;
     bpfree_status (*check)(const bpfree_config *c, bpfree_error *err);
-    /* Optional: the name of head h when it is not a layer's own ("goodness"),
-     * else NULL; and what the model's main score is ("goodness", "ff"). */
+    /* Optional: the name of head h when it is not a layer's own (FF's
+     * "goodness"), else NULL; and the name of the way the model's main score
+     * is made, for rules that offer several. */
     const char *(*head_name)(const bpfree_model *m, int h);
     const char *(*prediction)(const bpfree_config *c);
 };

@@ -81,18 +81,12 @@ static void work_free(bpfree_model *m, bp_work *w) {
     memset(w, 0, sizeof *w);
 }
 
-static bpfree_status pipe_build(bpfree_model *m, bpfree_error *err) {
-    bp_pipe *p = bp_alloc(&m->mem, sizeof *p);
-    if (!p) return bp_fail(err, BPFREE_ENOMEM, "out of memory (pipeline)");
-    memset(p, 0, sizeof *p);
-    m->pipe = p;
-    const int nl = m->n_layers, C = m->cfg.outputs;
-    const size_t B = (size_t)m->batch;
-    int S = m->cfg.pipeline < nl ? m->cfg.pipeline : nl;
-    S = S < PIPE_MAX_STAGES ? S : PIPE_MAX_STAGES;
-    /* contiguous ranges with the smallest largest cost (multiply-adds, in x
-     * out per layer): best[k][i] = the best largest cost of layers [0, i) in
-     * k + 1 stages (the linear partition problem; nl <= 32, S <= 8) */
+/* Layers into S contiguous stages, p->l0[k]..p->l1[k], with the smallest
+ * largest cost (multiply-adds, the layer's weights): best[k][i] = the best
+ * largest cost of layers [0, i) in k + 1 stages (the linear partition
+ * problem; nl <= 32, S <= 8) */
+static void partition(const bpfree_model *m, bp_pipe *p, int S) {
+    const int nl = m->n_layers;
     double pre[BPFREE_MAX_LAYERS + 1] = {0}, best[PIPE_MAX_STAGES][BPFREE_MAX_LAYERS + 1];
     int cut[PIPE_MAX_STAGES][BPFREE_MAX_LAYERS + 1];
     for (int i = 0; i < nl; i++) pre[i + 1] = pre[i] + (double)bp_layer_n_weights(&m->layers[i]);
@@ -111,6 +105,18 @@ static bpfree_status pipe_build(bpfree_model *m, bpfree_error *err) {
         i = p->l0[k];
     }
     p->S = S;
+}
+
+static bpfree_status pipe_build(bpfree_model *m, bpfree_error *err) {
+    bp_pipe *p = bp_alloc(&m->mem, sizeof *p);
+    if (!p) return bp_fail(err, BPFREE_ENOMEM, "out of memory (pipeline)");
+    memset(p, 0, sizeof *p);
+    m->pipe = p;
+    const int nl = m->n_layers, C = m->cfg.outputs;
+    const size_t B = (size_t)m->batch;
+    int S = m->cfg.pipeline < nl ? m->cfg.pipeline : nl;
+    partition(m, p, S < PIPE_MAX_STAGES ? S : PIPE_MAX_STAGES);
+    S = p->S;
     bp_pipe_need need = {.mult = 1};
     if (m->rule->pipe_need) m->rule->pipe_need(m, &need);
     if (!(p->x0 = bp_alloc_floats(&m->mem, B * (size_t)m->cfg.inputs, "pipeline input", err)))

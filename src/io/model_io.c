@@ -96,9 +96,9 @@ static bpfree_status parse_kv(bpfree_config *c, int *epochs_done, const char *k,
 
 static bpfree_status parse_header(char *h, bpfree_config *c, int *epochs_done,
                                   const char *path, bpfree_error *err) {
-    /* what older files do not carry: the table's defaults (rule "bp" stands
-     * in until the header names the rule; every row gets its default) */
-    if (bpfree_config_default(c, "bp", 1, 1, err)) return BPFREE_EFORMAT;
+    /* what older files do not carry: the table's defaults (the first rule
+     * stands in until the header names the rule; every row gets its default) */
+    if (bpfree_config_default(c, bpfree_rule_at(0)->name, 1, 1, err)) return BPFREE_EFORMAT;
     unsigned char seen[256] = {0};
     for (char *line = h; *line;) {
         char *nl = strchr(line, '\n');
@@ -213,10 +213,10 @@ static bpfree_status read_exact(FILE *f, void *p, size_t n, uLong *crc, const ch
     return BPFREE_OK;
 }
 
-static bpfree_status load_body(FILE *f, const char *path, bpfree_model **out,
-                               bpfree_error *err) {
-    unsigned char b[16];
-    uLong crc = crc32(0L, Z_NULL, 0);
+/* Magic, version and header: the config and the epochs done. */
+static bpfree_status read_head(FILE *f, const char *path, uLong *crc, bpfree_config *cfg,
+                               int *epochs_done, bpfree_error *err) {
+    unsigned char b[8];
     size_t got = fread(b, 1, 8, f);
     if (got != 8 && ferror(f))
         return bp_fail(err, BPFREE_EIO, "%s: cannot read: %s", path, strerror(errno));
@@ -225,9 +225,9 @@ static bpfree_status load_body(FILE *f, const char *path, bpfree_model **out,
     if (got != 8)
         return bp_fail(err, BPFREE_EFORMAT,
                        "%s: truncated model file: expected 8 bytes of magic, found %zu", path, got);
-    crc = crc32(crc, b, 8);
+    *crc = crc32(*crc, b, 8);
     bpfree_status st;
-    if ((st = read_exact(f, b, 8, &crc, path, "version", err))) return st;
+    if ((st = read_exact(f, b, 8, crc, path, "version", err))) return st;
     uint32_t ver = rd32(b), hl = rd32(b + 4);
     if (ver != FORMAT_VERSION)
         return bp_fail(err, BPFREE_EFORMAT,
@@ -237,17 +237,18 @@ static bpfree_status load_body(FILE *f, const char *path, bpfree_model **out,
         return bp_fail(err, BPFREE_EFORMAT, "%s: bad header length %u", path, hl);
     char *h = malloc(hl + 1);
     if (!h) return bp_fail(err, BPFREE_ENOMEM, "out of memory");
-    bpfree_config cfg;
-    int epochs_done = 0;
-    if (!(st = read_exact(f, h, hl, &crc, path, "header", err))) {
+    if (!(st = read_exact(f, h, hl, crc, path, "header", err))) {
         h[hl] = '\0';
         st = strlen(h) != hl ? bp_fail(err, BPFREE_EFORMAT, "%s: NUL byte in header", path)
-                             : parse_header(h, &cfg, &epochs_done, path, err);
+                             : parse_header(h, cfg, epochs_done, path, err);
     }
     free(h);
-    if (st || (st = read_exact(f, b, 16, &crc, path, "sizes", err))) return st;
-    uint64_t np = rd64(b), ns = rd64(b + 8);
-    /* check the sizes against what is left of the file before allocating */
+    return st;
+}
+
+/* The sizes np, ns against what is left of the file, before allocating. */
+static bpfree_status check_sizes(FILE *f, const char *path, uint64_t np, uint64_t ns,
+                                 bpfree_error *err) {
     long here = ftell(f);
     if (here >= 0 && fseek(f, 0, SEEK_END) == 0) {
         long end = ftell(f);
@@ -261,6 +262,19 @@ static bpfree_status load_body(FILE *f, const char *path, bpfree_model **out,
                            path, (unsigned long long)np, (unsigned long long)ns,
                            (unsigned long long)left);
     }
+    return BPFREE_OK;
+}
+
+static bpfree_status load_body(FILE *f, const char *path, bpfree_model **out,
+                               bpfree_error *err) {
+    unsigned char b[16];
+    uLong crc = crc32(0L, Z_NULL, 0);
+    bpfree_config cfg;
+    int epochs_done = 0;
+    bpfree_status st = read_head(f, path, &crc, &cfg, &epochs_done, err);
+    if (st || (st = read_exact(f, b, 16, &crc, path, "sizes", err))) return st;
+    const uint64_t np = rd64(b), ns = rd64(b + 8);
+    if ((st = check_sizes(f, path, np, ns, err))) return st;
     bpfree_model *m = NULL;
     bpfree_error ce;
     if (bpfree_config_check(&cfg, &ce))

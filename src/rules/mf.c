@@ -132,6 +132,15 @@ static void mf_predict(bpfree_model *m, const float *x, int B, float *scores, fl
     }
 }
 
+/* --predict: FF = the sum of every layer's goodness, BP = the last layer's */
+const char *bpfree_predict_name(bpfree_predict_mode p) {
+    return p == BPFREE_PREDICT_FF ? "ff" : p == BPFREE_PREDICT_BP ? "bp" : "?";
+}
+
+int bpfree_predict_parse(const char *s) {
+    return !s ? -1 : !strcmp(s, "ff") ? BPFREE_PREDICT_FF : !strcmp(s, "bp") ? BPFREE_PREDICT_BP : -1;
+}
+
 static const char *predict_n(int v) { return bpfree_predict_name((bpfree_predict_mode)v); }
 
 static const bp_setting mf_settings[] = {

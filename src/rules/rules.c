@@ -25,6 +25,10 @@ int bp_rule_register(const bp_rule *r) {
     return 0;
 }
 
+/* what the CLI trains when no rule is named: Mono-Forward, the project's
+ * headline rule (README) */
+const char *bpfree_rule_default(void) { return bp_rule_mf.info.name; }
+
 int bpfree_rule_count(void) { return N_BUILTIN + atomic_load(&n_extra); }
 
 const bp_rule *bp_rule_at(int i) {

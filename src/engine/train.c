@@ -1,0 +1,203 @@
+/* train.c — the epoch loop (shuffle, batch, schedule, NaN guard, in turn
+ * or pipelined), evaluation and prediction.  Which signal reaches which
+ * layer is the rule's business (src/rules/). */
+#include "engine/engine.h"
+
+#include <math.h>
+#include <string.h>
+#include <time.h>
+
+/* Copy rows order[0..B) of ds into the batch buffers; targets as one-hot
+ * rows for classification, or ds->y for regression. */
+void bp_gather(const bpfree_model *m, const bpfree_dataset *ds, const int *order, int B,
+               float *x, float *y, int *lb, int *ib) {
+    const int D = m->cfg.inputs, C = m->cfg.outputs;
+    memset(y, 0, (size_t)B * C * sizeof(float));
+    for (int r = 0; r < B; r++) {
+        int i = order[r];
+        memcpy(x + (size_t)r * D, ds->x + (size_t)i * D, (size_t)D * sizeof(float));
+        if (ib) ib[r] = ds->index ? ds->index[i] : i;
+        lb[r] = ds->labels ? ds->labels[i] : -1;
+        if (ds->y) memcpy(y + (size_t)r * C, ds->y + (size_t)i * C, (size_t)C * sizeof(float));
+        else if (ds->labels) y[(size_t)r * C + ds->labels[i]] = 1.0f;
+    }
+}
+
+static void gather(bpfree_model *m, const bpfree_dataset *ds, const int *order, int B) {
+    bp_gather(m, ds, order, B, m->xb, m->yb, m->lb, m->ib);
+}
+
+float bp_batch_lr(const bpfree_model *m, int k, int nb) {
+    const int epoch = m->epochs_done, g = m->cfg.greedy_epochs;
+    const double e = g > 0 ? (double)(epoch % g) + (double)k / nb : (double)epoch + (double)k / nb;
+    const int total = g > 0 ? g : m->cfg.epochs;
+    return bp_sched_lr(&m->cfg.optim, e, total);
+}
+
+static bpfree_status check_data(const bpfree_model *m, const bpfree_dataset *ds,
+                                bpfree_error *err) {
+    if (!ds || ds->n <= 0 || !ds->x)
+        return bp_fail(err, BPFREE_EINVAL, "dataset '%s' is empty", ds ? ds->name : "(null)");
+    if (ds->dim != m->cfg.inputs)
+        return bp_fail(err, BPFREE_ESHAPE,
+                       "dataset '%s' has %d input features, the model expects %d", ds->name,
+                       ds->dim, m->cfg.inputs);
+    if (ds->y ? ds->outputs != m->cfg.outputs : ds->classes > m->cfg.outputs)
+        return bp_fail(err, BPFREE_ESHAPE, "dataset '%s' has %d %s, the model has %d outputs",
+                       ds->name, ds->y ? ds->outputs : ds->classes,
+                       ds->y ? "targets" : "classes", m->cfg.outputs);
+    if (!ds->y && !ds->labels)
+        return bp_fail(err, BPFREE_EINVAL, "dataset '%s' has neither labels nor targets",
+                       ds->name);
+    return BPFREE_OK;
+}
+
+static double now_seconds(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+/* pipelined epochs: asked for, offered by the rule, and not layer by layer */
+static int pipelined(const bpfree_model *m) {
+    return m->cfg.pipeline >= 2 && m->rule->pipe_layer && m->cfg.greedy_epochs == 0;
+}
+
+/* The epoch's nb batches one after another (m->order holds the order). */
+static bpfree_status batches_in_turn(bpfree_model *m, const bpfree_dataset *train, int nb,
+                                     double *loss_sum, long *correct, float *lr,
+                                     bpfree_error *err) {
+    const int n = train->n, B = m->batch, epoch = m->epochs_done;
+    for (int k = 0; k < nb; k++) {
+        int b0 = k * B, rows = n - b0 < B ? n - b0 : B;
+        gather(m, train, m->order + b0, rows);
+        *lr = bp_batch_lr(m, k, nb);
+        bp_optim_begin_step(&m->optim, *lr);
+        double l = 0.0;
+        int measured = bp_diag_before(m, k, rows);
+        bpfree_status st = m->rule->train_batch(m, rows, &l, correct);
+        if (st)
+            return bp_fail(err, st, "rule '%s' failed at epoch %d, batch %d", m->cfg.rule,
+                           epoch + 1, k + 1);
+        if (!isfinite(l))
+            return bp_fail(err, BPFREE_ENAN,
+                           "the training loss became %s at epoch %d, batch %d of %d "
+                           "(rule %s, lr %g) — try a smaller learning rate",
+                           isnan(l) ? "NaN" : "infinite", epoch + 1, k + 1, nb, m->cfg.rule,
+                           (double)*lr);
+        if (measured) bp_diag_after(m);
+        *loss_sum += l;
+        m->steps_done++;
+    }
+    return BPFREE_OK;
+}
+
+/* The same batches with the layers pipelined (src/core/pipeline.c). */
+static bpfree_status batches_pipelined(bpfree_model *m, const bpfree_dataset *train, int nb,
+                                       double *loss_sum, long *correct, float *lr,
+                                       bpfree_error *err) {
+    bpfree_set_threads(1); /* one BLAS thread per pipeline stage */
+    bpfree_status st = bp_pipe_epoch(m, train, nb, loss_sum, correct, lr, err);
+    bpfree_set_threads(m->cfg.threads);
+    if (st) return st;
+    if (!isfinite(*loss_sum))
+        return bp_fail(err, BPFREE_ENAN,
+                       "the training loss became %s during epoch %d (rule %s, lr %g, "
+                       "pipelined) — try a smaller learning rate",
+                       isnan(*loss_sum) ? "NaN" : "infinite", m->epochs_done + 1, m->cfg.rule,
+                       (double)*lr);
+    m->steps_done += nb;
+    return BPFREE_OK;
+}
+
+bpfree_status bpfree_train_epoch(bpfree_model *m, const bpfree_dataset *train,
+                                 bpfree_epoch_stats *stats, bpfree_error *err) {
+    bpfree_status st = check_data(m, train, err);
+    if (st) return st;
+    const int n = train->n, B = m->batch, epoch = m->epochs_done;
+    if (m->order_n != n) {
+        bp_free(&m->mem, m->order);
+        m->order = bp_alloc(&m->mem, (size_t)n * sizeof(int));
+        if (!m->order) return bp_fail(err, BPFREE_ENOMEM, "out of memory (sample order)");
+        m->order_n = n;
+    }
+    if (m->rule->begin_epoch && (st = m->rule->begin_epoch(m, train, err))) return st;
+    for (int i = 0; i < n; i++) m->order[i] = i;
+    /* greedy layer-wise training: each layer starts a fresh optimizer clock,
+     * as it would with an optimizer of its own */
+    if (m->cfg.greedy_epochs > 0 && epoch % m->cfg.greedy_epochs == 0) m->optim.t = 0;
+    bp_rng_shuffle(&m->rng, m->order, n);
+
+    double t0 = now_seconds(), loss_sum = 0.0;
+    long correct = 0;
+    int nb = (n + B - 1) / B;
+    float lr = m->cfg.optim.lr;
+    st = pipelined(m) ? batches_pipelined(m, train, nb, &loss_sum, &correct, &lr, err)
+                      : batches_in_turn(m, train, nb, &loss_sum, &correct, &lr, err);
+    if (st) return st;
+    double dt = now_seconds() - t0;
+    /* a NaN can hide from the loss (e.g. behind a saturated unit): check the
+     * parameters once per epoch too */
+    if (!bp_check_finite(m->params, m->n_params))
+        return bp_fail(err, BPFREE_ENAN,
+                       "the parameters became non-finite during epoch %d (rule %s, lr %g) — "
+                       "check the data for NaN, or try a smaller learning rate",
+                       epoch + 1, m->cfg.rule, (double)lr);
+    m->epochs_done++;
+    if (stats) {
+        stats->epoch = epoch;
+        stats->train_loss = loss_sum / nb;
+        stats->train_acc = train->labels ? (double)correct / n : 0.0;
+        stats->seconds = dt;
+        stats->samples_per_s = dt > 0 ? n / dt : 0.0;
+        stats->lr = lr;
+        stats->active_layer = m->cfg.greedy_epochs > 0 ? epoch / m->cfg.greedy_epochs : -1;
+    }
+    bp_diag_epoch(m, stats);
+    return BPFREE_OK;
+}
+
+/* ---------------------------------------------------------- evaluation */
+
+bpfree_status bpfree_predict(bpfree_model *m, const float *x, int n, float *scores,
+                             bpfree_error *err) {
+    if (n < 0 || !x || !scores) return bp_fail(err, BPFREE_EINVAL, "bad predict arguments");
+    const int D = m->cfg.inputs, C = m->cfg.outputs;
+    for (int b0 = 0; b0 < n; b0 += m->rows) {
+        int rows = n - b0 < m->rows ? n - b0 : m->rows;
+        m->rule->predict(m, x + (size_t)b0 * D, rows, scores + (size_t)b0 * C, NULL);
+    }
+    return BPFREE_OK;
+}
+
+bpfree_status bpfree_evaluate(bpfree_model *m, const bpfree_dataset *ds, bpfree_eval *out,
+                              bpfree_error *err) {
+    bpfree_status st = check_data(m, ds, err);
+    if (st) return st;
+    const int B = m->rows, C = m->cfg.outputs;
+    const int nh = m->rule->n_heads ? m->rule->n_heads(m) : 0;
+    long correct = 0, head_correct[BPFREE_MAX_LAYERS] = {0};
+    double loss = 0.0;
+    for (int b0 = 0; b0 < ds->n; b0 += B) {
+        int rows = ds->n - b0 < B ? ds->n - b0 : B;
+        /* gather keeps targets and labels in step; the order is the identity */
+        for (int r = 0; r < rows; r++) m->ib[r] = b0 + r;
+        int *ord = m->ib;
+        gather(m, ds, ord, rows);
+        m->rule->predict(m, m->xb, rows, m->scores, nh ? m->heads : NULL);
+        loss += bp_loss(m->cfg.loss, m->scores, m->yb, rows, C, NULL) * rows;
+        if (ds->labels) {
+            correct += bp_count_correct(m->scores, m->lb, rows, C);
+            for (int h = 0; h < nh; h++)
+                head_correct[h] += bp_count_correct(m->heads + (size_t)h * B * C, m->lb, rows, C);
+        }
+    }
+    memset(out, 0, sizeof *out);
+    out->loss = loss / ds->n;
+    out->acc = (double)correct / ds->n;
+    out->n_heads = nh;
+    for (int h = 0; h < nh; h++) out->head_acc[h] = (double)head_correct[h] / ds->n;
+    if (!isfinite(out->loss))
+        return bp_fail(err, BPFREE_ENAN, "evaluation on '%s' gave a non-finite loss", ds->name);
+    return BPFREE_OK;
+}
