@@ -81,7 +81,34 @@ void bp_gemm_slice(int record, int fullM, int fullN, int ta, int tb, int M, int 
                    float alpha, const float *A, int lda, const float *B, int ldb, float beta,
                    float *C, int ldc);
 
+/* --------------------------------------------------------------- names */
+
+/* Enum <-> name through a table of n names: "?" for a value out of range,
+ * -1 for an unknown name.  BP_NAMES defines a public bpfree_FN_name/_parse
+ * pair over a table whose length the compiler knows. */
+const char *bp_name_of(const char *const *t, int n, int v);
+int bp_name_parse(const char *const *t, int n, const char *s);
+#define BP_NAMES(fn, type, table)                                                          \
+    const char *bpfree_##fn##_name(type v) {                                               \
+        return bp_name_of(table, (int)(sizeof table / sizeof *table), (int)v);             \
+    }                                                                                      \
+    int bpfree_##fn##_parse(const char *s) {                                               \
+        return bp_name_parse(table, (int)(sizeof table / sizeof *table), s);               \
+    }
+
 /* ------------------------------------------------------ vector kernels */
+
+/* A float's bits and back (no aliasing of the two types). */
+static inline uint32_t bp_f32_bits(float f) {
+    uint32_t u;
+    __builtin_memcpy(&u, &f, sizeof u);
+    return u;
+}
+static inline float bp_bits_f32(uint32_t u) {
+    float f;
+    __builtin_memcpy(&f, &u, sizeof f);
+    return f;
+}
 
 /* 1 if every value is finite. */
 int bp_check_finite(const float *v, size_t n);

@@ -28,26 +28,21 @@ _Static_assert(sizeof init_names / sizeof *init_names == BPFREE_INIT_COUNT, "ini
 _Static_assert(sizeof optim_names / sizeof *optim_names == BPFREE_OPTIM_COUNT, "optim names");
 _Static_assert(sizeof sched_names / sizeof *sched_names == BPFREE_SCHED_COUNT, "sched names");
 
-static const char *name_of(const char *const *t, int n, int v) {
-    return v >= 0 && v < n ? t[v] : "?";
-}
-static int parse(const char *const *t, int n, const char *s) {
+const char *bp_name_of(const char *const *t, int n, int v) { return v >= 0 && v < n ? t[v] : "?"; }
+
+int bp_name_parse(const char *const *t, int n, const char *s) {
     for (int i = 0; s && i < n; i++)
         if (strcmp(t[i], s) == 0) return i;
     return -1;
 }
 
-#define NAMES(fn, type, table)                                                           \
-    const char *bpfree_##fn##_name(type v) { return name_of(table, COUNT_OF(table), (int)v); } \
-    int bpfree_##fn##_parse(const char *s) { return parse(table, COUNT_OF(table), s); }
-
-NAMES(act, bpfree_act, act_names)
-NAMES(loss, bpfree_loss, loss_names)
-const char *bpfree_init_name(bpfree_init v) { return name_of(init_names, COUNT_OF(init_names), (int)v); }
+BP_NAMES(act, bpfree_act, act_names)
+BP_NAMES(loss, bpfree_loss, loss_names)
+const char *bpfree_init_name(bpfree_init v) { return bp_name_of(init_names, COUNT_OF(init_names), (int)v); }
 int bpfree_init_parse(const char *s) {
     if (s && strcmp(s, "kaiming") == 0) return BPFREE_INIT_KAIMING_UNIFORM; /* 001's name */
-    return parse(init_names, COUNT_OF(init_names), s);
+    return bp_name_parse(init_names, COUNT_OF(init_names), s);
 }
-NAMES(optim, bpfree_optim_kind, optim_names)
-NAMES(sched, bpfree_sched, sched_names)
-NAMES(norm, bpfree_norm, norm_names)
+BP_NAMES(optim, bpfree_optim_kind, optim_names)
+BP_NAMES(sched, bpfree_sched, sched_names)
+BP_NAMES(norm, bpfree_norm, norm_names)

@@ -123,23 +123,13 @@ void bp_init_fill(bp_rng *r, float *w, int fan_out, int fan_in, bpfree_init how,
 
 #define NORMAL_BLOCK 512 /* pairs per block: bits on the stack, then one vector loop */
 
-static inline float nf_bits(uint32_t u) {
-    float f;
-    memcpy(&f, &u, sizeof f);
-    return f;
-}
-static inline uint32_t nf_u(float f) {
-    uint32_t u;
-    memcpy(&u, &f, sizeof u);
-    return u;
-}
 
 /* ln x for x in [2^-24, 1] */
 static inline float ln_unit(float x) {
-    const uint32_t b = nf_u(x);
+    const uint32_t b = bp_f32_bits(x);
     /* m in [√½, √2): take the exponent of x / √½ */
     const int32_t e = (int32_t)((b + (0x3f800000u - 0x3f3504f3u)) >> 23) - 127;
-    const float m = nf_bits(b - ((uint32_t)e << 23));
+    const float m = bp_bits_f32(b - ((uint32_t)e << 23));
     const float s = (m - 1.0f) / (m + 1.0f), s2 = s * s;
     const float lnm =
         2.0f * s * (1.0f + s2 * (1.0f / 3 + s2 * (1.0f / 5 + s2 * (1.0f / 7 + s2 * (1.0f / 9)))));

@@ -233,7 +233,7 @@ struct bp_rule {
      * activation per batch (see bp_pipe_need); NULL = nothing more. */
     void (*pipe_need)(const bpfree_model *m, bp_pipe_need *n);
     /* Scores (B, C) for x (B, D), B <= m->batch.  If heads is not NULL also
-     * each head's scores (n_heads, B, C).  NULL = forward through all layers. */
+     * each head's scores (n_heads, B, C).  Required. */
     void (*predict)(bpfree_model *m, const float *x, int B, float *scores, float *heads);
     int (*n_heads)(const bpfree_model *m);
     /* Optional: one line on the rule's own state for the run summary. */
@@ -283,6 +283,12 @@ void bp_acts_reserve(bpfree_model *m, float **h);
  * block: reserve (in rule->reserve), fill (in rule->init) with
  * cfg.feedback_init, and project dh (B, n_l) = e (B, C) B_l. */
 bpfree_status bp_feedback_reserve(bpfree_model *m, int *fb, bpfree_error *err);
+/* The same for any n first layers: tensors PREFIX1.. (C, n_l) in the
+ * parameter block (trainable: local heads) or the state block; drawn with
+ * `how` like the weight of a layer n_l -> C. */
+bpfree_status bp_layer_mats_reserve(bpfree_model *m, const char *prefix, int n, int trainable,
+                                    int *t, bpfree_error *err);
+void bp_layer_mats_init(bpfree_model *m, const int *t, int n, bpfree_init how);
 void bp_feedback_init(bpfree_model *m, const int *fb);
 void bp_feedback_signal(const bpfree_model *m, const int *fb, int l, float alpha,
                         const float *e, int B, float *dh);

@@ -1,25 +1,35 @@
-/* feedback.c — fixed random feedback matrices B_l (C, n_l) in the state
- * block (fa, dfa, drtp, f3): reserved, drawn and projected. */
+/* feedback.c — per-layer matrices (C, n_l) between a layer and the classes:
+ * fixed random feedback B_l in the state block (dfa, drtp, f3; learned by
+ * dkp, fdfa), and trainable local heads M_l (mf, lg-fg-a). */
 #include "engine/engine.h"
 
 #include <stdio.h>
 #include <string.h>
 
-bpfree_status bp_feedback_reserve(bpfree_model *m, int *fb, bpfree_error *err) {
-    for (int l = 0; l < m->cfg.n_hidden; l++) {
+bpfree_status bp_layer_mats_reserve(bpfree_model *m, const char *prefix, int n, int trainable,
+                                    int *t, bpfree_error *err) {
+    for (int l = 0; l < n; l++) {
         char name[32];
-        snprintf(name, sizeof name, "B%d", l + 1);
-        fb[l] = bp_model_reserve(m, name, (size_t)m->cfg.outputs * m->cfg.hidden[l], 0);
-        if (fb[l] < 0) return bp_fail(err, BPFREE_EINVAL, "too many tensors");
+        snprintf(name, sizeof name, "%s%d", prefix, l + 1);
+        t[l] = bp_model_reserve(m, name, (size_t)m->cfg.outputs * m->layers[l].out, trainable);
+        if (t[l] < 0) return bp_fail(err, BPFREE_EINVAL, "too many tensors");
     }
     return BPFREE_OK;
 }
 
+void bp_layer_mats_init(bpfree_model *m, const int *t, int n, bpfree_init how) {
+    /* (C, n_l), drawn like the weight of a layer n_l -> C */
+    for (int l = 0; l < n; l++)
+        bp_init_fill(&m->rng, bp_tensor_ptr(m, t[l]), m->cfg.outputs, m->layers[l].out, how,
+                     m->cfg.init_std);
+}
+
+bpfree_status bp_feedback_reserve(bpfree_model *m, int *fb, bpfree_error *err) {
+    return bp_layer_mats_reserve(m, "B", m->cfg.n_hidden, 0, fb, err);
+}
+
 void bp_feedback_init(bpfree_model *m, const int *fb) {
-    /* B_l (C, n_l) is drawn like the weight of a layer n_l -> C */
-    for (int l = 0; l < m->cfg.n_hidden; l++)
-        bp_init_fill(&m->rng, bp_tensor_ptr(m, fb[l]), m->cfg.outputs, m->layers[l].out,
-                     m->cfg.feedback_init, m->cfg.init_std);
+    bp_layer_mats_init(m, fb, m->cfg.n_hidden, m->cfg.feedback_init);
 }
 
 void bp_feedback_signal(const bpfree_model *m, const int *fb, int l, float alpha,

@@ -113,7 +113,7 @@ static bpfree_status alloc_blocks(bpfree_model *m, bpfree_error *err) {
 static void init_layers(bpfree_model *m) {
     for (int l = 0; l < m->n_layers; l++) {
         bp_layer *L = &m->layers[l];
-        L->kind->init(L, &m->rng, L->W, L->b, m->cfg.init, m->cfg.init_std);
+        bp_layer_init(L, &m->rng, L->W, L->b, m->cfg.init, m->cfg.init_std);
     }
 }
 

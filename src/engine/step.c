@@ -4,7 +4,7 @@
  * and parameter ranges. */
 #include "engine/engine.h"
 
-static void dense_grad_step(bpfree_model *m, int l, const float *x, const float *h, float *dz,
+static void layer_grad_step(bpfree_model *m, int l, const float *x, const float *h, float *dz,
                             int B, const bp_optim *step);
 
 typedef struct {
@@ -88,7 +88,7 @@ static void backward_step_part(void *ctx, size_t a, size_t b) {
  * model keeps its gradients (diagnostics, tests); the next product then
  * accumulates into the zeros (beta = 1), bit for bit what beta = 0 gives,
  * without OpenBLAS's separate pass that clears C. */
-static void dense_grad_step(bpfree_model *m, int l, const float *x, const float *h, float *dz,
+static void layer_grad_step(bpfree_model *m, int l, const float *x, const float *h, float *dz,
                             int B, const bp_optim *step) {
     bp_layer *L = &m->layers[l];
     const int U = L->units;
@@ -107,12 +107,12 @@ static void dense_grad_step(bpfree_model *m, int l, const float *x, const float 
 
 void bp_layer_grad_step(bpfree_model *m, int l, const float *x, const float *dz, int B,
                         const bp_optim *step) {
-    dense_grad_step(m, l, x, NULL, (float *)dz, B, step); /* h == NULL: dz only read */
+    layer_grad_step(m, l, x, NULL, (float *)dz, B, step); /* h == NULL: dz only read */
 }
 
 void bp_layer_backward_step(bpfree_model *m, int l, const float *x, const float *h, float *dh,
                             int B) {
-    dense_grad_step(m, l, x, h, dh, B, &m->optim);
+    layer_grad_step(m, l, x, h, dh, B, &m->optim);
 }
 
 void bp_layer_step(bpfree_model *m, int l) {

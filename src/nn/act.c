@@ -17,16 +17,6 @@
  * Error measured against double precision over [-12, 12]: see
  * tests/test_nn.c.  NaN propagates; the same input gives the same output on
  * every vector width (no FMA contraction in ISO C mode). */
-static inline float bits_float(uint32_t u) {
-    float f;
-    memcpy(&f, &u, sizeof f);
-    return f;
-}
-static inline uint32_t float_bits(float f) {
-    uint32_t u;
-    memcpy(&u, &f, sizeof u);
-    return u;
-}
 
 /* e^y - 1 for 0 <= y <= 88 (or NaN) */
 static inline float expm1_pos(float y) {
@@ -34,13 +24,13 @@ static inline float expm1_pos(float y) {
     const float ln2_hi = 0x1.62e4p-1f, ln2_lo = 0x1.7f7d1cp-20f;
     const float t = y * inv_ln2 + magic;
     const float nf = t - magic;
-    const uint32_t n = float_bits(t) - float_bits(magic); /* round(y / ln2) */
+    const uint32_t n = bp_f32_bits(t) - bp_f32_bits(magic); /* round(y / ln2) */
     const float r = (y - nf * ln2_hi) - nf * ln2_lo;
     const float p =
         r + r * r *
                 (0.5f + r * (1.0f / 6 + r * (1.0f / 24 + r * (1.0f / 120 +
                                                               r * (1.0f / 720 + r * (1.0f / 5040))))));
-    const float two_n = bits_float((n + 127u) << 23);
+    const float two_n = bp_bits_f32((n + 127u) << 23);
     return two_n * p + (two_n - 1.0f);
 }
 

@@ -59,33 +59,6 @@ static void dense_input_grad(const bp_layer *L, const float *W, const float *dz,
     bpfree_gemm(0, 0, B, L->in, L->out, 1.0f, dz, L->out, W, L->in, 0.0f, dx, L->in);
 }
 
-/* units a..b: dz = dh ⊙ f'(z) on their columns, then their gradient */
-static void backward_part(void *ctx, size_t a, size_t b) {
-    const dense_job *j = ctx;
-    const bp_layer *L = j->L;
-    const size_t cols = (size_t)(L->out / L->units);
-    bp_act_backward_cols(L->act, j->h, j->out, j->B, L->out, a * cols, b * cols);
-    bp_layer_grad_units(L, j->x, j->out, j->B, a, b, 0.0f);
-}
-
-void bp_layer_backward(bp_layer *L, const float *x, const float *h, float *dh, float *dx, int B) {
-    L->gzero = 0; /* gW written whole below */
-    dense_job j = {L, x, h, dh, B};
-    bp_split_for((double)B * bp_layer_n_weights(L) * (L->out / L->units), (size_t)L->units,
-                 BP_UNIT_GRAIN, backward_part, &j);
-    if (dx) bp_layer_input_grad(L, NULL, dh, dx, B);
-}
-
-/* gb[a:b] = sum over the B rows of dz[:, a:b] (row-major, O wide) */
-void bp_bias_grad(float *gb, const float *dz, int B, int O, size_t a, size_t b, float beta) {
-    if (beta == 0.0f)
-        for (size_t o = a; o < b; o++) gb[o] = 0.0f;
-    for (int r = 0; r < B; r++) {
-        const float *d = dz + (size_t)r * O;
-        for (size_t o = a; o < b; o++) gb[o] += d[o];
-    }
-}
-
 static void dense_tangent(const bp_layer *L, const float *x, const float *h, const float *din,
                           const float *V, const float *vb, const float *u, float *dout, int B) {
     const int I = L->in, O = L->out;

@@ -114,6 +114,11 @@ static inline void bp_layer_tangent(const bp_layer *L, const float *x, const flo
     L->kind->tangent(L, x, h, din, V, vb, u, dout, B);
 }
 
+static inline void bp_layer_init(const bp_layer *L, bp_rng *r, float *w, float *b,
+                                 bpfree_init how, float std) {
+    L->kind->init(L, r, w, b, how, std);
+}
+
 /* The plain backward pass, no step (training goes through
  * bp_layer_backward_step, which fuses it with the step; the tests use this
  * one as its reference).  Given dh = dL/dh (B, out) at the layer's output

@@ -22,6 +22,13 @@ void bp_defaults_f3_paper(bpfree_config *c) {
  * three hidden layers of 800 ReLU, Adam with lambda = 1e-4, x0.95 per epoch,
  * batch 64; 30 epochs instead of the paper's 100.  Used by fg-w, fg-a,
  * lg-fg-a, dkp and fdfa. */
+void bp_defaults_learned_feedback(bpfree_config *c) {
+    bp_defaults_fdfa_paper(c);
+    c->feedback_init = BPFREE_INIT_ZEROS; /* 002 Algorithm 1 line 3 */
+    c->fb_lr = 1e-4f;                     /* alpha (Appendix A) */
+    c->fb_optim = BPFREE_FB_ADAM;
+}
+
 void bp_defaults_fdfa_paper(bpfree_config *c) {
     c->n_hidden = 3;
     c->hidden[0] = c->hidden[1] = c->hidden[2] = 800;

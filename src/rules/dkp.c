@@ -38,10 +38,7 @@ typedef struct dkp_state {
 /* 002 Appendix A: Adam, lambda = alpha = 1e-4, x0.95 per epoch, feedback
  * from zero, 800-unit layers; 30 epochs instead of 100. */
 static void dkp_defaults(bpfree_config *c) {
-    bp_defaults_fdfa_paper(c);
-    c->feedback_init = BPFREE_INIT_ZEROS;
-    c->fb_lr = 1e-4f;
-    c->fb_optim = BPFREE_FB_ADAM;
+    bp_defaults_learned_feedback(c);
     c->fb_wd = 1e-4f;
 }
 

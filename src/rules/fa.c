@@ -28,7 +28,7 @@ static bpfree_status fa_init(bpfree_model *m, bpfree_error *err) {
     for (int l = 1; l < m->n_layers; l++) { /* drawn like W_l itself (no bias) */
         const bp_layer *L = &m->layers[l];
         float *Bl = bp_tensor_ptr(m, s->fb[l]);
-        L->kind->init(L, &m->rng, Bl, NULL, m->cfg.feedback_init, m->cfg.init_std);
+        bp_layer_init(L, &m->rng, Bl, NULL, m->cfg.feedback_init, m->cfg.init_std);
         s->back[l] = Bl;
     }
     (void)err;

@@ -36,10 +36,7 @@ typedef struct fdfa_state {
  * (Table B.5: the 4-layer net has three hidden layers).  100 epochs in the
  * paper; bpfree's default is 30. */
 static void fdfa_defaults(bpfree_config *c) {
-    bp_defaults_fdfa_paper(c);
-    c->feedback_init = BPFREE_INIT_ZEROS;
-    c->fb_lr = 1e-4f;
-    c->fb_optim = BPFREE_FB_ADAM;
+    bp_defaults_learned_feedback(c);
     c->fb_wd = 0.0f;
 }
 

@@ -18,20 +18,10 @@ _Static_assert(sizeof norm_names / sizeof *norm_names == BPFREE_FF_NORM_COUNT, "
 _Static_assert(sizeof neg_names / sizeof *neg_names == BPFREE_FF_NEG_COUNT, "");
 _Static_assert(sizeof predict_names / sizeof *predict_names == BPFREE_FF_PREDICT_COUNT, "");
 
-static int find_name(const char *const *t, int n, const char *s) {
-    for (int i = 0; s && i < n; i++)
-        if (strcmp(t[i], s) == 0) return i;
-    return -1;
-}
-#define FF_NAMES(fn, type, table, count)                                                    \
-    const char *bpfree_##fn##_name(type v) {                                                \
-        return (int)v >= 0 && (int)v < count ? table[v] : "?";                              \
-    }                                                                                       \
-    int bpfree_##fn##_parse(const char *s) { return find_name(table, count, s); }
-FF_NAMES(ff_goodness, bpfree_ff_goodness, goodness_names, BPFREE_FF_GOODNESS_COUNT)
-FF_NAMES(ff_norm, bpfree_ff_norm, norm_names, BPFREE_FF_NORM_COUNT)
-FF_NAMES(ff_neg, bpfree_ff_neg, neg_names, BPFREE_FF_NEG_COUNT)
-FF_NAMES(ff_predict, bpfree_ff_predict, predict_names, BPFREE_FF_PREDICT_COUNT)
+BP_NAMES(ff_goodness, bpfree_ff_goodness, goodness_names)
+BP_NAMES(ff_norm, bpfree_ff_norm, norm_names)
+BP_NAMES(ff_neg, bpfree_ff_neg, neg_names)
+BP_NAMES(ff_predict, bpfree_ff_predict, predict_names)
 
 static const char *goodness_n(int v) { return bpfree_ff_goodness_name((bpfree_ff_goodness)v); }
 static const char *norm_n(int v) { return bpfree_ff_norm_name((bpfree_ff_norm)v); }

@@ -42,22 +42,13 @@ static int lgfga_n_heads(const bpfree_model *m) {
 static bpfree_status lgfga_reserve(bpfree_model *m, bpfree_error *err) {
     lgfga_state *s = m->rs;
     s->n_heads = lgfga_n_heads(m);
-    for (int i = 0; i < s->n_heads; i++) {
-        char name[32];
-        snprintf(name, sizeof name, "M%d", i + 1);
-        s->M[i] = bp_model_reserve(m, name, (size_t)m->cfg.outputs * m->cfg.hidden[i], 1);
-        if (s->M[i] < 0) return bp_fail(err, BPFREE_EINVAL, "too many tensors");
-    }
-    return BPFREE_OK;
+    return bp_layer_mats_reserve(m, "M", s->n_heads, 1, s->M, err); /* M_l (C, n_l) */
 }
 
 static bpfree_status lgfga_init(bpfree_model *m, bpfree_error *err) {
     lgfga_state *s = m->rs;
     const size_t B = (size_t)m->rows, W = (size_t)bp_max_width(m), C = (size_t)m->cfg.outputs;
-    /* M_l (C, n_l) starts like the weight of a layer n_l -> C */
-    for (int i = 0; i < s->n_heads; i++)
-        bp_init_fill(&m->rng, bp_tensor_ptr(m, s->M[i]), m->cfg.outputs, m->cfg.hidden[i],
-                     m->cfg.init, m->cfg.init_std);
+    bp_layer_mats_init(m, s->M, s->n_heads, m->cfg.init); /* like a layer n_l -> C */
     (void)err;
     bp_scratch(m, &s->a[0], B * W); /* activations */
     bp_scratch(m, &s->a[1], B * W);

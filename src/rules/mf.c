@@ -27,21 +27,12 @@ static int mf_n_heads(const bpfree_model *m) { return m->cfg.n_hidden; }
 
 static bpfree_status mf_reserve(bpfree_model *m, bpfree_error *err) {
     mf_state *s = m->rs;
-    for (int i = 0; i < m->cfg.n_hidden; i++) {
-        char name[32];
-        snprintf(name, sizeof name, "M%d", i + 1);
-        s->M[i] = bp_model_reserve(m, name, (size_t)m->cfg.outputs * m->cfg.hidden[i], 1);
-        if (s->M[i] < 0) return bp_fail(err, BPFREE_EINVAL, "too many tensors");
-    }
-    return BPFREE_OK;
+    return bp_layer_mats_reserve(m, "M", m->cfg.n_hidden, 1, s->M, err); /* M_i (C, n_i) */
 }
 
 static bpfree_status mf_init(bpfree_model *m, bpfree_error *err) {
     mf_state *s = m->rs;
-    /* M_i (C, n_i) starts like the weight of a layer n_i -> C. */
-    for (int i = 0; i < m->cfg.n_hidden; i++)
-        bp_init_fill(&m->rng, bp_tensor_ptr(m, s->M[i]), m->cfg.outputs, m->cfg.hidden[i],
-                     m->cfg.init, m->cfg.init_std);
+    bp_layer_mats_init(m, s->M, m->cfg.n_hidden, m->cfg.init); /* like a layer n_i -> C */
     (void)err;
     bp_work_reserve(m, &s->w);
     return BPFREE_OK;

@@ -33,6 +33,8 @@ extern const bp_rule bp_rule_fdfa;
 void bp_defaults_f3_paper(bpfree_config *c);
 /* Defaults of fg-w, fg-a, lg-fg-a, dkp, fdfa: 002's Appendix A setup. */
 void bp_defaults_fdfa_paper(bpfree_config *c);
+/* dkp, fdfa: that setup, and feedback learned from zero with Adam at 1e-4 */
+void bp_defaults_learned_feedback(bpfree_config *c);
 
 /* Forward-Forward kernels (ff_kernels.c), which the tests call too. */
 /* out (D) = x (D) with the first C inputs replaced by the label code:
