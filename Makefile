@@ -12,8 +12,8 @@ endif
 SAN     ?= 0
 ifeq ($(SAN),1)
 BUILD   ?= build-san
-OPT     ?= -O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=all
-LDSAN   := -fsanitize=address,undefined
+OPT     ?= -O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined,float-cast-overflow -fno-sanitize-recover=all
+LDSAN   := -fsanitize=address,undefined,float-cast-overflow
 else
 BUILD   ?= build
 OPT     ?= -O3 -g -march=x86-64-v3 -mtune=native -fno-math-errno

@@ -24,6 +24,7 @@
 #ifndef BPFREE_H
 #define BPFREE_H
 
+#include <signal.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -44,7 +45,8 @@ typedef enum bpfree_status {
     BPFREE_ESHAPE = -4,      /* dimensions do not agree */
     BPFREE_EINVAL = -5,      /* a bad argument or option value */
     BPFREE_ENAN = -6,        /* a NaN or infinity appeared during training */
-    BPFREE_EUNSUPPORTED = -7 /* the rule/model does not support this */
+    BPFREE_EUNSUPPORTED = -7, /* the rule/model does not support this */
+    BPFREE_EINTR = -8        /* training stopped on request (bpfree_model_stop_flag) */
 } bpfree_status;
 
 /* Filled by any fallible call that is given one.  msg is NUL-terminated. */
@@ -403,7 +405,15 @@ typedef struct bpfree_dataset {
     float *y;
     int *index;
     char name[64];
+    int shape[3];     /* one input as channels, height, width (IDX images:
+                         1, rows, cols; tabular: 1, 1, dim); all 0 = unknown,
+                         taken as 1, 1, dim */
 } bpfree_dataset;
+
+/* A 64-bit FNV-1a hash of a dataset's contents: n, dim, the inputs' bits,
+ * labels and targets, in row order (not its name, index or shape).  Taken
+ * before any normalisation, it tells whether two loads saw the same data. */
+uint64_t bpfree_data_checksum(const bpfree_dataset *ds);
 
 /* Read an IDX image file and its IDX label file (raw or .gz, detected by the
  * gzip magic, not the name).  Checks the magic numbers (0x00000803 images,
@@ -626,6 +636,76 @@ bpfree_status bpfree_evaluate(bpfree_model *m, const bpfree_dataset *ds,
  * head's logits, according to cfg.ff_predict. */
 bpfree_status bpfree_predict(bpfree_model *m, const float *x, int n,
                              float *scores, bpfree_error *err);
+
+/* ------------------------------------------------------- provenance */
+
+/* What a model was trained on, saved in its file, so that `eval MODEL`
+ * loads the same data the same way and prepares it as training did.
+ * Fill it with bpfree_model_set_data after building the model. */
+typedef struct bpfree_data_info {
+    char name[512];     /* the data set as named to bpfree_data_load
+                           ("mnist", "csv:/path/x.csv", a directory) */
+    char targets[256];  /* csv: target columns ("" = default) */
+    int classify;       /* csv: 1 = class labels */
+    int val;            /* samples held out of training for validation */
+    uint64_t checksum;  /* bpfree_data_checksum of the training set as
+                           loaded (before the hold-out and normalisation) */
+    int shape[3];       /* one input's channels, height, width */
+    int classes;        /* classes of the training data (0: regression) */
+    /* per-column standardisation (x - mean[j]) / std[j] (tabular data), applied
+     * by bpfree_data_prepare after the config's norm; n_cols = 0: none */
+    int n_cols;
+    float *col_mean, *col_std; /* owned by the model when it returns them */
+} bpfree_data_info;
+
+/* Record `d` with the model (copied, columns included); saved with it. */
+bpfree_status bpfree_model_set_data(bpfree_model *m, const bpfree_data_info *d,
+                                    bpfree_error *err);
+/* What the model records, or NULL if nothing (a file from before issue 17). */
+const bpfree_data_info *bpfree_model_data(const bpfree_model *m);
+/* Prepare data as loaded (bpfree_data_load with standardize = 0 for tabular
+ * sets; images come scaled to [0, 1]) the way the model's training data was:
+ * its config's norm (one mean/std) then its per-column statistics.  Checks
+ * the input count, the shape (when both are known) and the class count
+ * against the model first, with a message.  bpfree_predict and
+ * bpfree_evaluate take prepared inputs. */
+bpfree_status bpfree_data_prepare(const bpfree_model *m, bpfree_dataset *ds,
+                                  bpfree_error *err);
+
+/* ---------------------------------------------- stopping and checkpoints */
+
+/* Ask training to stop between two batches: bpfree_train_epoch reads
+ * *flag (set from a signal handler, say) before each batch after the
+ * first and, when it is non-zero, returns BPFREE_EINTR with the epoch half
+ * done.  The next bpfree_train_epoch continues that epoch where it stopped,
+ * with exactly the numbers of an uninterrupted run; a checkpoint saved in
+ * between carries the place.  Pipelined runs stop feeding batches and
+ * finish the ones in flight.  flag NULL: never stop. */
+void bpfree_model_stop_flag(bpfree_model *m, const volatile sig_atomic_t *flag);
+/* Batches done of a stopped epoch (0 at an epoch boundary). */
+long bpfree_model_batches_done(const bpfree_model *m);
+/* Called on the training thread after each batch (pipelined: after stage 0
+ * has fed it; loss is then NaN) with batches done k of nb in the epoch and
+ * the running mean loss.  For progress lines; fn NULL: none. */
+void bpfree_model_on_batch(bpfree_model *m, void (*fn)(void *user, int k, int nb, double loss),
+                           void *user);
+
+/* Save everything a run needs to continue exactly: the model file's contents
+ * plus the optimizer's moments and clock, the gradients, every RNG state,
+ * the rule's run state (F³'s error store, learned feedback's optimizer,
+ * FF's head optimizer), epochs and batches done (and a stopped epoch's
+ * sample order), the settings that are not saved with a model (threads,
+ * pipeline, threading, diagnostics), and the caller's `note` (text, may be
+ * NULL: the CLI keeps its run options and the log so far there).  A model
+ * file (bpfree_model_load reads it, `eval` too); written atomically like
+ * bpfree_model_save. */
+bpfree_status bpfree_checkpoint_save(const bpfree_model *m, const char *path, const char *note,
+                                     bpfree_error *err);
+/* Load a checkpoint: the model ready to continue, and, if note is not NULL,
+ * the note (malloc'd, free() it; "" if none).  A model file without run
+ * state is refused. */
+bpfree_status bpfree_checkpoint_load(const char *path, bpfree_model **out, char **note,
+                                     bpfree_error *err);
 
 /* Save the model — config (architecture, rule, hyperparameters), epochs done,
  * parameters and fixed rule state — to `path`.  Written to `path`.tmp.XXXXXX

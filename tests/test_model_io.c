@@ -140,6 +140,7 @@ typedef struct layout {
     size_t sizes;     /* the two u64 sizes */
     size_t params;    /* parameter block */
     size_t state;     /* state block */
+    size_t sections;  /* section count (version 2; 0 sections in these files) */
     size_t crc;       /* checksum */
     size_t np, ns;
 } layout;
@@ -152,7 +153,9 @@ static layout file_layout(const unsigned char *b, size_t len, const bpfree_model
     L.np = m->n_params;
     L.ns = m->n_state;
     L.state = L.params + L.np * sizeof(float);
-    L.crc = L.state + L.ns * sizeof(float);
+    L.sections = L.state + L.ns * sizeof(float);
+    assert_int_equal(rd32(b + L.sections), 0);
+    L.crc = L.sections + 4;
     assert_int_equal(L.crc + 4, len);
     return L;
 }

@@ -14,6 +14,7 @@ const char *bpfree_strerror(bpfree_status code) {
     case BPFREE_EINVAL: return "invalid argument";
     case BPFREE_ENAN: return "non-finite value during training";
     case BPFREE_EUNSUPPORTED: return "not supported";
+    case BPFREE_EINTR: return "stopped on request";
     }
     return "unknown error";
 }

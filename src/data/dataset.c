@@ -27,8 +27,28 @@ static bpfree_status ds_alloc(bpfree_dataset *ds, int n, int dim, int with_label
     ds->n = n;
     ds->dim = dim;
     ds->outputs = outputs;
+    ds->shape[0] = ds->shape[1] = 1;
+    ds->shape[2] = dim;
     for (int i = 0; i < n; i++) ds->index[i] = i;
     return BPFREE_OK;
+}
+
+static uint64_t fnv(uint64_t h, const void *p, size_t n) {
+    const unsigned char *b = p;
+    for (size_t i = 0; i < n; i++) h = (h ^ b[i]) * 0x100000001b3ull;
+    return h;
+}
+
+uint64_t bpfree_data_checksum(const bpfree_dataset *ds) {
+    uint64_t h = 0xcbf29ce484222325ull;
+    if (!ds) return h;
+    int32_t head[3] = {ds->n, ds->dim, ds->outputs};
+    h = fnv(h, head, sizeof head);
+    const size_t n = ds->n > 0 ? (size_t)ds->n : 0, D = ds->dim > 0 ? (size_t)ds->dim : 0;
+    if (ds->x) h = fnv(h, ds->x, n * D * sizeof(float));
+    if (ds->labels) h = fnv(h, ds->labels, n * sizeof(int));
+    if (ds->y && ds->outputs > 0) h = fnv(h, ds->y, n * (size_t)ds->outputs * sizeof(float));
+    return h;
 }
 
 bpfree_status bpfree_data_alloc(bpfree_dataset *ds, int n, int dim, int classes,
@@ -96,6 +116,7 @@ bpfree_status bpfree_data_split(bpfree_dataset *train, int n_val, uint64_t seed,
     }
     val->classes = train->classes;
     memcpy(val->name, train->name, sizeof val->name);
+    memcpy(val->shape, train->shape, sizeof val->shape);
     int j = 0, k = 0; /* next row of train kept, of val */
     for (int i = 0; i < n; i++) {
         if (pick[i]) copy_row(val, k++, train, i);

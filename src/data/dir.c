@@ -71,9 +71,10 @@ bpfree_status bpfree_data_load_dir(const char *dir, bpfree_dataset *train,
     }
     bpfree_status s = bpfree_idx_load(path[0], path[1], train, err);
     if (s == BPFREE_OK) s = bpfree_idx_load(path[2], path[3], test, err);
-    if (s == BPFREE_OK && train->dim != test->dim)
-        s = bp_fail(err, BPFREE_ESHAPE, "%s: training images have %d pixels, test images %d",
-                    dir, train->dim, test->dim);
+    if (s == BPFREE_OK && (train->shape[1] != test->shape[1] || train->shape[2] != test->shape[2]))
+        s = bp_fail(err, BPFREE_ESHAPE,
+                    "%s: training images are %d x %d pixels, test images %d x %d", dir,
+                    train->shape[1], train->shape[2], test->shape[1], test->shape[2]);
     if (s != BPFREE_OK) {
         bpfree_data_free(train);
         bpfree_data_free(test);

@@ -177,14 +177,27 @@ static bpfree_status to_dataset(const idx_file *im, const idx_file *lb, bpfree_d
         return bp_fail(err, BPFREE_EFORMAT, "%s: images of %u x %u pixels are too large",
                        im->path, (unsigned)im->dims[1], (unsigned)im->dims[2]);
     int n = (int)im->dims[0], dim = (int)(im->dims[1] * im->dims[2]);
-    int max_label = 0;
-    for (int i = 0; i < n; i++)
+    int max_label = 0, distinct = 0;
+    unsigned char present[256] = {0};
+    for (int i = 0; i < n; i++) {
         if (lb->data[i] > max_label) max_label = lb->data[i];
+        distinct += !present[lb->data[i]]++;
+    }
     int classes = max_label + 1 < 2 ? 2 : max_label + 1;
+    /* a stray label (255 among 0..9) would silently make 256 classes, most
+     * of them empty: refuse a class range more than twice the labels seen */
+    if (classes > 2 * distinct && classes > 10)
+        return bp_fail(err, BPFREE_EFORMAT,
+                       "%s: the largest label is %d but only %d distinct labels occur: "
+                       "%d classes, most of them empty (a corrupt label?)",
+                       lb->path, max_label, distinct, classes);
     bpfree_status s = bpfree_data_alloc(out, n, dim, classes, 0, err);
     if (s != BPFREE_OK) return s;
     for (size_t i = 0; i < im->bytes; i++) out->x[i] = (float)im->data[i] / 255.0f;
     for (int i = 0; i < n; i++) out->labels[i] = lb->data[i];
+    out->shape[0] = 1;
+    out->shape[1] = (int)im->dims[1];
+    out->shape[2] = (int)im->dims[2];
     dir_name(out->name, sizeof out->name, im->path);
     return BPFREE_OK;
 }

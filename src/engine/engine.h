@@ -9,6 +9,7 @@
 #include "optim/optim.h"
 
 #include <math.h>
+#include <signal.h>
 
 /* ------------------------------------------------------------- model */
 
@@ -36,6 +37,35 @@ typedef struct bp_scratch_slot {
 } bp_scratch_slot;
 
 #define BP_MAX_SCRATCH (8 * BPFREE_MAX_LAYERS + 64)
+
+/* Run state outside the model's blocks that a checkpoint must carry: a
+ * field of the rule's state (an optimizer clock: bp_persist) or a
+ * workspace whose contents live from batch to batch (moments:
+ * bp_scratch_state, then `slot` says where it ended up). */
+typedef struct bp_persist_slot {
+    void *p;      /* fixed memory, or NULL */
+    void **slot;  /* a workspace's pointer, or NULL */
+    size_t bytes;
+} bp_persist_slot;
+
+#define BP_MAX_PERSIST (4 * BPFREE_MAX_LAYERS + 16)
+
+/* Where training stands inside an epoch that was stopped between two
+ * batches (bpfree_model_stop_flag): k batches of the epoch done (0: at an
+ * epoch boundary), their loss sum and correct count, and their seconds.
+ * m->order keeps that epoch's order meanwhile. */
+typedef struct bp_progress {
+    int64_t k, correct;
+    double loss, seconds;
+} bp_progress;
+
+/* One piece of run state as a checkpoint section: a name and a view of
+ * its bytes in the model. */
+typedef struct bp_section {
+    char name[32];
+    void *p;
+    size_t bytes;
+} bp_section;
 
 /* Prediction chunks at least this big keep the products near full speed
  * even for a model trained at batch 64 (10,000 images: 87% of GEMM speed in
@@ -84,6 +114,14 @@ struct bpfree_model {
     struct bp_pipe *pipe;  /* layer pipeline, built at the first pipelined epoch */
     int epochs_done;
     long steps_done;
+    bp_progress prog;          /* a stopped epoch's place (checkpointed) */
+    const volatile sig_atomic_t *stop; /* bpfree_model_stop_flag, or NULL */
+    bpfree_data_info data;     /* what it was trained on (bpfree_model_set_data) */
+    int has_data;
+    void (*on_batch)(void *user, int k, int nb, double loss); /* bpfree_model_on_batch */
+    void *on_batch_user;
+    bp_persist_slot persist[BP_MAX_PERSIST];
+    int n_persist, persist_full;
 };
 
 /* Workspaces.  While the model is built (a rule's reserve and init, the
@@ -96,6 +134,19 @@ struct bpfree_model {
 void bp_scratch(bpfree_model *m, float **slot, size_t n);
 void bp_scratch_ints(bpfree_model *m, int **slot, size_t n);
 void bp_scratch_alias(bpfree_model *m, float **slot, float **of);
+/* A workspace whose contents a run carries from batch to batch (an
+ * optimizer's moments): as bp_scratch, and checkpoints save and restore it. */
+void bp_scratch_state(bpfree_model *m, float **slot, size_t n);
+/* `bytes` at p (in the rule's state struct, say an optimizer's clock) are
+ * run state: checkpoints save and restore them.  Call while the model is
+ * built (reserve or init). */
+void bp_persist(bpfree_model *m, void *p, size_t bytes);
+/* Every piece of run state of m beyond the parameter and state blocks, in
+ * a fixed order, as sections (at most cap; returns how many, or -1 if cap
+ * is too small): counters, RNG, optimizer clock and moments, gradients,
+ * the stopped epoch's order, each bp_persist / bp_scratch_state region.
+ * The rule's own extra state (bp_rule.extra_*) is not among them. */
+int bp_run_sections(bpfree_model *m, bp_section *s, int cap);
 
 /* Reserve a tensor of n floats in the parameter block (trainable) or the
  * state block during build; pointers are resolved by bp_tensor_ptr after
@@ -239,6 +290,14 @@ struct bp_rule {
     /* Optional: one line on the rule's own state for the run summary. */
     void (*describe)(const bpfree_model *m, char *buf, size_t cap);
     void (*free)(bpfree_model *m);
+    /* Optional: run state neither a workspace (bp_scratch_state) nor
+     * bp_persist can hold because its size comes from the data (F³'s
+     * store): its bytes for a checkpoint, written to dst; and back from
+     * src (a wrong size is an error). */
+    size_t (*extra_bytes)(const bpfree_model *m);
+    void (*extra_save)(const bpfree_model *m, void *dst);
+    bpfree_status (*extra_load)(bpfree_model *m, const void *src, size_t bytes,
+                                bpfree_error *err);
     /* What the rule can do (BP_CAP_*), the settings rows of its own
      * hyperparameters, the papers' setups it offers, and checks across its
      * settings that no single row can make (NULL = none). */
@@ -263,6 +322,11 @@ int bp_setting_applies_rule(const bp_setting *row, const bp_rule *R);
  * several settings (layers, pipeline, schedules), then the rule's own. */
 bpfree_status bp_config_check(const bp_rule *r, const bp_setting *const *rows, int n,
                               const bpfree_config *c, bpfree_error *err);
+/* The parameter and state floats a model of rule r and cfg would have, and
+ * the bytes of its batch buffers — counted without allocating them (the
+ * model loader checks a file against them before building anything). */
+bpfree_status bp_model_count(const bp_rule *r, const bpfree_config *cfg, size_t *n_params,
+                             size_t *n_state, double *batch_bytes, bpfree_error *err);
 /* A model for rule r and a checked cfg: all memory is allocated here. */
 bpfree_status bp_model_build(const bp_rule *r, const bpfree_config *cfg, bpfree_model **out,
                              bpfree_error *err);
@@ -355,8 +419,10 @@ struct bp_pipe_need {
 
 /* Pipelined epoch over cfg.pipeline threads (src/core/pipeline.c); the
  * rule's pipe_layer does one layer on one batch. */
-bpfree_status bp_pipe_epoch(bpfree_model *m, const bpfree_dataset *train, int nb, double *loss,
-                            long *correct, float *lr, bpfree_error *err);
+/* Batches k0..nb; stage 0 stops feeding batches when asked to stop
+ * (m->stop), the others finish what was fed; *done = batches done. */
+bpfree_status bp_pipe_epoch(bpfree_model *m, const bpfree_dataset *train, int k0, int nb,
+                            int *done, double *loss, long *correct, float *lr, bpfree_error *err);
 void bp_pipe_free(bpfree_model *m);
 
 /* drtp, f3, llo: layer i on one batch.  A hidden layer gets the signal

@@ -9,8 +9,8 @@
  * algorithms"), so its learning rate alpha is separate from lambda:
  *     alpha_t = cfg.fb_lr * (lr in force / cfg.optim.lr)
  * i.e. the forward schedule (x0.95 per epoch in Appendix A) scales both.
- * Its moments live in the rule's memory (not saved, like the forward
- * optimizer's).  Adam's betas, eps and SGD's momentum come from cfg.optim. */
+ * Its moments live in the rule's memory (not in a model file, like the
+ * forward optimizer's; checkpoints carry both).  Adam's betas, eps and SGD's momentum come from cfg.optim. */
 #include "engine/engine.h"
 
 #include <string.h>
@@ -36,8 +36,9 @@ bpfree_status bp_fblearn_init(bpfree_model *m, bp_fblearn *f, bpfree_error *err)
         if (m->tensors[f->fb[l]].n > widest) widest = m->tensors[f->fb[l]].n;
     }
     bp_scratch(m, &f->g, widest);                                        /* gradient */
-    if (c->fb_optim != BPFREE_FB_EMA && total > 0) bp_scratch(m, &f->m, total); /* moments */
-    if (c->fb_optim == BPFREE_FB_ADAM && total > 0) bp_scratch(m, &f->v, total);
+    if (c->fb_optim != BPFREE_FB_EMA && total > 0) bp_scratch_state(m, &f->m, total); /* moments */
+    if (c->fb_optim == BPFREE_FB_ADAM && total > 0) bp_scratch_state(m, &f->v, total);
+    bp_persist(m, &f->opt, sizeof f->opt); /* its clock */
     f->opt.cfg = c->optim;
     f->opt.cfg.kind = c->fb_optim == BPFREE_FB_ADAM ? BPFREE_OPTIM_ADAM : BPFREE_OPTIM_SGD;
     f->opt.cfg.weight_decay = c->fb_wd;

@@ -157,12 +157,60 @@ void bp_scratch_alias(bpfree_model *m, float **slot, float **of) {
     scratch_add(m, (void **)slot, 0, (void **)of);
 }
 
+static void persist_add(bpfree_model *m, void *p, void **slot, size_t bytes) {
+    if (m->n_persist >= BP_MAX_PERSIST) {
+        m->persist_full = 1;
+        return;
+    }
+    m->persist[m->n_persist++] = (bp_persist_slot){p, slot, bytes};
+}
+
+void bp_scratch_state(bpfree_model *m, float **slot, size_t n) {
+    bp_scratch(m, slot, n);
+    persist_add(m, NULL, (void **)slot, n * sizeof(float));
+}
+
+void bp_persist(bpfree_model *m, void *p, size_t bytes) { persist_add(m, p, NULL, bytes); }
+
+static void section(bp_section *s, int *n, int cap, const char *name, void *p, size_t bytes) {
+    if (*n < cap) {
+        snprintf(s[*n].name, sizeof s[*n].name, "%s", name);
+        s[*n].p = p;
+        s[*n].bytes = bytes;
+    }
+    (*n)++;
+}
+
+int bp_run_sections(bpfree_model *m, bp_section *s, int cap) {
+    int n = 0;
+    const size_t np = m->n_params * sizeof(float);
+    section(s, &n, cap, "run.epochs", &m->epochs_done, sizeof m->epochs_done);
+    section(s, &n, cap, "run.steps", &m->steps_done, sizeof m->steps_done);
+    section(s, &n, cap, "run.progress", &m->prog, sizeof m->prog);
+    section(s, &n, cap, "run.order", m->order, m->prog.k > 0 ? (size_t)m->order_n * sizeof(int) : 0);
+    section(s, &n, cap, "run.rng", &m->rng, sizeof m->rng);
+    section(s, &n, cap, "optim.clock", &m->optim, sizeof m->optim);
+    section(s, &n, cap, "optim.grads", m->grads, np);
+    section(s, &n, cap, "optim.m", m->opt_m, np);
+    section(s, &n, cap, "optim.v", m->opt_v, m->opt_v ? np : 0);
+    for (int i = 0; i < m->n_persist; i++) {
+        char name[32];
+        snprintf(name, sizeof name, "rule.%d", i);
+        const bp_persist_slot *p = &m->persist[i];
+        section(s, &n, cap, name, p->slot ? *p->slot : p->p, p->bytes);
+    }
+    return n <= cap ? n : -1;
+}
+
 #define SCRATCH_ALIGN ((size_t)64)
 
 /* One block for every workspace asked for; each slot points into it. */
 static bpfree_status alloc_scratch(bpfree_model *m, bpfree_error *err) {
     if (m->scratch_full)
         return bp_fail(err, BPFREE_EINVAL, "too many workspaces (at most %d)", BP_MAX_SCRATCH);
+    if (m->persist_full)
+        return bp_fail(err, BPFREE_EINVAL, "too many pieces of run state (at most %d)",
+                       BP_MAX_PERSIST);
     size_t total = 0;
     for (int i = 0; i < m->n_scratch; i++)
         total += (m->scratch[i].bytes + SCRATCH_ALIGN - 1) & ~(SCRATCH_ALIGN - 1);
@@ -179,6 +227,29 @@ static bpfree_status alloc_scratch(bpfree_model *m, bpfree_error *err) {
     for (int i = 0; i < m->n_scratch; i++) /* after every workspace has its place */
         if (m->scratch[i].alias) *m->scratch[i].slot = *m->scratch[i].alias;
     return BPFREE_OK;
+}
+
+bpfree_status bp_model_count(const bp_rule *r, const bpfree_config *cfg, size_t *n_params,
+                             size_t *n_state, double *batch_bytes, bpfree_error *err) {
+    bpfree_model *m = bp_alloc(NULL, sizeof *m);
+    if (!m) return bp_fail(err, BPFREE_ENOMEM, "out of memory (model)");
+    void *rs = r->state_size ? bp_alloc(NULL, r->state_size) : NULL;
+    bpfree_status st = BPFREE_OK;
+    if (r->state_size && !rs) st = bp_fail(err, BPFREE_ENOMEM, "out of memory (rule state)");
+    m->cfg = *cfg;
+    m->rule = r;
+    m->rs = rs;
+    m->batch = cfg->batch;
+    m->rows = m->batch > BP_PREDICT_ROWS ? m->batch : BP_PREDICT_ROWS;
+    if (!st && !(st = build_layers(m, err)) && r->reserve) st = r->reserve(m, err);
+    *n_params = m->n_params;
+    *n_state = m->n_state;
+    double w = (double)cfg->inputs + cfg->outputs;
+    for (int l = 0; l < m->n_layers; l++) w += m->layers[l].out;
+    *batch_bytes = (double)m->rows * w * sizeof(float);
+    bp_free(NULL, rs);
+    bp_free(NULL, m);
+    return st;
 }
 
 bpfree_status bp_model_build(const bp_rule *r, const bpfree_config *cfg, bpfree_model **out,
@@ -222,7 +293,8 @@ void bpfree_model_free(bpfree_model *m) {
     if (m->rule && m->rule->free) m->rule->free(m);
     bp_mem *mm = &m->mem;
     void *bufs[] = {m->params, m->grads, m->opt_m, m->opt_v, m->state, m->xb, m->yb,
-                    m->scores, m->heads, m->lb, m->ib, m->order, m->scratch_block, m->rs};
+                    m->scores, m->heads, m->lb, m->ib, m->order, m->scratch_block, m->rs,
+                    m->data.col_mean, m->data.col_std};
     for (size_t i = 0; i < sizeof bufs / sizeof *bufs; i++) bp_free(mm, bufs[i]);
     bp_mem mem = *mm;
     bp_free(&mem, m);
@@ -234,6 +306,13 @@ size_t bpfree_model_param_count(const bpfree_model *m) { return m->n_params; }
 size_t bpfree_model_bytes(const bpfree_model *m) { return m->mem.cur; }
 size_t bpfree_model_peak_bytes(const bpfree_model *m) { return m->mem.peak; }
 int bpfree_model_epochs_done(const bpfree_model *m) { return m->epochs_done; }
+long bpfree_model_batches_done(const bpfree_model *m) { return (long)m->prog.k; }
+void bpfree_model_stop_flag(bpfree_model *m, const volatile sig_atomic_t *flag) { m->stop = flag; }
+void bpfree_model_on_batch(bpfree_model *m, void (*fn)(void *user, int k, int nb, double loss),
+                           void *user) {
+    m->on_batch = fn;
+    m->on_batch_user = user;
+}
 
 const char *bpfree_model_head_name(const bpfree_model *m, int h) {
     return m->rule->head_name ? m->rule->head_name(m, h) : NULL;

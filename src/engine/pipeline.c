@@ -21,6 +21,7 @@
  * order. */
 #include "engine/engine.h"
 
+#include <math.h>
 #include <pthread.h>
 #include <string.h>
 
@@ -45,7 +46,7 @@ struct bp_pipe {
     /* one epoch's job */
     bpfree_model *m;
     const bpfree_dataset *train;
-    int nb;
+    int k0, nb;   /* batches k0..nb; stage 0 lowers nb when asked to stop */
     bp_optim opt[PIPE_MAX_STAGES];
     double loss;
     long correct;
@@ -169,11 +170,12 @@ void bp_pipe_free(bpfree_model *m) {
     m->pipe = NULL;
 }
 
-/* wait until q is full (or empty); 0 if the pipeline is being stopped */
-static int slot_wait(bp_pipe *p, const pipe_slot *q, int full) {
+/* wait until q is full (or empty) for batch k; 0 if the pipeline is being
+ * stopped, or batch k will not come (stage 0 stopped feeding before it) */
+static int slot_wait(bp_pipe *p, const pipe_slot *q, int full, int k) {
     pthread_mutex_lock(&p->mu);
-    while (q->full != full && !p->abort) pthread_cond_wait(&p->cv, &p->mu);
-    const int ok = !p->abort;
+    while (q->full != full && !p->abort && k < p->nb) pthread_cond_wait(&p->cv, &p->mu);
+    const int ok = !p->abort && k < p->nb;
     pthread_mutex_unlock(&p->mu);
     return ok;
 }
@@ -196,12 +198,20 @@ static void *stage_run(void *arg) {
     bpfree_model *m = p->m;
     const int C = m->cfg.outputs, B = m->batch, n = p->train->n;
     bp_work *w = &p->w[s];
-    for (int k = 0; k < p->nb; k++) {
+    const int nb = p->nb;
+    for (int k = p->k0; k < nb; k++) {
+        if (s == 0 && k > p->k0 && m->stop && *m->stop) { /* feed no more batches */
+            pthread_mutex_lock(&p->mu);
+            p->nb = k;
+            pthread_cond_broadcast(&p->cv);
+            pthread_mutex_unlock(&p->mu);
+            return NULL;
+        }
         const int rows = n - k * B < B ? n - k * B : B;
         pipe_slot *is = s > 0 ? &p->slot[s - 1][k % 2] : NULL;
         pipe_slot *os = s < S - 1 ? &p->slot[s][k % 2] : NULL;
-        bp_optim_begin_step(&p->opt[s], bp_batch_lr(m, k, p->nb));
-        if ((is && !slot_wait(p, is, 1)) || (os && !slot_wait(p, os, 0))) return NULL;
+        if ((is && !slot_wait(p, is, 1, k)) || (os && !slot_wait(p, os, 0, k))) return NULL;
+        bp_optim_begin_step(&p->opt[s], bp_batch_lr(m, k, nb));
         const size_t bc = (size_t)rows * C * sizeof(float), bi = (size_t)rows * sizeof(int);
         const float *in;
         if (!is) { /* stage 0 gathers the batch */
@@ -233,6 +243,7 @@ static void *stage_run(void *arg) {
             m->rule->pipe_layer(m, &p->opt[s], w, i, in, a, &b);
             in = a;
         }
+        if (!is && m->on_batch) m->on_batch(m->on_batch_user, k + 1, nb, NAN);
         if (!os) { /* the last stage keeps the books, in batch order */
             p->loss += b.loss;
             p->correct += b.correct;
@@ -244,13 +255,14 @@ static void *stage_run(void *arg) {
     return NULL;
 }
 
-bpfree_status bp_pipe_epoch(bpfree_model *m, const bpfree_dataset *train, int nb, double *loss,
-                            long *correct, float *lr, bpfree_error *err) {
+bpfree_status bp_pipe_epoch(bpfree_model *m, const bpfree_dataset *train, int k0, int nb,
+                            int *done, double *loss, long *correct, float *lr, bpfree_error *err) {
     bpfree_status st;
     if (!m->pipe && (st = pipe_build(m, err))) return st;
     bp_pipe *p = m->pipe;
     p->m = m;
     p->train = train;
+    p->k0 = k0;
     p->nb = nb;
     p->loss = 0.0;
     p->correct = 0;
@@ -280,6 +292,7 @@ bpfree_status bp_pipe_epoch(bpfree_model *m, const bpfree_dataset *train, int nb
     for (int k = 1; k < p->S; k++) pthread_join(tid[k], NULL);
     m->optim = p->opt[p->S - 1];
     *lr = m->optim.lr;
+    *done = p->nb;
     *loss += p->loss;
     *correct += p->correct;
     return BPFREE_OK;

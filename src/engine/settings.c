@@ -9,6 +9,7 @@
 
 #include <errno.h>
 #include <limits.h>
+#include <float.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -206,7 +207,7 @@ static const bp_setting GENERIC[] = {
          "stochastic rule's estimate over redraws, Figs. 5-6), or both: alignment,variance",
          "none", diagnose, 0, diagnose_parse, diagnose_format),
     BP_ROW_NUM("diag-every", NULL, "N", "diagnostics: measure every N-th batch", "10", BP_SET_INT,
-        diag_every, 0, INT_MAX, 0, 0),
+        diag_every, 1, INT_MAX, 0, 0),
     BP_ROW_NUM("diag-draws", NULL, "K", "diagnostics: redraws per measured batch for variance", "10",
         BP_SET_INT, diag_draws, 0, INT_MAX, 0, 0),
     BP_ROW_NUM("inputs", "inputs", "N", "input features D (from the data)", "1", BP_SET_INT, inputs, 1,
@@ -279,6 +280,9 @@ static bpfree_status read_number(const bp_setting *s, bpfree_config *c, const ch
         range_words(s, r, sizeof r);
         return bp_fail(err, BPFREE_EINVAL, "%s %s (got %s)", who, r, v);
     }
+    /* a double beyond float's range does not convert (C11 6.3.1.5: undefined) */
+    if (s->kind == BP_SET_FLOAT && fabs(d) > FLT_MAX)
+        return bp_fail(err, BPFREE_EINVAL, "%s: '%s' is beyond a float's range", who, v);
     if (s->kind == BP_SET_FLOAT) *(float *)field(s, c) = (float)d;
     else *(int *)field(s, c) = (int)d;
     return BPFREE_OK;
@@ -301,7 +305,8 @@ bpfree_status bp_setting_read_as(const bp_setting *s, bpfree_config *c, const ch
         int e = s->parse_name(v);
         char *end;
         long ix = strtol(v, &end, 10); /* older model files wrote some enums as numbers */
-        if (e < 0 && end != v && !*end && ix >= 0 && strcmp(s->name_of((int)ix), "?") != 0)
+        if (e < 0 && end != v && !*end && ix >= 0 && ix <= INT_MAX &&
+            strcmp(s->name_of((int)ix), "?") != 0)
             e = (int)ix;
         if (e < 0) {
             char known[256];

@@ -63,12 +63,18 @@ static int pipelined(const bpfree_model *m) {
     return m->cfg.pipeline >= 2 && m->rule->pipe_layer && m->cfg.greedy_epochs == 0;
 }
 
-/* The epoch's nb batches one after another (m->order holds the order). */
-static bpfree_status batches_in_turn(bpfree_model *m, const bpfree_dataset *train, int nb,
-                                     double *loss_sum, long *correct, float *lr,
+/* 1 if the caller asked training to stop (bpfree_model_stop_flag) */
+static int stop_asked(const bpfree_model *m) { return m->stop && *m->stop; }
+
+/* The epoch's batches k0..nb one after another (m->order holds the order);
+ * stops early, with *done < nb, if asked to between two batches. */
+static bpfree_status batches_in_turn(bpfree_model *m, const bpfree_dataset *train, int k0, int nb,
+                                     int *done, double *loss_sum, long *correct, float *lr,
                                      bpfree_error *err) {
     const int n = train->n, B = m->batch, epoch = m->epochs_done;
-    for (int k = 0; k < nb; k++) {
+    *done = k0;
+    for (int k = k0; k < nb; k++) {
+        if (k > k0 && stop_asked(m)) return BPFREE_OK;
         int b0 = k * B, rows = n - b0 < B ? n - b0 : B;
         gather(m, train, m->order + b0, rows);
         *lr = bp_batch_lr(m, k, nb);
@@ -88,25 +94,29 @@ static bpfree_status batches_in_turn(bpfree_model *m, const bpfree_dataset *trai
         if (measured) bp_diag_after(m);
         *loss_sum += l;
         m->steps_done++;
+        *done = k + 1;
+        if (m->on_batch) m->on_batch(m->on_batch_user, k + 1, nb, *loss_sum / (k + 1));
     }
     return BPFREE_OK;
 }
 
 /* The same batches with the layers pipelined (src/core/pipeline.c). */
-static bpfree_status batches_pipelined(bpfree_model *m, const bpfree_dataset *train, int nb,
-                                       double *loss_sum, long *correct, float *lr,
-                                       bpfree_error *err) {
+static bpfree_status batches_pipelined(bpfree_model *m, const bpfree_dataset *train, int k0,
+                                       int nb, int *done, double *loss_sum, long *correct,
+                                       float *lr, bpfree_error *err) {
     bpfree_set_threads(1); /* one BLAS thread per pipeline stage */
-    bpfree_status st = bp_pipe_epoch(m, train, nb, loss_sum, correct, lr, err);
+    double l = 0.0;
+    bpfree_status st = bp_pipe_epoch(m, train, k0, nb, done, &l, correct, lr, err);
     bpfree_set_threads(m->cfg.threads);
     if (st) return st;
-    if (!isfinite(*loss_sum))
+    if (!isfinite(l))
         return bp_fail(err, BPFREE_ENAN,
                        "the training loss became %s during epoch %d (rule %s, lr %g, "
                        "pipelined) — try a smaller learning rate",
-                       isnan(*loss_sum) ? "NaN" : "infinite", m->epochs_done + 1, m->cfg.rule,
+                       isnan(l) ? "NaN" : "infinite", m->epochs_done + 1, m->cfg.rule,
                        (double)*lr);
-    m->steps_done += nb;
+    *loss_sum += l;
+    m->steps_done += *done - k0;
     return BPFREE_OK;
 }
 
@@ -115,6 +125,12 @@ bpfree_status bpfree_train_epoch(bpfree_model *m, const bpfree_dataset *train,
     bpfree_status st = check_data(m, train, err);
     if (st) return st;
     const int n = train->n, B = m->batch, epoch = m->epochs_done;
+    const int resumed = m->prog.k > 0; /* an epoch stopped between two batches */
+    if (resumed && m->order_n != n)
+        return bp_fail(err, BPFREE_ESHAPE,
+                       "epoch %d was stopped after %lld batches of a training set of %d "
+                       "samples; this one has %d",
+                       epoch + 1, (long long)m->prog.k, m->order_n, n);
     if (m->order_n != n) {
         bp_free(&m->mem, m->order);
         m->order = bp_alloc(&m->mem, (size_t)n * sizeof(int));
@@ -122,20 +138,29 @@ bpfree_status bpfree_train_epoch(bpfree_model *m, const bpfree_dataset *train,
         m->order_n = n;
     }
     if (m->rule->begin_epoch && (st = m->rule->begin_epoch(m, train, err))) return st;
-    for (int i = 0; i < n; i++) m->order[i] = i;
-    /* greedy layer-wise training: each layer starts a fresh optimizer clock,
-     * as it would with an optimizer of its own */
-    if (m->cfg.greedy_epochs > 0 && epoch % m->cfg.greedy_epochs == 0) m->optim.t = 0;
-    bp_rng_shuffle(&m->rng, m->order, n);
+    if (!resumed) {
+        for (int i = 0; i < n; i++) m->order[i] = i;
+        /* greedy layer-wise training: each layer starts a fresh optimizer
+         * clock, as it would with an optimizer of its own */
+        if (m->cfg.greedy_epochs > 0 && epoch % m->cfg.greedy_epochs == 0) m->optim.t = 0;
+        bp_rng_shuffle(&m->rng, m->order, n);
+        m->prog = (bp_progress){0};
+    }
 
-    double t0 = now_seconds(), loss_sum = 0.0;
-    long correct = 0;
-    int nb = (n + B - 1) / B;
+    double t0 = now_seconds(), loss_sum = m->prog.loss;
+    long correct = (long)m->prog.correct;
+    int nb = (n + B - 1) / B, done = 0;
     float lr = m->cfg.optim.lr;
-    st = pipelined(m) ? batches_pipelined(m, train, nb, &loss_sum, &correct, &lr, err)
-                      : batches_in_turn(m, train, nb, &loss_sum, &correct, &lr, err);
+    st = pipelined(m) ? batches_pipelined(m, train, (int)m->prog.k, nb, &done, &loss_sum, &correct, &lr, err)
+                      : batches_in_turn(m, train, (int)m->prog.k, nb, &done, &loss_sum, &correct, &lr, err);
     if (st) return st;
-    double dt = now_seconds() - t0;
+    double dt = m->prog.seconds + now_seconds() - t0;
+    if (done < nb) { /* asked to stop: keep the place (bpfree_model_batches_done) */
+        m->prog = (bp_progress){.k = done, .correct = correct, .loss = loss_sum, .seconds = dt};
+        return bp_fail(err, BPFREE_EINTR, "training stopped after batch %d of %d of epoch %d",
+                       done, nb, epoch + 1);
+    }
+    m->prog = (bp_progress){0};
     /* a NaN can hide from the loss (e.g. behind a saturated unit): check the
      * parameters once per epoch too */
     if (!bp_check_finite(m->params, m->n_params))

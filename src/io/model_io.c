@@ -3,17 +3,29 @@
  * Layout (all integers little-endian):
  *   8 bytes   magic "BPFREE\x1a\n" (a binary file; \x1a and \n catch text-mode
  *             mangling, as PNG's magic does)
- *   u32       format version (1)
+ *   u32       format version (2; version 1 files, without sections, still load)
  *   u32       header length H
  *   H bytes   header: "key=value\n" lines — the whole config, readable with
- *             `head -c` and extensible without a new version
+ *             `head -c` and extensible without a new version; data_* keys
+ *             record the training data (bpfree_data_info)
  *   u64 u64   number of parameters P, of state floats S
  *   P floats  the parameter block; S floats the rule's fixed state
+ *   u32       (version 2) number of sections K, then K times:
+ *               u32 name length (1..63), the name, u64 byte count, the bytes
+ *             A model file has "data.cols" (per-column mean then std) when the
+ *             data was standardised per column; a checkpoint adds run.*,
+ *             optim.*, rule.* (bp_run_sections), "rule.extra" (the rule's
+ *             extra_save), "run.settings" (the settings a model file does not
+ *             keep, as option=value lines) and "note" (the caller's text).
  *   u32       CRC-32 (zlib) of every byte before it
- * Written to PATH.tmp.XXXXXX, fsync'd and renamed over PATH. */
+ * Every size is checked against what is left of the file before anything is
+ * allocated.  Written to PATH.tmp.XXXXXX, fsync'd, renamed over PATH, and
+ * the directory fsync'd. */
 #include "engine/engine.h"
+#include "rules/rules.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <limits.h>
 #include <math.h>
 #include <stdio.h>
@@ -23,8 +35,12 @@
 #include <zlib.h>
 
 static const unsigned char MAGIC[8] = {'B', 'P', 'F', 'R', 'E', 'E', 0x1a, '\n'};
-#define FORMAT_VERSION 1u
+#define FORMAT_VERSION 2u
 #define MAX_HEADER (1u << 16)
+#define MAX_SECTIONS 512
+/* a model file's batch buffers may not ask for more than this (a file
+ * claiming batch 10^9 is refused, not allocated) */
+#define MAX_BATCH_BYTES (4.0 * 1073741824.0)
 
 /* ------------------------------------------------------------- header */
 
@@ -55,15 +71,91 @@ static size_t write_header(const bpfree_model *m, char *h, size_t cap) {
             put(h, cap, &n, "%s=%s\n", s->key, v))
             return 0;
     }
-    return put(h, cap, &n, "epochs_done=%d\n", m->epochs_done) ? 0 : n;
+    if (put(h, cap, &n, "epochs_done=%d\n", m->epochs_done)) return 0;
+    if (m->has_data) {
+        const bpfree_data_info *d = &m->data;
+        if (put(h, cap, &n,
+                "data=%s\ndata_targets=%s\ndata_classify=%d\ndata_val=%d\n"
+                "data_checksum=%016llx\ndata_shape=%d,%d,%d\ndata_classes=%d\ndata_cols=%d\n",
+                d->name, d->targets, d->classify, d->val, (unsigned long long)d->checksum,
+                d->shape[0], d->shape[1], d->shape[2], d->classes, d->n_cols))
+            return 0;
+    }
+    return n;
+}
+
+/* data_* keys into d; 1 if k is one of them (then *bad says whether v was read) */
+static int data_key(bpfree_data_info *d, const char *k, const char *v, int *bad) {
+    char *end = NULL;
+    long x = 0;
+    *bad = 0;
+    if (!strcmp(k, "data")) {
+        *bad = strlen(v) >= sizeof d->name;
+        snprintf(d->name, sizeof d->name, "%s", v);
+        return 1;
+    }
+    if (!strcmp(k, "data_targets")) {
+        *bad = strlen(v) >= sizeof d->targets;
+        snprintf(d->targets, sizeof d->targets, "%s", v);
+        return 1;
+    }
+    if (!strcmp(k, "data_checksum")) {
+        errno = 0;
+        unsigned long long u = strtoull(v, &end, 16);
+        *bad = end == v || *end || errno || v[0] == '-';
+        d->checksum = (uint64_t)u;
+        return 1;
+    }
+    if (!strcmp(k, "data_shape")) {
+        int c, h, w, used = 0;
+        *bad = sscanf(v, "%9d,%9d,%9d%n", &c, &h, &w, &used) != 3 || v[used] || c < 0 || h < 0 ||
+               w < 0;
+        if (!*bad) d->shape[0] = c, d->shape[1] = h, d->shape[2] = w;
+        return 1;
+    }
+    int *f = !strcmp(k, "data_classify") ? &d->classify
+             : !strcmp(k, "data_val")     ? &d->val
+             : !strcmp(k, "data_classes") ? &d->classes
+             : !strcmp(k, "data_cols")    ? &d->n_cols
+                                          : NULL;
+    if (!f) return 0;
+    errno = 0;
+    x = strtol(v, &end, 10);
+    *bad = end == v || *end || errno || x < 0 || x > INT_MAX;
+    *f = (int)x;
+    return 1;
 }
 
 /* One "key=value" into the config.  Every key a setting has is read, also
  * one that does not apply to the rule (files before the settings table
  * carried every key); unknown keys are an error so that a newer file is not
  * silently misread, and so is a key given twice. */
-static bpfree_status parse_kv(bpfree_config *c, int *epochs_done, const char *k, const char *v,
+/* What a header says beyond the config. */
+typedef struct head_info {
+    int epochs_done;
+    bpfree_data_info data;
+    int has_data;
+    unsigned char seen_special[16]; /* bpfree, rule, epochs_done, data_* */
+} head_info;
+
+static const char *const SPECIAL[] = {"bpfree", "rule", "epochs_done", "data", "data_targets",
+                                      "data_classify", "data_val", "data_checksum", "data_shape",
+                                      "data_classes", "data_cols"};
+#define N_SPECIAL ((int)(sizeof SPECIAL / sizeof *SPECIAL))
+
+static bpfree_status parse_kv(bpfree_config *c, head_info *hi, const char *k, const char *v,
                               const char *path, unsigned char *seen, bpfree_error *err) {
+    for (int i = 0; i < N_SPECIAL; i++)
+        if (!strcmp(k, SPECIAL[i]) && hi->seen_special[i]++)
+            return bp_fail(err, BPFREE_EFORMAT, "%s: header key '%s' is given twice", path, k);
+    int bad;
+    if (data_key(&hi->data, k, v, &bad)) {
+        hi->has_data = 1;
+        if (bad)
+            return bp_fail(err, BPFREE_EFORMAT, "%s: bad value '%.64s' for header key '%s'", path,
+                           v, k);
+        return BPFREE_OK;
+    }
     if (strcmp(k, "bpfree") == 0) return BPFREE_OK;
     if (strcmp(k, "rule") == 0) {
         if (!bpfree_rule_find(v))
@@ -76,7 +168,7 @@ static bpfree_status parse_kv(bpfree_config *c, int *epochs_done, const char *k,
         long e = strtol(v, &end, 10);
         if (end == v || *end || e < 0 || e > INT_MAX)
             return bp_fail(err, BPFREE_EFORMAT, "%s: bad value '%s' for header key '%s'", path, v, k);
-        *epochs_done = (int)e;
+        hi->epochs_done = (int)e;
         return BPFREE_OK;
     }
     const bpfree_setting *s = bpfree_setting_find(k);
@@ -85,6 +177,8 @@ static bpfree_status parse_kv(bpfree_config *c, int *epochs_done, const char *k,
                        "%s: unknown header key '%s' (file from a newer bpfree?)", path, k);
     int i = 0;
     while (bpfree_setting_at(i) != s) i++;
+    if (i >= 1024)
+        return bp_fail(err, BPFREE_EFORMAT, "%s: too many settings to check key '%s'", path, k);
     if (seen[i]++)
         return bp_fail(err, BPFREE_EFORMAT, "%s: header key '%s' is given twice", path, k);
     char who[600];
@@ -94,12 +188,12 @@ static bpfree_status parse_kv(bpfree_config *c, int *epochs_done, const char *k,
     return BPFREE_EFORMAT;
 }
 
-static bpfree_status parse_header(char *h, bpfree_config *c, int *epochs_done,
+static bpfree_status parse_header(char *h, bpfree_config *c, head_info *hi,
                                   const char *path, bpfree_error *err) {
     /* what older files do not carry: the table's defaults (the first rule
      * stands in until the header names the rule; every row gets its default) */
     if (bpfree_config_default(c, bpfree_rule_at(0)->name, 1, 1, err)) return BPFREE_EFORMAT;
-    unsigned char seen[256] = {0};
+    unsigned char seen[1024] = {0};
     for (char *line = h; *line;) {
         char *nl = strchr(line, '\n');
         if (!nl) return bp_fail(err, BPFREE_EFORMAT, "%s: header line not terminated", path);
@@ -107,7 +201,7 @@ static bpfree_status parse_header(char *h, bpfree_config *c, int *epochs_done,
         char *eq = strchr(line, '=');
         if (!eq) return bp_fail(err, BPFREE_EFORMAT, "%s: header line '%s' has no '='", path, line);
         *eq = '\0';
-        bpfree_status st = parse_kv(c, epochs_done, line, eq + 1, path, seen, err);
+        bpfree_status st = parse_kv(c, hi, line, eq + 1, path, seen, err);
         if (st) return st;
         line = nl + 1;
     }
@@ -123,7 +217,7 @@ static int write_all(FILE *f, const void *p, size_t n, uLong *crc) {
         *crc = crc32(*crc, b + done, (uInt)k);
         done += k;
     }
-    return fwrite(p, 1, n, f) == n ? 0 : -1;
+    return n == 0 || fwrite(p, 1, n, f) == n ? 0 : -1;
 }
 
 static void le32(unsigned char *b, uint32_t v) {
@@ -143,27 +237,114 @@ static uint64_t rd64(const unsigned char *b) {
     return v;
 }
 
-bpfree_status bpfree_model_save(const bpfree_model *m, const char *path, bpfree_error *err) {
-    char hbuf[8192];
+/* A section to write: a view, or bytes owned by the writer (own = 1). */
+typedef struct out_section {
+    char name[32];
+    const void *p;
+    size_t bytes;
+    int own;
+} out_section;
+
+#define MAX_OUT (BP_MAX_PERSIST + 32)
+
+/* "name=value\n" of every setting of the rule a model file does not keep */
+static char *run_settings(const bpfree_config *c) {
+    size_t cap = 4096, n = 0;
+    char *t = malloc(cap);
+    if (!t) return NULL;
+    t[0] = '\0';
+    for (int i = 0; i < bpfree_setting_count(); i++) {
+        const bpfree_setting *s = bpfree_setting_at(i);
+        char v[512];
+        if (s->key || bpfree_setting_internal(s) || !bpfree_setting_applies(s, c->rule)) continue;
+        if (bpfree_config_get(c, s->name, v, sizeof v) < 0) continue;
+        int k = snprintf(t + n, cap - n, "%s=%s\n", s->name, v);
+        if (k < 0 || (size_t)k >= cap - n) break;
+        n += (size_t)k;
+    }
+    return t;
+}
+
+/* The sections of a model file (checkpoint = 0) or a checkpoint into o,
+ * *n of them (also on failure: the caller frees those it owns). */
+static bpfree_status collect(const bpfree_model *mc, int checkpoint, const char *note,
+                             out_section *o, int *n, bpfree_error *err) {
+    bpfree_model *m = (bpfree_model *)mc; /* views only: nothing is written */
+    *n = 0;
+    if (m->has_data && m->data.n_cols > 0) {
+        size_t k = (size_t)m->data.n_cols * sizeof(float);
+        float *cols = malloc(2 * k);
+        if (!cols) return bp_fail(err, BPFREE_ENOMEM, "out of memory");
+        memcpy(cols, m->data.col_mean, k);
+        memcpy((char *)cols + k, m->data.col_std, k);
+        o[(*n)++] = (out_section){"data.cols", cols, 2 * k, 1};
+    }
+    if (!checkpoint) return BPFREE_OK;
+    bp_section rs[BP_MAX_PERSIST + 16];
+    int k = bp_run_sections(m, rs, (int)(sizeof rs / sizeof *rs));
+    if (k < 0 || *n + k + 3 > MAX_OUT) return bp_fail(err, BPFREE_EINVAL, "too many sections");
+    for (int i = 0; i < k; i++) {
+        o[*n] = (out_section){"", rs[i].p, rs[i].bytes, 0};
+        memcpy(o[*n].name, rs[i].name, sizeof o->name);
+        (*n)++;
+    }
+    size_t xb = m->rule->extra_bytes ? m->rule->extra_bytes(m) : 0;
+    if (xb) {
+        void *x = malloc(xb);
+        if (!x) return bp_fail(err, BPFREE_ENOMEM, "out of memory");
+        m->rule->extra_save(m, x);
+        o[(*n)++] = (out_section){"rule.extra", x, xb, 1};
+    }
+    char *rset = run_settings(&m->cfg);
+    if (!rset) return bp_fail(err, BPFREE_ENOMEM, "out of memory");
+    o[(*n)++] = (out_section){"run.settings", rset, strlen(rset), 1};
+    o[(*n)++] = (out_section){"note", note ? note : "", note ? strlen(note) : 0, 0};
+    return BPFREE_OK;
+}
+
+/* fsync the directory that holds path, so that a rename survives a crash */
+static int sync_dir(const char *path) {
+    char dir[4096];
+    snprintf(dir, sizeof dir, "%s", path);
+    char *slash = strrchr(dir, '/');
+    if (slash == dir) dir[1] = '\0';
+    else if (slash) *slash = '\0';
+    else snprintf(dir, sizeof dir, ".");
+    int fd = open(dir, O_RDONLY);
+    if (fd < 0) return -1;
+    int r = fsync(fd);
+    close(fd);
+    return r;
+}
+
+static bpfree_status save_file(const bpfree_model *m, const char *path, int checkpoint,
+                               const char *note, bpfree_error *err) {
+    char hbuf[16384];
     size_t hl = write_header(m, hbuf, sizeof hbuf);
     if (!hl) return bp_fail(err, BPFREE_EINVAL, "model header too long");
+    out_section sec[MAX_OUT];
+    int ns = 0;
+    bpfree_status st = collect(m, checkpoint, note, sec, &ns, err);
     size_t plen = strlen(path);
-    char *tmp = malloc(plen + 16);
-    if (!tmp) return bp_fail(err, BPFREE_ENOMEM, "out of memory");
-    snprintf(tmp, plen + 16, "%s.tmp.XXXXXX", path);
-    int fd = mkstemp(tmp);
-    if (fd < 0) {
-        bpfree_status st = bp_fail(err, BPFREE_EIO, "%s: cannot create a temporary file: %s",
-                                   path, strerror(errno));
-        free(tmp);
-        return st;
+    char *tmp = st ? NULL : malloc(plen + 16);
+    FILE *f = NULL;
+    int fd = -1;
+    if (st) goto done;
+    if (!tmp) {
+        st = bp_fail(err, BPFREE_ENOMEM, "out of memory");
+        goto done;
     }
-    FILE *f = fdopen(fd, "wb");
-    if (!f) {
+    snprintf(tmp, plen + 16, "%s.tmp.XXXXXX", path);
+    if ((fd = mkstemp(tmp)) < 0) {
+        st = bp_fail(err, BPFREE_EIO, "%s: cannot create a temporary file: %s", path,
+                     strerror(errno));
+        goto done;
+    }
+    if (!(f = fdopen(fd, "wb"))) {
+        st = bp_fail(err, BPFREE_EIO, "%s: %s", path, strerror(errno));
         close(fd);
         unlink(tmp);
-        free(tmp);
-        return bp_fail(err, BPFREE_EIO, "%s: %s", path, strerror(errno));
+        goto done;
     }
     unsigned char b[16];
     uLong crc = crc32(0L, Z_NULL, 0);
@@ -177,6 +358,17 @@ bpfree_status bpfree_model_save(const bpfree_model *m, const char *path, bpfree_
     bad |= write_all(f, b, 16, &crc);
     bad |= write_all(f, m->params, m->n_params * sizeof(float), &crc);
     bad |= write_all(f, m->state, m->n_state * sizeof(float), &crc);
+    le32(b, (uint32_t)ns);
+    bad |= write_all(f, b, 4, &crc);
+    for (int i = 0; i < ns; i++) {
+        uint32_t nl = (uint32_t)strlen(sec[i].name);
+        le32(b, nl);
+        bad |= write_all(f, b, 4, &crc);
+        bad |= write_all(f, sec[i].name, nl, &crc);
+        le64(b, sec[i].bytes);
+        bad |= write_all(f, b, 8, &crc);
+        bad |= write_all(f, sec[i].p, sec[i].bytes, &crc);
+    }
     le32(b, (uint32_t)crc);
     bad |= fwrite(b, 1, 4, f) != 4;
     bad |= fflush(f) != 0;
@@ -185,18 +377,32 @@ bpfree_status bpfree_model_save(const bpfree_model *m, const char *path, bpfree_
     if (bad || rename(tmp, path) != 0) {
         int e = errno;
         unlink(tmp);
-        free(tmp);
-        return bp_fail(err, BPFREE_EIO, "%s: writing the model failed: %s", path, strerror(e));
+        st = bp_fail(err, BPFREE_EIO, "%s: writing the %s failed: %s", path,
+                     checkpoint ? "checkpoint" : "model", strerror(e));
+        goto done;
     }
+    (void)sync_dir(path); /* best effort: some file systems refuse it */
+done:
     free(tmp);
-    return BPFREE_OK;
+    for (int i = 0; i < ns; i++)
+        if (sec[i].own) free((void *)sec[i].p);
+    return st;
+}
+
+bpfree_status bpfree_model_save(const bpfree_model *m, const char *path, bpfree_error *err) {
+    return save_file(m, path, 0, NULL, err);
+}
+
+bpfree_status bpfree_checkpoint_save(const bpfree_model *m, const char *path, const char *note,
+                                     bpfree_error *err) {
+    return save_file(m, path, 1, note, err);
 }
 
 /* --------------------------------------------------------------- load */
 
 static bpfree_status read_exact(FILE *f, void *p, size_t n, uLong *crc, const char *path,
                                 const char *what, bpfree_error *err) {
-    size_t got = fread(p, 1, n, f);
+    size_t got = n ? fread(p, 1, n, f) : 0;
     if (got != n && ferror(f))
         return bp_fail(err, BPFREE_EIO, "%s: read error in the %s: %s", path, what,
                        strerror(errno));
@@ -213,9 +419,9 @@ static bpfree_status read_exact(FILE *f, void *p, size_t n, uLong *crc, const ch
     return BPFREE_OK;
 }
 
-/* Magic, version and header: the config and the epochs done. */
+/* Magic, version and header: the config, epochs done, data. */
 static bpfree_status read_head(FILE *f, const char *path, uLong *crc, bpfree_config *cfg,
-                               int *epochs_done, bpfree_error *err) {
+                               head_info *hi, uint32_t *version, bpfree_error *err) {
     unsigned char b[8];
     size_t got = fread(b, 1, 8, f);
     if (got != 8 && ferror(f))
@@ -229,10 +435,11 @@ static bpfree_status read_head(FILE *f, const char *path, uLong *crc, bpfree_con
     bpfree_status st;
     if ((st = read_exact(f, b, 8, crc, path, "version", err))) return st;
     uint32_t ver = rd32(b), hl = rd32(b + 4);
-    if (ver != FORMAT_VERSION)
+    if (ver != 1 && ver != FORMAT_VERSION)
         return bp_fail(err, BPFREE_EFORMAT,
-                       "%s: model format version %u, this bpfree reads version %u", path, ver,
-                       FORMAT_VERSION);
+                       "%s: model format version %u, this bpfree reads versions 1 to %u", path,
+                       ver, FORMAT_VERSION);
+    *version = ver;
     if (hl == 0 || hl > MAX_HEADER)
         return bp_fail(err, BPFREE_EFORMAT, "%s: bad header length %u", path, hl);
     char *h = malloc(hl + 1);
@@ -240,79 +447,288 @@ static bpfree_status read_head(FILE *f, const char *path, uLong *crc, bpfree_con
     if (!(st = read_exact(f, h, hl, crc, path, "header", err))) {
         h[hl] = '\0';
         st = strlen(h) != hl ? bp_fail(err, BPFREE_EFORMAT, "%s: NUL byte in header", path)
-                             : parse_header(h, cfg, epochs_done, path, err);
+                             : parse_header(h, cfg, hi, path, err);
     }
     free(h);
     return st;
 }
 
+/* Bytes left in f after the current position (or UINT64_MAX if unknown). */
+static uint64_t bytes_left(FILE *f) {
+    long here = ftell(f);
+    if (here < 0 || fseek(f, 0, SEEK_END) != 0) return UINT64_MAX;
+    long end = ftell(f);
+    if (fseek(f, here, SEEK_SET) != 0 || end < here) return UINT64_MAX;
+    return (uint64_t)(end - here);
+}
+
 /* The sizes np, ns against what is left of the file, before allocating. */
 static bpfree_status check_sizes(FILE *f, const char *path, uint64_t np, uint64_t ns,
                                  bpfree_error *err) {
-    long here = ftell(f);
-    if (here >= 0 && fseek(f, 0, SEEK_END) == 0) {
-        long end = ftell(f);
-        if (fseek(f, here, SEEK_SET) != 0) return bp_fail(err, BPFREE_EIO, "%s: cannot seek", path);
-        uint64_t left = end >= here ? (uint64_t)(end - here) : 0;
-        if (np > left / sizeof(float) || ns > left / sizeof(float) ||
-            (np + ns) * sizeof(float) + 4 > left)
+    uint64_t left = bytes_left(f);
+    if (np > left / sizeof(float) || ns > left / sizeof(float) ||
+        (np + ns) * sizeof(float) + 4 > left)
+        return bp_fail(err, BPFREE_EFORMAT,
+                       "%s: truncated model file: it announces %llu parameters and %llu state "
+                       "values but only %llu bytes follow",
+                       path, (unsigned long long)np, (unsigned long long)ns,
+                       (unsigned long long)left);
+    return BPFREE_OK;
+}
+
+/* A section read from a file. */
+typedef struct in_section {
+    char name[64];
+    unsigned char *p;
+    size_t bytes;
+} in_section;
+
+typedef struct loaded {
+    bpfree_model *m;
+    in_section sec[MAX_SECTIONS];
+    int n_sec;
+} loaded;
+
+static void loaded_free(loaded *L) {
+    for (int i = 0; i < L->n_sec; i++) free(L->sec[i].p);
+    L->n_sec = 0;
+}
+
+static const in_section *find_section(const loaded *L, const char *name) {
+    for (int i = 0; i < L->n_sec; i++)
+        if (!strcmp(L->sec[i].name, name)) return &L->sec[i];
+    return NULL;
+}
+
+static bpfree_status read_sections(FILE *f, const char *path, uLong *crc, loaded *L,
+                                   bpfree_error *err) {
+    unsigned char b[8];
+    bpfree_status st;
+    if ((st = read_exact(f, b, 4, crc, path, "section count", err))) return st;
+    uint32_t n = rd32(b);
+    if (n > MAX_SECTIONS)
+        return bp_fail(err, BPFREE_EFORMAT, "%s: %u sections (at most %d)", path, n, MAX_SECTIONS);
+    for (uint32_t i = 0; i < n; i++) {
+        in_section *s = &L->sec[L->n_sec];
+        if ((st = read_exact(f, b, 4, crc, path, "section name length", err))) return st;
+        uint32_t nl = rd32(b);
+        if (nl == 0 || nl >= sizeof s->name)
+            return bp_fail(err, BPFREE_EFORMAT, "%s: section %u: bad name length %u", path, i, nl);
+        if ((st = read_exact(f, s->name, nl, crc, path, "section name", err))) return st;
+        s->name[nl] = '\0';
+        if (strlen(s->name) != nl)
+            return bp_fail(err, BPFREE_EFORMAT, "%s: section %u: NUL byte in its name", path, i);
+        if (find_section(L, s->name))
+            return bp_fail(err, BPFREE_EFORMAT, "%s: section '%s' is given twice", path, s->name);
+        if ((st = read_exact(f, b, 8, crc, path, "section size", err))) return st;
+        uint64_t bytes = rd64(b);
+        if (bytes + 4 > bytes_left(f) || bytes > SIZE_MAX - 1)
             return bp_fail(err, BPFREE_EFORMAT,
-                           "%s: truncated model file: it announces %llu parameters and %llu state "
-                           "values but only %llu bytes follow",
-                           path, (unsigned long long)np, (unsigned long long)ns,
-                           (unsigned long long)left);
+                           "%s: section '%s' announces %llu bytes but only %llu follow", path,
+                           s->name, (unsigned long long)bytes, (unsigned long long)bytes_left(f));
+        s->bytes = (size_t)bytes;
+        if (!(s->p = malloc(bytes ? bytes + 1 : 1))) return bp_fail(err, BPFREE_ENOMEM, "out of memory");
+        L->n_sec++;
+        if ((st = read_exact(f, s->p, s->bytes, crc, path, "section", err))) return st;
+        s->p[s->bytes] = 0; /* text sections end in NUL */
     }
     return BPFREE_OK;
 }
 
-static bpfree_status load_body(FILE *f, const char *path, bpfree_model **out,
-                               bpfree_error *err) {
-    unsigned char b[16];
-    uLong crc = crc32(0L, Z_NULL, 0);
-    bpfree_config cfg;
-    int epochs_done = 0;
-    bpfree_status st = read_head(f, path, &crc, &cfg, &epochs_done, err);
-    if (st || (st = read_exact(f, b, 16, &crc, path, "sizes", err))) return st;
-    const uint64_t np = rd64(b), ns = rd64(b + 8);
-    if ((st = check_sizes(f, path, np, ns, err))) return st;
-    bpfree_model *m = NULL;
-    bpfree_error ce;
-    if (bpfree_config_check(&cfg, &ce))
-        return bp_fail(err, BPFREE_EFORMAT, "%s: the header describes an invalid model: %s",
-                       path, ce.msg);
-    if ((st = bpfree_model_new(&cfg, &m, err))) return st;
-    if (np != m->n_params || ns != m->n_state) {
-        size_t want_p = m->n_params, want_s = m->n_state;
-        bpfree_model_free(m);
+/* The file's data record into the model (columns from "data.cols"). */
+static bpfree_status apply_data(bpfree_model *m, const head_info *hi, const loaded *L,
+                                const char *path, bpfree_error *err) {
+    if (!hi->has_data) return BPFREE_OK;
+    bpfree_data_info d = hi->data;
+    const in_section *c = find_section(L, "data.cols");
+    const size_t want = (size_t)d.n_cols * 2 * sizeof(float);
+    if (d.n_cols > 0 && (!c || c->bytes != want || d.n_cols != m->cfg.inputs))
+        return bp_fail(err, BPFREE_EFORMAT,
+                       "%s: the header records %d standardised columns but section 'data.cols' "
+                       "%s (the model has %d inputs)",
+                       path, d.n_cols, c ? "has another size" : "is missing", m->cfg.inputs);
+    d.col_mean = d.n_cols ? (float *)c->p : NULL;
+    d.col_std = d.n_cols ? (float *)(c->p + want / 2) : NULL;
+    return bpfree_model_set_data(m, &d, err);
+}
+
+/* A config's model against the file before building it: sizes and a cap. */
+static bpfree_status check_model(const bpfree_config *cfg, uint64_t np, uint64_t ns,
+                                 const char *path, bpfree_error *err) {
+    size_t want_p, want_s;
+    double batch_bytes;
+    const bp_rule *r = bp_rule_lookup(cfg->rule);
+    if (!r) return bp_fail(err, BPFREE_EFORMAT, "%s: unknown rule '%s'", path, cfg->rule);
+    bpfree_status st = bp_model_count(r, cfg, &want_p, &want_s, &batch_bytes, err);
+    if (st) return st;
+    if (np != want_p || ns != want_s)
         return bp_fail(err, BPFREE_EFORMAT,
                        "%s: holds %llu parameters and %llu state values, its header describes "
                        "%zu and %zu",
                        path, (unsigned long long)np, (unsigned long long)ns, want_p, want_s);
-    }
-    if ((st = read_exact(f, m->params, np * sizeof(float), &crc, path, "parameters", err)) ||
-        (st = read_exact(f, m->state, ns * sizeof(float), &crc, path, "state", err)) ||
-        (st = read_exact(f, b, 4, NULL, path, "checksum", err))) {
-        bpfree_model_free(m);
-        return st;
-    }
-    if (rd32(b) != (uint32_t)crc) {
-        bpfree_model_free(m);
-        return bp_fail(err, BPFREE_EFORMAT, "%s: checksum mismatch — the file is corrupt", path);
-    }
-    if (fgetc(f) != EOF) {
-        bpfree_model_free(m);
-        return bp_fail(err, BPFREE_EFORMAT, "%s: unexpected bytes after the checksum", path);
-    }
-    m->epochs_done = epochs_done;
-    *out = m;
+    if (batch_bytes > MAX_BATCH_BYTES)
+        return bp_fail(err, BPFREE_EFORMAT,
+                       "%s: its header asks for %.1f GiB of batch buffers (batch %d); at most %.0f "
+                       "GiB are allowed in a model file",
+                       path, batch_bytes / 1073741824.0, cfg->batch, MAX_BATCH_BYTES / 1073741824.0);
     return BPFREE_OK;
+}
+
+static bpfree_status load_body(FILE *f, const char *path, loaded *L, bpfree_error *err) {
+    unsigned char b[16];
+    uLong crc = crc32(0L, Z_NULL, 0);
+    bpfree_config cfg;
+    head_info hi;
+    memset(&hi, 0, sizeof hi);
+    uint32_t version = 0;
+    bpfree_status st = read_head(f, path, &crc, &cfg, &hi, &version, err);
+    if (st || (st = read_exact(f, b, 16, &crc, path, "sizes", err))) return st;
+    const uint64_t np = rd64(b), ns = rd64(b + 8);
+    if ((st = check_sizes(f, path, np, ns, err))) return st;
+    bpfree_error ce;
+    if (bpfree_config_check(&cfg, &ce))
+        return bp_fail(err, BPFREE_EFORMAT, "%s: the header describes an invalid model: %s",
+                       path, ce.msg);
+    if ((st = check_model(&cfg, np, ns, path, err))) return st;
+    /* the sections come after the blocks: skip to them, read them (sizes
+     * checked), then come back for the blocks once the model exists */
+    const long blocks_at = ftell(f);
+    if (blocks_at < 0 || fseek(f, (long)((np + ns) * sizeof(float)), SEEK_CUR) != 0)
+        return bp_fail(err, BPFREE_EIO, "%s: cannot seek", path);
+    uLong crc_sec = crc32(0L, Z_NULL, 0); /* combined below */
+    if (version >= 2 && (st = read_sections(f, path, &crc_sec, L, err))) return st;
+    const long tail_at = ftell(f);
+    if (tail_at < 0 || fseek(f, blocks_at, SEEK_SET) != 0)
+        return bp_fail(err, BPFREE_EIO, "%s: cannot seek", path);
+    if (version >= 2) {
+        /* run.settings: the settings a model file does not keep */
+        const in_section *rs = find_section(L, "run.settings");
+        for (char *line = rs ? (char *)rs->p : NULL; line && *line;) {
+            char *nl = strchr(line, '\n'), *eq = strchr(line, '=');
+            if (!nl || !eq || eq > nl)
+                return bp_fail(err, BPFREE_EFORMAT, "%s: bad line in section run.settings", path);
+            *nl = *eq = '\0';
+            const bpfree_setting *s = bpfree_setting_find(line);
+            if (!s || s->key) {
+                *eq = '=';
+                return bp_fail(err, BPFREE_EFORMAT, "%s: run.settings: unknown setting '%s'", path,
+                               line);
+            }
+            if (bpfree_config_set(&cfg, line, eq + 1, &ce))
+                return bp_fail(err, BPFREE_EFORMAT, "%s: run.settings: %s", path, ce.msg);
+            *nl = '\n';
+            *eq = '=';
+            line = nl + 1;
+        }
+    }
+    bpfree_model *m = NULL;
+    if ((st = bpfree_model_new(&cfg, &m, err))) return st;
+    L->m = m;
+    if ((st = read_exact(f, m->params, np * sizeof(float), &crc, path, "parameters", err)) ||
+        (st = read_exact(f, m->state, ns * sizeof(float), &crc, path, "state", err)))
+        return st;
+    if (version >= 2) { /* the sections' bytes follow the blocks in the CRC */
+        if (fseek(f, tail_at, SEEK_SET) != 0) return bp_fail(err, BPFREE_EIO, "%s: cannot seek", path);
+        long sec_len = tail_at - blocks_at - (long)((np + ns) * sizeof(float));
+        crc = crc32_combine(crc, crc_sec, sec_len);
+    }
+    if ((st = read_exact(f, b, 4, NULL, path, "checksum", err))) return st;
+    if (rd32(b) != (uint32_t)crc)
+        return bp_fail(err, BPFREE_EFORMAT, "%s: checksum mismatch — the file is corrupt", path);
+    if (fgetc(f) != EOF)
+        return bp_fail(err, BPFREE_EFORMAT, "%s: unexpected bytes after the checksum", path);
+    m->epochs_done = hi.epochs_done;
+    return apply_data(m, &hi, L, path, err);
+}
+
+static bpfree_status load_file(const char *path, loaded *L, bpfree_error *err) {
+    L->m = NULL;
+    L->n_sec = 0;
+    FILE *f = fopen(path, "rb");
+    if (!f) return bp_fail(err, BPFREE_EIO, "%s: cannot open: %s", path, strerror(errno));
+    bpfree_status st = load_body(f, path, L, err);
+    fclose(f);
+    if (st) {
+        bpfree_model_free(L->m);
+        L->m = NULL;
+        loaded_free(L);
+    }
+    return st;
 }
 
 bpfree_status bpfree_model_load(const char *path, bpfree_model **out, bpfree_error *err) {
     *out = NULL;
-    FILE *f = fopen(path, "rb");
-    if (!f) return bp_fail(err, BPFREE_EIO, "%s: cannot open: %s", path, strerror(errno));
-    bpfree_status st = load_body(f, path, out, err);
-    fclose(f);
+    loaded *L = malloc(sizeof *L);
+    if (!L) return bp_fail(err, BPFREE_ENOMEM, "out of memory");
+    bpfree_status st = load_file(path, L, err);
+    if (!st) {
+        *out = L->m;
+        loaded_free(L);
+    }
+    free(L);
+    return st;
+}
+
+/* The run state of a checkpoint into m: every section bp_run_sections
+ * names, of exactly its size; the order of a stopped epoch allocated. */
+static bpfree_status apply_run(bpfree_model *m, const loaded *L, const char *path,
+                               bpfree_error *err) {
+    const in_section *pr = find_section(L, "run.progress");
+    if (!pr || pr->bytes != sizeof m->prog)
+        return bp_fail(err, BPFREE_EFORMAT, "%s: not a checkpoint (no run state)", path);
+    memcpy(&m->prog, pr->p, sizeof m->prog);
+    const in_section *ord = find_section(L, "run.order");
+    if (m->prog.k < 0 || (m->prog.k > 0 && (!ord || ord->bytes == 0 || ord->bytes % sizeof(int) ||
+                                             ord->bytes / sizeof(int) > INT_MAX)))
+        return bp_fail(err, BPFREE_EFORMAT, "%s: a stopped epoch without its sample order", path);
+    if (m->prog.k > 0) {
+        m->order_n = (int)(ord->bytes / sizeof(int));
+        if (!(m->order = bp_alloc(&m->mem, ord->bytes)))
+            return bp_fail(err, BPFREE_ENOMEM, "out of memory (sample order)");
+        memcpy(m->order, ord->p, ord->bytes);
+        for (int i = 0; i < m->order_n; i++)
+            if (m->order[i] < 0 || m->order[i] >= m->order_n)
+                return bp_fail(err, BPFREE_EFORMAT, "%s: bad sample order", path);
+    }
+    bp_section rs[BP_MAX_PERSIST + 16];
+    const int k = bp_run_sections(m, rs, (int)(sizeof rs / sizeof *rs));
+    for (int i = 0; i < k; i++) {
+        if (!strcmp(rs[i].name, "run.order") || !strcmp(rs[i].name, "run.progress")) continue;
+        const in_section *s = find_section(L, rs[i].name);
+        if (!s || s->bytes != rs[i].bytes)
+            return bp_fail(err, BPFREE_EFORMAT,
+                           "%s: checkpoint section '%s' %s (this model needs %zu bytes)", path,
+                           rs[i].name, s ? "has another size" : "is missing", rs[i].bytes);
+        if (s->bytes) memcpy(rs[i].p, s->p, s->bytes);
+    }
+    m->optim.cfg = m->cfg.optim; /* the clock's config is the model's own */
+    const in_section *x = find_section(L, "rule.extra");
+    if (x && !m->rule->extra_load)
+        return bp_fail(err, BPFREE_EFORMAT, "%s: rule %s keeps no extra state", path, m->cfg.rule);
+    if (x) return m->rule->extra_load(m, x->p, x->bytes, err);
+    return BPFREE_OK;
+}
+
+bpfree_status bpfree_checkpoint_load(const char *path, bpfree_model **out, char **note,
+                                     bpfree_error *err) {
+    *out = NULL;
+    if (note) *note = NULL;
+    loaded *L = malloc(sizeof *L);
+    if (!L) return bp_fail(err, BPFREE_ENOMEM, "out of memory");
+    bpfree_status st = load_file(path, L, err);
+    if (!st) st = apply_run(L->m, L, path, err);
+    if (!st && note) {
+        const in_section *n = find_section(L, "note");
+        size_t len = n ? n->bytes : 0;
+        if (!(*note = malloc(len + 1))) st = bp_fail(err, BPFREE_ENOMEM, "out of memory");
+        else {
+            if (len) memcpy(*note, n->p, len);
+            (*note)[len] = '\0';
+        }
+    }
+    if (st) bpfree_model_free(L->m);
+    else *out = L->m;
+    loaded_free(L);
+    free(L);
     return st;
 }

@@ -151,6 +151,37 @@ static void f3_describe(const bpfree_model *m, char *buf, size_t cap) {
              m->cfg.f3_onehot ? ", one-hot" : "", m->cfg.f3_softmax ? ", softmax" : "");
 }
 
+/* checkpoints: the store's row count, then its rows */
+static size_t f3_extra_bytes(const bpfree_model *m) {
+    const f3_state *s = m->rs;
+    return s->store ? sizeof(int) + (size_t)s->n_store * m->cfg.outputs * sizeof(float) : 0;
+}
+
+static void f3_extra_save(const bpfree_model *m, void *dst) {
+    const f3_state *s = m->rs;
+    memcpy(dst, &s->n_store, sizeof(int));
+    memcpy((char *)dst + sizeof(int), s->store, f3_extra_bytes(m) - sizeof(int));
+}
+
+static bpfree_status f3_extra_load(bpfree_model *m, const void *src, size_t bytes,
+                                   bpfree_error *err) {
+    f3_state *s = m->rs;
+    const size_t C = (size_t)m->cfg.outputs;
+    int n;
+    if (bytes < sizeof n) return bp_fail(err, BPFREE_EFORMAT, "f3: store section too short");
+    memcpy(&n, src, sizeof n);
+    if (n <= 0 || (bytes - sizeof n) / sizeof(float) / C != (size_t)n ||
+        (bytes - sizeof n) % (C * sizeof(float)) != 0)
+        return bp_fail(err, BPFREE_EFORMAT, "f3: store section of %zu bytes does not hold %d rows",
+                       bytes, n);
+    bp_free(&m->mem, s->store);
+    if (!(s->store = bp_alloc_floats(&m->mem, (size_t)n * C, "F3 delayed-error store", err)))
+        return BPFREE_ENOMEM;
+    s->n_store = n;
+    memcpy(s->store, (const char *)src + sizeof n, bytes - sizeof n);
+    return BPFREE_OK;
+}
+
 /* the store is sized by the first epoch's data, not at build */
 static void f3_free(bpfree_model *m) {
     f3_state *s = m->rs;
@@ -190,6 +221,9 @@ const bp_rule bp_rule_f3 = {
     .predict = f3_predict,
     .describe = f3_describe,
     .free = f3_free,
+    .extra_bytes = f3_extra_bytes,
+    .extra_save = f3_extra_save,
+    .extra_load = f3_extra_load,
     .state_size = sizeof(f3_state),
     .caps = BP_CAP_FEEDBACK,
     .settings = f3_settings,

@@ -151,8 +151,9 @@ static bpfree_status ff_init(bpfree_model *m, bpfree_error *err) {
     bp_scratch(m, &s->dG, 2 * (size_t)s->R);     /* its gradient */
     bp_scratch(m, &s->logits, P * C);            /* one-pass logits */
     bp_scratch(m, &s->psum, (size_t)s->sumW);    /* peer sums */
-    bp_scratch(m, &s->hm, hn);                   /* the head's Adam moments */
-    bp_scratch(m, &s->hv, hn);
+    bp_scratch_state(m, &s->hm, hn);             /* the head's Adam moments */
+    bp_scratch_state(m, &s->hv, hn);
+    bp_persist(m, &s->hopt, sizeof s->hopt);     /* and its clock */
     reserve_activations(m, s);
     bp_scratch_ints(m, &s->neg, (size_t)s->R);   /* negative labels */
     bpfree_status st;
