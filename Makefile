@@ -65,6 +65,15 @@ $(BUILD)/obj/%.o: %.c Makefile
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -MMD -MP -c $< -o $@
 
+# the commit the binary is built from, for the log header (src/core/build.c);
+# rewritten only when it changes
+GIT_COMMIT := $(shell git rev-parse --short=12 HEAD 2>/dev/null || echo unknown)$(shell git diff --quiet HEAD -- src include 2>/dev/null || echo -dirty)
+$(shell mkdir -p $(BUILD)/gen && echo '#define BPFREE_GIT_COMMIT "$(GIT_COMMIT)"' > $(BUILD)/gen/commit.h.new && \
+        (cmp -s $(BUILD)/gen/commit.h.new $(BUILD)/gen/commit.h || mv $(BUILD)/gen/commit.h.new $(BUILD)/gen/commit.h); \
+        rm -f $(BUILD)/gen/commit.h.new)
+$(BUILD)/obj/src/core/build.o: CFLAGS += -I$(BUILD)
+$(BUILD)/obj/src/core/build.o: $(BUILD)/gen/commit.h
+
 $(BUILD)/libbpfree.a: $(LIB_OBJ)
 	@mkdir -p $(dir $@)
 	rm -f $@ && ar rcs $@ $^
@@ -101,8 +110,45 @@ check:
 	$(MAKE) test
 	$(MAKE) SAN=1 test
 
-clean:
-	rm -rf build build-san build-blis build-san-blis
+# libFuzzer harnesses (fuzz/*.c; clang with compiler-rt's fuzzer, e.g.
+# Debian's clang + libclang-rt-14-dev): every library source built with
+# ASan + UBSan (float-cast-overflow too) and coverage, each harness run for
+# FUZZ_SECONDS on a scratch copy of its committed corpus (fuzz/corpus/NAME,
+# read only: new inputs go to build-fuzz/corpus-NAME).  FUZZ_ARGS adds
+# libFuzzer options.  See TESTING.md.
+FUZZ_CC      ?= clang
+FUZZ_SECONDS ?= 10
+FUZZ_DIR     := build-fuzz
+FUZZ_FLAGS   := -std=c11 -D_POSIX_C_SOURCE=200809L -g -O1 -fno-omit-frame-pointer \
+                -fsanitize=address,undefined,float-cast-overflow -fno-sanitize-recover=all \
+                -Iinclude -Isrc $(BLAS_CFLAGS)
+FUZZ_NAMES   := $(patsubst fuzz/fuzz_%.c,%,$(wildcard fuzz/fuzz_*.c))
+FUZZ_LIB_OBJ := $(LIB_SRC:%.c=$(FUZZ_DIR)/obj/%.o)
 
-.PHONY: all tests test check bench clean
+$(FUZZ_DIR)/obj/%.o: %.c Makefile
+	@mkdir -p $(dir $@)
+	$(FUZZ_CC) $(FUZZ_FLAGS) -fsanitize=fuzzer-no-link -c $< -o $@
+
+$(FUZZ_DIR)/fuzz_%: fuzz/fuzz_%.c fuzz/fuzz_util.h $(FUZZ_LIB_OBJ)
+	$(FUZZ_CC) $(FUZZ_FLAGS) -fsanitize=fuzzer -o $@ $< $(FUZZ_LIB_OBJ) $(LDLIBS)
+
+.SECONDARY: $(FUZZ_LIB_OBJ)
+
+fuzz-build: $(FUZZ_NAMES:%=$(FUZZ_DIR)/fuzz_%)
+
+fuzz: fuzz-build
+	@for n in $(FUZZ_NAMES); do \
+	    mkdir -p $(FUZZ_DIR)/corpus-$$n; \
+	    echo "fuzz $$n: $(FUZZ_SECONDS) s"; \
+	    if ! $(FUZZ_DIR)/fuzz_$$n -max_total_time=$(FUZZ_SECONDS) -rss_limit_mb=1024 -timeout=10 \
+	        -print_final_stats=1 -artifact_prefix=$(FUZZ_DIR)/crash-$$n- $(FUZZ_ARGS) \
+	        $(FUZZ_DIR)/corpus-$$n fuzz/corpus/$$n >$(FUZZ_DIR)/fuzz-$$n.log 2>&1; then \
+	        tail -n 40 $(FUZZ_DIR)/fuzz-$$n.log; echo "fuzz $$n: FAILED"; exit 1; fi; \
+	    grep -E '^stat::number_of_executed_units' $(FUZZ_DIR)/fuzz-$$n.log; \
+	done
+
+clean:
+	rm -rf build build-san build-blis build-san-blis build-fuzz
+
+.PHONY: all tests test check bench clean fuzz fuzz-build
 -include $(DEPS)

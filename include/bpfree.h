@@ -656,6 +656,10 @@ typedef struct bpfree_data_info {
      * by bpfree_data_prepare after the config's norm; n_cols = 0: none */
     int n_cols;
     float *col_mean, *col_std; /* owned by the model when it returns them */
+    /* the same for regression targets (n_tcols = outputs, or 0): the model
+     * learns and reports losses on standardised targets */
+    int n_tcols;
+    float *tcol_mean, *tcol_std;
 } bpfree_data_info;
 
 /* Record `d` with the model (copied, columns included); saved with it. */
@@ -665,7 +669,8 @@ bpfree_status bpfree_model_set_data(bpfree_model *m, const bpfree_data_info *d,
 const bpfree_data_info *bpfree_model_data(const bpfree_model *m);
 /* Prepare data as loaded (bpfree_data_load with standardize = 0 for tabular
  * sets; images come scaled to [0, 1]) the way the model's training data was:
- * its config's norm (one mean/std) then its per-column statistics.  Checks
+ * its per-column statistics (of the inputs, and of regression targets),
+ * then its config's norm (one mean/std).  Checks
  * the input count, the shape (when both are known) and the class count
  * against the model first, with a message.  bpfree_predict and
  * bpfree_evaluate take prepared inputs. */
@@ -718,6 +723,12 @@ bpfree_status bpfree_model_save(const bpfree_model *m, const char *path,
  * corrupt files (magic, version, sizes, CRC-32) with a message. */
 bpfree_status bpfree_model_load(const char *path, bpfree_model **out,
                                 bpfree_error *err);
+
+/* The git commit the library was built from ("unknown" outside a checkout;
+ * "-dirty" appended when src/ or include/ had uncommitted changes) and the
+ * BLAS it calls ("openblas", "blis"). */
+const char *bpfree_build_commit(void);
+const char *bpfree_build_blas(void);
 
 /* --------------------------------------------------------- linear algebra */
 

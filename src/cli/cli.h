@@ -18,8 +18,9 @@ void die_err(const bpfree_error *e) __attribute__((noreturn));
  * (a preset stands for its settings, at its place). */
 typedef struct cli_run {
     const char *rule;      /* the rule chosen so far: --rule, or a preset's */
-    const char *data, *target, *log, *save;
+    const char *data, *target, *log, *save, *checkpoint, *resume;
     int classify, quiet, profile, profile_shapes, val, eval_every;
+    int checkpoint_every, checkpoint_minutes, allow_divergence;
     int n;                 /* settings given */
     const char *name[CLI_MAX_SETTINGS], *value[CLI_MAX_SETTINGS];
 } cli_run;
@@ -39,7 +40,11 @@ int cmd_train(int argc, char **argv);
 int cmd_eval(int argc, char **argv);
 int cmd_rules(void);
 
-/* Data sets the way --data names them (the repository's data/ too). */
-void cli_load_data(const cli_run *r, bpfree_dataset *train, bpfree_dataset *test);
+/* Data sets the way --data names them (the repository's data/ too).  raw:
+ * tabular sets are not standardised by the loader (the caller does it with
+ * statistics it keeps, or bpfree_data_prepare with a model's). */
+void cli_load_data(const cli_run *r, int raw, bpfree_dataset *train, bpfree_dataset *test);
+/* 1 if --data names a tabular set (diabetes, breast-cancer, csv:FILE). */
+int cli_tabular(const char *data);
 
 #endif /* BPFREE_CLI_H */

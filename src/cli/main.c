@@ -17,13 +17,18 @@ static void repo_root(char *out, size_t cap) {
     snprintf(out, cap, "%s/..", dirname(exe)); /* .../build/.. */
 }
 
-void cli_load_data(const cli_run *r, bpfree_dataset *train, bpfree_dataset *test) {
+int cli_tabular(const char *data) {
+    return !strcmp(data, "diabetes") || !strcmp(data, "breast-cancer") || !strncmp(data, "csv:", 4);
+}
+
+void cli_load_data(const cli_run *r, int raw, bpfree_dataset *train, bpfree_dataset *test) {
     char root[PATH_MAX];
     bpfree_error e;
     bpfree_data_options dopt;
     bpfree_data_options_default(&dopt); /* split seed 0: eval sees the same test rows */
     dopt.targets = r->target;
     dopt.classify = r->classify;
+    dopt.standardize = !raw;
     repo_root(root, sizeof root);
     if (bpfree_data_load(r->data, root[0] ? root : NULL, &dopt, train, test, &e)) die_err(&e);
 }
@@ -31,7 +36,7 @@ void cli_load_data(const cli_run *r, bpfree_dataset *train, bpfree_dataset *test
 /* ----------------------------------------------------------------- eval */
 
 int cmd_eval(int argc, char **argv) {
-    cli_run r = {.data = "mnist"};
+    cli_run r = {0};
     const char *path = NULL;
     cli_parse(argc, argv, 2, &r, &path);
     if (!path) die("eval needs a model file: bpfree eval MODEL [--data NAME|DIR]");
@@ -39,11 +44,28 @@ int cmd_eval(int argc, char **argv) {
     bpfree_error e;
     bpfree_model *m;
     if (bpfree_model_load(path, &m, &e)) die_err(&e);
-    const bpfree_config *c = bpfree_model_config(m);
+    /* the data the model records, unless --data names other data */
+    const bpfree_data_info *di = bpfree_model_data(m);
+    if (!r.data) r.data = di ? di->name : "mnist";
+    if (di && !strcmp(r.data, di->name)) {
+        if (!r.target && di->targets[0]) r.target = di->targets;
+        if (!r.classify) r.classify = di->classify;
+    }
     bpfree_dataset train = {0}, test = {0};
-    cli_load_data(&r, &train, &test);
+    cli_load_data(&r, di != NULL, &train, &test); /* older files: the loader standardises */
+    if (di && bpfree_data_checksum(&train) != di->checksum)
+        fprintf(stderr,
+                "bpfree: warning: the training data of '%s' is not what %s was trained on "
+                "(checksum %016llx, the model recorded %016llx of '%s')\n",
+                r.data, path, (unsigned long long)bpfree_data_checksum(&train),
+                (unsigned long long)di->checksum, di->name);
     bpfree_data_free(&train);
-    if (c->norm == BPFREE_NORM_STANDARDIZE) bpfree_data_normalize(&test, c->norm_mean, c->norm_std);
+    if (di) {
+        if (bpfree_data_prepare(m, &test, &e)) die("%s: %s", path, e.msg);
+    } else {
+        const bpfree_config *c = bpfree_model_config(m);
+        if (c->norm == BPFREE_NORM_STANDARDIZE) bpfree_data_normalize(&test, c->norm_mean, c->norm_std);
+    }
     bpfree_eval ev;
     if (bpfree_evaluate(m, &test, &ev, &e)) die_err(&e);
     report_eval(m, path, r.data, &ev, test.y != NULL);

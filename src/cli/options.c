@@ -3,6 +3,7 @@
  * settings table, parsed, applied in order, and documented by --help. */
 #include "cli.h"
 
+#include <errno.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdlib.h>
@@ -44,8 +45,19 @@ static const run_opt RUN_OPTS[] = {
     {"val", "N", "hold N training samples out for validation", "0", R_INT, R(val)},
     {"eval-every", "N", "evaluate (val, test) every N epochs and after the last", "1", R_INT,
      R(eval_every)},
-    {"log", "FILE", "write one JSON object per epoch", "none", R_STR, R(log)},
-    {"save", "FILE", "save the trained model", "none", R_STR, R(save)},
+    {"log", "FILE", "live JSONL log: a header object (version, commit, configuration, data and "
+     "its checksum), then one object per epoch, flushed as written; - = stdout (the screen "
+     "lines then go to stderr)", "none", R_STR, R(log)},
+    {"save", "FILE", "save the trained model (also when stopped by Ctrl-C)", "none", R_STR, R(save)},
+    {"checkpoint", "FILE", "write a checkpoint (everything needed to continue exactly) every "
+     "--checkpoint-every epochs, on Ctrl-C, and at the end", "none", R_STR, R(checkpoint)},
+    {"checkpoint-every", "N", "with --checkpoint: every N epochs", "1", R_INT, R(checkpoint_every)},
+    {"checkpoint-minutes", "M", "with --checkpoint: also every M minutes, between two batches "
+     "(0 = off)", "0", R_INT, R(checkpoint_minutes)},
+    {"resume", "FILE", "continue the run a checkpoint holds, with its settings and data "
+     "(run options given here override its own)", "none", R_STR, R(resume)},
+    {"allow-divergence", NULL, "do not stop when the loss grows 1e6-fold or the accuracy falls "
+     "back to chance", "off", R_FLAG, R(allow_divergence)},
     {"quiet", NULL, "print only the final result", "off", R_FLAG, R(quiet)},
     {"profile", NULL,
      "time the matrix products of training and replay them alone; prints a 'profile:' line",
@@ -75,8 +87,9 @@ static const bpfree_setting *find_setting(const char *name, size_t len) {
 
 static long parse_int(const char *opt, const char *v) {
     char *end;
+    errno = 0;
     long x = strtol(v, &end, 10);
-    if (end == v || *end || x < 0 || x > 1000000000)
+    if (end == v || *end || x < 0 || x > 1000000000 || errno)
         die("--%s: '%s' is not a whole number >= 0", opt, v);
     return x;
 }

@@ -13,25 +13,6 @@
 
 /* ---------------------------------------------------------------- log */
 
-void log_open(logfile *lg, const char *path) {
-    lg->f = NULL;
-    lg->path = path;
-    if (!path) return;
-    snprintf(lg->tmp, sizeof lg->tmp, "%s.tmp.XXXXXX", path);
-    int fd = mkstemp(lg->tmp);
-    if (fd < 0 || !(lg->f = fdopen(fd, "w"))) die("--log %s: %s", path, strerror(errno));
-}
-
-void log_close(logfile *lg) {
-    if (!lg->f) return;
-    int bad = fclose(lg->f) != 0;
-    lg->f = NULL;
-    if (bad || rename(lg->tmp, lg->path) != 0) {
-        unlink(lg->tmp);
-        die("--log %s: could not write: %s", lg->path, strerror(errno));
-    }
-}
-
 /* `, "key": [v, ...]` for n > 0 values; NaN becomes null (JSON has no NaN). */
 static void log_array(FILE *f, const char *key, const double *v, int n) {
     for (int l = 0; l < n; l++) {
@@ -80,35 +61,37 @@ static void print_heads(FILE *f, const bpfree_model *m, const bpfree_eval *ev) {
 /* ------------------------------------------------------------ epochs */
 
 static void print_epoch(const report *rp, const bpfree_epoch_stats *st, int evald) {
-    printf("epoch %3d/%d  loss %.4f", st->epoch + 1, rp->total, st->train_loss);
+    FILE *o = rp->screen;
+    fprintf(o, "epoch %3d/%d  loss %.4f", st->epoch + 1, rp->total, st->train_loss);
     if (rp->regression) {
-        if (evald && rp->has_val) printf("  val loss %.4f", rp->val->loss);
-        if (evald) printf("  test loss %.4f", rp->test->loss);
+        if (evald && rp->has_val) fprintf(o, "  val loss %.4f", rp->val->loss);
+        if (evald) fprintf(o, "  test loss %.4f", rp->test->loss);
     } else {
-        printf("  train %6.2f%%", 100 * st->train_acc);
-        if (evald && rp->has_val) printf("  val %6.2f%%", 100 * rp->val->acc);
-        if (evald) printf("  test %6.2f%%", 100 * rp->test->acc);
+        fprintf(o, "  train %6.2f%%", 100 * st->train_acc);
+        if (evald && rp->has_val) fprintf(o, "  val %6.2f%%", 100 * rp->val->acc);
+        if (evald) fprintf(o, "  test %6.2f%%", 100 * rp->test->acc);
     }
-    if (evald) print_heads(stdout, rp->m, rp->test);
+    if (evald && !rp->regression) print_heads(o, rp->m, rp->test);
     float gam[BPFREE_MAX_LAYERS];
     const int ngam = bpfree_model_gammas(rp->m, gam, BPFREE_MAX_LAYERS);
-    for (int l = 0; l < ngam; l++) printf("%s%.4f", l ? "," : "  gamma ", (double)gam[l]);
-    if (st->active_layer >= 0) printf("  [layer %d]", st->active_layer + 1);
-    for (int l = 0; l < st->n_align; l++) printf("%s%.1f", l ? "/" : "  align ", st->align_deg[l]);
-    for (int l = 0; l < st->n_var; l++) printf("%s%.3g", l ? "/" : "  var ", st->var_norm[l]);
-    printf("  %.2fs  %.0f samples/s  lr %.3g\n", st->seconds, st->samples_per_s, st->lr);
-    fflush(stdout);
+    for (int l = 0; l < ngam; l++) fprintf(o, "%s%.4f", l ? "," : "  gamma ", (double)gam[l]);
+    if (st->active_layer >= 0) fprintf(o, "  [layer %d]", st->active_layer + 1);
+    for (int l = 0; l < st->n_align; l++) fprintf(o, "%s%.1f", l ? "/" : "  align ", st->align_deg[l]);
+    for (int l = 0; l < st->n_var; l++) fprintf(o, "%s%.3g", l ? "/" : "  var ", st->var_norm[l]);
+    fprintf(o, "  %.2fs  %.0f samples/s  lr %.3g\n", st->seconds, st->samples_per_s, st->lr);
+    fflush(o);
 }
 
 static void log_epoch(const report *rp, FILE *f, const bpfree_epoch_stats *st, int evald) {
+    fprintf(f, "{\"type\": \"epoch\", ");
     const bpfree_eval *te = rp->test, *va = rp->val;
-    fprintf(f, "{\"epoch\": %d, \"train_loss\": %.6g", st->epoch + 1, st->train_loss);
+    fprintf(f, "\"epoch\": %d, \"train_loss\": %.6g", st->epoch + 1, st->train_loss);
     if (evald) fprintf(f, ", \"test_loss\": %.6g", te->loss);
     if (!rp->regression) fprintf(f, ", \"train_acc\": %.6g", st->train_acc);
     if (evald && !rp->regression) fprintf(f, ", \"test_acc\": %.6g", te->acc);
     if (evald && rp->has_val) fprintf(f, ", \"val_loss\": %.6g", va->loss);
     if (evald && rp->has_val && !rp->regression) fprintf(f, ", \"val_acc\": %.6g", va->acc);
-    if (evald) log_heads(f, rp->m, te);
+    if (evald && !rp->regression) log_heads(f, rp->m, te);
     float gam[BPFREE_MAX_LAYERS];
     const int ngam = bpfree_model_gammas(rp->m, gam, BPFREE_MAX_LAYERS);
     for (int l = 0; l < ngam; l++)
@@ -120,12 +103,19 @@ static void log_epoch(const report *rp, FILE *f, const bpfree_epoch_stats *st, i
     log_array(f, "var_raw", st->var_raw, st->n_var);
     fprintf(f, ", \"seconds\": %.4f, \"samples_per_s\": %.1f, \"lr\": %.6g}\n", st->seconds,
             st->samples_per_s, st->lr);
-    fflush(f);
 }
 
 void report_epoch(const report *rp, logfile *lg, const bpfree_epoch_stats *st, int evald) {
     if (!rp->quiet) print_epoch(rp, st, evald);
-    if (lg->f) log_epoch(rp, lg->f, st, evald);
+    if (!lg->path) return;
+    char *line = NULL;
+    size_t n = 0;
+    FILE *f = open_memstream(&line, &n);
+    if (!f) die("out of memory (log line)");
+    log_epoch(rp, f, st, evald);
+    if (fclose(f) != 0) die("out of memory (log line)");
+    log_line(lg, line);
+    free(line);
 }
 
 /* ------------------------------------------------------------- final */
@@ -137,31 +127,32 @@ static void fmt_bytes(char *b, size_t cap, size_t n) {
 
 void report_final(const report *rp, const char *data, double secs) {
     const bpfree_model *m = rp->m;
+    FILE *o = rp->screen;
     const bpfree_rule_info *ri = bpfree_model_rule(m);
     const bpfree_config *c = bpfree_model_config(m);
     const bpfree_eval *te = rp->test;
     if (rp->regression) {
-        printf("final: %s on %s: test loss %.4f (%s)", ri->name, data, te->loss,
+        fprintf(o, "final: %s on %s: test loss %.4f (%s)", ri->name, data, te->loss,
                bpfree_loss_name(c->loss));
-        if (rp->has_val) printf(", val loss %.4f", rp->val->loss);
+        if (rp->has_val) fprintf(o, ", val loss %.4f", rp->val->loss);
     } else {
-        printf("final: %s on %s: test accuracy %.2f%% (loss %.4f)", ri->name, data, 100 * te->acc,
+        fprintf(o, "final: %s on %s: test accuracy %.2f%% (loss %.4f)", ri->name, data, 100 * te->acc,
                te->loss);
-        if (rp->has_val) printf(", val %.2f%%", 100 * rp->val->acc);
+        if (rp->has_val) fprintf(o, ", val %.2f%%", 100 * rp->val->acc);
     }
     const char *pred = bpfree_model_prediction(m);
-    if (pred) printf(", %s prediction", pred);
-    if (te->n_heads) {
-        printf(";");
-        print_heads(stdout, m, te);
+    if (pred && !rp->regression) fprintf(o, ", %s prediction", pred);
+    if (te->n_heads && !rp->regression) {
+        fprintf(o, ";");
+        print_heads(o, m, te);
     }
     char pk[32], note[512];
     fmt_bytes(pk, sizeof pk, bpfree_model_peak_bytes(m));
-    printf("\nfinal: %d epochs, %.2f s/epoch, peak model memory %s\n", rp->total,
+    fprintf(o, "\nfinal: %d epochs, %.2f s/epoch, peak model memory %s\n", rp->total,
            secs / rp->total, pk);
     bpfree_model_describe(m, note, sizeof note);
-    if (note[0]) printf("final: %s\n", note);
-    printf("taxonomy (survey Table I): weight transport %s, frozen activities %s, locality %s, "
+    if (note[0]) fprintf(o, "final: %s\n", note);
+    fprintf(o, "taxonomy (survey Table I): weight transport %s, frozen activities %s, locality %s, "
            "update locking %s\n",
            ri->weight_transport, ri->frozen_activities, ri->locality, ri->update_locking);
 }
@@ -175,7 +166,7 @@ void report_eval(const bpfree_model *m, const char *path, const char *data,
     else
         printf("%s: %s model, %d epochs trained; %s test: accuracy %.2f%% (loss %.4f)", path,
                c->rule, bpfree_model_epochs_done(m), data, 100 * ev->acc, ev->loss);
-    if (ev->n_heads) {
+    if (ev->n_heads && !regression) {
         printf(";");
         print_heads(stdout, m, ev);
     }

@@ -6,21 +6,38 @@
 
 #include <limits.h>
 
-/* A log written to a temporary name and renamed when the run ends. */
+/* The live JSONL log (files.c): under its final name from the start, every
+ * line flushed and checked; `text` keeps everything written (a checkpoint
+ * carries it, so a resumed run's log is the uninterrupted run's). */
 typedef struct logfile {
-    FILE *f;
-    char tmp[PATH_MAX];
-    const char *path;
+    FILE *f;          /* NULL: no log */
+    const char *path; /* "-": stdout */
+    int to_stdout;
+    char *text;
+    size_t len, cap;
 } logfile;
 
-void log_open(logfile *lg, const char *path);
+/* Start the log at path (NULL: none) with `text` (its first lines): they
+ * are written to a temporary file that replaces path once on disk, so a
+ * full disk never leaves an empty log in place of an older one.  Dies
+ * with a message on any failure, as log_line does. */
+void log_open(logfile *lg, const char *path, const char *text);
+void log_line(logfile *lg, const char *line);
 void log_close(logfile *lg);
+/* s as a JSON string */
+void json_str(FILE *f, const char *s);
+/* Remove PATH.tmp.PID-* files whose process is gone (a killed run's). */
+void cli_clean_stale(const char *path);
+/* Die now, with a message, if path is a directory or cannot be written
+ * (a 64 KiB probe file, fsync'd, then removed): not after the whole run. */
+void cli_probe_output(const char *opt, const char *path);
 
 /* What the reports of a run read. */
 typedef struct report {
     const bpfree_model *m;
     const bpfree_eval *test, *val; /* the last evaluation */
     int has_val, regression, quiet, total;
+    FILE *screen;                  /* stdout, or stderr when the log goes to stdout */
 } report;
 
 /* One epoch's line (unless quiet) and log object; evald: test/val were

@@ -5,6 +5,26 @@
 #include <stdio.h>
 #include <string.h>
 
+/* n floats copied into the model's memory (NULL if n == 0) */
+static bpfree_status dup_cols(bpfree_model *m, const float *v, int n, float **out,
+                              bpfree_error *err) {
+    *out = NULL;
+    if (n <= 0) return BPFREE_OK;
+    if (!(*out = bp_alloc_floats(&m->mem, (size_t)n, "column statistics", err))) return BPFREE_ENOMEM;
+    memcpy(*out, v, (size_t)n * sizeof(float));
+    return BPFREE_OK;
+}
+
+static bpfree_status check_cols(const float *mean, const float *std, int n, const char *what,
+                                bpfree_error *err) {
+    for (int j = 0; j < n; j++)
+        if (!isfinite(mean[j]) || !(std[j] > 0.0f) || !isfinite(std[j]))
+            return bp_fail(err, BPFREE_EINVAL,
+                           "data record: %s column %d has mean %g and std %g (need finite, std > 0)",
+                           what, j, (double)mean[j], (double)std[j]);
+    return BPFREE_OK;
+}
+
 bpfree_status bpfree_model_set_data(bpfree_model *m, const bpfree_data_info *d,
                                     bpfree_error *err) {
     if (d->n_cols < 0 || (d->n_cols > 0 && (d->n_cols != m->cfg.inputs || !d->col_mean ||
@@ -12,29 +32,32 @@ bpfree_status bpfree_model_set_data(bpfree_model *m, const bpfree_data_info *d,
         return bp_fail(err, BPFREE_EINVAL,
                        "data record: %d standardised columns for a model of %d inputs",
                        d->n_cols, m->cfg.inputs);
-    for (int j = 0; j < d->n_cols; j++)
-        if (!isfinite(d->col_mean[j]) || !(d->col_std[j] > 0.0f) || !isfinite(d->col_std[j]))
-            return bp_fail(err, BPFREE_EINVAL,
-                           "data record: column %d has mean %g and std %g (need finite, std > 0)",
-                           j, (double)d->col_mean[j], (double)d->col_std[j]);
-    float *mean = NULL, *std = NULL;
-    if (d->n_cols > 0) {
-        const size_t n = (size_t)d->n_cols;
-        if (!(mean = bp_alloc_floats(&m->mem, n, "column means", err))) return BPFREE_ENOMEM;
-        if (!(std = bp_alloc_floats(&m->mem, n, "column deviations", err))) {
-            bp_free(&m->mem, mean);
-            return BPFREE_ENOMEM;
-        }
-        memcpy(mean, d->col_mean, n * sizeof(float));
-        memcpy(std, d->col_std, n * sizeof(float));
+    if (d->n_tcols < 0 || (d->n_tcols > 0 && (d->n_tcols != m->cfg.outputs || !d->tcol_mean ||
+                                              !d->tcol_std)))
+        return bp_fail(err, BPFREE_EINVAL,
+                       "data record: %d standardised targets for a model of %d outputs",
+                       d->n_tcols, m->cfg.outputs);
+    bpfree_status st;
+    if ((st = check_cols(d->col_mean, d->col_std, d->n_cols, "input", err)) ||
+        (st = check_cols(d->tcol_mean, d->tcol_std, d->n_tcols, "target", err)))
+        return st;
+    float *v[4] = {NULL, NULL, NULL, NULL};
+    if ((st = dup_cols(m, d->col_mean, d->n_cols, &v[0], err)) ||
+        (st = dup_cols(m, d->col_std, d->n_cols, &v[1], err)) ||
+        (st = dup_cols(m, d->tcol_mean, d->n_tcols, &v[2], err)) ||
+        (st = dup_cols(m, d->tcol_std, d->n_tcols, &v[3], err))) {
+        for (int i = 0; i < 4; i++) bp_free(&m->mem, v[i]);
+        return st;
     }
-    bp_free(&m->mem, m->data.col_mean);
-    bp_free(&m->mem, m->data.col_std);
+    float *old[4] = {m->data.col_mean, m->data.col_std, m->data.tcol_mean, m->data.tcol_std};
+    for (int i = 0; i < 4; i++) bp_free(&m->mem, old[i]);
     m->data = *d;
     m->data.name[sizeof m->data.name - 1] = '\0';
     m->data.targets[sizeof m->data.targets - 1] = '\0';
-    m->data.col_mean = mean;
-    m->data.col_std = std;
+    m->data.col_mean = v[0];
+    m->data.col_std = v[1];
+    m->data.tcol_mean = v[2];
+    m->data.tcol_std = v[3];
     m->has_data = 1;
     return BPFREE_OK;
 }
@@ -69,8 +92,10 @@ bpfree_status bpfree_data_prepare(const bpfree_model *m, bpfree_dataset *ds, bpf
     if (ds->y && ds->outputs != c->outputs)
         return bp_fail(err, BPFREE_ESHAPE, "data '%s' has %d targets, the model has %d outputs",
                        ds->name, ds->outputs, c->outputs);
-    if (c->norm == BPFREE_NORM_STANDARDIZE) bpfree_data_normalize(ds, c->norm_mean, c->norm_std);
     if (m->has_data && m->data.n_cols > 0)
         bpfree_data_col_normalize(ds->x, ds->n, ds->dim, m->data.col_mean, m->data.col_std);
+    if (c->norm == BPFREE_NORM_STANDARDIZE) bpfree_data_normalize(ds, c->norm_mean, c->norm_std);
+    if (m->has_data && m->data.n_tcols > 0 && ds->y)
+        bpfree_data_col_normalize(ds->y, ds->n, ds->outputs, m->data.tcol_mean, m->data.tcol_std);
     return BPFREE_OK;
 }

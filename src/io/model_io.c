@@ -19,8 +19,9 @@
  *             keep, as option=value lines) and "note" (the caller's text).
  *   u32       CRC-32 (zlib) of every byte before it
  * Every size is checked against what is left of the file before anything is
- * allocated.  Written to PATH.tmp.XXXXXX, fsync'd, renamed over PATH, and
- * the directory fsync'd. */
+ * allocated.  Written to PATH.tmp.PID-XXXXXX (the writer's process id, so
+ * that a later run can tell a dead writer's leftover from a live one's),
+ * fsync'd, renamed over PATH, and the directory fsync'd. */
 #include "engine/engine.h"
 #include "rules/rules.h"
 
@@ -76,9 +77,10 @@ static size_t write_header(const bpfree_model *m, char *h, size_t cap) {
         const bpfree_data_info *d = &m->data;
         if (put(h, cap, &n,
                 "data=%s\ndata_targets=%s\ndata_classify=%d\ndata_val=%d\n"
-                "data_checksum=%016llx\ndata_shape=%d,%d,%d\ndata_classes=%d\ndata_cols=%d\n",
+                "data_checksum=%016llx\ndata_shape=%d,%d,%d\ndata_classes=%d\ndata_cols=%d\n"
+                "data_tcols=%d\n",
                 d->name, d->targets, d->classify, d->val, (unsigned long long)d->checksum,
-                d->shape[0], d->shape[1], d->shape[2], d->classes, d->n_cols))
+                d->shape[0], d->shape[1], d->shape[2], d->classes, d->n_cols, d->n_tcols))
             return 0;
     }
     return n;
@@ -117,6 +119,7 @@ static int data_key(bpfree_data_info *d, const char *k, const char *v, int *bad)
              : !strcmp(k, "data_val")     ? &d->val
              : !strcmp(k, "data_classes") ? &d->classes
              : !strcmp(k, "data_cols")    ? &d->n_cols
+             : !strcmp(k, "data_tcols")   ? &d->n_tcols
                                           : NULL;
     if (!f) return 0;
     errno = 0;
@@ -140,7 +143,7 @@ typedef struct head_info {
 
 static const char *const SPECIAL[] = {"bpfree", "rule", "epochs_done", "data", "data_targets",
                                       "data_classify", "data_val", "data_checksum", "data_shape",
-                                      "data_classes", "data_cols"};
+                                      "data_classes", "data_cols", "data_tcols"};
 #define N_SPECIAL ((int)(sizeof SPECIAL / sizeof *SPECIAL))
 
 static bpfree_status parse_kv(bpfree_config *c, head_info *hi, const char *k, const char *v,
@@ -279,6 +282,14 @@ static bpfree_status collect(const bpfree_model *mc, int checkpoint, const char 
         memcpy((char *)cols + k, m->data.col_std, k);
         o[(*n)++] = (out_section){"data.cols", cols, 2 * k, 1};
     }
+    if (m->has_data && m->data.n_tcols > 0) {
+        size_t k = (size_t)m->data.n_tcols * sizeof(float);
+        float *cols = malloc(2 * k);
+        if (!cols) return bp_fail(err, BPFREE_ENOMEM, "out of memory");
+        memcpy(cols, m->data.tcol_mean, k);
+        memcpy((char *)cols + k, m->data.tcol_std, k);
+        o[(*n)++] = (out_section){"data.tcols", cols, 2 * k, 1};
+    }
     if (!checkpoint) return BPFREE_OK;
     bp_section rs[BP_MAX_PERSIST + 16];
     int k = bp_run_sections(m, rs, (int)(sizeof rs / sizeof *rs));
@@ -326,7 +337,7 @@ static bpfree_status save_file(const bpfree_model *m, const char *path, int chec
     int ns = 0;
     bpfree_status st = collect(m, checkpoint, note, sec, &ns, err);
     size_t plen = strlen(path);
-    char *tmp = st ? NULL : malloc(plen + 16);
+    char *tmp = st ? NULL : malloc(plen + 40);
     FILE *f = NULL;
     int fd = -1;
     if (st) goto done;
@@ -334,7 +345,7 @@ static bpfree_status save_file(const bpfree_model *m, const char *path, int chec
         st = bp_fail(err, BPFREE_ENOMEM, "out of memory");
         goto done;
     }
-    snprintf(tmp, plen + 16, "%s.tmp.XXXXXX", path);
+    snprintf(tmp, plen + 40, "%s.tmp.%ld-XXXXXX", path, (long)getpid());
     if ((fd = mkstemp(tmp)) < 0) {
         st = bp_fail(err, BPFREE_EIO, "%s: cannot create a temporary file: %s", path,
                      strerror(errno));
@@ -549,6 +560,15 @@ static bpfree_status apply_data(bpfree_model *m, const head_info *hi, const load
                        path, d.n_cols, c ? "has another size" : "is missing", m->cfg.inputs);
     d.col_mean = d.n_cols ? (float *)c->p : NULL;
     d.col_std = d.n_cols ? (float *)(c->p + want / 2) : NULL;
+    const in_section *t = find_section(L, "data.tcols");
+    const size_t twant = (size_t)d.n_tcols * 2 * sizeof(float);
+    if (d.n_tcols > 0 && (!t || t->bytes != twant || d.n_tcols != m->cfg.outputs))
+        return bp_fail(err, BPFREE_EFORMAT,
+                       "%s: the header records %d standardised targets but section 'data.tcols' "
+                       "%s (the model has %d outputs)",
+                       path, d.n_tcols, t ? "has another size" : "is missing", m->cfg.outputs);
+    d.tcol_mean = d.n_tcols ? (float *)t->p : NULL;
+    d.tcol_std = d.n_tcols ? (float *)(t->p + twant / 2) : NULL;
     return bpfree_model_set_data(m, &d, err);
 }
 
