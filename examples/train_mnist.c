@@ -1,4 +1,4 @@
-/* examples/train_mnist.c — the library in 40 lines: train Mono-Forward on
+/* examples/train_mnist.c — the library in 50 lines: train Mono-Forward on
  * MNIST and print the test accuracy after each epoch.  Built by `make` as
  * build/example-train-mnist, so this example cannot rot.
  *   usage: build/example-train-mnist [RULE] [EPOCHS] */
@@ -21,7 +21,13 @@ int main(int argc, char **argv) {
         bpfree_config_default(&cfg, rule, train.dim, train.classes, &err))
         goto fail;
     cfg.epochs = epochs; /* the schedule (cooldown) is laid over these epochs */
-    if (bpfree_model_new(&cfg, &model, &err)) goto fail;
+    /* rules that train on standardised pixels (f3, drtp, llo) need the
+     * training set's mean and std in the config; bpfree_data_prepare then
+     * prepares every set as the model expects (as `bpfree train` does) */
+    if (cfg.norm == BPFREE_NORM_STANDARDIZE) bpfree_data_stats(&train, &cfg.norm_mean, &cfg.norm_std);
+    if (bpfree_model_new(&cfg, &model, &err) || bpfree_data_prepare(model, &train, &err) ||
+        bpfree_data_prepare(model, &test, &err))
+        goto fail;
     for (int e = 0; e < epochs; e++) {
         bpfree_epoch_stats st;
         bpfree_eval ev;

@@ -454,12 +454,23 @@ static void test_train_eval(void **state) {
     assert_non_null(strstr(r.out, "saved model.bin"));
     run_free(&r);
 
-    /* the log: one JSON line per epoch with the documented fields */
+    /* the log: a header object, then one JSON line per epoch with the
+     * documented fields */
     FILE *f = fopen(log, "r");
     assert_non_null(f);
-    char line[4096];
+    char line[8192];
     int lines = 0;
     double test_acc = NAN, layer_acc = NAN, epoch = NAN;
+    assert_non_null(fgets(line, sizeof line, f));
+    const char *hkeys[] = {"\"type\": \"header\"", "\"bpfree\": \"" BPFREE_VERSION "\"",
+                           "\"commit\"", "\"blas\"", "\"threads\": 1", "\"rule\": \"mf\"",
+                           "\"seed\": 1", "\"name\": \"mnist\"", "\"checksum\"",
+                           "\"shape\": [1, 28, 28]", "\"config\": {", "\"layers\": \"200\"",
+                           "\"batch\": \"128\"", "\"resumed\": null"};
+    for (size_t k = 0; k < sizeof hkeys / sizeof *hkeys; k++) {
+        if (!strstr(line, hkeys[k])) print_message("  header lacks %s: %s", hkeys[k], line);
+        assert_non_null(strstr(line, hkeys[k]));
+    }
     while (fgets(line, sizeof line, f)) {
         lines++;
         assert_non_null(strchr(line, '\n'));
@@ -578,6 +589,193 @@ static void test_unwritable_outputs_fail_early(void **state) {
     assert_int_equal(late, 0);
 }
 
+
+/* --------------------------------------------------- issue 17: outputs */
+
+/* the first line of a file (static buffer) */
+static const char *first_line(const char *path) {
+    static char line[8192];
+    line[0] = '\0';
+    FILE *f = fopen(path, "r");
+    if (f) {
+        if (!fgets(line, sizeof line, f)) line[0] = '\0';
+        fclose(f);
+    }
+    return line;
+}
+
+static void write_text(const char *path, const char *text) {
+    FILE *f = fopen(path, "w");
+    assert_non_null(f);
+    fputs(text, f);
+    assert_int_equal(fclose(f), 0);
+}
+
+/* D5: an existing directory as --save, --log or --checkpoint is an error
+ * before any training. */
+static void test_directory_outputs_fail_early(void **state) {
+    (void)state;
+    need_data();
+    const char *which[] = {"--log", "--save", "--checkpoint"};
+    for (int i = 0; i < 3; i++) {
+        run_result r = run_in(tmp, data_root,
+                              (const char *const[]){"train", "--rule", "bp", "--layers", "8",
+                                                    "--epochs", "1", "--threads", "1", "--data",
+                                                    "breast-cancer", which[i], tmp, NULL});
+        if (strstr(r.out, "epoch ")) print_message("  %s DIR: trained first\n", which[i]);
+        assert_null(strstr(r.out, "epoch "));
+        expect_error(which[i], r, "is a directory", NULL);
+    }
+    assert_int_equal(tu_count_entries(tmp, ".tmp."), 0);
+}
+
+/* D2: a full disk (here: a file size limit, as `ulimit -f`) is an error
+ * with a message, and an older log stays as it was. */
+static void test_full_disk_keeps_old_log(void **state) {
+    (void)state;
+    need_data();
+    char log[400], cmd[2048];
+    snprintf(log, sizeof log, "%s/old.jsonl", tmp);
+    write_text(log, "{\"type\": \"epoch\", \"epoch\": 1}\n");
+    snprintf(cmd, sizeof cmd,
+             "cd %s && BPFREE_DATA=%s sh -c 'ulimit -f 1; trap \"\" XFSZ; exec %s train --rule bp "
+             "--layers 8 --epochs 1 --threads 1 --data breast-cancer --quiet --log old.jsonl' "
+             ">%s/full.out 2>&1",
+             tmp, data_root, bin, tmp);
+    int rc = system(cmd);
+    char out[400];
+    snprintf(out, sizeof out, "%s/full.out", tmp);
+    const char *msg = first_line(out);
+    if (rc == 0 || !strstr(msg, "old.jsonl")) print_message("  rc %d: %s\n", rc, msg);
+    assert_true(rc != 0);
+    assert_non_null(strstr(msg, "bpfree: error: --log old.jsonl"));
+    assert_string_equal(first_line(log), "{\"type\": \"epoch\", \"epoch\": 1}\n");
+    unlink(out);
+    unlink(log);
+    assert_int_equal(tu_count_entries(tmp, ".tmp."), 0);
+}
+
+/* D6: a loss that grows a millionfold stops the run with the epoch and a
+ * hint; --allow-divergence lets it go on.  D4: a run that fails mid-way
+ * leaves its log complete under its name, ending in the error. */
+static void test_divergence_and_failure_logs(void **state) {
+    (void)state;
+    need_data();
+    run_result r = run_in(tmp, data_root,
+                          (const char *const[]){"train", "--rule", "bp", "--layers", "16",
+                                                "--lr", "1e6", "--epochs", "3", "--threads", "1",
+                                                "--data", "breast-cancer", "--quiet", NULL});
+    expect_error("--lr 1e6", r, "diverged at epoch 1", "--allow-divergence", NULL);
+    r = run_in(tmp, data_root,
+               (const char *const[]){"train", "--rule", "bp", "--layers", "16", "--lr", "1e6",
+                                     "--epochs", "2", "--threads", "1", "--data", "breast-cancer",
+                                     "--quiet", "--allow-divergence", NULL});
+    if (r.status != 0) show("--allow-divergence", &r);
+    assert_int_equal(r.status, 0);
+    run_free(&r);
+    char log[400];
+    snprintf(log, sizeof log, "%s/nan.jsonl", tmp);
+    r = run_in(tmp, data_root,
+               (const char *const[]){"train", "--rule", "bp", "--layers", "16", "--lr", "1e30",
+                                     "--epochs", "3", "--threads", "1", "--data", "breast-cancer",
+                                     "--quiet", "--log", "nan.jsonl", NULL});
+    expect_error("--lr 1e30", r, "NaN", NULL);
+    assert_non_null(strstr(first_line(log), "\"type\": \"header\""));
+    FILE *f = fopen(log, "r");
+    assert_non_null(f);
+    char line[8192], last[8192] = "";
+    while (fgets(line, sizeof line, f)) snprintf(last, sizeof last, "%s", line);
+    fclose(f);
+    if (!strstr(last, "\"type\": \"error\"")) print_message("  last log line: %s", last);
+    assert_non_null(strstr(last, "\"type\": \"error\""));
+    unlink(log);
+    assert_int_equal(tu_count_entries(tmp, ".tmp."), 0);
+}
+
+/* --diag-every 0 used to mean 1 silently; --log - writes JSON to stdout
+ * and the screen lines to stderr. */
+static void test_small_items(void **state) {
+    (void)state;
+    need_data();
+    run_result r = RUN("train", "--rule", "dfa", "--diagnose", "alignment", "--diag-every", "0");
+    expect_error("--diag-every 0", r, "--diag-every", NULL);
+    r = run_in(tmp, data_root,
+               (const char *const[]){"train", "--rule", "bp", "--layers", "8", "--epochs", "2",
+                                     "--threads", "1", "--data", "breast-cancer", "--log", "-",
+                                     NULL});
+    if (r.status != 0) show("--log -", &r);
+    assert_int_equal(r.status, 0);
+    assert_true(strncmp(r.out, "{\"type\": \"header\"", 17) == 0);
+    int objects = 0;
+    for (const char *p = r.out; (p = strstr(p, "{\"type\": ")); p++) objects++;
+    assert_int_equal(objects, 3); /* header, 2 epochs */
+    assert_null(strstr(r.out, "final:"));
+    assert_non_null(strstr(r.err, "final:"));
+    run_free(&r);
+    /* regression runs print no per-layer accuracy */
+    r = run_in(tmp, data_root,
+               (const char *const[]){"train", "--rule", "mf", "--layers", "8", "--epochs", "1",
+                                     "--threads", "1", "--data", "diabetes", NULL});
+    if (r.status != 0) show("mf diabetes", &r);
+    assert_int_equal(r.status, 0);
+    assert_null(strstr(r.out, "layers 0.00"));
+    assert_null(strstr(r.out, "%"));
+    run_free(&r);
+}
+
+/* The model remembers its data: eval without --data uses it (CSV options
+ * included), refuses data of another shape, and warns when the training
+ * data's checksum differs. */
+static void test_model_remembers_data(void **state) {
+    (void)state;
+    need_data();
+    char csv[400];
+    snprintf(csv, sizeof csv, "%s/t.csv", tmp);
+    FILE *f = fopen(csv, "w");
+    assert_non_null(f);
+    fprintf(f, "a,kind,b,c\n");
+    for (int i = 0; i < 120; i++)
+        fprintf(f, "%d,%s,%g,%g\n", i % 7, i % 3 ? "x" : "y", 100.0 + (i % 3) * 10 + i % 5,
+                0.001 * (i % 11));
+    fclose(f);
+    char spec[450];
+    snprintf(spec, sizeof spec, "csv:%s", csv);
+    run_result r = run_in(tmp, data_root,
+                          (const char *const[]){"train", "--rule", "bp", "--layers", "8",
+                                                "--epochs", "3", "--threads", "1", "--data", spec,
+                                                "--target", "kind", "--classify", "--save",
+                                                "csv.bpf", NULL});
+    if (r.status != 0) show("csv train", &r);
+    assert_int_equal(r.status, 0);
+    char acc[32], acc2[32];
+    assert_true(find_acc(strstr(r.out, "final:"), "test accuracy ", acc, sizeof acc));
+    run_free(&r);
+    r = run_in(tmp, data_root, (const char *const[]){"eval", "csv.bpf", NULL});
+    if (r.status != 0 || !find_acc(r.out, "accuracy ", acc2, sizeof acc2)) show("eval csv", &r);
+    assert_int_equal(r.status, 0);
+    assert_true(find_acc(r.out, "accuracy ", acc2, sizeof acc2));
+    assert_string_equal(acc, acc2); /* same data, same standardisation, no options repeated */
+    assert_null(strstr(r.err, "warning"));
+    run_free(&r);
+    r = run_in(tmp, data_root,
+               (const char *const[]){"eval", "csv.bpf", "--data", "breast-cancer", NULL});
+    expect_error("eval on other data", r, "30 input features", "expects 3", NULL);
+    /* same shape, other contents: a warning naming the checksum */
+    f = fopen(csv, "a");
+    assert_non_null(f);
+    fprintf(f, "1,x,2,3\n");
+    fclose(f);
+    r = run_in(tmp, data_root, (const char *const[]){"eval", "csv.bpf", NULL});
+    if (!strstr(r.err, "warning") || !strstr(r.err, "checksum")) show("eval changed csv", &r);
+    assert_non_null(strstr(r.err, "warning"));
+    assert_non_null(strstr(r.err, "checksum"));
+    run_free(&r);
+    char p[400];
+    snprintf(p, sizeof p, "%s/csv.bpf", tmp);
+    unlink(p);
+    unlink(csv);
+}
+
 /* ------------------------------------------------------------ presets */
 
 /* Run the binary on the small breast-cancer set and load the model it
@@ -668,6 +866,11 @@ int main(void) {
         cmocka_unit_test(test_log_units),
         cmocka_unit_test(test_profile_shapes),
         cmocka_unit_test(test_unwritable_outputs_fail_early),
+        cmocka_unit_test(test_directory_outputs_fail_early),
+        cmocka_unit_test(test_full_disk_keeps_old_log),
+        cmocka_unit_test(test_divergence_and_failure_logs),
+        cmocka_unit_test(test_small_items),
+        cmocka_unit_test(test_model_remembers_data),
         cmocka_unit_test(test_cli_presets),
     };
     return cmocka_run_group_tests(tests, setup, tu_rm_scratch);

@@ -275,6 +275,39 @@ static void test_load_dir(void **state) {
     bpfree_data_free(&te);
 }
 
+
+/* Issue 17: test images of another shape with the same pixel count (1 x 4
+ * against 2 x 2) are refused; a stray label (255 among small ones) does not
+ * silently make 256 classes; the shape is recorded. */
+static void test_shape_and_stray_label(void **state) {
+    (void)state;
+    char dir[512], p[512];
+    bpfree_dataset tr, te;
+    bpfree_error e = {0};
+    tmkdir("shape");
+    tpath(dir, "shape");
+    write_good("shape/train-images-idx3-ubyte", 0, "shape/train-labels-idx1-ubyte", 0, NULL, NULL);
+    static const unsigned char tl[2] = {1, 2};
+    uint32_t td[3] = {2, 1, 4}, tn[1] = {2};
+    tpath(p, "shape/t10k-images-idx3-ubyte");
+    write_idx(p, IMG, td, 3, pixels, 8, 0);
+    tpath(p, "shape/t10k-labels-idx1-ubyte");
+    write_idx(p, LAB, tn, 1, tl, 2, 0);
+    tu_expect_error(bpfree_data_load_dir(dir, &tr, &te, &e), &e, BPFREE_ESHAPE, "2 x 2", "1 x 4",
+                    NULL);
+    char ip[512], lp[512];
+    write_good("s-img", 0, "s-lab", 0, ip, lp);
+    assert_int_equal(bpfree_idx_load(ip, lp, &tr, &e), BPFREE_OK);
+    assert_int_equal(tr.shape[0], 1);
+    assert_int_equal(tr.shape[1], 2);
+    assert_int_equal(tr.shape[2], 2);
+    bpfree_data_free(&tr);
+    static const unsigned char stray[3] = {1, 255, 0};
+    write_idx(lp, LAB, lab_dims, 1, stray, 3, 0);
+    tu_expect_error(bpfree_idx_load(ip, lp, &tr, &e), &e, BPFREE_EFORMAT, "255", "256 classes",
+                    NULL);
+}
+
 static void test_resolve(void **state) {
     (void)state;
     char out[512], p[512], cwd[1024];
@@ -497,6 +530,7 @@ int main(void) {
         cmocka_unit_test(test_count_mismatch), cmocka_unit_test(test_trailing),
         cmocka_unit_test(test_missing),       cmocka_unit_test(test_load_dir),
         cmocka_unit_test(test_resolve),       cmocka_unit_test(test_alloc),
+        cmocka_unit_test(test_shape_and_stray_label),
         cmocka_unit_test(test_split),         cmocka_unit_test(test_standardize),
         cmocka_unit_test(test_real_mnist),    cmocka_unit_test(test_real_fashion),
     };

@@ -5,6 +5,8 @@
  * temporary file behind. */
 #include "testutil.h"
 
+#include <sys/resource.h>
+
 #include <dirent.h>
 #include <errno.h>
 #include <sys/stat.h>
@@ -609,6 +611,123 @@ static void test_header_impossible_values(void **state) {
     assert_int_equal(wrong, 0);
 }
 
+
+/* ------------------------------------------------------- issue 17 */
+
+static long max_rss_kb(void) {
+    struct rusage ru;
+    getrusage(RUSAGE_SELF, &ru);
+    return ru.ru_maxrss;
+}
+
+/* D1: a header describing a huge net over a small file is refused before
+ * anything is allocated (the loader counts the parameters the header
+ * implies first), and so is a header asking for huge batch buffers; a key
+ * given twice (inputs twice made a 1.4 KB file take 2.3 GB) is refused. */
+static void test_memory_bomb_refused(void **state) {
+    (void)state;
+    size_t len;
+    unsigned char *b = saved_file("bp", "bomb", &len, NULL);
+    char p[512];
+    tpath(p, sizeof p, "bomb-out");
+    const long rss0 = max_rss_kb();
+    char *h = header_with(b, "hidden", "30000,30000,30000");
+    write_with_header(p, b, len, h);
+    free(h);
+    expect_load_fails(p, BPFREE_EFORMAT, "header describes", NULL);
+    h = header_with(b, "batch", "2000000000");
+    write_with_header(p, b, len, h);
+    free(h);
+    expect_load_fails(p, BPFREE_EFORMAT, "batch", NULL);
+    h = header_with(b, "act", "tanh\ninputs=100000000");
+    write_with_header(p, b, len, h);
+    free(h);
+    expect_load_fails(p, BPFREE_EFORMAT, "'inputs' is given twice", NULL);
+    h = header_with(b, "act", "tanh\nrule=bp");
+    write_with_header(p, b, len, h);
+    free(h);
+    expect_load_fails(p, BPFREE_EFORMAT, "'rule' is given twice", NULL);
+    const long grew_kb = max_rss_kb() - rss0;
+    if (grew_kb > 50 * 1024) print_message("  peak memory grew by %ld KiB\n", grew_kb);
+    assert_true(grew_kb <= 50 * 1024);
+    free(b);
+}
+
+/* D3: values that would convert out of range are refused, not converted
+ * (the SAN build checks float-cast-overflow too). */
+static void test_out_of_range_values(void **state) {
+    (void)state;
+    size_t len;
+    unsigned char *b = saved_file("fdfa", "d3", &len, NULL);
+    char p[512];
+    tpath(p, sizeof p, "d3-out");
+    struct {
+        const char *key, *value, *want;
+    } cases[] = {{"fb_optim", "-10", "fb_optim"}, {"fb_optim", "99999999999", "fb_optim"},
+                 {"lr", "1e300", "float"},       {"fb_lr", "-1e39", "fb_lr"}};
+    for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
+        char *h = header_with(b, cases[i].key, cases[i].value);
+        write_with_header(p, b, len, h);
+        free(h);
+        expect_load_fails(p, BPFREE_EFORMAT, cases[i].want, NULL);
+    }
+    bpfree_config c;
+    bpfree_error e;
+    assert_int_equal(bpfree_config_default(&c, "bp", 4, 2, &e), 0);
+    tu_expect_error(bpfree_config_set(&c, "lr", "1e39", &e), &e, BPFREE_EINVAL, "float", NULL);
+    tu_expect_error(bpfree_config_set(&c, "diag-every", "0", &e), &e, BPFREE_EINVAL,
+                    "diag-every", NULL);
+    free(b);
+}
+
+/* The data record goes through a file; bpfree_data_prepare applies the
+ * model's column statistics and refuses data of another shape or more
+ * classes. */
+static void test_data_record(void **state) {
+    (void)state;
+    bpfree_model *m = small_model("bp");
+    bpfree_error e;
+    float mean[D], sd[D];
+    for (int j = 0; j < D; j++) mean[j] = 0.5f * j, sd[j] = 1.0f + j;
+    bpfree_data_info di = {.classify = 1, .val = 3, .checksum = 0x0123456789abcdefull,
+                           .shape = {1, 1, D}, .classes = C, .n_cols = D, .col_mean = mean,
+                           .col_std = sd};
+    snprintf(di.name, sizeof di.name, "csv:some/where.csv");
+    snprintf(di.targets, sizeof di.targets, "kind");
+    assert_int_equal(bpfree_model_set_data(m, &di, &e), 0);
+    char p[512];
+    tpath(p, sizeof p, "record");
+    assert_int_equal(bpfree_model_save(m, p, &e), 0);
+    bpfree_model *m2;
+    assert_int_equal(bpfree_model_load(p, &m2, &e), 0);
+    const bpfree_data_info *d2 = bpfree_model_data(m2);
+    assert_non_null(d2);
+    assert_string_equal(d2->name, di.name);
+    assert_string_equal(d2->targets, "kind");
+    assert_true(d2->checksum == di.checksum);
+    assert_int_equal(d2->classify, 1);
+    assert_int_equal(d2->val, 3);
+    assert_int_equal(d2->n_cols, D);
+    assert_memory_equal(d2->col_std, sd, sizeof sd);
+    bpfree_dataset ds;
+    assert_int_equal(bpfree_data_alloc(&ds, 2, D, C, 0, &e), 0);
+    for (int j = 0; j < D; j++) ds.x[j] = mean[j] + sd[j];
+    assert_int_equal(bpfree_data_prepare(m2, &ds, &e), 0);
+    /* then the config's scalar standardisation (small_config: STANDARDIZE) */
+    const bpfree_config *c = bpfree_model_config(m2);
+    assert_true(fabsf(ds.x[1] - (1.0f - c->norm_mean) / c->norm_std) < 1e-5f);
+    ds.shape[1] = 2;
+    ds.shape[2] = D / 2;
+    tu_expect_error(bpfree_data_prepare(m2, &ds, &e), &e, BPFREE_ESHAPE, "shape", NULL);
+    ds.shape[1] = 1;
+    ds.shape[2] = D;
+    ds.classes = C + 1;
+    tu_expect_error(bpfree_data_prepare(m2, &ds, &e), &e, BPFREE_ESHAPE, "classes", NULL);
+    bpfree_data_free(&ds);
+    bpfree_model_free(m);
+    bpfree_model_free(m2);
+}
+
 static void test_nonexistent_path(void **state) {
     (void)state;
     char p[512];
@@ -698,6 +817,9 @@ int main(void) {
         cmocka_unit_test(test_size_mismatch),
         cmocka_unit_test(test_bad_header_values),
         cmocka_unit_test(test_header_impossible_values),
+        cmocka_unit_test(test_memory_bomb_refused),
+        cmocka_unit_test(test_out_of_range_values),
+        cmocka_unit_test(test_data_record),
         cmocka_unit_test(test_nonexistent_path),
         cmocka_unit_test(test_unreadable_path),
         cmocka_unit_test(test_save_leaves_no_temp),

@@ -53,15 +53,16 @@ int cmd_eval(int argc, char **argv) {
     }
     bpfree_dataset train = {0}, test = {0};
     cli_load_data(&r, di != NULL, &train, &test); /* older files: the loader standardises */
-    if (di && bpfree_data_checksum(&train) != di->checksum)
-        fprintf(stderr,
-                "bpfree: warning: the training data of '%s' is not what %s was trained on "
-                "(checksum %016llx, the model recorded %016llx of '%s')\n",
-                r.data, path, (unsigned long long)bpfree_data_checksum(&train),
-                (unsigned long long)di->checksum, di->name);
+    const uint64_t sum = bpfree_data_checksum(&train);
     bpfree_data_free(&train);
-    if (di) {
+    if (di) { /* shape and classes first: other data is refused, not warned about */
         if (bpfree_data_prepare(m, &test, &e)) die("%s: %s", path, e.msg);
+        if (sum != di->checksum)
+            fprintf(stderr,
+                    "bpfree: warning: the training data of '%s' is not what %s was trained on "
+                    "(checksum %016llx, the model recorded %016llx of '%s')\n",
+                    r.data, path, (unsigned long long)sum, (unsigned long long)di->checksum,
+                    di->name);
     } else {
         const bpfree_config *c = bpfree_model_config(m);
         if (c->norm == BPFREE_NORM_STANDARDIZE) bpfree_data_normalize(&test, c->norm_mean, c->norm_std);

@@ -32,6 +32,12 @@ void bp_mem_init(bp_mem *m);
 /* 64-byte aligned, zeroed; NULL on failure.  m may be NULL (uncounted). */
 void *bp_alloc(bp_mem *m, size_t bytes);
 void bp_free(bp_mem *m, void *p);
+/* malloc that the failure injection below reaches too (free() it). */
+void *bp_malloc(size_t bytes);
+/* Tests: n more allocations (bp_alloc, bp_malloc) succeed, then all fail;
+ * -1 turns it off.  bp_mem_allocs_seen: allocations since it was set. */
+void bp_mem_fail_after(long n);
+long bp_mem_allocs_seen(void);
 /* Convenience: n floats, with error message naming `what`. */
 float *bp_alloc_floats(bp_mem *m, size_t n, const char *what, bpfree_error *err);
 

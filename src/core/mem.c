@@ -4,6 +4,7 @@
 #define _DEFAULT_SOURCE /* mmap's MAP_ANONYMOUS, madvise, MADV_HUGEPAGE (Linux) */
 #include "core/core.h"
 
+#include <stdatomic.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -54,8 +55,33 @@ static unsigned char *map_block(size_t total, size_t *len) {
     return (unsigned char *)at; /* anonymous pages are zero */
 }
 
+/* Allocation-failure injection for the tests, over every allocation of the
+ * process (models build their own counters, datasets have none): after
+ * bp_mem_fail_after(n), n more allocations succeed and every later one
+ * fails, until bp_mem_fail_after(-1). */
+static _Atomic long inject_left = -1;
+static _Atomic long inject_seen = 0;
+
+void bp_mem_fail_after(long n) {
+    inject_seen = 0;
+    inject_left = n;
+}
+
+long bp_mem_allocs_seen(void) { return inject_seen; }
+
+static int inject_fail(void) {
+    if (inject_left < 0) return 0;
+    inject_seen++;
+    if (inject_left == 0) return 1;
+    inject_left--;
+    return 0;
+}
+
+void *bp_malloc(size_t bytes) { return inject_fail() ? NULL : malloc(bytes ? bytes : 1); }
+
 void *bp_alloc(bp_mem *m, size_t bytes) {
     if (m && m->fail_after >= 0 && m->n_allocs >= m->fail_after) return NULL;
+    if (inject_fail()) return NULL;
     if (bytes > SIZE_MAX - 2 * BP_ALIGN) return NULL;
     const size_t total = (bytes + BP_ALIGN + BP_ALIGN - 1) / BP_ALIGN * BP_ALIGN;
     header h = {bytes, 0};

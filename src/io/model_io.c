@@ -253,7 +253,7 @@ typedef struct out_section {
 /* "name=value\n" of every setting of the rule a model file does not keep */
 static char *run_settings(const bpfree_config *c) {
     size_t cap = 4096, n = 0;
-    char *t = malloc(cap);
+    char *t = bp_malloc(cap);
     if (!t) return NULL;
     t[0] = '\0';
     for (int i = 0; i < bpfree_setting_count(); i++) {
@@ -276,7 +276,7 @@ static bpfree_status collect(const bpfree_model *mc, int checkpoint, const char 
     *n = 0;
     if (m->has_data && m->data.n_cols > 0) {
         size_t k = (size_t)m->data.n_cols * sizeof(float);
-        float *cols = malloc(2 * k);
+        float *cols = bp_malloc(2 * k);
         if (!cols) return bp_fail(err, BPFREE_ENOMEM, "out of memory");
         memcpy(cols, m->data.col_mean, k);
         memcpy((char *)cols + k, m->data.col_std, k);
@@ -284,7 +284,7 @@ static bpfree_status collect(const bpfree_model *mc, int checkpoint, const char 
     }
     if (m->has_data && m->data.n_tcols > 0) {
         size_t k = (size_t)m->data.n_tcols * sizeof(float);
-        float *cols = malloc(2 * k);
+        float *cols = bp_malloc(2 * k);
         if (!cols) return bp_fail(err, BPFREE_ENOMEM, "out of memory");
         memcpy(cols, m->data.tcol_mean, k);
         memcpy((char *)cols + k, m->data.tcol_std, k);
@@ -301,7 +301,7 @@ static bpfree_status collect(const bpfree_model *mc, int checkpoint, const char 
     }
     size_t xb = m->rule->extra_bytes ? m->rule->extra_bytes(m) : 0;
     if (xb) {
-        void *x = malloc(xb);
+        void *x = bp_malloc(xb);
         if (!x) return bp_fail(err, BPFREE_ENOMEM, "out of memory");
         m->rule->extra_save(m, x);
         o[(*n)++] = (out_section){"rule.extra", x, xb, 1};
@@ -337,7 +337,7 @@ static bpfree_status save_file(const bpfree_model *m, const char *path, int chec
     int ns = 0;
     bpfree_status st = collect(m, checkpoint, note, sec, &ns, err);
     size_t plen = strlen(path);
-    char *tmp = st ? NULL : malloc(plen + 40);
+    char *tmp = st ? NULL : bp_malloc(plen + 40);
     FILE *f = NULL;
     int fd = -1;
     if (st) goto done;
@@ -453,7 +453,7 @@ static bpfree_status read_head(FILE *f, const char *path, uLong *crc, bpfree_con
     *version = ver;
     if (hl == 0 || hl > MAX_HEADER)
         return bp_fail(err, BPFREE_EFORMAT, "%s: bad header length %u", path, hl);
-    char *h = malloc(hl + 1);
+    char *h = bp_malloc(hl + 1);
     if (!h) return bp_fail(err, BPFREE_ENOMEM, "out of memory");
     if (!(st = read_exact(f, h, hl, crc, path, "header", err))) {
         h[hl] = '\0';
@@ -538,7 +538,7 @@ static bpfree_status read_sections(FILE *f, const char *path, uLong *crc, loaded
                            "%s: section '%s' announces %llu bytes but only %llu follow", path,
                            s->name, (unsigned long long)bytes, (unsigned long long)bytes_left(f));
         s->bytes = (size_t)bytes;
-        if (!(s->p = malloc(bytes ? bytes + 1 : 1))) return bp_fail(err, BPFREE_ENOMEM, "out of memory");
+        if (!(s->p = bp_malloc(bytes ? bytes + 1 : 1))) return bp_fail(err, BPFREE_ENOMEM, "out of memory");
         L->n_sec++;
         if ((st = read_exact(f, s->p, s->bytes, crc, path, "section", err))) return st;
         s->p[s->bytes] = 0; /* text sections end in NUL */
@@ -678,7 +678,7 @@ static bpfree_status load_file(const char *path, loaded *L, bpfree_error *err) {
 
 bpfree_status bpfree_model_load(const char *path, bpfree_model **out, bpfree_error *err) {
     *out = NULL;
-    loaded *L = malloc(sizeof *L);
+    loaded *L = bp_malloc(sizeof *L);
     if (!L) return bp_fail(err, BPFREE_ENOMEM, "out of memory");
     bpfree_status st = load_file(path, L, err);
     if (!st) {
@@ -733,14 +733,14 @@ bpfree_status bpfree_checkpoint_load(const char *path, bpfree_model **out, char 
                                      bpfree_error *err) {
     *out = NULL;
     if (note) *note = NULL;
-    loaded *L = malloc(sizeof *L);
+    loaded *L = bp_malloc(sizeof *L);
     if (!L) return bp_fail(err, BPFREE_ENOMEM, "out of memory");
     bpfree_status st = load_file(path, L, err);
     if (!st) st = apply_run(L->m, L, path, err);
     if (!st && note) {
         const in_section *n = find_section(L, "note");
         size_t len = n ? n->bytes : 0;
-        if (!(*note = malloc(len + 1))) st = bp_fail(err, BPFREE_ENOMEM, "out of memory");
+        if (!(*note = bp_malloc(len + 1))) st = bp_fail(err, BPFREE_ENOMEM, "out of memory");
         else {
             if (len) memcpy(*note, n->p, len);
             (*note)[len] = '\0';
