@@ -105,10 +105,17 @@ tests: $(TESTS) $(BUILD)/bpfree $(BUILD)/example-train-mnist $(BUILD)/bench-epoc
 test: tests
 	@BPFREE_BIN=$(abspath $(BUILD)/bpfree) sh tests/run.sh $(TESTS)
 
-# The whole suite twice: optimised, then under ASan + UBSan.
+# The whole suite twice: optimised, then under ASan + UBSan; then the
+# kill/resume script (SIGKILL and SIGINT, exact resume) and, when clang can
+# build libFuzzer harnesses, a few seconds of each fuzzer.
 check:
 	$(MAKE) test
 	$(MAKE) SAN=1 test
+	sh tests/resume.sh $(abspath $(BUILD)/bpfree)
+	@if echo 'int LLVMFuzzerTestOneInput(const char *d, long n){(void)d;(void)n;return 0;}' | \
+	    $(FUZZ_CC) -x c -fsanitize=fuzzer -o /dev/null - >/dev/null 2>&1; then \
+	    $(MAKE) fuzz FUZZ_SECONDS=3; \
+	else echo "fuzz: skipped ($(FUZZ_CC) with libFuzzer not found; scripts/setup.sh installs it)"; fi
 
 # libFuzzer harnesses (fuzz/*.c; clang with compiler-rt's fuzzer, e.g.
 # Debian's clang + libclang-rt-14-dev): every library source built with

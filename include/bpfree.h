@@ -713,14 +713,19 @@ bpfree_status bpfree_checkpoint_load(const char *path, bpfree_model **out, char 
                                      bpfree_error *err);
 
 /* Save the model — config (architecture, rule, hyperparameters), epochs done,
- * parameters and fixed rule state — to `path`.  Written to `path`.tmp.XXXXXX
- * and renamed, so a failure never leaves a half-written file.  Format: see
- * README ("Model files"). */
+ * the data record (bpfree_model_set_data), parameters and fixed rule state —
+ * to `path` (format version 2).  Written to `path`.tmp.PID-XXXXXX, fsync'd
+ * and renamed (then the directory fsync'd), so a failure never leaves a
+ * half-written file.  Format: see README ("Model files"). */
 bpfree_status bpfree_model_save(const bpfree_model *m, const char *path,
                                 bpfree_error *err);
 
-/* Load a model saved by bpfree_model_save.  Rejects foreign, truncated and
- * corrupt files (magic, version, sizes, CRC-32) with a message. */
+/* Load a model saved by bpfree_model_save (or a checkpoint, as a model;
+ * format versions 1 and 2).  Rejects foreign, truncated and corrupt files
+ * (magic, version, duplicate keys or sections, sizes, CRC-32) with a
+ * message; every size the header implies (parameters, state, batch
+ * buffers, sections) is checked against the file and a cap before anything
+ * is allocated. */
 bpfree_status bpfree_model_load(const char *path, bpfree_model **out,
                                 bpfree_error *err);
 

@@ -148,8 +148,9 @@ void report_final(const report *rp, const char *data, double secs) {
     }
     char pk[32], note[512];
     fmt_bytes(pk, sizeof pk, bpfree_model_peak_bytes(m));
-    fprintf(o, "\nfinal: %d epochs, %.2f s/epoch, peak model memory %s\n", rp->total,
-           secs / rp->total, pk);
+    fprintf(o, "\nfinal: %d epochs", rp->total);
+    if (rp->ran != rp->total) fprintf(o, " (%d in this process)", rp->ran);
+    fprintf(o, ", %.2f s/epoch, peak model memory %s\n", rp->ran > 0 ? secs / rp->ran : 0.0, pk);
     bpfree_model_describe(m, note, sizeof note);
     if (note[0]) fprintf(o, "final: %s\n", note);
     fprintf(o, "taxonomy (survey Table I): weight transport %s, frozen activities %s, locality %s, "

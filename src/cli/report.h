@@ -38,6 +38,7 @@ typedef struct report {
     const bpfree_eval *test, *val; /* the last evaluation */
     int has_val, regression, quiet, total;
     FILE *screen;                  /* stdout, or stderr when the log goes to stdout */
+    int ran;                       /* epochs trained by this process (a resumed run: fewer) */
 } report;
 
 /* One epoch's line (unless quiet) and log object; evald: test/val were

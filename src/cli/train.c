@@ -417,7 +417,12 @@ static double run_epochs(run_ctx *x) {
     bpfree_eval *te = (bpfree_eval *)rp->test, *va = (bpfree_eval *)rp->val;
     bpfree_error e;
     double secs = 0.0;
-    for (int ep = bpfree_model_epochs_done(x->m); ep < rp->total; ep++) {
+    const int first = bpfree_model_epochs_done(x->m);
+    if (first >= rp->total) { /* a finished run's checkpoint: report it as it stands */
+        if (x->d->val.n && bpfree_evaluate(x->m, &x->d->val, va, &e)) failed(x, &e);
+        if (bpfree_evaluate(x->m, &x->d->test, te, &e)) failed(x, &e);
+    }
+    for (int ep = first; ep < rp->total; ep++) {
         bpfree_epoch_stats st;
         if (profile) bpfree_profile_start(secs == 0.0);
         const bpfree_status trs = one_epoch(x, &st, &e);
@@ -426,6 +431,7 @@ static double run_epochs(run_ctx *x) {
         if (trs) failed(x, &e);
         if (x->rs.first_loss == 0.0 && x->pg.first_loss != 0.0) x->rs.first_loss = x->pg.first_loss;
         secs += st.seconds;
+        rp->ran++;
         const int evald = every <= 1 || (ep + 1) % every == 0 || ep == rp->total - 1;
         if (evald && x->d->val.n && bpfree_evaluate(x->m, &x->d->val, va, &e)) failed(x, &e);
         if (evald && bpfree_evaluate(x->m, &x->d->test, te, &e)) failed(x, &e);
@@ -519,7 +525,7 @@ int cmd_train(int argc, char **argv) {
     const int to_stdout = r.log && !strcmp(r.log, "-");
     report rp = {m, &ev_test, &ev_val, d.val.n > 0, d.regression, r.quiet,
                  c->greedy_epochs > 0 ? c->greedy_epochs * c->n_hidden : c->epochs,
-                 to_stdout ? stderr : stdout};
+                 to_stdout ? stderr : stdout, 0};
     x.d = &d;
     x.m = m;
     x.rp = &rp;
@@ -543,7 +549,7 @@ int cmd_train(int argc, char **argv) {
     const double secs = run_epochs(&x);
     bpfree_model_stop_flag(m, NULL);
     report_final(&rp, r.data, secs);
-    if (r.profile || r.profile_shapes) report_profile(rp.total, secs, r.profile_shapes);
+    if (r.profile || r.profile_shapes) report_profile(rp.ran, secs, r.profile_shapes);
     if (r.save) {
         if (bpfree_model_save(m, r.save, &e)) failed(&x, &e);
         fprintf(rp.screen, "saved %s\n", r.save);
