@@ -396,6 +396,10 @@ const char *bpfree_preset_rule(const bpfree_preset *p, const char *current);
 typedef struct bpfree_dataset {
     int n;
     int dim;
+    /* images: dim = channels x height x width, each sample's pixels stored
+     * channel by channel, row by row (C, H, W row-major); 0, 0, 0 for data
+     * without a shape (tables) */
+    int channels, height, width;
     int classes;      /* number of classes (labels), 0 for regression */
     int outputs;      /* width of y, 0 if y is NULL */
     float *x;
