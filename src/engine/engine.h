@@ -111,6 +111,9 @@ void bp_layer_step(bpfree_model *m, int l);
  * BPFREE_THREADING_SPLIT fused per range of units (src/core/model.c). */
 void bp_layer_backward_step(bpfree_model *m, int l, const float *x, const float *h, float *dh,
                             int B);
+/* the same with the optimizer clock o (pipelined layers keep one each) */
+void bp_layer_backward_step_with(bpfree_model *m, int l, const float *x, const float *h,
+                                 float *dh, int B, const bp_optim *o);
 /* the same with an explicit optimizer clock (pipelined layers keep one each) */
 void bp_step_range(bpfree_model *m, const bp_optim *o, size_t off, size_t n);
 /* learning rate of batch k of nb in the current epoch (schedules, greedy) */
