@@ -112,6 +112,7 @@ struct bp_layer {
     bp_geom g;        /* image layers */
     float *ws;        /* the kind's workspace (ws_size), or NULL */
     int *wsi;
+    int ws_rows;      /* the samples it was sized for */
     float *W, *b;
     float *gW, *gb;
     size_t off;       /* offset of W in the parameter block */
@@ -179,6 +180,19 @@ extern const bp_layer_kind bp_kind_dense;
 /* L becomes a dense layer in -> out with activation act (no parameters
  * attached yet: W, b, gW, gb, off are the model's to set). */
 void bp_dense_setup(bp_layer *L, int in, int out, bpfree_act act);
+
+/* The convolution block kind (conv.c): K x K convolution + bias, the
+ * activation, optional max/average pooling; one unit per output channel. */
+extern const bp_layer_kind bp_kind_conv;
+/* g for an ic x ih x iw input, oc channels of K x K, stride, `same`
+ * padding ((K-1)/2) or none, then pooling (BP_POOL_*) q x q: 0, or -1 if
+ * the sizes do not fit */
+int bp_geom_setup(bp_geom *g, int ic, int ih, int iw, int oc, int k, int stride, int same,
+                  int pool, int q);
+void bp_conv_setup(bp_layer *L, const bp_geom *g, bpfree_act act);
+/* one sample's im2col (taps, positions) and its adjoint (accumulates) */
+void bp_im2col(const bp_geom *g, const float *x, float *col);
+void bp_col2im(const bp_geom *g, const float *col, float *dx);
 
 /* Forward-mode tangents (a layer's tangent method, engine/tangent.c; 002 Algorithms 1-3, NOTES "FDFA (002)").
  * Alongside h_{l+1} = f(z_l), z_l = h_l W_l^T + b_l, a layer carries
