@@ -241,7 +241,15 @@ typedef struct bpfree_config {
     int inputs;                      /* D */
     int outputs;                     /* C */
     int n_hidden;                    /* number of hidden layers */
-    int hidden[BPFREE_MAX_LAYERS];   /* their widths */
+    int hidden[BPFREE_MAX_LAYERS];   /* their widths (output features) */
+    /* The hidden layers in the papers' notation (--arch; README), e.g.
+     * "15C5-P2-40C5-P2-128": convolutions, pooling, dense layers.  "" =
+     * dense layers of hidden[].  bpfree_config_set(cfg, "arch", ...) sets
+     * n_hidden and hidden[] from it, given the input shape below. */
+    char arch[128];
+    /* The inputs' image shape, channels x height x width (from the data;
+     * 0 = a flat vector). */
+    int in_channels, in_height, in_width;
     bpfree_act act;                  /* hidden activation */
     bpfree_loss loss;
     bpfree_init init;                /* forward weights (biases start at 0,
