@@ -27,6 +27,8 @@
 static size_t npos(const bp_geom *g) { return (size_t)g->ch * g->cw; }
 static size_t ntaps(const bp_geom *g) { return (size_t)g->ic * g->k * g->k; }
 
+static void im2col_ld(const bp_geom *g, const float *x, float *col, size_t ld);
+
 /* the workspace's parts */
 static float *ws_a(const bp_layer *L) { return L->ws; }
 static float *ws_dz(const bp_layer *L, int rows) {
@@ -36,10 +38,34 @@ static float *ws_col(const bp_layer *L) {
     return L->g.pool ? L->ws + 2 * (size_t)L->ws_rows * L->zcols : L->ws;
 }
 
-/* col (taps, positions) of one sample x (ic, ih, iw) */
-void bp_im2col(const bp_geom *g, const float *x, float *col) {
+/* The products run on chunks of S samples at once — col (taps, S positions)
+ * and its result (oc, S positions) — so that each is one GEMM big enough to
+ * run near the BLAS's speed (and to be split over threads), and the two
+ * buffers stay within CHUNK_FLOATS each. */
+#define CHUNK_FLOATS ((size_t)1 << 20)
+
+static int chunk_samples(const bp_layer *L) {
+    const size_t per = ntaps(&L->g) * npos(&L->g), zper = (size_t)L->zcols;
+    size_t s = CHUNK_FLOATS / (per > zper ? per : zper);
+    if (s < 1) s = 1;
+    return s > (size_t)L->ws_rows ? L->ws_rows : (int)s;
+}
+
+/* the chunk's result buffer (oc, S positions), after col */
+static float *ws_res(const bp_layer *L) {
+    return ws_col(L) + ntaps(&L->g) * npos(&L->g) * (size_t)chunk_samples(L);
+}
+
+/* col (taps, S np) for samples x[0..S): sample j's positions at column j np */
+static void im2col_chunk(const bp_layer *L, const float *x, int S, float *col) {
+    const size_t np = npos(&L->g), ld = np * (size_t)S;
+    for (int j = 0; j < S; j++) im2col_ld(&L->g, x + (size_t)j * L->in, col + (size_t)j * np, ld);
+}
+
+/* col (taps, positions) of one sample x (ic, ih, iw), tap rows ld apart */
+static void im2col_ld(const bp_geom *g, const float *x, float *col, size_t ld) {
     const int K = g->k, S = g->stride, P = g->pad;
-    const size_t np = npos(g);
+    const size_t np = ld;
     for (int ci = 0; ci < g->ic; ci++)
         for (int ki = 0; ki < K; ki++)
             for (int kj = 0; kj < K; kj++) {
@@ -52,13 +78,25 @@ void bp_im2col(const bp_geom *g, const float *x, float *col) {
                         memset(r, 0, (size_t)g->cw * sizeof(float));
                         continue;
                     }
+                    const float *xr = xc + (size_t)iy * g->iw;
+                    if (S == 1) { /* ix = ox - P + kj: one run inside, zeros around */
+                        const int lo = P - kj > 0 ? P - kj : 0;
+                        int hi = g->iw + P - kj < g->cw ? g->iw + P - kj : g->cw;
+                        hi = hi > lo ? hi : lo;
+                        for (int ox = 0; ox < lo; ox++) r[ox] = 0.0f;
+                        memcpy(r + lo, xr + lo - P + kj, (size_t)(hi - lo) * sizeof(float));
+                        for (int ox = hi; ox < g->cw; ox++) r[ox] = 0.0f;
+                        continue;
+                    }
                     for (int ox = 0; ox < g->cw; ox++) {
                         const int ix = ox * S - P + kj;
-                        r[ox] = ix >= 0 && ix < g->iw ? xc[(size_t)iy * g->iw + ix] : 0.0f;
+                        r[ox] = ix >= 0 && ix < g->iw ? xr[ix] : 0.0f;
                     }
                 }
             }
 }
+
+void bp_im2col(const bp_geom *g, const float *x, float *col) { im2col_ld(g, x, col, npos(g)); }
 
 /* dx (ic, ih, iw) += the taps of col (taps, positions) where they came from */
 void bp_col2im(const bp_geom *g, const float *col, float *dx) {
@@ -98,25 +136,28 @@ static void conv_one(const bp_layer *L, const float *W, const float *bias, const
  * (an index into a's channel) */
 static void pool_fwd(const bp_geom *g, const float *a, float *out, int *arg) {
     const int Q = g->q;
+    const float inv = 1.0f / (float)(Q * Q);
     for (int c = 0; c < g->oc; c++) {
         const float *ac = a + (size_t)c * g->ch * g->cw;
         for (int oy = 0; oy < g->oh; oy++)
             for (int ox = 0; ox < g->ow; ox++) {
-                float best = 0.0f, sum = 0.0f;
-                int at = -1;
+                const size_t o = ((size_t)c * g->oh + oy) * g->ow + ox;
+                const int k0 = oy * Q * g->cw + ox * Q;
+                if (g->pool == BP_POOL_AVG) {
+                    float sum = 0.0f;
+                    for (int i = 0; i < Q; i++)
+                        for (int j = 0; j < Q; j++) sum += ac[k0 + i * g->cw + j];
+                    out[o] = sum * inv;
+                    continue;
+                }
+                int at = k0; /* the first of equal values, row by row */
                 for (int i = 0; i < Q; i++)
                     for (int j = 0; j < Q; j++) {
-                        const int k = (oy * Q + i) * g->cw + ox * Q + j;
-                        if (at < 0 || ac[k] > best) best = ac[k], at = k;
-                        sum += ac[k];
+                        const int k = k0 + i * g->cw + j;
+                        at = ac[k] > ac[at] ? k : at;
                     }
-                const size_t o = ((size_t)c * g->oh + oy) * g->ow + ox;
-                if (g->pool == BP_POOL_MAX) {
-                    out[o] = best;
-                    arg[o] = at;
-                } else {
-                    out[o] = sum / (float)(Q * Q);
-                }
+                out[o] = ac[at];
+                arg[o] = at;
             }
     }
 }
@@ -160,18 +201,43 @@ static void pool_linear(const bp_geom *g, const float *t, const int *arg, float 
                 float sum = 0.0f;
                 for (int i = 0; i < Q; i++)
                     for (int j = 0; j < Q; j++) sum += t[c * np + (size_t)(oy * Q + i) * g->cw + ox * Q + j];
-                out[o] = sum / (float)(Q * Q);
+                out[o] = sum * (1.0f / (float)(Q * Q));
             }
+}
+
+/* z of samples x[0..S) into zs (each sample's (oc, np) at its row of width
+ * zld), W given: Z (oc, S np) = W col (+ bias), then spread to the rows */
+static void conv_chunk(const bp_layer *L, const float *W, const float *bias, const float *x,
+                       int S, float *zs, size_t zld, int accumulate) {
+    const bp_geom *g = &L->g;
+    const size_t np = npos(g), T = ntaps(g), ld = np * (size_t)S;
+    float *col = ws_col(L), *Z = ws_res(L);
+    im2col_chunk(L, x, S, col);
+    bpfree_gemm(0, 0, g->oc, (int)ld, (int)T, 1.0f, W, (int)T, col, (int)ld, 0.0f, Z, (int)ld);
+    for (int j = 0; j < S; j++)
+        for (int c = 0; c < g->oc; c++) {
+            float *zr = zs + (size_t)j * zld + (size_t)c * np;
+            const float *Zr = Z + (size_t)c * ld + (size_t)j * np;
+            const float b0 = bias ? bias[c] : 0.0f;
+            if (accumulate)
+                for (size_t p = 0; p < np; p++) zr[p] += Zr[p] + b0;
+            else
+                for (size_t p = 0; p < np; p++) zr[p] = Zr[p] + b0;
+        }
 }
 
 static void conv_forward(const bp_layer *L, const float *x, float *h, int B) {
     const bp_geom *g = &L->g;
-    for (int s = 0; s < B; s++) {
-        const float *xs = x + (size_t)s * L->in;
-        float *z = g->pool ? ws_a(L) + (size_t)s * L->zcols : h + (size_t)s * L->out;
-        conv_one(L, L->W, L->b, xs, ws_col(L), z, 0.0f);
-        bp_act_forward(L->act, z, (size_t)L->zcols);
-        if (g->pool) pool_fwd(g, z, h + (size_t)s * L->out, L->wsi ? L->wsi + (size_t)s * L->out : NULL);
+    const int S = chunk_samples(L);
+    for (int s0 = 0; s0 < B; s0 += S) {
+        const int n = B - s0 < S ? B - s0 : S;
+        float *z = g->pool ? ws_a(L) + (size_t)s0 * L->zcols : h + (size_t)s0 * L->out;
+        conv_chunk(L, L->W, L->b, x + (size_t)s0 * L->in, n, z, (size_t)L->zcols, 0);
+        bp_act_forward(L->act, z, (size_t)n * L->zcols);
+        if (g->pool)
+            for (int s = s0; s < s0 + n; s++)
+                pool_fwd(g, ws_a(L) + (size_t)s * L->zcols, h + (size_t)s * L->out,
+                         L->wsi ? L->wsi + (size_t)s * L->out : NULL);
     }
 }
 
@@ -198,20 +264,27 @@ static void conv_grad_units(const bp_layer *L, const float *x, const float *dz, 
                             size_t b, float beta) {
     const bp_geom *g = &L->g;
     const size_t np = npos(g), T = ntaps(g);
-    float *col = ws_col(L);
+    const int S = chunk_samples(L);
+    float *col = ws_col(L), *D = ws_res(L);
     if (beta == 0.0f) {
         memset(L->gW + a * T, 0, (b - a) * T * sizeof(float));
         for (size_t c = a; c < b; c++) L->gb[c] = 0.0f;
     }
-    for (int s = 0; s < B; s++) {
-        const float *dzs = dz + (size_t)s * L->zcols;
-        bp_im2col(g, x + (size_t)s * L->in, col);
-        /* gW[a:b] (b-a, T) += dz[a:b] (b-a, np) col^T (np, T) */
-        bpfree_gemm(0, 1, (int)(b - a), (int)T, (int)np, 1.0f, dzs + a * np, (int)np, col, (int)np,
-                    1.0f, L->gW + a * T, (int)T);
+    for (int s0 = 0; s0 < B; s0 += S) {
+        const int n = B - s0 < S ? B - s0 : S;
+        const size_t ld = np * (size_t)n;
+        im2col_chunk(L, x + (size_t)s0 * L->in, n, col);
+        /* D (b-a, n np): the chunk's dz of channels a..b, sample by sample */
+        for (int j = 0; j < n; j++)
+            for (size_t c = a; c < b; c++)
+                memcpy(D + (c - a) * ld + (size_t)j * np, dz + (size_t)(s0 + j) * L->zcols + c * np,
+                       np * sizeof(float));
+        /* gW[a:b] (b-a, T) += D (b-a, n np) col^T (n np, T) */
+        bpfree_gemm(0, 1, (int)(b - a), (int)T, (int)ld, 1.0f, D, (int)ld, col, (int)ld, 1.0f,
+                    L->gW + a * T, (int)T);
         for (size_t c = a; c < b; c++) {
             float sum = 0.0f;
-            for (size_t p = 0; p < np; p++) sum += dzs[c * np + p];
+            for (size_t p = 0; p < ld; p++) sum += D[(c - a) * ld + p];
             L->gb[c] += sum;
         }
     }
@@ -220,13 +293,24 @@ static void conv_grad_units(const bp_layer *L, const float *x, const float *dz, 
 static void conv_input_grad(const bp_layer *L, const float *W, const float *dz, float *dx, int B) {
     const bp_geom *g = &L->g;
     const size_t np = npos(g), T = ntaps(g);
-    float *col = ws_col(L);
+    const int S = chunk_samples(L);
+    float *col = ws_col(L), *D = ws_res(L);
     memset(dx, 0, (size_t)B * L->in * sizeof(float));
-    for (int s = 0; s < B; s++) {
-        /* col (T, np) = W^T (T, oc) dz (oc, np) */
-        bpfree_gemm(1, 0, (int)T, (int)np, g->oc, 1.0f, W, (int)T, dz + (size_t)s * L->zcols,
-                    (int)np, 0.0f, col, (int)np);
-        bp_col2im(g, col, dx + (size_t)s * L->in);
+    for (int s0 = 0; s0 < B; s0 += S) {
+        const int n = B - s0 < S ? B - s0 : S;
+        const size_t ld = np * (size_t)n;
+        for (int j = 0; j < n; j++) /* D (oc, n np) */
+            for (int c = 0; c < g->oc; c++)
+                memcpy(D + (size_t)c * ld + (size_t)j * np,
+                       dz + (size_t)(s0 + j) * L->zcols + (size_t)c * np, np * sizeof(float));
+        /* col (T, n np) = W^T (T, oc) D (oc, n np) */
+        bpfree_gemm(1, 0, (int)T, (int)ld, g->oc, 1.0f, W, (int)T, D, (int)ld, 0.0f, col, (int)ld);
+        for (int j = 0; j < n; j++) { /* sample j's taps, gathered to one sample's col */
+            float *one = D; /* D is free again */
+            for (size_t t = 0; t < T; t++)
+                memcpy(one + t * np, col + t * ld + (size_t)j * np, np * sizeof(float));
+            bp_col2im(g, one, dx + (size_t)(s0 + j) * L->in);
+        }
     }
 }
 
@@ -264,8 +348,11 @@ static void conv_init(const bp_layer *L, bp_rng *r, float *w, float *b, bpfree_i
 }
 
 static void conv_ws_size(const bp_layer *L, int rows, size_t *floats, size_t *ints) {
-    const size_t col = ntaps(&L->g) * npos(&L->g);
-    *floats = (L->g.pool ? 2 * (size_t)rows * L->zcols : 0) + col;
+    bp_layer tmp = *L;
+    tmp.ws_rows = rows;
+    const size_t S = (size_t)chunk_samples(&tmp), per = ntaps(&L->g) * npos(&L->g);
+    const size_t res = S * ((size_t)L->zcols > per ? (size_t)L->zcols : per);
+    *floats = (L->g.pool ? 2 * (size_t)rows * L->zcols : 0) + S * per + res;
     *ints = L->g.pool == BP_POOL_MAX ? (size_t)rows * L->out : 0;
 }
 
