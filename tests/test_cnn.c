@@ -76,6 +76,39 @@ static void test_rules_learn_on_a_cnn(void **state) {
 
 /* FA's backward chain with each feedback block set to the layer's own
  * weights is BP's, bit for bit, through convolutions and pooling too */
+/* locally connected layers (003 Table 1) under BP and MF */
+static void test_locally_connected_learns(void **state) {
+    (void)state;
+    static const char *const rules[] = {"bp", "mf", "dfa"};
+    bpfree_dataset ds = {0};
+    images(&ds, 7);
+    for (size_t i = 0; i < sizeof rules / sizeof *rules; i++) {
+        bpfree_config c;
+        bpfree_error e;
+        assert_int_equal(cnn_config(&c, rules[i], "4L3-P2-3L3", &e), 0);
+        assert_int_equal(c.n_hidden, 2);
+        assert_int_equal(c.hidden[0], 4 * 3 * 3);
+        assert_int_equal(c.hidden[1], 3 * 1 * 1);
+        c.optim.lr = 3e-3f;
+        c.optim.sched = BPFREE_SCHED_NONE;
+        bpfree_model *m = NULL;
+        if (bpfree_model_new(&c, &m, &e)) fail_msg("%s: %s", rules[i], e.msg);
+        /* the first layer's units: a kernel per channel and position */
+        assert_int_equal(m->layers[0].units, 4 * 6 * 6);
+        double first = 0.0, last = 0.0;
+        for (int ep = 0; ep < c.epochs; ep++) {
+            bpfree_epoch_stats st;
+            assert_int_equal(bpfree_train_epoch(m, &ds, &st, &e), 0);
+            if (ep == 0) first = st.train_loss;
+            last = st.train_loss;
+        }
+        printf("  %-4s on 4L3-P2-3L3: train loss %.3f -> %.3f\n", rules[i], first, last);
+        assert_true(last < first);
+        bpfree_model_free(m);
+    }
+    bpfree_data_free(&ds);
+}
+
 static void test_fa_with_w_is_bp_on_a_cnn(void **state) {
     (void)state;
     bpfree_dataset ds = {0};
@@ -212,6 +245,7 @@ int main(void) {
         cmocka_unit_test(test_arch_errors),
         cmocka_unit_test(test_dense_only_rules_refuse_convolutions),
         cmocka_unit_test(test_fa_with_w_is_bp_on_a_cnn),
+        cmocka_unit_test(test_locally_connected_learns),
         cmocka_unit_test(test_rules_learn_on_a_cnn),
         cmocka_unit_test(test_cnn_memory_against_depth),
     };

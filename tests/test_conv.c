@@ -28,12 +28,15 @@ typedef struct fixture {
     int *wsi;
 } fixture;
 
+static int use_lc; /* the cases run for the convolution, then for locally connected layers */
+
 static void fixture_make(fixture *f, const conv_case *c, bp_rng *r) {
     bp_geom g;
     assert_int_equal(bp_geom_setup(&g, c->ic, c->ih, c->iw, c->oc, c->k, c->stride, c->same,
                                    c->pool, c->q),
                      0);
-    bp_conv_setup(&f->L, &g, c->act);
+    if (use_lc) bp_lc_setup(&f->L, &g, c->act);
+    else bp_conv_setup(&f->L, &g, c->act);
     bp_layer *L = &f->L;
     const size_t nw = bp_layer_n_weights(L);
     f->W = calloc(nw, sizeof(float));
@@ -64,14 +67,17 @@ static void conv_ref_forward(const bp_layer *L, const float *W, const float *bia
     for (int c = 0; c < g->oc; c++)
         for (int y = 0; y < g->ch; y++)
             for (int xx = 0; xx < g->cw; xx++) {
-                double s = bias[c];
+                double s = use_lc ? bias[(c * g->ch + y) * g->cw + xx] : bias[c];
                 for (int ci = 0; ci < g->ic; ci++)
                     for (int i = 0; i < g->k; i++)
                         for (int j = 0; j < g->k; j++) {
                             int iy = y * g->stride - g->pad + i, ix = xx * g->stride - g->pad + j;
                             if (iy < 0 || iy >= g->ih || ix < 0 || ix >= g->iw) continue;
-                            s += (double)W[((c * g->ic + ci) * g->k + i) * g->k + j] *
-                                 x[(ci * g->ih + iy) * g->iw + ix];
+                            const size_t t = (size_t)(ci * g->k + i) * g->k + j, T = L->unit_w;
+                            const size_t pos = (size_t)y * g->cw + xx, np = (size_t)g->ch * g->cw;
+                            const float w = use_lc ? W[((size_t)c * np + pos) * T + t]
+                                                   : W[(size_t)c * T + t];
+                            s += (double)w * x[(ci * g->ih + iy) * g->iw + ix];
                         }
                 a[(c * g->ch + y) * g->cw + xx] = ref_f(L->act, s);
             }
@@ -237,6 +243,15 @@ static void test_conv_tangent_matches_differences(void **state) {
     }
 }
 
+/* the same three checks for the locally connected kind */
+static void test_lc(void **state) {
+    use_lc = 1;
+    test_conv_forward_matches_loops(state);
+    test_conv_gradients_match_differences(state);
+    test_conv_tangent_matches_differences(state);
+    use_lc = 0;
+}
+
 static void test_geometry(void **state) {
     (void)state;
     bp_geom g;
@@ -258,6 +273,7 @@ int main(void) {
         cmocka_unit_test(test_conv_forward_matches_loops),
         cmocka_unit_test(test_conv_gradients_match_differences),
         cmocka_unit_test(test_conv_tangent_matches_differences),
+        cmocka_unit_test(test_lc),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

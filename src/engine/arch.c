@@ -6,6 +6,8 @@
  *   NcK       a convolution of N channels, K x K, stride 1, no padding
  *             ("valid"); NcKs pads to keep the size ("same", (K-1)/2 zeros
  *             on each side); NcK/S a stride of S.  'C' or 'c'.
+ *   NlK       a locally connected layer (a kernel of its own at every
+ *             output position), with the same suffixes; 'L' or 'l'
  *   PQ, AQ    max / average pooling Q x Q, stride Q, of the convolution
  *             before it (a pooling token belongs to that block)
  * So 003's CNN on 32 x 32 inputs is "64C3s-A2-128C3s-A2-256C3s-A2-512C3s-A2".
@@ -48,7 +50,8 @@ static int token(const char *t, size_t len, bp_arch_layer *s, char *why, size_t 
     if (n < 1) goto bad;
     s->units = (int)n;
     if (*p == '\0') return 0; /* dense */
-    if (*p != 'C' && *p != 'c') goto bad;
+    if (*p != 'C' && *p != 'c' && *p != 'L' && *p != 'l') goto bad;
+    s->lc = *p == 'L' || *p == 'l';
     p++;
     s->conv = 1;
     s->k = (int)number(&p);
@@ -64,8 +67,8 @@ static int token(const char *t, size_t len, bp_arch_layer *s, char *why, size_t 
     if (*p) goto bad;
     return 0;
 bad:
-    snprintf(why, cap, "token '%s' is none of N (dense), NcK[s][/S] (convolution), PQ / AQ "
-                       "(max / average pooling)", buf);
+    snprintf(why, cap, "token '%s' is none of N (dense), NcK[s][/S] (convolution), NlK[s][/S] "
+                       "(locally connected), PQ / AQ (max / average pooling)", buf);
     return -1;
 }
 

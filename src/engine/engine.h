@@ -194,7 +194,7 @@ typedef struct bp_setting {
  * `units`, or a convolution of `units` channels, k x k, with its pooling. */
 typedef struct bp_arch_layer {
     int units;
-    int conv, k, stride, same, pool, q;
+    int conv, lc, k, stride, same, pool, q; /* lc: locally connected (unshared) */
 } bp_arch_layer;
 /* The layers of arch into out[0..max): their number, or -1 with why. */
 int bp_arch_parse(const char *arch, bp_arch_layer *out, int max, char *why, size_t cap);

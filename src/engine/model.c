@@ -79,7 +79,8 @@ static void arch_layers(bpfree_model *m) {
                    c->in_channels ? c->in_height : 1, c->in_channels ? c->in_width : 1, g, out,
                    why, sizeof why);
     for (int l = 0; l < n; l++) {
-        if (s[l].conv) bp_conv_setup(&m->layers[l], &g[l], c->act);
+        if (s[l].lc) bp_lc_setup(&m->layers[l], &g[l], c->act);
+        else if (s[l].conv) bp_conv_setup(&m->layers[l], &g[l], c->act);
         else bp_dense_setup(&m->layers[l], in, out[l], c->act);
         in = out[l];
     }

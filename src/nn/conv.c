@@ -27,7 +27,6 @@
 static size_t npos(const bp_geom *g) { return (size_t)g->ch * g->cw; }
 static size_t ntaps(const bp_geom *g) { return (size_t)g->ic * g->k * g->k; }
 
-static void im2col_ld(const bp_geom *g, const float *x, float *col, size_t ld);
 
 /* the workspace's parts */
 static float *ws_a(const bp_layer *L) { return L->ws; }
@@ -59,11 +58,11 @@ static float *ws_res(const bp_layer *L) {
 /* col (taps, S np) for samples x[0..S): sample j's positions at column j np */
 static void im2col_chunk(const bp_layer *L, const float *x, int S, float *col) {
     const size_t np = npos(&L->g), ld = np * (size_t)S;
-    for (int j = 0; j < S; j++) im2col_ld(&L->g, x + (size_t)j * L->in, col + (size_t)j * np, ld);
+    for (int j = 0; j < S; j++) bp_im2col_ld(&L->g, x + (size_t)j * L->in, col + (size_t)j * np, ld);
 }
 
 /* col (taps, positions) of one sample x (ic, ih, iw), tap rows ld apart */
-static void im2col_ld(const bp_geom *g, const float *x, float *col, size_t ld) {
+void bp_im2col_ld(const bp_geom *g, const float *x, float *col, size_t ld) {
     const int K = g->k, S = g->stride, P = g->pad;
     const size_t np = ld;
     for (int ci = 0; ci < g->ic; ci++)
@@ -96,7 +95,7 @@ static void im2col_ld(const bp_geom *g, const float *x, float *col, size_t ld) {
             }
 }
 
-void bp_im2col(const bp_geom *g, const float *x, float *col) { im2col_ld(g, x, col, npos(g)); }
+void bp_im2col(const bp_geom *g, const float *x, float *col) { bp_im2col_ld(g, x, col, npos(g)); }
 
 /* dx (ic, ih, iw) += the taps of col (taps, positions) where they came from */
 void bp_col2im(const bp_geom *g, const float *col, float *dx) {
@@ -134,7 +133,7 @@ static void conv_one(const bp_layer *L, const float *W, const float *bias, const
 
 /* pooled (oc, oh, ow) of a (oc, ch, cw); max records each window's argmax
  * (an index into a's channel) */
-static void pool_fwd(const bp_geom *g, const float *a, float *out, int *arg) {
+void bp_pool_fwd(const bp_geom *g, const float *a, float *out, int *arg) {
     const int Q = g->q;
     const float inv = 1.0f / (float)(Q * Q);
     for (int c = 0; c < g->oc; c++) {
@@ -164,7 +163,7 @@ static void pool_fwd(const bp_geom *g, const float *a, float *out, int *arg) {
 
 /* dz (channels a..b of one sample, ch x cw each) = dh routed back through
  * the pooling (zero where no pooled output looked) */
-static void pool_bwd(const bp_geom *g, const float *dh, const int *arg, float *dz, size_t a,
+void bp_pool_bwd(const bp_geom *g, const float *dh, const int *arg, float *dz, size_t a,
                      size_t b) {
     const int Q = g->q;
     const size_t np = npos(g), po = (size_t)g->oh * g->ow;
@@ -187,7 +186,7 @@ static void pool_bwd(const bp_geom *g, const float *dh, const int *arg, float *d
 
 /* the same pooling applied to a tangent t (oc, ch, cw): max takes the value
  * at the forward's argmax, average the window's mean */
-static void pool_linear(const bp_geom *g, const float *t, const int *arg, float *out) {
+void bp_pool_linear(const bp_geom *g, const float *t, const int *arg, float *out) {
     const int Q = g->q;
     const size_t np = npos(g);
     for (int c = 0; c < g->oc; c++)
@@ -236,7 +235,7 @@ static void conv_forward(const bp_layer *L, const float *x, float *h, int B) {
         bp_act_forward(L->act, z, (size_t)n * L->zcols);
         if (g->pool)
             for (int s = s0; s < s0 + n; s++)
-                pool_fwd(g, ws_a(L) + (size_t)s * L->zcols, h + (size_t)s * L->out,
+                bp_pool_fwd(g, ws_a(L) + (size_t)s * L->zcols, h + (size_t)s * L->out,
                          L->wsi ? L->wsi + (size_t)s * L->out : NULL);
     }
 }
@@ -254,7 +253,7 @@ static void conv_output_grad(const bp_layer *L, const float *h, const float *dh,
         float *dzs = dz + (size_t)s * L->zcols;
         const float *act = g->pool ? ws_a(L) + (size_t)s * L->zcols : h + (size_t)s * L->out;
         if (g->pool)
-            pool_bwd(g, dh + (size_t)s * L->out, L->wsi ? L->wsi + (size_t)s * L->out : NULL, dzs,
+            bp_pool_bwd(g, dh + (size_t)s * L->out, L->wsi ? L->wsi + (size_t)s * L->out : NULL, dzs,
                      a, b);
         bp_act_backward(L->act, act + a * np, dzs + a * np, (b - a) * np);
     }
@@ -332,7 +331,7 @@ static void conv_tangent(const bp_layer *L, const float *x, const float *h, cons
         const float *act = g->pool ? ws_a(L) + s * zc : h + (size_t)s * L->out;
         bp_act_backward(L->act, act, ts, zc);
         float *os = dout + (size_t)s * L->out;
-        if (g->pool) pool_linear(g, ts, L->wsi ? L->wsi + (size_t)s * L->out : NULL, os);
+        if (g->pool) bp_pool_linear(g, ts, L->wsi ? L->wsi + (size_t)s * L->out : NULL, os);
         if (u)
             for (int k = 0; k < L->out; k++) os[k] += u[(size_t)s * L->out + k];
     }

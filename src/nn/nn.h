@@ -190,9 +190,23 @@ extern const bp_layer_kind bp_kind_conv;
 int bp_geom_setup(bp_geom *g, int ic, int ih, int iw, int oc, int k, int stride, int same,
                   int pool, int q);
 void bp_conv_setup(bp_layer *L, const bp_geom *g, bpfree_act act);
-/* one sample's im2col (taps, positions) and its adjoint (accumulates) */
+/* one sample's im2col (taps, positions; _ld: tap rows ld apart) and its
+ * adjoint (accumulates) */
 void bp_im2col(const bp_geom *g, const float *x, float *col);
+void bp_im2col_ld(const bp_geom *g, const float *x, float *col, size_t ld);
 void bp_col2im(const bp_geom *g, const float *col, float *dx);
+/* pooling of one sample's a (oc, ch, cw) into out (oc, oh, ow), max
+ * recording each window's argmax; dh routed back into dz for channels
+ * a..b; and the pooling a forward fixed, applied to a tangent t */
+void bp_pool_fwd(const bp_geom *g, const float *a, float *out, int *arg);
+void bp_pool_bwd(const bp_geom *g, const float *dh, const int *arg, float *dz, size_t a, size_t b);
+void bp_pool_linear(const bp_geom *g, const float *t, const int *arg, float *out);
+
+/* The locally connected block kind (lc.c): as a convolution, but every
+ * output position has kernels of its own (003 Table 1's "locally connected"
+ * nets); one unit per (channel, position). */
+extern const bp_layer_kind bp_kind_lc;
+void bp_lc_setup(bp_layer *L, const bp_geom *g, bpfree_act act);
 
 /* Forward-mode tangents (a layer's tangent method, engine/tangent.c; 002 Algorithms 1-3, NOTES "FDFA (002)").
  * Alongside h_{l+1} = f(z_l), z_l = h_l W_l^T + b_l, a layer carries
