@@ -16,7 +16,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *d, size_t n) {
     bpfree_dataset ds;
     bpfree_error e;
     if (bpfree_idx_load(pi, pl, &ds, &e) == BPFREE_OK) {
-        if (ds.n < 1 || ds.dim < 1 || ds.classes < 2 || ds.shape[1] * ds.shape[2] != ds.dim) abort();
+        if (ds.n < 1 || ds.dim < 1 || ds.classes < 2 || ds.height * ds.width != ds.dim) abort();
         for (int i = 0; i < ds.n; i++)
             if (ds.labels[i] < 0 || ds.labels[i] >= ds.classes) abort();
         (void)bpfree_data_checksum(&ds);

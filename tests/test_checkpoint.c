@@ -62,6 +62,13 @@ static void t_sgd_sched(bpfree_config *c) {
     c->optim.milestones[1] = 3;
 }
 
+/* a small CNN on the 40 inputs read as 1 x 8 x 5 images (issue 14's layers) */
+static void t_cnn(bpfree_config *c) {
+    bpfree_error e;
+    c->in_channels = 1, c->in_height = 8, c->in_width = 5;
+    if (bpfree_config_set(c, "arch", "3C3-P2-16", &e)) fail_msg("arch: %s", e.msg);
+}
+
 static const char *const RULES[] = {"bp",   "fa",    "dfa",  "drtp", "f3",   "pepita",
                                     "llo",  "mf",    "fg-w", "fg-a", "lg-fg-a", "dkp",
                                     "fdfa", "ff",    "cff-fixed", "cff-adaptive"};
@@ -73,6 +80,8 @@ static const run EXTRA[] = {
     {"fdfa", 1, 0, t_fdfa_ema}, {"dkp", 2, 0, t_fb_sgd},      {"ff", 1, 0, t_ff_hinton},
     {"mf", 1, 0, t_greedy},     {"cff-adaptive", 1, 0, t_greedy}, {"ff", 2, 0, t_greedy},
     {"dfa", 1, 0, t_diag},      {"bp", 2, 0, t_sgd_sched},
+    {"bp", 1, 0, t_cnn},        {"mf", 2, 0, t_cnn},          {"f3", 1, 0, t_cnn},
+    {"fdfa", 2, 0, t_cnn},
 };
 #define NEXTRA ((int)(sizeof EXTRA / sizeof *EXTRA))
 #define NRUNS (2 * NRULES + NEXTRA)
@@ -102,6 +111,8 @@ static bpfree_config config_of(const run *r) {
     c.threads = r->threads;
     c.pipeline = r->pipeline;
     if (r->tweak) r->tweak(&c);
+    bpfree_error e2;
+    if (bpfree_config_check(&c, &e2)) fail_msg("%s: %s", r->rule, e2.msg);
     return c;
 }
 

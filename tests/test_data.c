@@ -298,9 +298,9 @@ static void test_shape_and_stray_label(void **state) {
     char ip[512], lp[512];
     write_good("s-img", 0, "s-lab", 0, ip, lp);
     assert_int_equal(bpfree_idx_load(ip, lp, &tr, &e), BPFREE_OK);
-    assert_int_equal(tr.shape[0], 1);
-    assert_int_equal(tr.shape[1], 2);
-    assert_int_equal(tr.shape[2], 2);
+    assert_int_equal(tr.channels, 1);
+    assert_int_equal(tr.height, 2);
+    assert_int_equal(tr.width, 2);
     bpfree_data_free(&tr);
     static const unsigned char stray[3] = {1, 255, 0};
     write_idx(lp, LAB, lab_dims, 1, stray, 3, 0);

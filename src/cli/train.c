@@ -62,7 +62,7 @@ static void prepare_data(const cli_run *r, run_data *d, bpfree_config *cfg,
     d->checksum = bpfree_data_checksum(&d->train);
     d->regression = d->train.y != NULL;
     d->classes = d->train.classes > d->test.classes ? d->train.classes : d->test.classes;
-    cli_config(r, d->train.dim, d->regression ? d->train.outputs : d->classes, d->regression, cfg);
+    cli_config(r, &d->train, d->regression ? d->train.outputs : d->classes, cfg);
     bpfree_error e;
     memset(info, 0, sizeof *info);
     snprintf(info->name, sizeof info->name, "%s", r->data);
@@ -70,7 +70,6 @@ static void prepare_data(const cli_run *r, run_data *d, bpfree_config *cfg,
     info->classify = r->classify;
     info->val = r->val;
     info->checksum = d->checksum;
-    memcpy(info->shape, d->train.shape, sizeof info->shape);
     info->classes = d->regression ? 0 : d->classes;
     if (cli_tabular(r->data)) { /* per column, with the training rows' statistics */
         const int D = d->train.dim, O = d->train.outputs;
@@ -145,8 +144,8 @@ static void header_line(const cli_run *r, const run_data *d, const bpfree_model 
     json_str(f, r->data);
     fprintf(f, ", \"checksum\": \"%016llx\", \"train\": %d, \"val\": %d, \"test\": %d, "
                "\"shape\": [%d, %d, %d], \"classes\": %d",
-            (unsigned long long)d->checksum, d->train.n, d->val.n, d->test.n, d->train.shape[0],
-            d->train.shape[1], d->train.shape[2], d->regression ? 0 : d->classes);
+            (unsigned long long)d->checksum, d->train.n, d->val.n, d->test.n, d->train.channels,
+            d->train.height, d->train.width, d->regression ? 0 : d->classes);
     if (r->target) {
         fputs(", \"target\": ", f);
         json_str(f, r->target);
@@ -506,7 +505,7 @@ int cmd_train(int argc, char **argv) {
         if (r.checkpoint_every < 1) die("--checkpoint-every: must be >= 1");
         if ((given.checkpoint_every || given.checkpoint_minutes) && !r.checkpoint)
             die("--checkpoint-every / --checkpoint-minutes need --checkpoint FILE");
-        cli_config(&r, 784, 10, 0, &cfg); /* a bad rule or option fails before the data loads */
+        cli_config(&r, NULL, 10, &cfg); /* a bad rule or option fails before the data loads */
         prepare_data(&r, &d, &cfg, &info);
         if (bpfree_model_new(&cfg, &m, &e)) die_err(&e);
         if (bpfree_model_set_data(m, &info, &e)) die_err(&e);

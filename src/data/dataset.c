@@ -27,8 +27,6 @@ static bpfree_status ds_alloc(bpfree_dataset *ds, int n, int dim, int with_label
     ds->n = n;
     ds->dim = dim;
     ds->outputs = outputs;
-    ds->shape[0] = ds->shape[1] = 1;
-    ds->shape[2] = dim;
     for (int i = 0; i < n; i++) ds->index[i] = i;
     return BPFREE_OK;
 }
@@ -115,8 +113,10 @@ bpfree_status bpfree_data_split(bpfree_dataset *train, int n_val, uint64_t seed,
         return s;
     }
     val->classes = train->classes;
+    val->channels = train->channels;
+    val->height = train->height;
+    val->width = train->width;
     memcpy(val->name, train->name, sizeof val->name);
-    memcpy(val->shape, train->shape, sizeof val->shape);
     int j = 0, k = 0; /* next row of train kept, of val */
     for (int i = 0; i < n; i++) {
         if (pick[i]) copy_row(val, k++, train, i);

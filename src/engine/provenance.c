@@ -66,26 +66,18 @@ const bpfree_data_info *bpfree_model_data(const bpfree_model *m) {
     return m->has_data ? &m->data : NULL;
 }
 
-/* "1x28x28" */
-static void shape_text(const int *s, char *b, size_t cap) {
-    snprintf(b, cap, "%dx%dx%d", s[0], s[1], s[2]);
-}
 
 bpfree_status bpfree_data_prepare(const bpfree_model *m, bpfree_dataset *ds, bpfree_error *err) {
     const bpfree_config *c = &m->cfg;
     if (ds->dim != c->inputs)
         return bp_fail(err, BPFREE_ESHAPE, "data '%s' has %d input features, the model expects %d",
                        ds->name, ds->dim, c->inputs);
-    const int *ms = m->has_data ? m->data.shape : NULL;
-    if (ms && ms[0] > 0 && ds->shape[0] > 0 &&
-        (ms[0] != ds->shape[0] || ms[1] != ds->shape[1] || ms[2] != ds->shape[2])) {
-        char a[48], b[48];
-        shape_text(ds->shape, a, sizeof a);
-        shape_text(ms, b, sizeof b);
+    if (c->in_channels > 0 && ds->channels > 0 &&
+        (c->in_channels != ds->channels || c->in_height != ds->height || c->in_width != ds->width))
         return bp_fail(err, BPFREE_ESHAPE,
-                       "data '%s' has inputs of shape %s, the model was trained on %s", ds->name,
-                       a, b);
-    }
+                       "data '%s' has inputs of shape %dx%dx%d, the model was trained on %dx%dx%d",
+                       ds->name, ds->channels, ds->height, ds->width, c->in_channels,
+                       c->in_height, c->in_width);
     if (!ds->y && ds->classes > c->outputs)
         return bp_fail(err, BPFREE_ESHAPE, "data '%s' has %d classes, the model has %d outputs",
                        ds->name, ds->classes, c->outputs);

@@ -77,10 +77,9 @@ static size_t write_header(const bpfree_model *m, char *h, size_t cap) {
         const bpfree_data_info *d = &m->data;
         if (put(h, cap, &n,
                 "data=%s\ndata_targets=%s\ndata_classify=%d\ndata_val=%d\n"
-                "data_checksum=%016llx\ndata_shape=%d,%d,%d\ndata_classes=%d\ndata_cols=%d\n"
-                "data_tcols=%d\n",
+                "data_checksum=%016llx\ndata_classes=%d\ndata_cols=%d\ndata_tcols=%d\n",
                 d->name, d->targets, d->classify, d->val, (unsigned long long)d->checksum,
-                d->shape[0], d->shape[1], d->shape[2], d->classes, d->n_cols, d->n_tcols))
+                d->classes, d->n_cols, d->n_tcols))
             return 0;
     }
     return n;
@@ -106,13 +105,6 @@ static int data_key(bpfree_data_info *d, const char *k, const char *v, int *bad)
         unsigned long long u = strtoull(v, &end, 16);
         *bad = end == v || *end || errno || v[0] == '-';
         d->checksum = (uint64_t)u;
-        return 1;
-    }
-    if (!strcmp(k, "data_shape")) {
-        int c, h, w, used = 0;
-        *bad = sscanf(v, "%9d,%9d,%9d%n", &c, &h, &w, &used) != 3 || v[used] || c < 0 || h < 0 ||
-               w < 0;
-        if (!*bad) d->shape[0] = c, d->shape[1] = h, d->shape[2] = w;
         return 1;
     }
     int *f = !strcmp(k, "data_classify") ? &d->classify
@@ -142,7 +134,7 @@ typedef struct head_info {
 } head_info;
 
 static const char *const SPECIAL[] = {"bpfree", "rule", "epochs_done", "data", "data_targets",
-                                      "data_classify", "data_val", "data_checksum", "data_shape",
+                                      "data_classify", "data_val", "data_checksum",
                                       "data_classes", "data_cols", "data_tcols"};
 #define N_SPECIAL ((int)(sizeof SPECIAL / sizeof *SPECIAL))
 
