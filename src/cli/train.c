@@ -264,15 +264,9 @@ static void write_checkpoint(const cli_run *r, const run_state *rs, const bpfree
     free(note);
 }
 
-/* a copy of `v` that lives as long as the process (run options point at it) */
-static const char *keep_str(const char *v) {
-    char *s = strdup(v);
-    if (!s) die("out of memory");
-    return s;
-}
-
 /* The run options of a checkpoint's note into r, where the command line did
- * not give them; *log_text <- the log so far. */
+ * not give them (r's strings then point into the note, which the caller
+ * keeps until the end); *log_text <- the log so far. */
 static void read_note(char *note, const cli_run *given, cli_run *r, run_state *rs,
                       const char **log_text) {
     *log_text = "";
@@ -287,14 +281,14 @@ static void read_note(char *note, const cli_run *given, cli_run *r, run_state *r
         char *eq = strchr(line, '=');
         const char *v = eq ? eq + 1 : "";
         if (eq) *eq = '\0';
-        if (!strcmp(line, "data")) r->data = keep_str(v);
-        else if (!strcmp(line, "target")) r->target = *v ? keep_str(v) : NULL;
+        if (!strcmp(line, "data")) r->data = v;
+        else if (!strcmp(line, "target")) r->target = *v ? v : NULL;
         else if (!strcmp(line, "classify")) r->classify = atoi(v);
         else if (!strcmp(line, "val")) r->val = atoi(v);
         else if (!strcmp(line, "eval-every")) r->eval_every = atoi(v);
-        else if (!strcmp(line, "log")) r->log = *v ? keep_str(v) : NULL;
-        else if (!strcmp(line, "save")) r->save = *v ? keep_str(v) : NULL;
-        else if (!strcmp(line, "checkpoint")) r->checkpoint = *v ? keep_str(v) : NULL;
+        else if (!strcmp(line, "log")) r->log = *v ? v : NULL;
+        else if (!strcmp(line, "save")) r->save = *v ? v : NULL;
+        else if (!strcmp(line, "checkpoint")) r->checkpoint = *v ? v : NULL;
         else if (!strcmp(line, "checkpoint-every")) r->checkpoint_every = atoi(v);
         else if (!strcmp(line, "checkpoint-minutes")) r->checkpoint_minutes = atoi(v);
         else if (!strcmp(line, "allow-divergence")) r->allow_divergence = atoi(v);
