@@ -711,7 +711,29 @@ static void test_small_items(void **state) {
     assert_int_equal(objects, 3); /* header, 2 epochs */
     assert_null(strstr(r.out, "final:"));
     assert_non_null(strstr(r.err, "final:"));
+    assert_null(strchr(r.err, '\r')); /* no progress line when not on a terminal */
     run_free(&r);
+    /* a killed run's temporary file (its process is gone) is removed by the
+     * next run with the same path; a live process's is left alone */
+    char stale[400], live[400];
+    snprintf(stale, sizeof stale, "%s/out.bpf.tmp.2147483646-abcdef", tmp);
+    snprintf(live, sizeof live, "%s/out.bpf.tmp.%ld-abcdef", tmp, (long)getpid());
+    write_text(stale, "half a model");
+    write_text(live, "being written");
+    r = run_in(tmp, data_root,
+               (const char *const[]){"train", "--rule", "bp", "--layers", "8", "--epochs", "1",
+                                     "--threads", "1", "--data", "breast-cancer", "--quiet",
+                                     "--save", "out.bpf", NULL});
+    if (r.status != 0 || !strstr(r.err, "removed")) show("stale temp", &r);
+    assert_int_equal(r.status, 0);
+    assert_non_null(strstr(r.err, "removed"));
+    assert_int_equal(access(stale, F_OK), -1);
+    assert_int_equal(access(live, F_OK), 0);
+    run_free(&r);
+    unlink(live);
+    char out[400];
+    snprintf(out, sizeof out, "%s/out.bpf", tmp);
+    unlink(out);
     /* regression runs print no per-layer accuracy */
     r = run_in(tmp, data_root,
                (const char *const[]){"train", "--rule", "mf", "--layers", "8", "--epochs", "1",
