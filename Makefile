@@ -49,6 +49,7 @@ TEST_LIBS ?= -lcmocka
 # store is there to save (src/optim/optim.c, bp_dense.gzero).
 ifeq ($(shell $(CC) --version 2>/dev/null | grep -ci clang),0)
 $(BUILD)/obj/src/optim/optim.o: CFLAGS += -fno-tree-loop-distribute-patterns
+TEST_WFLAGS := -Wno-format-truncation
 endif
 
 LIB_SRC := $(wildcard src/core/*.c src/nn/*.c src/optim/*.c src/engine/*.c src/rules/*.c src/data/*.c src/io/*.c)
@@ -86,7 +87,7 @@ $(BUILD)/bpfree: $(CLI_OBJ) $(BUILD)/libbpfree.a
 
 $(BUILD)/tests/%: tests/%.c tests/testutil.h $(BUILD)/libbpfree.a
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) -Wno-format-truncation -Itests -o $@ $< $(BUILD)/libbpfree.a $(TEST_LIBS) $(LDLIBS) $(LDSAN)
+	$(CC) $(CFLAGS) $(TEST_WFLAGS) -Itests -o $@ $< $(BUILD)/libbpfree.a $(TEST_LIBS) $(LDLIBS) $(LDSAN)
 
 $(BUILD)/example-train-mnist: examples/train_mnist.c $(BUILD)/libbpfree.a
 	$(CC) $(CFLAGS) -o $@ $< $(BUILD)/libbpfree.a $(LDLIBS) $(LDSAN)

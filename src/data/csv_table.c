@@ -55,6 +55,7 @@ static bpfree_status add_row(table *t, const fields *F, const reader *r, bpfree_
         return bp_fail(err, BPFREE_EFORMAT, "%s:%ld: %d fields, expected %d (as on line %ld)",
                        r->path, r->line, F->n, t->cols, t->first_line);
     bpfree_status s = room_for_row(t, r, err);
+    if (s != BPFREE_OK) return s; /* t->v may be NULL: no row pointer into it */
     float *row = t->v + (size_t)t->rows * (size_t)t->cols;
     for (int c = 0; c < t->cols && s == BPFREE_OK; c++) {
         const char *why = NULL;

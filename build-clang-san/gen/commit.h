@@ -1,0 +1,1 @@
+#define BPFREE_GIT_COMMIT "b377816452dc-dirty"

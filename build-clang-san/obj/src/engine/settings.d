@@ -1,0 +1,13 @@
+build-clang-san/obj/src/engine/settings.o: src/engine/settings.c \
+  src/engine/engine.h src/nn/nn.h src/core/core.h include/bpfree.h \
+  src/optim/optim.h
+
+src/engine/engine.h:
+
+src/nn/nn.h:
+
+src/core/core.h:
+
+include/bpfree.h:
+
+src/optim/optim.h:

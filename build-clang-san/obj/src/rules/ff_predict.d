@@ -1,0 +1,17 @@
+build-clang-san/obj/src/rules/ff_predict.o: src/rules/ff_predict.c \
+  src/rules/ff.h src/rules/rules.h src/engine/engine.h src/nn/nn.h \
+  src/core/core.h include/bpfree.h src/optim/optim.h
+
+src/rules/ff.h:
+
+src/rules/rules.h:
+
+src/engine/engine.h:
+
+src/nn/nn.h:
+
+src/core/core.h:
+
+include/bpfree.h:
+
+src/optim/optim.h:

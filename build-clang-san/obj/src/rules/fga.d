@@ -1,0 +1,15 @@
+build-clang-san/obj/src/rules/fga.o: src/rules/fga.c src/rules/rules.h \
+  src/engine/engine.h src/nn/nn.h src/core/core.h include/bpfree.h \
+  src/optim/optim.h
+
+src/rules/rules.h:
+
+src/engine/engine.h:
+
+src/nn/nn.h:
+
+src/core/core.h:
+
+include/bpfree.h:
+
+src/optim/optim.h:
