@@ -1,1 +1,1 @@
-#define BPFREE_GIT_COMMIT "b377816452dc-dirty"
+#define BPFREE_GIT_COMMIT "1d757908900f"
