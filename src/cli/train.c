@@ -358,6 +358,7 @@ typedef struct run_ctx {
 /* Stopped by Ctrl-C / SIGTERM: the log, a checkpoint, the model; exit 130. */
 static void interrupted(run_ctx *x) {
     progress_clear(&x->pg);
+    if (x->rs.first_loss == 0.0) x->rs.first_loss = x->pg.first_loss; /* stopped in epoch 1 */
     const int ep = bpfree_model_epochs_done(x->m);
     const long k = bpfree_model_batches_done(x->m);
     char why[256];
@@ -395,6 +396,7 @@ static bpfree_status one_epoch(run_ctx *x, bpfree_epoch_stats *st, bpfree_error 
         bpfree_status s = bpfree_train_epoch(x->m, &x->d->train, st, e);
         if (s != BPFREE_EINTR) return s;
         if (!x->pg.ckpt_due) interrupted(x);
+        if (x->rs.first_loss == 0.0) x->rs.first_loss = x->pg.first_loss;
         write_checkpoint(x->r, &x->rs, x->m, x->lg); /* --checkpoint-minutes */
         x->pg.ckpt_due = 0;
         x->pg.ckpt_last = now_s();
