@@ -7,7 +7,8 @@
  * a model loaded from the file and N/2 more epochs — the same digest
  * (training loss, test loss, accuracy and every parameter and state float
  * bit for bit).  And the same with a stop between two batches in the middle
- * of an epoch (bpfree_model_stop_flag), the checkpoint written there. */
+ * of an epoch (bpfree_model_stop_flag; after 1 to 11 of its 12 batches,
+ * depending on the run), the checkpoint written there. */
 #include "testutil.h"
 
 #include <inttypes.h>
@@ -192,7 +193,7 @@ static void test_resume_every_rule(void **state) {
         /* stopped in the middle of epoch half+1, after 5 batches */
         if (bpfree_model_new(&c, &m, &e)) fail_msg("%s: %s", what, e.msg);
         epochs(m, &tr, half, &st, what);
-        stopper sp = {0, 5};
+        stopper sp = {0, 1 + (i * 5) % 11}; /* 1..11 of the 12 batches, by run */
         bpfree_model_stop_flag(m, &sp.flag);
         bpfree_model_on_batch(m, on_batch, &sp);
         bpfree_status s = bpfree_train_epoch(m, &tr, &st, &e);
