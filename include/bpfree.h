@@ -295,6 +295,9 @@ typedef struct bpfree_config {
     int f3_loss;                     /* 0: e = y* - y (F³-Error); 1: e = -dL/dy (F³-Loss) */
     int f3_onehot;                   /* keep only the target class's entry */
     int f3_softmax;                  /* softmax on the output before the error */
+    /* drtp, f3, llo: how the hidden signal and the output gradient scale
+     * with the batch (BPFREE_SIGNAL_*); Adam barely cares, SGD does */
+    int signal_scaling;
     /* PEPITA (000 §III-H): F = pepita_f * U(±sqrt(6/D)), (D, C) */
     float pepita_f;
     /* uSF: B_l = usf_scale sign(W_l), 0 = mean |W_l|; KP: the decay lambda
@@ -324,6 +327,14 @@ typedef struct bpfree_config {
     int diag_every;
     int diag_draws;
 } bpfree_config;
+
+/* signal_scaling: MEAN averages the hidden signal E B_l over the batch, as
+ * the output's dL/dz = (p - y)/B; AUTHORS is the F³ authors' code: the
+ * hidden signal summed over the batch, and BCE/MSE averaged over batch and
+ * classes, so the output's gradient is (p - y)/(B C) — under SGD a hidden
+ * step B C times larger relative to the output's. */
+#define BPFREE_SIGNAL_MEAN 0
+#define BPFREE_SIGNAL_AUTHORS 1
 
 #define BPFREE_DIAG_ALIGNMENT 1
 #define BPFREE_DIAG_VARIANCE 2

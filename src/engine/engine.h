@@ -158,6 +158,7 @@ typedef enum bp_set_kind {
                                       so it trains convolutions too */
 #define BP_CAP_LAYERWISE 128u      /* a layer is done with a batch before the next
                                       layer runs: layers may share one workspace */
+#define BP_CAP_ONEPASS 256u        /* the one-pass layers (onepass.c): signal_scaling */
 
 /* One setting: a field of bpfree_config (at `off`) with everything that
  * defaults, checks, parses, prints, saves and documents it. */

@@ -23,6 +23,12 @@ static const char *threading_name(int v) {
 static int threading_parse(const char *s) {
     return !strcmp(s, "split") ? BPFREE_THREADING_SPLIT : !strcmp(s, "blas") ? BPFREE_THREADING_BLAS : -1;
 }
+static const char *scaling_name(int v) {
+    return v == BPFREE_SIGNAL_MEAN ? "mean" : v == BPFREE_SIGNAL_AUTHORS ? "authors" : "?";
+}
+static int scaling_parse(const char *s) {
+    return !strcmp(s, "mean") ? BPFREE_SIGNAL_MEAN : !strcmp(s, "authors") ? BPFREE_SIGNAL_AUTHORS : -1;
+}
 static const char *fb_optim_name(int v) {
     static const char *const n[] = {[BPFREE_FB_ADAM] = "adam", [BPFREE_FB_SGD] = "sgd",
                                     [BPFREE_FB_EMA] = "ema"};
@@ -240,6 +246,11 @@ static const bp_setting GENERIC[] = {
           "adam", fb_optim, 0, BP_CAP_LEARNED_FEEDBACK, fb_optim_name, fb_optim_parse),
     BP_ROW_NUM("fb-wd", "fb_wd", "F", "learned feedback: L2 decay on the feedback matrices", "0",
         BP_SET_FLOAT, fb_wd, 0, BIG, 0, BP_CAP_LEARNED_FEEDBACK),
+    BP_ROW_NAME("signal-scaling", "signal_scaling",
+                "mean (the hidden signal averaged over the batch, as the output's gradient) or "
+                "authors (the F3 authors' code: the hidden signal summed over the batch, BCE and "
+                "MSE averaged over batch and classes)",
+                "mean", signal_scaling, 0, BP_CAP_ONEPASS, scaling_name, scaling_parse),
     BP_ROW_NUM("greedy", "greedy_epochs", "N",
         "train layer by layer, N epochs each (0 = all layers every batch)", "0", BP_SET_INT,
         greedy_epochs, 0, INT_MAX, 0, BP_CAP_GREEDY),

@@ -38,6 +38,9 @@ void bp_defaults_fdfa_paper(bpfree_config *c);
 /* dkp, fdfa: that setup, and feedback learned from zero with Adam at 1e-4 */
 void bp_defaults_learned_feedback(bpfree_config *c);
 
+/* F³'s delayed-error store (C floats per dataset index), for tests. */
+const float *bp_f3_store(const bpfree_model *m);
+
 /* Forward-Forward kernels (ff_kernels.c), which the tests call too. */
 /* out (D) = x (D) with the first C inputs replaced by the label code:
  * label >= 0: one-hot times cfg.ff_label (or the row's largest value);
