@@ -118,7 +118,7 @@ static double ref_f3_loss(const bpfree_config *c, const double *y, const float *
  * differences of the loss in y — independent of the closed form in f3.c. */
 static void ref_f3_error(const bpfree_config *c, const double *z, const float *t, int B, int C,
                          double *e) {
-    double y[64], q[64];
+    double y[64] = {0}, q[64];
     ref_predict_row(c->loss, z, C, y);
     ref_q(c, y, C, q);
     for (int k = 0; k < C; k++) {
