@@ -1,4 +1,5 @@
-/* main.c — the bpfree command: train (train.c), eval, rules. */
+/* main.c — the bpfree command: train (train.c), eval, rules; compare
+ * (compare.c), predict and export (export.c), presets (config.c). */
 #include "report.h"
 
 #include <libgen.h>
@@ -84,6 +85,10 @@ int main(int argc, char **argv) {
     if (strcmp(cmd, "train") == 0) return cmd_train(argc, argv);
     if (strcmp(cmd, "eval") == 0) return cmd_eval(argc, argv);
     if (strcmp(cmd, "rules") == 0) return cmd_rules();
+    if (strcmp(cmd, "presets") == 0) return cmd_presets(argc, argv);
+    if (strcmp(cmd, "compare") == 0) return cmd_compare(argc, argv);
+    if (strcmp(cmd, "export") == 0) return cmd_export(argc, argv);
+    if (strcmp(cmd, "predict") == 0) return cmd_predict(argc, argv);
     if (strcmp(cmd, "help") == 0 || strcmp(cmd, "--help") == 0 || strcmp(cmd, "-h") == 0) {
         cli_usage(stdout);
         return 0;
@@ -92,5 +97,5 @@ int main(int argc, char **argv) {
         printf("bpfree %s\n", BPFREE_VERSION);
         return 0;
     }
-    die("unknown command '%s' (commands: train, eval, rules; see bpfree --help)", cmd);
+    die("unknown command '%s' (commands: train, eval, rules, compare, predict, export, presets; see bpfree --help)", cmd);
 }

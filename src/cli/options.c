@@ -35,6 +35,10 @@ static const run_opt RUN_OPTS[] = {
     {"rule", "NAME", "learning rule (see `bpfree rules`)", NULL, R_STR, R(rule)},
     {"preset", "NAME", "a paper's whole setup (see below); options after it override it", "none",
      R_STR, 0},
+    {"config", "FILE", "read settings and run options from FILE (key = value lines, e.g. "
+     "presets/hinton.conf); the command line overrides it", "none", R_STR, 0},
+    {"print-config", NULL, "write the resolved configuration in the --config format and stop",
+     "off", R_FLAG, R(print_config)},
     {"data", "NAME|DIR", "mnist, fashion-mnist, diabetes, breast-cancer, csv:FILE, or a directory "
      "with the 4 IDX files", "mnist", R_STR, R(data)},
     {"target", "COLS", "csv: target column(s), names or 0-based indices", "last column", R_STR,
@@ -110,13 +114,37 @@ static void apply_preset(cli_run *r, const char *name) {
 
 static void set_run(cli_run *r, const run_opt *o, const char *val) {
     if (!strcmp(o->name, "preset")) return apply_preset(r, val);
+    if (!strcmp(o->name, "config")) return; /* read before the command line (cli_parse) */
     char *p = (char *)r + o->off;
     if (o->kind == R_STR) *(const char **)p = val;
     else if (o->kind == R_INT) *(int *)p = (int)parse_int(o->name, val);
     else *(int *)p = 1;
 }
 
+int cli_set_run_option(cli_run *r, const char *name, const char *value) {
+    const run_opt *o = find_run(name, strlen(name));
+    if (!o || !strcmp(name, "config")) return 0;
+    if (o->kind == R_FLAG && strcmp(value, "1") && strcmp(value, "0"))
+        die("%s: takes 1 or 0, not '%s'", name, value);
+    if (o->kind == R_FLAG && !strcmp(value, "0")) *(int *)((char *)r + o->off) = 0;
+    else set_run(r, o, value);
+    return 1;
+}
+
+void cli_add_setting(cli_run *r, const char *name, const char *value) {
+    add_setting(r, name, value);
+}
+
+/* --config FILE, wherever it stands, goes first: the command line overrides it. */
+static void read_configs(int argc, char **argv, int first, cli_run *r) {
+    for (int i = first; i < argc; i++) {
+        if (!strcmp(argv[i], "--config") && i + 1 < argc) cli_read_config(argv[++i], r);
+        else if (!strncmp(argv[i], "--config=", 9)) cli_read_config(argv[i] + 9, r);
+    }
+}
+
 void cli_parse(int argc, char **argv, int first, cli_run *r, const char **positional) {
+    read_configs(argc, argv, first, r);
     for (int i = first; i < argc; i++) {
         const char *a = argv[i];
         if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
@@ -246,6 +274,12 @@ void cli_usage(FILE *f) {
             "usage: bpfree train [options]          train a model, print per-epoch progress\n"
             "       bpfree eval MODEL [--data D]    evaluate a saved model on a test set\n"
             "       bpfree rules                    list the learning rules and their papers\n"
+            "       bpfree compare --rules R1,R2 --seeds 1,2,3 [--jobs N] [--out DIR] [options]\n"
+            "                                       every (rule, seed, grid value) as its own run;\n"
+            "                                       tables (Markdown, CSV) and plots in DIR\n"
+            "       bpfree predict MODEL [--data D] --out FILE.csv   class scores per test sample\n"
+            "       bpfree export MODEL --npy DIR   every tensor as .npy, with index.json\n"
+            "       bpfree presets [NAME]           list the presets, or print one as a config file\n"
             "       bpfree help | --help | --version\n\n"
             "options of the run:\n",
             BPFREE_VERSION);
