@@ -627,6 +627,22 @@ bpfree_status bpfree_evaluate(bpfree_model *m, const bpfree_dataset *ds,
 bpfree_status bpfree_predict(bpfree_model *m, const float *x, int n,
                              float *scores, bpfree_error *err);
 
+/* The model's tensors — weights "W1" (units x inputs), biases "b1", and the
+ * rule's own: feedback "B1" (C x n_1), local heads "M1", PEPITA's "F", ... —
+ * in the order of the parameter and state blocks.  bpfree_model_tensor
+ * returns tensor i's floats (the model's own: writing them changes the
+ * model) and fills *info if not NULL; NULL if i is out of range. */
+typedef struct bpfree_tensor_info {
+    const char *name;
+    size_t n;           /* floats */
+    int ndim;           /* 2: a rows x cols row-major matrix; 1: a vector of n */
+    int rows, cols;     /* ndim 1: rows = n, cols = 1 */
+    int trainable;      /* 1: a parameter the optimizer steps; 0: fixed rule state */
+} bpfree_tensor_info;
+
+int bpfree_model_tensor_count(const bpfree_model *m);
+float *bpfree_model_tensor(bpfree_model *m, int i, bpfree_tensor_info *info);
+
 /* Save the model — config (architecture, rule, hyperparameters), epochs done,
  * parameters and fixed rule state — to `path`.  Written to `path`.tmp.XXXXXX
  * and renamed, so a failure never leaves a half-written file.  Format: see

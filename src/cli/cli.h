@@ -49,6 +49,8 @@ void cli_add_setting(cli_run *r, const char *name, const char *value);
 /* Write c (and r's data run options) as a config file to f. */
 void cli_print_config(FILE *f, const cli_run *r, const bpfree_config *c);
 int cmd_presets(int argc, char **argv);
+/* s as a JSON string, quoted and escaped. */
+void cli_json_str(FILE *f, const char *s);
 /* The text of presets/NAME.conf: the preset's description, rule and settings. */
 void cli_write_preset(FILE *f, const bpfree_preset *p);
 

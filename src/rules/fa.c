@@ -19,6 +19,7 @@ static bpfree_status fa_reserve(bpfree_model *m, bpfree_error *err) {
         snprintf(name, sizeof name, "B%d", l + 1);
         s->fb[l] = bp_model_reserve(m, name, bp_layer_n_weights(&m->layers[l]), 0);
         if (s->fb[l] < 0) return bp_fail(err, BPFREE_EINVAL, "too many tensors");
+        bp_tensor_shape(m, s->fb[l], m->layers[l].units);
     }
     return BPFREE_OK;
 }

@@ -38,6 +38,7 @@ static void pepita_defaults(bpfree_config *c) {
 static bpfree_status pepita_reserve(bpfree_model *m, bpfree_error *err) {
     pepita_state *s = m->rs;
     s->F = bp_model_reserve(m, "F", (size_t)m->cfg.inputs * m->cfg.outputs, 0);
+    bp_tensor_shape(m, s->F, m->cfg.inputs); /* (D, C) */
     return s->F < 0 ? bp_fail(err, BPFREE_EINVAL, "too many tensors") : BPFREE_OK;
 }
 
