@@ -46,6 +46,8 @@ void cli_read_config(const char *path, cli_run *r);
  * no run option.  For config files (the command line parses its own). */
 int cli_set_run_option(cli_run *r, const char *name, const char *value);
 void cli_add_setting(cli_run *r, const char *name, const char *value);
+/* 1 if option --name takes a value, 0 if it is a flag, -1 if unknown. */
+int cli_option_arity(const char *name);
 /* Write c (and r's data run options) as a config file to f. */
 void cli_print_config(FILE *f, const cli_run *r, const bpfree_config *c);
 int cmd_presets(int argc, char **argv);

@@ -121,6 +121,13 @@ static void set_run(cli_run *r, const run_opt *o, const char *val) {
     else *(int *)p = 1;
 }
 
+int cli_option_arity(const char *name) {
+    const run_opt *o = find_run(name, strlen(name));
+    const bpfree_setting *s = o ? NULL : find_setting(name, strlen(name));
+    if (!o && !s) return -1;
+    return o ? o->kind != R_FLAG : s->arg != NULL;
+}
+
 int cli_set_run_option(cli_run *r, const char *name, const char *value) {
     const run_opt *o = find_run(name, strlen(name));
     if (!o || !strcmp(name, "config")) return 0;
