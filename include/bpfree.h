@@ -31,6 +31,12 @@
 extern "C" {
 #endif
 
+/* What this header declares is the shared library's interface: exported
+ * although the library is built with -fvisibility=hidden (nothing else is). */
+#if defined(__GNUC__) && __GNUC__ >= 4
+#pragma GCC visibility push(default)
+#endif
+
 #define BPFREE_VERSION "0.1.0"
 #define BPFREE_MAX_LAYERS 32 /* hidden layers + output layer */
 
@@ -325,6 +331,9 @@ bpfree_status bpfree_config_default(bpfree_config *cfg, const char *rule,
 
 /* Check a config for consistency (sizes > 0, known enums, lr > 0 ...). */
 bpfree_status bpfree_config_check(const bpfree_config *cfg, bpfree_error *err);
+/* sizeof(bpfree_config), for callers that hold a config as opaque bytes and
+ * reach its fields only through bpfree_config_set/get (python/bpfree.py). */
+size_t bpfree_config_size(void);
 
 /* ------------------------------------------------------------- settings
  *
@@ -367,6 +376,12 @@ bpfree_status bpfree_config_set(bpfree_config *cfg, const char *name, const char
  * exactly (floats with 9 significant digits).  Returns the length, or -1 for
  * an unknown name or a value that does not fit in cap bytes. */
 int bpfree_config_get(const bpfree_config *cfg, const char *name, char *buf, size_t cap);
+/* Set one of the settings the data decides (bpfree_setting_internal:
+ * "inputs", "outputs", "norm-mean", "norm-std"), which bpfree_config_set
+ * refuses because they are no options: for callers that hold the config as
+ * opaque bytes (python/bpfree.py).  C code may set the fields directly. */
+bpfree_status bpfree_config_set_input(bpfree_config *cfg, const char *name, const char *value,
+                                      bpfree_error *err);
 
 /* A paper's whole setup under one name (`--preset hinton`): settings
  * applied in order where the preset is named. */
@@ -713,6 +728,10 @@ typedef struct bpfree_profile_shape {
 /* Copies up to `max` recorded shapes, most time first, into `out` (may be
  * NULL when max is 0); returns how many are recorded (at most 128). */
 int bpfree_profile_shapes(bpfree_profile_shape *out, int max);
+
+#if defined(__GNUC__) && __GNUC__ >= 4
+#pragma GCC visibility pop
+#endif
 
 #ifdef __cplusplus
 }

@@ -35,6 +35,8 @@ int cli_given(const cli_run *r, const char *name);
  * then every setting given, in order; checked.  Dies with the message. */
 void cli_config(const cli_run *r, int D, int C, int regression, bpfree_config *c);
 void cli_usage(FILE *f);
+/* The man page (troff) from the same tables as cli_usage. */
+void cli_man(FILE *f);
 
 /* config.c: --config FILE, --print-config, `bpfree presets`.
  * A config file is "key = value" lines — the model file's header format:

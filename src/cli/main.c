@@ -85,6 +85,10 @@ int main(int argc, char **argv) {
     if (strcmp(cmd, "train") == 0) return cmd_train(argc, argv);
     if (strcmp(cmd, "eval") == 0) return cmd_eval(argc, argv);
     if (strcmp(cmd, "rules") == 0) return cmd_rules();
+    if (strcmp(cmd, "man") == 0) {
+        cli_man(stdout);
+        return 0;
+    }
     if (strcmp(cmd, "presets") == 0) return cmd_presets(argc, argv);
     if (strcmp(cmd, "compare") == 0) return cmd_compare(argc, argv);
     if (strcmp(cmd, "export") == 0) return cmd_export(argc, argv);
