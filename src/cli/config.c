@@ -4,9 +4,10 @@
  * One format, the model file's header: "key=value" lines (spaces around '='
  * allowed, '#' starts a comment).  A key is a setting's option name ("wd")
  * or its model-file key ("weight_decay"), or a run option ("rule", "data",
- * "val").  So the header of a model file (`head -c 2000 m.bpf`) is a config
- * file too: its "bpfree" (version) and "epochs_done" lines and the settings
- * the data decides (inputs, outputs, normalisation statistics) are skipped. */
+ * "val").  So the text header of a model file (the bytes after its 16-byte
+ * binary prefix) is a config file too: its "bpfree" (version) and
+ * "epochs_done" lines and the settings the data decides (inputs, outputs,
+ * normalisation statistics) are skipped. */
 #include "cli.h"
 
 #include <ctype.h>
