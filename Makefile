@@ -109,11 +109,12 @@ $(BUILD)/example-train-mnist: examples/train_mnist.c $(BUILD)/libbpfree.a
 $(BUILD)/bench-%: bench/%.c bench/benchutil.h $(BUILD)/libbpfree.a
 	$(CC) $(CFLAGS) -o $@ $< $(BUILD)/libbpfree.a $(LDLIBS) $(LDSAN)
 
-bench: $(BUILD)/bpfree $(BUILD)/bench-epoch $(BUILD)/bench-memory $(BUILD)/bench-gemm $(BUILD)/bench-infer
+bench: $(BUILD)/bpfree $(BUILD)/bench-epoch $(BUILD)/bench-memory $(BUILD)/bench-gemm $(BUILD)/bench-infer \
+       $(BUILD)/bench-cnn_memory
 	sh bench/run.sh
 
 tests: $(TESTS) $(BUILD)/bpfree $(BUILD)/example-train-mnist $(BUILD)/bench-epoch $(BUILD)/bench-memory \
-       $(BUILD)/bench-infer $(BUILD)/bench-gemm
+       $(BUILD)/bench-infer $(BUILD)/bench-gemm $(BUILD)/bench-cnn_memory
 
 # Runs every test binary; the last line is the sum "N passed, N failed".
 test: tests

@@ -247,7 +247,15 @@ typedef struct bpfree_config {
     int inputs;                      /* D */
     int outputs;                     /* C */
     int n_hidden;                    /* number of hidden layers */
-    int hidden[BPFREE_MAX_LAYERS];   /* their widths */
+    int hidden[BPFREE_MAX_LAYERS];   /* their widths (output features) */
+    /* The hidden layers in the papers' notation (--arch; README), e.g.
+     * "15C5-P2-40C5-P2-128": convolutions, pooling, dense layers.  "" =
+     * dense layers of hidden[].  bpfree_config_set(cfg, "arch", ...) sets
+     * n_hidden and hidden[] from it, given the input shape below. */
+    char arch[128];
+    /* The inputs' image shape, channels x height x width (from the data;
+     * 0 = a flat vector). */
+    int in_channels, in_height, in_width;
     bpfree_act act;                  /* hidden activation */
     bpfree_loss loss;
     bpfree_init init;                /* forward weights (biases start at 0,
@@ -411,6 +419,10 @@ const char *bpfree_preset_rule(const bpfree_preset *p, const char *current);
 typedef struct bpfree_dataset {
     int n;
     int dim;
+    /* images: dim = channels x height x width, each sample's pixels stored
+     * channel by channel, row by row (C, H, W row-major); 0, 0, 0 for data
+     * without a shape (tables) */
+    int channels, height, width;
     int classes;      /* number of classes (labels), 0 for regression */
     int outputs;      /* width of y, 0 if y is NULL */
     float *x;
@@ -430,12 +442,36 @@ bpfree_status bpfree_idx_load(const char *images_path, const char *labels_path,
 
 /* Load the four standard files (train-images-idx3-ubyte, train-labels-idx1-ubyte,
  * t10k-images-idx3-ubyte, t10k-labels-idx1-ubyte, each raw or with .gz) from
- * a directory. */
+ * a directory; a directory holding CIFAR files instead (see below) is read
+ * as bpfree_cifar_load_dir(dir, 0, 0, ...) does. */
 bpfree_status bpfree_data_load_dir(const char *dir, bpfree_dataset *train,
                                    bpfree_dataset *test, bpfree_error *err);
 
-/* Resolve a dataset name ("mnist", "fashion-mnist") or a directory into a
- * directory path.  Names are looked up in $BPFREE_DATA, then ./data, then
+/* Read the binary version of CIFAR-10 or CIFAR-100 (cifar-10-binary.tar.gz,
+ * cifar-100-binary.tar.gz from https://www.cs.toronto.edu/~kriz/cifar.html)
+ * from `dir`, or from the folder the archive unpacks to inside it
+ * (dir/cifar-10-batches-bin, dir/cifar-100-binary).
+ *   CIFAR-10: records of 1 label byte (0..9) + 3072 pixel bytes.  train =
+ *     data_batch_1.bin .. data_batch_K.bin in that order, the unbroken run
+ *     from 1 (K = 5 in the real set; fewer are read as they are, a gap such
+ *     as 1, 2, 4 is refused); test = test_batch.bin.  10 classes.
+ *   CIFAR-100: records of a coarse label byte (0..19), a fine label byte
+ *     (0..99) + 3072 pixel bytes; train = train.bin, test = test.bin.  The
+ *     fine labels (100 classes), or with `coarse` the coarse ones (20).
+ * Pixels are 1024 red, 1024 green, 1024 blue, each 32 x 32 row by row: the
+ * dataset is (C, H, W) = (3, 32, 32), dim 3072, scaled to [0, 1]; name
+ * "cifar10" or "cifar100"; index = the record's position in the files read
+ * one after the other.  `version`: 10, 100, or 0 = whichever `dir` holds
+ * (CIFAR-10 first; coarse implies 100).  Refused, with the file named: a size
+ * that is not a whole, non-zero number of records (with the byte offset of
+ * the cut record), a label out of range (record and byte offset), a gzip
+ * file.  On error train and test are left empty. */
+bpfree_status bpfree_cifar_load_dir(const char *dir, int version, int coarse,
+                                    bpfree_dataset *train, bpfree_dataset *test,
+                                    bpfree_error *err);
+
+/* Resolve a dataset name ("mnist", "fashion-mnist", "cifar10", "cifar100")
+ * or a directory into a directory path.  Names are looked up in $BPFREE_DATA, then ./data, then
  * the data/ folder beside the executable's parent (set by the CLI through
  * `extra_root`, may be NULL).  Writes at most `cap` bytes into `dir`. */
 bpfree_status bpfree_data_resolve(const char *name_or_dir, const char *extra_root,
@@ -450,6 +486,16 @@ void bpfree_data_standardize(bpfree_dataset *train, bpfree_dataset *a,
  * 1e-8), and x = (x - mean) / std in place. */
 void bpfree_data_stats(const bpfree_dataset *ds, float *mean, float *std);
 void bpfree_data_normalize(bpfree_dataset *ds, float mean, float std);
+
+/* Per-channel standardisation of images (CIFAR's usual preprocessing):
+ * mean[c] and std[c] over every pixel of channel c of every sample of ds
+ * (population std, double accumulation; a constant channel gets std 1, so
+ * it is only centred), for c < ds->channels (one channel if ds has no
+ * shape); and x = (x - mean[c]) / std[c] in place over channel c of every
+ * sample.  Compute the statistics on the training set (after any
+ * validation split) and apply them to every set. */
+void bpfree_data_channel_stats(const bpfree_dataset *ds, float *mean, float *std);
+void bpfree_data_channel_normalize(bpfree_dataset *ds, const float *mean, const float *std);
 
 /* Move `n_val` samples, chosen by a permutation seeded with `seed`, from
  * train into *val (train keeps the rest in their original order). */
@@ -533,6 +579,9 @@ void bpfree_data_options_default(bpfree_data_options *opt);
 /* Load any dataset the CLI's --data accepts:
  *   mnist, fashion-mnist, or a directory of IDX files (bpfree_data_resolve +
  *     bpfree_data_load_dir);
+ *   cifar10, cifar100 (fine labels), cifar100:coarse (the 20 superclasses),
+ *     or a directory of CIFAR files (DIR:coarse for coarse labels):
+ *     bpfree_data_resolve + bpfree_cifar_load_dir;
  *   diabetes: scikit-learn's diabetes regression set, 442 samples x 10
  *     features, target = disease progression one year later (1 output);
  *   breast-cancer: scikit-learn's Wisconsin breast cancer set, 569 samples x

@@ -31,9 +31,12 @@ typedef struct cli_run {
 void cli_parse(int argc, char **argv, int first, cli_run *r, const char **positional);
 /* 1 if the setting `name` was given (directly or by a preset). */
 int cli_given(const cli_run *r, const char *name);
-/* The config of r's rule for D inputs and C outputs: the rule's defaults,
- * then every setting given, in order; checked.  Dies with the message. */
-void cli_config(const cli_run *r, int D, int C, int regression, bpfree_config *c);
+/* The config of r's rule for the training set (its inputs, image shape,
+ * regression or not) and C outputs: the rule's defaults, then every setting
+ * given, in order; checked.  Dies with the message.  train NULL: before the
+ * data is loaded, only each setting is read and checked (a bad rule, option
+ * or value fails before the data loads). */
+void cli_config(const cli_run *r, const bpfree_dataset *train, int C, bpfree_config *c);
 void cli_usage(FILE *f);
 /* The man page (troff) from the same tables as cli_usage. */
 void cli_man(FILE *f);

@@ -197,10 +197,16 @@ static void die_unknown_rule(const char *rule) {
     die("--rule: unknown rule '%s' (known: %s)", rule, known);
 }
 
-void cli_config(const cli_run *r, int D, int C, int regression, bpfree_config *c) {
+void cli_config(const cli_run *r, const bpfree_dataset *train, int C, bpfree_config *c) {
     bpfree_error e;
     if (!bpfree_rule_find(r->rule)) die_unknown_rule(r->rule);
-    if (bpfree_config_default(c, r->rule, D, C, &e)) die_err(&e);
+    const int regression = train && train->y;
+    if (bpfree_config_default(c, r->rule, train ? train->dim : 784, C, &e)) die_err(&e);
+    if (train) { /* the image shape first: --arch reads it */
+        c->in_channels = train->channels;
+        c->in_height = train->height;
+        c->in_width = train->width;
+    }
     const bpfree_optim_kind kind0 = c->optim.kind;
     for (int i = 0; i < r->n; i++)
         if (bpfree_config_set(c, r->name[i], r->value[i], &e)) die_err(&e);
@@ -208,7 +214,7 @@ void cli_config(const cli_run *r, int D, int C, int regression, bpfree_config *c
     if (c->optim.kind != kind0 && !cli_given(r, "lr"))
         c->optim.lr = c->optim.kind == BPFREE_OPTIM_SGD ? 0.05f : 1e-3f;
     if (regression && !cli_given(r, "loss")) c->loss = BPFREE_LOSS_MSE; /* linear output + MSE */
-    if (bpfree_config_check(c, &e)) die_err(&e);
+    if (train && bpfree_config_check(c, &e)) die_err(&e);
 }
 
 /* ------------------------------------------------------------- help */

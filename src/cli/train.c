@@ -19,8 +19,7 @@ static void prepare_data(const cli_run *r, run_data *d, bpfree_config *cfg) {
     cli_load_data(r, &d->train, &d->test);
     d->regression = d->train.y != NULL;
     d->classes = d->train.classes > d->test.classes ? d->train.classes : d->test.classes;
-    cli_config(r, d->train.dim, d->regression ? d->train.outputs : d->classes, d->regression,
-               cfg);
+    cli_config(r, &d->train, d->regression ? d->train.outputs : d->classes, cfg);
     bpfree_error e;
     if (r->val > 0 && bpfree_data_split(&d->train, r->val, cfg->seed, &d->val, &e)) die_err(&e);
     if (cfg->norm == BPFREE_NORM_STANDARDIZE) {
@@ -88,7 +87,7 @@ int cmd_train(int argc, char **argv) {
     cli_parse(argc, argv, 2, &r, NULL);
     if (r.eval_every < 1) die("--eval-every: must be >= 1");
     bpfree_config cfg;
-    cli_config(&r, 784, 10, 0, &cfg); /* a bad rule or option fails before the data loads */
+    cli_config(&r, NULL, 10, &cfg); /* a bad rule or option fails before the data loads */
     run_data d = {0};
     prepare_data(&r, &d, &cfg);
     if (r.print_config) { /* the config as the data made it (a regression's loss) */

@@ -20,4 +20,13 @@ bpfree_status bp_data_find(const char *name, const char *extra_root, char *dir, 
  * size on disk.  The IDX and CSV readers open their files through it. */
 bpfree_status bp_data_open(const char *path, gzFile *g, size_t *size, bpfree_error *err);
 
+/* dir.c: 1 if path is a directory / exists and is no directory. */
+int bp_data_is_dir(const char *path);
+int bp_data_is_file(const char *path);
+
+/* cifar.c: 1 if dir holds CIFAR-10 or CIFAR-100 binary files (a first
+ * training batch or the test batch), directly or in the archive's own
+ * folder (cifar-10-batches-bin/, cifar-100-binary/); else 0. */
+int bp_cifar_detect(const char *dir);
+
 #endif

@@ -95,6 +95,9 @@ bpfree_status bpfree_data_split(bpfree_dataset *train, int n_val, uint64_t seed,
         return s;
     }
     val->classes = train->classes;
+    val->channels = train->channels;
+    val->height = train->height;
+    val->width = train->width;
     memcpy(val->name, train->name, sizeof val->name);
     int j = 0, k = 0; /* next row of train kept, of val */
     for (int i = 0; i < n; i++) {

@@ -1,6 +1,6 @@
 /* dir.c — find a dataset's directory (an image set's, or that of one of
  * load.c's tables), open a data file, and load an image set's four
- * standard IDX files. */
+ * standard IDX files (or hand a CIFAR directory to cifar.c). */
 #include "data.h"
 
 #include <errno.h>
@@ -15,7 +15,7 @@ static const char *const idx_names[4] = {
     "t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte",
 };
 
-static const char *const known_names[] = {"mnist", "fashion-mnist"};
+static const char *const known_names[] = {"mnist", "fashion-mnist", "cifar10", "cifar100"};
 
 static int is_dir(const char *p) {
     struct stat st;
@@ -25,6 +25,14 @@ static int is_dir(const char *p) {
 static int is_file(const char *p) {
     struct stat st;
     return stat(p, &st) == 0 && !S_ISDIR(st.st_mode);
+}
+
+int bp_data_is_dir(const char *path) {
+    return is_dir(path);
+}
+
+int bp_data_is_file(const char *path) {
+    return is_file(path);
 }
 
 /* stat first: gzopen opens a directory too, and would fail only at the
@@ -64,6 +72,7 @@ bpfree_status bpfree_data_load_dir(const char *dir, bpfree_dataset *train,
     if (!is_dir(dir))
         return bp_fail(err, BPFREE_EIO, "%s: no such directory — run scripts/fetch-data.sh",
                        dir);
+    if (bp_cifar_detect(dir)) return bpfree_cifar_load_dir(dir, 0, 0, train, test, err);
     char path[4][DATA_PATH_MAX];
     for (int i = 0; i < 4; i++) {
         bpfree_status s = find_idx(dir, idx_names[i], path[i], sizeof path[i], err);
@@ -99,6 +108,16 @@ static int is_known(const char *name) {
     return 0;
 }
 
+/* How to get dataset NAME: scripts/fetch-data.sh fetches all but CIFAR,
+ * which a user downloads from its home page (README, "Using the command"). */
+static void fetch_hint(char *buf, size_t cap, const char *name) {
+    if (strcmp(name, "cifar10") == 0 || strcmp(name, "cifar100") == 0)
+        snprintf(buf, cap, "download %s-binary.tar.gz from "
+                 "https://www.cs.toronto.edu/~kriz/cifar.html and untar it into one of them",
+                 strcmp(name, "cifar10") == 0 ? "cifar-10" : "cifar-100");
+    else snprintf(buf, cap, "run scripts/fetch-data.sh %s", name);
+}
+
 /* $BPFREE_DATA/NAME, ./data/NAME, EXTRA_ROOT/data/NAME: first found wins. */
 bpfree_status bp_data_find(const char *name, const char *extra_root, char *dir, size_t cap,
                            bpfree_error *err) {
@@ -114,9 +133,10 @@ bpfree_status bp_data_find(const char *name, const char *extra_root, char *dir, 
         size_t used = strlen(looked);
         snprintf(looked + used, sizeof looked - used, "%s%s", i ? ", " : "", cand[i]);
     }
-    return bp_fail(err, BPFREE_EIO,
-                   "dataset '%s' not found; looked in %s%s — run scripts/fetch-data.sh %s",
-                   name, looked, env && *env ? "" : " ($BPFREE_DATA not set)", name);
+    char hint[160];
+    fetch_hint(hint, sizeof hint, name);
+    return bp_fail(err, BPFREE_EIO, "dataset '%s' not found; looked in %s%s — %s", name, looked,
+                   env && *env ? "" : " ($BPFREE_DATA not set)", hint);
 }
 
 bpfree_status bpfree_data_resolve(const char *name_or_dir, const char *extra_root,
@@ -128,7 +148,8 @@ bpfree_status bpfree_data_resolve(const char *name_or_dir, const char *extra_roo
         return bp_fail(err, BPFREE_EIO, "%s: no such data directory", name_or_dir);
     if (!is_known(name_or_dir))
         return bp_fail(err, BPFREE_EINVAL,
-                       "unknown dataset '%s' (known: mnist, fashion-mnist, or a directory "
-                       "holding the four IDX files)", name_or_dir);
+                       "unknown dataset '%s' (known: mnist, fashion-mnist, cifar10, cifar100, "
+                       "or a directory holding the four IDX files or CIFAR's binary batches)",
+                       name_or_dir);
     return bp_data_find(name_or_dir, extra_root, dir, cap, err);
 }

@@ -185,6 +185,9 @@ static bpfree_status to_dataset(const idx_file *im, const idx_file *lb, bpfree_d
     if (s != BPFREE_OK) return s;
     for (size_t i = 0; i < im->bytes; i++) out->x[i] = (float)im->data[i] / 255.0f;
     for (int i = 0; i < n; i++) out->labels[i] = lb->data[i];
+    out->channels = 1;
+    out->height = (int)im->dims[1];
+    out->width = (int)im->dims[2];
     dir_name(out->name, sizeof out->name, im->path);
     return BPFREE_OK;
 }

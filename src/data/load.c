@@ -1,6 +1,7 @@
 /* load.c — one entry point for every dataset the CLI's --data accepts:
- * image sets (IDX, dir.c), scikit-learn's diabetes and breast-cancer tables
- * (as scripts/fetch-data.sh installs them) and csv:PATH. */
+ * image sets (IDX, dir.c; CIFAR-10/100, cifar.c), scikit-learn's diabetes
+ * and breast-cancer tables (as scripts/fetch-data.sh installs them) and
+ * csv:PATH. */
 #include "data.h"
 
 #include <stdio.h>
@@ -86,16 +87,41 @@ static bpfree_status load_csv(const char *path, const bpfree_data_options *o,
     return s;
 }
 
+/* spec's dataset part and its CIFAR-100 label choice: "cifar100:coarse" ->
+ * "cifar100", coarse 1; ":fine" (the default) is accepted too.  Any other
+ * spec, or one that is itself a directory, is kept whole. */
+static bpfree_status split_labels(const char *spec, char *base, size_t cap, int *coarse,
+                                  bpfree_error *err) {
+    *coarse = 0;
+    size_t n = strlen(spec);
+    const char *colon = strrchr(spec, ':');
+    if (colon && (!strcmp(colon, ":coarse") || !strcmp(colon, ":fine")) &&
+        !bp_data_is_dir(spec)) {
+        *coarse = colon[1] == 'c';
+        n = (size_t)(colon - spec);
+    }
+    if (n >= cap) return bp_fail(err, BPFREE_EINVAL, "dataset name too long: %s", spec);
+    memcpy(base, spec, n);
+    base[n] = '\0';
+    return BPFREE_OK;
+}
+
 static bpfree_status load_images(const char *spec, const char *extra_root,
                                  bpfree_dataset *tr, bpfree_dataset *te, bpfree_error *err) {
-    char dir[DATA_PATH_MAX];
-    bpfree_status s = bpfree_data_resolve(spec, extra_root, dir, sizeof dir, err);
-    if (s == BPFREE_EINVAL && !strchr(spec, '/')) /* an unknown name: list them all */
-        return bp_fail(err, BPFREE_EINVAL,
-                       "unknown dataset '%s' (known: mnist, fashion-mnist, diabetes, "
-                       "breast-cancer, csv:PATH, or a directory holding the four IDX files)",
-                       spec);
+    char dir[DATA_PATH_MAX], base[DATA_PATH_MAX];
+    int coarse;
+    bpfree_status s = split_labels(spec, base, sizeof base, &coarse, err);
     if (s != BPFREE_OK) return s;
+    s = bpfree_data_resolve(base, extra_root, dir, sizeof dir, err);
+    if (s == BPFREE_EINVAL && !strchr(base, '/')) /* an unknown name: list them all */
+        return bp_fail(err, BPFREE_EINVAL,
+                       "unknown dataset '%s' (known: mnist, fashion-mnist, cifar10, cifar100, "
+                       "cifar100:coarse, diabetes, breast-cancer, csv:PATH, or a directory "
+                       "holding the four IDX files or CIFAR's binary batches)", base);
+    if (s != BPFREE_OK) return s;
+    /* A CIFAR name asks for that version; a directory is whatever it holds. */
+    int version = strcmp(base, "cifar10") == 0 ? 10 : strcmp(base, "cifar100") == 0 ? 100 : 0;
+    if (version || coarse) return bpfree_cifar_load_dir(dir, version, coarse, tr, te, err);
     return bpfree_data_load_dir(dir, tr, te, err);
 }
 

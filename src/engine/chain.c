@@ -28,10 +28,10 @@ static void chain_pass(bpfree_model *m, bp_chain *c, const float *const *back, i
      * first. */
     for (int l = L - 1; l >= 0; l--) {
         const bp_layer *Ly = &m->layers[l];
-        bp_act_backward(Ly->act, c->h[l + 1], dcur, (size_t)B * Ly->out); /* dcur := dz_l */
+        float *dz = bp_layer_output_grad(Ly, c->h[l + 1], dcur, B); /* dz_l (dense: in dcur) */
         if (l > 0) /* delta_h_{l-1} = dz_l carried back through M = W_l or B_l, before the step */
-            bp_layer_input_grad(Ly, back ? back[l] : NULL, dcur, dnext, B);
-        bp_layer_grad_step(m, l, c->h[l], dcur, B, step ? &m->optim : NULL);
+            bp_layer_input_grad(Ly, back ? back[l] : NULL, dz, dnext, B);
+        bp_layer_grad_step(m, l, c->h[l], dz, B, step ? &m->optim : NULL);
         float *t = dcur;
         dcur = dnext;
         dnext = t;

@@ -114,6 +114,9 @@ void bp_layer_step(bpfree_model *m, int l);
  * BPFREE_THREADING_SPLIT fused per range of units (src/core/model.c). */
 void bp_layer_backward_step(bpfree_model *m, int l, const float *x, const float *h, float *dh,
                             int B);
+/* the same with the optimizer clock o (pipelined layers keep one each) */
+void bp_layer_backward_step_with(bpfree_model *m, int l, const float *x, const float *h,
+                                 float *dh, int B, const bp_optim *o);
 /* the same with an explicit optimizer clock (pipelined layers keep one each) */
 void bp_step_range(bpfree_model *m, const bp_optim *o, size_t off, size_t n);
 /* learning rate of batch k of nb in the current epoch (schedules, greedy) */
@@ -154,6 +157,10 @@ typedef enum bp_set_kind {
                                       RNG, so --diagnose variance can redraw it */
 #define BP_CAP_COLLAB 16u          /* collaborative FF: gamma and alpha */
 #define BP_CAP_LEARNED_GAMMA 32u   /* ... with gamma learned (A-CFF) */
+#define BP_CAP_ANY_LAYER 64u       /* reaches layers only through their kind's methods,
+                                      so it trains convolutions too */
+#define BP_CAP_LAYERWISE 128u      /* a layer is done with a batch before the next
+                                      layer runs: layers may share one workspace */
 
 /* One setting: a field of bpfree_config (at `off`) with everything that
  * defaults, checks, parses, prints, saves and documents it. */
@@ -185,6 +192,19 @@ typedef struct bp_setting {
 #define BP_ROW_TEXT(nm, ky, ar, hp, df, f, fl, prs, fmt)                                     \
     {.pub = {nm, ky, ar, hp, df, ((fl) & BP_SET_SUMMARY) != 0}, .kind = BP_SET_TEXT, .off = offsetof(bpfree_config, f),     \
      .flags = fl, .parse = prs, .format = fmt}
+
+/* One hidden layer of an architecture string (arch.c): dense (conv 0) of
+ * `units`, or a convolution of `units` channels, k x k, with its pooling. */
+typedef struct bp_arch_layer {
+    int units;
+    int conv, lc, k, stride, same, pool, q; /* lc: locally connected (unshared) */
+} bp_arch_layer;
+/* The layers of arch into out[0..max): their number, or -1 with why. */
+int bp_arch_parse(const char *arch, bp_arch_layer *out, int max, char *why, size_t cap);
+/* Their geometry on an ic x ih x iw input (g[l] for convolutions) and each
+ * layer's output features out[l]: 0, or -1 with why. */
+int bp_arch_shapes(const bp_arch_layer *s, int n, int ic, int ih, int iw, bp_geom *g, int *out,
+                   char *why, size_t cap);
 
 /* The row of a public setting. */
 const bp_setting *bp_setting_row(const bpfree_setting *s);
@@ -246,6 +266,9 @@ struct bp_rule {
      * hyperparameters, the papers' setups it offers, and checks across its
      * settings that no single row can make (NULL = none). */
     unsigned caps;
+    /* why the rule trains dense layers only, if it does (appended to the
+     * message that refuses --arch with convolutions) */
+    const char *layer_note;
     const bp_setting *settings;
     int n_settings;
     const bpfree_preset *presets;

@@ -87,15 +87,36 @@ int bp_check_finite(const float *v, size_t n) {
 
 /* --------------------------------------------------------------- build */
 
+/* the hidden layers of cfg.arch (checked: it parses and fits) */
+static void arch_layers(bpfree_model *m) {
+    const bpfree_config *c = &m->cfg;
+    bp_arch_layer s[BPFREE_MAX_LAYERS];
+    bp_geom g[BPFREE_MAX_LAYERS];
+    int out[BPFREE_MAX_LAYERS], in = c->inputs;
+    char why[256];
+    const int n = bp_arch_parse(c->arch, s, BPFREE_MAX_LAYERS - 1, why, sizeof why);
+    bp_arch_shapes(s, n, c->in_channels ? c->in_channels : c->inputs,
+                   c->in_channels ? c->in_height : 1, c->in_channels ? c->in_width : 1, g, out,
+                   why, sizeof why);
+    for (int l = 0; l < n; l++) {
+        if (s[l].lc) bp_lc_setup(&m->layers[l], &g[l], c->act);
+        else if (s[l].conv) bp_conv_setup(&m->layers[l], &g[l], c->act);
+        else bp_dense_setup(&m->layers[l], in, out[l], c->act);
+        in = out[l];
+    }
+}
+
 static bpfree_status build_layers(bpfree_model *m, bpfree_error *err) {
     const bpfree_config *c = &m->cfg;
     int n = c->n_hidden + (m->rule->info.output_layer ? 1 : 0);
     int in = c->inputs;
+    if (c->arch[0]) arch_layers(m);
     for (int l = 0; l < n; l++) {
         bp_layer *L = &m->layers[l];
         int hidden = l < c->n_hidden;
-        bp_dense_setup(L, in, hidden ? c->hidden[l] : c->outputs,
-                       hidden ? c->act : BPFREE_ACT_IDENTITY);
+        if (!c->arch[0] || !hidden)
+            bp_dense_setup(L, in, hidden ? c->hidden[l] : c->outputs,
+                           hidden ? c->act : BPFREE_ACT_IDENTITY);
         char name[32];
         snprintf(name, sizeof name, "W%d", l + 1);
         int tw = bp_model_reserve(m, name, bp_layer_n_weights(L), 1);
@@ -180,8 +201,42 @@ void bp_scratch_alias(bpfree_model *m, float **slot, float **of) {
 
 #define SCRATCH_ALIGN ((size_t)64)
 
+/* The layers' own workspaces (a convolution's pre-pool activations, col
+ * buffer, argmax): one per layer, or — for a rule that finishes a layer
+ * before the next runs (BP_CAP_LAYERWISE), not pipelined — one shared by
+ * all, so its memory does not grow with depth. */
+static void reserve_layer_ws(bpfree_model *m) {
+    const int share = (m->rule->caps & BP_CAP_LAYERWISE) && m->cfg.pipeline < 2;
+    size_t maxf = 0, maxi = 0;
+    int first = -1;
+    for (int l = 0; l < m->n_layers; l++) {
+        bp_layer *L = &m->layers[l];
+        size_t nf = 0, ni = 0;
+        if (!L->kind->ws_size) continue;
+        L->kind->ws_size(L, m->rows, &nf, &ni);
+        L->ws_rows = m->rows;
+        if (!share) {
+            if (nf) bp_scratch(m, &L->ws, nf);
+            if (ni) bp_scratch_ints(m, &L->wsi, ni);
+            continue;
+        }
+        if (first < 0) first = l;
+        maxf = nf > maxf ? nf : maxf;
+        maxi = ni > maxi ? ni : maxi;
+    }
+    if (first < 0) return;
+    bp_scratch(m, &m->layers[first].ws, maxf);
+    bp_scratch_ints(m, &m->layers[first].wsi, maxi);
+    for (int l = first + 1; l < m->n_layers; l++) {
+        if (!m->layers[l].kind->ws_size) continue;
+        bp_scratch_alias(m, &m->layers[l].ws, &m->layers[first].ws);
+        scratch_add(m, (void **)&m->layers[l].wsi, 0, (void **)&m->layers[first].wsi);
+    }
+}
+
 /* One block for every workspace asked for; each slot points into it. */
 static bpfree_status alloc_scratch(bpfree_model *m, bpfree_error *err) {
+    reserve_layer_ws(m);
     if (m->scratch_full)
         return bp_fail(err, BPFREE_EINVAL, "too many workspaces (at most %d)", BP_MAX_SCRATCH);
     size_t total = 0;

@@ -13,8 +13,7 @@ void bp_onepass_layer(bpfree_model *m, const bp_optim *o, bp_work *w, int i, con
         bp_layer_forward(L, in, out, B);
         if (E) {
             bp_feedback_signal(m, fb, i, 1.0f / (float)B, E, B, w->d);
-            bp_act_backward(L->act, out, w->d, (size_t)B * L->out);
-            bp_layer_grad_step(m, i, in, w->d, B, o);
+            bp_layer_backward_step_with(m, i, in, out, w->d, B, o);
         }
         return; /* `out` — from before the update — goes on */
     }
@@ -22,8 +21,7 @@ void bp_onepass_layer(bpfree_model *m, const bp_optim *o, bp_work *w, int i, con
     bp_layer_forward(L, in, w->z, B);
     b->correct = bp_count_correct(w->z, b->lb, B, C);
     b->loss = bp_loss(m->cfg.loss, w->z, b->y, B, C, w->dz);
-    bp_act_backward(L->act, w->z, w->dz, (size_t)B * C);
-    bp_layer_grad_step(m, i, in, w->dz, B, o);
+    bp_layer_backward_step_with(m, i, in, w->z, w->dz, B, o);
 }
 
 void bp_onepass_train(bpfree_model *m, bp_work *w, const int *fb, const float *E, int B,

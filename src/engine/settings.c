@@ -92,6 +92,50 @@ static int layers_format(const bpfree_config *c, char *buf, size_t cap) {
     return c->n_hidden ? put_ints(c->hidden, c->n_hidden, buf, cap) : snprintf(buf, cap, "none");
 }
 
+static int shape_parse(bpfree_config *c, const char *v, char *why, size_t cap) {
+    int ch = 0, h = 0, w = 0, n = 0;
+    if (strcmp(v, "none") != 0 && (sscanf(v, "%dx%dx%d%n", &ch, &h, &w, &n) != 3 || v[n] ||
+                                   ch < 1 || h < 1 || w < 1)) {
+        snprintf(why, cap, "'%s' is not CxHxW (like 1x28x28) or none", v);
+        return -1;
+    }
+    c->in_channels = ch, c->in_height = h, c->in_width = w;
+    return 0;
+}
+static int shape_format(const bpfree_config *c, char *buf, size_t cap) {
+    if (!c->in_channels) return snprintf(buf, cap, "none");
+    return snprintf(buf, cap, "%dx%dx%d", c->in_channels, c->in_height, c->in_width);
+}
+
+/* --arch: the layers and, when the input shape is known, their widths into
+ * n_hidden / hidden[] (otherwise each layer's channels or units stand in
+ * until the shape is known: bp_config_check recomputes) */
+static int arch_parse(bpfree_config *c, const char *v, char *why, size_t cap) {
+    if (!strcmp(v, "") || !strcmp(v, "none")) {
+        c->arch[0] = '\0';
+        return 0;
+    }
+    if (strlen(v) >= sizeof c->arch) {
+        snprintf(why, cap, "'%s' is longer than %zu characters", v, sizeof c->arch - 1);
+        return -1;
+    }
+    bp_arch_layer s[BPFREE_MAX_LAYERS];
+    bp_geom g[BPFREE_MAX_LAYERS];
+    int out[BPFREE_MAX_LAYERS];
+    const int n = bp_arch_parse(v, s, BPFREE_MAX_LAYERS - 1, why, cap);
+    if (n < 0) return -1;
+    if (c->in_channels && bp_arch_shapes(s, n, c->in_channels, c->in_height, c->in_width, g, out,
+                                         why, cap))
+        return -1;
+    for (int l = 0; l < n; l++) c->hidden[l] = c->in_channels ? out[l] : s[l].units;
+    c->n_hidden = n;
+    snprintf(c->arch, sizeof c->arch, "%s", v);
+    return 0;
+}
+static int arch_format(const bpfree_config *c, char *buf, size_t cap) {
+    return snprintf(buf, cap, "%s", c->arch[0] ? c->arch : "none");
+}
+
 static int milestones_parse(bpfree_config *c, const char *v, char *why, size_t cap) {
     int ms[4] = {0}, n;
     if (parse_ints(v, ms, &n, 4, 0, 1000000, why, cap)) return -1;
@@ -134,8 +178,18 @@ static int diagnose_format(const bpfree_config *c, char *buf, size_t cap) {
 #define HIOPEN BP_SET_HI_OPEN
 
 static const bp_setting GENERIC[] = {
+    /* the input shape before the layers, the layers before --arch: a model
+     * file's header is read in this order */
+    BP_ROW_TEXT("input-shape", "in_shape", "CxHxW", "the inputs' image shape (from the data)",
+                "none", in_channels, BP_SET_INPUT, shape_parse, shape_format),
     BP_ROW_TEXT("layers", "hidden", "N,N,..", "hidden layer widths (none: no hidden layer)", "1000,1000",
          n_hidden, SUM, layers_parse, layers_format),
+    BP_ROW_TEXT("arch", "arch", "SPEC",
+                "hidden layers in the papers' notation, overriding --layers: N dense, NcK conv "
+                "(s: same padding, /S stride), NlK locally connected, PQ / AQ max / average "
+                "pooling, '-' between "
+                "(\"15C5-P2-40C5-P2-128\"; see README)",
+                "none", arch, 0, arch_parse, arch_format),
     BP_ROW_NAME("act", "act", "hidden activation: relu, tanh, sigmoid, identity", "relu", act, SUM, 0,
           act_n, bpfree_act_parse),
     BP_ROW_NAME("loss", "loss", "ce (softmax cross-entropy), bce (sigmoid + BCE), mse", "ce", loss, SUM,

@@ -49,7 +49,8 @@ typedef struct {
     bpfree_model *m;
     const bp_layer *L;
     const float *x;
-    float *dz;      /* written only when h != NULL: dh made dz in place */
+    float *dh;      /* backward_step_part: the signal at the layer's output */
+    float *dz;      /* the pre-activation gradient (== dh for a dense layer) */
     const float *h; /* backward_step_part: the layer's output */
     const bp_optim *step;
     int B;
@@ -68,11 +69,11 @@ static void grad_step_part(void *ctx, size_t a, size_t b) {
     optim_step(j->step, j->consume, j->m, L->off + bp_layer_n_weights(L) + a, b - a);
 }
 
-/* units a..b: dz = dh ⊙ f'(z), then as grad_step_part */
+/* units a..b: their dz from dh (dense: dh ⊙ f'(z) in place), then as
+ * grad_step_part */
 static void backward_step_part(void *ctx, size_t a, size_t b) {
     const grad_job *j = ctx;
-    const size_t cols = (size_t)(j->L->out / j->L->units); /* a unit's columns */
-    bp_act_backward_cols(j->L->act, j->h, j->dz, j->B, j->L->out, a * cols, b * cols);
+    j->L->kind->output_grad(j->L, j->h, j->dh, j->dz, j->B, a, b);
     grad_step_part(ctx, a, b);
 }
 
@@ -88,17 +89,18 @@ static void backward_step_part(void *ctx, size_t a, size_t b) {
  * model keeps its gradients (diagnostics, tests); the next product then
  * accumulates into the zeros (beta = 1), bit for bit what beta = 0 gives,
  * without OpenBLAS's separate pass that clears C. */
-static void layer_grad_step(bpfree_model *m, int l, const float *x, const float *h, float *dz,
+static void layer_grad_step(bpfree_model *m, int l, const float *x, const float *h, float *dh,
                             int B, const bp_optim *step) {
     bp_layer *L = &m->layers[l];
     const int U = L->units;
     const int consume = step && !m->keep_grads;
-    grad_job j = {m, L, x, dz, h, step, B, L->gzero ? 1.0f : 0.0f, consume};
-    const double macs = (double)B * bp_layer_n_weights(L) * (L->out / U);
-    if (U >= 2 * BP_UNIT_GRAIN && bp_split_width(macs) > 1) {
+    float *dz = h ? bp_layer_dz(L, dh) : dh;
+    grad_job j = {m, L, x, dh, dz, h, step, B, L->gzero ? 1.0f : 0.0f, consume};
+    const double macs = (double)B * bp_layer_n_weights(L) * (L->zcols / U);
+    if (L->kind->split_units && U >= 2 * BP_UNIT_GRAIN && bp_split_width(macs) > 1) {
         bp_par_for((size_t)U, BP_UNIT_GRAIN, h ? backward_step_part : grad_step_part, &j);
     } else {
-        if (h) bp_act_backward(L->act, h, dz, (size_t)B * L->out);
+        if (h) L->kind->output_grad(L, h, dh, dz, B, 0, (size_t)U);
         bp_layer_grad_units(L, x, dz, B, 0, (size_t)U, j.beta);
         if (step) step_range_c(m, step, L->off, bp_layer_n_params(L), consume);
     }
@@ -113,6 +115,11 @@ void bp_layer_grad_step(bpfree_model *m, int l, const float *x, const float *dz,
 void bp_layer_backward_step(bpfree_model *m, int l, const float *x, const float *h, float *dh,
                             int B) {
     layer_grad_step(m, l, x, h, dh, B, &m->optim);
+}
+
+void bp_layer_backward_step_with(bpfree_model *m, int l, const float *x, const float *h,
+                                 float *dh, int B, const bp_optim *o) {
+    layer_grad_step(m, l, x, h, dh, B, o);
 }
 
 void bp_layer_step(bpfree_model *m, int l) {

@@ -88,9 +88,24 @@ static void dense_init(const bp_layer *L, bp_rng *r, float *w, float *b, bpfree_
     for (int o = 0; o < L->out; o++) b[o] = a * (2.0f * bp_rng_uniform(r) - 1.0f);
 }
 
+/* units a..b: dz = dh ⊙ f'(z) on their columns, in place */
+static void dense_output_grad(const bp_layer *L, const float *h, const float *dh, float *dz,
+                              int B, size_t a, size_t b) {
+    (void)dh; /* == dz */
+    bp_act_backward_cols(L->act, h, dz, B, L->out, a, b);
+}
+
+static float *dense_dz_of(const bp_layer *L, float *dh) {
+    (void)L;
+    return dh;
+}
+
 const bp_layer_kind bp_kind_dense = {
     .name = "dense",
     .forward = dense_forward,
+    .output_grad = dense_output_grad,
+    .dz_of = dense_dz_of,
+    .split_units = 1,
     .input_grad = dense_input_grad,
     .grad_units = dense_grad_units,
     .tangent = dense_tangent,
@@ -104,5 +119,6 @@ void bp_dense_setup(bp_layer *L, int in, int out, bpfree_act act) {
     L->out = out;
     L->units = out;
     L->unit_w = (size_t)in;
+    L->zcols = out;
     L->act = act;
 }

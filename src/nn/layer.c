@@ -6,25 +6,26 @@
 typedef struct {
     const bp_layer *L;
     const float *x, *h;
-    float *dh;
+    float *dh, *dz;
     int B;
 } backward_job;
 
-/* units a..b: dz = dh ⊙ f'(z) on their columns, then their gradient */
+/* units a..b: their dz, then their gradient */
 static void backward_part(void *ctx, size_t a, size_t b) {
     const backward_job *j = ctx;
-    const bp_layer *L = j->L;
-    const size_t cols = (size_t)(L->out / L->units);
-    bp_act_backward_cols(L->act, j->h, j->dh, j->B, L->out, a * cols, b * cols);
-    bp_layer_grad_units(L, j->x, j->dh, j->B, a, b, 0.0f);
+    j->L->kind->output_grad(j->L, j->h, j->dh, j->dz, j->B, a, b);
+    bp_layer_grad_units(j->L, j->x, j->dz, j->B, a, b, 0.0f);
 }
 
 void bp_layer_backward(bp_layer *L, const float *x, const float *h, float *dh, float *dx, int B) {
     L->gzero = 0; /* gW written whole below */
-    backward_job j = {L, x, h, dh, B};
-    bp_split_for((double)B * bp_layer_n_weights(L) * (L->out / L->units), (size_t)L->units,
-                 BP_UNIT_GRAIN, backward_part, &j);
-    if (dx) bp_layer_input_grad(L, NULL, dh, dx, B);
+    backward_job j = {L, x, h, dh, bp_layer_dz(L, dh), B};
+    const double macs = (double)B * bp_layer_n_weights(L) * (L->zcols / L->units);
+    if (L->kind->split_units)
+        bp_split_for(macs, (size_t)L->units, BP_UNIT_GRAIN, backward_part, &j);
+    else
+        backward_part(&j, 0, (size_t)L->units);
+    if (dx) bp_layer_input_grad(L, NULL, j.dz, dx, B);
 }
 
 /* gb[a:b] = sum over the B rows of dz[:, a:b] (row-major, O wide) */

@@ -48,9 +48,18 @@ typedef struct bp_layer bp_layer;
 
 typedef struct bp_layer_kind {
     const char *name;
-    /* h (B, out) = f(layer(x)), activation included */
+    /* h (B, out) = the layer's output, activation (and pooling) included;
+     * what its backward methods need of this pass stays in its workspace */
     void (*forward)(const bp_layer *L, const float *x, float *h, int B);
-    /* dx (B, in) = the signal dz (B, out) at the pre-activation carried back
+    /* units a..b: dz, the gradient at the pre-activation (B, zcols), from
+     * the signal dh (B, out) at the layer's output and its output h: dense
+     * dz = dh ⊙ f'(z), in place (dz == dh); a pooled block routes dh back
+     * through the pooling first.  dz is bp_layer_dz(L, dh). */
+    void (*output_grad)(const bp_layer *L, const float *h, const float *dh, float *dz, int B,
+                        size_t a, size_t b);
+    /* where dz lives for a signal dh: dh itself, or the layer's workspace */
+    float *(*dz_of)(const bp_layer *L, float *dh);
+    /* dx (B, in) = the signal dz (B, zcols) at the pre-activation carried back
      * to the input through weights W: the layer's own (the chain rule) or
      * another block of the same shape (FA's B) */
     void (*input_grad)(const bp_layer *L, const float *W, const float *dz, float *dx, int B);
@@ -69,14 +78,41 @@ typedef struct bp_layer_kind {
     /* fill w (the weights' shape) with an initialisation, and b if not NULL
      * with the kind's bias init for it (or leave it zero) */
     void (*init)(const bp_layer *L, bp_rng *r, float *w, float *b, bpfree_init how, float std);
+    /* the workspace the layer needs for `rows` samples: floats and ints
+     * (NULL: none) — set at L->ws, L->wsi by the model */
+    void (*ws_size)(const bp_layer *L, int rows, size_t *floats, size_t *ints);
+    /* 1: grad_units and output_grad of disjoint unit ranges may run at once
+     * on different threads */
+    int split_units;
 } bp_layer_kind;
+
+/* The geometry of an image layer: input C x H x W, a K x K kernel with
+ * stride and zero padding, giving oc x ch x cw, then pooling pool x pool
+ * (stride pool; 0 = none) to oc x oh x ow.  Unused by dense layers. */
+typedef struct bp_geom {
+    int ic, ih, iw;
+    int k, stride, pad;
+    int oc, ch, cw;   /* the convolution's output */
+    int pool;         /* BP_POOL_* */
+    int q;            /* pooling window and stride */
+    int oh, ow;       /* after pooling */
+} bp_geom;
+
+#define BP_POOL_NONE 0
+#define BP_POOL_MAX 1
+#define BP_POOL_AVG 2
 
 struct bp_layer {
     const bp_layer_kind *kind;
     int in, out;      /* features per sample at the input and output */
     int units;        /* weight groups with one bias each (dense: out) */
     size_t unit_w;    /* weights per unit (dense: in) */
+    int zcols;        /* pre-activation features per sample (dense: out) */
     bpfree_act act;
+    bp_geom g;        /* image layers */
+    float *ws;        /* the kind's workspace (ws_size), or NULL */
+    int *wsi;
+    int ws_rows;      /* the samples it was sized for */
     float *W, *b;
     float *gW, *gb;
     size_t off;       /* offset of W in the parameter block */
@@ -114,6 +150,13 @@ static inline void bp_layer_tangent(const bp_layer *L, const float *x, const flo
     L->kind->tangent(L, x, h, din, V, vb, u, dout, B);
 }
 
+static inline float *bp_layer_dz(const bp_layer *L, float *dh) { return L->kind->dz_of(L, dh); }
+/* dz of all units (see output_grad); returns where it is */
+static inline float *bp_layer_output_grad(const bp_layer *L, const float *h, float *dh, int B) {
+    float *dz = bp_layer_dz(L, dh);
+    L->kind->output_grad(L, h, dh, dz, B, 0, (size_t)L->units);
+    return dz;
+}
 static inline void bp_layer_init(const bp_layer *L, bp_rng *r, float *w, float *b,
                                  bpfree_init how, float std) {
     L->kind->init(L, r, w, b, how, std);
@@ -137,6 +180,33 @@ extern const bp_layer_kind bp_kind_dense;
 /* L becomes a dense layer in -> out with activation act (no parameters
  * attached yet: W, b, gW, gb, off are the model's to set). */
 void bp_dense_setup(bp_layer *L, int in, int out, bpfree_act act);
+
+/* The convolution block kind (conv.c): K x K convolution + bias, the
+ * activation, optional max/average pooling; one unit per output channel. */
+extern const bp_layer_kind bp_kind_conv;
+/* g for an ic x ih x iw input, oc channels of K x K, stride, `same`
+ * padding ((K-1)/2) or none, then pooling (BP_POOL_*) q x q: 0, or -1 if
+ * the sizes do not fit */
+int bp_geom_setup(bp_geom *g, int ic, int ih, int iw, int oc, int k, int stride, int same,
+                  int pool, int q);
+void bp_conv_setup(bp_layer *L, const bp_geom *g, bpfree_act act);
+/* one sample's im2col (taps, positions; _ld: tap rows ld apart) and its
+ * adjoint (accumulates) */
+void bp_im2col(const bp_geom *g, const float *x, float *col);
+void bp_im2col_ld(const bp_geom *g, const float *x, float *col, size_t ld);
+void bp_col2im(const bp_geom *g, const float *col, float *dx);
+/* pooling of one sample's a (oc, ch, cw) into out (oc, oh, ow), max
+ * recording each window's argmax; dh routed back into dz for channels
+ * a..b; and the pooling a forward fixed, applied to a tangent t */
+void bp_pool_fwd(const bp_geom *g, const float *a, float *out, int *arg);
+void bp_pool_bwd(const bp_geom *g, const float *dh, const int *arg, float *dz, size_t a, size_t b);
+void bp_pool_linear(const bp_geom *g, const float *t, const int *arg, float *out);
+
+/* The locally connected block kind (lc.c): as a convolution, but every
+ * output position has kernels of its own (003 Table 1's "locally connected"
+ * nets); one unit per (channel, position). */
+extern const bp_layer_kind bp_kind_lc;
+void bp_lc_setup(bp_layer *L, const bp_geom *g, bpfree_act act);
 
 /* Forward-mode tangents (a layer's tangent method, engine/tangent.c; 002 Algorithms 1-3, NOTES "FDFA (002)").
  * Alongside h_{l+1} = f(z_l), z_l = h_l W_l^T + b_l, a layer carries

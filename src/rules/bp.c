@@ -33,5 +33,5 @@ const bp_rule bp_rule_bp = {
     .train_batch = bp_train,
     .predict = bp_predict,
     .state_size = sizeof(bp_chain),
-    .caps = BP_CAP_VARIANCE,
+    .caps = BP_CAP_VARIANCE | BP_CAP_ANY_LAYER,
 };

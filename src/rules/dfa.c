@@ -78,5 +78,5 @@ const bp_rule bp_rule_dfa = {
     .train_batch = dfa_train,
     .predict = dfa_predict,
     .state_size = sizeof(dfa_state),
-    .caps = BP_CAP_FEEDBACK | BP_CAP_VARIANCE,
+    .caps = BP_CAP_FEEDBACK | BP_CAP_VARIANCE | BP_CAP_ANY_LAYER,
 };

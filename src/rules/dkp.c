@@ -103,5 +103,5 @@ const bp_rule bp_rule_dkp = {
     .train_batch = dkp_train,
     .predict = dkp_predict,
     .state_size = sizeof(dkp_state),
-    .caps = BP_CAP_FEEDBACK | BP_CAP_LEARNED_FEEDBACK,
+    .caps = BP_CAP_FEEDBACK | BP_CAP_LEARNED_FEEDBACK | BP_CAP_ANY_LAYER,
 };

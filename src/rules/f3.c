@@ -191,7 +191,7 @@ const bp_rule bp_rule_f3 = {
     .describe = f3_describe,
     .free = f3_free,
     .state_size = sizeof(f3_state),
-    .caps = BP_CAP_FEEDBACK,
+    .caps = BP_CAP_FEEDBACK | BP_CAP_ANY_LAYER | BP_CAP_LAYERWISE,
     .settings = f3_settings,
     .n_settings = (int)(sizeof f3_settings / sizeof *f3_settings),
 };

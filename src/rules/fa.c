@@ -63,5 +63,5 @@ const bp_rule bp_rule_fa = {
     .train_batch = fa_train,
     .predict = fa_predict,
     .state_size = sizeof(fa_state),
-    .caps = BP_CAP_FEEDBACK | BP_CAP_VARIANCE,
+    .caps = BP_CAP_FEEDBACK | BP_CAP_VARIANCE | BP_CAP_ANY_LAYER,
 };

@@ -128,6 +128,6 @@ const bp_rule bp_rule_fdfa = {
     .predict = fdfa_predict,
     .state_size = sizeof(fdfa_state),
     /* --diagnose variance: only with EMA feedback (fdfa_check) */
-    .caps = BP_CAP_FEEDBACK | BP_CAP_LEARNED_FEEDBACK | BP_CAP_VARIANCE,
+    .caps = BP_CAP_FEEDBACK | BP_CAP_LEARNED_FEEDBACK | BP_CAP_VARIANCE | BP_CAP_ANY_LAYER,
     .check = fdfa_check,
 };

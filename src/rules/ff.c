@@ -234,6 +234,8 @@ static void ff_defaults(bpfree_config *c) { c->batch = 100; }
         .n_presets = BP_FF_N_PRESETS,                                                      \
         .head_name = bp_ff_head_name,                                                      \
         .prediction = bp_ff_prediction,                                                    \
+        .layer_note = " (Hinton's FF and Mono-Forward's paper leave convolutions out; FF "     \
+                      "writes the label into the first inputs)",                              \
         __VA_ARGS__};
 
 FF_RULE(bp_rule_ff, "ff", "Forward-Forward",

@@ -95,5 +95,5 @@ const bp_rule bp_rule_fga = {
     .train_batch = fga_train,
     .predict = fga_predict,
     .state_size = sizeof(fga_state),
-    .caps = BP_CAP_VARIANCE,
+    .caps = BP_CAP_VARIANCE | BP_CAP_ANY_LAYER,
 };

@@ -95,5 +95,5 @@ const bp_rule bp_rule_fgw = {
     .train_batch = fgw_train,
     .predict = fgw_predict,
     .state_size = sizeof(fgw_state),
-    .caps = BP_CAP_VARIANCE,
+    .caps = BP_CAP_VARIANCE | BP_CAP_ANY_LAYER,
 };

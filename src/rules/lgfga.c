@@ -143,5 +143,5 @@ const bp_rule bp_rule_lgfga = {
     .predict = lgfga_predict,
     .n_heads = lgfga_n_heads,
     .state_size = sizeof(lgfga_state),
-    .caps = BP_CAP_VARIANCE,
+    .caps = BP_CAP_VARIANCE | BP_CAP_ANY_LAYER,
 };

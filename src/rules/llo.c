@@ -40,5 +40,5 @@ const bp_rule bp_rule_llo = {
     .pipe_layer = llo_pipe_layer,
     .predict = bp_onepass_rule_predict,
     .state_size = sizeof(llo_state),
-    .caps = BP_CAP_VARIANCE,
+    .caps = BP_CAP_VARIANCE | BP_CAP_ANY_LAYER | BP_CAP_LAYERWISE,
 };

@@ -64,8 +64,7 @@ static double mf_layer(bpfree_model *m, const bp_optim *opt, bp_work *w, int i, 
     bpfree_gemm(1, 0, C, n, B, 1.0f, w->dz, C, a, n, 0.0f, bp_tensor_grad(m, s->M[i]), n);
     /* eq. 7: dL/da (B, n) = dG M, then through f' into W_i, b_i */
     bpfree_gemm(0, 0, B, n, C, 1.0f, w->dz, C, M, n, 0.0f, w->d, n);
-    bp_act_backward(L->act, a, w->d, (size_t)B * n);
-    bp_layer_grad_step(m, i, in, w->d, B, opt);              /* line 8 */
+    bp_layer_backward_step_with(m, i, in, a, w->d, B, opt); /* through f', line 8 */
     bp_step_range(m, opt, m->tensors[s->M[i]].off, m->tensors[s->M[i]].n); /* line 9 */
     return li;
 }
@@ -157,7 +156,7 @@ const bp_rule bp_rule_mf = {
     .pipe_layer = mf_pipe_layer,
     .predict = mf_predict,
     .n_heads = mf_n_heads,
-    .caps = BP_CAP_GREEDY,
+    .caps = BP_CAP_GREEDY | BP_CAP_ANY_LAYER | BP_CAP_LAYERWISE,
     .settings = mf_settings,
     .n_settings = (int)(sizeof mf_settings / sizeof *mf_settings),
     .prediction = mf_prediction,

@@ -131,6 +131,8 @@ const bp_rule bp_rule_pepita = {
     .predict = pepita_predict,
     .state_size = sizeof(pepita_state),
     .caps = BP_CAP_VARIANCE,
+    .layer_note = " (PEPITA's hidden update is the difference of two passes' outputs with no "
+                  "activation derivative, eq. 5; through a pooled block it has no stated form)",
     .settings = pepita_settings,
     .n_settings = 1,
 };
