@@ -69,8 +69,9 @@ int cmd_rules(void) {
         printf("%-*s  %-*s  %-9s %-7s %-13s %-9s  %s\n", wn, r->name, wt, r->title,
                r->weight_transport, r->frozen_activities, r->locality, r->update_locking, r->paper);
     }
-    printf("\ncolumns: the survey's taxonomy (000, Table I and section IV): weight transport (W^T in\n"
-           "the signal), frozen activities (all activations held for the signal), locality of the\n"
+    printf("\ncolumns: the taxonomy of Huang, Ororbia and Aminifar 2025, \"Backpropagation-Free\n"
+           "Learning: On the Emergence of Forward-Only Algorithms\" (Table I and section IV):\n"
+           "weight transport (W^T in the signal), frozen activities (all activations held for the signal), locality of the\n"
            "signal, and update locking: backward = waits for the backward pass, forward = waits\n"
            "for the whole forward pass, none = a layer updates as soon as it has run.\n");
     return 0;

@@ -1,4 +1,4 @@
-/* fa.c — feedback alignment (Lillicrap et al. 2016; survey 000 §III-D).
+/* fa.c — feedback alignment (Lillicrap et al. 2016; survey Huang et al. 2025 §III-D).
  * The backward chain of BP with each W_l^T replaced by a fixed random B_l of
  * W_l's shape (O, I):  delta_h_{l-1} = delta_z_l B_l.  The output layer's
  * own gradient is exact; every layer waits for the backward pass. */
@@ -52,7 +52,7 @@ static void fa_predict(bpfree_model *m, const float *x, int B, float *scores, fl
 const bp_rule bp_rule_fa = {
     .info = {.name = "fa",
              .title = "Feedback Alignment",
-             .paper = "Lillicrap et al. 2016; survey 000 §III-D",
+             .paper = "Lillicrap et al. 2016; survey Huang et al. 2025 §III-D",
              .output_layer = 1,
              .weight_transport = "no",
              .frozen_activities = "yes",

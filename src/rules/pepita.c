@@ -1,5 +1,5 @@
 /* pepita.c — Present the Error to Perturb the Input To modulate Activity
- * (Dellaferrera & Kreiman 2022; survey 000 §III-H, eq. 5).
+ * (Dellaferrera & Kreiman 2022; survey Huang et al. 2025 §III-H, eq. 5).
  *
  * Two forward passes.  The standard pass gives h_l^s and the output error
  * e = y^s - y*.  The modulated pass runs on x^m = x + F e (F fixed random,
@@ -118,7 +118,7 @@ static const bp_setting pepita_settings[] = {
 const bp_rule bp_rule_pepita = {
     .info = {.name = "pepita",
              .title = "PEPITA (error-modulated forward)",
-             .paper = "Dellaferrera & Kreiman 2022; survey 000 §III-H eq. 5",
+             .paper = "Dellaferrera & Kreiman 2022; survey Huang et al. 2025 §III-H eq. 5",
              .output_layer = 1,
              .weight_transport = "no",
              .frozen_activities = "yes",
