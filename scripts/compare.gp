@@ -23,6 +23,8 @@ set grid
 set style fill transparent solid 0.18 noborder
 set autoscale xfixmin
 set autoscale xfixmax
+stats data using 1 nooutput
+if (STATS_max - STATS_min <= 20) { set xtics 1 }   # whole epochs
 
 set terminal svg size 900,520 dynamic font "sans,12" background rgb "white"
 set output out.".svg"

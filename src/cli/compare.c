@@ -257,7 +257,8 @@ static void path_of(const compare *c, const run *r, const char *ext, char *p, si
     snprintf(p, cap, "%s/runs/%s.%s", c->out, r->name, ext);
 }
 
-/* complete: same command, output with its final lines, and the log */
+/* complete: the same command, and its output and log (an .out exists only
+ * once its run exited with status 0: it is renamed from .out.tmp then) */
 static int complete(const compare *c, const run *r) {
     char p[PATH_MAX];
     path_of(c, r, "cmd", p, sizeof p);
@@ -267,7 +268,7 @@ static int complete(const compare *c, const run *r) {
     if (!same) return 0;
     path_of(c, r, "out", p, sizeof p);
     char *out = slurp(p);
-    const int fin = out && strstr(out, "\nfinal: ") && strstr(out, "\ntaxonomy");
+    const int fin = out && strstr(out, "final: ");
     free(out);
     path_of(c, r, "jsonl", p, sizeof p);
     return fin && access(p, R_OK) == 0;
@@ -654,78 +655,98 @@ static void plot(const compare *c, const char *name, const char *ylabel, const c
 
 /* ------------------------------------------------------------------ main */
 
+/* the runs: every rule x grid point x seed, seeds innermost */
+static void plan(compare *c) {
+    char dir[PATH_MAX];
+    snprintf(dir, sizeof dir, "%s/runs", c->out);
+    if ((mkdir(c->out, 0777) && errno != EEXIST) || (mkdir(dir, 0777) && errno != EEXIST))
+        die("compare: --out %s: %s", c->out, strerror(errno));
+    c->n_runs = c->n_rules * c->n_points * c->n_seeds;
+    c->runs = calloc((size_t)c->n_runs, sizeof *c->runs);
+    if (!c->runs) die("out of memory");
+    int k = 0;
+    for (int i = 0; i < c->n_rules; i++)
+        for (int p = 0; p < c->n_points; p++)
+            for (int s = 0; s < c->n_seeds; s++)
+                build_run(c, &c->runs[k++], c->rules[i], p, c->seeds[s]);
+}
+
+/* one group per (rule, grid point): the statistics of its seeds */
+static group *summarise(const compare *c, int *regression, int *any_align) {
+    const int n_groups = c->n_rules * c->n_points;
+    group *g = calloc((size_t)n_groups, sizeof *g);
+    if (!g) die("out of memory");
+    for (int i = 0; i < n_groups; i++) {
+        run *r = &c->runs[i * c->n_seeds];
+        g[i].rule = r->rule;
+        g[i].name = r->group;
+        g[i].first = i * c->n_seeds;
+        FIELD(g[i].final_test, r, c->n_seeds, final_test);
+        FIELD(g[i].best_test, r, c->n_seeds, best_test);
+        FIELD(g[i].final_val, r, c->n_seeds, final_val);
+        FIELD(g[i].spe, r, c->n_seeds, s_per_epoch);
+        FIELD(g[i].peak, r, c->n_seeds, peak_mib);
+        *regression |= r->regression;
+        *any_align |= r->n_align > 0;
+    }
+    return g;
+}
+
+/* --val selects, per rule, the grid point with the best mean final val */
+static void select_by_val(const compare *c, group *g, int regression) {
+    if (!c->has_grid || !c->runs[0].has_val) return;
+    for (int i = 0; i < c->n_rules; i++) {
+        int best = -1;
+        for (int p = 0; p < c->n_points; p++) {
+            const group *q = &g[i * c->n_points + p];
+            if (isnan(q->final_val.mean)) continue;
+            if (best < 0 || (regression ? q->final_val.mean < g[best].final_val.mean
+                                        : q->final_val.mean > g[best].final_val.mean))
+                best = i * c->n_points + p;
+        }
+        if (best < 0) continue;
+        g[best].selected = 1;
+        printf("compare: selected for %s by validation: %s\n", g[best].rule,
+               strchr(g[best].name, ',') + 1);
+    }
+}
+
+static void plots(const compare *c, const group *g, int n_groups, int regression,
+                  int any_align) {
+    write_curves(c, g, n_groups, "test", -1);
+    if (any_align) write_curves(c, g, n_groups, "alignment", 0);
+    if (!have_gnuplot()) {
+        fprintf(stderr, "compare: gnuplot is not installed (Debian: apt-get install gnuplot-nox, "
+                        "or sh scripts/setup.sh): tables written, no plots\n");
+        return;
+    }
+    plot(c, "test", regression ? "test loss" : "test accuracy (%)",
+         "test score per epoch (mean and ±1 std over seeds)");
+    if (any_align)
+        plot(c, "alignment", "angle to the BP gradient (degrees)",
+             "alignment per layer (mean and ±1 std over seeds)");
+}
+
 int cmd_compare(int argc, char **argv) {
-    compare c = {0};
+    static compare c; /* static: what it points to stays reachable until exit (LeakSanitizer) */
     c.argv0 = argv[0];
     parse(&c, argc, argv);
     const ssize_t n = readlink("/proc/self/exe", c.exe, sizeof c.exe - 1);
     if (n <= 0) die("compare: cannot find the bpfree binary (/proc/self/exe)");
     c.exe[n] = '\0';
-    char dir[PATH_MAX];
-    snprintf(dir, sizeof dir, "%s/runs", c.out);
-    if ((mkdir(c.out, 0777) && errno != EEXIST) || (mkdir(dir, 0777) && errno != EEXIST))
-        die("compare: --out %s: %s", c.out, strerror(errno));
-    c.n_runs = c.n_rules * c.n_points * c.n_seeds;
-    c.runs = calloc((size_t)c.n_runs, sizeof *c.runs);
-    if (!c.runs) die("out of memory");
-    int k = 0;
-    for (int i = 0; i < c.n_rules; i++)
-        for (int p = 0; p < c.n_points; p++)
-            for (int s = 0; s < c.n_seeds; s++) build_run(&c, &c.runs[k++], c.rules[i], p, c.seeds[s]);
+    plan(&c);
     const int failed = run_all(&c);
     if (failed) die("compare: %d of %d runs failed; rerun the same command to retry them", failed,
                     c.n_runs);
     for (int i = 0; i < c.n_runs; i++) read_run(&c, &c.runs[i]);
-    const int n_groups = c.n_rules * c.n_points;
-    group *g = calloc((size_t)n_groups, sizeof *g);
-    if (!g) die("out of memory");
     int regression = 0, any_align = 0;
-    for (int i = 0; i < n_groups; i++) {
-        run *r = &c.runs[i * c.n_seeds];
-        g[i].rule = r->rule;
-        g[i].name = r->group;
-        g[i].first = i * c.n_seeds;
-        FIELD(g[i].final_test, r, c.n_seeds, final_test);
-        FIELD(g[i].best_test, r, c.n_seeds, best_test);
-        FIELD(g[i].final_val, r, c.n_seeds, final_val);
-        FIELD(g[i].spe, r, c.n_seeds, s_per_epoch);
-        FIELD(g[i].peak, r, c.n_seeds, peak_mib);
-        regression |= r->regression;
-        any_align |= r->n_align > 0;
-    }
-    /* --val selects, per rule, the grid point with the best mean final val */
-    if (c.has_grid && c.runs[0].has_val)
-        for (int i = 0; i < c.n_rules; i++) {
-            int best = -1;
-            for (int p = 0; p < c.n_points; p++) {
-                const group *q = &g[i * c.n_points + p];
-                if (isnan(q->final_val.mean)) continue;
-                if (best < 0 || (regression ? q->final_val.mean < g[best].final_val.mean
-                                            : q->final_val.mean > g[best].final_val.mean))
-                    best = i * c.n_points + p;
-            }
-            if (best >= 0) {
-                g[best].selected = 1;
-                printf("compare: selected for %s by validation: %s\n", g[best].rule,
-                       strchr(g[best].name, ',') + 1);
-            }
-        }
+    group *g = summarise(&c, &regression, &any_align);
+    const int n_groups = c.n_rules * c.n_points;
+    select_by_val(&c, g, regression);
     write_tables(&c, g, n_groups, regression);
     printf("compare: tables %s/summary.md, summary.csv, runs.csv\n", c.out);
-    write_curves(&c, g, n_groups, "test", -1);
-    if (any_align) write_curves(&c, g, n_groups, "alignment", 0);
-    if (!have_gnuplot())
-        fprintf(stderr, "compare: gnuplot is not installed (Debian: apt-get install gnuplot-nox, "
-                        "or sh scripts/setup.sh): tables written, no plots\n");
-    else {
-        plot(&c, "test", regression ? "test loss" : "test accuracy (%)",
-             "test score per epoch (mean and ±1 std over seeds)");
-        if (any_align)
-            plot(&c, "alignment", "angle to the BP gradient (degrees)",
-                 "alignment per layer (mean and ±1 std over seeds)");
-    }
-    /* the summary on the screen */
-    char p[PATH_MAX];
+    plots(&c, g, n_groups, regression, any_align);
+    char p[PATH_MAX]; /* the summary on the screen */
     snprintf(p, sizeof p, "%s/summary.md", c.out);
     char *md = slurp(p);
     if (md) fputs(md, stdout);

@@ -359,6 +359,7 @@ void cli_usage(FILE *f) {
             "       bpfree predict MODEL [--data D] --out FILE.csv   class scores per test sample\n"
             "       bpfree export MODEL --npy DIR   every tensor as .npy, with index.json\n"
             "       bpfree presets [NAME]           list the presets, or print one as a config file\n"
+            "       bpfree man                      this help as a man page (troff)\n"
             "       bpfree help | --help | --version\n\n"
             "options of the run:\n",
             BPFREE_VERSION);
