@@ -356,6 +356,23 @@ static void test_compare_grid_and_errors(void **state) {
     assert_non_null(strstr(md, "(selected)"));
     assert_non_null(strstr(md, "not the test score"));
     free(md);
+    /* --diagnose alignment: the angle per layer, averaged over seeds, for the plot */
+    o = sh(&st, "%s compare --rules dfa --seeds 1,2 --out %s/align --data breast-cancer "
+                "--threads 1 --layers 8,8 --epochs 2 --diagnose alignment --diag-every 2",
+           bin, tmp);
+    assert_int_equal(st, 0);
+    free(o);
+    snprintf(path, sizeof path, "%s/align/alignment.titles", tmp);
+    char *titles = slurp(path);
+    assert_non_null(titles);
+    assert_int_equal(strncmp(titles, "dfa L1\ndfa L2\n", 14), 0);
+    free(titles);
+    snprintf(path, sizeof path, "%s/align/alignment.dat", tmp);
+    char *dat = slurp(path);
+    assert_non_null(dat);
+    const double ang = strtod(strstr(dat, "\n1 ") + 3, NULL); /* epoch 1, layer 1: mean angle */
+    assert_true(ang > 10 && ang < 170);
+    free(dat);
     /* what compare sets itself, and bad input */
     const char *bad[][2] = {{"--rules bp --seed 3", "--seed is set by compare"},
                             {"--rules bp --log x", "--log is set by compare"},
