@@ -339,9 +339,13 @@ bpfree_status bpfree_config_default(bpfree_config *cfg, const char *rule,
 
 /* Check a config for consistency (sizes > 0, known enums, lr > 0 ...). */
 bpfree_status bpfree_config_check(const bpfree_config *cfg, bpfree_error *err);
-/* sizeof(bpfree_config), for callers that hold a config as opaque bytes and
- * reach its fields only through bpfree_config_set/get (python/bpfree.py). */
-size_t bpfree_config_size(void);
+/* sizeof of a public struct by its name ("bpfree_config", "bpfree_dataset",
+ * "bpfree_data_options", "bpfree_epoch_stats", "bpfree_eval",
+ * "bpfree_tensor_info", "bpfree_error"), 0 for another name: for bindings
+ * that mirror the structs (python/bpfree.py checks its mirrors against it at
+ * import) or hold a config as opaque bytes reached only through
+ * bpfree_config_set/get. */
+size_t bpfree_sizeof(const char *type);
 
 /* ------------------------------------------------------------- settings
  *

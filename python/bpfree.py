@@ -31,7 +31,8 @@ class _Error(ctypes.Structure):
 
 
 class _Dataset(ctypes.Structure):
-    _fields_ = [("n", ctypes.c_int), ("dim", ctypes.c_int), ("classes", ctypes.c_int),
+    _fields_ = [("n", ctypes.c_int), ("dim", ctypes.c_int), ("channels", ctypes.c_int),
+                ("height", ctypes.c_int), ("width", ctypes.c_int), ("classes", ctypes.c_int),
                 ("outputs", ctypes.c_int), ("x", ctypes.POINTER(ctypes.c_float)),
                 ("labels", ctypes.POINTER(ctypes.c_int)), ("y", ctypes.POINTER(ctypes.c_float)),
                 ("index", ctypes.POINTER(ctypes.c_int)), ("name", ctypes.c_char * 64)]
@@ -94,9 +95,17 @@ def _sig(name, res, *args):
     return f
 
 
+_sizeof = _sig("bpfree_sizeof", ctypes.c_size_t, ctypes.c_char_p)
+for _name, _mirror in (("bpfree_error", _Error), ("bpfree_dataset", _Dataset),
+                       ("bpfree_data_options", _DataOptions), ("bpfree_epoch_stats", _EpochStats),
+                       ("bpfree_eval", _Eval), ("bpfree_tensor_info", _TensorInfo)):
+    if _sizeof(_name.encode()) != ctypes.sizeof(_mirror):
+        raise ImportError("bpfree.py's mirror of %s has %d bytes, the library's %d: update the "
+                          "_fields_ in python/bpfree.py to include/bpfree.h"
+                          % (_name, ctypes.sizeof(_mirror), _sizeof(_name.encode())))
+
 _E = ctypes.POINTER(_Error)
 _D = ctypes.POINTER(_Dataset)
-_config_size = _sig("bpfree_config_size", ctypes.c_size_t)
 _config_default = _sig("bpfree_config_default", ctypes.c_int, _P, ctypes.c_char_p, ctypes.c_int,
                        ctypes.c_int, _E)
 _config_set = _sig("bpfree_config_set", ctypes.c_int, _P, ctypes.c_char_p, ctypes.c_char_p, _E)
@@ -165,12 +174,15 @@ def _text(v):
 class _Data:
     """A bpfree_dataset over NumPy arrays that this object keeps alive."""
 
-    def __init__(self, x, labels=None, y=None, name="numpy"):
+    def __init__(self, x, labels=None, y=None, name="numpy", shape=(0, 0, 0)):
         self.x = np.ascontiguousarray(x, dtype=np.float32)
+        if self.x.ndim == 4:  # images (n, channels, height, width)
+            shape = self.x.shape[1:]
+            self.x = self.x.reshape(self.x.shape[0], -1)
         if self.x.ndim != 2:
-            raise ValueError("x must be (n, features)")
+            raise ValueError("x must be (n, features) or images (n, channels, height, width)")
         n, d = self.x.shape
-        self.ds = _Dataset(n=n, dim=d)
+        self.ds = _Dataset(n=n, dim=d, channels=shape[0], height=shape[1], width=shape[2])
         self.ds.x = self.x.ctypes.data_as(ctypes.POINTER(ctypes.c_float))
         self.index = np.arange(n, dtype=np.int32)
         self.ds.index = self.index.ctypes.data_as(ctypes.POINTER(ctypes.c_int))
@@ -198,11 +210,8 @@ def _to_numpy(ds):
     return x, labels, y
 
 
-def load_data(name, targets=None, classify=False):
-    """A data set as `--data` names it: mnist, fashion-mnist, diabetes,
-    breast-cancer, csv:FILE, or a directory of IDX files.  Returns
-    (x_train, t_train, x_test, t_test): x float32 (n, features), t the int32
-    labels, or float32 targets for regression."""
+def _load(name, targets=None, classify=False):
+    """load_data, and the images' shape (channels, height, width) or (0, 0, 0)."""
     opt = _DataOptions()
     _data_options_default(ctypes.byref(opt))
     if targets:
@@ -218,7 +227,17 @@ def load_data(name, targets=None, classify=False):
     finally:
         _data_free(ctypes.byref(tr))
         _data_free(ctypes.byref(te))
-    return xa, (ya if ya is not None else la), xb, (yb if yb is not None else lb)
+    shape = (tr.channels, tr.height, tr.width)
+    return xa, (ya if ya is not None else la), xb, (yb if yb is not None else lb), shape
+
+
+def load_data(name, targets=None, classify=False):
+    """A data set as `--data` names it: mnist, fashion-mnist, cifar10, diabetes,
+    breast-cancer, csv:FILE, or a directory of IDX files.  Returns
+    (x_train, t_train, x_test, t_test): x float32 (n, features) — images
+    flattened channel by channel, row by row — and t the int32 labels, or
+    float32 targets for regression."""
+    return _load(name, targets, classify)[:4]
 
 
 # ------------------------------------------------------------------ model
@@ -243,10 +262,13 @@ class Model:
             self._m = _P()
 
     # -- building
-    def _config(self, inputs, outputs, regression):
-        cfg = ctypes.create_string_buffer(_config_size())
+    def _config(self, inputs, outputs, regression, shape=(0, 0, 0)):
+        cfg = ctypes.create_string_buffer(_sizeof(b"bpfree_config"))
         err = _Error()
         _check(_config_default(cfg, self.rule.encode(), inputs, outputs, ctypes.byref(err)), err)
+        if shape[0]:  # the image shape first: --arch reads it
+            _check(_config_set_input(cfg, b"input-shape", ("%dx%dx%d" % tuple(shape)).encode(),
+                                     ctypes.byref(err)), err)
         kind0 = self._get(cfg, "optim")
         for k, v in self.settings.items():
             _check(_config_set(cfg, k.encode(), v.encode(), ctypes.byref(err)), err)
@@ -265,8 +287,8 @@ class Model:
             raise KeyError(name)
         return buf.value.decode()
 
-    def _build(self, inputs, outputs, regression, stats=None):
-        cfg = self._config(inputs, outputs, regression)
+    def _build(self, inputs, outputs, regression, stats=None, shape=(0, 0, 0)):
+        cfg = self._config(inputs, outputs, regression, shape)
         # standardisation statistics, saved with the model
         err = _Error()
         if stats is not None:
@@ -296,7 +318,8 @@ class Model:
 
     # -- training
     def fit(self, x, t, x_test=None, t_test=None, x_val=None, t_val=None, callback=None):
-        """Train for the config's epochs on arrays: x (n, features) float32,
+        """Train for the config's epochs on arrays: x (n, features) float32 (or
+        images (n, channels, height, width), which `arch` needs),
         t (n,) int class labels or (n, k) float regression targets.  After
         every epoch the test (and validation) set is evaluated, and
         callback(record) is called with the epoch's record (also appended
@@ -310,16 +333,17 @@ class Model:
 
     def fit_dataset(self, data="mnist", val=0, callback=None, targets=None, classify=False):
         """Train as `bpfree train --data DATA [--val N]` does, bit for bit."""
-        xa, ta, xb, tb = load_data(data, targets, classify)
+        xa, ta, xb, tb, shape = _load(data, targets, classify)
         regression = ta.dtype.kind == "f"
-        mk = (lambda a, b: _Data(a, y=b, name=data)) if regression else \
-            (lambda a, b: _Data(a, labels=b, name=data))
+        mk = (lambda a, b: _Data(a, y=b, name=data, shape=shape)) if regression else \
+            (lambda a, b: _Data(a, labels=b, name=data, shape=shape))
         train, test = mk(xa, ta), mk(xb, tb)
         classes = max(train.ds.classes, test.ds.classes)
         train.ds.classes = test.ds.classes = classes
         vald = None
         if val:
-            cfg = self._config(train.ds.dim, train.ds.outputs if regression else classes, regression)
+            cfg = self._config(train.ds.dim, train.ds.outputs if regression else classes,
+                               regression, shape)
             vds, err = _Dataset(), _Error()
             # the split shuffles train in place (the arrays are ours) and gives val
             _check(_data_split(ctypes.byref(train.ds), int(val), int(self._get(cfg, "seed")),
@@ -328,21 +352,22 @@ class Model:
                 vx, vl, vy = _to_numpy(vds)
             finally:
                 _data_free(ctypes.byref(vds))
-            vald = _Data(vx, labels=vl, y=vy, name=data)
+            vald = _Data(vx, labels=vl, y=vy, name=data, shape=shape)
             vald.ds.classes = classes
         return self._fit(train, test, vald, regression, callback)
 
     def _fit(self, train, test, val, regression, callback):
         outputs = train.ds.outputs if regression else max(train.ds.classes,
                                                            test.ds.classes if test else 0)
+        shape = (train.ds.channels, train.ds.height, train.ds.width)
         if not self._m:
-            cfg = self._config(train.ds.dim, outputs, regression)
+            cfg = self._config(train.ds.dim, outputs, regression, shape)
             stats = None
             if self._get(cfg, "norm") == "standardize":
                 mean, std = ctypes.c_float(), ctypes.c_float()
                 _data_stats(ctypes.byref(train.ds), ctypes.byref(mean), ctypes.byref(std))
                 stats = (mean.value, std.value)
-            self._build(train.ds.dim, outputs, regression, stats)
+            self._build(train.ds.dim, outputs, regression, stats, shape)
         if self._get(self._cfg, "norm") == "standardize":
             mean = float(self._get(self._cfg, "norm-mean"))
             std = float(self._get(self._cfg, "norm-std"))

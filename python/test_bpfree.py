@@ -99,6 +99,16 @@ class TestBpfree(unittest.TestCase):
         with self.assertRaises(bpfree.BpfreeError):
             bpfree.Model("bp").predict(self.xb)  # not built
 
+    def test_images_and_arch(self):
+        # (n, channels, height, width) arrays give the shape that --arch needs
+        rng = np.random.default_rng(0)
+        x = rng.random((64, 1, 8, 8), dtype=np.float32)
+        t = (x[:, 0, :4].sum(axis=(1, 2)) > x[:, 0, 4:].sum(axis=(1, 2))).astype(np.int32)
+        m = bpfree.Model("bp", arch="2c3-P2-8", epochs=2, batch=16, seed=1, threads=1)
+        m.fit(x, t)
+        self.assertEqual(m.weights()["W1"].shape, (2, 9))  # 2 kernels of 1x3x3
+        self.assertEqual(m.predict(x.reshape(64, -1)).shape, (64, 2))
+
     def test_rules(self):
         self.assertIn("mf", bpfree.rules())
         self.assertIn("fdfa", bpfree.rules())

@@ -119,7 +119,19 @@ bpfree_status bpfree_config_default(bpfree_config *c, const char *rule, int inpu
     return BPFREE_OK;
 }
 
-size_t bpfree_config_size(void) { return sizeof(bpfree_config); }
+size_t bpfree_sizeof(const char *type) {
+#define BP_SIZEOF(T) \
+    if (type && !strcmp(type, #T)) return sizeof(T);
+    BP_SIZEOF(bpfree_config)
+    BP_SIZEOF(bpfree_dataset)
+    BP_SIZEOF(bpfree_data_options)
+    BP_SIZEOF(bpfree_epoch_stats)
+    BP_SIZEOF(bpfree_eval)
+    BP_SIZEOF(bpfree_tensor_info)
+    BP_SIZEOF(bpfree_error)
+#undef BP_SIZEOF
+    return 0;
+}
 
 bpfree_status bpfree_config_check(const bpfree_config *c, bpfree_error *err) {
     const bp_rule *r = bp_rule_lookup(c->rule);
