@@ -37,7 +37,7 @@ typedef struct run {
     const char *rule;
     int point;              /* grid point */
     const char *seed;
-    char name[256], group[512];
+    char name[640], group[640];
     char *argv[MAX_ARGS];
     int argc;
     char cmd[8192];         /* the command, shell-quoted */
