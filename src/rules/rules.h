@@ -28,6 +28,8 @@ extern const bp_rule bp_rule_fga;
 extern const bp_rule bp_rule_lgfga;
 extern const bp_rule bp_rule_dkp;
 extern const bp_rule bp_rule_fdfa;
+extern const bp_rule bp_rule_usf;
+extern const bp_rule bp_rule_kp;
 
 /* Defaults of drtp, f3 and llo: the F³ paper's MNIST setup. */
 void bp_defaults_f3_paper(bpfree_config *c);
