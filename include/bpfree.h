@@ -31,6 +31,12 @@
 extern "C" {
 #endif
 
+/* What this header declares is the shared library's interface: exported
+ * although the library is built with -fvisibility=hidden (nothing else is). */
+#if defined(__GNUC__) && __GNUC__ >= 4
+#pragma GCC visibility push(default)
+#endif
+
 #define BPFREE_VERSION "0.1.0"
 #define BPFREE_MAX_LAYERS 32 /* hidden layers + output layer */
 
@@ -348,6 +354,13 @@ bpfree_status bpfree_config_default(bpfree_config *cfg, const char *rule,
 
 /* Check a config for consistency (sizes > 0, known enums, lr > 0 ...). */
 bpfree_status bpfree_config_check(const bpfree_config *cfg, bpfree_error *err);
+/* sizeof of a public struct by its name ("bpfree_config", "bpfree_dataset",
+ * "bpfree_data_options", "bpfree_epoch_stats", "bpfree_eval",
+ * "bpfree_tensor_info", "bpfree_error"), 0 for another name: for bindings
+ * that mirror the structs (python/bpfree.py checks its mirrors against it at
+ * import) or hold a config as opaque bytes reached only through
+ * bpfree_config_set/get. */
+size_t bpfree_sizeof(const char *type);
 
 /* ------------------------------------------------------------- settings
  *
@@ -390,6 +403,12 @@ bpfree_status bpfree_config_set(bpfree_config *cfg, const char *name, const char
  * exactly (floats with 9 significant digits).  Returns the length, or -1 for
  * an unknown name or a value that does not fit in cap bytes. */
 int bpfree_config_get(const bpfree_config *cfg, const char *name, char *buf, size_t cap);
+/* Set one of the settings the data decides (bpfree_setting_internal:
+ * "inputs", "outputs", "norm-mean", "norm-std"), which bpfree_config_set
+ * refuses because they are no options: for callers that hold the config as
+ * opaque bytes (python/bpfree.py).  C code may set the fields directly. */
+bpfree_status bpfree_config_set_input(bpfree_config *cfg, const char *name, const char *value,
+                                      bpfree_error *err);
 
 /* A paper's whole setup under one name (`--preset hinton`): settings
  * applied in order where the preset is named. */
@@ -691,6 +710,22 @@ bpfree_status bpfree_evaluate(bpfree_model *m, const bpfree_dataset *ds,
 bpfree_status bpfree_predict(bpfree_model *m, const float *x, int n,
                              float *scores, bpfree_error *err);
 
+/* The model's tensors — weights "W1" (units x inputs), biases "b1", and the
+ * rule's own: feedback "B1" (C x n_1), local heads "M1", PEPITA's "F", ... —
+ * in the order of the parameter and state blocks.  bpfree_model_tensor
+ * returns tensor i's floats (the model's own: writing them changes the
+ * model) and fills *info if not NULL; NULL if i is out of range. */
+typedef struct bpfree_tensor_info {
+    const char *name;
+    size_t n;           /* floats */
+    int ndim;           /* 2: a rows x cols row-major matrix; 1: a vector of n */
+    int rows, cols;     /* ndim 1: rows = n, cols = 1 */
+    int trainable;      /* 1: a parameter the optimizer steps; 0: fixed rule state */
+} bpfree_tensor_info;
+
+int bpfree_model_tensor_count(const bpfree_model *m);
+float *bpfree_model_tensor(bpfree_model *m, int i, bpfree_tensor_info *info);
+
 /* Save the model — config (architecture, rule, hyperparameters), epochs done,
  * parameters and fixed rule state — to `path`.  Written to `path`.tmp.XXXXXX
  * and renamed, so a failure never leaves a half-written file.  Format: see
@@ -761,6 +796,10 @@ typedef struct bpfree_profile_shape {
 /* Copies up to `max` recorded shapes, most time first, into `out` (may be
  * NULL when max is 0); returns how many are recorded (at most 128). */
 int bpfree_profile_shapes(bpfree_profile_shape *out, int max);
+
+#if defined(__GNUC__) && __GNUC__ >= 4
+#pragma GCC visibility pop
+#endif
 
 #ifdef __cplusplus
 }

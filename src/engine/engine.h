@@ -23,6 +23,7 @@ typedef struct bp_tensor {
     char name[32];
     size_t off, n;
     int trainable;
+    int rows;              /* its shape is rows x n/rows (row-major), or (n) if 0 */
 } bp_tensor;
 
 #define BP_MAX_TENSORS (4 * BPFREE_MAX_LAYERS + 8)
@@ -102,6 +103,8 @@ void bp_scratch_alias(bpfree_model *m, float **slot, float **of);
  * the blocks exist.  Returns its index or -1 if full. */
 int bp_model_reserve(bpfree_model *m, const char *name, size_t n, int trainable);
 float *bp_tensor_ptr(const bpfree_model *m, int t);
+/* Say that tensor t (if >= 0) is a matrix of `rows` rows (for export). */
+void bp_tensor_shape(bpfree_model *m, int t, int rows);
 float *bp_tensor_grad(const bpfree_model *m, int t);
 /* Step tensor t's parameters with its gradient. */
 void bp_tensor_step(bpfree_model *m, int t);

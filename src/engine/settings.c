@@ -267,7 +267,8 @@ static const bp_setting GENERIC[] = {
           "work over its threads, BLAS on one) or blas (the BLAS's threads for products)",
           "split", threading, 0, 0, threading_name, threading_parse),
     BP_ROW_TEXT("diagnose", NULL, "WHAT",
-         "alignment (angle of each layer's update to BP's gradient, 002 Fig. 8), variance (of a "
+         "alignment (angle of each layer's update to BP's gradient, Bacho & Chu 2024 Fig. 8), "
+         "variance (of a "
          "stochastic rule's estimate over redraws, Figs. 5-6), or both: alignment,variance",
          "none", diagnose, 0, diagnose_parse, diagnose_format),
     BP_ROW_NUM("diag-every", NULL, "N", "diagnostics: measure every N-th batch", "10", BP_SET_INT,

@@ -91,7 +91,7 @@ static void dkp_predict(bpfree_model *m, const float *x, int B, float *scores, f
 const bp_rule bp_rule_dkp = {
     .info = {.name = "dkp",
              .title = "Direct Kolen-Pollack",
-             .paper = "Webster, Choi, Ahn 2021; FDFA paper 002 §2.4, §5, Appendix A",
+             .paper = "Webster, Choi, Ahn 2021; Bacho & Chu 2024 §2.4, §5, Appendix A",
              .output_layer = 1,
              .weight_transport = "no",
              .frozen_activities = "yes", /* as DFA */

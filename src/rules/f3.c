@@ -214,7 +214,7 @@ static const bp_setting f3_settings[] = {
 const bp_rule bp_rule_f3 = {
     .info = {.name = "f3",
              .title = "Feed-Forward with delayed Feedback",
-             .paper = "Flügel et al. (paper 001), Algorithm 1, eq. 1",
+             .paper = "Flügel et al. 2024, Algorithm 1, eq. 1",
              .output_layer = 1,
              .weight_transport = "no",
              .frozen_activities = "no",

@@ -86,12 +86,13 @@ const bp_setting bp_ff_settings[BP_FF_N_SETTINGS] = {
                0),
     BP_ROW_NUM("ff-head-lr", "ff_head_lr", "F", "Adam lr of the one-pass softmax head", "0.001",
                BP_SET_FLOAT, ff_head_lr, 0, BIG, BP_SET_LO_OPEN, 0),
-    BP_ROW_NUM("cff-gamma", "cff_gamma", "F", "initial (cff-fixed: constant) gamma_l of 004 eq. 5",
+    BP_ROW_NUM("cff-gamma", "cff_gamma", "F",
+               "initial (cff-fixed: constant) gamma_l of Beigzad 2025 eq. 5",
                "1", BP_SET_FLOAT, cff_gamma, -BIG, BIG, 0, BP_CAP_COLLAB),
     BP_ROW_NUM("cff-alpha", "cff_alpha", "F", "alpha_lk, the weight of every other layer's goodness",
                "1", BP_SET_FLOAT, cff_alpha, -BIG, BIG, 0, BP_CAP_COLLAB),
     BP_ROW_NUM("cff-gamma-lr", "cff_gamma_lr", "F",
-               "gamma's learning rate eta_gamma (004 eq. 7)", "0.01", BP_SET_FLOAT, cff_gamma_lr,
+               "gamma's learning rate eta_gamma (Beigzad 2025 eq. 7)", "0.01", BP_SET_FLOAT, cff_gamma_lr,
                0, BIG, 0, BP_CAP_COLLAB | BP_CAP_LEARNED_GAMMA),
 };
 
@@ -118,7 +119,8 @@ const bpfree_preset bp_ff_presets[BP_FF_N_PRESETS] = {
      "Loewe's PyTorch port; 60 epochs as Hinton's paper)",
      "ff", hinton_kv},
     {"cff-paper",
-     "004 sec. IV-C (the PyTorch FF it builds on): 784-500-500 ReLU, L2 norm, mean goodness, "
+     "Beigzad 2025 sec. IV-C (the PyTorch FF it builds on): 784-500-500 ReLU, L2 norm, mean "
+     "goodness, "
      "theta = 2, random wrong labels, label value = the image's max, standardised pixels, Adam "
      "0.03, layer by layer 1000 epochs each, one full batch of 50,000 (10,000 held out); use "
      "--greedy N for a smaller budget",

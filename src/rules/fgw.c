@@ -84,7 +84,7 @@ static void fgw_predict(bpfree_model *m, const float *x, int B, float *scores, f
 const bp_rule bp_rule_fgw = {
     .info = {.name = "fg-w",
              .title = "Forward Gradient (weights)",
-             .paper = "Baydin et al. 2022; FDFA paper 002 §2.2 eqs. 2-3, Appendix C Algorithm 2",
+             .paper = "Baydin et al. 2022; Bacho & Chu 2024 §2.2 eqs. 2-3, Appendix C Algorithm 2",
              .output_layer = 1,
              .weight_transport = "no",
              .frozen_activities = "yes", /* each layer keeps h and V until dL is known */

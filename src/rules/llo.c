@@ -28,7 +28,7 @@ static void llo_pipe_layer(bpfree_model *m, const bp_optim *o, bp_work *w, int i
 const bp_rule bp_rule_llo = {
     .info = {.name = "llo",
              .title = "Last Layer Only",
-             .paper = "baseline of F3 paper 001 §4",
+             .paper = "baseline of Flügel et al. 2024 §4",
              .output_layer = 1,
              .weight_transport = "no",
              .frozen_activities = "no",
