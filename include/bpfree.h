@@ -315,6 +315,8 @@ typedef struct bpfree_config {
      * optimizer (fb_optim) and an L2 decay on B added to its gradient (fb_wd).  The
      * forward optim.weight_decay never touches B. */
     float fb_lr;
+    int fb_follow;                   /* 1: alpha follows the forward lr schedule;
+                                        0: constant (the authors' code) */
     bpfree_fb_optim fb_optim;
     float fb_wd;
     /* Input preprocessing the model was trained with (saved with it, so

@@ -29,6 +29,10 @@ static const char *scaling_name(int v) {
 static int scaling_parse(const char *s) {
     return !strcmp(s, "mean") ? BPFREE_SIGNAL_MEAN : !strcmp(s, "authors") ? BPFREE_SIGNAL_AUTHORS : -1;
 }
+static const char *fb_sched_name(int v) { return v == 0 ? "constant" : v == 1 ? "follow" : "?"; }
+static int fb_sched_parse(const char *s) {
+    return !strcmp(s, "constant") ? 0 : !strcmp(s, "follow") ? 1 : -1;
+}
 static const char *fb_optim_name(int v) {
     static const char *const n[] = {[BPFREE_FB_ADAM] = "adam", [BPFREE_FB_SGD] = "sgd",
                                     [BPFREE_FB_EMA] = "ema"};
@@ -242,6 +246,10 @@ static const bp_setting GENERIC[] = {
           feedback_init, 0, BP_CAP_FEEDBACK, init_n, bpfree_init_parse),
     BP_ROW_NUM("fb-lr", "fb_lr", "F", "learned feedback: its learning rate alpha (follows the lr schedule)",
         "0.0001", BP_SET_FLOAT, fb_lr, 0, BIG, 0, BP_CAP_LEARNED_FEEDBACK),
+    BP_ROW_NAME("fb-schedule", "fb_follow",
+                "learned feedback: its rate alpha stays constant (the FDFA/DKP authors' code) or "
+                "follows the lr schedule",
+                "constant", fb_follow, 0, BP_CAP_LEARNED_FEEDBACK, fb_sched_name, fb_sched_parse),
     BP_ROW_NAME("fb-optim", "fb_optim", "learned feedback: its optimizer: adam, sgd, ema (fdfa: eq. 8)",
           "adam", fb_optim, 0, BP_CAP_LEARNED_FEEDBACK, fb_optim_name, fb_optim_parse),
     BP_ROW_NUM("fb-wd", "fb_wd", "F", "learned feedback: L2 decay on the feedback matrices", "0",
