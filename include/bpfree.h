@@ -108,6 +108,7 @@ typedef enum bpfree_init {
     BPFREE_INIT_BINOMIAL,            /* each entry uniform in {0, 1} */
     BPFREE_INIT_PM_IDENTITY,         /* identity repeated along the larger
                                         dimension with alternating signs */
+    BPFREE_INIT_LECUN_NORMAL,        /* N(0, 1/fan_in): Hinton's FF code */
     BPFREE_INIT_COUNT
 } bpfree_init;
 

@@ -103,7 +103,7 @@ static const char *const hinton_kv[] = {
     "ff-theta", "width", "ff-label", "1", "ff-negatives", "hard", "ff-peer", "0.03",
     "ff-skip-first", "1", "ff-predict", "goodness", "optim", "sgd", "lr", "0.001",
     "momentum", "0.9", "wd", "0.0003", "sched", "cooldown", "cooldown", "0.5", "lr-min", "0",
-    "batch", "100", "epochs", "60", "greedy", "0", "norm", "scale", NULL};
+    "batch", "100", "epochs", "60", "greedy", "0", "norm", "scale", "init", "lecun-normal", NULL};
 
 static const char *const cff_paper_kv[] = {
     "layers", "500,500", "act", "relu", "ff-norm", "l2", "ff-goodness", "mean", "ff-theta", "2",
@@ -115,8 +115,9 @@ const bpfree_preset bp_ff_presets[BP_FF_N_PRESETS] = {
     {"hinton",
      "Hinton's FF on MNIST: 784-1000-1000-1000 ReLU, RMS norm, sum goodness, theta = width, "
      "hard negatives, peer normalisation 0.03, SGD momentum 0.9 + weight decay, lr cooled "
-     "linearly to 0 over the second half, prediction without layer 1 (hyperparameters of "
-     "Loewe's PyTorch port; 60 epochs as Hinton's paper)",
+     "linearly to 0 over the second half, prediction (goodness and one-pass head) without "
+     "layer 1, weights N(0, 1/fan-in) as his code (hyperparameters of Loewe's PyTorch port; "
+     "60 epochs as Hinton's paper)",
      "ff", hinton_kv},
     {"cff-paper",
      "Beigzad 2025 sec. IV-C (the PyTorch FF it builds on): 784-500-500 ReLU, L2 norm, mean "
