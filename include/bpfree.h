@@ -32,6 +32,12 @@
 extern "C" {
 #endif
 
+/* What this header declares is the shared library's interface: exported
+ * although the library is built with -fvisibility=hidden (nothing else is). */
+#if defined(__GNUC__) && __GNUC__ >= 4
+#pragma GCC visibility push(default)
+#endif
+
 #define BPFREE_VERSION "0.1.0"
 #define BPFREE_MAX_LAYERS 32 /* hidden layers + output layer */
 
@@ -104,6 +110,7 @@ typedef enum bpfree_init {
     BPFREE_INIT_BINOMIAL,            /* each entry uniform in {0, 1} */
     BPFREE_INIT_PM_IDENTITY,         /* identity repeated along the larger
                                         dimension with alternating signs */
+    BPFREE_INIT_LECUN_NORMAL,        /* N(0, 1/fan_in): Hinton's FF code */
     BPFREE_INIT_COUNT
 } bpfree_init;
 
@@ -297,13 +304,22 @@ typedef struct bpfree_config {
     int f3_loss;                     /* 0: e = y* - y (F³-Error); 1: e = -dL/dy (F³-Loss) */
     int f3_onehot;                   /* keep only the target class's entry */
     int f3_softmax;                  /* softmax on the output before the error */
+    /* drtp, f3, llo: how the hidden signal and the output gradient scale
+     * with the batch (BPFREE_SIGNAL_*); Adam barely cares, SGD does */
+    int signal_scaling;
     /* PEPITA (000 §III-H): F = pepita_f * U(±sqrt(6/D)), (D, C) */
     float pepita_f;
+    /* uSF: B_l = usf_scale sign(W_l), 0 = mean |W_l|; KP: the decay lambda
+     * that W and B both get, so that B - W shrinks by (1 - lr lambda) a step */
+    float usf_scale;
+    float kp_decay;
     /* Learned feedback (fdfa, dkp; 002 eqs. 8-10, Appendix A): B_l's own
      * learning rate alpha (scaled by the same schedule as optim.lr), its own
      * optimizer (fb_optim) and an L2 decay on B added to its gradient (fb_wd).  The
      * forward optim.weight_decay never touches B. */
     float fb_lr;
+    int fb_follow;                   /* 1: alpha follows the forward lr schedule;
+                                        0: constant (the authors' code) */
     bpfree_fb_optim fb_optim;
     float fb_wd;
     /* Input preprocessing the model was trained with (saved with it, so
@@ -323,6 +339,14 @@ typedef struct bpfree_config {
     int diag_draws;
 } bpfree_config;
 
+/* signal_scaling: MEAN averages the hidden signal E B_l over the batch, as
+ * the output's dL/dz = (p - y)/B; AUTHORS is the F³ authors' code: the
+ * hidden signal summed over the batch, and BCE/MSE averaged over batch and
+ * classes, so the output's gradient is (p - y)/(B C) — under SGD a hidden
+ * step B C times larger relative to the output's. */
+#define BPFREE_SIGNAL_MEAN 0
+#define BPFREE_SIGNAL_AUTHORS 1
+
 #define BPFREE_DIAG_ALIGNMENT 1
 #define BPFREE_DIAG_VARIANCE 2
 
@@ -335,6 +359,13 @@ bpfree_status bpfree_config_default(bpfree_config *cfg, const char *rule,
 
 /* Check a config for consistency (sizes > 0, known enums, lr > 0 ...). */
 bpfree_status bpfree_config_check(const bpfree_config *cfg, bpfree_error *err);
+/* sizeof of a public struct by its name ("bpfree_config", "bpfree_dataset",
+ * "bpfree_data_options", "bpfree_epoch_stats", "bpfree_eval",
+ * "bpfree_tensor_info", "bpfree_error"), 0 for another name: for bindings
+ * that mirror the structs (python/bpfree.py checks its mirrors against it at
+ * import) or hold a config as opaque bytes reached only through
+ * bpfree_config_set/get. */
+size_t bpfree_sizeof(const char *type);
 
 /* ------------------------------------------------------------- settings
  *
@@ -377,6 +408,12 @@ bpfree_status bpfree_config_set(bpfree_config *cfg, const char *name, const char
  * exactly (floats with 9 significant digits).  Returns the length, or -1 for
  * an unknown name or a value that does not fit in cap bytes. */
 int bpfree_config_get(const bpfree_config *cfg, const char *name, char *buf, size_t cap);
+/* Set one of the settings the data decides (bpfree_setting_internal:
+ * "inputs", "outputs", "norm-mean", "norm-std"), which bpfree_config_set
+ * refuses because they are no options: for callers that hold the config as
+ * opaque bytes (python/bpfree.py).  C code may set the fields directly. */
+bpfree_status bpfree_config_set_input(bpfree_config *cfg, const char *name, const char *value,
+                                      bpfree_error *err);
 
 /* A paper's whole setup under one name (`--preset hinton`): settings
  * applied in order where the preset is named. */
@@ -758,6 +795,22 @@ bpfree_status bpfree_checkpoint_save(const bpfree_model *m, const char *path, co
 bpfree_status bpfree_checkpoint_load(const char *path, bpfree_model **out, char **note,
                                      bpfree_error *err);
 
+/* The model's tensors — weights "W1" (units x inputs), biases "b1", and the
+ * rule's own: feedback "B1" (C x n_1), local heads "M1", PEPITA's "F", ... —
+ * in the order of the parameter and state blocks.  bpfree_model_tensor
+ * returns tensor i's floats (the model's own: writing them changes the
+ * model) and fills *info if not NULL; NULL if i is out of range. */
+typedef struct bpfree_tensor_info {
+    const char *name;
+    size_t n;           /* floats */
+    int ndim;           /* 2: a rows x cols row-major matrix; 1: a vector of n */
+    int rows, cols;     /* ndim 1: rows = n, cols = 1 */
+    int trainable;      /* 1: a parameter the optimizer steps; 0: fixed rule state */
+} bpfree_tensor_info;
+
+int bpfree_model_tensor_count(const bpfree_model *m);
+float *bpfree_model_tensor(bpfree_model *m, int i, bpfree_tensor_info *info);
+
 /* Save the model — config (architecture, rule, hyperparameters), epochs done,
  * the data record (bpfree_model_set_data), parameters and fixed rule state —
  * to `path` (format version 2).  Written to `path`.tmp.PID-XXXXXX, fsync'd
@@ -839,6 +892,10 @@ typedef struct bpfree_profile_shape {
 /* Copies up to `max` recorded shapes, most time first, into `out` (may be
  * NULL when max is 0); returns how many are recorded (at most 128). */
 int bpfree_profile_shapes(bpfree_profile_shape *out, int max);
+
+#if defined(__GNUC__) && __GNUC__ >= 4
+#pragma GCC visibility pop
+#endif
 
 #ifdef __cplusplus
 }

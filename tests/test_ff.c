@@ -555,7 +555,7 @@ static void ref_scores(bpfree_model *m, const float *x, int n, int skip, float *
                 }
             }
             bp_ff_normalize(c->ff_norm, h[l % 2], n, O);
-            if (k == C) /* one-pass logits += n_l F_l^T */
+            if (k == C && l >= skip) /* one-pass logits += n_l F_l^T (Hinton: not layer 1) */
                 for (int i = 0; i < n; i++)
                     for (int q = 0; q < C; q++) {
                         double s = 0.0;

@@ -177,14 +177,17 @@ static void header_line(const cli_run *r, const run_data *d, const bpfree_model 
     free(line);
 }
 
-/* one JSON event line: {"type": "stop", "epoch": E, "batch": k, "reason": "..."} */
+/* one JSON event line: {"type": "stop", "in_epoch": E, "after_batch": k, "message": "..."}
+ * (no "epoch" key: readers that take every line with one as an epoch's,
+ * as `bpfree compare` does, skip it) */
 static void log_event(logfile *lg, const char *type, int epoch, long batch, const char *why) {
     if (!lg->path) return;
     char *line = NULL;
     size_t n = 0;
     FILE *f = open_memstream(&line, &n);
     if (!f) die("out of memory");
-    fprintf(f, "{\"type\": \"%s\", \"epoch\": %d, \"batch\": %ld, \"message\": ", type, epoch, batch);
+    fprintf(f, "{\"type\": \"%s\", \"in_epoch\": %d, \"after_batch\": %ld, \"message\": ", type,
+            epoch, batch);
     json_str(f, why);
     fputs("}\n", f);
     if (fclose(f) != 0) die("out of memory");
@@ -503,6 +506,15 @@ int cmd_train(int argc, char **argv) {
             die("--checkpoint-every / --checkpoint-minutes need --checkpoint FILE");
         cli_config(&r, NULL, 10, &cfg); /* a bad rule or option fails before the data loads */
         prepare_data(&r, &d, &cfg, &info);
+        if (r.print_config) { /* the config as the data made it (a regression's loss) */
+            cli_print_config(stdout, &r, &cfg);
+            free(info.col_mean);
+            free(info.tcol_mean);
+            bpfree_data_free(&d.train);
+            bpfree_data_free(&d.val);
+            bpfree_data_free(&d.test);
+            return 0;
+        }
         if (bpfree_model_new(&cfg, &m, &e)) die_err(&e);
         if (bpfree_model_set_data(m, &info, &e)) die_err(&e);
         free(info.col_mean);

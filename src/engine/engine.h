@@ -24,6 +24,7 @@ typedef struct bp_tensor {
     char name[32];
     size_t off, n;
     int trainable;
+    int rows;              /* its shape is rows x n/rows (row-major), or (n) if 0 */
 } bp_tensor;
 
 #define BP_MAX_TENSORS (4 * BPFREE_MAX_LAYERS + 8)
@@ -153,6 +154,8 @@ int bp_run_sections(bpfree_model *m, bp_section *s, int cap);
  * the blocks exist.  Returns its index or -1 if full. */
 int bp_model_reserve(bpfree_model *m, const char *name, size_t n, int trainable);
 float *bp_tensor_ptr(const bpfree_model *m, int t);
+/* Say that tensor t (if >= 0) is a matrix of `rows` rows (for export). */
+void bp_tensor_shape(bpfree_model *m, int t, int rows);
 float *bp_tensor_grad(const bpfree_model *m, int t);
 /* Step tensor t's parameters with its gradient. */
 void bp_tensor_step(bpfree_model *m, int t);
@@ -209,6 +212,7 @@ typedef enum bp_set_kind {
                                       so it trains convolutions too */
 #define BP_CAP_LAYERWISE 128u      /* a layer is done with a batch before the next
                                       layer runs: layers may share one workspace */
+#define BP_CAP_ONEPASS 256u        /* the one-pass layers (onepass.c): signal_scaling */
 
 /* One setting: a field of bpfree_config (at `off`) with everything that
  * defaults, checks, parses, prints, saves and documents it. */

@@ -19,23 +19,14 @@
  * Workspace (rows R): with pooling, the pre-pool activations a (R, zcols)
  * and the gradient dz there (R, zcols), and for max pooling the argmax of
  * each pooled output (R, out) ints; always one sample's col. */
-#include "nn/nn.h"
+#include "nn/block.h"
 
 #include <math.h>
 #include <string.h>
 
-static size_t npos(const bp_geom *g) { return (size_t)g->ch * g->cw; }
-static size_t ntaps(const bp_geom *g) { return (size_t)g->ic * g->k * g->k; }
 
 
-/* the workspace's parts */
-static float *ws_a(const bp_layer *L) { return L->ws; }
-static float *ws_dz(const bp_layer *L, int rows) {
-    return L->ws + (size_t)rows * L->zcols;
-}
-static float *ws_col(const bp_layer *L) {
-    return L->g.pool ? L->ws + 2 * (size_t)L->ws_rows * L->zcols : L->ws;
-}
+static float *ws_col(const bp_layer *L) { return bp_block_ws_tail(L); }
 
 /* The products run on chunks of S samples at once — col (taps, S positions)
  * and its result (oc, S positions) — so that each is one GEMM big enough to
@@ -44,7 +35,7 @@ static float *ws_col(const bp_layer *L) {
 #define CHUNK_FLOATS ((size_t)1 << 20)
 
 static int chunk_samples(const bp_layer *L) {
-    const size_t per = ntaps(&L->g) * npos(&L->g), zper = (size_t)L->zcols;
+    const size_t per = bp_ntaps(&L->g) * bp_npos(&L->g), zper = (size_t)L->zcols;
     size_t s = CHUNK_FLOATS / (per > zper ? per : zper);
     if (s < 1) s = 1;
     return s > (size_t)L->ws_rows ? L->ws_rows : (int)s;
@@ -52,12 +43,12 @@ static int chunk_samples(const bp_layer *L) {
 
 /* the chunk's result buffer (oc, S positions), after col */
 static float *ws_res(const bp_layer *L) {
-    return ws_col(L) + ntaps(&L->g) * npos(&L->g) * (size_t)chunk_samples(L);
+    return ws_col(L) + bp_ntaps(&L->g) * bp_npos(&L->g) * (size_t)chunk_samples(L);
 }
 
 /* col (taps, S np) for samples x[0..S): sample j's positions at column j np */
 static void im2col_chunk(const bp_layer *L, const float *x, int S, float *col) {
-    const size_t np = npos(&L->g), ld = np * (size_t)S;
+    const size_t np = bp_npos(&L->g), ld = np * (size_t)S;
     for (int j = 0; j < S; j++) bp_im2col_ld(&L->g, x + (size_t)j * L->in, col + (size_t)j * np, ld);
 }
 
@@ -95,12 +86,12 @@ void bp_im2col_ld(const bp_geom *g, const float *x, float *col, size_t ld) {
             }
 }
 
-void bp_im2col(const bp_geom *g, const float *x, float *col) { bp_im2col_ld(g, x, col, npos(g)); }
+void bp_im2col(const bp_geom *g, const float *x, float *col) { bp_im2col_ld(g, x, col, bp_npos(g)); }
 
 /* dx (ic, ih, iw) += the taps of col (taps, positions) where they came from */
 void bp_col2im(const bp_geom *g, const float *col, float *dx) {
     const int K = g->k, S = g->stride, P = g->pad;
-    const size_t np = npos(g);
+    const size_t np = bp_npos(g);
     for (int ci = 0; ci < g->ic; ci++)
         for (int ki = 0; ki < K; ki++)
             for (int kj = 0; kj < K; kj++) {
@@ -118,101 +109,19 @@ void bp_col2im(const bp_geom *g, const float *col, float *dx) {
             }
 }
 
-/* z (oc, positions) = W col + b of one sample, W given */
-static void conv_one(const bp_layer *L, const float *W, const float *bias, const float *x,
-                     float *col, float *z, float beta) {
-    const bp_geom *g = &L->g;
-    const size_t np = npos(g), T = ntaps(g);
-    bp_im2col(g, x, col);
-    if (bias)
-        for (int c = 0; c < g->oc; c++)
-            for (size_t p = 0; p < np; p++) z[c * np + p] = bias[c] + (beta ? z[c * np + p] : 0.0f);
-    bpfree_gemm(0, 0, g->oc, (int)np, (int)T, 1.0f, W, (int)T, col, (int)np,
-                bias || beta ? 1.0f : 0.0f, z, (int)np);
-}
-
-/* pooled (oc, oh, ow) of a (oc, ch, cw); max records each window's argmax
- * (an index into a's channel) */
-void bp_pool_fwd(const bp_geom *g, const float *a, float *out, int *arg) {
-    const int Q = g->q;
-    const float inv = 1.0f / (float)(Q * Q);
-    for (int c = 0; c < g->oc; c++) {
-        const float *ac = a + (size_t)c * g->ch * g->cw;
-        for (int oy = 0; oy < g->oh; oy++)
-            for (int ox = 0; ox < g->ow; ox++) {
-                const size_t o = ((size_t)c * g->oh + oy) * g->ow + ox;
-                const int k0 = oy * Q * g->cw + ox * Q;
-                if (g->pool == BP_POOL_AVG) {
-                    float sum = 0.0f;
-                    for (int i = 0; i < Q; i++)
-                        for (int j = 0; j < Q; j++) sum += ac[k0 + i * g->cw + j];
-                    out[o] = sum * inv;
-                    continue;
-                }
-                int at = k0; /* the first of equal values, row by row */
-                for (int i = 0; i < Q; i++)
-                    for (int j = 0; j < Q; j++) {
-                        const int k = k0 + i * g->cw + j;
-                        at = ac[k] > ac[at] ? k : at;
-                    }
-                out[o] = ac[at];
-                arg[o] = at;
-            }
-    }
-}
-
-/* dz (channels a..b of one sample, ch x cw each) = dh routed back through
- * the pooling (zero where no pooled output looked) */
-void bp_pool_bwd(const bp_geom *g, const float *dh, const int *arg, float *dz, size_t a,
-                     size_t b) {
-    const int Q = g->q;
-    const size_t np = npos(g), po = (size_t)g->oh * g->ow;
-    const float inv = 1.0f / (float)(Q * Q);
-    for (size_t c = a; c < b; c++) {
-        float *dc = dz + c * np;
-        memset(dc, 0, np * sizeof(float));
-        for (int oy = 0; oy < g->oh; oy++)
-            for (int ox = 0; ox < g->ow; ox++) {
-                const size_t o = c * po + (size_t)oy * g->ow + ox;
-                if (g->pool == BP_POOL_MAX) {
-                    dc[arg[o]] += dh[o];
-                    continue;
-                }
-                for (int i = 0; i < Q; i++)
-                    for (int j = 0; j < Q; j++) dc[(oy * Q + i) * g->cw + ox * Q + j] += dh[o] * inv;
-            }
-    }
-}
-
-/* the same pooling applied to a tangent t (oc, ch, cw): max takes the value
- * at the forward's argmax, average the window's mean */
-void bp_pool_linear(const bp_geom *g, const float *t, const int *arg, float *out) {
-    const int Q = g->q;
-    const size_t np = npos(g);
-    for (int c = 0; c < g->oc; c++)
-        for (int oy = 0; oy < g->oh; oy++)
-            for (int ox = 0; ox < g->ow; ox++) {
-                const size_t o = ((size_t)c * g->oh + oy) * g->ow + ox;
-                if (g->pool == BP_POOL_MAX) {
-                    out[o] = t[c * np + (size_t)arg[o]];
-                    continue;
-                }
-                float sum = 0.0f;
-                for (int i = 0; i < Q; i++)
-                    for (int j = 0; j < Q; j++) sum += t[c * np + (size_t)(oy * Q + i) * g->cw + ox * Q + j];
-                out[o] = sum * (1.0f / (float)(Q * Q));
-            }
-}
-
 /* z of samples x[0..S) into zs (each sample's (oc, np) at its row of width
  * zld), W given: Z (oc, S np) = W col (+ bias), then spread to the rows */
 static void conv_chunk(const bp_layer *L, const float *W, const float *bias, const float *x,
                        int S, float *zs, size_t zld, int accumulate) {
     const bp_geom *g = &L->g;
-    const size_t np = npos(g), T = ntaps(g), ld = np * (size_t)S;
+    const size_t np = bp_npos(g), T = bp_ntaps(g), ld = np * (size_t)S;
     float *col = ws_col(L), *Z = ws_res(L);
-    im2col_chunk(L, x, S, col);
-    bpfree_gemm(0, 0, g->oc, (int)ld, (int)T, 1.0f, W, (int)T, col, (int)ld, 0.0f, Z, (int)ld);
+    if (W) {
+        im2col_chunk(L, x, S, col);
+        bpfree_gemm(0, 0, g->oc, (int)ld, (int)T, 1.0f, W, (int)T, col, (int)ld, 0.0f, Z, (int)ld);
+    } else {
+        memset(Z, 0, (size_t)g->oc * ld * sizeof(float));
+    }
     for (int j = 0; j < S; j++)
         for (int c = 0; c < g->oc; c++) {
             float *zr = zs + (size_t)j * zld + (size_t)c * np;
@@ -225,44 +134,10 @@ static void conv_chunk(const bp_layer *L, const float *W, const float *bias, con
         }
 }
 
-static void conv_forward(const bp_layer *L, const float *x, float *h, int B) {
-    const bp_geom *g = &L->g;
-    const int S = chunk_samples(L);
-    for (int s0 = 0; s0 < B; s0 += S) {
-        const int n = B - s0 < S ? B - s0 : S;
-        float *z = g->pool ? ws_a(L) + (size_t)s0 * L->zcols : h + (size_t)s0 * L->out;
-        conv_chunk(L, L->W, L->b, x + (size_t)s0 * L->in, n, z, (size_t)L->zcols, 0);
-        bp_act_forward(L->act, z, (size_t)n * L->zcols);
-        if (g->pool)
-            for (int s = s0; s < s0 + n; s++)
-                bp_pool_fwd(g, ws_a(L) + (size_t)s * L->zcols, h + (size_t)s * L->out,
-                         L->wsi ? L->wsi + (size_t)s * L->out : NULL);
-    }
-}
-
-static float *conv_dz_of(const bp_layer *L, float *dh) {
-    return L->g.pool ? ws_dz(L, L->ws_rows) : dh;
-}
-
-/* channels a..b: dz = (dh back through the pooling) ⊙ f'(z) */
-static void conv_output_grad(const bp_layer *L, const float *h, const float *dh, float *dz, int B,
-                             size_t a, size_t b) {
-    const bp_geom *g = &L->g;
-    const size_t np = npos(g);
-    for (int s = 0; s < B; s++) {
-        float *dzs = dz + (size_t)s * L->zcols;
-        const float *act = g->pool ? ws_a(L) + (size_t)s * L->zcols : h + (size_t)s * L->out;
-        if (g->pool)
-            bp_pool_bwd(g, dh + (size_t)s * L->out, L->wsi ? L->wsi + (size_t)s * L->out : NULL, dzs,
-                     a, b);
-        bp_act_backward(L->act, act + a * np, dzs + a * np, (b - a) * np);
-    }
-}
-
 static void conv_grad_units(const bp_layer *L, const float *x, const float *dz, int B, size_t a,
                             size_t b, float beta) {
     const bp_geom *g = &L->g;
-    const size_t np = npos(g), T = ntaps(g);
+    const size_t np = bp_npos(g), T = bp_ntaps(g);
     const int S = chunk_samples(L);
     float *col = ws_col(L), *D = ws_res(L);
     if (beta == 0.0f) {
@@ -291,7 +166,7 @@ static void conv_grad_units(const bp_layer *L, const float *x, const float *dz, 
 
 static void conv_input_grad(const bp_layer *L, const float *W, const float *dz, float *dx, int B) {
     const bp_geom *g = &L->g;
-    const size_t np = npos(g), T = ntaps(g);
+    const size_t np = bp_npos(g), T = bp_ntaps(g);
     const int S = chunk_samples(L);
     float *col = ws_col(L), *D = ws_res(L);
     memset(dx, 0, (size_t)B * L->in * sizeof(float));
@@ -313,45 +188,27 @@ static void conv_input_grad(const bp_layer *L, const float *W, const float *dz, 
     }
 }
 
-/* dout = pool((conv(din; W) + conv(x; V) + vb) ⊙ f'(z)) + u: the pooling
- * is linear given the forward's argmax */
-static void conv_tangent(const bp_layer *L, const float *x, const float *h, const float *din,
-                         const float *V, const float *vb, const float *u, float *dout, int B) {
-    const bp_geom *g = &L->g;
-    const size_t zc = (size_t)L->zcols;
-    float *t = g->pool ? ws_dz(L, L->ws_rows) : NULL; /* scratch for one sample */
-    for (int s = 0; s < B; s++) {
-        float *ts = g->pool ? t : dout + (size_t)s * L->out;
-        memset(ts, 0, zc * sizeof(float));
-        if (din) conv_one(L, L->W, NULL, din + (size_t)s * L->in, ws_col(L), ts, 1.0f);
-        if (V) conv_one(L, V, NULL, x + (size_t)s * L->in, ws_col(L), ts, 1.0f);
-        if (vb)
-            for (int c = 0; c < g->oc; c++)
-                for (size_t p = 0; p < npos(g); p++) ts[c * npos(g) + p] += vb[c];
-        const float *act = g->pool ? ws_a(L) + s * zc : h + (size_t)s * L->out;
-        bp_act_backward(L->act, act, ts, zc);
-        float *os = dout + (size_t)s * L->out;
-        if (g->pool) bp_pool_linear(g, ts, L->wsi ? L->wsi + (size_t)s * L->out : NULL, os);
-        if (u)
-            for (int k = 0; k < L->out; k++) os[k] += u[(size_t)s * L->out + k];
-    }
+static void conv_forward(const bp_layer *L, const float *x, float *h, int B) {
+    bp_block_forward(L, x, h, B, chunk_samples(L), conv_chunk);
 }
 
-static void conv_init(const bp_layer *L, bp_rng *r, float *w, float *b, bpfree_init how,
-                      float std) {
-    const int fan_in = (int)ntaps(&L->g); /* as PyTorch's Conv2d: ic K K */
-    bp_init_fill(r, w, L->g.oc, fan_in, how, std);
-    if (!b || how != BPFREE_INIT_KAIMING_UNIFORM) return;
-    const float a = 1.0f / sqrtf((float)fan_in);
-    for (int c = 0; c < L->g.oc; c++) b[c] = a * (2.0f * bp_rng_uniform(r) - 1.0f);
+/* channels a..b */
+static void conv_output_grad(const bp_layer *L, const float *h, const float *dh, float *dz, int B,
+                             size_t a, size_t b) {
+    bp_block_output_grad(L, h, dh, dz, B, a, b);
+}
+
+static void conv_tangent(const bp_layer *L, const float *x, const float *h, const float *din,
+                         const float *V, const float *vb, const float *u, float *dout, int B) {
+    bp_block_tangent(L, x, h, din, V, vb, u, dout, B, conv_chunk);
 }
 
 static void conv_ws_size(const bp_layer *L, int rows, size_t *floats, size_t *ints) {
     bp_layer tmp = *L;
     tmp.ws_rows = rows;
-    const size_t S = (size_t)chunk_samples(&tmp), per = ntaps(&L->g) * npos(&L->g);
+    const size_t S = (size_t)chunk_samples(&tmp), per = bp_ntaps(&L->g) * bp_npos(&L->g);
     const size_t res = S * ((size_t)L->zcols > per ? (size_t)L->zcols : per);
-    *floats = (L->g.pool ? 2 * (size_t)rows * L->zcols : 0) + S * per + res;
+    *floats = bp_block_ws_floats(L, rows) + S * per + res;
     *ints = L->g.pool == BP_POOL_MAX ? (size_t)rows * L->out : 0;
 }
 
@@ -359,11 +216,11 @@ const bp_layer_kind bp_kind_conv = {
     .name = "conv",
     .forward = conv_forward,
     .output_grad = conv_output_grad,
-    .dz_of = conv_dz_of,
+    .dz_of = bp_block_dz_of,
     .input_grad = conv_input_grad,
     .grad_units = conv_grad_units,
     .tangent = conv_tangent,
-    .init = conv_init,
+    .init = bp_block_init,
     .ws_size = conv_ws_size,
     .split_units = 0, /* one col buffer per layer */
 };
@@ -386,13 +243,5 @@ int bp_geom_setup(bp_geom *g, int ic, int ih, int iw, int oc, int k, int stride,
 }
 
 void bp_conv_setup(bp_layer *L, const bp_geom *g, bpfree_act act) {
-    memset(L, 0, sizeof *L);
-    L->kind = &bp_kind_conv;
-    L->g = *g;
-    L->in = g->ic * g->ih * g->iw;
-    L->zcols = g->oc * g->ch * g->cw;
-    L->out = g->oc * g->oh * g->ow;
-    L->units = g->oc;
-    L->unit_w = ntaps(g);
-    L->act = act;
+    bp_block_setup(L, &bp_kind_conv, g, act, g->oc); /* a unit per output channel */
 }

@@ -12,37 +12,31 @@
  *   gW_p += dZ_p^T X_p,   dX_p = dZ_p W_p  (then col2im).
  * Workspace: as a convolution (pre-pool activations, dz, argmax) plus one
  * chunk's col and the per-position X_p, Z_p. */
-#include "nn/nn.h"
+#include "nn/block.h"
 
 #include <math.h>
 #include <string.h>
 
-static size_t npos(const bp_geom *g) { return (size_t)g->ch * g->cw; }
-static size_t ntaps(const bp_geom *g) { return (size_t)g->ic * g->k * g->k; }
 
 #define CHUNK_FLOATS ((size_t)1 << 20)
 
 /* samples per chunk: col (taps, S np) within CHUNK_FLOATS */
 static int chunk(const bp_layer *L) {
-    size_t s = CHUNK_FLOATS / (ntaps(&L->g) * npos(&L->g));
+    size_t s = CHUNK_FLOATS / (bp_ntaps(&L->g) * bp_npos(&L->g));
     s = s < 1 ? 1 : s;
     return s > (size_t)L->ws_rows ? L->ws_rows : (int)s;
 }
 
-/* workspace: [a (R zcols), dz (R zcols)] if pooled, col (T, S np), X (S, T), Z (S, oc) */
-static float *ws_a(const bp_layer *L) { return L->ws; }
-static float *ws_dz(const bp_layer *L) { return L->ws + (size_t)L->ws_rows * L->zcols; }
-static float *ws_col(const bp_layer *L) {
-    return L->g.pool ? L->ws + 2 * (size_t)L->ws_rows * L->zcols : L->ws;
-}
+/* workspace after the shared part: col (T, S np), X (S, T), Z (S, oc) */
+static float *ws_col(const bp_layer *L) { return bp_block_ws_tail(L); }
 static float *ws_x(const bp_layer *L) {
-    return ws_col(L) + ntaps(&L->g) * npos(&L->g) * (size_t)chunk(L);
+    return ws_col(L) + bp_ntaps(&L->g) * bp_npos(&L->g) * (size_t)chunk(L);
 }
-static float *ws_z(const bp_layer *L) { return ws_x(L) + ntaps(&L->g) * (size_t)chunk(L); }
+static float *ws_z(const bp_layer *L) { return ws_x(L) + bp_ntaps(&L->g) * (size_t)chunk(L); }
 
 /* X_p (n, T) from col (T, n np) */
 static void gather_x(const bp_layer *L, const float *col, int n, size_t p, float *X) {
-    const size_t T = ntaps(&L->g), np = npos(&L->g), ld = np * (size_t)n;
+    const size_t T = bp_ntaps(&L->g), np = bp_npos(&L->g), ld = np * (size_t)n;
     for (int j = 0; j < n; j++)
         for (size_t t = 0; t < T; t++) X[(size_t)j * T + t] = col[t * ld + (size_t)j * np + p];
 }
@@ -52,13 +46,19 @@ static void gather_x(const bp_layer *L, const float *col, int n, size_t p, float
 static void lc_product(const bp_layer *L, const float *Wt, const float *bias, const float *x,
                        int n, float *z, size_t zld, int accumulate) {
     const bp_geom *g = &L->g;
-    const size_t T = ntaps(g), np = npos(g), ld = np * (size_t)n;
+    const size_t T = bp_ntaps(g), np = bp_npos(g), ld = np * (size_t)n;
     float *col = ws_col(L), *X = ws_x(L), *Z = ws_z(L);
-    for (int j = 0; j < n; j++) bp_im2col_ld(g, x + (size_t)j * L->in, col + (size_t)j * np, ld);
+    if (Wt)
+        for (int j = 0; j < n; j++)
+            bp_im2col_ld(g, x + (size_t)j * L->in, col + (size_t)j * np, ld);
+    else
+        memset(Z, 0, (size_t)n * g->oc * sizeof(float));
     for (size_t p = 0; p < np; p++) {
-        gather_x(L, col, n, p, X);
-        bpfree_gemm(0, 1, n, g->oc, (int)T, 1.0f, X, (int)T, Wt + p * T, (int)(np * T), 0.0f, Z,
-                    g->oc);
+        if (Wt) {
+            gather_x(L, col, n, p, X);
+            bpfree_gemm(0, 1, n, g->oc, (int)T, 1.0f, X, (int)T, Wt + p * T, (int)(np * T), 0.0f,
+                        Z, g->oc);
+        }
         for (int j = 0; j < n; j++)
             for (int c = 0; c < g->oc; c++) {
                 float *zz = z + (size_t)j * zld + (size_t)c * np + p;
@@ -68,51 +68,35 @@ static void lc_product(const bp_layer *L, const float *Wt, const float *bias, co
     }
 }
 
-static void lc_forward(const bp_layer *L, const float *x, float *h, int B) {
-    const bp_geom *g = &L->g;
-    const int S = chunk(L);
-    for (int s0 = 0; s0 < B; s0 += S) {
-        const int n = B - s0 < S ? B - s0 : S;
-        float *z = g->pool ? ws_a(L) + (size_t)s0 * L->zcols : h + (size_t)s0 * L->out;
-        lc_product(L, L->W, L->b, x + (size_t)s0 * L->in, n, z, (size_t)L->zcols, 0);
-        bp_act_forward(L->act, z, (size_t)n * L->zcols);
-        if (g->pool)
-            for (int s = s0; s < s0 + n; s++)
-                bp_pool_fwd(g, ws_a(L) + (size_t)s * L->zcols, h + (size_t)s * L->out,
-                            L->wsi ? L->wsi + (size_t)s * L->out : NULL);
-    }
-}
-
-static float *lc_dz_of(const bp_layer *L, float *dh) { return L->g.pool ? ws_dz(L) : dh; }
-
-/* all units: dz = (dh back through the pooling) ⊙ f'(z) */
-static void lc_output_grad(const bp_layer *L, const float *h, const float *dh, float *dz, int B,
-                           size_t a, size_t b) {
-    (void)a, (void)b; /* split_units = 0: always every unit */
-    const bp_geom *g = &L->g;
-    for (int s = 0; s < B; s++) {
-        float *dzs = dz + (size_t)s * L->zcols;
-        const float *act = g->pool ? ws_a(L) + (size_t)s * L->zcols : h + (size_t)s * L->out;
-        if (g->pool)
-            bp_pool_bwd(g, dh + (size_t)s * L->out, L->wsi ? L->wsi + (size_t)s * L->out : NULL,
-                        dzs, 0, (size_t)g->oc);
-        bp_act_backward(L->act, act, dzs, (size_t)L->zcols);
-    }
-}
-
 /* dZ_p (n, oc) of the chunk from dz rows */
 static void gather_dz(const bp_layer *L, const float *dz, int n, size_t p, float *Z) {
-    const size_t np = npos(&L->g);
+    const size_t np = bp_npos(&L->g);
     for (int j = 0; j < n; j++)
         for (int c = 0; c < L->g.oc; c++)
             Z[(size_t)j * L->g.oc + c] = dz[(size_t)j * L->zcols + (size_t)c * np + p];
+}
+
+static void lc_forward(const bp_layer *L, const float *x, float *h, int B) {
+    bp_block_forward(L, x, h, B, chunk(L), lc_product);
+}
+
+/* every unit (split_units = 0): all channels */
+static void lc_output_grad(const bp_layer *L, const float *h, const float *dh, float *dz, int B,
+                           size_t a, size_t b) {
+    (void)a, (void)b;
+    bp_block_output_grad(L, h, dh, dz, B, 0, (size_t)L->g.oc);
+}
+
+static void lc_tangent(const bp_layer *L, const float *x, const float *h, const float *din,
+                       const float *V, const float *vb, const float *u, float *dout, int B) {
+    bp_block_tangent(L, x, h, din, V, vb, u, dout, B, lc_product);
 }
 
 static void lc_grad_units(const bp_layer *L, const float *x, const float *dz, int B, size_t a,
                           size_t b, float beta) {
     (void)a, (void)b;
     const bp_geom *g = &L->g;
-    const size_t T = ntaps(g), np = npos(g);
+    const size_t T = bp_ntaps(g), np = bp_npos(g);
     const int S = chunk(L);
     float *col = ws_col(L), *X = ws_x(L), *Z = ws_z(L);
     if (beta == 0.0f) {
@@ -141,7 +125,7 @@ static void lc_grad_units(const bp_layer *L, const float *x, const float *dz, in
 
 static void lc_input_grad(const bp_layer *L, const float *W, const float *dz, float *dx, int B) {
     const bp_geom *g = &L->g;
-    const size_t T = ntaps(g), np = npos(g);
+    const size_t T = bp_ntaps(g), np = bp_npos(g);
     float *col = ws_col(L), *X = ws_x(L), *Z = ws_z(L);
     memset(dx, 0, (size_t)B * L->in * sizeof(float));
     for (int s = 0; s < B; s++) { /* one sample: col (T, np) of its taps' gradients */
@@ -156,41 +140,11 @@ static void lc_input_grad(const bp_layer *L, const float *W, const float *dz, fl
     }
 }
 
-/* dout = pool((x through V + din through W + vb) ⊙ f'(z)) + u */
-static void lc_tangent(const bp_layer *L, const float *x, const float *h, const float *din,
-                       const float *V, const float *vb, const float *u, float *dout, int B) {
-    const bp_geom *g = &L->g;
-    const size_t zc = (size_t)L->zcols;
-    for (int s = 0; s < B; s++) {
-        float *ts = g->pool ? ws_dz(L) : dout + (size_t)s * L->out;
-        if (vb) memcpy(ts, vb, zc * sizeof(float));
-        else memset(ts, 0, zc * sizeof(float));
-        if (din) lc_product(L, L->W, NULL, din + (size_t)s * L->in, 1, ts, zc, 1);
-        if (V) lc_product(L, V, NULL, x + (size_t)s * L->in, 1, ts, zc, 1);
-        const float *act = g->pool ? ws_a(L) + s * zc : h + (size_t)s * L->out;
-        bp_act_backward(L->act, act, ts, zc);
-        float *os = dout + (size_t)s * L->out;
-        if (g->pool) bp_pool_linear(g, ts, L->wsi ? L->wsi + (size_t)s * L->out : NULL, os);
-        if (u)
-            for (int k = 0; k < L->out; k++) os[k] += u[(size_t)s * L->out + k];
-    }
-}
-
-/* every unit's kernel as a weight of fan-in ic K K */
-static void lc_init(const bp_layer *L, bp_rng *r, float *w, float *b, bpfree_init how, float std) {
-    const int fan_in = (int)ntaps(&L->g);
-    bp_init_fill(r, w, L->units, fan_in, how, std);
-    if (!b || how != BPFREE_INIT_KAIMING_UNIFORM) return;
-    const float a = 1.0f / sqrtf((float)fan_in);
-    for (int k = 0; k < L->units; k++) b[k] = a * (2.0f * bp_rng_uniform(r) - 1.0f);
-}
-
 static void lc_ws_size(const bp_layer *L, int rows, size_t *floats, size_t *ints) {
     bp_layer tmp = *L;
     tmp.ws_rows = rows;
-    const size_t S = (size_t)chunk(&tmp), T = ntaps(&L->g), np = npos(&L->g);
-    *floats = (L->g.pool ? 2 * (size_t)rows * L->zcols : 0) + S * T * np + S * T +
-              S * (size_t)L->g.oc + (L->g.pool ? 0 : 0);
+    const size_t S = (size_t)chunk(&tmp), T = bp_ntaps(&L->g), np = bp_npos(&L->g);
+    *floats = bp_block_ws_floats(L, rows) + S * T * np + S * T + S * (size_t)L->g.oc;
     *ints = L->g.pool == BP_POOL_MAX ? (size_t)rows * L->out : 0;
 }
 
@@ -198,23 +152,15 @@ const bp_layer_kind bp_kind_lc = {
     .name = "lc",
     .forward = lc_forward,
     .output_grad = lc_output_grad,
-    .dz_of = lc_dz_of,
+    .dz_of = bp_block_dz_of,
     .input_grad = lc_input_grad,
     .grad_units = lc_grad_units,
     .tangent = lc_tangent,
-    .init = lc_init,
+    .init = bp_block_init,
     .ws_size = lc_ws_size,
     .split_units = 0,
 };
 
 void bp_lc_setup(bp_layer *L, const bp_geom *g, bpfree_act act) {
-    memset(L, 0, sizeof *L);
-    L->kind = &bp_kind_lc;
-    L->g = *g;
-    L->in = g->ic * g->ih * g->iw;
-    L->zcols = g->oc * g->ch * g->cw;
-    L->out = g->oc * g->oh * g->ow;
-    L->units = g->oc * g->ch * g->cw;
-    L->unit_w = ntaps(g);
-    L->act = act;
+    bp_block_setup(L, &bp_kind_lc, g, act, g->oc * g->ch * g->cw); /* a unit per (channel, position) */
 }

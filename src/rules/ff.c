@@ -240,15 +240,16 @@ static void ff_defaults(bpfree_config *c) { c->batch = 100; }
         __VA_ARGS__};
 
 FF_RULE(bp_rule_ff, "ff", "Forward-Forward",
-        "Hinton 2022, as 003 sec. 2 eqs. 1-4 and 004 Algorithm 1 state it", "single-layer",
+        "Hinton 2022, as Gong et al. 2025 sec. 2 eqs. 1-4 and Beigzad 2025 Alg. 1 state it",
+        "single-layer",
         "none", .caps = BP_CAP_GREEDY, .pipe_layer = bp_ff_pipe_layer,
         .pipe_begin = bp_ff_pipe_begin, .pipe_need = bp_ff_pipe_need)
 FF_RULE(bp_rule_cff_fixed, "cff-fixed", "Collaborative FF, fixed gamma (F-CFF)",
-        "Beigzad 2025 (paper 004), eqs. 5, 6, 8", "multi-layer", "forward",
+        "Beigzad 2025, eqs. 5, 6, 8", "multi-layer", "forward",
         .caps = BP_CAP_GREEDY | BP_CAP_COLLAB,
         .pipe_layer = NULL /* every layer's goodness first (eq. 5) */)
 FF_RULE(bp_rule_cff_adaptive, "cff-adaptive", "Collaborative FF, learned gamma (A-CFF)",
-        "Beigzad 2025 (paper 004), eqs. 5, 7, 8", "multi-layer", "forward",
+        "Beigzad 2025, eqs. 5, 7, 8", "multi-layer", "forward",
         .caps = BP_CAP_GREEDY | BP_CAP_COLLAB | BP_CAP_LEARNED_GAMMA,
         .pipe_layer = NULL)
 

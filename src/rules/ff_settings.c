@@ -86,12 +86,13 @@ const bp_setting bp_ff_settings[BP_FF_N_SETTINGS] = {
                0),
     BP_ROW_NUM("ff-head-lr", "ff_head_lr", "F", "Adam lr of the one-pass softmax head", "0.001",
                BP_SET_FLOAT, ff_head_lr, 0, BIG, BP_SET_LO_OPEN, 0),
-    BP_ROW_NUM("cff-gamma", "cff_gamma", "F", "initial (cff-fixed: constant) gamma_l of 004 eq. 5",
+    BP_ROW_NUM("cff-gamma", "cff_gamma", "F",
+               "initial (cff-fixed: constant) gamma_l of Beigzad 2025 eq. 5",
                "1", BP_SET_FLOAT, cff_gamma, -BIG, BIG, 0, BP_CAP_COLLAB),
     BP_ROW_NUM("cff-alpha", "cff_alpha", "F", "alpha_lk, the weight of every other layer's goodness",
                "1", BP_SET_FLOAT, cff_alpha, -BIG, BIG, 0, BP_CAP_COLLAB),
     BP_ROW_NUM("cff-gamma-lr", "cff_gamma_lr", "F",
-               "gamma's learning rate eta_gamma (004 eq. 7)", "0.01", BP_SET_FLOAT, cff_gamma_lr,
+               "gamma's learning rate eta_gamma (Beigzad 2025 eq. 7)", "0.01", BP_SET_FLOAT, cff_gamma_lr,
                0, BIG, 0, BP_CAP_COLLAB | BP_CAP_LEARNED_GAMMA),
 };
 
@@ -102,7 +103,7 @@ static const char *const hinton_kv[] = {
     "ff-theta", "width", "ff-label", "1", "ff-negatives", "hard", "ff-peer", "0.03",
     "ff-skip-first", "1", "ff-predict", "goodness", "optim", "sgd", "lr", "0.001",
     "momentum", "0.9", "wd", "0.0003", "sched", "cooldown", "cooldown", "0.5", "lr-min", "0",
-    "batch", "100", "epochs", "60", "greedy", "0", "norm", "scale", NULL};
+    "batch", "100", "epochs", "60", "greedy", "0", "norm", "scale", "init", "lecun-normal", NULL};
 
 static const char *const cff_paper_kv[] = {
     "layers", "500,500", "act", "relu", "ff-norm", "l2", "ff-goodness", "mean", "ff-theta", "2",
@@ -114,11 +115,13 @@ const bpfree_preset bp_ff_presets[BP_FF_N_PRESETS] = {
     {"hinton",
      "Hinton's FF on MNIST: 784-1000-1000-1000 ReLU, RMS norm, sum goodness, theta = width, "
      "hard negatives, peer normalisation 0.03, SGD momentum 0.9 + weight decay, lr cooled "
-     "linearly to 0 over the second half, prediction without layer 1 (hyperparameters of "
-     "Loewe's PyTorch port; 60 epochs as Hinton's paper)",
+     "linearly to 0 over the second half, prediction (goodness and one-pass head) without "
+     "layer 1, weights N(0, 1/fan-in) as his code (hyperparameters of Loewe's PyTorch port; "
+     "60 epochs as Hinton's paper)",
      "ff", hinton_kv},
     {"cff-paper",
-     "004 sec. IV-C (the PyTorch FF it builds on): 784-500-500 ReLU, L2 norm, mean goodness, "
+     "Beigzad 2025 sec. IV-C (the PyTorch FF it builds on): 784-500-500 ReLU, L2 norm, mean "
+     "goodness, "
      "theta = 2, random wrong labels, label value = the image's max, standardised pixels, Adam "
      "0.03, layer by layer 1000 epochs each, one full batch of 50,000 (10,000 held out); use "
      "--greedy N for a smaller budget",

@@ -172,7 +172,7 @@ static void softmax_rows(float *z, int B, int C) {
 static int head_chunk(bpfree_model *m, ff_state *s, const float *const *nn, const int *lb, int r) {
     const int C = m->cfg.outputs;
     bp_ff_head_begin(m, r, s->logits);
-    for (int l = 0; l < s->L; l++) bp_ff_head_add(m, s, l, nn[l], r, s->logits);
+    for (int l = bp_ff_head_first(m, s); l < s->L; l++) bp_ff_head_add(m, s, l, nn[l], r, s->logits);
     const int correct = bp_count_correct(s->logits, lb, r, C);
     softmax_rows(s->logits, r, C);
     return correct;
@@ -186,7 +186,7 @@ static void head_grad(bpfree_model *m, ff_state *s, const int *lb, const ff_chun
     float *gF = bp_tensor_grad(m, s->tF), *gc = bp_tensor_grad(m, s->tc);
     for (int i = 0; i < r; i++) s->logits[(size_t)i * C + lb[i]] -= 1.0f;
     for (size_t q = 0; q < (size_t)r * C; q++) s->logits[q] *= 1.0f / (float)k->B;
-    for (int l = 0; l < s->L; l++) {
+    for (int l = bp_ff_head_first(m, s); l < s->L; l++) { /* a skipped layer's block stays 0 */
         const int O = m->layers[l].out;
         bpfree_gemm(1, 0, C, O, r, 1.0f, s->logits, C, nn[l], O, k->beta_first ? 0.0f : 1.0f,
                     gF + s->off[l], s->sumW);

@@ -28,6 +28,8 @@ extern const bp_rule bp_rule_fga;
 extern const bp_rule bp_rule_lgfga;
 extern const bp_rule bp_rule_dkp;
 extern const bp_rule bp_rule_fdfa;
+extern const bp_rule bp_rule_usf;
+extern const bp_rule bp_rule_kp;
 
 /* Defaults of drtp, f3 and llo: the F³ paper's MNIST setup. */
 void bp_defaults_f3_paper(bpfree_config *c);
@@ -35,6 +37,9 @@ void bp_defaults_f3_paper(bpfree_config *c);
 void bp_defaults_fdfa_paper(bpfree_config *c);
 /* dkp, fdfa: that setup, and feedback learned from zero with Adam at 1e-4 */
 void bp_defaults_learned_feedback(bpfree_config *c);
+
+/* F³'s delayed-error store (C floats per dataset index), for tests. */
+const float *bp_f3_store(const bpfree_model *m);
 
 /* Forward-Forward kernels (ff_kernels.c), which the tests call too. */
 /* out (D) = x (D) with the first C inputs replaced by the label code:

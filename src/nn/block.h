@@ -1,0 +1,50 @@
+/* block.h — what the image block kinds share (conv.c, lc.c): a block is a
+ * product (convolution or locally connected), the activation, then optional
+ * pooling; the kinds differ only in the product and its gradients.
+ * Workspace layout, rows R = L->ws_rows: with pooling, the pre-pool
+ * activations a (R, zcols) then dz (R, zcols); the kind's own buffers after
+ * (bp_block_ws_tail). */
+#ifndef BPFREE_NN_BLOCK_H
+#define BPFREE_NN_BLOCK_H
+
+#include "nn/nn.h"
+
+static inline size_t bp_npos(const bp_geom *g) { return (size_t)g->ch * g->cw; }
+static inline size_t bp_ntaps(const bp_geom *g) { return (size_t)g->ic * g->k * g->k; }
+
+static inline float *bp_block_ws_a(const bp_layer *L) { return L->ws; }
+static inline float *bp_block_ws_dz(const bp_layer *L) {
+    return L->ws + (size_t)L->ws_rows * L->zcols;
+}
+static inline float *bp_block_ws_tail(const bp_layer *L) {
+    return L->g.pool ? L->ws + 2 * (size_t)L->ws_rows * L->zcols : L->ws;
+}
+/* floats of the shared part for R rows */
+static inline size_t bp_block_ws_floats(const bp_layer *L, int rows) {
+    return L->g.pool ? 2 * (size_t)rows * L->zcols : 0;
+}
+
+/* A kind's product: z rows (zld apart) of n samples x = (or +=) the
+ * block's linear map with weights W (NULL: none) plus bias (NULL: none). */
+typedef void (*bp_block_product)(const bp_layer *L, const float *W, const float *bias,
+                                 const float *x, int n, float *z, size_t zld, int accumulate);
+
+/* h = pool(f(product(x))) in chunks of S samples */
+void bp_block_forward(const bp_layer *L, const float *x, float *h, int B, int S,
+                      bp_block_product product);
+float *bp_block_dz_of(const bp_layer *L, float *dh);
+/* dz of channels c0..c1 = (dh back through the pooling) ⊙ f'(z) */
+void bp_block_output_grad(const bp_layer *L, const float *h, const float *dh, float *dz, int B,
+                          size_t c0, size_t c1);
+/* dout = pool((product(din; W) + product(x; V, vb)) ⊙ f'(z)) + u */
+void bp_block_tangent(const bp_layer *L, const float *x, const float *h, const float *din,
+                      const float *V, const float *vb, const float *u, float *dout, int B,
+                      bp_block_product product);
+/* every unit's kernel as a weight of fan-in ic K K; biases U(±1/sqrt(fan-in))
+ * with KAIMING_UNIFORM (PyTorch's Conv2d), else left at zero */
+void bp_block_init(const bp_layer *L, bp_rng *r, float *w, float *b, bpfree_init how,
+                   float std);
+void bp_block_setup(bp_layer *L, const bp_layer_kind *kind, const bp_geom *g, bpfree_act act,
+                    int units);
+
+#endif /* BPFREE_NN_BLOCK_H */
