@@ -126,6 +126,10 @@ check:
 	$(MAKE) install-check
 	$(MAKE) SAN=1 test
 
+# REPRODUCTION.md from the committed logs and bench/repro/cells.tsv
+reproduction:
+	sh bench/repro/table.sh > REPRODUCTION.md.tmp && mv REPRODUCTION.md.tmp REPRODUCTION.md
+
 # make install PREFIX=DIR [DESTDIR=...]: header, libbpfree.a, libbpfree.so.0
 # (+ the .so link), bpfree.pc, the CLI, its man page, the gnuplot script, the
 # presets and the Python module (share/bpfree/).
@@ -161,5 +165,5 @@ install-check: all
 clean:
 	rm -rf build build-san build-blis build-san-blis
 
-.PHONY: all tests test check bench clean install install-check
+.PHONY: all tests test check bench clean install install-check reproduction
 -include $(DEPS)
