@@ -671,6 +671,10 @@ const char *bpfree_model_head_name(const bpfree_model *m, int h);
  * than one way ("ff" or "bp" for mf, "goodness" or "onepass" for ff), else
  * NULL. */
 const char *bpfree_model_prediction(const bpfree_model *m);
+/* The predictor behind bpfree_epoch_stats.train_acc, where the rule has
+ * several ("one-pass" for ff: its head, before each step, while the test
+ * accuracy is by goodness), else as bpfree_model_prediction. */
+const char *bpfree_model_train_source(const bpfree_model *m);
 
 /* The scores behind bpfree_eval.head_acc for the Forward-Forward rules:
  * head 0 = goodness prediction, head 1 = one-pass head, head 2 + l = layer

@@ -244,7 +244,7 @@ static void ff_defaults(bpfree_config *c) { c->batch = 100; }
         .presets = bp_ff_presets,                                                          \
         .n_presets = BP_FF_N_PRESETS,                                                      \
         .head_name = bp_ff_head_name,                                                      \
-        .prediction = bp_ff_prediction,                                                    \
+        .prediction = bp_ff_prediction, .train_source = bp_ff_train_source,                \
         .layer_note = " (Hinton's FF and Mono-Forward's paper leave convolutions out; FF "     \
                       "writes the label into the first inputs)",                              \
         __VA_ARGS__};

@@ -147,3 +147,8 @@ const char *bp_ff_head_name(const bpfree_model *m, int h) {
 const char *bp_ff_prediction(const bpfree_config *c) {
     return bpfree_ff_predict_name(c->ff_predict);
 }
+
+const char *bp_ff_train_source(const bpfree_config *c) {
+    (void)c;
+    return "one-pass"; /* the head's name (bp_ff_head_name) */
+}

@@ -64,5 +64,6 @@ extern const bp_setting bp_ff_settings[BP_FF_N_SETTINGS];
 extern const bpfree_preset bp_ff_presets[BP_FF_N_PRESETS];
 const char *bp_ff_head_name(const bpfree_model *m, int h);
 const char *bp_ff_prediction(const bpfree_config *c);
+const char *bp_ff_train_source(const bpfree_config *c);
 
 #endif /* BPFREE_RULES_H */
