@@ -48,8 +48,9 @@ done | awk -F'|' '
     paper = $1; cell = $2;
     # the paper by author and year (cells.tsv uses the file numbers of ../shared/papers)
     sub(/^000/, "Huang et al. 2025 (survey)", paper); sub(/^001/, "Flügel et al. 2024 (F³)", paper)
-    sub(/^002/, "Bacho & Chu 2024 (FDFA)", paper); sub(/^003/, "Gong et al. 2025 (Mono-Forward)", paper)
-    sub(/^004/, "Beigzad 2025 (CFF)", paper) value = $3; tol = $4; note = $5; cmd = $6; glob = $7
+    sub(/^002/, "Bacho \\& Chu 2024 (FDFA)", paper); sub(/^003/, "Gong et al. 2025 (Mono-Forward)", paper)
+    sub(/^004/, "Beigzad 2025 (CFF)", paper)
+    value = $3; tol = $4; note = $5; cmd = $6; glob = $7
     n = split($8, v, " ")
     s = 0; for (i = 1; i <= n; i++) s += v[i]
     mean = n ? s / n : 0
