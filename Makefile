@@ -181,6 +181,10 @@ fuzz: fuzz-build
 	    grep -E '^stat::number_of_executed_units' $(FUZZ_DIR)/fuzz-$$n.log; \
 	done
 
+# REPRODUCTION.md from the committed logs and bench/repro/cells.tsv
+reproduction:
+	sh bench/repro/table.sh > REPRODUCTION.md.tmp && mv REPRODUCTION.md.tmp REPRODUCTION.md
+
 # make install PREFIX=DIR [DESTDIR=...]: header, libbpfree.a, libbpfree.so.0
 # (+ the .so link), bpfree.pc, the CLI, its man page, the gnuplot script, the
 # presets and the Python module (share/bpfree/).
@@ -216,5 +220,5 @@ install-check: all
 clean:
 	rm -rf build build-san build-blis build-san-blis build-fuzz
 
-.PHONY: all tests test check bench clean install install-check fuzz fuzz-build
+.PHONY: all tests test check bench clean install install-check reproduction fuzz fuzz-build
 -include $(DEPS)

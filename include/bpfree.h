@@ -169,6 +169,16 @@ typedef enum bpfree_ff_predict {
     BPFREE_FF_PREDICT_COUNT
 } bpfree_ff_predict;
 
+/* When FF's peer-normalisation running mean takes in the batch's positive
+ * activities: after the batch's step (the term uses the previous batches'
+ * mean), or before the term is computed, as Hinton's code and Loewe's port
+ * do (the whole batch is then one chunk: the mean needs all its rows). */
+typedef enum bpfree_ff_peer_when {
+    BPFREE_FF_PEER_AFTER = 0,
+    BPFREE_FF_PEER_BEFORE,
+    BPFREE_FF_PEER_COUNT
+} bpfree_ff_peer_when;
+
 /* How learned feedback matrices (fdfa, dkp) are updated. */
 typedef enum bpfree_fb_optim {
     BPFREE_FB_ADAM = 0, /* Adam on the feedback gradient (002 Appendix A) */
@@ -200,6 +210,8 @@ const char *bpfree_ff_neg_name(bpfree_ff_neg n);           /* "random", "hard" *
 int bpfree_ff_neg_parse(const char *s);
 const char *bpfree_ff_predict_name(bpfree_ff_predict p);   /* "goodness", "onepass" */
 int bpfree_ff_predict_parse(const char *s);
+const char *bpfree_ff_peer_when_name(bpfree_ff_peer_when w); /* "after", "before" */
+int bpfree_ff_peer_when_parse(const char *s);
 
 /* ----------------------------------------------------------------- rules */
 
@@ -294,6 +306,7 @@ typedef struct bpfree_config {
     int ff_label_max;                /* 1: the row's largest input value instead */
     bpfree_ff_neg ff_negatives;      /* how the wrong label is chosen */
     float ff_peer;                   /* peer normalisation weight (0 = off) */
+    bpfree_ff_peer_when ff_peer_update; /* running mean updated after or before use */
     bpfree_ff_predict ff_predict;    /* the main score: goodness or one-pass */
     int ff_skip_first;               /* goodness prediction leaves out layer 1 */
     float ff_head_lr;                /* Adam lr of the one-pass softmax head */
@@ -665,6 +678,10 @@ const char *bpfree_model_head_name(const bpfree_model *m, int h);
  * than one way ("ff" or "bp" for mf, "goodness" or "onepass" for ff), else
  * NULL. */
 const char *bpfree_model_prediction(const bpfree_model *m);
+/* The predictor behind bpfree_epoch_stats.train_acc, where the rule has
+ * several ("one-pass" for ff: its head, before each step, while the test
+ * accuracy is by goodness), else as bpfree_model_prediction. */
+const char *bpfree_model_train_source(const bpfree_model *m);
 
 /* The scores behind bpfree_eval.head_acc for the Forward-Forward rules:
  * head 0 = goodness prediction, head 1 = one-pass head, head 2 + l = layer

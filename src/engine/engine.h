@@ -339,6 +339,9 @@ struct bp_rule {
      * is made, for rules that offer several. */
     const char *(*head_name)(const bpfree_model *m, int h);
     const char *(*prediction)(const bpfree_config *c);
+    /* Optional: the predictor behind the training accuracy when it is not
+     * the main score's (FF: the one-pass head's, seen before its step). */
+    const char *(*train_source)(const bpfree_config *c);
 };
 
 

@@ -398,6 +398,10 @@ const char *bpfree_model_prediction(const bpfree_model *m) {
     return m->rule->prediction ? m->rule->prediction(&m->cfg) : NULL;
 }
 
+const char *bpfree_model_train_source(const bpfree_model *m) {
+    return m->rule->train_source ? m->rule->train_source(&m->cfg) : bpfree_model_prediction(m);
+}
+
 void bpfree_model_describe(const bpfree_model *m, char *buf, size_t cap) {
     if (cap == 0) return;
     buf[0] = '\0';

@@ -58,11 +58,12 @@ void bp_ff_negatives(bp_rng *r, bpfree_ff_neg how, const int *labels, const floa
 
 /* The Forward-Forward rules' settings rows, presets, head names and
  * prediction name (ff_settings.c), shared by the three rule objects. */
-#define BP_FF_N_SETTINGS 12
+#define BP_FF_N_SETTINGS 13
 #define BP_FF_N_PRESETS 2
 extern const bp_setting bp_ff_settings[BP_FF_N_SETTINGS];
 extern const bpfree_preset bp_ff_presets[BP_FF_N_PRESETS];
 const char *bp_ff_head_name(const bpfree_model *m, int h);
 const char *bp_ff_prediction(const bpfree_config *c);
+const char *bp_ff_train_source(const bpfree_config *c);
 
 #endif /* BPFREE_RULES_H */
