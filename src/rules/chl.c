@@ -34,7 +34,14 @@ typedef struct chl_state {
     float *z, *fb;                     /* (B, max width) */
     /* sweeps to settle, over the training batches so far */
     long batches, sweeps_free, sweeps_clamped, unsettled, max_sweeps;
+    int last_free, last_clamped; /* of the last training batch */
 } chl_state;
+
+float *const *bp_chl_states(const bpfree_model *m, int clamped, int *sweeps) {
+    const chl_state *s = m->rs;
+    if (sweeps) *sweeps = clamped ? s->last_clamped : s->last_free;
+    return clamped ? s->hc : s->hf;
+}
 
 static bpfree_status chl_init(bpfree_model *m, bpfree_error *err) {
     chl_state *s = m->rs;
@@ -100,6 +107,8 @@ static int free_phase(bpfree_model *m, const float *x, float **h, int B) {
 }
 
 static void count(chl_state *s, int nf, int nc, int iters) {
+    s->last_free = nf;
+    s->last_clamped = nc;
     s->batches++;
     s->sweeps_free += nf;
     s->sweeps_clamped += nc;

@@ -13,11 +13,13 @@
  *      10-wide output into a 1000-wide layer would lose nearly everything);
  *   3. the difference correction, top down (000 §III-C):
  *          h^_{l-1} = h_{l-1} + G_l(h^_l) - G_l(h_l);
- *   4. each hidden layer steps on L_l = ||F_l(h_{l-1}) - h^_l||^2 (batch
- *      mean) through its own f' only; the output layer on its true gradient;
- *   5. each inverse steps on its reconstruction loss with noise (Lee et al.):
+ *   4. each inverse steps on its reconstruction loss with noise (Lee et al.):
  *          h~ = h_{l-1} + eps, eps ~ N(0, dtp_noise^2),
- *          L_inv = ||G_l(F_l(h~)) - h~||^2   (F_l held fixed).
+ *          L_inv = ||G_l(F_l(h~)) - h~||^2   (F_l held fixed);
+ *   5. each hidden layer steps on L_l = ||F_l(h_{l-1}) - h^_l||^2 (batch
+ *      mean) through its own f' only; the output layer on its true gradient.
+ * (The order of Lee et al.'s Algorithm 1: targets, then the inverses, then
+ * the forward layers, all from this batch's forward pass.)
  * Only the top hidden target uses a transported weight matrix (dL/dh_top =
  * e W_L, through the output layer alone). */
 #include "rules/rules.h"
@@ -87,7 +89,7 @@ static void targets(bpfree_model *m, int B) {
     }
 }
 
-/* step 5: G_l on ||G_l(F_l(h~)) - h~||^2, h~ = h_{l-1} + noise */
+/* step 4: G_l on ||G_l(F_l(h~)) - h~||^2, h~ = h_{l-1} + noise */
 static void train_inverse(bpfree_model *m, int l, int B) {
     dtp_state *s = m->rs;
     const size_t k = (size_t)B * m->layers[l - 1].out;
@@ -109,13 +111,13 @@ static bpfree_status dtp_train(bpfree_model *m, int B, double *loss, long *corre
     *correct += bp_count_correct(s->h[L], m->lb, B, C);
     *loss += bp_loss(m->cfg.loss, s->h[L], m->yb, B, C, s->e);
     targets(m, B);
+    for (int l = 1; l < nh; l++) train_inverse(m, l, B);
     for (int l = 0; l < nh; l++) { /* dL_l/dh_l = 2 (h_l - h^_l) / B */
         const size_t k = (size_t)B * m->layers[l].out;
         for (size_t i = 0; i < k; i++) s->d[i] = 2.0f * (s->h[l + 1][i] - s->hat[l][i]) / (float)B;
         bp_layer_backward_step(m, l, s->h[l], s->h[l + 1], s->d, B);
     }
     bp_layer_backward_step(m, L - 1, s->h[L - 1], s->h[L], s->e, B);
-    for (int l = 1; l < nh; l++) train_inverse(m, l, B);
     return BPFREE_OK;
 }
 

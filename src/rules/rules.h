@@ -53,6 +53,11 @@ void bp_aux_init(bpfree_model *m, const bp_layer *L, bpfree_init how);
 void bp_aux_backward_step(bpfree_model *m, int t, const bp_layer *L, const float *x,
                           const float *h, float *dh, int rows);
 
+/* CHL (chl.c), for the tests: the states of the last training batch's free
+ * (clamped = 0) or clamped phase, h[0] = input .. h[n_layers] = output, and
+ * the sweeps that phase took (chl_iters + 1: not settled). */
+float *const *bp_chl_states(const bpfree_model *m, int clamped, int *sweeps);
+
 /* Forward-Forward kernels (ff_kernels.c), which the tests call too. */
 /* out (D) = x (D) with the first C inputs replaced by the label code:
  * label >= 0: one-hot times cfg.ff_label (or the row's largest value);
