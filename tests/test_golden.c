@@ -148,7 +148,8 @@ static void t_normal_init(bpfree_config *c) {
 static const char *const RULES[] = {"bp",    "fa",    "dfa",     "drtp", "f3",
                                     "pepita", "llo",  "mf",      "fg-w", "fg-a",
                                     "lg-fg-a", "dkp", "fdfa",    "ff",   "cff-fixed",
-                                    "cff-adaptive"};
+                                    "cff-adaptive", "chl", "dtp",  "dni",  "ccl",
+                                    "tinyfoa"};
 #define NRULES ((int)(sizeof RULES / sizeof *RULES))
 
 static const run EXTRA[] = {
