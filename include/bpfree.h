@@ -297,6 +297,10 @@ typedef struct bpfree_config {
     int f3_softmax;                  /* softmax on the output before the error */
     /* PEPITA (000 §III-H): F = pepita_f * U(±sqrt(6/D)), (D, C) */
     float pepita_f;
+    /* uSF: B_l = usf_scale sign(W_l), 0 = mean |W_l|; KP: the decay lambda
+     * that W and B both get, so that B - W shrinks by (1 - lr lambda) a step */
+    float usf_scale;
+    float kp_decay;
     /* Learned feedback (fdfa, dkp; 002 eqs. 8-10, Appendix A): B_l's own
      * learning rate alpha (scaled by the same schedule as optim.lr), its own
      * optimizer (fb_optim) and an L2 decay on B added to its gradient (fb_wd).  The

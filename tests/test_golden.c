@@ -148,8 +148,8 @@ static void t_normal_init(bpfree_config *c) {
 static const char *const RULES[] = {"bp",    "fa",    "dfa",     "drtp", "f3",
                                     "pepita", "llo",  "mf",      "fg-w", "fg-a",
                                     "lg-fg-a", "dkp", "fdfa",    "ff",   "cff-fixed",
-                                    "cff-adaptive", "chl", "dtp",  "dni",  "ccl",
-                                    "tinyfoa"};
+                                    "cff-adaptive", "usf", "kp",  "chl",  "dtp",
+                                    "dni",  "ccl",  "tinyfoa"};
 #define NRULES ((int)(sizeof RULES / sizeof *RULES))
 
 static const run EXTRA[] = {
@@ -280,24 +280,31 @@ static void test_digests(void **state) {
         printf("  no %s: digests are recorded for another BLAS; skipped\n", DIGESTS);
         skip();
     }
+    /* by name: a run added later (a new rule) only adds a line */
     char want[160];
-    int n = 0, bad = 0;
+    int n = 0, bad = 0, found[NRUNS] = {0};
     while (fgets(want, sizeof want, f)) {
         if (want[0] == '#') continue;
         want[strcspn(want, "\n")] = '\0';
-        if (n >= NRUNS) {
-            printf("  %s: more digests than runs: '%s'\n", DIGESTS, want);
+        const size_t nl = strcspn(want, " ");
+        int k = -1;
+        for (int i = 0; i < NRUNS && k < 0; i++)
+            if (!strncmp(got[i], want, nl) && got[i][nl] == ' ') k = i;
+        if (k < 0) {
+            printf("  %s: no run named like '%s'\n", DIGESTS, want);
             bad++;
-            break;
+            continue;
         }
-        if (strcmp(want, got[n]) != 0) {
-            printf("  changed: want %s\n           got  %s\n", want, got[n]);
+        found[k] = 1;
+        if (strcmp(want, got[k]) != 0) {
+            printf("  changed: want %s\n           got  %s\n", want, got[k]);
             bad++;
         }
         n++;
     }
     fclose(f);
-    if (n != NRUNS) printf("  %s holds %d digests, %d runs\n", DIGESTS, n, NRUNS);
+    for (int i = 0; i < NRUNS; i++)
+        if (!found[i]) printf("  no recorded digest for: %s\n", got[i]);
     assert_int_equal(n, NRUNS);
     assert_int_equal(bad, 0);
 }

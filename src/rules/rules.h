@@ -28,6 +28,8 @@ extern const bp_rule bp_rule_fga;
 extern const bp_rule bp_rule_lgfga;
 extern const bp_rule bp_rule_dkp;
 extern const bp_rule bp_rule_fdfa;
+extern const bp_rule bp_rule_usf;
+extern const bp_rule bp_rule_kp;
 extern const bp_rule bp_rule_chl;
 extern const bp_rule bp_rule_dtp;
 extern const bp_rule bp_rule_dni;
