@@ -163,7 +163,7 @@ static void ccl_predict(bpfree_model *m, const float *x, int B, float *scores, f
 
 static const bp_setting ccl_settings[] = {
     BP_ROW_NUM("ccl-norm", "ccl_norm", "N",
-               "ccl: 1 = L2-normalise activities before they meet (000 §III-I), 0 = raw "
+               "1 = L2-normalise activities before they meet (000 §III-I), 0 = raw "
                "(the authors' MLP code)", "1", BP_SET_INT, ccl_norm, 0, 1, 0, 0),
 };
 

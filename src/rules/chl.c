@@ -170,12 +170,12 @@ static void chl_defaults(bpfree_config *c) {
 }
 
 static const bp_setting chl_settings[] = {
-    BP_ROW_NUM("chl-gamma", "chl_gamma", "F", "chl: feedback strength gamma (gamma W^T)", "0.1",
+    BP_ROW_NUM("chl-gamma", "chl_gamma", "F", "feedback strength gamma (gamma W^T)", "0.1",
                BP_SET_FLOAT, chl_gamma, 0, 1, BP_SET_LO_OPEN, 0),
-    BP_ROW_NUM("chl-iters", "chl_iters", "N", "chl: at most N sweeps to settle each phase",
+    BP_ROW_NUM("chl-iters", "chl_iters", "N", "at most N sweeps to settle each phase",
                "50", BP_SET_INT, chl_iters, 1, 1 << 20, 0, 0),
     BP_ROW_NUM("chl-tol", "chl_tol", "F",
-               "chl: settled when no activity moves more than F in a sweep", "1e-6",
+               "settled when no activity moves more than F in a sweep", "1e-6",
                BP_SET_FLOAT, chl_tol, 0, BP_SET_BIG, 0, 0),
 };
 

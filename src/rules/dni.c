@@ -161,11 +161,11 @@ static void dni_predict(bpfree_model *m, const float *x, int B, float *scores, f
 
 static const bp_setting dni_settings[] = {
     BP_ROW_NUM("dni-hidden", "dni_hidden", "N",
-               "dni: hidden ReLU units of each synthetic-gradient module (0 = linear)", "0",
+               "hidden ReLU units of each synthetic-gradient module (0 = linear)", "0",
                BP_SET_INT, dni_hidden, 0, 1 << 16, 0, 0),
-    BP_ROW_NUM("dni-cond", "dni_cond", NULL,
-               "dni: condition the modules on the label, [h, y] (cDNI; 0 = plain DNI)", "1", BP_SET_FLAG,
-               dni_cond, 0, 1, 0, 0),
+    BP_ROW_NUM("dni-cond", "dni_cond", "N",
+               "1 = condition the modules on the label, [h, y] (cDNI); 0 = plain DNI", "1",
+               BP_SET_INT, dni_cond, 0, 1, 0, 0),
 };
 
 const bp_rule bp_rule_dni = {

@@ -131,10 +131,10 @@ static void dtp_predict(bpfree_model *m, const float *x, int B, float *scores, f
 static void dtp_defaults(bpfree_config *c) { c->act = BPFREE_ACT_TANH; }
 
 static const bp_setting dtp_settings[] = {
-    BP_ROW_NUM("dtp-eta", "dtp_eta", "F", "dtp: step eta^ of the top target h - eta^ dL/dh",
+    BP_ROW_NUM("dtp-eta", "dtp_eta", "F", "step eta^ of the top target h - eta^ dL/dh",
                "0.1", BP_SET_FLOAT, dtp_eta, 0, BP_SET_BIG, BP_SET_LO_OPEN, 0),
     BP_ROW_NUM("dtp-noise", "dtp_noise", "F",
-               "dtp: std of the noise in the inverses' reconstruction loss", "0.1",
+               "std of the noise in the inverses' reconstruction loss", "0.1",
                BP_SET_FLOAT, dtp_noise, 0, BP_SET_BIG, 0, 0),
 };
 

@@ -135,10 +135,10 @@ static void tinyfoa_describe(const bpfree_model *m, char *buf, size_t cap) {
 
 static const bp_setting tinyfoa_settings[] = {
     BP_ROW_NUM("tinyfoa-slices", NULL, "N",
-               "tinyfoa: N_s output slices per layer, each computed and stepped in turn", "4",
+               "N_s output slices per layer, each computed and stepped in turn", "4",
                BP_SET_INT, tinyfoa_slices, 1, 1 << 20, 0, 0),
     BP_ROW_NUM("tinyfoa-binary", "tinyfoa_binary", NULL,
-               "tinyfoa: forward with binarised weights mean|W| Sign(W) (straight-through)", "0",
+               "forward with binarised weights mean|W| Sign(W) (straight-through)", "0",
                BP_SET_FLAG, tinyfoa_binary, 0, 1, 0, 0),
 };
 
