@@ -181,6 +181,7 @@ const bp_rule bp_rule_ccl = {
     .train_batch = ccl_train,
     .predict = ccl_predict,
     .state_size = sizeof(ccl_state),
+    .layer_note = " (CCL's feedback net is made of dense layers over each level's flattened features)",
     .caps = BP_CAP_VARIANCE,
     .settings = ccl_settings,
     .n_settings = (int)(sizeof ccl_settings / sizeof *ccl_settings),

@@ -194,6 +194,7 @@ const bp_rule bp_rule_chl = {
     .predict = chl_predict,
     .describe = chl_describe,
     .state_size = sizeof(chl_state),
+    .layer_note = " (CHL settles the layer equations with feedback gamma W^T, written for dense layers (a layer's pre-activation is its forward with the identity))",
     .caps = BP_CAP_VARIANCE,
     .settings = chl_settings,
     .n_settings = (int)(sizeof chl_settings / sizeof *chl_settings),

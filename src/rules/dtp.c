@@ -153,6 +153,7 @@ const bp_rule bp_rule_dtp = {
     .train_batch = dtp_train,
     .predict = dtp_predict,
     .state_size = sizeof(dtp_state),
+    .layer_note = " (DTP's inverses G_l are dense layers over the flattened features of the layer above)",
     .caps = 0,
     .settings = dtp_settings,
     .n_settings = (int)(sizeof dtp_settings / sizeof *dtp_settings),
