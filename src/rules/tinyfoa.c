@@ -14,7 +14,8 @@
  * it in one product), they give the numbers of the unsliced update (tested)
  * while only one slice's gradient is being written.  (In bpfree the gradient
  * block is allocated for the whole model when it is built, so the slices
- * change the order of work, not the counted peak; see README.)
+ * change the order of work, not the counted peak; see README.)  Update
+ * unlocked, so --pipeline runs layer l on batch k+1 while l+1 is on batch k.
  * The output layer trains on its true gradient (its own CE).
  *
  * --tinyfoa-binary: the forward pass uses W_l^b = (1/n) sum_i |W_l^i| ·
@@ -37,46 +38,47 @@ static bpfree_status tinyfoa_reserve(bpfree_model *m, bpfree_error *err) {
     return bp_feedback_reserve(m, s->fb, err);
 }
 
+static size_t max_weights(const bpfree_model *m) {
+    size_t n = 0;
+    for (int l = 0; l < m->n_layers; l++)
+        if (bp_layer_n_weights(&m->layers[l]) > n) n = bp_layer_n_weights(&m->layers[l]);
+    return n;
+}
+
 static bpfree_status tinyfoa_init(bpfree_model *m, bpfree_error *err) {
     tinyfoa_state *s = m->rs;
     (void)err;
     bp_feedback_init(m, s->fb);
     bp_work_reserve(m, &s->w);
-    if (m->cfg.tinyfoa_binary) {
-        size_t n = 0;
-        for (int l = 0; l < m->n_layers; l++)
-            if (bp_layer_n_weights(&m->layers[l]) > n) n = bp_layer_n_weights(&m->layers[l]);
-        bp_scratch(m, &s->wb, n);
-    }
+    if (m->cfg.tinyfoa_binary) bp_scratch(m, &s->wb, max_weights(m));
     return BPFREE_OK;
 }
 
 /* Layer l as the forward pass sees it: itself, or (binary) a copy whose W is
- * alpha Sign(W), alpha = mean |W| (000 §III-J). */
-static const bp_layer *forward_view(const bpfree_model *m, int l, bp_layer *tmp) {
-    const tinyfoa_state *s = m->rs;
+ * alpha Sign(W), alpha = mean |W| (000 §III-J), written into wb. */
+static const bp_layer *forward_view(const bpfree_model *m, int l, bp_layer *tmp, float *wb) {
     const bp_layer *L = &m->layers[l];
     if (!m->cfg.tinyfoa_binary) return L;
     const size_t n = bp_layer_n_weights(L);
     double a = 0.0;
     for (size_t i = 0; i < n; i++) a += fabsf(L->W[i]);
     const float alpha = (float)(a / (double)n);
-    for (size_t i = 0; i < n; i++)
-        s->wb[i] = L->W[i] > 0.0f ? alpha : L->W[i] < 0.0f ? -alpha : 0.0f;
+    for (size_t i = 0; i < n; i++) wb[i] = L->W[i] > 0.0f ? alpha : L->W[i] < 0.0f ? -alpha : 0.0f;
     *tmp = *L;
-    tmp->W = s->wb;
+    tmp->W = wb;
     return tmp;
 }
 
 /* The update of layer l from the signal dh (B, out) at its output, in N_s
- * output slices, each computed and stepped before the next. */
-static void slice_update(bpfree_model *m, int l, const float *x, const float *h, float *dh,
-                         int B) {
+ * output slices, each computed and stepped (optimizer clock o) before the
+ * next. */
+static void slice_update(bpfree_model *m, const bp_optim *o, int l, const float *x,
+                         const float *h, float *dh, int B) {
     const bp_layer *L = &m->layers[l];
     const int U = L->units;
     const int ns = m->cfg.tinyfoa_slices < U ? m->cfg.tinyfoa_slices : U;
     if (ns <= 1) {
-        bp_layer_backward_step(m, l, x, h, dh, B);
+        bp_layer_backward_step_with(m, l, x, h, dh, B, o);
         return;
     }
     float *dz = bp_layer_dz(L, dh);
@@ -85,33 +87,53 @@ static void slice_update(bpfree_model *m, int l, const float *x, const float *h,
         const size_t a = (size_t)U * j / ns, b = (size_t)U * (j + 1) / ns;
         L->kind->output_grad(L, h, dh, dz, B, a, b); /* slice j: delta ⊙ f' */
         bp_layer_grad_units(L, x, dz, B, a, b, 0.0f);
-        bp_step_range(m, &m->optim, L->off + a * uw, (b - a) * uw);
-        bp_step_range(m, &m->optim, L->off + nw + a, b - a);
+        bp_step_range(m, o, L->off + a * uw, (b - a) * uw);
+        bp_step_range(m, o, L->off + nw + a, b - a);
     }
+}
+
+/* Layer i on one batch (sequential, or a pipeline stage with its own clock
+ * o and scratch w): a hidden layer learns from its fixed classifier's CE at
+ * once and `out` (from before the update) goes on; the output layer from its
+ * own CE, setting b->loss and b->correct. */
+static void tinyfoa_layer(bpfree_model *m, const bp_optim *o, bp_work *w, int i, const float *in,
+                          float *out, bp_pipe_batch *b) {
+    const tinyfoa_state *s = m->rs;
+    const int C = m->cfg.outputs, B = b->rows, n = m->layers[i].out;
+    bp_layer tmp;
+    const bp_layer *view = forward_view(m, i, &tmp, w->rs ? w->rs : s->wb);
+    if (i == m->n_layers - 1) {
+        bp_layer_forward(view, in, w->z, B);
+        b->correct = bp_count_correct(w->z, b->lb, B, C);
+        b->loss = bp_loss(m->cfg.loss, w->z, b->y, B, C, w->dz);
+        slice_update(m, o, i, in, w->z, w->dz, B);
+        return;
+    }
+    bp_layer_forward(view, in, out, B);
+    const float *Bl = bp_tensor_ptr(m, s->fb[i]);
+    bpfree_gemm(0, 1, B, C, n, 1.0f, out, n, Bl, n, 0.0f, w->z, C); /* B_l h_l */
+    bp_loss(m->cfg.loss, w->z, b->y, B, C, w->dz);                  /* its local CE */
+    bp_feedback_signal(m, s->fb, i, 1.0f, w->dz, B, w->d);          /* e_l B_l */
+    slice_update(m, o, i, in, out, w->d, B);
 }
 
 static bpfree_status tinyfoa_train(bpfree_model *m, int B, double *loss, long *correct) {
     tinyfoa_state *s = m->rs;
-    bp_work *w = &s->w;
-    const int C = m->cfg.outputs, nh = m->cfg.n_hidden, L = m->n_layers;
+    bp_pipe_batch b = {.rows = B, .y = m->yb, .lb = m->lb, .ib = m->ib};
     const float *in = m->xb;
-    bp_layer tmp;
-    for (int l = 0; l < nh; l++) {
-        const int n = m->layers[l].out;
-        float *a = w->a[l % 2];
-        bp_layer_forward(forward_view(m, l, &tmp), in, a, B);
-        const float *Bl = bp_tensor_ptr(m, s->fb[l]);
-        bpfree_gemm(0, 1, B, C, n, 1.0f, a, n, Bl, n, 0.0f, w->z, C); /* B_l h_l */
-        bp_loss(m->cfg.loss, w->z, m->yb, B, C, w->dz);                /* its local CE */
-        bp_feedback_signal(m, s->fb, l, 1.0f, w->dz, B, w->d);        /* e_l B_l */
-        slice_update(m, l, in, a, w->d, B);
+    for (int i = 0; i < m->n_layers; i++) {
+        float *a = s->w.a[i % 2];
+        tinyfoa_layer(m, &m->optim, &s->w, i, in, a, &b);
         in = a;
     }
-    bp_layer_forward(forward_view(m, L - 1, &tmp), in, w->z, B);
-    *correct += bp_count_correct(w->z, m->lb, B, C);
-    *loss += bp_loss(m->cfg.loss, w->z, m->yb, B, C, w->dz);
-    slice_update(m, L - 1, in, w->z, w->dz, B);
+    *loss += b.loss;
+    *correct += b.correct;
     return BPFREE_OK;
+}
+
+/* --pipeline: a stage's scratch holds its own binarised copy */
+static void tinyfoa_pipe_need(const bpfree_model *m, bp_pipe_need *n) {
+    n->scratch = m->cfg.tinyfoa_binary ? max_weights(m) : 0;
 }
 
 static void tinyfoa_predict(bpfree_model *m, const float *x, int B, float *scores,
@@ -122,7 +144,7 @@ static void tinyfoa_predict(bpfree_model *m, const float *x, int B, float *score
     (void)heads;
     for (int l = 0; l < m->n_layers; l++) {
         float *o = l == m->n_layers - 1 ? scores : s->w.a[l % 2];
-        bp_layer_forward(forward_view(m, l, &tmp), in, o, B);
+        bp_layer_forward(forward_view(m, l, &tmp, s->wb), in, o, B);
         in = o;
     }
 }
@@ -154,6 +176,8 @@ const bp_rule bp_rule_tinyfoa = {
     .reserve = tinyfoa_reserve,
     .init = tinyfoa_init,
     .train_batch = tinyfoa_train,
+    .pipe_layer = tinyfoa_layer,
+    .pipe_need = tinyfoa_pipe_need,
     .predict = tinyfoa_predict,
     .describe = tinyfoa_describe,
     .state_size = sizeof(tinyfoa_state),
