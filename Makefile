@@ -10,20 +10,31 @@ ifeq ($(BLAS),blis)
 BUILD   ?= build$(if $(filter 1,$(SAN)),-san)-blis
 endif
 SAN     ?= 0
+# ARCH: the instruction set of bpfree's own code (-march).  The default runs on
+# any x86-64; the matrix products, most of the time, are OpenBLAS's, which picks
+# its kernels for the CPU at run time whatever ARCH is.  Measured (NOTES.md,
+# session 7): x86-64 against x86-64-v3 costs no measurable epoch time, and the
+# numbers are the same bit for bit (the golden digests pass with either).
+# `make ARCH=native` or ARCH=x86-64-v3 builds for a newer CPU.
+ARCH    ?= x86-64
+TUNE    ?= generic
 ifeq ($(SAN),1)
 BUILD   ?= build-san
 OPT     ?= -O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=all
 LDSAN   := -fsanitize=address,undefined
 else
 BUILD   ?= build
-OPT     ?= -O3 -g -march=x86-64-v3 -mtune=native -fno-math-errno
+OPT     ?= -O3 -g -march=$(ARCH) -mtune=$(TUNE) -fno-math-errno
 LDSAN   :=
 endif
 # No -ffast-math: it breaks bit-for-bit determinism and IEEE semantics.
 # -fno-trapping-math (clang's default) changes no value: it lets GCC turn
 # a select between computed values (tanh's clamp, x < 0 ? a : b) into a blend
 # and so vectorise the loop; bpfree never unmasks floating-point traps.
+# -fvisibility=hidden: the shared library exports only what include/bpfree.h
+# declares (its `#pragma GCC visibility push(default)`), i.e. bpfree_*.
 CFLAGS  += -std=c11 -D_POSIX_C_SOURCE=200809L -Wall -Wextra -Werror -fPIC -fno-trapping-math $(OPT) \
+           -fvisibility=hidden \
            -Iinclude -Isrc $(BLAS_CFLAGS)
 # One place finds CBLAS: Debian's OpenBLAS (libopenblas-dev), or with
 # BLAS=blis BLIS (Debian's libblis-dev has no pkg-config file: its headers sit
@@ -58,7 +69,11 @@ CLI_OBJ := $(CLI_SRC:%.c=$(BUILD)/obj/%.o)
 TESTS   := $(patsubst tests/%.c,$(BUILD)/tests/%,$(wildcard tests/test_*.c))
 DEPS    := $(LIB_OBJ:.o=.d) $(CLI_OBJ:.o=.d)
 
-all: $(BUILD)/libbpfree.a $(BUILD)/libbpfree.so $(BUILD)/bpfree $(BUILD)/example-train-mnist
+VERSION := $(shell sed -n 's/^\#define BPFREE_VERSION "\(.*\)"/\1/p' include/bpfree.h)
+SONAME  := libbpfree.so.0
+
+all: $(BUILD)/libbpfree.a $(BUILD)/libbpfree.so $(BUILD)/bpfree $(BUILD)/example-train-mnist \
+     $(BUILD)/bpfree.1
 	@echo "built $(BUILD)/ with BLAS=$(BLAS)"
 
 $(BUILD)/obj/%.o: %.c Makefile
@@ -69,8 +84,16 @@ $(BUILD)/libbpfree.a: $(LIB_OBJ)
 	@mkdir -p $(dir $@)
 	rm -f $@ && ar rcs $@ $^
 
-$(BUILD)/libbpfree.so: $(LIB_OBJ)
-	$(CC) -shared $(LDSAN) -o $@ $^ $(LDLIBS)
+# libbpfree.so.0 (SONAME) is the library; libbpfree.so links to it.
+$(BUILD)/$(SONAME): $(LIB_OBJ)
+	$(CC) -shared -Wl,-soname,$(SONAME) $(LDSAN) -o $@ $^ $(LDLIBS)
+
+$(BUILD)/libbpfree.so: $(BUILD)/$(SONAME)
+	ln -sf $(SONAME) $@
+
+# The man page comes from the same tables as --help (bpfree man).
+$(BUILD)/bpfree.1: $(BUILD)/bpfree
+	$(BUILD)/bpfree man > $@.tmp && mv $@.tmp $@
 
 $(BUILD)/bpfree: $(CLI_OBJ) $(BUILD)/libbpfree.a
 	$(CC) $(LDSAN) -o $@ $(CLI_OBJ) $(BUILD)/libbpfree.a $(LDLIBS)
@@ -100,10 +123,47 @@ test: tests
 # The whole suite twice: optimised, then under ASan + UBSan.
 check:
 	$(MAKE) test
+	$(MAKE) install-check
 	$(MAKE) SAN=1 test
+
+# REPRODUCTION.md from the committed logs and bench/repro/cells.tsv
+reproduction:
+	sh bench/repro/table.sh > REPRODUCTION.md.tmp && mv REPRODUCTION.md.tmp REPRODUCTION.md
+
+# make install PREFIX=DIR [DESTDIR=...]: header, libbpfree.a, libbpfree.so.0
+# (+ the .so link), bpfree.pc, the CLI, its man page, the gnuplot script, the
+# presets and the Python module (share/bpfree/).
+PREFIX  ?= /usr/local
+LIBDIR  ?= $(PREFIX)/lib
+I       := $(DESTDIR)$(PREFIX)
+install: all
+	install -d $(I)/bin $(I)/include $(DESTDIR)$(LIBDIR)/pkgconfig $(I)/share/man/man1 \
+	    $(I)/share/bpfree/presets $(I)/share/bpfree/python
+	install -m 755 $(BUILD)/bpfree $(I)/bin/bpfree
+	install -m 644 include/bpfree.h $(I)/include/bpfree.h
+	install -m 644 $(BUILD)/libbpfree.a $(DESTDIR)$(LIBDIR)/libbpfree.a
+	install -m 755 $(BUILD)/$(SONAME) $(DESTDIR)$(LIBDIR)/$(SONAME)
+	ln -sf $(SONAME) $(DESTDIR)$(LIBDIR)/libbpfree.so
+	sed -e 's|@PREFIX@|$(PREFIX)|; s|@LIBDIR@|$(LIBDIR)|; s|@VERSION@|$(VERSION)|' \
+	    -e 's|@LIBS@|$(LDLIBS)|' scripts/bpfree.pc.in > $(DESTDIR)$(LIBDIR)/pkgconfig/bpfree.pc
+	install -m 644 $(BUILD)/bpfree.1 $(I)/share/man/man1/bpfree.1
+	install -m 644 scripts/compare.gp $(I)/share/bpfree/compare.gp
+	install -m 644 presets/*.conf $(I)/share/bpfree/presets/
+	install -m 644 python/bpfree.py python/test_bpfree.py python/example_readme_row.py \
+	    $(I)/share/bpfree/python/
+	@echo "installed bpfree $(VERSION) under $(I)"
+
+# What a user of the installed library does: install into a scratch prefix,
+# build the example with pkg-config alone, run it; check that the shared
+# library exports only bpfree_* symbols; run the Python module's test.
+STAGE   := $(abspath $(BUILD)/stage)
+install-check: all
+	rm -rf $(STAGE)
+	$(MAKE) install PREFIX=$(STAGE)
+	sh tests/install_check.sh $(STAGE) $(BUILD)
 
 clean:
 	rm -rf build build-san build-blis build-san-blis
 
-.PHONY: all tests test check bench clean
+.PHONY: all tests test check bench clean install install-check reproduction
 -include $(DEPS)

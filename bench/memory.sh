@@ -13,7 +13,7 @@
 # each against depth (MiB per added hidden layer) and its ratio to bp's,
 # beside 003's Fig. 3a (BP 204.00, MF 16.16); and the BIG row's margins.
 # It writes bench/out/memory.tsv (all rows, columns named on the first
-# line) and bench/out/memory.svg (bench/plot.awk).
+# line) and bench/out/memory.svg and .png (bench/plot.sh, gnuplot).
 #
 # Environment (defaults in brackets):
 #   RULES [bp,mf,dfa,f3,ff]  DEPTHS [2,4,8,15]  WIDTH [1000]  BATCH [10000]
@@ -120,7 +120,7 @@ END {
                 (bpb > 0 ? sprintf("%+.1f", peak[i] - bpb) : "–"), (bpb > 0 ? sprintf("%.1f%%", 100 * peak[i] / bpb) : "–")
     }
 }' "$tsv"
-awk -v mode=memory -v width="$WIDTH" -v batch="$BATCH" -f bench/plot.awk "$tsv" >"$OUT/memory.svg"
+sh bench/plot.sh memory "$tsv" "$OUT/memory" "$WIDTH" "$BATCH"
 echo
 echo "wrote $tsv and $OUT/memory.svg"
 [ "$fails" -eq 0 ]

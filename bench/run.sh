@@ -32,8 +32,7 @@ awk -F'|' '/^\| [a-z]/ && $3 ~ /[0-9]/ && $2 !~ /infer/ {
     if (b != "") printf "%s bpfree\t%s\tbpfree\n", $2, b
     if (t != "") printf "%s torch\t%s\ttorch\n", $2, t
 }' "$OUT/compare.md" > "$OUT/epochs.tsv"
-awk -v mode=bars -v unit="s / epoch" -v title="s/epoch: bpfree vs PyTorch (median)" \
-    -f bench/plot.awk "$OUT/epochs.tsv" > "$OUT/epochs.svg"
+sh bench/plot.sh bars "$OUT/epochs.tsv" "$OUT/epochs" "s/epoch: bpfree vs PyTorch (median)" "s / epoch"
 
 ./build/bench-gemm --threads 1,2 --batches 64,256 | tee "$OUT/gemm.md"
 OUT=$OUT sh bench/memory.sh | tee "$OUT/memory.md"

@@ -31,6 +31,12 @@
 extern "C" {
 #endif
 
+/* What this header declares is the shared library's interface: exported
+ * although the library is built with -fvisibility=hidden (nothing else is). */
+#if defined(__GNUC__) && __GNUC__ >= 4
+#pragma GCC visibility push(default)
+#endif
+
 #define BPFREE_VERSION "0.1.0"
 #define BPFREE_MAX_LAYERS 32 /* hidden layers + output layer */
 
@@ -102,6 +108,7 @@ typedef enum bpfree_init {
     BPFREE_INIT_BINOMIAL,            /* each entry uniform in {0, 1} */
     BPFREE_INIT_PM_IDENTITY,         /* identity repeated along the larger
                                         dimension with alternating signs */
+    BPFREE_INIT_LECUN_NORMAL,        /* N(0, 1/fan_in): Hinton's FF code */
     BPFREE_INIT_COUNT
 } bpfree_init;
 
@@ -160,6 +167,16 @@ typedef enum bpfree_ff_predict {
     BPFREE_FF_PREDICT_COUNT
 } bpfree_ff_predict;
 
+/* When FF's peer-normalisation running mean takes in the batch's positive
+ * activities: after the batch's step (the term uses the previous batches'
+ * mean), or before the term is computed, as Hinton's code and Loewe's port
+ * do (the whole batch is then one chunk: the mean needs all its rows). */
+typedef enum bpfree_ff_peer_when {
+    BPFREE_FF_PEER_AFTER = 0,
+    BPFREE_FF_PEER_BEFORE,
+    BPFREE_FF_PEER_COUNT
+} bpfree_ff_peer_when;
+
 /* How learned feedback matrices (fdfa, dkp) are updated. */
 typedef enum bpfree_fb_optim {
     BPFREE_FB_ADAM = 0, /* Adam on the feedback gradient (002 Appendix A) */
@@ -191,6 +208,8 @@ const char *bpfree_ff_neg_name(bpfree_ff_neg n);           /* "random", "hard" *
 int bpfree_ff_neg_parse(const char *s);
 const char *bpfree_ff_predict_name(bpfree_ff_predict p);   /* "goodness", "onepass" */
 int bpfree_ff_predict_parse(const char *s);
+const char *bpfree_ff_peer_when_name(bpfree_ff_peer_when w); /* "after", "before" */
+int bpfree_ff_peer_when_parse(const char *s);
 
 /* ----------------------------------------------------------------- rules */
 
@@ -285,6 +304,7 @@ typedef struct bpfree_config {
     int ff_label_max;                /* 1: the row's largest input value instead */
     bpfree_ff_neg ff_negatives;      /* how the wrong label is chosen */
     float ff_peer;                   /* peer normalisation weight (0 = off) */
+    bpfree_ff_peer_when ff_peer_update; /* running mean updated after or before use */
     bpfree_ff_predict ff_predict;    /* the main score: goodness or one-pass */
     int ff_skip_first;               /* goodness prediction leaves out layer 1 */
     float ff_head_lr;                /* Adam lr of the one-pass softmax head */
@@ -295,6 +315,9 @@ typedef struct bpfree_config {
     int f3_loss;                     /* 0: e = y* - y (F³-Error); 1: e = -dL/dy (F³-Loss) */
     int f3_onehot;                   /* keep only the target class's entry */
     int f3_softmax;                  /* softmax on the output before the error */
+    /* drtp, f3, llo: how the hidden signal and the output gradient scale
+     * with the batch (BPFREE_SIGNAL_*); Adam barely cares, SGD does */
+    int signal_scaling;
     /* PEPITA (000 §III-H): F = pepita_f * U(±sqrt(6/D)), (D, C) */
     float pepita_f;
     /* uSF: B_l = usf_scale sign(W_l), 0 = mean |W_l|; KP: the decay lambda
@@ -306,6 +329,8 @@ typedef struct bpfree_config {
      * optimizer (fb_optim) and an L2 decay on B added to its gradient (fb_wd).  The
      * forward optim.weight_decay never touches B. */
     float fb_lr;
+    int fb_follow;                   /* 1: alpha follows the forward lr schedule;
+                                        0: constant (the authors' code) */
     bpfree_fb_optim fb_optim;
     float fb_wd;
     /* Contrastive Hebbian learning (chl; 000 §III-B): feedback gamma W^T,
@@ -345,6 +370,14 @@ typedef struct bpfree_config {
     int diag_draws;
 } bpfree_config;
 
+/* signal_scaling: MEAN averages the hidden signal E B_l over the batch, as
+ * the output's dL/dz = (p - y)/B; AUTHORS is the F³ authors' code: the
+ * hidden signal summed over the batch, and BCE/MSE averaged over batch and
+ * classes, so the output's gradient is (p - y)/(B C) — under SGD a hidden
+ * step B C times larger relative to the output's. */
+#define BPFREE_SIGNAL_MEAN 0
+#define BPFREE_SIGNAL_AUTHORS 1
+
 #define BPFREE_DIAG_ALIGNMENT 1
 #define BPFREE_DIAG_VARIANCE 2
 
@@ -357,6 +390,13 @@ bpfree_status bpfree_config_default(bpfree_config *cfg, const char *rule,
 
 /* Check a config for consistency (sizes > 0, known enums, lr > 0 ...). */
 bpfree_status bpfree_config_check(const bpfree_config *cfg, bpfree_error *err);
+/* sizeof of a public struct by its name ("bpfree_config", "bpfree_dataset",
+ * "bpfree_data_options", "bpfree_epoch_stats", "bpfree_eval",
+ * "bpfree_tensor_info", "bpfree_error"), 0 for another name: for bindings
+ * that mirror the structs (python/bpfree.py checks its mirrors against it at
+ * import) or hold a config as opaque bytes reached only through
+ * bpfree_config_set/get. */
+size_t bpfree_sizeof(const char *type);
 
 /* ------------------------------------------------------------- settings
  *
@@ -399,6 +439,12 @@ bpfree_status bpfree_config_set(bpfree_config *cfg, const char *name, const char
  * exactly (floats with 9 significant digits).  Returns the length, or -1 for
  * an unknown name or a value that does not fit in cap bytes. */
 int bpfree_config_get(const bpfree_config *cfg, const char *name, char *buf, size_t cap);
+/* Set one of the settings the data decides (bpfree_setting_internal:
+ * "inputs", "outputs", "norm-mean", "norm-std"), which bpfree_config_set
+ * refuses because they are no options: for callers that hold the config as
+ * opaque bytes (python/bpfree.py).  C code may set the fields directly. */
+bpfree_status bpfree_config_set_input(bpfree_config *cfg, const char *name, const char *value,
+                                      bpfree_error *err);
 
 /* A paper's whole setup under one name (`--preset hinton`): settings
  * applied in order where the preset is named. */
@@ -645,6 +691,10 @@ const char *bpfree_model_head_name(const bpfree_model *m, int h);
  * than one way ("ff" or "bp" for mf, "goodness" or "onepass" for ff), else
  * NULL. */
 const char *bpfree_model_prediction(const bpfree_model *m);
+/* The predictor behind bpfree_epoch_stats.train_acc, where the rule has
+ * several ("one-pass" for ff: its head, before each step, while the test
+ * accuracy is by goodness), else as bpfree_model_prediction. */
+const char *bpfree_model_train_source(const bpfree_model *m);
 
 /* The scores behind bpfree_eval.head_acc for the Forward-Forward rules:
  * head 0 = goodness prediction, head 1 = one-pass head, head 2 + l = layer
@@ -699,6 +749,22 @@ bpfree_status bpfree_evaluate(bpfree_model *m, const bpfree_dataset *ds,
  * head's logits, according to cfg.ff_predict. */
 bpfree_status bpfree_predict(bpfree_model *m, const float *x, int n,
                              float *scores, bpfree_error *err);
+
+/* The model's tensors — weights "W1" (units x inputs), biases "b1", and the
+ * rule's own: feedback "B1" (C x n_1), local heads "M1", PEPITA's "F", ... —
+ * in the order of the parameter and state blocks.  bpfree_model_tensor
+ * returns tensor i's floats (the model's own: writing them changes the
+ * model) and fills *info if not NULL; NULL if i is out of range. */
+typedef struct bpfree_tensor_info {
+    const char *name;
+    size_t n;           /* floats */
+    int ndim;           /* 2: a rows x cols row-major matrix; 1: a vector of n */
+    int rows, cols;     /* ndim 1: rows = n, cols = 1 */
+    int trainable;      /* 1: a parameter the optimizer steps; 0: fixed rule state */
+} bpfree_tensor_info;
+
+int bpfree_model_tensor_count(const bpfree_model *m);
+float *bpfree_model_tensor(bpfree_model *m, int i, bpfree_tensor_info *info);
 
 /* Save the model — config (architecture, rule, hyperparameters), epochs done,
  * parameters and fixed rule state — to `path`.  Written to `path`.tmp.XXXXXX
@@ -770,6 +836,10 @@ typedef struct bpfree_profile_shape {
 /* Copies up to `max` recorded shapes, most time first, into `out` (may be
  * NULL when max is 0); returns how many are recorded (at most 128). */
 int bpfree_profile_shapes(bpfree_profile_shape *out, int max);
+
+#if defined(__GNUC__) && __GNUC__ >= 4
+#pragma GCC visibility pop
+#endif
 
 #ifdef __cplusplus
 }

@@ -87,13 +87,52 @@ static void test_f3_first_epoch_is_drtp(void **state) {
  *   y = softmax(z) with --f3-softmax or CE, else sigmoid(z) (BCE) or z (MSE);
  *   F³-Error: e = y* - y;  F³-Loss (BCE): e = -dL/dy = (y* - y)/(y (1 - y));
  *   F³-OneHot: entries of non-target classes are 0. */
-static void ref_f3_error(const bpfree_config *c, const double *z, const float *t, int C,
-                         double *e) {
-    double y[64];
-    ref_predict_row(c->f3_softmax ? BPFREE_LOSS_CE : c->loss, z, C, y);
+/* q = softmax(y) (--f3-softmax) or y */
+static void ref_q(const bpfree_config *c, const double *y, int C, double *q) {
+    if (!c->f3_softmax) {
+        memcpy(q, y, sizeof(double) * (size_t)C);
+        return;
+    }
+    double mx = y[0], s = 0.0;
+    for (int k = 1; k < C; k++) mx = y[k] > mx ? y[k] : mx;
+    for (int k = 0; k < C; k++) s += (q[k] = exp(y[k] - mx));
+    for (int k = 0; k < C; k++) q[k] /= s;
+}
+
+/* the authors' loss on q with its mean reduction: over B C for BCE and MSE,
+ * over B for CE */
+static double ref_f3_loss(const bpfree_config *c, const double *y, const float *t, int B, int C) {
+    double q[64], L = 0.0;
+    ref_q(c, y, C, q);
     for (int k = 0; k < C; k++) {
-        if (c->f3_loss && c->loss == BPFREE_LOSS_BCE) e[k] = (t[k] - y[k]) / (y[k] * (1.0 - y[k]));
-        else e[k] = t[k] - y[k];
+        if (c->loss == BPFREE_LOSS_BCE) L -= t[k] * log(q[k]) + (1.0 - t[k]) * log(1.0 - q[k]);
+        else if (c->loss == BPFREE_LOSS_MSE) L += (q[k] - t[k]) * (q[k] - t[k]);
+        else L -= t[k] * log(q[k]);
+    }
+    return c->loss == BPFREE_LOSS_CE ? L / B : L / ((double)B * C);
+}
+
+/* The error F³ stores (001 §3.2 as the authors' code computes it): the
+ * output y (softmax / sigmoid / identity of z), q = softmax(y) with
+ * --f3-softmax; F³-Error y* - q; F³-Loss -dL/dy, here by central
+ * differences of the loss in y — independent of the closed form in f3.c. */
+static void ref_f3_error(const bpfree_config *c, const double *z, const float *t, int B, int C,
+                         double *e) {
+    double y[64] = {0}, q[64];
+    ref_predict_row(c->loss, z, C, y);
+    ref_q(c, y, C, q);
+    for (int k = 0; k < C; k++) {
+        if (c->f3_loss) {
+            const double h = 1e-6, keep = y[k];
+            y[k] = keep + h;
+            const double up = ref_f3_loss(c, y, t, B, C);
+            y[k] = keep - h;
+            const double dn = ref_f3_loss(c, y, t, B, C);
+            y[k] = keep;
+            e[k] = -(up - dn) / (2.0 * h);
+        } else {
+            e[k] = t[k] - q[k];
+        }
         if (c->f3_onehot && t[k] == 0.0f) e[k] = 0.0;
     }
 }
@@ -156,7 +195,7 @@ static void f3_store_check(bpfree_config cfg, const char *ctx, uint64_t seed) {
                 assert_true(update_differs(m, p0, "W1", alt, what, "the next row's error"));
             }
             for (int k = 0; k < B; k++)
-                ref_f3_error(&m->cfg, z + (size_t)k * C, m->yb + (size_t)k * C, C,
+                ref_f3_error(&m->cfg, z + (size_t)k * C, m->yb + (size_t)k * C, B, C,
                              store + (size_t)m->ib[k] * C);
             free(p0);
         }
@@ -193,7 +232,8 @@ static void test_f3_uses_each_samples_stored_error(void **state) {
 }
 
 /* d: --f3-onehot keeps only the target entry; --f3-softmax stores
- * y* - softmax(z) even with sigmoid outputs (BCE). */
+ * y* - softmax(y), softmax of the sigmoid output with BCE (001 §3.2: softmax
+ * "to the output y^{t-1}"; the authors' target - softmax(output)). */
 static void test_f3_onehot_and_softmax_variants(void **state) {
     (void)state;
     f3_store_check(f3_cfg(BPFREE_LOSS_BCE, 0, 1, 0, BPFREE_ACT_TANH, 71),
@@ -201,18 +241,91 @@ static void test_f3_onehot_and_softmax_variants(void **state) {
     f3_store_check(f3_cfg(BPFREE_LOSS_CE, 0, 1, 0, BPFREE_ACT_TANH, 72),
                    "f3 ce one-hot, (y* - softmax(z)) at the target only", 72);
     f3_store_check(f3_cfg(BPFREE_LOSS_BCE, 0, 0, 1, BPFREE_ACT_TANH, 73),
-                   "f3 bce softmax, y* - softmax(z)", 73);
+                   "f3 bce softmax, y* - softmax(sigmoid(z))", 73);
     f3_store_check(f3_cfg(BPFREE_LOSS_BCE, 0, 1, 1, BPFREE_ACT_TANH, 74),
                    "f3 bce one-hot softmax", 74);
 }
 
-/* e: F³-Loss with BCE stores -dL/dy = (y* - y)/(y (1 - y)). */
+/* e: F³-Loss with BCE stores -dL/dy = (y* - y)/(y (1 - y)) / (B C), the
+ * authors' mean reduction; with --f3-softmax, the gradient of
+ * BCE(softmax(y)) in y (their delayed_loss_softmax). */
 static void test_f3_loss_variant_bce(void **state) {
     (void)state;
     f3_store_check(f3_cfg(BPFREE_LOSS_BCE, 1, 0, 0, BPFREE_ACT_TANH, 81),
                    "f3-loss bce, (y* - y)/(y(1 - y))", 81);
     f3_store_check(f3_cfg(BPFREE_LOSS_BCE, 1, 1, 0, BPFREE_ACT_SIGMOID, 82),
                    "f3-loss bce one-hot", 82);
+    f3_store_check(f3_cfg(BPFREE_LOSS_BCE, 1, 0, 1, BPFREE_ACT_TANH, 83),
+                   "f3-loss bce softmax, -d BCE(softmax(y)) / dy", 83);
+    f3_store_check(f3_cfg(BPFREE_LOSS_MSE, 1, 0, 0, BPFREE_ACT_TANH, 84),
+                   "f3-loss mse, 2 (y* - y) / (B C)", 84);
+    f3_store_check(f3_cfg(BPFREE_LOSS_CE, 1, 0, 1, BPFREE_ACT_TANH, 85),
+                   "f3-loss ce softmax", 85);
+}
+
+/* --signal-scaling authors (the F³ authors' code, f3's default): a hidden
+ * layer's SGD step is B times the mean-scaled one, the output layer's 1/C
+ * of it (BCE averaged over the classes too) */
+static void test_f3_authors_scaling(void **state) {
+    (void)state;
+    enum { B = 4, C = 3 };
+    bpfree_config cm = f3_cfg(BPFREE_LOSS_BCE, 0, 0, 0, BPFREE_ACT_TANH, 95);
+    bpfree_config ca = cm;
+    ca.signal_scaling = BPFREE_SIGNAL_AUTHORS;
+    bpfree_model *mm = tu_new_model(&cm, 1), *ma = tu_new_model(&ca, 1);
+    bpfree_dataset ds;
+    tu_make_dataset(&ds, B, 6, C, 9);
+    float *p0 = copy_floats(mm->params, mm->n_params);
+    bpfree_error err;
+    assert_int_equal(bpfree_train_epoch(mm, &ds, NULL, &err), BPFREE_OK);
+    assert_int_equal(bpfree_train_epoch(ma, &ds, NULL, &err), BPFREE_OK);
+    const double want[] = {B, B, 1.0 / C}; /* W1, W2 hidden; W3 the output */
+    for (int l = 0; l < 3; l++) {
+        const bp_layer *La = &ma->layers[l], *Lm = &mm->layers[l];
+        const size_t off = La->off, n = bp_layer_n_weights(La);
+        double num = 0.0, den = 0.0;
+        for (size_t i = 0; i < n; i++) {
+            const double da = La->W[i] - p0[off + i], dm = Lm->W[i] - p0[off + i];
+            num += da * dm;
+            den += dm * dm;
+        }
+        assert_true(den > 0.0);
+        if (fabs(num / den - want[l]) > 1e-3 * want[l])
+            printf("  layer %d: update ratio %g, want %g\n", l + 1, num / den, want[l]);
+        assert_true(fabs(num / den - want[l]) <= 1e-3 * want[l]);
+    }
+    free(p0);
+    bpfree_model_free(mm);
+    bpfree_model_free(ma);
+    bpfree_data_free(&ds);
+}
+
+/* 001 §4.2: with MSE, F³-Loss is F³-Error times 2 / (B C) — the same
+ * direction, another step size */
+static void test_f3_loss_and_error_differ_by_step_size(void **state) {
+    (void)state;
+    bpfree_config ce = f3_cfg(BPFREE_LOSS_MSE, 0, 0, 0, BPFREE_ACT_TANH, 91);
+    bpfree_config cl = f3_cfg(BPFREE_LOSS_MSE, 1, 0, 0, BPFREE_ACT_TANH, 91);
+    bpfree_model *me = tu_new_model(&ce, 1), *ml = tu_new_model(&cl, 1);
+    bpfree_dataset ds;
+    tu_make_dataset(&ds, 8, 6, 3, 5);
+    bpfree_error err;
+    /* batch 4 of 8 samples: the store after one epoch holds each sample's error */
+    assert_int_equal(bpfree_train_epoch(me, &ds, NULL, &err), BPFREE_OK);
+    assert_int_equal(bpfree_train_epoch(ml, &ds, NULL, &err), BPFREE_OK);
+    assert_true(tu_same_params(me, ml)); /* epoch 1 stores, uses one-hot targets */
+    const float *se = bp_f3_store(me), *sl = bp_f3_store(ml);
+    const double want = 2.0 / (4.0 * 3.0);
+    int bad = 0, nonzero = 0;
+    for (int i = 0; i < 8 * 3; i++) {
+        nonzero += se[i] != 0.0f;
+        bad += fabs(sl[i] - want * se[i]) > 1e-6 * (1.0 + fabs(se[i]));
+    }
+    assert_true(nonzero > 12);
+    assert_int_equal(bad, 0);
+    bpfree_model_free(me);
+    bpfree_model_free(ml);
+    bpfree_data_free(&ds);
 }
 
 /* b through the engine: bpfree_train_epoch with one batch of the whole
@@ -254,7 +367,7 @@ static void f3_epoch_check(bpfree_loss loss, int f3_loss, int onehot, int softma
         for (int r = 0; r < N; r++) moved |= m->ib[r] != 2 * r + 1;
         /* each sample's next row, kept here by position */
         for (int i = 0; i < N; i++)
-            ref_f3_error(&m->cfg, z + (size_t)i * C, Y + (size_t)i * C, C, E + (size_t)i * C);
+            ref_f3_error(&m->cfg, z + (size_t)i * C, Y + (size_t)i * C, N, C, E + (size_t)i * C);
         free(p0);
     }
     assert_true(moved); /* the engine did shuffle */
@@ -360,6 +473,8 @@ int main(void) {
         cmocka_unit_test(test_f3_uses_each_samples_stored_error),
         cmocka_unit_test(test_f3_onehot_and_softmax_variants),
         cmocka_unit_test(test_f3_loss_variant_bce),
+        cmocka_unit_test(test_f3_loss_and_error_differ_by_step_size),
+        cmocka_unit_test(test_f3_authors_scaling),
         cmocka_unit_test(test_f3_through_train_epoch),
         cmocka_unit_test(test_f3_sign_learns),
     };

@@ -482,12 +482,14 @@ static void test_peer_normalisation(void **state) {
     (void)state;
     bpfree_config cfg;
     const int hidden[] = {6, 5}, B = 4;
-    float *gb[2];
-    float r0[11];
+    float *gb[3];
+    float r0[11], r1[11];
     for (int i = 0; i < 11; i++) r0[i] = 0.05f * (float)(i % 4) + 0.01f * (float)i;
-    for (int with = 0; with < 2; with++) {
+    /* 0: off, 1: on (mean updated after the step), 2: on, updated before */
+    for (int with = 0; with < 3; with++) {
         base_config(&cfg, "ff", 10, 2, 2, hidden, B, 0.05f);
         cfg.ff_peer = with ? 0.03f : 0.0f;
+        cfg.ff_peer_update = with == 2 ? BPFREE_FF_PEER_BEFORE : BPFREE_FF_PEER_AFTER;
         bpfree_model *m = build(&cfg);
         tu_fill_batch(m, B, 8, 0.0f, 1.0f);
         int tp = -1;
@@ -503,18 +505,24 @@ static void test_peer_normalisation(void **state) {
         int moved = 0;
         for (int j = 0; j < 11; j++) moved |= r[j] != r0[j];
         assert_true(moved);
+        if (with == 2) memcpy(r1, r, sizeof r1);
         bpfree_model_free(m);
     }
-    double mean = 0.0;
-    for (int j = 0; j < 6; j++) mean += r0[j];
-    mean /= 6;
-    for (int j = 0; j < 6; j++) {
-        double want = 0.03 * (r0[j] - mean); /* summed over B rows of lambda(r - rbar)/B */
-        assert_true(fabs((gb[1][j] - gb[0][j]) - want) < 1e-6);
+    /* after: the term uses the previous mean r0; before: the mean that has
+     * taken in this batch, r1 (what the step leaves in the tensor) */
+    const float *rs[3] = {NULL, r0, r1};
+    for (int w = 1; w < 3; w++) {
+        double mean = 0.0;
+        for (int j = 0; j < 6; j++) mean += rs[w][j];
+        mean /= 6;
+        for (int j = 0; j < 6; j++) {
+            double want = 0.03 * (rs[w][j] - mean); /* summed over B rows of lambda(r - rbar)/B */
+            assert_true(fabs((gb[w][j] - gb[0][j]) - want) < 1e-6);
+        }
+        assert_true(fabs(gb[w][0] - gb[0][0]) > 1e-4); /* the term is there */
     }
-    assert_true(fabs(gb[1][0] - gb[0][0]) > 1e-4); /* the term is there */
-    free(gb[0]);
-    free(gb[1]);
+    assert_true(fabs(gb[2][0] - gb[1][0]) > 1e-6); /* and before is not after */
+    for (int w = 0; w < 3; w++) free(gb[w]);
 }
 
 /* ---------------------------------------------------- g. prediction */
@@ -555,7 +563,7 @@ static void ref_scores(bpfree_model *m, const float *x, int n, int skip, float *
                 }
             }
             bp_ff_normalize(c->ff_norm, h[l % 2], n, O);
-            if (k == C) /* one-pass logits += n_l F_l^T */
+            if (k == C && l >= skip) /* one-pass logits += n_l F_l^T (Hinton: not layer 1) */
                 for (int i = 0; i < n; i++)
                     for (int q = 0; q < C; q++) {
                         double s = 0.0;

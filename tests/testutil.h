@@ -166,7 +166,9 @@ static inline bpfree_config tu_default_config(const char *rule, int D, int C, in
 }
 
 /* A small config for rule: nh hidden layers of the given widths, plain SGD
- * (no momentum, decay or schedule) at lr, one BLAS thread, `epochs` epochs. */
+ * (no momentum, decay or schedule) at lr, one BLAS thread, `epochs` epochs,
+ * and bpfree's mean signal scaling for the one-pass rules (the by-hand
+ * references average the hidden signal over the batch). */
 static inline bpfree_config tu_sgd_config(const char *rule, int D, int C, int nh,
                                           const int *hidden, bpfree_act act, bpfree_loss loss,
                                           int B, float lr, uint64_t seed, int epochs) {
@@ -181,6 +183,7 @@ static inline bpfree_config tu_sgd_config(const char *rule, int D, int C, int nh
     cfg.optim.nesterov = 0;
     cfg.optim.weight_decay = 0.0f;
     cfg.optim.sched = BPFREE_SCHED_NONE;
+    cfg.signal_scaling = BPFREE_SIGNAL_MEAN;
     return cfg;
 }
 /* Make a fresh directory $TMPDIR/bpfree-TAG.XXXXXX (or under /tmp) into buf;

@@ -20,6 +20,7 @@ typedef struct cli_run {
     const char *rule;      /* the rule chosen so far: --rule, or a preset's */
     const char *data, *target, *log, *save;
     int classify, quiet, profile, profile_shapes, val, eval_every;
+    int print_config;      /* --print-config: write the resolved configuration and stop */
     int n;                 /* settings given */
     const char *name[CLI_MAX_SETTINGS], *value[CLI_MAX_SETTINGS];
 } cli_run;
@@ -37,10 +38,35 @@ int cli_given(const cli_run *r, const char *name);
  * or value fails before the data loads). */
 void cli_config(const cli_run *r, const bpfree_dataset *train, int C, bpfree_config *c);
 void cli_usage(FILE *f);
+/* The man page (troff) from the same tables as cli_usage. */
+void cli_man(FILE *f);
+
+/* config.c: --config FILE, --print-config, `bpfree presets`.
+ * A config file is "key = value" lines — the model file's header format:
+ * every setting by its option name or model-file key, the run options
+ * (rule, data, val, ...) by their names, '#' comments.  Its entries go into
+ * r before the command line's, so the command line overrides them. */
+void cli_read_config(const char *path, cli_run *r);
+/* One "name value" of a run option (not a setting) into r; 0 if `name` is
+ * no run option.  For config files (the command line parses its own). */
+int cli_set_run_option(cli_run *r, const char *name, const char *value);
+void cli_add_setting(cli_run *r, const char *name, const char *value);
+/* 1 if option --name takes a value, 0 if it is a flag, -1 if unknown. */
+int cli_option_arity(const char *name);
+/* Write c (and r's data run options) as a config file to f. */
+void cli_print_config(FILE *f, const cli_run *r, const bpfree_config *c);
+int cmd_presets(int argc, char **argv);
+/* s as a JSON string, quoted and escaped. */
+void cli_json_str(FILE *f, const char *s);
+/* The text of presets/NAME.conf: the preset's description, rule and settings. */
+void cli_write_preset(FILE *f, const bpfree_preset *p);
 
 int cmd_train(int argc, char **argv);
 int cmd_eval(int argc, char **argv);
 int cmd_rules(void);
+int cmd_compare(int argc, char **argv);
+int cmd_export(int argc, char **argv);
+int cmd_predict(int argc, char **argv);
 
 /* Data sets the way --data names them (the repository's data/ too). */
 void cli_load_data(const cli_run *r, bpfree_dataset *train, bpfree_dataset *test);

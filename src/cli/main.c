@@ -1,4 +1,5 @@
-/* main.c — the bpfree command: train (train.c), eval, rules. */
+/* main.c — the bpfree command: train (train.c), eval, rules; compare
+ * (compare.c), predict and export (export.c), presets (config.c). */
 #include "report.h"
 
 #include <libgen.h>
@@ -68,8 +69,9 @@ int cmd_rules(void) {
         printf("%-*s  %-*s  %-9s %-7s %-13s %-9s  %s\n", wn, r->name, wt, r->title,
                r->weight_transport, r->frozen_activities, r->locality, r->update_locking, r->paper);
     }
-    printf("\ncolumns: the survey's taxonomy (000, Table I and section IV): weight transport (W^T in\n"
-           "the signal), frozen activities (all activations held for the signal), locality of the\n"
+    printf("\ncolumns: the taxonomy of Huang, Ororbia and Aminifar 2025, \"Backpropagation-Free\n"
+           "Learning: On the Emergence of Forward-Only Algorithms\" (Table I and section IV):\n"
+           "weight transport (W^T in the signal), frozen activities (all activations held for the signal), locality of the\n"
            "signal, and update locking: backward = waits for the backward pass, forward = waits\n"
            "for the whole forward pass, none = a layer updates as soon as it has run.\n");
     return 0;
@@ -84,6 +86,14 @@ int main(int argc, char **argv) {
     if (strcmp(cmd, "train") == 0) return cmd_train(argc, argv);
     if (strcmp(cmd, "eval") == 0) return cmd_eval(argc, argv);
     if (strcmp(cmd, "rules") == 0) return cmd_rules();
+    if (strcmp(cmd, "man") == 0) {
+        cli_man(stdout);
+        return 0;
+    }
+    if (strcmp(cmd, "presets") == 0) return cmd_presets(argc, argv);
+    if (strcmp(cmd, "compare") == 0) return cmd_compare(argc, argv);
+    if (strcmp(cmd, "export") == 0) return cmd_export(argc, argv);
+    if (strcmp(cmd, "predict") == 0) return cmd_predict(argc, argv);
     if (strcmp(cmd, "help") == 0 || strcmp(cmd, "--help") == 0 || strcmp(cmd, "-h") == 0) {
         cli_usage(stdout);
         return 0;
@@ -92,5 +102,5 @@ int main(int argc, char **argv) {
         printf("bpfree %s\n", BPFREE_VERSION);
         return 0;
     }
-    die("unknown command '%s' (commands: train, eval, rules; see bpfree --help)", cmd);
+    die("unknown command '%s' (commands: train, eval, rules, compare, predict, export, presets; see bpfree --help)", cmd);
 }

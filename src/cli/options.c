@@ -35,6 +35,10 @@ static const run_opt RUN_OPTS[] = {
     {"rule", "NAME", "learning rule (see `bpfree rules`)", NULL, R_STR, R(rule)},
     {"preset", "NAME", "a paper's whole setup (see below); options after it override it", "none",
      R_STR, 0},
+    {"config", "FILE", "read settings and run options from FILE (key = value lines, e.g. "
+     "presets/hinton.conf); the command line overrides it", "none", R_STR, 0},
+    {"print-config", NULL, "write the resolved configuration in the --config format and stop",
+     "off", R_FLAG, R(print_config)},
     {"data", "NAME|DIR", "mnist, fashion-mnist, diabetes, breast-cancer, csv:FILE, or a directory "
      "with the 4 IDX files", "mnist", R_STR, R(data)},
     {"target", "COLS", "csv: target column(s), names or 0-based indices", "last column", R_STR,
@@ -110,13 +114,44 @@ static void apply_preset(cli_run *r, const char *name) {
 
 static void set_run(cli_run *r, const run_opt *o, const char *val) {
     if (!strcmp(o->name, "preset")) return apply_preset(r, val);
+    if (!strcmp(o->name, "config")) return; /* read before the command line (cli_parse) */
     char *p = (char *)r + o->off;
     if (o->kind == R_STR) *(const char **)p = val;
     else if (o->kind == R_INT) *(int *)p = (int)parse_int(o->name, val);
     else *(int *)p = 1;
 }
 
+int cli_option_arity(const char *name) {
+    const run_opt *o = find_run(name, strlen(name));
+    const bpfree_setting *s = o ? NULL : find_setting(name, strlen(name));
+    if (!o && !s) return -1;
+    return o ? o->kind != R_FLAG : s->arg != NULL;
+}
+
+int cli_set_run_option(cli_run *r, const char *name, const char *value) {
+    const run_opt *o = find_run(name, strlen(name));
+    if (!o || !strcmp(name, "config")) return 0;
+    if (o->kind == R_FLAG && strcmp(value, "1") && strcmp(value, "0"))
+        die("%s: takes 1 or 0, not '%s'", name, value);
+    if (o->kind == R_FLAG && !strcmp(value, "0")) *(int *)((char *)r + o->off) = 0;
+    else set_run(r, o, value);
+    return 1;
+}
+
+void cli_add_setting(cli_run *r, const char *name, const char *value) {
+    add_setting(r, name, value);
+}
+
+/* --config FILE, wherever it stands, goes first: the command line overrides it. */
+static void read_configs(int argc, char **argv, int first, cli_run *r) {
+    for (int i = first; i < argc; i++) {
+        if (!strcmp(argv[i], "--config") && i + 1 < argc) cli_read_config(argv[++i], r);
+        else if (!strncmp(argv[i], "--config=", 9)) cli_read_config(argv[i] + 9, r);
+    }
+}
+
 void cli_parse(int argc, char **argv, int first, cli_run *r, const char **positional) {
+    read_configs(argc, argv, first, r);
     for (int i = first; i < argc; i++) {
         const char *a = argv[i];
         if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
@@ -217,8 +252,28 @@ static void users(const bpfree_setting *s, char *b, size_t cap) {
     else snprintf(b + strlen(b), cap - strlen(b), ": ");
 }
 
+static int man_mode; /* cli_man: the same lines as troff */
+
+/* troff text: a leading '.' or '\'' and every '\\' escaped */
+static void man_text(FILE *f, const char *s) {
+    if (*s == '.' || *s == '\'') fputs("\\&", f);
+    for (; *s; s++) fputs(*s == '\\' ? "\\e" : *s == '-' ? "\\-" : (char[2]){*s, 0}, f);
+}
+
 static void option_line(FILE *f, const char *name, const char *arg, const char *pre,
                         const char *help, const char *dflt) {
+    if (man_mode) {
+        fprintf(f, ".TP\n.B \\-\\-");
+        man_text(f, name);
+        if (arg) fprintf(f, " \\fI%s\\fR", arg);
+        fputc('\n', f);
+        man_text(f, pre);
+        man_text(f, help);
+        fprintf(f, " [");
+        man_text(f, dflt);
+        fprintf(f, "]\n");
+        return;
+    }
     char lhs[48];
     snprintf(lhs, sizeof lhs, "--%s%s%s", name, arg ? " " : "", arg ? arg : "");
     fprintf(f, "  %-24s %s%s [%s]\n", lhs, pre, help, dflt);
@@ -246,20 +301,7 @@ static void rule_defaults(FILE *f) {
     }
 }
 
-void cli_usage(FILE *f) {
-    fprintf(f,
-            "bpfree %s — train neural networks with and without backpropagation\n\n"
-            "usage: bpfree train [options]          train a model, print per-epoch progress\n"
-            "       bpfree eval MODEL [--data D]    evaluate a saved model on a test set\n"
-            "       bpfree rules                    list the learning rules and their papers\n"
-            "       bpfree help | --help | --version\n\n"
-            "options of the run:\n",
-            BPFREE_VERSION);
-    for (int i = 0; i < N_RUN; i++)
-        option_line(f, RUN_OPTS[i].name, RUN_OPTS[i].arg, "", RUN_OPTS[i].help,
-                    RUN_OPTS[i].dflt ? RUN_OPTS[i].dflt : bpfree_rule_default());
-    fprintf(f, "\nsettings (default in brackets; \"(rule)\": see the rule defaults below; a "
-               "setting\nnamed for some rules is refused with the others):\n");
+static void settings_lines(FILE *f) {
     for (int i = 0; i < bpfree_setting_count(); i++) {
         const bpfree_setting *s = bpfree_setting_at(i);
         if (bpfree_setting_internal(s)) continue;
@@ -269,6 +311,64 @@ void cli_usage(FILE *f) {
         if (!s->arg) d = strcmp(d, "0") ? "on" : "off"; /* a flag */
         option_line(f, s->name, s->arg, pre, s->help, d);
     }
+}
+
+void cli_man(FILE *f) {
+    man_mode = 1;
+    fprintf(f, ".\\\" generated by `bpfree man` from the settings table; do not edit\n"
+               ".TH BPFREE 1 \"\" \"bpfree %s\" \"User Commands\"\n"
+               ".SH NAME\nbpfree \\- train neural networks with and without backpropagation\n"
+               ".SH SYNOPSIS\n.nf\n"
+               "bpfree train [options]\nbpfree eval MODEL [\\-\\-data D]\nbpfree rules\n"
+               "bpfree compare \\-\\-rules R1,R2 \\-\\-seeds 1,2,3 [\\-\\-jobs N] "
+               "[\\-\\-out DIR] [options]\n"
+               "bpfree predict MODEL [\\-\\-data D] \\-\\-out FILE.csv\n"
+               "bpfree export MODEL \\-\\-npy DIR\nbpfree presets [NAME]\n.fi\n"
+               ".SH DESCRIPTION\nTrains a network with one of the learning rules of the "
+               "backprop\\-free literature, or backpropagation, and reports accuracy, time and "
+               "memory.\nEvery setting below is one row of the library's settings table; "
+               "\\-\\-config FILE reads the same names as \\fIkey = value\\fR lines.\n"
+               ".SH RUN OPTIONS\n",
+            BPFREE_VERSION);
+    for (int i = 0; i < N_RUN; i++)
+        option_line(f, RUN_OPTS[i].name, RUN_OPTS[i].arg, "", RUN_OPTS[i].help,
+                    RUN_OPTS[i].dflt ? RUN_OPTS[i].dflt : bpfree_rule_default());
+    fprintf(f, ".SH SETTINGS\nDefault in brackets; \\(lq(rule)\\(rq: the rule's own "
+               "default (bpfree \\-\\-help lists them).\n");
+    settings_lines(f);
+    fprintf(f, ".SH PRESETS\n");
+    for (int i = 0; bpfree_preset_at(i); i++) {
+        const bpfree_preset *p = bpfree_preset_at(i);
+        fprintf(f, ".TP\n.B %s\n", p->name);
+        man_text(f, p->what);
+        fputc('\n', f);
+    }
+    fprintf(f, ".SH SEE ALSO\nREADME.md of the bpfree sources; bpfree \\-\\-help.\n");
+    man_mode = 0;
+}
+
+void cli_usage(FILE *f) {
+    fprintf(f,
+            "bpfree %s — train neural networks with and without backpropagation\n\n"
+            "usage: bpfree train [options]          train a model, print per-epoch progress\n"
+            "       bpfree eval MODEL [--data D]    evaluate a saved model on a test set\n"
+            "       bpfree rules                    list the learning rules and their papers\n"
+            "       bpfree compare --rules R1,R2 --seeds 1,2,3 [--jobs N] [--out DIR] [options]\n"
+            "                                       every (rule, seed, grid value) as its own run;\n"
+            "                                       tables (Markdown, CSV) and plots in DIR\n"
+            "       bpfree predict MODEL [--data D] --out FILE.csv   class scores per test sample\n"
+            "       bpfree export MODEL --npy DIR   every tensor as .npy, with index.json\n"
+            "       bpfree presets [NAME]           list the presets, or print one as a config file\n"
+            "       bpfree man                      this help as a man page (troff)\n"
+            "       bpfree help | --help | --version\n\n"
+            "options of the run:\n",
+            BPFREE_VERSION);
+    for (int i = 0; i < N_RUN; i++)
+        option_line(f, RUN_OPTS[i].name, RUN_OPTS[i].arg, "", RUN_OPTS[i].help,
+                    RUN_OPTS[i].dflt ? RUN_OPTS[i].dflt : bpfree_rule_default());
+    fprintf(f, "\nsettings (default in brackets; \"(rule)\": see the rule defaults below; a "
+               "setting\nnamed for some rules is refused with the others):\n");
+    settings_lines(f);
     rule_defaults(f);
     fprintf(f, "\npresets (applied where they appear; options after a preset override it):\n");
     for (int i = 0; bpfree_preset_at(i); i++) {

@@ -85,9 +85,14 @@ static void print_epoch(const report *rp, const bpfree_epoch_stats *st, int eval
         if (evald && rp->has_val) printf("  val loss %.4f", rp->val->loss);
         if (evald) printf("  test loss %.4f", rp->test->loss);
     } else {
-        printf("  train %6.2f%%", 100 * st->train_acc);
-        if (evald && rp->has_val) printf("  val %6.2f%%", 100 * rp->val->acc);
-        if (evald) printf("  test %6.2f%%", 100 * rp->test->acc);
+        /* which predictor each accuracy is, where the rule has several */
+        const char *tr = bpfree_model_train_source(rp->m), *pr = bpfree_model_prediction(rp->m);
+        char tb[40] = "", pb[40] = "";
+        if (tr) snprintf(tb, sizeof tb, " (%s)", tr);
+        if (pr) snprintf(pb, sizeof pb, " (%s)", pr);
+        printf("  train%s %6.2f%%", tb, 100 * st->train_acc);
+        if (evald && rp->has_val) printf("  val%s %6.2f%%", pb, 100 * rp->val->acc);
+        if (evald) printf("  test%s %6.2f%%", pb, 100 * rp->test->acc);
     }
     if (evald) print_heads(stdout, rp->m, rp->test);
     float gam[BPFREE_MAX_LAYERS];
@@ -105,6 +110,9 @@ static void log_epoch(const report *rp, FILE *f, const bpfree_epoch_stats *st, i
     fprintf(f, "{\"epoch\": %d, \"train_loss\": %.6g", st->epoch + 1, st->train_loss);
     if (evald) fprintf(f, ", \"test_loss\": %.6g", te->loss);
     if (!rp->regression) fprintf(f, ", \"train_acc\": %.6g", st->train_acc);
+    const char *tr = bpfree_model_train_source(rp->m), *pr = bpfree_model_prediction(rp->m);
+    if (!rp->regression && tr) fprintf(f, ", \"train_acc_by\": \"%s\"", tr);
+    if (evald && !rp->regression && pr) fprintf(f, ", \"test_acc_by\": \"%s\"", pr);
     if (evald && !rp->regression) fprintf(f, ", \"test_acc\": %.6g", te->acc);
     if (evald && rp->has_val) fprintf(f, ", \"val_loss\": %.6g", va->loss);
     if (evald && rp->has_val && !rp->regression) fprintf(f, ", \"val_acc\": %.6g", va->acc);

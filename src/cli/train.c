@@ -90,6 +90,13 @@ int cmd_train(int argc, char **argv) {
     cli_config(&r, NULL, 10, &cfg); /* a bad rule or option fails before the data loads */
     run_data d = {0};
     prepare_data(&r, &d, &cfg);
+    if (r.print_config) { /* the config as the data made it (a regression's loss) */
+        cli_print_config(stdout, &r, &cfg);
+        bpfree_data_free(&d.train);
+        bpfree_data_free(&d.val);
+        bpfree_data_free(&d.test);
+        return 0;
+    }
     bpfree_model *m;
     bpfree_error e;
     if (bpfree_model_new(&cfg, &m, &e)) die_err(&e);

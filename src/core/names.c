@@ -14,7 +14,8 @@ static const char *const init_names[] = {
     [BPFREE_INIT_KAIMING_UNIFORM] = "kaiming-uniform", [BPFREE_INIT_HE_UNIFORM] = "he-uniform",
     [BPFREE_INIT_XAVIER_UNIFORM] = "xavier", [BPFREE_INIT_NORMAL] = "normal",
     [BPFREE_INIT_ZEROS] = "zeros", [BPFREE_INIT_TRINOMIAL] = "trinomial",
-    [BPFREE_INIT_BINOMIAL] = "binomial", [BPFREE_INIT_PM_IDENTITY] = "pm-identity"};
+    [BPFREE_INIT_BINOMIAL] = "binomial", [BPFREE_INIT_PM_IDENTITY] = "pm-identity",
+    [BPFREE_INIT_LECUN_NORMAL] = "lecun-normal"};
 static const char *const optim_names[] = {[BPFREE_OPTIM_SGD] = "sgd", [BPFREE_OPTIM_ADAM] = "adam"};
 static const char *const sched_names[] = {
     [BPFREE_SCHED_NONE] = "none", [BPFREE_SCHED_STEP] = "step",

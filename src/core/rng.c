@@ -82,6 +82,11 @@ void bp_init_fill(bp_rng *r, float *w, int fan_out, int fan_in, bpfree_init how,
     case BPFREE_INIT_NORMAL:
         for (size_t i = 0; i < n; i++) w[i] = std * bp_rng_normal(r);
         return;
+    case BPFREE_INIT_LECUN_NORMAL: {
+        const float s = 1.0f / sqrtf((float)fan_in);
+        for (size_t i = 0; i < n; i++) w[i] = s * bp_rng_normal(r);
+        return;
+    }
     case BPFREE_INIT_TRINOMIAL:
         for (size_t i = 0; i < n; i++) w[i] = (float)bp_rng_below(r, 3) - 1.0f;
         return;

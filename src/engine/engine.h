@@ -23,6 +23,7 @@ typedef struct bp_tensor {
     char name[32];
     size_t off, n;
     int trainable;
+    int rows;              /* its shape is rows x n/rows (row-major), or (n) if 0 */
 } bp_tensor;
 
 #define BP_MAX_TENSORS (4 * BPFREE_MAX_LAYERS + 8)
@@ -102,6 +103,8 @@ void bp_scratch_alias(bpfree_model *m, float **slot, float **of);
  * the blocks exist.  Returns its index or -1 if full. */
 int bp_model_reserve(bpfree_model *m, const char *name, size_t n, int trainable);
 float *bp_tensor_ptr(const bpfree_model *m, int t);
+/* Say that tensor t (if >= 0) is a matrix of `rows` rows (for export). */
+void bp_tensor_shape(bpfree_model *m, int t, int rows);
 float *bp_tensor_grad(const bpfree_model *m, int t);
 /* Step tensor t's parameters with its gradient. */
 void bp_tensor_step(bpfree_model *m, int t);
@@ -158,6 +161,7 @@ typedef enum bp_set_kind {
                                       so it trains convolutions too */
 #define BP_CAP_LAYERWISE 128u      /* a layer is done with a batch before the next
                                       layer runs: layers may share one workspace */
+#define BP_CAP_ONEPASS 256u        /* the one-pass layers (onepass.c): signal_scaling */
 
 /* One setting: a field of bpfree_config (at `off`) with everything that
  * defaults, checks, parses, prints, saves and documents it. */
@@ -276,6 +280,9 @@ struct bp_rule {
      * is made, for rules that offer several. */
     const char *(*head_name)(const bpfree_model *m, int h);
     const char *(*prediction)(const bpfree_config *c);
+    /* Optional: the predictor behind the training accuracy when it is not
+     * the main score's (FF: the one-pass head's, seen before its step). */
+    const char *(*train_source)(const bpfree_config *c);
 };
 
 

@@ -7,6 +7,8 @@
  * reaches it.  It steps with an optimizer of its own (002 Appendix A: "We
  * also used Adam for the updates of feedback matrices in the FDFA and DKP
  * algorithms"), so its learning rate alpha is separate from lambda:
+ *     alpha_t = cfg.fb_lr                                  (the authors' code)
+ * or, with --fb-schedule follow,
  *     alpha_t = cfg.fb_lr * (lr in force / cfg.optim.lr)
  * i.e. the forward schedule (x0.95 per epoch in Appendix A) scales both.
  * Its moments live in the rule's memory (not saved, like the forward
@@ -47,7 +49,7 @@ bpfree_status bp_fblearn_init(bpfree_model *m, bp_fblearn *f, bpfree_error *err)
 }
 
 void bp_fblearn_begin(bpfree_model *m, bp_fblearn *f) {
-    float scale = m->cfg.optim.lr > 0.0f ? m->optim.lr / m->cfg.optim.lr : 1.0f;
+    float scale = m->cfg.fb_follow && m->cfg.optim.lr > 0.0f ? m->optim.lr / m->cfg.optim.lr : 1.0f;
     bp_optim_begin_step(&f->opt, m->cfg.fb_lr * scale);
 }
 

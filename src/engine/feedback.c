@@ -13,6 +13,7 @@ bpfree_status bp_layer_mats_reserve(bpfree_model *m, const char *prefix, int n, 
         snprintf(name, sizeof name, "%s%d", prefix, l + 1);
         t[l] = bp_model_reserve(m, name, (size_t)m->cfg.outputs * m->layers[l].out, trainable);
         if (t[l] < 0) return bp_fail(err, BPFREE_EINVAL, "too many tensors");
+        bp_tensor_shape(m, t[l], m->cfg.outputs);
     }
     return BPFREE_OK;
 }

@@ -27,6 +27,26 @@ int bp_model_reserve(bpfree_model *m, const char *name, size_t n, int trainable)
     return m->n_tensors++;
 }
 
+void bp_tensor_shape(bpfree_model *m, int t, int rows) {
+    if (t >= 0 && t < m->n_tensors) m->tensors[t].rows = rows;
+}
+
+int bpfree_model_tensor_count(const bpfree_model *m) { return m->n_tensors; }
+
+float *bpfree_model_tensor(bpfree_model *m, int i, bpfree_tensor_info *info) {
+    if (i < 0 || i >= m->n_tensors) return NULL;
+    const bp_tensor *t = &m->tensors[i];
+    if (info) {
+        info->name = t->name;
+        info->n = t->n;
+        info->rows = t->rows > 0 ? t->rows : (int)t->n;
+        info->cols = t->rows > 0 ? (int)(t->n / (size_t)t->rows) : 1;
+        info->ndim = t->rows > 0 ? 2 : 1;
+        info->trainable = t->trainable;
+    }
+    return bp_tensor_ptr(m, i);
+}
+
 float *bp_tensor_ptr(const bpfree_model *m, int t) {
     const bp_tensor *x = &m->tensors[t];
     return (x->trainable ? m->params : m->state) + x->off;
@@ -102,6 +122,7 @@ static bpfree_status build_layers(bpfree_model *m, bpfree_error *err) {
         int tw = bp_model_reserve(m, name, bp_layer_n_weights(L), 1);
         snprintf(name, sizeof name, "b%d", l + 1);
         int tb = bp_model_reserve(m, name, (size_t)L->units, 1);
+        bp_tensor_shape(m, tw, L->units);
         if (tw < 0 || tb < 0) return bp_fail(err, BPFREE_EINVAL, "too many tensors");
         L->off = m->tensors[tw].off;
         in = L->out;
@@ -296,6 +317,10 @@ const char *bpfree_model_head_name(const bpfree_model *m, int h) {
 
 const char *bpfree_model_prediction(const bpfree_model *m) {
     return m->rule->prediction ? m->rule->prediction(&m->cfg) : NULL;
+}
+
+const char *bpfree_model_train_source(const bpfree_model *m) {
+    return m->rule->train_source ? m->rule->train_source(&m->cfg) : bpfree_model_prediction(m);
 }
 
 void bpfree_model_describe(const bpfree_model *m, char *buf, size_t cap) {

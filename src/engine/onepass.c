@@ -11,8 +11,9 @@ void bp_onepass_layer(bpfree_model *m, const bp_optim *o, bp_work *w, int i, con
     const int B = b->rows, C = m->cfg.outputs;
     if (i < m->n_layers - 1) { /* hidden: update at once, from the layer's own signal */
         bp_layer_forward(L, in, out, B);
-        if (E) {
-            bp_feedback_signal(m, fb, i, 1.0f / (float)B, E, B, w->d);
+        if (E) { /* (1/B) E B_l, or summed over the batch as the authors' code */
+            const int sum = m->cfg.signal_scaling == BPFREE_SIGNAL_AUTHORS;
+            bp_feedback_signal(m, fb, i, sum ? 1.0f : 1.0f / (float)B, E, B, w->d);
             bp_layer_backward_step_with(m, i, in, out, w->d, B, o);
         }
         return; /* `out` — from before the update — goes on */
@@ -21,6 +22,8 @@ void bp_onepass_layer(bpfree_model *m, const bp_optim *o, bp_work *w, int i, con
     bp_layer_forward(L, in, w->z, B);
     b->correct = bp_count_correct(w->z, b->lb, B, C);
     b->loss = bp_loss(m->cfg.loss, w->z, b->y, B, C, w->dz);
+    if (m->cfg.signal_scaling == BPFREE_SIGNAL_AUTHORS && m->cfg.loss != BPFREE_LOSS_CE)
+        for (size_t k = 0; k < (size_t)B * C; k++) w->dz[k] /= (float)C; /* mean over B C */
     bp_layer_backward_step_with(m, i, in, w->z, w->dz, B, o);
 }
 

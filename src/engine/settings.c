@@ -23,6 +23,16 @@ static const char *threading_name(int v) {
 static int threading_parse(const char *s) {
     return !strcmp(s, "split") ? BPFREE_THREADING_SPLIT : !strcmp(s, "blas") ? BPFREE_THREADING_BLAS : -1;
 }
+static const char *scaling_name(int v) {
+    return v == BPFREE_SIGNAL_MEAN ? "mean" : v == BPFREE_SIGNAL_AUTHORS ? "authors" : "?";
+}
+static int scaling_parse(const char *s) {
+    return !strcmp(s, "mean") ? BPFREE_SIGNAL_MEAN : !strcmp(s, "authors") ? BPFREE_SIGNAL_AUTHORS : -1;
+}
+static const char *fb_sched_name(int v) { return v == 0 ? "constant" : v == 1 ? "follow" : "?"; }
+static int fb_sched_parse(const char *s) {
+    return !strcmp(s, "constant") ? 0 : !strcmp(s, "follow") ? 1 : -1;
+}
 static const char *fb_optim_name(int v) {
     static const char *const n[] = {[BPFREE_FB_ADAM] = "adam", [BPFREE_FB_SGD] = "sgd",
                                     [BPFREE_FB_EMA] = "ema"};
@@ -227,7 +237,8 @@ static const bp_setting GENERIC[] = {
     BP_ROW_NUM("beta2", "beta2", "F", "Adam beta2, in [0, 1)", "0.999", BP_SET_FLOAT, optim.beta2, 0, 1,
         HIOPEN, 0),
     BP_ROW_NUM("eps", "eps", "F", "Adam epsilon", "1e-8", BP_SET_FLOAT, optim.eps, 0, BIG, OPEN, 0),
-    BP_ROW_NAME("init", "init", "weights: kaiming-uniform, he-uniform, xavier, normal, zeros",
+    BP_ROW_NAME("init", "init",
+                "weights: kaiming-uniform, he-uniform, xavier, normal, lecun-normal, zeros",
           "kaiming-uniform", init, 0, 0, init_n, bpfree_init_parse),
     BP_ROW_NUM("init-std", "init_std", "F", "std of the normal init", "0.05", BP_SET_FLOAT, init_std, 0,
         BIG, 0, 0),
@@ -236,10 +247,19 @@ static const bp_setting GENERIC[] = {
           feedback_init, 0, BP_CAP_FEEDBACK, init_n, bpfree_init_parse),
     BP_ROW_NUM("fb-lr", "fb_lr", "F", "learned feedback: its learning rate alpha (follows the lr schedule)",
         "0.0001", BP_SET_FLOAT, fb_lr, 0, BIG, 0, BP_CAP_LEARNED_FEEDBACK),
+    BP_ROW_NAME("fb-schedule", "fb_follow",
+                "learned feedback: its rate alpha stays constant (the FDFA/DKP authors' code) or "
+                "follows the lr schedule",
+                "constant", fb_follow, 0, BP_CAP_LEARNED_FEEDBACK, fb_sched_name, fb_sched_parse),
     BP_ROW_NAME("fb-optim", "fb_optim", "learned feedback: its optimizer: adam, sgd, ema (fdfa: eq. 8)",
           "adam", fb_optim, 0, BP_CAP_LEARNED_FEEDBACK, fb_optim_name, fb_optim_parse),
     BP_ROW_NUM("fb-wd", "fb_wd", "F", "learned feedback: L2 decay on the feedback matrices", "0",
         BP_SET_FLOAT, fb_wd, 0, BIG, 0, BP_CAP_LEARNED_FEEDBACK),
+    BP_ROW_NAME("signal-scaling", "signal_scaling",
+                "mean (the hidden signal averaged over the batch, as the output's gradient) or "
+                "authors (the F3 authors' code: the hidden signal summed over the batch, BCE and "
+                "MSE averaged over batch and classes)",
+                "mean", signal_scaling, 0, BP_CAP_ONEPASS, scaling_name, scaling_parse),
     BP_ROW_NUM("greedy", "greedy_epochs", "N",
         "train layer by layer, N epochs each (0 = all layers every batch)", "0", BP_SET_INT,
         greedy_epochs, 0, INT_MAX, 0, BP_CAP_GREEDY),
@@ -256,7 +276,8 @@ static const bp_setting GENERIC[] = {
           "work over its threads, BLAS on one) or blas (the BLAS's threads for products)",
           "split", threading, 0, 0, threading_name, threading_parse),
     BP_ROW_TEXT("diagnose", NULL, "WHAT",
-         "alignment (angle of each layer's update to BP's gradient, 002 Fig. 8), variance (of a "
+         "alignment (angle of each layer's update to BP's gradient, Bacho & Chu 2024 Fig. 8), "
+         "variance (of a "
          "stochastic rule's estimate over redraws, Figs. 5-6), or both: alignment,variance",
          "none", diagnose, 0, diagnose_parse, diagnose_format),
     BP_ROW_NUM("diag-every", NULL, "N", "diagnostics: measure every N-th batch", "10", BP_SET_INT,

@@ -23,7 +23,7 @@ static void bp_predict(bpfree_model *m, const float *x, int B, float *scores, fl
 const bp_rule bp_rule_bp = {
     .info = {.name = "bp",
              .title = "Backpropagation",
-             .paper = "Rumelhart et al. 1986; survey 000 §III-A",
+             .paper = "Rumelhart et al. 1986; survey Huang et al. 2025 §III-A",
              .output_layer = 1,
              .weight_transport = "yes",
              .frozen_activities = "yes",

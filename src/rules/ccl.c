@@ -170,7 +170,7 @@ static const bp_setting ccl_settings[] = {
 const bp_rule bp_rule_ccl = {
     .info = {.name = "ccl",
              .title = "Counter-Current Learning",
-             .paper = "Kao, Hariharan 2024; survey 000 §III-I",
+             .paper = "Kao & Hariharan 2024; survey Huang et al. 2025 §III-I",
              .output_layer = 1,
              .weight_transport = "no",        /* 000 Table I: a feedback net of its own */
              .frozen_activities = "yes",      /* Fig. 8 (a) */

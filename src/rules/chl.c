@@ -182,7 +182,7 @@ static const bp_setting chl_settings[] = {
 const bp_rule bp_rule_chl = {
     .info = {.name = "chl",
              .title = "Contrastive Hebbian Learning",
-             .paper = "Xie, Seung 2003; survey 000 §III-B",
+             .paper = "Xie & Seung 2003; survey Huang et al. 2025 §III-B",
              .output_layer = 1,
              .weight_transport = "yes",      /* 000 Table I: symmetric feedback gamma W^T */
              .frozen_activities = "yes",     /* Fig. 8 (a) */

@@ -16,6 +16,7 @@ void bp_defaults_f3_paper(bpfree_config *c) {
     c->optim.lr = 1.5e-4f;
     c->batch = 50;
     c->epochs = 100;
+    c->signal_scaling = BPFREE_SIGNAL_AUTHORS; /* the authors' balance of hidden and output steps */
 }
 
 /* The setup of 002's fully connected experiments (Appendix A, Table B.5):

@@ -1,4 +1,4 @@
-/* dfa.c — direct feedback alignment (Nøkland 2016; FDFA paper 002 §2.4,
+/* dfa.c — direct feedback alignment (Nøkland 2016; Bacho & Chu 2024 §2.4,
  * eq. 6).  A fixed random B_l (C, n_l) carries the output error
  * e = dL/d(logits) straight to the output of hidden layer l:
  *     delta_h_l = e B_l,   dW_l = (delta_h_l ⊙ f'(z_l))^T h_{l-1}
@@ -66,7 +66,7 @@ static void dfa_predict(bpfree_model *m, const float *x, int B, float *scores, f
 const bp_rule bp_rule_dfa = {
     .info = {.name = "dfa",
              .title = "Direct Feedback Alignment",
-             .paper = "Nøkland 2016; FDFA paper 002 §2.4 eq. 6; survey 000 §III-E",
+             .paper = "Nøkland 2016; Bacho & Chu 2024 §2.4 eq. 6; survey Huang et al. 2025 §III-D",
              .output_layer = 1,
              .weight_transport = "no",
              .frozen_activities = "yes", /* survey Table I, Fig. 8(a): all activations kept */

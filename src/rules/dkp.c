@@ -22,8 +22,10 @@
  * hidden layers' signal uses B before this batch's feedback step.  The
  * output layer trains on its true gradient.
  *
- * 002 gives no value for the decay; bpfree's default fb_wd = 1e-4 is an
- * L2 term in B's gradient (decoupled from optim.weight_decay). */
+ * 002 gives no value for the decay; the DKP authors' code uses 0 and they
+ * recommend 1e-6, bpfree's default: an L2 term in B's gradient (decoupled
+ * from optim.weight_decay).  B's rate alpha stays constant as in their code
+ * (--fb-schedule follow lets the lr schedule scale it). */
 #include "rules/rules.h"
 
 #include <string.h>
@@ -39,7 +41,7 @@ typedef struct dkp_state {
  * from zero, 800-unit layers; 30 epochs instead of 100. */
 static void dkp_defaults(bpfree_config *c) {
     bp_defaults_learned_feedback(c);
-    c->fb_wd = 1e-4f;
+    c->fb_wd = 1e-6f; /* the authors recommend 1e-6 (their code's default is 0) */
 }
 
 static bpfree_status dkp_reserve(bpfree_model *m, bpfree_error *err) {
@@ -91,7 +93,7 @@ static void dkp_predict(bpfree_model *m, const float *x, int B, float *scores, f
 const bp_rule bp_rule_dkp = {
     .info = {.name = "dkp",
              .title = "Direct Kolen-Pollack",
-             .paper = "Webster, Choi, Ahn 2021; FDFA paper 002 §2.4, §5, Appendix A",
+             .paper = "Webster, Choi, Ahn 2021; Bacho & Chu 2024 §2.4, §5, Appendix A",
              .output_layer = 1,
              .weight_transport = "no",
              .frozen_activities = "yes", /* as DFA */

@@ -171,7 +171,7 @@ static const bp_setting dni_settings[] = {
 const bp_rule bp_rule_dni = {
     .info = {.name = "dni",
              .title = "Decoupled Neural Interfaces",
-             .paper = "Jaderberg et al. 2017; survey 000 §III-E",
+             .paper = "Jaderberg et al. 2017; survey Huang et al. 2025 §III-E",
              .output_layer = 1,
              .weight_transport = "yes",      /* 000 Table I: targets through W_{l+1}^T */
              .frozen_activities = "no",      /* Fig. 8 (b.2): layers l and l+1 only */

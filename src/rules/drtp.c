@@ -38,7 +38,7 @@ static void drtp_pipe_layer(bpfree_model *m, const bp_optim *o, bp_work *w, int 
 const bp_rule bp_rule_drtp = {
     .info = {.name = "drtp",
              .title = "Direct Random Target Projection",
-             .paper = "Frenkel et al. 2021; survey 000 §III-F",
+             .paper = "Frenkel et al. 2021; survey Huang et al. 2025 §III-F",
              .output_layer = 1,
              .weight_transport = "no",
              .frozen_activities = "no",
@@ -51,5 +51,5 @@ const bp_rule bp_rule_drtp = {
     .pipe_layer = drtp_pipe_layer,
     .predict = bp_onepass_rule_predict,
     .state_size = sizeof(drtp_state),
-    .caps = BP_CAP_FEEDBACK | BP_CAP_VARIANCE | BP_CAP_ANY_LAYER | BP_CAP_LAYERWISE,
+    .caps = BP_CAP_FEEDBACK | BP_CAP_VARIANCE | BP_CAP_ANY_LAYER | BP_CAP_LAYERWISE | BP_CAP_ONEPASS,
 };

@@ -141,7 +141,7 @@ static const bp_setting dtp_settings[] = {
 const bp_rule bp_rule_dtp = {
     .info = {.name = "dtp",
              .title = "Difference Target Propagation",
-             .paper = "Lee, Zhang, Fischer, Bengio 2015; survey 000 §III-C",
+             .paper = "Lee et al. 2015; survey Huang et al. 2025 §III-C",
              .output_layer = 1,
              .weight_transport = "no",       /* 000 Table I: learned inverses */
              .frozen_activities = "yes",     /* Fig. 8 (a) */

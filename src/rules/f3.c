@@ -25,6 +25,9 @@
 #include <stdio.h>
 #include <string.h>
 
+/* the classes a stored error may have (a row of them lives on the stack) */
+#define BP_F3_MAX_C 4096
+
 typedef struct f3_state {
     bp_onepass p;
     int fb[BPFREE_MAX_LAYERS];
@@ -39,6 +42,9 @@ static bpfree_status f3_reserve(bpfree_model *m, bpfree_error *err) {
 }
 
 static bpfree_status f3_init(bpfree_model *m, bpfree_error *err) {
+    if (m->cfg.outputs > BP_F3_MAX_C)
+        return bp_fail(err, BPFREE_EINVAL, "f3 stores at most %d outputs per sample (got %d)",
+                       BP_F3_MAX_C, m->cfg.outputs);
     f3_state *s = m->rs;
     (void)err;
     bp_feedback_init(m, s->fb);
@@ -79,30 +85,55 @@ static bpfree_status f3_begin_epoch(bpfree_model *m, const bpfree_dataset *ds, b
 
 static float clampf(float v, float lo, float hi) { return v < lo ? lo : v > hi ? hi : v; }
 
-/* The error to store for one sample from its logits z and target y*. */
-static void f3_error_row(const bpfree_config *c, const float *z, const float *t, int C, float *e) {
-    int soft = c->f3_softmax || c->loss == BPFREE_LOSS_CE;
-    if (soft) { /* y = softmax(z) */
-        float mx = z[0], sum = 0.0f;
-        for (int k = 1; k < C; k++) mx = z[k] > mx ? z[k] : mx;
-        for (int k = 0; k < C; k++) sum += (e[k] = expf(z[k] - mx));
-        for (int k = 0; k < C; k++) e[k] /= sum;
-    } else if (c->loss == BPFREE_LOSS_BCE) {
-        for (int k = 0; k < C; k++) e[k] = 1.0f / (1.0f + expf(-z[k]));
+/* out = softmax(v), max-shifted */
+static void softmax_row(const float *v, int C, float *out) {
+    float mx = v[0], sum = 0.0f;
+    for (int k = 1; k < C; k++) mx = v[k] > mx ? v[k] : mx;
+    for (int k = 0; k < C; k++) sum += (out[k] = expf(v[k] - mx));
+    for (int k = 0; k < C; k++) out[k] /= sum;
+}
+
+/* The delayed error of one sample (001 §3.2, the authors' code).  y is the
+ * network's output — softmax(z) with CE, sigmoid(z) with BCE, z with MSE —
+ * and q = softmax(y) with --f3-softmax ("softmax to the output y^{t-1}"),
+ * else q = y.  F³-Error stores e = y* - q.  F³-Loss stores e = -dL/dy of
+ * the loss on q with the authors' mean reduction (1/(B C) for BCE and MSE,
+ * 1/B for CE), through softmax's Jacobian when q = softmax(y):
+ *     dL/dy_j = q_j (g_j - sum_k g_k q_k),  g = dL/dq.
+ * So with MSE F³-Loss is F³-Error times 2/(B C): the two differ exactly by
+ * their step size (001 §4.2). */
+static void f3_error_row(const bpfree_config *c, const float *z, const float *t, int B, int C,
+                         float *e) {
+    float y[BP_F3_MAX_C], q[BP_F3_MAX_C];
+    if (c->loss == BPFREE_LOSS_CE) softmax_row(z, C, y);
+    else if (c->loss == BPFREE_LOSS_BCE)
+        for (int k = 0; k < C; k++) y[k] = 1.0f / (1.0f + expf(-z[k]));
+    else memcpy(y, z, (size_t)C * sizeof(float));
+    if (c->f3_softmax) softmax_row(y, C, q);
+    else memcpy(q, y, (size_t)C * sizeof(float));
+    if (!c->f3_loss) {
+        for (int k = 0; k < C; k++) e[k] = t[k] - q[k];
     } else {
-        for (int k = 0; k < C; k++) e[k] = z[k];
-    }
-    for (int k = 0; k < C; k++) {
-        float y = e[k];
-        if (!c->f3_loss || c->loss == BPFREE_LOSS_MSE) e[k] = t[k] - y; /* F³-Error: y* - y */
-        else if (c->loss == BPFREE_LOSS_BCE) { /* F³-Loss: -dBCE/dy */
-            y = clampf(y, 1e-7f, 1.0f - 1e-7f);
-            e[k] = (t[k] - y) / (y * (1.0f - y));
-        } else { /* F³-Loss with CE: -dCE/dp = y* / p */
-            e[k] = t[k] / clampf(y, 1e-7f, 1.0f);
+        float g[BP_F3_MAX_C]; /* dL/dq */
+        const float inv = c->loss == BPFREE_LOSS_CE ? 1.0f / (float)B : 1.0f / ((float)B * C);
+        for (int k = 0; k < C; k++) {
+            if (c->loss == BPFREE_LOSS_BCE) {
+                const float v = clampf(q[k], 1e-7f, 1.0f - 1e-7f);
+                g[k] = (v - t[k]) / (v * (1.0f - v)) * inv;
+            } else if (c->loss == BPFREE_LOSS_MSE) {
+                g[k] = 2.0f * (q[k] - t[k]) * inv;
+            } else {
+                g[k] = -t[k] / clampf(q[k], 1e-7f, 1.0f) * inv;
+            }
         }
-        if (c->f3_onehot && t[k] == 0.0f) e[k] = 0.0f;
+        float dot = 0.0f;
+        if (c->f3_softmax)
+            for (int k = 0; k < C; k++) dot += g[k] * q[k];
+        for (int k = 0; k < C; k++) e[k] = -(c->f3_softmax ? q[k] * (g[k] - dot) : g[k]);
     }
+    if (c->f3_onehot)
+        for (int k = 0; k < C; k++)
+            if (t[k] == 0.0f) e[k] = 0.0f;
 }
 
 static bpfree_status f3_train(bpfree_model *m, int B, double *loss, long *correct) {
@@ -112,7 +143,7 @@ static bpfree_status f3_train(bpfree_model *m, int B, double *loss, long *correc
         memcpy(s->eb + (size_t)r * C, s->store + (size_t)m->ib[r] * C, (size_t)C * sizeof(float));
     bp_onepass_train(m, &s->p, s->fb, s->eb, B, loss, correct); /* lines 4–8, eq. 1 */
     for (int r = 0; r < B; r++)                                  /* line 9 */
-        f3_error_row(&m->cfg, s->p.z + (size_t)r * C, m->yb + (size_t)r * C, C,
+        f3_error_row(&m->cfg, s->p.z + (size_t)r * C, m->yb + (size_t)r * C, B, C,
                      s->store + (size_t)m->ib[r] * C);
     return BPFREE_OK;
 }
@@ -134,7 +165,7 @@ static void f3_pipe_layer(bpfree_model *m, const bp_optim *o, bp_work *w, int i,
     bp_onepass_layer(m, o, w, i, in, out, s->fb, b->aux, b);
     if (i == m->n_layers - 1)
         for (int r = 0; r < b->rows; r++)
-            f3_error_row(&m->cfg, w->z + (size_t)r * C, b->y + (size_t)r * C, C,
+            f3_error_row(&m->cfg, w->z + (size_t)r * C, b->y + (size_t)r * C, b->rows, C,
                          s->store + (size_t)b->ib[r] * C);
 }
 
@@ -151,10 +182,19 @@ static void f3_describe(const bpfree_model *m, char *buf, size_t cap) {
              m->cfg.f3_onehot ? ", one-hot" : "", m->cfg.f3_softmax ? ", softmax" : "");
 }
 
+const float *bp_f3_store(const bpfree_model *m) { return ((const f3_state *)m->rs)->store; }
+
 /* the store is sized by the first epoch's data, not at build */
 static void f3_free(bpfree_model *m) {
     f3_state *s = m->rs;
     if (s) bp_free(&m->mem, s->store);
+}
+
+/* the F³ paper's setup, and its feedback init: U(±1/sqrt(n_l)), the
+ * authors' code (kaiming-uniform as a weight of fan-in n_l) */
+static void f3_defaults(bpfree_config *c) {
+    bp_defaults_f3_paper(c);
+    c->feedback_init = BPFREE_INIT_KAIMING_UNIFORM;
 }
 
 static const char *f3_error_name(int v) { return v == 0 ? "error" : v == 1 ? "loss" : "?"; }
@@ -174,13 +214,13 @@ static const bp_setting f3_settings[] = {
 const bp_rule bp_rule_f3 = {
     .info = {.name = "f3",
              .title = "Feed-Forward with delayed Feedback",
-             .paper = "Flügel et al. (paper 001), Algorithm 1, eq. 1",
+             .paper = "Flügel et al. 2024, Algorithm 1, eq. 1",
              .output_layer = 1,
              .weight_transport = "no",
              .frozen_activities = "no",
              .locality = "non-local", /* survey §IV-D: delayed global error */
              .update_locking = "none"},
-    .defaults = bp_defaults_f3_paper,
+    .defaults = f3_defaults,
     .reserve = f3_reserve,
     .init = f3_init,
     .begin_epoch = f3_begin_epoch,
@@ -191,7 +231,7 @@ const bp_rule bp_rule_f3 = {
     .describe = f3_describe,
     .free = f3_free,
     .state_size = sizeof(f3_state),
-    .caps = BP_CAP_FEEDBACK | BP_CAP_ANY_LAYER | BP_CAP_LAYERWISE,
+    .caps = BP_CAP_FEEDBACK | BP_CAP_ANY_LAYER | BP_CAP_LAYERWISE | BP_CAP_ONEPASS,
     .settings = f3_settings,
     .n_settings = (int)(sizeof f3_settings / sizeof *f3_settings),
 };

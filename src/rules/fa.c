@@ -1,4 +1,4 @@
-/* fa.c — feedback alignment (Lillicrap et al. 2016; survey 000 §III-D).
+/* fa.c — feedback alignment (Lillicrap et al. 2016; survey Huang et al. 2025 §III-D).
  * The backward chain of BP with each W_l^T replaced by a fixed random B_l of
  * W_l's shape (O, I):  delta_h_{l-1} = delta_z_l B_l.  The output layer's
  * own gradient is exact; every layer waits for the backward pass. */
@@ -19,6 +19,7 @@ static bpfree_status fa_reserve(bpfree_model *m, bpfree_error *err) {
         snprintf(name, sizeof name, "B%d", l + 1);
         s->fb[l] = bp_model_reserve(m, name, bp_layer_n_weights(&m->layers[l]), 0);
         if (s->fb[l] < 0) return bp_fail(err, BPFREE_EINVAL, "too many tensors");
+        bp_tensor_shape(m, s->fb[l], m->layers[l].units);
     }
     return BPFREE_OK;
 }
@@ -51,7 +52,7 @@ static void fa_predict(bpfree_model *m, const float *x, int B, float *scores, fl
 const bp_rule bp_rule_fa = {
     .info = {.name = "fa",
              .title = "Feedback Alignment",
-             .paper = "Lillicrap et al. 2016; survey 000 §III-D",
+             .paper = "Lillicrap et al. 2016; survey Huang et al. 2025 §III-D",
              .output_layer = 1,
              .weight_transport = "no",
              .frozen_activities = "yes",

@@ -115,7 +115,7 @@ static bpfree_status fdfa_check(const bpfree_config *c, bpfree_error *err) {
 const bp_rule bp_rule_fdfa = {
     .info = {.name = "fdfa",
              .title = "Forward Direct Feedback Alignment",
-             .paper = "Bacho & Chu 2024 (paper 002), Algorithm 1, eqs. 7-15",
+             .paper = "Bacho & Chu 2024, Algorithm 1, eqs. 7-15",
              .output_layer = 1,
              .weight_transport = "no",
              .frozen_activities = "yes", /* as DFA: activations held until e is known */

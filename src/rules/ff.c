@@ -35,12 +35,18 @@
  * Peer normalisation (Hinton's running-mean term, implemented from the
  * descriptions of his code and of Löwe's PyTorch port — not checked line by
  * line against either): each unit keeps a running mean of its activity on positive
- * data, r_j <- 0.9 r_j + 0.1 mean_b h⁺_bj (updated after every batch), and a
+ * data, r_j <- 0.9 r_j + 0.1 mean_b h⁺_bj (cfg.ff_peer_update: after the
+ * batch's step, or before the term is computed, as in Hinton's code and
+ * Loewe's port; the whole batch is then one chunk), and a
  * term lambda (r_j - mean_k r_k) / B is added to dL/dz of every positive row
  * — the gradient of lambda/2 sum_j (r_j - rbar)^2 with r_j taken to move with
  * the batch's mean activity — applied to the unit's input, not gated by
  * f'(z), so a silent ReLU is pushed back to life.  lambda = cfg.ff_peer
- * (Hinton 0.03); r is tracked (and saved) even when lambda = 0.
+ * (Hinton 0.03); r is tracked (and saved) even when lambda = 0.  Loewe's
+ * port differentiates lambda mean_j (rbar - r_j)^2 through r's (1 - 0.9)
+ * share of the batch, which is this term times 0.2 / width: its lambda
+ * 0.03 is far weaker than this one (we keep the per-unit scale described
+ * for Hinton's code).
  *
  * Prediction, both reported (heads): (a) goodness — every one of the C labels
  * embedded, goodness summed over the layers (optionally without layer 1),
@@ -142,7 +148,10 @@ static bpfree_status ff_init(bpfree_model *m, bpfree_error *err) {
                        "rule %s embeds the label in the first %d inputs, but there are only %d",
                        c->rule, C, c->inputs);
     if (C < 2) return bp_fail(err, BPFREE_EINVAL, "rule %s needs at least 2 classes", c->rule);
-    s->R = m->batch < FF_CHUNK ? m->batch : FF_CHUNK;
+    /* peer mean updated before use needs the batch's positive rows before
+     * any row's gradient: the whole batch is one chunk */
+    const int whole = c->ff_peer_update == BPFREE_FF_PEER_BEFORE;
+    s->R = whole || m->batch < FF_CHUNK ? m->batch : FF_CHUNK;
     s->P = 3 * s->R > C + 1 ? 3 * s->R : C + 1;
     const size_t P = (size_t)s->P, W = (size_t)bp_max_width(m), hn = (size_t)C * s->sumW + C;
     bp_scratch(m, &s->X, P * c->inputs);        /* embedded inputs */
@@ -182,10 +191,12 @@ static void ff_describe(const bpfree_model *m, char *buf, size_t cap) {
     if (c->ff_theta_width) snprintf(theta, sizeof theta, "width");
     else snprintf(theta, sizeof theta, "%g", (double)c->ff_theta);
     int k = snprintf(buf, cap,
-                     "%s goodness, %s norm, theta %s, %s negatives, peer %g, %s prediction%s, "
+                     "%s goodness, %s norm, theta %s, %s negatives, peer %g (mean updated %s), %s "
+                     "prediction%s, "
                      "one-pass head %dx%d",
                      bpfree_ff_goodness_name(c->ff_goodness), bpfree_ff_norm_name(c->ff_norm),
                      theta, bpfree_ff_neg_name(c->ff_negatives), (double)c->ff_peer,
+                     bpfree_ff_peer_when_name(c->ff_peer_update),
                      bpfree_ff_predict_name(c->ff_predict),
                      c->ff_skip_first ? " (without layer 1)" : "", c->outputs, s->sumW);
     if (s->tgamma >= 0 && k >= 0 && (size_t)k < cap) {
@@ -233,21 +244,22 @@ static void ff_defaults(bpfree_config *c) { c->batch = 100; }
         .presets = bp_ff_presets,                                                          \
         .n_presets = BP_FF_N_PRESETS,                                                      \
         .head_name = bp_ff_head_name,                                                      \
-        .prediction = bp_ff_prediction,                                                    \
+        .prediction = bp_ff_prediction, .train_source = bp_ff_train_source,                \
         .layer_note = " (Hinton's FF and Mono-Forward's paper leave convolutions out; FF "     \
                       "writes the label into the first inputs)",                              \
         __VA_ARGS__};
 
 FF_RULE(bp_rule_ff, "ff", "Forward-Forward",
-        "Hinton 2022, as 003 sec. 2 eqs. 1-4 and 004 Algorithm 1 state it", "single-layer",
+        "Hinton 2022, as Gong et al. 2025 sec. 2 eqs. 1-4 and Beigzad 2025 Alg. 1 state it",
+        "single-layer",
         "none", .caps = BP_CAP_GREEDY, .pipe_layer = bp_ff_pipe_layer,
         .pipe_begin = bp_ff_pipe_begin, .pipe_need = bp_ff_pipe_need)
 FF_RULE(bp_rule_cff_fixed, "cff-fixed", "Collaborative FF, fixed gamma (F-CFF)",
-        "Beigzad 2025 (paper 004), eqs. 5, 6, 8", "multi-layer", "forward",
+        "Beigzad 2025, eqs. 5, 6, 8", "multi-layer", "forward",
         .caps = BP_CAP_GREEDY | BP_CAP_COLLAB,
         .pipe_layer = NULL /* every layer's goodness first (eq. 5) */)
 FF_RULE(bp_rule_cff_adaptive, "cff-adaptive", "Collaborative FF, learned gamma (A-CFF)",
-        "Beigzad 2025 (paper 004), eqs. 5, 7, 8", "multi-layer", "forward",
+        "Beigzad 2025, eqs. 5, 7, 8", "multi-layer", "forward",
         .caps = BP_CAP_GREEDY | BP_CAP_COLLAB | BP_CAP_LEARNED_GAMMA,
         .pipe_layer = NULL)
 

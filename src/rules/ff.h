@@ -71,6 +71,12 @@ ff_io bp_ff_work_io(const ff_state *s, int l);
 void bp_ff_forward(bpfree_model *m, int l, const ff_io *io, int r0, int r1);
 /* The one-pass head, layer by layer: logits (rows, C) = c + sum_l n_l F_l^T. */
 void bp_ff_head_begin(bpfree_model *m, int rows, float *logits);
+/* the first layer the one-pass head reads: 1 with --ff-skip-first (Hinton's
+ * code: "works better without predicting the label from the first hidden
+ * layer", for the goodness and the head alike), else 0 */
+static inline int bp_ff_head_first(const bpfree_model *m, const ff_state *s) {
+    return m->cfg.ff_skip_first && s->L > 1;
+}
 void bp_ff_head_add(bpfree_model *m, ff_state *s, int l, const float *nl, int rows,
                     float *logits);
 /* A chunk's r samples x (r, D) embedded into X (3r, D): rows [2r, 3r) with

@@ -24,7 +24,8 @@ void bp_ff_predict(bpfree_model *m, const float *x, int B, float *scores, float 
         for (int l = 0; l < L; l++) {
             const ff_io io = bp_ff_work_io(s, l);
             bp_ff_forward(m, l, &io, 0, (C + 1) * n);
-            bp_ff_head_add(m, s, l, io.n + (size_t)C * n * m->layers[l].out, n, s->logits);
+            if (l >= bp_ff_head_first(m, s))
+                bp_ff_head_add(m, s, l, io.n + (size_t)C * n * m->layers[l].out, n, s->logits);
         }
         for (int i = 0; i < n; i++) {
             float *sc = scores + (size_t)(i0 + i) * C;

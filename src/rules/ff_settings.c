@@ -16,16 +16,21 @@ static const char *const predict_names[] = {[BPFREE_FF_PREDICT_GOODNESS] = "good
 _Static_assert(sizeof goodness_names / sizeof *goodness_names == BPFREE_FF_GOODNESS_COUNT, "");
 _Static_assert(sizeof norm_names / sizeof *norm_names == BPFREE_FF_NORM_COUNT, "");
 _Static_assert(sizeof neg_names / sizeof *neg_names == BPFREE_FF_NEG_COUNT, "");
+static const char *const peer_when_names[] = {[BPFREE_FF_PEER_AFTER] = "after",
+                                              [BPFREE_FF_PEER_BEFORE] = "before"};
+_Static_assert(sizeof peer_when_names / sizeof *peer_when_names == BPFREE_FF_PEER_COUNT, "");
 _Static_assert(sizeof predict_names / sizeof *predict_names == BPFREE_FF_PREDICT_COUNT, "");
 
 BP_NAMES(ff_goodness, bpfree_ff_goodness, goodness_names)
 BP_NAMES(ff_norm, bpfree_ff_norm, norm_names)
 BP_NAMES(ff_neg, bpfree_ff_neg, neg_names)
 BP_NAMES(ff_predict, bpfree_ff_predict, predict_names)
+BP_NAMES(ff_peer_when, bpfree_ff_peer_when, peer_when_names)
 
 static const char *goodness_n(int v) { return bpfree_ff_goodness_name((bpfree_ff_goodness)v); }
 static const char *norm_n(int v) { return bpfree_ff_norm_name((bpfree_ff_norm)v); }
 static const char *neg_n(int v) { return bpfree_ff_neg_name((bpfree_ff_neg)v); }
+static const char *peer_when_n(int v) { return bpfree_ff_peer_when_name((bpfree_ff_peer_when)v); }
 static const char *predict_n(int v) { return bpfree_ff_predict_name((bpfree_ff_predict)v); }
 
 /* "F" (> 0, finite) into *x and 0 into *word, or `word` and 1 into *word */
@@ -77,6 +82,10 @@ const bp_setting bp_ff_settings[BP_FF_N_SETTINGS] = {
                 ff_negatives, 0, 0, neg_n, bpfree_ff_neg_parse),
     BP_ROW_NUM("ff-peer", "ff_peer", "F", "peer normalisation weight (Hinton: 0.03; 0 = off)", "0",
                BP_SET_FLOAT, ff_peer, 0, BIG, 0, 0),
+    BP_ROW_NAME("ff-peer-update", "ff_peer_update",
+                "peer running mean takes in the batch after its step, or before the term is "
+                "computed (Hinton's code; the batch is then one chunk)",
+                "after", ff_peer_update, 0, 0, peer_when_n, bpfree_ff_peer_when_parse),
     BP_ROW_NAME("ff-predict", "ff_predict",
                 "main score: goodness (all labels, one batched pass) or onepass (neutral label + "
                 "softmax head); both are reported",
@@ -86,12 +95,13 @@ const bp_setting bp_ff_settings[BP_FF_N_SETTINGS] = {
                0),
     BP_ROW_NUM("ff-head-lr", "ff_head_lr", "F", "Adam lr of the one-pass softmax head", "0.001",
                BP_SET_FLOAT, ff_head_lr, 0, BIG, BP_SET_LO_OPEN, 0),
-    BP_ROW_NUM("cff-gamma", "cff_gamma", "F", "initial (cff-fixed: constant) gamma_l of 004 eq. 5",
+    BP_ROW_NUM("cff-gamma", "cff_gamma", "F",
+               "initial (cff-fixed: constant) gamma_l of Beigzad 2025 eq. 5",
                "1", BP_SET_FLOAT, cff_gamma, -BIG, BIG, 0, BP_CAP_COLLAB),
     BP_ROW_NUM("cff-alpha", "cff_alpha", "F", "alpha_lk, the weight of every other layer's goodness",
                "1", BP_SET_FLOAT, cff_alpha, -BIG, BIG, 0, BP_CAP_COLLAB),
     BP_ROW_NUM("cff-gamma-lr", "cff_gamma_lr", "F",
-               "gamma's learning rate eta_gamma (004 eq. 7)", "0.01", BP_SET_FLOAT, cff_gamma_lr,
+               "gamma's learning rate eta_gamma (Beigzad 2025 eq. 7)", "0.01", BP_SET_FLOAT, cff_gamma_lr,
                0, BIG, 0, BP_CAP_COLLAB | BP_CAP_LEARNED_GAMMA),
 };
 
@@ -99,10 +109,10 @@ const bp_setting bp_ff_settings[BP_FF_N_SETTINGS] = {
 
 static const char *const hinton_kv[] = {
     "layers", "1000,1000,1000", "act", "relu", "ff-norm", "rms", "ff-goodness", "sum",
-    "ff-theta", "width", "ff-label", "1", "ff-negatives", "hard", "ff-peer", "0.03",
+    "ff-theta", "width", "ff-label", "1", "ff-negatives", "hard", "ff-peer", "0.03", "ff-peer-update", "before",
     "ff-skip-first", "1", "ff-predict", "goodness", "optim", "sgd", "lr", "0.001",
     "momentum", "0.9", "wd", "0.0003", "sched", "cooldown", "cooldown", "0.5", "lr-min", "0",
-    "batch", "100", "epochs", "60", "greedy", "0", "norm", "scale", NULL};
+    "batch", "100", "epochs", "60", "greedy", "0", "norm", "scale", "init", "lecun-normal", NULL};
 
 static const char *const cff_paper_kv[] = {
     "layers", "500,500", "act", "relu", "ff-norm", "l2", "ff-goodness", "mean", "ff-theta", "2",
@@ -114,11 +124,13 @@ const bpfree_preset bp_ff_presets[BP_FF_N_PRESETS] = {
     {"hinton",
      "Hinton's FF on MNIST: 784-1000-1000-1000 ReLU, RMS norm, sum goodness, theta = width, "
      "hard negatives, peer normalisation 0.03, SGD momentum 0.9 + weight decay, lr cooled "
-     "linearly to 0 over the second half, prediction without layer 1 (hyperparameters of "
-     "Loewe's PyTorch port; 60 epochs as Hinton's paper)",
+     "linearly to 0 over the second half, prediction (goodness and one-pass head) without "
+     "layer 1, weights N(0, 1/fan-in) as his code (hyperparameters of Loewe's PyTorch port; "
+     "60 epochs as Hinton's paper)",
      "ff", hinton_kv},
     {"cff-paper",
-     "004 sec. IV-C (the PyTorch FF it builds on): 784-500-500 ReLU, L2 norm, mean goodness, "
+     "Beigzad 2025 sec. IV-C (the PyTorch FF it builds on): 784-500-500 ReLU, L2 norm, mean "
+     "goodness, "
      "theta = 2, random wrong labels, label value = the image's max, standardised pixels, Adam "
      "0.03, layer by layer 1000 epochs each, one full batch of 50,000 (10,000 held out); use "
      "--greedy N for a smaller budget",
@@ -134,4 +146,9 @@ const char *bp_ff_head_name(const bpfree_model *m, int h) {
 
 const char *bp_ff_prediction(const bpfree_config *c) {
     return bpfree_ff_predict_name(c->ff_predict);
+}
+
+const char *bp_ff_train_source(const bpfree_config *c) {
+    (void)c;
+    return "one-pass"; /* the head's name (bp_ff_head_name) */
 }

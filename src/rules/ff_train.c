@@ -72,6 +72,15 @@ static void col_sums(void *ctx, size_t a, size_t b) {
         for (size_t k = a; k < b; k++) j->ps[k] += j->h[(size_t)q * O + k];
 }
 
+/* After a batch: the running means of peer normalisation, from the batch's
+ * sum of positive activities */
+static void peer_update(bpfree_model *m, ff_state *s, int l, int B) {
+    float *rm = bp_tensor_ptr(m, s->tpeer) + s->off[l];
+    const float *ps = s->psum + s->off[l];
+    for (int j = 0; j < m->layers[l].out; j++)
+        rm[j] = FF_PEER_MOMENTUM * rm[j] + (1.0f - FF_PEER_MOMENTUM) * ps[j] / (float)B;
+}
+
 /* Layer l's training step on one chunk whose forward is in io: its loss on
  * the 2r positive and negative rows added to *lsum, dL_l/dgamma_l to *ggrad
  * (if not NULL), and its gradient to gW, gb (which the batch's first chunk
@@ -104,33 +113,32 @@ static void layer_grad(bpfree_model *m, ff_state *s, int l, const ff_chunk *k, c
         io->dG[q] = (float)d;
         if (ggrad) *ggrad += d * S; /* dL_l/dgamma_l (eq. 7) */
     }
-    /* peer normalisation on positive rows, at the unit's input */
+    /* peer normalisation on positive rows, at the unit's input; with
+     * ff_peer_update before, the running mean first takes in this batch
+     * (its only chunk, ff.c) */
+    const int before = c->ff_peer_update == BPFREE_FF_PEER_BEFORE;
     const float *rm = peer + s->off[l];
+    ff_job j = {.c = c, .h = io->h, .dG = io->dG, .rm = rm, .dz = io->dz,
+                .ps = s->psum + s->off[l], .O = O, .r = r, .B = B,
+                .beta_first = k->beta_first,
+                .scale = c->ff_goodness == BPFREE_FF_MEAN ? 2.0f / (float)O : 2.0f,
+                .lambda = lambda, .Ly = Ly};
+    const double work = (double)2 * r * O * 64;
+    if (before) {
+        bp_split_for(work, (size_t)O, FF_COL_GRAIN, col_sums, &j);
+        peer_update(m, s, l, B);
+    }
     double mean = 0.0;
     if (lambda > 0.0f) {
         for (int j = 0; j < O; j++) mean += rm[j];
         mean /= O;
     }
-    ff_job j = {.c = c, .h = io->h, .dG = io->dG, .rm = rm, .dz = io->dz,
-                .ps = s->psum + s->off[l], .O = O, .r = r, .B = B,
-                .beta_first = k->beta_first,
-                .scale = c->ff_goodness == BPFREE_FF_MEAN ? 2.0f / (float)O : 2.0f,
-                .lambda = lambda, .mean = mean, .Ly = Ly};
-    const double work = (double)2 * r * O * 64;
+    j.mean = mean;
     bp_split_for(work, (size_t)2 * r, FF_ROW_GRAIN, dz_rows, &j);
     /* gW += dz^T x̂, gb += sum_rows dz (the batch's first chunk sets them) */
     bp_layer_grad_units(Ly, io->in, io->dz, 2 * r, 0, (size_t)Ly->units,
                         k->beta_first ? 0.0f : 1.0f);
-    bp_split_for(work, (size_t)O, FF_COL_GRAIN, col_sums, &j);
-}
-
-/* After a batch: the running means of peer normalisation, from the batch's
- * sum of positive activities */
-static void peer_update(bpfree_model *m, ff_state *s, int l, int B) {
-    float *rm = bp_tensor_ptr(m, s->tpeer) + s->off[l];
-    const float *ps = s->psum + s->off[l];
-    for (int j = 0; j < m->layers[l].out; j++)
-        rm[j] = FF_PEER_MOMENTUM * rm[j] + (1.0f - FF_PEER_MOMENTUM) * ps[j] / (float)B;
+    if (!before) bp_split_for(work, (size_t)O, FF_COL_GRAIN, col_sums, &j);
 }
 
 /* After the batch's last chunk: layer l's W and b stepped with optimizer
@@ -142,7 +150,7 @@ static void layer_step(bpfree_model *m, ff_state *s, const bp_optim *o, int l, i
     bp_step_range(m, o, Ly->off, bp_layer_n_params(Ly));
     if (s->kind == FF_COLLAB_ADAPTIVE)
         bp_tensor_ptr(m, s->tgamma)[l] -= m->cfg.cff_gamma_lr * (float)ggrad;
-    peer_update(m, s, l, B);
+    if (m->cfg.ff_peer_update == BPFREE_FF_PEER_AFTER) peer_update(m, s, l, B);
 }
 
 /* Layer l's forward on the chunk's neutral rows, their normalised outputs
@@ -172,7 +180,7 @@ static void softmax_rows(float *z, int B, int C) {
 static int head_chunk(bpfree_model *m, ff_state *s, const float *const *nn, const int *lb, int r) {
     const int C = m->cfg.outputs;
     bp_ff_head_begin(m, r, s->logits);
-    for (int l = 0; l < s->L; l++) bp_ff_head_add(m, s, l, nn[l], r, s->logits);
+    for (int l = bp_ff_head_first(m, s); l < s->L; l++) bp_ff_head_add(m, s, l, nn[l], r, s->logits);
     const int correct = bp_count_correct(s->logits, lb, r, C);
     softmax_rows(s->logits, r, C);
     return correct;
@@ -186,7 +194,7 @@ static void head_grad(bpfree_model *m, ff_state *s, const int *lb, const ff_chun
     float *gF = bp_tensor_grad(m, s->tF), *gc = bp_tensor_grad(m, s->tc);
     for (int i = 0; i < r; i++) s->logits[(size_t)i * C + lb[i]] -= 1.0f;
     for (size_t q = 0; q < (size_t)r * C; q++) s->logits[q] *= 1.0f / (float)k->B;
-    for (int l = 0; l < s->L; l++) {
+    for (int l = bp_ff_head_first(m, s); l < s->L; l++) { /* a skipped layer's block stays 0 */
         const int O = m->layers[l].out;
         bpfree_gemm(1, 0, C, O, r, 1.0f, s->logits, C, nn[l], O, k->beta_first ? 0.0f : 1.0f,
                     gF + s->off[l], s->sumW);

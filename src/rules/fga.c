@@ -84,7 +84,7 @@ static void fga_predict(bpfree_model *m, const float *x, int B, float *scores, f
 const bp_rule bp_rule_fga = {
     .info = {.name = "fg-a",
              .title = "Forward Gradient (activities)",
-             .paper = "Ren et al. 2023; FDFA paper 002 §2.3 eqs. 4-5, Appendix D Algorithm 3",
+             .paper = "Ren et al. 2023; Bacho & Chu 2024 §2.3 eqs. 4-5, Appendix D Algorithm 3",
              .output_layer = 1,
              .weight_transport = "no",
              .frozen_activities = "yes", /* each layer keeps h and u until dL is known */

@@ -84,12 +84,18 @@ static void fgw_predict(bpfree_model *m, const float *x, int B, float *scores, f
 const bp_rule bp_rule_fgw = {
     .info = {.name = "fg-w",
              .title = "Forward Gradient (weights)",
-             .paper = "Baydin et al. 2022; FDFA paper 002 §2.2 eqs. 2-3, Appendix C Algorithm 2",
+             .paper = "Baydin et al. 2022; Bacho & Chu 2024 §2.2 eqs. 2-3, Appendix C Algorithm 2",
              .output_layer = 1,
              .weight_transport = "no",
-             .frozen_activities = "yes", /* each layer keeps h and V until dL is known */
-             .locality = "non-local",    /* one scalar from the loss reaches every layer */
-             .update_locking = "forward"},
+             /* survey Table I classifies FGD (forward gradient descent) as
+              * non-frozen, single-layer and update-unlocked: forward-mode
+              * differentiation carries the tangent along with the forward
+              * pass and needs no backward pass.  (This implementation keeps
+              * each layer's output and perturbation until the scalar dL is
+              * known at the output.) */
+             .frozen_activities = "no",
+             .locality = "single-layer",
+             .update_locking = "none"},
     .defaults = bp_defaults_fdfa_paper, /* 002 Appendix A */
     .init = fgw_init,
     .train_batch = fgw_train,

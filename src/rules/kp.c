@@ -1,5 +1,5 @@
 /* kp.c — Kolen–Pollack learning (Kolen & Pollack 1994; Akrout et al. 2019,
- * "Deep learning without weight transport"; survey 000 §III-D with FA).
+ * "Deep learning without weight transport"; survey Huang et al. 2025 §III-D with FA).
  * BP's backward chain through feedback matrices B_l of W_l's shape,
  *     delta_h_{l-1} = delta_z_l B_l,
  * where B_l learns with the same update and the same decay as W_l:
@@ -92,7 +92,7 @@ static const bp_setting kp_settings[] = {
 const bp_rule bp_rule_kp = {
     .info = {.name = "kp",
              .title = "Kolen-Pollack",
-             .paper = "Kolen & Pollack 1994; Akrout et al. 2019; survey 000 §III-D",
+             .paper = "Kolen & Pollack 1994; Akrout et al. 2019; survey Huang et al. 2025 §III-D",
              .output_layer = 1,
              .weight_transport = "no",
              .frozen_activities = "yes",

@@ -130,7 +130,7 @@ static void lgfga_predict(bpfree_model *m, const float *x, int B, float *scores,
 const bp_rule bp_rule_lgfga = {
     .info = {.name = "lg-fg-a",
              .title = "Local Greedy Forward Gradient",
-             .paper = "Ren et al. 2023; FDFA paper 002 §2.3 and Appendix A",
+             .paper = "Ren et al. 2023; Bacho & Chu 2024 §2.3 and Appendix A",
              .output_layer = 1,
              .weight_transport = "no",
              .frozen_activities = "no",   /* a block updates after its own forward */

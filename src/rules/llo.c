@@ -28,7 +28,7 @@ static void llo_pipe_layer(bpfree_model *m, const bp_optim *o, bp_work *w, int i
 const bp_rule bp_rule_llo = {
     .info = {.name = "llo",
              .title = "Last Layer Only",
-             .paper = "baseline of F3 paper 001 §4",
+             .paper = "baseline of Flügel et al. 2024 §4",
              .output_layer = 1,
              .weight_transport = "no",
              .frozen_activities = "no",
@@ -40,5 +40,5 @@ const bp_rule bp_rule_llo = {
     .pipe_layer = llo_pipe_layer,
     .predict = bp_onepass_rule_predict,
     .state_size = sizeof(llo_state),
-    .caps = BP_CAP_VARIANCE | BP_CAP_ANY_LAYER | BP_CAP_LAYERWISE,
+    .caps = BP_CAP_VARIANCE | BP_CAP_ANY_LAYER | BP_CAP_LAYERWISE | BP_CAP_ONEPASS,
 };

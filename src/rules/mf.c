@@ -143,7 +143,7 @@ static const char *mf_prediction(const bpfree_config *c) { return bpfree_predict
 const bp_rule bp_rule_mf = {
     .info = {.name = "mf",
              .title = "Mono-Forward",
-             .paper = "Gong, Li, Abdulla 2025 (paper 003), Algorithm 1, eqs. 5-8",
+             .paper = "Gong, Li, Abdulla 2025, Algorithm 1, eqs. 5-8",
              .output_layer = 0,
              .weight_transport = "no",
              .frozen_activities = "no",

@@ -1,5 +1,5 @@
 /* pepita.c — Present the Error to Perturb the Input To modulate Activity
- * (Dellaferrera & Kreiman 2022; survey 000 §III-H, eq. 5).
+ * (Dellaferrera & Kreiman 2022; survey Huang et al. 2025 §III-H, eq. 5).
  *
  * Two forward passes.  The standard pass gives h_l^s and the output error
  * e = y^s - y*.  The modulated pass runs on x^m = x + F e (F fixed random,
@@ -38,6 +38,7 @@ static void pepita_defaults(bpfree_config *c) {
 static bpfree_status pepita_reserve(bpfree_model *m, bpfree_error *err) {
     pepita_state *s = m->rs;
     s->F = bp_model_reserve(m, "F", (size_t)m->cfg.inputs * m->cfg.outputs, 0);
+    bp_tensor_shape(m, s->F, m->cfg.inputs); /* (D, C) */
     return s->F < 0 ? bp_fail(err, BPFREE_EINVAL, "too many tensors") : BPFREE_OK;
 }
 
@@ -117,7 +118,7 @@ static const bp_setting pepita_settings[] = {
 const bp_rule bp_rule_pepita = {
     .info = {.name = "pepita",
              .title = "PEPITA (error-modulated forward)",
-             .paper = "Dellaferrera & Kreiman 2022; survey 000 §III-H eq. 5",
+             .paper = "Dellaferrera & Kreiman 2022; survey Huang et al. 2025 §III-H eq. 5",
              .output_layer = 1,
              .weight_transport = "no",
              .frozen_activities = "yes",

@@ -88,6 +88,16 @@ bpfree_status bpfree_config_set(bpfree_config *c, const char *name, const char *
     return bp_setting_read(bp_setting_row(p), c, value, err);
 }
 
+bpfree_status bpfree_config_set_input(bpfree_config *c, const char *name, const char *value,
+                                      bpfree_error *err) {
+    const bpfree_setting *p = bpfree_setting_find(name);
+    if (!p || !bpfree_setting_internal(p))
+        return bp_fail(err, BPFREE_EINVAL, "'%s' is not a setting the data decides",
+                       name ? name : "(null)");
+    if (!value) return bp_fail(err, BPFREE_EINVAL, "%s needs a value", p->name);
+    return bp_setting_read(bp_setting_row(p), c, value, err);
+}
+
 int bpfree_config_get(const bpfree_config *c, const char *name, char *buf, size_t cap) {
     const bpfree_setting *p = bpfree_setting_find(name);
     return p ? bp_setting_write(bp_setting_row(p), c, buf, cap) : -1;
@@ -107,6 +117,20 @@ bpfree_status bpfree_config_default(bpfree_config *c, const char *rule, int inpu
     c->outputs = outputs;
     if (r->defaults) r->defaults(c);
     return BPFREE_OK;
+}
+
+size_t bpfree_sizeof(const char *type) {
+#define BP_SIZEOF(T) \
+    if (type && !strcmp(type, #T)) return sizeof(T);
+    BP_SIZEOF(bpfree_config)
+    BP_SIZEOF(bpfree_dataset)
+    BP_SIZEOF(bpfree_data_options)
+    BP_SIZEOF(bpfree_epoch_stats)
+    BP_SIZEOF(bpfree_eval)
+    BP_SIZEOF(bpfree_tensor_info)
+    BP_SIZEOF(bpfree_error)
+#undef BP_SIZEOF
+    return 0;
 }
 
 bpfree_status bpfree_config_check(const bpfree_config *c, bpfree_error *err) {

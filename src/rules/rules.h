@@ -60,6 +60,9 @@ void bp_aux_backward_step(bpfree_model *m, int t, const bp_layer *L, const float
  * the sweeps that phase took (chl_iters + 1: not settled). */
 float *const *bp_chl_states(const bpfree_model *m, int clamped, int *sweeps);
 
+/* F³'s delayed-error store (C floats per dataset index), for tests. */
+const float *bp_f3_store(const bpfree_model *m);
+
 /* Forward-Forward kernels (ff_kernels.c), which the tests call too. */
 /* out (D) = x (D) with the first C inputs replaced by the label code:
  * label >= 0: one-hot times cfg.ff_label (or the row's largest value);
@@ -77,11 +80,12 @@ void bp_ff_negatives(bp_rng *r, bpfree_ff_neg how, const int *labels, const floa
 
 /* The Forward-Forward rules' settings rows, presets, head names and
  * prediction name (ff_settings.c), shared by the three rule objects. */
-#define BP_FF_N_SETTINGS 12
+#define BP_FF_N_SETTINGS 13
 #define BP_FF_N_PRESETS 2
 extern const bp_setting bp_ff_settings[BP_FF_N_SETTINGS];
 extern const bpfree_preset bp_ff_presets[BP_FF_N_PRESETS];
 const char *bp_ff_head_name(const bpfree_model *m, int h);
 const char *bp_ff_prediction(const bpfree_config *c);
+const char *bp_ff_train_source(const bpfree_config *c);
 
 #endif /* BPFREE_RULES_H */

@@ -167,7 +167,7 @@ static const bp_setting tinyfoa_settings[] = {
 const bp_rule bp_rule_tinyfoa = {
     .info = {.name = "tinyfoa",
              .title = "TinyFoA",
-             .paper = "Huang, Aminifar 2025; survey 000 §III-J",
+             .paper = "Huang & Aminifar 2025; survey Huang et al. 2025 §III-J",
              .output_layer = 1,
              .weight_transport = "no",       /* 000 Table I: fixed random matrices */
              .frozen_activities = "no",      /* non-frozen, Fig. 8 (b.2) */

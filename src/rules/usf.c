@@ -1,5 +1,5 @@
 /* usf.c — uniform sign-concordant feedback (Liao, Leibo, Poggio 2016, "How
- * important is weight symmetry in backpropagation?"; survey 000 §III-D with
+ * important is weight symmetry in backpropagation?"; survey Huang et al. 2025 §III-D with
  * FA).  BP's backward chain with each W_l^T replaced by the signs of the
  * current forward weights:
  *     delta_h_{l-1} = delta_z_l B_l,   B_l = s_l sign(W_l)          (O, I)
@@ -66,7 +66,7 @@ static const bp_setting usf_settings[] = {
 const bp_rule bp_rule_usf = {
     .info = {.name = "usf",
              .title = "Uniform sign-concordant feedback",
-             .paper = "Liao, Leibo, Poggio 2016; survey 000 §III-D",
+             .paper = "Liao, Leibo, Poggio 2016; survey Huang et al. 2025 §III-D",
              .output_layer = 1,
              .weight_transport = "no", /* survey Table I: only the signs travel */
              .frozen_activities = "yes",

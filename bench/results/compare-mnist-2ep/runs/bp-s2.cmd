@@ -1,0 +1,1 @@
+./build/bpfree train --rule bp --seed 2 --epochs 2 --threads 1 --data mnist --log bench/results/compare-mnist-2ep/runs/bp-s2.jsonl

@@ -1,0 +1,1 @@
+./build/bpfree train --rule dfa --seed 1 --epochs 2 --threads 1 --data mnist --log bench/results/compare-mnist-2ep/runs/dfa-s1.jsonl
