@@ -335,6 +335,26 @@ typedef struct bpfree_config {
                                         0: constant (the authors' code) */
     bpfree_fb_optim fb_optim;
     float fb_wd;
+    /* Contrastive Hebbian learning (chl; 000 §III-B): feedback gamma W^T,
+     * at most chl_iters sweeps of the layer equations per phase, settled
+     * when no activity moves by more than chl_tol */
+    float chl_gamma;
+    int chl_iters;
+    float chl_tol;
+    /* Difference target propagation (dtp; 000 §III-C): the top target's
+     * step eta-hat and the noise sigma of the inverses' reconstruction loss */
+    float dtp_eta;
+    float dtp_noise;
+    /* Decoupled neural interfaces (dni; 000 §III-E): hidden units of each
+     * synthetic-gradient module (0 = linear); 1 = conditioned on the label */
+    int dni_hidden;
+    int dni_cond;
+    /* Counter-current learning (ccl; 000 §III-I): 1 = activities normalised
+     * before their similarity (the survey's norm), 0 = raw (the authors' MLP code) */
+    int ccl_norm;
+    /* TinyFoA (000 §III-J): N_s slices per layer; 1 = binarised forward weights */
+    int tinyfoa_slices;
+    int tinyfoa_binary;
     /* Input preprocessing the model was trained with (saved with it, so
      * `eval` applies the same): SCALE, or STANDARDIZE with these numbers. */
     bpfree_norm norm;

@@ -44,7 +44,8 @@ static bpfree_status cnn_config(bpfree_config *c, const char *rule, const char *
 static void test_rules_learn_on_a_cnn(void **state) {
     (void)state;
     static const char *const rules[] = {"bp", "fa", "dfa", "drtp", "f3", "llo", "mf",
-                                        "fg-w", "fg-a", "lg-fg-a", "dkp", "fdfa"};
+                                        "fg-w", "fg-a", "lg-fg-a", "dkp", "fdfa",
+                                        "dni", "tinyfoa"};
     bpfree_dataset ds = {0};
     images(&ds, 3);
     int bad = 0;

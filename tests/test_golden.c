@@ -143,12 +143,32 @@ static void t_normal_init(bpfree_config *c) {
     c->optim.sched = BPFREE_SCHED_NONE;
 }
 
+static void t_chl_gamma(bpfree_config *c) {
+    c->chl_gamma = 0.4f;
+    c->chl_tol = 1e-5f;
+    c->chl_iters = 3; /* some phases stop unsettled */
+}
+static void t_dtp_eta(bpfree_config *c) {
+    c->dtp_eta = 0.5f;
+    c->dtp_noise = 0.0f;
+}
+static void t_dni_module(bpfree_config *c) {
+    c->dni_hidden = 16;
+    c->dni_cond = 0;
+}
+static void t_ccl_raw(bpfree_config *c) { c->ccl_norm = 0; }
+static void t_tinyfoa_binary(bpfree_config *c) {
+    c->tinyfoa_binary = 1;
+    c->tinyfoa_slices = 1;
+}
+
 #define S BPFREE_THREADING_SPLIT
 #define BL BPFREE_THREADING_BLAS
 static const char *const RULES[] = {"bp",    "fa",    "dfa",     "drtp", "f3",
                                     "pepita", "llo",  "mf",      "fg-w", "fg-a",
                                     "lg-fg-a", "dkp", "fdfa",    "ff",   "cff-fixed",
-                                    "cff-adaptive", "usf", "kp"};
+                                    "cff-adaptive", "usf", "kp",  "chl",  "dtp",
+                                    "dni",  "ccl",  "tinyfoa"};
 #define NRULES ((int)(sizeof RULES / sizeof *RULES))
 
 static const run EXTRA[] = {
@@ -185,6 +205,13 @@ static const run EXTRA[] = {
     {"cff-adaptive-greedy", "cff-adaptive", 2, 0, S, t_greedy},
     {"cff-adaptive-params", "cff-adaptive", 1, 0, S, t_cff_params},
     {"cff-fixed-hinton", "cff-fixed", 1, 0, S, t_ff_hinton},
+    {"chl-gamma", "chl", 1, 0, S, t_chl_gamma},
+    {"dtp-eta", "dtp", 1, 0, S, t_dtp_eta},
+    {"dni-module", "dni", 2, 0, S, t_dni_module},
+    {"ccl-raw", "ccl", 1, 0, S, t_ccl_raw},
+    {"tinyfoa-binary", "tinyfoa", 1, 0, S, t_tinyfoa_binary},
+    {"tinyfoa-pipe2", "tinyfoa", 2, 2, S, NULL},
+    {"tinyfoa-pipe2-binary", "tinyfoa", 2, 2, S, t_tinyfoa_binary},
 };
 #define NEXTRA ((int)(sizeof EXTRA / sizeof *EXTRA))
 #define NRUNS (2 * NRULES + NEXTRA)

@@ -215,7 +215,8 @@ static void test_consumed_grads_same_bits(void **state) {
     enum { N = 700, DD = 300 };
     bpfree_dataset ds;
     tu_make_dataset(&ds, N, DD, C, 22);
-    const char *rules[] = {"bp", "fa", "mf", "dfa", "dkp", "fdfa", "fg-a", "lg-fg-a", "drtp", "llo", "f3"};
+    const char *rules[] = {"bp", "fa", "mf", "dfa", "dkp", "fdfa", "fg-a", "lg-fg-a", "drtp", "llo", "f3",
+                           "dni", "ccl", "dtp"};
     for (size_t k = 0; k < sizeof rules / sizeof *rules; k++)
         for (int threads = 1; threads <= 2; threads++) {
             float *params[2];

@@ -68,7 +68,7 @@ static void same_numbers(const char *const *rules, size_t nr, int N, int batch) 
 static void test_same_numbers(void **state) {
     (void)state;
     /* 203 samples: 12 full batches of 16 and one of 11 */
-    const char *rules[] = {"mf", "drtp", "f3", "llo", "ff"};
+    const char *rules[] = {"mf", "drtp", "f3", "llo", "ff", "tinyfoa"};
     same_numbers(rules, sizeof rules / sizeof *rules, 203, 16);
 }
 

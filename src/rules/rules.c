@@ -9,7 +9,8 @@ static const bp_rule *const builtin[] = {
     &bp_rule_bp,   &bp_rule_fa,   &bp_rule_dfa,   &bp_rule_drtp, &bp_rule_f3,
     &bp_rule_pepita, &bp_rule_llo, &bp_rule_mf,   &bp_rule_fgw,  &bp_rule_fga,
     &bp_rule_lgfga, &bp_rule_dkp, &bp_rule_fdfa,  &bp_rule_ff,   &bp_rule_cff_fixed,
-    &bp_rule_cff_adaptive, &bp_rule_usf, &bp_rule_kp};
+    &bp_rule_cff_adaptive, &bp_rule_usf, &bp_rule_kp, &bp_rule_chl, &bp_rule_dtp,
+    &bp_rule_dni, &bp_rule_ccl, &bp_rule_tinyfoa};
 #define N_BUILTIN ((int)(sizeof builtin / sizeof *builtin))
 
 /* rules added at run time (a test's toy rule), after the built-in ones */

@@ -30,6 +30,11 @@ extern const bp_rule bp_rule_dkp;
 extern const bp_rule bp_rule_fdfa;
 extern const bp_rule bp_rule_usf;
 extern const bp_rule bp_rule_kp;
+extern const bp_rule bp_rule_chl;
+extern const bp_rule bp_rule_dtp;
+extern const bp_rule bp_rule_dni;
+extern const bp_rule bp_rule_ccl;
+extern const bp_rule bp_rule_tinyfoa;
 
 /* Defaults of drtp, f3 and llo: the F³ paper's MNIST setup. */
 void bp_defaults_f3_paper(bpfree_config *c);
@@ -37,6 +42,23 @@ void bp_defaults_f3_paper(bpfree_config *c);
 void bp_defaults_fdfa_paper(bpfree_config *c);
 /* dkp, fdfa: that setup, and feedback learned from zero with Adam at 1e-4 */
 void bp_defaults_learned_feedback(bpfree_config *c);
+
+/* A rule's own dense layer in -> out (aux.c: DTP's inverses, DNI's modules,
+ * CCL's feedback net): one trainable tensor `name` of in*out weights then
+ * out biases (reserve returns its index, -1 if full); bp_aux_layer sets up
+ * L over it (after the blocks exist); _init draws W and b like a layer of
+ * the model; _backward_step: dz = dh ⊙ f'(z) in place, gW, gb from x (rows,
+ * in), then the tensor's optimizer step. */
+int bp_aux_reserve(bpfree_model *m, const char *name, int in, int out);
+void bp_aux_layer(const bpfree_model *m, int t, int in, int out, bpfree_act act, bp_layer *L);
+void bp_aux_init(bpfree_model *m, const bp_layer *L, bpfree_init how);
+void bp_aux_backward_step(bpfree_model *m, int t, const bp_layer *L, const float *x,
+                          const float *h, float *dh, int rows);
+
+/* CHL (chl.c), for the tests: the states of the last training batch's free
+ * (clamped = 0) or clamped phase, h[0] = input .. h[n_layers] = output, and
+ * the sweeps that phase took (chl_iters + 1: not settled). */
+float *const *bp_chl_states(const bpfree_model *m, int clamped, int *sweeps);
 
 /* F³'s delayed-error store (C floats per dataset index), for tests. */
 const float *bp_f3_store(const bpfree_model *m);
