@@ -45,7 +45,7 @@ static void test_rules_learn_on_a_cnn(void **state) {
     (void)state;
     static const char *const rules[] = {"bp", "fa", "dfa", "drtp", "f3", "llo", "mf",
                                         "fg-w", "fg-a", "lg-fg-a", "dkp", "fdfa",
-                                        "dni", "tinyfoa"};
+                                        "dni", "tinyfoa", "usf", "kp"};
     bpfree_dataset ds = {0};
     images(&ds, 3);
     int bad = 0;
