@@ -15,9 +15,15 @@ set -eu
 cells=${1:-bench/repro/cells.tsv}
 [ -r "$cells" ] || { echo "table.sh: cannot read $cells" >&2; exit 1; }
 
-# the last "test_acc" of one log, in percent (empty if none)
+# the last "test_acc" of one log, in percent; empty if none, or if the log
+# has a header (bpfree writes it live) whose "epochs" its last epoch line has
+# not reached: a run still going, or stopped, is not a result
 last_acc() {
-    awk -F'"test_acc": ' 'NF > 1 { split($2, a, /[,}]/); v = a[1] } END { if (v != "") printf "%.4f\n", 100 * v }' "$1"
+    awk '
+    /"type": "header"/ { if (match($0, /"epochs": "[0-9]+"/)) { t = substr($0, RSTART, RLENGTH); gsub(/[^0-9]/, "", t); want = t + 0 } }
+    /"epoch": [0-9]+/ { match($0, /"epoch": [0-9]+/); e = substr($0, RSTART + 9, RLENGTH - 9) + 0 }
+    /"test_acc": / { match($0, /"test_acc": [-0-9.e+]+/); v = substr($0, RSTART + 12, RLENGTH - 12) }
+    END { if (v != "" && (want == 0 || e >= want)) printf "%.4f\n", 100 * v }' "$1"
 }
 
 cat <<'HEAD'
