@@ -1,4 +1,5 @@
-/* report.h — printing and logging of a training run (report.c). */
+/* report.h — what `bpfree train` shares: printing and logging of a
+ * training run (report.c, files.c) and the run itself (run.c, train.c). */
 #ifndef BPFREE_CLI_REPORT_H
 #define BPFREE_CLI_REPORT_H
 
@@ -49,5 +50,55 @@ void report_eval(const bpfree_model *m, const char *path, const char *data,
                  const bpfree_eval *ev, int regression);
 /* Stops the profiler and prints its lines (shape lines too if `shapes`). */
 void report_profile(int total, double secs, int shapes);
+
+/* ------------------------------------------------------ the run (run.c) */
+
+/* The sets of a run, as loaded and held out. */
+typedef struct run_data {
+    bpfree_dataset train, val, test;
+    int regression, classes;
+    uint64_t checksum; /* of the training set as loaded */
+} run_data;
+
+/* What a checkpoint's note carries besides the run options: the divergence
+ * detector's state. */
+typedef struct run_state {
+    double first_loss;
+    int above_chance, chance_epochs;
+} run_state;
+
+/* The progress line and --checkpoint-minutes (run_train sets it up). */
+typedef struct progress {
+    FILE *o;             /* the terminal, or NULL: no progress line */
+    int epoch, total, batch;
+    double t0, last;
+    int k0, shown;
+    /* --checkpoint-minutes: ask for a stop between batches when due */
+    double ckpt_every, ckpt_last;
+    int ckpt_due;
+    double first_loss;   /* the first batch's loss (divergence reference) */
+} progress;
+
+typedef struct run_ctx {
+    const cli_run *r;
+    run_data *d;
+    bpfree_model *m;
+    report *rp;
+    logfile *lg;
+    run_state rs;
+    progress pg;
+} run_ctx;
+
+/* The epochs from where the model stands, with the progress line,
+ * checkpoints, divergence checks and Ctrl-C (a stop: the log, a
+ * checkpoint, the model, exit 130); returns the training seconds. */
+double run_train(run_ctx *x);
+/* A failure mid-run: logged, then the message; exits. */
+void run_failed(run_ctx *x, const bpfree_error *e) __attribute__((noreturn));
+/* --resume: the checkpoint's model, and into r its run options where the
+ * command line (given) did not give them; r's strings then point into
+ * *note, which the caller frees at the end; *log_text <- the log so far. */
+bpfree_model *run_resume(const cli_run *given, cli_run *r, run_state *rs,
+                         const char **log_text, char **note);
 
 #endif /* BPFREE_CLI_REPORT_H */
