@@ -192,11 +192,40 @@ typedef struct {
     int s;
 } stage_arg;
 
+/* Batch k's data into the out slot os (stage 0 gathers it, a later stage
+ * copies it on from is); the input of the stage's first layer. */
+static const float *stage_input(bp_pipe *p, pipe_slot *is, pipe_slot *os, int k, int rows) {
+    bpfree_model *m = p->m;
+    const int C = m->cfg.outputs, B = m->batch;
+    const size_t bc = (size_t)rows * C * sizeof(float), bi = (size_t)rows * sizeof(int);
+    const float *in;
+    if (!is) { /* stage 0 gathers the batch */
+        bp_gather(m, p->train, m->order + (size_t)k * B, rows, p->x0, os->y, os->lb, os->ib);
+        memset(os->scores, 0, bc);
+        in = p->x0;
+    } else {
+        in = is->a;
+        if (os) {
+            memcpy(os->y, is->y, bc);
+            memcpy(os->scores, is->scores, bc);
+            memcpy(os->aux, is->aux, bc);
+            memcpy(os->lb, is->lb, bi);
+            memcpy(os->ib, is->ib, bi);
+        }
+    }
+    if (is && os) { /* the rule's carry goes on by a swap: both slots are ours */
+        float *t = os->carry;
+        os->carry = is->carry;
+        is->carry = t;
+    }
+    return in;
+}
+
 static void *stage_run(void *arg) {
     bp_pipe *p = ((stage_arg *)arg)->p;
     const int s = ((stage_arg *)arg)->s, S = p->S;
     bpfree_model *m = p->m;
-    const int C = m->cfg.outputs, B = m->batch, n = p->train->n;
+    const int B = m->batch, n = p->train->n;
     bp_work *w = &p->w[s];
     const int nb = p->nb;
     for (int k = p->k0; k < nb; k++) {
@@ -212,27 +241,7 @@ static void *stage_run(void *arg) {
         pipe_slot *os = s < S - 1 ? &p->slot[s][k % 2] : NULL;
         if ((is && !slot_wait(p, is, 1, k)) || (os && !slot_wait(p, os, 0, k))) return NULL;
         bp_optim_begin_step(&p->opt[s], bp_batch_lr(m, k, nb));
-        const size_t bc = (size_t)rows * C * sizeof(float), bi = (size_t)rows * sizeof(int);
-        const float *in;
-        if (!is) { /* stage 0 gathers the batch */
-            bp_gather(m, p->train, m->order + (size_t)k * B, rows, p->x0, os->y, os->lb, os->ib);
-            memset(os->scores, 0, bc);
-            in = p->x0;
-        } else {
-            in = is->a;
-            if (os) {
-                memcpy(os->y, is->y, bc);
-                memcpy(os->scores, is->scores, bc);
-                memcpy(os->aux, is->aux, bc);
-                memcpy(os->lb, is->lb, bi);
-                memcpy(os->ib, is->ib, bi);
-            }
-        }
-        if (is && os) { /* the rule's carry goes on by a swap: both slots are ours */
-            float *t = os->carry;
-            os->carry = is->carry;
-            is->carry = t;
-        }
+        const float *in = stage_input(p, is, os, k, rows);
         const pipe_slot *d = os ? os : is; /* this batch's data */
         bp_pipe_batch b = {.rows = rows, .y = d->y, .lb = d->lb, .ib = d->ib,
                            .scores = d->scores, .aux = d->aux, .loss = is ? is->loss : 0.0,

@@ -21,9 +21,11 @@
  * Every size is checked against what is left of the file before anything is
  * allocated.  Written to PATH.tmp.PID-XXXXXX (the writer's process id, so
  * that a later run can tell a dead writer's leftover from a live one's),
- * fsync'd, renamed over PATH, and the directory fsync'd. */
-#include "engine/engine.h"
-#include "rules/rules.h"
+ * fsync'd, renamed over PATH, and the directory fsync'd.
+ *
+ * This file holds the header and the blocks; the sections and the
+ * checkpoint loader are in sections.c, what both share in io.h. */
+#include "io/io.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -38,7 +40,6 @@
 static const unsigned char MAGIC[8] = {'B', 'P', 'F', 'R', 'E', 'E', 0x1a, '\n'};
 #define FORMAT_VERSION 2u
 #define MAX_HEADER (1u << 16)
-#define MAX_SECTIONS 512
 /* a model file's batch buffers may not ask for more than this (a file
  * claiming batch 10^9 is refused, not allocated) */
 #define MAX_BATCH_BYTES (4.0 * 1073741824.0)
@@ -205,7 +206,7 @@ static bpfree_status parse_header(char *h, bpfree_config *c, head_info *hi,
 
 /* --------------------------------------------------------------- save */
 
-static int write_all(FILE *f, const void *p, size_t n, uLong *crc) {
+int bp_io_write_all(FILE *f, const void *p, size_t n, uLong *crc) {
     const unsigned char *b = p;
     for (size_t done = 0; done < n;) { /* crc32 takes uInt lengths */
         size_t k = n - done > (1u << 30) ? (1u << 30) : n - done;
@@ -213,96 +214,6 @@ static int write_all(FILE *f, const void *p, size_t n, uLong *crc) {
         done += k;
     }
     return n == 0 || fwrite(p, 1, n, f) == n ? 0 : -1;
-}
-
-static void le32(unsigned char *b, uint32_t v) {
-    for (int i = 0; i < 4; i++) b[i] = (unsigned char)(v >> (8 * i));
-}
-static void le64(unsigned char *b, uint64_t v) {
-    for (int i = 0; i < 8; i++) b[i] = (unsigned char)(v >> (8 * i));
-}
-static uint32_t rd32(const unsigned char *b) {
-    uint32_t v = 0;
-    for (int i = 3; i >= 0; i--) v = v << 8 | b[i];
-    return v;
-}
-static uint64_t rd64(const unsigned char *b) {
-    uint64_t v = 0;
-    for (int i = 7; i >= 0; i--) v = v << 8 | b[i];
-    return v;
-}
-
-/* A section to write: a view, or bytes owned by the writer (own = 1). */
-typedef struct out_section {
-    char name[32];
-    const void *p;
-    size_t bytes;
-    int own;
-} out_section;
-
-#define MAX_OUT (BP_MAX_PERSIST + 32)
-
-/* "name=value\n" of every setting of the rule a model file does not keep */
-static char *run_settings(const bpfree_config *c) {
-    size_t cap = 4096, n = 0;
-    char *t = bp_malloc(cap);
-    if (!t) return NULL;
-    t[0] = '\0';
-    for (int i = 0; i < bpfree_setting_count(); i++) {
-        const bpfree_setting *s = bpfree_setting_at(i);
-        char v[512];
-        if (s->key || bpfree_setting_internal(s) || !bpfree_setting_applies(s, c->rule)) continue;
-        if (bpfree_config_get(c, s->name, v, sizeof v) < 0) continue;
-        int k = snprintf(t + n, cap - n, "%s=%s\n", s->name, v);
-        if (k < 0 || (size_t)k >= cap - n) break;
-        n += (size_t)k;
-    }
-    return t;
-}
-
-/* The sections of a model file (checkpoint = 0) or a checkpoint into o,
- * *n of them (also on failure: the caller frees those it owns). */
-static bpfree_status collect(const bpfree_model *mc, int checkpoint, const char *note,
-                             out_section *o, int *n, bpfree_error *err) {
-    bpfree_model *m = (bpfree_model *)mc; /* views only: nothing is written */
-    *n = 0;
-    if (m->has_data && m->data.n_cols > 0) {
-        size_t k = (size_t)m->data.n_cols * sizeof(float);
-        float *cols = bp_malloc(2 * k);
-        if (!cols) return bp_fail(err, BPFREE_ENOMEM, "out of memory");
-        memcpy(cols, m->data.col_mean, k);
-        memcpy((char *)cols + k, m->data.col_std, k);
-        o[(*n)++] = (out_section){"data.cols", cols, 2 * k, 1};
-    }
-    if (m->has_data && m->data.n_tcols > 0) {
-        size_t k = (size_t)m->data.n_tcols * sizeof(float);
-        float *cols = bp_malloc(2 * k);
-        if (!cols) return bp_fail(err, BPFREE_ENOMEM, "out of memory");
-        memcpy(cols, m->data.tcol_mean, k);
-        memcpy((char *)cols + k, m->data.tcol_std, k);
-        o[(*n)++] = (out_section){"data.tcols", cols, 2 * k, 1};
-    }
-    if (!checkpoint) return BPFREE_OK;
-    bp_section rs[BP_MAX_PERSIST + 16];
-    int k = bp_run_sections(m, rs, (int)(sizeof rs / sizeof *rs));
-    if (k < 0 || *n + k + 3 > MAX_OUT) return bp_fail(err, BPFREE_EINVAL, "too many sections");
-    for (int i = 0; i < k; i++) {
-        o[*n] = (out_section){"", rs[i].p, rs[i].bytes, 0};
-        memcpy(o[*n].name, rs[i].name, sizeof o->name);
-        (*n)++;
-    }
-    size_t xb = m->rule->extra_bytes ? m->rule->extra_bytes(m) : 0;
-    if (xb) {
-        void *x = bp_malloc(xb);
-        if (!x) return bp_fail(err, BPFREE_ENOMEM, "out of memory");
-        m->rule->extra_save(m, x);
-        o[(*n)++] = (out_section){"rule.extra", x, xb, 1};
-    }
-    char *rset = run_settings(&m->cfg);
-    if (!rset) return bp_fail(err, BPFREE_ENOMEM, "out of memory");
-    o[(*n)++] = (out_section){"run.settings", rset, strlen(rset), 1};
-    o[(*n)++] = (out_section){"note", note ? note : "", note ? strlen(note) : 0, 0};
-    return BPFREE_OK;
 }
 
 /* fsync the directory that holds path, so that a rename survives a crash */
@@ -320,6 +231,27 @@ static int sync_dir(const char *path) {
     return r;
 }
 
+/* Everything from the magic to the CRC to f; nonzero on a write error. */
+static int write_body(FILE *f, const bpfree_model *m, const char *h, size_t hl,
+                      const out_section *sec, int ns) {
+    unsigned char b[16];
+    uLong crc = crc32(0L, Z_NULL, 0);
+    int bad = bp_io_write_all(f, MAGIC, 8, &crc);
+    le32(b, FORMAT_VERSION);
+    le32(b + 4, (uint32_t)hl);
+    bad |= bp_io_write_all(f, b, 8, &crc);
+    bad |= bp_io_write_all(f, h, hl, &crc);
+    le64(b, m->n_params);
+    le64(b + 8, m->n_state);
+    bad |= bp_io_write_all(f, b, 16, &crc);
+    bad |= bp_io_write_all(f, m->params, m->n_params * sizeof(float), &crc);
+    bad |= bp_io_write_all(f, m->state, m->n_state * sizeof(float), &crc);
+    bad |= bp_io_write_sections(f, sec, ns, &crc);
+    le32(b, (uint32_t)crc);
+    bad |= fwrite(b, 1, 4, f) != 4;
+    return bad;
+}
+
 static bpfree_status save_file(const bpfree_model *m, const char *path, int checkpoint,
                                const char *note, bpfree_error *err) {
     char hbuf[16384];
@@ -327,7 +259,7 @@ static bpfree_status save_file(const bpfree_model *m, const char *path, int chec
     if (!hl) return bp_fail(err, BPFREE_EINVAL, "model header too long");
     out_section sec[MAX_OUT];
     int ns = 0;
-    bpfree_status st = collect(m, checkpoint, note, sec, &ns, err);
+    bpfree_status st = bp_io_collect(m, checkpoint, note, sec, &ns, err);
     size_t plen = strlen(path);
     char *tmp = st ? NULL : bp_malloc(plen + 40);
     FILE *f = NULL;
@@ -349,31 +281,7 @@ static bpfree_status save_file(const bpfree_model *m, const char *path, int chec
         unlink(tmp);
         goto done;
     }
-    unsigned char b[16];
-    uLong crc = crc32(0L, Z_NULL, 0);
-    int bad = write_all(f, MAGIC, 8, &crc);
-    le32(b, FORMAT_VERSION);
-    le32(b + 4, (uint32_t)hl);
-    bad |= write_all(f, b, 8, &crc);
-    bad |= write_all(f, hbuf, hl, &crc);
-    le64(b, m->n_params);
-    le64(b + 8, m->n_state);
-    bad |= write_all(f, b, 16, &crc);
-    bad |= write_all(f, m->params, m->n_params * sizeof(float), &crc);
-    bad |= write_all(f, m->state, m->n_state * sizeof(float), &crc);
-    le32(b, (uint32_t)ns);
-    bad |= write_all(f, b, 4, &crc);
-    for (int i = 0; i < ns; i++) {
-        uint32_t nl = (uint32_t)strlen(sec[i].name);
-        le32(b, nl);
-        bad |= write_all(f, b, 4, &crc);
-        bad |= write_all(f, sec[i].name, nl, &crc);
-        le64(b, sec[i].bytes);
-        bad |= write_all(f, b, 8, &crc);
-        bad |= write_all(f, sec[i].p, sec[i].bytes, &crc);
-    }
-    le32(b, (uint32_t)crc);
-    bad |= fwrite(b, 1, 4, f) != 4;
+    int bad = write_body(f, m, hbuf, hl, sec, ns);
     bad |= fflush(f) != 0;
     bad |= fsync(fileno(f)) != 0;
     bad |= fclose(f) != 0;
@@ -403,8 +311,8 @@ bpfree_status bpfree_checkpoint_save(const bpfree_model *m, const char *path, co
 
 /* --------------------------------------------------------------- load */
 
-static bpfree_status read_exact(FILE *f, void *p, size_t n, uLong *crc, const char *path,
-                                const char *what, bpfree_error *err) {
+bpfree_status bp_io_read_exact(FILE *f, void *p, size_t n, uLong *crc, const char *path,
+                               const char *what, bpfree_error *err) {
     size_t got = n ? fread(p, 1, n, f) : 0;
     if (got != n && ferror(f))
         return bp_fail(err, BPFREE_EIO, "%s: read error in the %s: %s", path, what,
@@ -436,7 +344,7 @@ static bpfree_status read_head(FILE *f, const char *path, uLong *crc, bpfree_con
                        "%s: truncated model file: expected 8 bytes of magic, found %zu", path, got);
     *crc = crc32(*crc, b, 8);
     bpfree_status st;
-    if ((st = read_exact(f, b, 8, crc, path, "version", err))) return st;
+    if ((st = bp_io_read_exact(f, b, 8, crc, path, "version", err))) return st;
     uint32_t ver = rd32(b), hl = rd32(b + 4);
     if (ver != 1 && ver != FORMAT_VERSION)
         return bp_fail(err, BPFREE_EFORMAT,
@@ -447,7 +355,7 @@ static bpfree_status read_head(FILE *f, const char *path, uLong *crc, bpfree_con
         return bp_fail(err, BPFREE_EFORMAT, "%s: bad header length %u", path, hl);
     char *h = bp_malloc(hl + 1);
     if (!h) return bp_fail(err, BPFREE_ENOMEM, "out of memory");
-    if (!(st = read_exact(f, h, hl, crc, path, "header", err))) {
+    if (!(st = bp_io_read_exact(f, h, hl, crc, path, "header", err))) {
         h[hl] = '\0';
         st = strlen(h) != hl ? bp_fail(err, BPFREE_EFORMAT, "%s: NUL byte in header", path)
                              : parse_header(h, cfg, hi, path, err);
@@ -456,8 +364,7 @@ static bpfree_status read_head(FILE *f, const char *path, uLong *crc, bpfree_con
     return st;
 }
 
-/* Bytes left in f after the current position (or UINT64_MAX if unknown). */
-static uint64_t bytes_left(FILE *f) {
+uint64_t bp_io_bytes_left(FILE *f) {
     long here = ftell(f);
     if (here < 0 || fseek(f, 0, SEEK_END) != 0) return UINT64_MAX;
     long end = ftell(f);
@@ -468,7 +375,7 @@ static uint64_t bytes_left(FILE *f) {
 /* The sizes np, ns against what is left of the file, before allocating. */
 static bpfree_status check_sizes(FILE *f, const char *path, uint64_t np, uint64_t ns,
                                  bpfree_error *err) {
-    uint64_t left = bytes_left(f);
+    uint64_t left = bp_io_bytes_left(f);
     if (np > left / sizeof(float) || ns > left / sizeof(float) ||
         (np + ns) * sizeof(float) + 4 > left)
         return bp_fail(err, BPFREE_EFORMAT,
@@ -477,91 +384,6 @@ static bpfree_status check_sizes(FILE *f, const char *path, uint64_t np, uint64_
                        path, (unsigned long long)np, (unsigned long long)ns,
                        (unsigned long long)left);
     return BPFREE_OK;
-}
-
-/* A section read from a file. */
-typedef struct in_section {
-    char name[64];
-    unsigned char *p;
-    size_t bytes;
-} in_section;
-
-typedef struct loaded {
-    bpfree_model *m;
-    in_section sec[MAX_SECTIONS];
-    int n_sec;
-} loaded;
-
-static void loaded_free(loaded *L) {
-    for (int i = 0; i < L->n_sec; i++) free(L->sec[i].p);
-    L->n_sec = 0;
-}
-
-static const in_section *find_section(const loaded *L, const char *name) {
-    for (int i = 0; i < L->n_sec; i++)
-        if (!strcmp(L->sec[i].name, name)) return &L->sec[i];
-    return NULL;
-}
-
-static bpfree_status read_sections(FILE *f, const char *path, uLong *crc, loaded *L,
-                                   bpfree_error *err) {
-    unsigned char b[8];
-    bpfree_status st;
-    if ((st = read_exact(f, b, 4, crc, path, "section count", err))) return st;
-    uint32_t n = rd32(b);
-    if (n > MAX_SECTIONS)
-        return bp_fail(err, BPFREE_EFORMAT, "%s: %u sections (at most %d)", path, n, MAX_SECTIONS);
-    for (uint32_t i = 0; i < n; i++) {
-        in_section *s = &L->sec[L->n_sec];
-        if ((st = read_exact(f, b, 4, crc, path, "section name length", err))) return st;
-        uint32_t nl = rd32(b);
-        if (nl == 0 || nl >= sizeof s->name)
-            return bp_fail(err, BPFREE_EFORMAT, "%s: section %u: bad name length %u", path, i, nl);
-        if ((st = read_exact(f, s->name, nl, crc, path, "section name", err))) return st;
-        s->name[nl] = '\0';
-        if (strlen(s->name) != nl)
-            return bp_fail(err, BPFREE_EFORMAT, "%s: section %u: NUL byte in its name", path, i);
-        if (find_section(L, s->name))
-            return bp_fail(err, BPFREE_EFORMAT, "%s: section '%s' is given twice", path, s->name);
-        if ((st = read_exact(f, b, 8, crc, path, "section size", err))) return st;
-        uint64_t bytes = rd64(b);
-        if (bytes + 4 > bytes_left(f) || bytes > SIZE_MAX - 1)
-            return bp_fail(err, BPFREE_EFORMAT,
-                           "%s: section '%s' announces %llu bytes but only %llu follow", path,
-                           s->name, (unsigned long long)bytes, (unsigned long long)bytes_left(f));
-        s->bytes = (size_t)bytes;
-        if (!(s->p = bp_malloc(bytes ? bytes + 1 : 1))) return bp_fail(err, BPFREE_ENOMEM, "out of memory");
-        L->n_sec++;
-        if ((st = read_exact(f, s->p, s->bytes, crc, path, "section", err))) return st;
-        s->p[s->bytes] = 0; /* text sections end in NUL */
-    }
-    return BPFREE_OK;
-}
-
-/* The file's data record into the model (columns from "data.cols"). */
-static bpfree_status apply_data(bpfree_model *m, const head_info *hi, const loaded *L,
-                                const char *path, bpfree_error *err) {
-    if (!hi->has_data) return BPFREE_OK;
-    bpfree_data_info d = hi->data;
-    const in_section *c = find_section(L, "data.cols");
-    const size_t want = (size_t)d.n_cols * 2 * sizeof(float);
-    if (d.n_cols > 0 && (!c || c->bytes != want || d.n_cols != m->cfg.inputs))
-        return bp_fail(err, BPFREE_EFORMAT,
-                       "%s: the header records %d standardised columns but section 'data.cols' "
-                       "%s (the model has %d inputs)",
-                       path, d.n_cols, c ? "has another size" : "is missing", m->cfg.inputs);
-    d.col_mean = d.n_cols ? (float *)c->p : NULL;
-    d.col_std = d.n_cols ? (float *)(c->p + want / 2) : NULL;
-    const in_section *t = find_section(L, "data.tcols");
-    const size_t twant = (size_t)d.n_tcols * 2 * sizeof(float);
-    if (d.n_tcols > 0 && (!t || t->bytes != twant || d.n_tcols != m->cfg.outputs))
-        return bp_fail(err, BPFREE_EFORMAT,
-                       "%s: the header records %d standardised targets but section 'data.tcols' "
-                       "%s (the model has %d outputs)",
-                       path, d.n_tcols, t ? "has another size" : "is missing", m->cfg.outputs);
-    d.tcol_mean = d.n_tcols ? (float *)t->p : NULL;
-    d.tcol_std = d.n_tcols ? (float *)(t->p + twant / 2) : NULL;
-    return bpfree_model_set_data(m, &d, err);
 }
 
 /* A config's model against the file before building it: sizes and a cap. */
@@ -594,7 +416,7 @@ static bpfree_status load_body(FILE *f, const char *path, loaded *L, bpfree_erro
     memset(&hi, 0, sizeof hi);
     uint32_t version = 0;
     bpfree_status st = read_head(f, path, &crc, &cfg, &hi, &version, err);
-    if (st || (st = read_exact(f, b, 16, &crc, path, "sizes", err))) return st;
+    if (st || (st = bp_io_read_exact(f, b, 16, &crc, path, "sizes", err))) return st;
     const uint64_t np = rd64(b), ns = rd64(b + 8);
     if ((st = check_sizes(f, path, np, ns, err))) return st;
     bpfree_error ce;
@@ -608,52 +430,33 @@ static bpfree_status load_body(FILE *f, const char *path, loaded *L, bpfree_erro
     if (blocks_at < 0 || fseek(f, (long)((np + ns) * sizeof(float)), SEEK_CUR) != 0)
         return bp_fail(err, BPFREE_EIO, "%s: cannot seek", path);
     uLong crc_sec = crc32(0L, Z_NULL, 0); /* combined below */
-    if (version >= 2 && (st = read_sections(f, path, &crc_sec, L, err))) return st;
+    if (version >= 2 && (st = bp_io_read_sections(f, path, &crc_sec, L, err))) return st;
     const long tail_at = ftell(f);
     if (tail_at < 0 || fseek(f, blocks_at, SEEK_SET) != 0)
         return bp_fail(err, BPFREE_EIO, "%s: cannot seek", path);
-    if (version >= 2) {
-        /* run.settings: the settings a model file does not keep */
-        const in_section *rs = find_section(L, "run.settings");
-        for (char *line = rs ? (char *)rs->p : NULL; line && *line;) {
-            char *nl = strchr(line, '\n'), *eq = strchr(line, '=');
-            if (!nl || !eq || eq > nl)
-                return bp_fail(err, BPFREE_EFORMAT, "%s: bad line in section run.settings", path);
-            *nl = *eq = '\0';
-            const bpfree_setting *s = bpfree_setting_find(line);
-            if (!s || s->key) {
-                *eq = '=';
-                return bp_fail(err, BPFREE_EFORMAT, "%s: run.settings: unknown setting '%s'", path,
-                               line);
-            }
-            if (bpfree_config_set(&cfg, line, eq + 1, &ce))
-                return bp_fail(err, BPFREE_EFORMAT, "%s: run.settings: %s", path, ce.msg);
-            *nl = '\n';
-            *eq = '=';
-            line = nl + 1;
-        }
-    }
+    /* run.settings: the settings a model file does not keep */
+    if (version >= 2 && (st = bp_io_apply_settings(&cfg, L, path, err))) return st;
     bpfree_model *m = NULL;
     if ((st = bpfree_model_new(&cfg, &m, err))) return st;
     L->m = m;
-    if ((st = read_exact(f, m->params, np * sizeof(float), &crc, path, "parameters", err)) ||
-        (st = read_exact(f, m->state, ns * sizeof(float), &crc, path, "state", err)))
+    if ((st = bp_io_read_exact(f, m->params, np * sizeof(float), &crc, path, "parameters", err)) ||
+        (st = bp_io_read_exact(f, m->state, ns * sizeof(float), &crc, path, "state", err)))
         return st;
     if (version >= 2) { /* the sections' bytes follow the blocks in the CRC */
         if (fseek(f, tail_at, SEEK_SET) != 0) return bp_fail(err, BPFREE_EIO, "%s: cannot seek", path);
         long sec_len = tail_at - blocks_at - (long)((np + ns) * sizeof(float));
         crc = crc32_combine(crc, crc_sec, sec_len);
     }
-    if ((st = read_exact(f, b, 4, NULL, path, "checksum", err))) return st;
+    if ((st = bp_io_read_exact(f, b, 4, NULL, path, "checksum", err))) return st;
     if (rd32(b) != (uint32_t)crc)
         return bp_fail(err, BPFREE_EFORMAT, "%s: checksum mismatch — the file is corrupt", path);
     if (fgetc(f) != EOF)
         return bp_fail(err, BPFREE_EFORMAT, "%s: unexpected bytes after the checksum", path);
     m->epochs_done = hi.epochs_done;
-    return apply_data(m, &hi, L, path, err);
+    return bp_io_apply_data(m, hi.has_data ? &hi.data : NULL, L, path, err);
 }
 
-static bpfree_status load_file(const char *path, loaded *L, bpfree_error *err) {
+bpfree_status bp_io_load_file(const char *path, loaded *L, bpfree_error *err) {
     L->m = NULL;
     L->n_sec = 0;
     FILE *f = fopen(path, "rb");
@@ -663,7 +466,7 @@ static bpfree_status load_file(const char *path, loaded *L, bpfree_error *err) {
     if (st) {
         bpfree_model_free(L->m);
         L->m = NULL;
-        loaded_free(L);
+        bp_io_loaded_free(L);
     }
     return st;
 }
@@ -672,75 +475,11 @@ bpfree_status bpfree_model_load(const char *path, bpfree_model **out, bpfree_err
     *out = NULL;
     loaded *L = bp_malloc(sizeof *L);
     if (!L) return bp_fail(err, BPFREE_ENOMEM, "out of memory");
-    bpfree_status st = load_file(path, L, err);
+    bpfree_status st = bp_io_load_file(path, L, err);
     if (!st) {
         *out = L->m;
-        loaded_free(L);
+        bp_io_loaded_free(L);
     }
-    free(L);
-    return st;
-}
-
-/* The run state of a checkpoint into m: every section bp_run_sections
- * names, of exactly its size; the order of a stopped epoch allocated. */
-static bpfree_status apply_run(bpfree_model *m, const loaded *L, const char *path,
-                               bpfree_error *err) {
-    const in_section *pr = find_section(L, "run.progress");
-    if (!pr || pr->bytes != sizeof m->prog)
-        return bp_fail(err, BPFREE_EFORMAT, "%s: not a checkpoint (no run state)", path);
-    memcpy(&m->prog, pr->p, sizeof m->prog);
-    const in_section *ord = find_section(L, "run.order");
-    if (m->prog.k < 0 || (m->prog.k > 0 && (!ord || ord->bytes == 0 || ord->bytes % sizeof(int) ||
-                                             ord->bytes / sizeof(int) > INT_MAX)))
-        return bp_fail(err, BPFREE_EFORMAT, "%s: a stopped epoch without its sample order", path);
-    if (m->prog.k > 0) {
-        m->order_n = (int)(ord->bytes / sizeof(int));
-        if (!(m->order = bp_alloc(&m->mem, ord->bytes)))
-            return bp_fail(err, BPFREE_ENOMEM, "out of memory (sample order)");
-        memcpy(m->order, ord->p, ord->bytes);
-        for (int i = 0; i < m->order_n; i++)
-            if (m->order[i] < 0 || m->order[i] >= m->order_n)
-                return bp_fail(err, BPFREE_EFORMAT, "%s: bad sample order", path);
-    }
-    bp_section rs[BP_MAX_PERSIST + 16];
-    const int k = bp_run_sections(m, rs, (int)(sizeof rs / sizeof *rs));
-    for (int i = 0; i < k; i++) {
-        if (!strcmp(rs[i].name, "run.order") || !strcmp(rs[i].name, "run.progress")) continue;
-        const in_section *s = find_section(L, rs[i].name);
-        if (!s || s->bytes != rs[i].bytes)
-            return bp_fail(err, BPFREE_EFORMAT,
-                           "%s: checkpoint section '%s' %s (this model needs %zu bytes)", path,
-                           rs[i].name, s ? "has another size" : "is missing", rs[i].bytes);
-        if (s->bytes) memcpy(rs[i].p, s->p, s->bytes);
-    }
-    m->optim.cfg = m->cfg.optim; /* the clock's config is the model's own */
-    const in_section *x = find_section(L, "rule.extra");
-    if (x && !m->rule->extra_load)
-        return bp_fail(err, BPFREE_EFORMAT, "%s: rule %s keeps no extra state", path, m->cfg.rule);
-    if (x) return m->rule->extra_load(m, x->p, x->bytes, err);
-    return BPFREE_OK;
-}
-
-bpfree_status bpfree_checkpoint_load(const char *path, bpfree_model **out, char **note,
-                                     bpfree_error *err) {
-    *out = NULL;
-    if (note) *note = NULL;
-    loaded *L = bp_malloc(sizeof *L);
-    if (!L) return bp_fail(err, BPFREE_ENOMEM, "out of memory");
-    bpfree_status st = load_file(path, L, err);
-    if (!st) st = apply_run(L->m, L, path, err);
-    if (!st && note) {
-        const in_section *n = find_section(L, "note");
-        size_t len = n ? n->bytes : 0;
-        if (!(*note = bp_malloc(len + 1))) st = bp_fail(err, BPFREE_ENOMEM, "out of memory");
-        else {
-            if (len) memcpy(*note, n->p, len);
-            (*note)[len] = '\0';
-        }
-    }
-    if (st) bpfree_model_free(L->m);
-    else *out = L->m;
-    loaded_free(L);
     free(L);
     return st;
 }
