@@ -822,7 +822,7 @@ static void test_cli_presets(void **state) {
     (void)state;
     const char *env = getenv("BPFREE_BIN");
     if ((!env || !*env) && access("build/bpfree", X_OK) != 0) skip();
-    if (access("data/breast-cancer", F_OK) != 0) {
+    if (!tu_have_data("breast-cancer")) {
         printf("  no data/breast-cancer: skipped\n");
         skip();
     }

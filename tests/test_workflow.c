@@ -81,7 +81,7 @@ static void need(void) {
         print_message("  no bpfree binary (set BPFREE_BIN)\n");
         skip();
     }
-    if (access("data/breast-cancer", F_OK) != 0) {
+    if (!tu_have_data("breast-cancer")) {
         print_message("  no data/breast-cancer (scripts/fetch-data.sh)\n");
         skip();
     }

@@ -15,10 +15,24 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #include <cmocka.h>
 
 #include "bpfree.h"
 #include "internal.h"
+
+/* 1 if the data set NAME is where bpfree looks for it: $BPFREE_DATA/NAME or
+ * ./data/NAME (src/data/dir.c's order, less its last resort) */
+static inline int tu_have_data(const char *name) {
+    char p[1024];
+    const char *env = getenv("BPFREE_DATA");
+    if (env && *env) {
+        snprintf(p, sizeof p, "%s/%s", env, name);
+        if (access(p, F_OK) == 0) return 1;
+    }
+    snprintf(p, sizeof p, "data/%s", name);
+    return access(p, F_OK) == 0;
+}
 
 /* Compare a (computed) with ref elementwise: |a - r| <= atol + rtol |r|.
  * Prints the largest difference and the first mismatching index. */
