@@ -35,6 +35,7 @@ check_run() { # name, training options...
     pid=$!
     i=0; while ! grep -q '"type": "epoch"' "$T/$name-i.jsonl" 2>/dev/null && [ $i -lt 600 ]; do sleep 0.05; i=$((i + 1)); done
     sleep "0.$(( $(rand) % 5 ))"
+    kill -0 $pid 2>/dev/null || bad "$name: the run ended before SIGINT (make it longer)"
     kill -INT $pid; wait $pid; rc=$?
     [ $rc -eq 130 ] && ok "$name: SIGINT exits 130" || bad "$name: SIGINT exit status $rc (want 130)"
     tail -n 1 "$T/$name-i.jsonl" | grep -q '"type": "stop"' && ok "$name: the log ends in a stop line" \
@@ -48,8 +49,11 @@ check_run() { # name, training options...
         || bad "$name: SIGINT + resume differs from the uninterrupted run"
 }
 
-check_run bp --rule bp --data mnist --layers 32 --epochs 3 --threads 1
-check_run f3-t2 --rule f3 --data mnist --layers 32 --epochs 3 --threads 2
-check_run mf-pipe --rule mf --data mnist --layers 32,32 --epochs 3 --threads 2 --pipeline 2
+# 20 epochs of these small nets last a few seconds: far longer than the
+# random wait before a signal (at most 0.9 s), so the signal always lands in
+# a running process (with 3 epochs a fast machine finished first)
+check_run bp --rule bp --data mnist --layers 32 --epochs 20 --threads 1
+check_run f3-t2 --rule f3 --data mnist --layers 32 --epochs 20 --threads 2
+check_run mf-pipe --rule mf --data mnist --layers 32,32 --epochs 20 --threads 2 --pipeline 2
 echo "resume: $pass passed, $fail failed"
 [ $fail -eq 0 ]
