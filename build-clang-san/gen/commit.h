@@ -1,1 +1,0 @@
-#define BPFREE_GIT_COMMIT "1d757908900f"
