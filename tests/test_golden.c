@@ -34,23 +34,7 @@ enum { D = 72, C = 4, NTRAIN = 512, NTEST = 128 };
 /* Four classes, each a random prototype plus noise; the first C inputs are
  * blank (FF writes the label there).  Its own LCG: independent of bp_rng. */
 static void make_data(bpfree_dataset *tr, bpfree_dataset *te) {
-    bpfree_error e;
-    assert_int_equal(bpfree_data_alloc(tr, NTRAIN, D, C, 0, &e), 0);
-    assert_int_equal(bpfree_data_alloc(te, NTEST, D, C, 0, &e), 0);
-    uint64_t s = 0x9e3779b97f4a7c15ull;
-    float proto[C][D];
-#define LCG() ((s = s * 6364136223846793005ull + 1442695040888963407ull), (float)(s >> 40) / 16777216.0f)
-    for (int c = 0; c < C; c++)
-        for (int j = 0; j < D; j++) proto[c][j] = j < C ? 0.0f : LCG();
-    bpfree_dataset *sets[2] = {tr, te};
-    for (int k = 0; k < 2; k++)
-        for (int i = 0; i < sets[k]->n; i++) {
-            int c = (int)(LCG() * C) % C;
-            sets[k]->labels[i] = c;
-            for (int j = C; j < D; j++)
-                sets[k]->x[(size_t)i * D + j] = 0.6f * proto[c][j] + 0.4f * LCG();
-        }
-#undef LCG
+    tu_prototype_data(tr, te, D, C, NTRAIN, NTEST);
     snprintf(tr->name, sizeof tr->name, "golden-train");
     snprintf(te->name, sizeof te->name, "golden-test");
 }

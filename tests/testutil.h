@@ -21,6 +21,33 @@
 #include "bpfree.h"
 #include "internal.h"
 
+/* C classes for end-to-end tests: each class a random prototype plus
+ * noise, the first C inputs blank (FF writes the label there).  Its own LCG,
+ * independent of bp_rng, so the data never moves when bp_rng does (the golden
+ * digests and the checkpoint tests depend on it). */
+static inline void tu_prototype_data(bpfree_dataset *tr, bpfree_dataset *te, int D, int C,
+                                     int ntrain, int ntest) {
+    bpfree_error e;
+    assert_int_equal(bpfree_data_alloc(tr, ntrain, D, C, 0, &e), 0);
+    assert_int_equal(bpfree_data_alloc(te, ntest, D, C, 0, &e), 0);
+    uint64_t s = 0x9e3779b97f4a7c15ull;
+    float *proto = malloc((size_t)C * D * sizeof(float));
+    assert_non_null(proto);
+#define LCG() ((s = s * 6364136223846793005ull + 1442695040888963407ull), (float)(s >> 40) / 16777216.0f)
+    for (int c = 0; c < C; c++)
+        for (int j = 0; j < D; j++) proto[(size_t)c * D + j] = j < C ? 0.0f : LCG();
+    bpfree_dataset *sets[2] = {tr, te};
+    for (int k = 0; k < 2; k++)
+        for (int i = 0; i < sets[k]->n; i++) {
+            int c = (int)(LCG() * C) % C;
+            sets[k]->labels[i] = c;
+            for (int j = C; j < D; j++)
+                sets[k]->x[(size_t)i * D + j] = 0.6f * proto[(size_t)c * D + j] + 0.4f * LCG();
+        }
+#undef LCG
+    free(proto);
+}
+
 /* 1 if the data set NAME is where bpfree looks for it: $BPFREE_DATA/NAME or
  * ./data/NAME (src/data/dir.c's order, less its last resort) */
 static inline int tu_have_data(const char *name) {
