@@ -3,11 +3,13 @@
 # under AddressSanitizer + UndefinedBehaviorSanitizer (in build-san/).
 CC      ?= cc
 MAKEFLAGS += --no-print-directory
-# BLAS=openblas (default) or BLAS=blis; a BLIS build has its own directory
-# (build-blis, build-san-blis) so that both can coexist.
-BLAS    ?= openblas
-ifeq ($(BLAS),blis)
-BUILD   ?= build$(if $(filter 1,$(SAN)),-san)-blis
+# BLAS=onednn (default), BLAS=openblas or BLAS=blis: the library of the matrix
+# products (src/core/gemm.c), chosen by measurement (BENCHMARKS.md, session 7).
+# A build with a non-default library has its own directory (build-openblas,
+# build-san-blis, ...) so that all can coexist.
+BLAS    ?= onednn
+ifneq ($(BLAS),onednn)
+BUILD   ?= build$(if $(filter 1,$(SAN)),-san)-$(BLAS)
 endif
 SAN     ?= 0
 # ARCH: the instruction set of bpfree's own code (-march).  The default runs on
@@ -46,11 +48,15 @@ BLIS_INC    ?= $(if $(shell pkg-config --exists blis 2>/dev/null && echo y),\
                  $(dir $(realpath $(firstword $(wildcard /usr/include/*/blis.h /usr/include/blis.h)))))
 BLAS_CFLAGS ?= -DBPFREE_BLIS $(addprefix -isystem ,$(BLIS_INC))
 BLAS_LIBS   ?= $(shell pkg-config --libs blis 2>/dev/null || echo -lblis)
+else ifeq ($(BLAS),onednn)
+# oneDNN's dnnl_sgemm (libdnnl-dev); Debian builds it on OpenMP (libgomp)
+BLAS_CFLAGS ?= -DBPFREE_DNNL
+BLAS_LIBS   ?= -ldnnl -lgomp
 else ifeq ($(BLAS),openblas)
 BLAS_CFLAGS ?= $(shell pkg-config --cflags openblas 2>/dev/null)
 BLAS_LIBS   ?= $(shell pkg-config --libs openblas 2>/dev/null || echo -lopenblas)
 else
-$(error BLAS must be openblas or blis, not '$(BLAS)')
+$(error BLAS must be onednn, openblas or blis, not '$(BLAS)')
 endif
 LDLIBS  += $(BLAS_LIBS) -lz -lm -lpthread
 TEST_LIBS ?= -lcmocka
@@ -119,7 +125,7 @@ $(BUILD)/example-train-mnist: examples/train_mnist.c $(BUILD)/libbpfree.a
 $(BUILD)/bench-%: bench/%.c bench/benchutil.h $(BUILD)/libbpfree.a
 	$(CC) $(CFLAGS) -o $@ $< $(BUILD)/libbpfree.a $(LDLIBS) $(LDSAN)
 
-bench: $(BUILD)/bpfree $(BUILD)/bench-epoch $(BUILD)/bench-memory $(BUILD)/bench-gemm $(BUILD)/bench-infer \
+bench: $(BUILD)/bpfree $(BUILD)/bench-epoch $(BUILD)/bench-memory $(BUILD)/bench-gemm $(BUILD)/bench-infer $(BUILD)/bench-peak \
        $(BUILD)/bench-cnn_memory
 	sh bench/run.sh
 
@@ -135,6 +141,7 @@ test: tests
 # build libFuzzer harnesses, a few seconds of each fuzzer.
 check:
 	$(MAKE) test
+	$(MAKE) BLAS=openblas test
 	$(MAKE) install-check
 	$(MAKE) SAN=1 test
 	sh tests/resume.sh $(abspath $(BUILD)/bpfree)

@@ -28,8 +28,8 @@
 # run in the caller's environment, e.g.
 #   env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE bench/compare.sh
 # --keep keeps every run's output (the directory is printed at the end).
-# TORCH_PYTHON, BPFREE_BIN, BENCH_INFER override /usr/bin/python3,
-# ./build/bpfree and ./build/bench-infer.
+# TORCH_PYTHON, BPFREE_BIN, BENCH_INFER, BENCH_PEAK override /usr/bin/python3,
+# ./build/bpfree, ./build/bench-infer and ./build/bench-peak.
 set -eu
 cd "$(dirname "$0")/.."
 
@@ -47,6 +47,7 @@ KEEP=0
 PY=${TORCH_PYTHON:-/usr/bin/python3}
 BPFREE=${BPFREE_BIN:-./build/bpfree}
 INFER=${BENCH_INFER:-./build/bench-infer}
+PEAK=${BENCH_PEAK:-./build/bench-peak}
 
 usage() {
     awk 'NR > 1 && !/^#/ { exit } NR > 1 { sub(/^# ?/, ""); print }' "$0"
@@ -137,6 +138,22 @@ echo "- CPU: ${cpu:-unknown}, $(nproc) cores; load average at start: $(cut -d' '
 echo "- OpenBLAS: $blas_pkg ${blas_ver:-unknown}, kernel core '${core:-?}' (OPENBLAS_VERBOSE=2); bpfree links libopenblas.so.0, Debian's torch calls sgemm_ through libblas.so.3 -> $blas_link"
 echo "- torch: $torch_ver"
 echo "- environment in force: OPENBLAS_CORETYPE=$core_env OPENBLAS_L2_SIZE=$l2_env — the script sets neither; bpfree and torch both run in this same environment"
+# the machine's limit, measured now: fp32 FMA GFLOP/s per thread count
+# (the widest ISA the CPU has), for the "% of peak" column
+PEAKS=""
+if [ -x "$PEAK" ]; then
+    "$PEAK" --threads "$THREADS" --reps 5 --min-ms 200 >"$TMP/peak.md" 2>"$TMP/peak.txt" || true
+    PEAKS=$(awk '/^peak / { split($2, i, "="); split($3, t, "="); split($4, g, "=");
+                 if (!(t[2] in seen)) { seen[t[2]] = 1; printf "%s:%s ", t[2], g[2] } }' "$TMP/peak.txt")
+fi
+backend=$("$BPFREE" --version 2>/dev/null | sed -n 's/.*matrix products: \([a-z]*\).*/\1/p')
+echo "- bpfree's product library: ${backend:-unknown} (make BLAS=...); oneDNN $(pkgver libdnnl2) reports ISA by CPU detection, not steered by the OpenBLAS variables"
+if [ -n "$PEAKS" ]; then
+    echo "- machine peak, measured now (build/bench-peak, fp32 FMA on registers, widest ISA, median of 5): $(echo "$PEAKS" | sed 's/\([0-9]*\):\([0-9.]*\)/\1 thread(s) \2 GFLOP\/s,/g; s/, *$//')"
+    sed 's/^/  /' "$TMP/peak.md"
+else
+    echo "- NOTE: $PEAK not built (make bench): no % of peak column"
+fi
 echo "- $REPS round(s) over all configurations, $EPOCHS epoch(s) per run; in each round every configuration runs bpfree, then torch, each in a fresh process; medians over the rounds"
 [ "$QUICK" = 1 ] && echo "- --quick: 1 round, batch 256 (ff, cff-*: 1000), 1 thread"
 [ "$HAVE_TORCH" = 0 ] && echo "- NOTE: torch is not importable by $PY: the torch columns are skipped"
@@ -327,7 +344,7 @@ while [ "$rep" -le "$REPS" ]; do
 done
 
 # ------------------------------------------------------------------ table
-awk -v havetorch="$HAVE_TORCH" -v haveprof="$HAVE_PROFILE" -v haveinfer="$HAVE_INFER" '
+awk -v havetorch="$HAVE_TORCH" -v haveprof="$HAVE_PROFILE" -v haveinfer="$HAVE_INFER" -v peaks="$PEAKS" '
 function median(key,    n, i, j, t, a) {
     n = cnt[key]
     if (n == 0) return ""
@@ -337,7 +354,9 @@ function median(key,    n, i, j, t, a) {
 }
 function add(key, v) { cnt[key]++; val[key, cnt[key]] = v }
 function f(v, fmt) { return v == "" ? "–" : sprintf(fmt, v) }
+function pk(g, t) { return (g == "" || peak[t] == "") ? "–" : sprintf("%.0f%%", 100 * g / peak[t]) }
 function fails(id, side) { return nfail[id, side] ? sprintf(" (%d failed)", nfail[id, side]) : "" }
+BEGIN { np_ = split(peaks, pp, " "); for (i = 1; i <= np_; i++) { split(pp[i], kv, ":"); peak[kv[1]] = kv[2] } }
 FNR == NR {   # the configs file
     split($0, c, "|"); order[++no] = c[1]; samples[c[1]] = c[2]; shown[c[1]] = c[5]; next
 }
@@ -350,8 +369,8 @@ FNR == NR {   # the configs file
     }
 }
 END {
-    print "| config | bpfree median s/epoch | torch median s/epoch | ratio bpfree/torch | bpfree samples/s | bpfree achieved GFLOP/s | fraction of time in GEMM | GEMM-alone time / step time |"
-    print "|---|---:|---:|---:|---:|---:|---:|---:|"
+    print "| config | bpfree median s/epoch | torch median s/epoch | ratio bpfree/torch | bpfree samples/s | bpfree achieved GFLOP/s | % of peak | fraction of time in GEMM | GEMM-alone time / step time |"
+    print "|---|---:|---:|---:|---:|---:|---:|---:|---:|"
     for (k = 1; k <= no; k++) {
         id = order[k]
         if (id ~ /^infer-t/) {
@@ -370,11 +389,11 @@ END {
                 bs = haveinfer ? f(b, w == 0 ? "%.4f" : "%.1f") fails(rid, "bpfree") : "– (no bench-infer)"
                 ts = havetorch ? f(q, w == 0 ? "%.4f" : "%.1f") fails(rid, "torch") : "– (no torch)"
                 al = median(rid SUBSEP "bpfree" SUBSEP "alone")
-                printf "| %s | %s | %s | %s | %s | %s | – | %s |\n", label, bs, ts,
+                gi = sec != "" ? 2 * 1794000 * nimg / sec * 1e-9 : ""
+                printf "| %s | %s | %s | %s | %s | %s | %s | – | %s |\n", label, bs, ts,
                        (b != "" && q != "" && q > 0) ? sprintf("%.2f", b / q) : "–",
                        sec != "" ? sprintf("%.0f", nimg / sec) : "–",
-                       sec != "" ? sprintf("%.1f", 2 * 1794000 * nimg / sec * 1e-9) : "–",
-                       f(al, "%.2f")
+                       f(gi, "%.1f"), pk(gi, t), f(al, "%.2f")
             }
             continue
         }
@@ -392,15 +411,15 @@ END {
         if (rule == "ff" || rule ~ /^cff-/) label = label " (cff-paper net)"
         if (rule == "mfpipe") label = "mf --pipeline " nt substr(label, 7) " (torch: plain mf)"
         if (rule == "ffpipe") label = "ff --pipeline " nt substr(label, 7) " (cff-paper net; torch: plain ff)"
-        printf "| %s | %s | %s | %s | %s | %s | %s | %s |\n", label,
+        printf "| %s | %s | %s | %s | %s | %s | %s | %s | %s |\n", label,
                f(b, "%.3f") fails(id, "bpfree"),
                havetorch ? f(q, "%.3f") fails(id, "torch") : "– (no torch)",
                (b != "" && q != "" && q > 0) ? sprintf("%.2f", b / q) : "–",
                (b != "" && b > 0) ? sprintf("%.0f", samples[id] / b) : "–",
-               f(g, "%.1f"), f(fr, "%.2f"), f(al, "%.2f")
+               f(g, "%.1f"), pk(g, nt), f(fr, "%.2f"), f(al, "%.2f")
     }
 }' "$CONFIGS" "$RES"
 
 echo
-echo "Columns: s/epoch = training time of one epoch (ff, cff-*: 50,000 samples; the others 60,000), evaluation and data loading excluded, median over the reps; ratio < 1: bpfree is faster. bpfree's GFLOP/s, GEMM fraction and GEMM-alone come from its --profile line: matmul FLOPs (2MNK summed) / train seconds; time inside matrix products / train seconds; the same GEMM shapes replayed alone / train seconds. Inference rows: bpfree from build/bench-infer (the model built for batch 10,000, so one call is one batch, as in torch), torch under torch.no_grad(); samples/s and GFLOP/s there from the bpfree time, GEMM-alone from bench-infer (the same products alone / predict time)."
+echo "Columns: s/epoch = training time of one epoch (ff, cff-*: 50,000 samples; the others 60,000), evaluation and data loading excluded, median over the reps; ratio < 1: bpfree is faster. bpfree's GFLOP/s, GEMM fraction and GEMM-alone come from its --profile line: matmul FLOPs (2MNK summed) / train seconds; time inside matrix products / train seconds; the same GEMM shapes replayed alone / train seconds. % of peak = achieved GFLOP/s / the machine peak on as many threads, measured at the start of this run by build/bench-peak. Inference rows: bpfree from build/bench-infer (the model built for batch 10,000, so one call is one batch, as in torch), torch under torch.no_grad(); samples/s and GFLOP/s there from the bpfree time, GEMM-alone from bench-infer (the same products alone / predict time)."
 if [ "$KEEP" = 1 ]; then echo; echo "raw logs: $TMP"; fi

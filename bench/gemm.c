@@ -31,7 +31,9 @@
 #include <string.h>
 #include <time.h>
 
-#ifdef BPFREE_BLIS
+#if defined(BPFREE_DNNL)
+#include <oneapi/dnnl/dnnl.h>
+#elif defined(BPFREE_BLIS)
 #include <blis.h>
 #else
 #include <cblas.h>
@@ -140,7 +142,12 @@ static const char *env(const char *name) {
 }
 
 static void print_blas(void) {
-#ifdef BPFREE_BLIS
+#if defined(BPFREE_DNNL)
+    const dnnl_version_t *v = dnnl_version();
+    printf("BLAS: oneDNN %d.%d.%d (%s), dnnl_sgemm, effective ISA code 0x%x (ONEDNN_MAX_CPU_ISA=%s)\n",
+           v->major, v->minor, v->patch, v->hash, (unsigned)dnnl_get_effective_cpu_isa(),
+           env("ONEDNN_MAX_CPU_ISA"));
+#elif defined(BPFREE_BLIS)
     bli_init(); /* before bli_arch_query_id, which aborts on an unregistered arch otherwise */
     printf("BLAS: BLIS %s, sub-configuration `%s` (BLIS_ARCH_TYPE=%s)\n",
            bli_info_get_version_str(), bli_arch_string(bli_arch_query_id()),

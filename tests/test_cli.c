@@ -365,6 +365,7 @@ static void test_help(void **state) {
     r = RUN("--version");
     assert_int_equal(r.status, 0);
     assert_non_null(strstr(r.out, BPFREE_VERSION));
+    assert_non_null(strstr(r.out, bpfree_build_blas()));
     run_free(&r);
     /* no arguments: usage on stderr and a failure status */
     r = RUN(NULL);

@@ -1,4 +1,4 @@
-/* test_gemm.c — bpfree_gemm (CBLAS) against bpfree_gemm_naive: every
+/* test_gemm.c — bpfree_gemm (oneDNN, OpenBLAS or BLIS) against bpfree_gemm_naive: every
  * transpose case, odd non-square sizes, padded leading dimensions, alpha != 1,
  * beta 0 and 0.5 applied to a pre-filled C.  Row-major throughout. */
 #include "testutil.h"
@@ -125,12 +125,54 @@ static void test_two_threads(void **state) {
     bpfree_set_threads(1);
 }
 
+/* Bit-determinism for a given backend, thread count and threading: the
+ * shapes of a 784-1000-1000-10 step at batch 256 (forward, weight gradient,
+ * input gradient, the 10-wide head) and a one-row product, computed twice
+ * on 1 and 2 threads with both threadings, must agree bit for bit. */
+static void test_deterministic(void **state) {
+    (void)state;
+    const struct { int ta, tb, M, N, K; } sh[] = {
+        {0, 1, 256, 1000, 784}, {1, 0, 1000, 784, 256}, {0, 0, 256, 784, 1000},
+        {0, 1, 256, 10, 1000},  {0, 1, 1, 1000, 784},
+    };
+    const size_t big = 1000 * 1000;
+    float *A = malloc(big * sizeof(float)), *B = malloc(big * sizeof(float));
+    float *C1 = malloc(big * sizeof(float)), *C2 = malloc(big * sizeof(float));
+    assert_true(A && B && C1 && C2);
+    bp_rng r;
+    bp_rng_seed(&r, 5);
+    tu_fill_uniform(&r, A, big, -1.0f, 1.0f);
+    tu_fill_uniform(&r, B, big, -1.0f, 1.0f);
+    for (int thr = 1; thr <= 2; thr++)
+        for (int mode = 0; mode < 2; mode++) {
+            bpfree_set_threading(mode ? BPFREE_THREADING_BLAS : BPFREE_THREADING_SPLIT);
+            bpfree_set_threads(thr);
+            for (size_t i = 0; i < sizeof sh / sizeof *sh; i++) {
+                const int M = sh[i].M, N = sh[i].N, K = sh[i].K;
+                const int lda = sh[i].ta ? M : K, ldb = sh[i].tb ? K : N;
+                for (int rep = 0; rep < 2; rep++)
+                    bpfree_gemm(sh[i].ta, sh[i].tb, M, N, K, 1.0f, A, lda, B, ldb, 0.0f,
+                                rep ? C2 : C1, N);
+                if (memcmp(C1, C2, (size_t)M * N * sizeof(float)) != 0)
+                    fail_msg("%s, %d thread(s), threading %s: shape %zu not deterministic",
+                             bpfree_build_blas(), thr, mode ? "blas" : "split", i);
+            }
+        }
+    bpfree_set_threading(BPFREE_THREADING_SPLIT);
+    bpfree_set_threads(1);
+    free(A);
+    free(B);
+    free(C1);
+    free(C2);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_naive_applies_beta),
         cmocka_unit_test(test_beta_zero_ignores_nan),
         cmocka_unit_test(test_all_cases),
         cmocka_unit_test(test_two_threads),
+        cmocka_unit_test(test_deterministic),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

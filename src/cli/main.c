@@ -122,7 +122,8 @@ int main(int argc, char **argv) {
         return 0;
     }
     if (strcmp(cmd, "--version") == 0) {
-        printf("bpfree %s\n", BPFREE_VERSION);
+        printf("bpfree %s (commit %s, matrix products: %s)\n", BPFREE_VERSION,
+               bpfree_build_commit(), bpfree_build_blas());
         return 0;
     }
     die("unknown command '%s' (commands: train, eval, rules, compare, predict, export, presets; see bpfree --help)", cmd);

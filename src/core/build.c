@@ -15,7 +15,9 @@
 const char *bpfree_build_commit(void) { return BPFREE_GIT_COMMIT; }
 
 const char *bpfree_build_blas(void) {
-#ifdef BPFREE_BLIS
+#if defined(BPFREE_DNNL)
+    return "onednn";
+#elif defined(BPFREE_BLIS)
     return "blis";
 #else
     return "openblas";

@@ -1,13 +1,21 @@
-/* gemm.c — the one place that talks to CBLAS, and its naive reference.
- * CBLAS comes from OpenBLAS, or from BLIS when built with -DBPFREE_BLIS
- * (make BLAS=blis): only the thread count is set differently. */
+/* gemm.c — the one place that calls the matrix-product library, and its
+ * naive reference.  The library is chosen at build time (make BLAS=...):
+ * oneDNN's dnnl_sgemm (-DBPFREE_DNNL, the default: it picks its kernels by
+ * CPU feature detection, AVX-512 here), or CBLAS from OpenBLAS, or from BLIS
+ * (-DBPFREE_BLIS).  Only the thread count is set differently. */
 #include "core/core.h"
 
-#ifdef BPFREE_BLIS
+#if defined(BPFREE_DNNL)
+#include <oneapi/dnnl/dnnl.h>
+/* Debian's oneDNN runs its products on OpenMP (libgomp).  Declared here, not
+ * from <omp.h>, so that no -fopenmp is needed to build bpfree. */
+extern void omp_set_num_threads(int n);
+#elif defined(BPFREE_BLIS)
 #include <blis.h> /* bli_thread_set_num_threads; declares the CBLAS API too */
 #else
 #include <cblas.h>
 #endif
+#include <stdio.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdlib.h>
@@ -19,6 +27,31 @@ static void prof_record(int ta, int tb, int M, int N, int K, int acc, double dt)
 static double now_seconds(void);
 static int prof_on(void);
 
+/* "split" (the default with --threads N > 1) or "blas": see below */
+static int threading = BPFREE_THREADING_SPLIT, threads_now = 1;
+
+#ifdef BPFREE_DNNL
+/* OpenMP's thread count is a property of the calling thread: each thread
+ * of bpfree's pool starts with OpenMP's default (every core), so each sets
+ * its own before its first product, and again when the setting changes. */
+static _Thread_local int omp_threads_here;
+
+static void blas_call(int ta, int tb, int M, int N, int K, float alpha, const float *A, int lda,
+                      const float *B, int ldb, float beta, float *C, int ldc) {
+    const int want = threading == BPFREE_THREADING_SPLIT ? 1 : threads_now;
+    if (omp_threads_here != want) {
+        omp_set_num_threads(want);
+        omp_threads_here = want;
+    }
+    dnnl_status_t st = dnnl_sgemm(ta ? 'T' : 'N', tb ? 'T' : 'N', M, N, K, alpha, A, lda, B, ldb,
+                                  beta, C, ldc);
+    if (st != dnnl_success) { /* only arguments bpfree itself got wrong */
+        fprintf(stderr, "bpfree: dnnl_sgemm(%c%c, %d x %d x %d, ld %d %d %d) failed: status %d\n",
+                ta ? 'T' : 'N', tb ? 'T' : 'N', M, N, K, lda, ldb, ldc, (int)st);
+        abort();
+    }
+}
+#else
 /* One BLAS call, no splitting, no profiling. */
 static void blas_call(int ta, int tb, int M, int N, int K, float alpha, const float *A, int lda,
                       const float *B, int ldb, float beta, float *C, int ldc) {
@@ -42,6 +75,7 @@ static void blas_call(int ta, int tb, int M, int N, int K, float alpha, const fl
                     M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
     }
 }
+#endif
 
 void bp_gemm_slice(int record, int fullM, int fullN, int ta, int tb, int M, int N, int K,
                    float alpha, const float *A, int lda, const float *B, int ldb, float beta,
@@ -59,9 +93,9 @@ void bp_gemm_slice(int record, int fullM, int fullN, int ta, int tb, int M, int 
  * forward and gradient passes by output units, with the element-wise work
  * of each part (bias, activation, derivative, bias gradient, optimizer step)
  * done by the thread that computed that part, while it is in its cache.
- * "blas": OpenBLAS's (or BLIS's) own threads for the products, the pool for
- * the optimizer step only.  Measured in BENCHMARKS.md. */
-static int threading = BPFREE_THREADING_SPLIT, threads_now = 1;
+ * "blas": the library's own threads for the products (oneDNN's OpenMP team,
+ * OpenBLAS's or BLIS's threads), the pool for the optimizer step only.
+ * Measured in BENCHMARKS.md. */
 
 /* below this many multiply-adds a product is not worth splitting */
 #define SPLIT_MIN_MACS (1L << 20)
@@ -131,7 +165,9 @@ int bpfree_set_threads(int n) {
         n = c > 0 ? (int)c : 1;
     }
     const int blas = threading == BPFREE_THREADING_SPLIT ? 1 : n;
-#ifdef BPFREE_BLIS
+#if defined(BPFREE_DNNL)
+    (void)blas; /* set per calling thread, in blas_call */
+#elif defined(BPFREE_BLIS)
     bli_thread_set_num_threads(blas);
 #else
     openblas_set_num_threads(blas);
