@@ -800,9 +800,12 @@ bpfree_status bpfree_data_prepare(const bpfree_model *m, bpfree_dataset *ds,
 /* ---------------------------------------------- stopping and checkpoints */
 
 /* Ask training to stop between two batches: bpfree_train_epoch reads
- * *flag (set from a signal handler, say) before each batch after the
- * first and, when it is non-zero, returns BPFREE_EINTR with the epoch half
- * done.  The next bpfree_train_epoch continues that epoch where it stopped,
+ * *flag (set from a signal handler or another thread, say) before each
+ * batch after the first and, when it is non-zero, returns BPFREE_EINTR with
+ * the epoch half done.  With the oneDNN build, do not let a signal handler
+ * run on a thread that trains: block the signals there and take them on a
+ * thread of their own (sigwait), as the CLI does (src/cli/run.c) — a handler
+ * run inside a oneDNN product was seen to corrupt the heap.  The next bpfree_train_epoch continues that epoch where it stopped,
  * with exactly the numbers of an uninterrupted run; a checkpoint saved in
  * between carries the place.  Pipelined runs stop feeding batches and
  * finish the ones in flight.  flag NULL: never stop. */

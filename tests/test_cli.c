@@ -463,7 +463,7 @@ static void test_train_eval(void **state) {
     int lines = 0;
     double test_acc = NAN, layer_acc = NAN, epoch = NAN;
     assert_non_null(fgets(line, sizeof line, f));
-    const char *hkeys[] = {"\"type\": \"header\"", "\"bpfree\": \"" BPFREE_VERSION "\"",
+    const char *hkeys[] = {"\"type\": \"header\"", "\"argv\": [\"train\", ", "\"bpfree\": \"" BPFREE_VERSION "\"",
                            "\"commit\"", "\"blas\"", "\"threads\": 1", "\"rule\": \"mf\"",
                            "\"seed\": 1", "\"name\": \"mnist\"", "\"checksum\"",
                            "\"shape\": [1, 28, 28]", "\"config\": {", "\"layers\": \"200\"",
@@ -472,10 +472,19 @@ static void test_train_eval(void **state) {
         if (!strstr(line, hkeys[k])) print_message("  header lacks %s: %s", hkeys[k], line);
         assert_non_null(strstr(line, hkeys[k]));
     }
+    int finals = 0;
     while (fgets(line, sizeof line, f)) {
-        lines++;
         assert_non_null(strchr(line, '\n'));
         assert_int_equal(line[0], '{');
+        if (!strncmp(line, "{\"type\": \"final\"", 16)) { /* the last line */
+            finals++;
+            assert_true(json_num(line, "test_acc") == test_acc);
+            assert_true(json_num(line, "s_per_epoch") > 0);
+            assert_true(json_num(line, "peak_model_bytes") > 0);
+            continue;
+        }
+        assert_int_equal(finals, 0);
+        lines++;
         const char *keys[] = {"\"epoch\"", "\"train_loss\"", "\"train_acc\"", "\"test_acc\"",
                               "\"seconds\"", "\"layer_test_acc\""};
         for (int k = 0; k < 6; k++) {
@@ -488,6 +497,7 @@ static void test_train_eval(void **state) {
     }
     fclose(f);
     assert_int_equal(lines, 1);
+    assert_int_equal(finals, 1);
     assert_true(epoch == 1.0);
     /* test_acc is a fraction in the log, and it is the final accuracy */
     assert_true(fabs(100.0 * test_acc - atof(acc)) < 0.006);
@@ -709,7 +719,7 @@ static void test_small_items(void **state) {
     assert_true(strncmp(r.out, "{\"type\": \"header\"", 17) == 0);
     int objects = 0;
     for (const char *p = r.out; (p = strstr(p, "{\"type\": ")); p++) objects++;
-    assert_int_equal(objects, 3); /* header, 2 epochs */
+    assert_int_equal(objects, 4); /* header, 2 epochs, final */
     assert_null(strstr(r.out, "final:"));
     assert_non_null(strstr(r.err, "final:"));
     assert_null(strchr(r.err, '\r')); /* no progress line when not on a terminal */

@@ -57,8 +57,10 @@ int cli_option_arity(const char *name);
 /* Write c (and r's data run options) as a config file to f. */
 void cli_print_config(FILE *f, const cli_run *r, const bpfree_config *c);
 int cmd_presets(int argc, char **argv);
-/* s as a JSON string, quoted and escaped. */
+/* s as a JSON string (quotes, backslashes and control characters escaped) */
 void cli_json_str(FILE *f, const char *s);
+/* argv[0..argc) as a JSON array of strings */
+void cli_json_argv(FILE *f, int argc, const char *const *argv);
 /* The text of presets/NAME.conf: the preset's description, rule and settings. */
 void cli_write_preset(FILE *f, const bpfree_preset *p);
 

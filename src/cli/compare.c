@@ -6,11 +6,12 @@
  *   bpfree compare --rules bp,dfa,mf --seeds 1,2,3 [--jobs N] [--out DIR]
  *                  [any train option; a comma list of values is a grid]
  *
- * DIR/runs/NAME.{cmd,out,jsonl} per run.  A run whose .out ends in its
- * "final:" lines, whose log exists and whose .cmd is the same command is
- * complete and is not run again, so an interrupted comparison resumes.
- * The runs' numbers come from their JSONL logs (lines with an "epoch") and
- * the "final:" lines of their output (seconds per epoch, peak memory). */
+ * DIR/runs/NAME.{jsonl,out} per run.  Everything is read from the JSONL
+ * log alone: a run whose log header holds the same command line ("argv")
+ * and whose log ends in its "final" object is complete and is not run
+ * again, so an interrupted comparison resumes; the numbers come from the
+ * epoch objects and the final one (seconds per epoch, peak memory).  The
+ * .out (the run's screen output) is for people. */
 #include "compare.h"
 
 #include <errno.h>

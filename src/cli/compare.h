@@ -52,7 +52,7 @@ typedef struct compare {
 void compare_plan(compare *c);
 /* Every incomplete run, up to c->jobs at a time; returns the failures. */
 int compare_run_all(compare *c);
-/* A run's numbers from its JSONL log and the "final:" lines of its output. */
+/* A run's numbers from its JSONL log alone. */
 void compare_read_run(const compare *c, run *r);
 /* The whole file, NUL-terminated; NULL if it cannot be read. */
 char *compare_slurp(const char *path);

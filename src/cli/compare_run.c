@@ -1,8 +1,9 @@
 /* compare_run.c — the runs of `bpfree compare`: each (rule, grid value,
  * seed) as its command line, run as a fresh `bpfree train` process up to
  * --jobs at a time, skipped if already complete (a resumed comparison);
- * then its numbers read back from its JSONL log and its output's "final:"
- * lines. */
+ * then its numbers read back from its JSONL log alone (header, epochs and
+ * the final object).  The run's screen output goes to runs/NAME.out, for
+ * people; nothing here reads it. */
 #include "compare.h"
 
 #include <errno.h>
@@ -106,28 +107,49 @@ static void path_of(const compare *c, const run *r, const char *ext, char *p, si
     snprintf(p, cap, "%s/runs/%s.%s", c->out, r->name, ext);
 }
 
-/* complete: the same command, and its output and log (an .out exists only
- * once its run exited with status 0: it is renamed from .out.tmp then) */
+static int starts(const char *s, const char *prefix) {
+    return strncmp(s, prefix, strlen(prefix)) == 0;
+}
+
+/* The "argv" member a run's log header must hold: its command line from
+ * "train" on, as `bpfree train` writes it (cli_json_argv). */
+static char *argv_member(const run *r) {
+    char *t = NULL;
+    size_t n = 0;
+    FILE *f = open_memstream(&t, &n);
+    if (!f) die("out of memory");
+    fputs("\"argv\": ", f);
+    cli_json_argv(f, r->argc - 1, (const char *const *)r->argv + 1);
+    if (fclose(f) != 0) die("out of memory");
+    return t;
+}
+
+/* The log alone says whether a run is complete: its header (first line)
+ * names this run's command line, and its last line is the "final" object
+ * `bpfree train` writes after the last epoch.  A killed run has no final
+ * line; a log of other options has another header: both are run again. */
 static int complete(const compare *c, const run *r) {
     char p[PATH_MAX];
-    path_of(c, r, "cmd", p, sizeof p);
-    char *cmd = compare_slurp(p);
-    const int same = cmd && !strncmp(cmd, r->cmd, strlen(r->cmd)) && cmd[strlen(r->cmd)] == '\n';
-    free(cmd);
-    if (!same) return 0;
-    path_of(c, r, "out", p, sizeof p);
-    char *out = compare_slurp(p);
-    const int fin = out && strstr(out, "final: ");
-    free(out);
     path_of(c, r, "jsonl", p, sizeof p);
-    return fin && access(p, R_OK) == 0;
+    char *log = compare_slurp(p);
+    if (!log) return 0;
+    char *want = argv_member(r);
+    const size_t head = strcspn(log, "\n");
+    char *h = strstr(log, want);
+    int ok = h && h < log + head && starts(log, "{\"type\": \"header\"");
+    size_t n = strlen(log);
+    while (n && log[n - 1] == '\n') n--;
+    log[n] = '\0';
+    const char *last = strrchr(log, '\n');
+    last = last ? last + 1 : log;
+    ok = ok && starts(last, "{\"type\": \"final\"");
+    free(want);
+    free(log);
+    return ok;
 }
 
 static pid_t start(const compare *c, const run *r) {
     char p[PATH_MAX], tmp[PATH_MAX + 8];
-    path_of(c, r, "cmd", p, sizeof p);
-    FILE *f = fopen(p, "w");
-    if (!f || fprintf(f, "%s\n", r->cmd) < 0 || fclose(f)) die("compare: cannot write %s", p);
     path_of(c, r, "out", p, sizeof p);
     unlink(p);
     snprintf(tmp, sizeof tmp, "%s.tmp", p);
@@ -230,30 +252,16 @@ static int json_array(const char *line, const char *key, double *out, int cap) {
     return n;
 }
 
-/* seconds per epoch and peak model memory from the "final:" lines of a
- * run's output (out NULL: none); the last such line counts */
-static void read_final(run *r, const char *out) {
-    const char *f = out ? strstr(out, "\nfinal: ") : NULL;
-    for (; f; f = strstr(f + 1, "\nfinal: ")) {
-        const char *s = strstr(f, " s/epoch, peak model memory ");
-        const char *nl = strchr(f + 1, '\n');
-        if (!s || (nl && s > nl)) continue;
-        const char *num = s;
-        while (num > f && num[-1] != ' ') num--;
-        r->s_per_epoch = strtod(num, NULL);
-        char unit[8] = "";
-        double mem = NAN;
-        if (sscanf(s + strlen(" s/epoch, peak model memory "), "%lf %7s", &mem, unit) == 2)
-            r->peak_mib = !strcmp(unit, "GiB") ? mem * 1024 : mem;
-    }
+/* seconds per epoch and peak model memory from the log's "final" object */
+static void read_final(run *r, const char *line) {
+    r->s_per_epoch = json_num(line, "s_per_epoch");
+    r->peak_mib = json_num(line, "peak_model_bytes") / 1048576.0;
 }
 
 void compare_read_run(const compare *c, run *r) {
     char p[PATH_MAX];
     path_of(c, r, "jsonl", p, sizeof p);
     char *log = compare_slurp(p);
-    path_of(c, r, "out", p, sizeof p);
-    char *out = compare_slurp(p);
     r->test_curve = calloc(MAX_EPOCHS, sizeof(double));
     r->val_curve = calloc(MAX_EPOCHS, sizeof(double));
     r->align = calloc((size_t)MAX_EPOCHS * BPFREE_MAX_LAYERS, sizeof(double));
@@ -261,7 +269,8 @@ void compare_read_run(const compare *c, run *r) {
     r->final_test = r->best_test = r->final_val = r->s_per_epoch = r->peak_mib = NAN;
     r->best_epoch = 0;
     for (char *line = log ? strtok(log, "\n") : NULL; line; line = strtok(NULL, "\n")) {
-        const double ep = json_num(line, "epoch"); /* a header line has none */
+        if (starts(line, "{\"type\": \"final\"")) read_final(r, line);
+        const double ep = json_num(line, "epoch"); /* only epoch lines have one */
         if (isnan(ep) || ep < 1 || ep > MAX_EPOCHS) continue;
         const int e = (int)ep - 1;
         if (e + 1 > r->n_ep) {
@@ -294,9 +303,7 @@ void compare_read_run(const compare *c, run *r) {
         for (int l = 0; l < BPFREE_MAX_LAYERS; l++)
             r->align[(size_t)e * BPFREE_MAX_LAYERS + l] = l < na ? a[l] : NAN;
     }
-    read_final(r, out);
     free(log);
-    free(out);
 }
 
 /* ------------------------------------------------------------------ plan */

@@ -36,16 +36,6 @@ static void out_close(outfile *o) {
     }
 }
 
-void cli_json_str(FILE *f, const char *s) {
-    fputc('"', f);
-    for (; *s; s++) {
-        if (*s == '"' || *s == '\\') fprintf(f, "\\%c", *s);
-        else if ((unsigned char)*s < 0x20) fprintf(f, "\\u%04x", *s);
-        else fputc(*s, f);
-    }
-    fputc('"', f);
-}
-
 /* MODEL, then "--name value" pairs among `known` (NULL-terminated) */
 static const char *parse_args(int argc, char **argv, const char *const *known, const char **val,
                               const char *usage) {

@@ -141,7 +141,7 @@ void log_close(logfile *lg) {
 
 /* ------------------------------------------------------------- JSON */
 
-void json_str(FILE *f, const char *s) {
+void cli_json_str(FILE *f, const char *s) {
     fputc('"', f);
     for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
         if (*p == '"' || *p == '\\') fprintf(f, "\\%c", *p);
@@ -149,4 +149,13 @@ void json_str(FILE *f, const char *s) {
         else fputc(*p, f);
     }
     fputc('"', f);
+}
+
+void cli_json_argv(FILE *f, int argc, const char *const *argv) {
+    fputc('[', f);
+    for (int i = 0; i < argc; i++) {
+        if (i) fputs(", ", f);
+        cli_json_str(f, argv[i]);
+    }
+    fputc(']', f);
 }

@@ -49,9 +49,9 @@ static const run_opt RUN_OPTS[] = {
     {"val", "N", "hold N training samples out for validation", "0", R_INT, R(val)},
     {"eval-every", "N", "evaluate (val, test) every N epochs and after the last", "1", R_INT,
      R(eval_every)},
-    {"log", "FILE", "live JSONL log: a header object (version, commit, configuration, data and "
-     "its checksum), then one object per epoch, flushed as written; - = stdout (the screen "
-     "lines then go to stderr)", "none", R_STR, R(log)},
+    {"log", "FILE", "live JSONL log: a header object (version, commit, command line, configuration, "
+     "data and its checksum), one object per epoch, flushed as written, and a final object "
+     "(s/epoch, peak memory, scores); - = stdout (the screen lines then go to stderr)", "none", R_STR, R(log)},
     {"save", "FILE", "save the trained model (also when stopped by Ctrl-C)", "none", R_STR, R(save)},
     {"checkpoint", "FILE", "write a checkpoint (everything needed to continue exactly) every "
      "--checkpoint-every epochs, on Ctrl-C, and at the end", "none", R_STR, R(checkpoint)},

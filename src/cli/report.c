@@ -133,7 +133,31 @@ static void fmt_bytes(char *b, size_t cap, size_t n) {
     else snprintf(b, cap, "%.1f MiB", n / 1048576.0);
 }
 
-void report_final(const report *rp, const char *data, double secs) {
+/* The log's last object: what `bpfree compare` and later tools read, so
+ * that nothing needs the screen output. */
+static void log_final(const report *rp, logfile *lg, double secs) {
+    if (!lg->path) return;
+    char *line = NULL;
+    size_t n = 0;
+    FILE *f = open_memstream(&line, &n);
+    if (!f) die("out of memory (log line)");
+    const bpfree_eval *te = rp->test;
+    fprintf(f, "{\"type\": \"final\", \"epochs\": %d, \"epochs_this_process\": %d, "
+               "\"train_seconds\": %.4f, \"s_per_epoch\": %.4f, \"peak_model_bytes\": %zu, "
+               "\"test_loss\": %.6g",
+            rp->total, rp->ran, secs, rp->ran > 0 ? secs / rp->ran : 0.0,
+            bpfree_model_peak_bytes(rp->m), te->loss);
+    if (!rp->regression) fprintf(f, ", \"test_acc\": %.6g", te->acc);
+    if (rp->has_val) fprintf(f, ", \"val_loss\": %.6g", rp->val->loss);
+    if (rp->has_val && !rp->regression) fprintf(f, ", \"val_acc\": %.6g", rp->val->acc);
+    fputs("}\n", f);
+    if (fclose(f) != 0) die("out of memory (log line)");
+    log_line(lg, line);
+    free(line);
+}
+
+void report_final(const report *rp, logfile *lg, const char *data, double secs) {
+    log_final(rp, lg, secs);
     const bpfree_model *m = rp->m;
     FILE *o = rp->screen;
     const bpfree_rule_info *ri = bpfree_model_rule(m);

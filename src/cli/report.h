@@ -25,8 +25,6 @@ typedef struct logfile {
 void log_open(logfile *lg, const char *path, const char *text);
 void log_line(logfile *lg, const char *line);
 void log_close(logfile *lg);
-/* s as a JSON string */
-void json_str(FILE *f, const char *s);
 /* Remove PATH.tmp.PID-* files whose process is gone (a killed run's). */
 void cli_clean_stale(const char *path);
 /* Die now, with a message, if path is a directory or cannot be written
@@ -45,7 +43,9 @@ typedef struct report {
 /* One epoch's line (unless quiet) and log object; evald: test/val were
  * evaluated after this epoch. */
 void report_epoch(const report *rp, logfile *lg, const bpfree_epoch_stats *st, int evald);
-void report_final(const report *rp, const char *data, double secs);
+/* The "final:" lines on the screen and, with a log, its last object:
+ * {"type": "final", epochs, s_per_epoch, peak_model_bytes, test scores}. */
+void report_final(const report *rp, logfile *lg, const char *data, double secs);
 void report_eval(const bpfree_model *m, const char *path, const char *data,
                  const bpfree_eval *ev, int regression);
 /* Stops the profiler and prints its lines (shape lines too if `shapes`). */
@@ -87,12 +87,17 @@ typedef struct run_ctx {
     logfile *lg;
     run_state rs;
     progress pg;
+    int argc;           /* the command line from "train" on, for the log header */
+    char **argv;
 } run_ctx;
 
 /* The epochs from where the model stands, with the progress line,
  * checkpoints, divergence checks and Ctrl-C (a stop: the log, a
  * checkpoint, the model, exit 130); returns the training seconds. */
 double run_train(run_ctx *x);
+/* SIGINT/SIGTERM taken by a thread of their own from now on: call first,
+ * before any other thread starts.  Before run_train they end the process. */
+void run_take_signals(void);
 /* A failure mid-run: logged, then the message; exits. */
 void run_failed(run_ctx *x, const bpfree_error *e) __attribute__((noreturn));
 /* --resume: the checkpoint's model, and into r its run options where the

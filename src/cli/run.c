@@ -4,7 +4,9 @@
 #include "report.h"
 
 #include <math.h>
+#include <pthread.h>
 #include <signal.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -12,29 +14,47 @@
 
 /* --------------------------------------------------------------- signals */
 
-static volatile sig_atomic_t g_stop, g_signals;
+static volatile sig_atomic_t g_stop;
+static atomic_int g_training; /* run_train has begun: a signal now stops it */
 
-/* The first SIGINT/SIGTERM asks training to stop after the current batch;
- * the second ends the process at once (temporary files are cleaned up by
- * the next run with the same paths). */
-static void on_signal(int sig) {
-    (void)sig;
-    if (g_signals++) {
-        static const char msg[] = "\nbpfree: second interrupt: exiting now\n";
-        ssize_t w = write(2, msg, sizeof msg - 1);
-        (void)w;
-        _exit(130);
+/* SIGINT and SIGTERM are taken by one thread of their own (sigwait), never
+ * by a thread that computes: a signal handler run on a thread inside a
+ * oneDNN product corrupted the heap (seen here: "corrupted size vs.
+ * prev_size" in dnnl_sgemm after a Ctrl-C, 3 runs in 12; never with the
+ * signals taken here).  The first signal during training asks it to stop
+ * after the current batch; the second, or one before training, ends the
+ * process at once (temporary files are cleaned up by the next run with the
+ * same paths). */
+static void *signal_watch(void *arg) {
+    const sigset_t *set = arg;
+    int n = 0;
+    for (;;) {
+        int sig;
+        if (sigwait(set, &sig) != 0) continue;
+        if (n++ || !atomic_load(&g_training)) {
+            static const char msg[] = "\nbpfree: second interrupt: exiting now\n";
+            if (n > 1) {
+                ssize_t w = write(2, msg, sizeof msg - 1);
+                (void)w;
+            }
+            _exit(130);
+        }
+        g_stop = 1;
     }
-    g_stop = 1;
+    return NULL;
 }
 
-static void install_signals(void) {
-    struct sigaction sa;
-    memset(&sa, 0, sizeof sa);
-    sa.sa_handler = on_signal;
-    sigemptyset(&sa.sa_mask);
-    sigaction(SIGINT, &sa, NULL);
-    sigaction(SIGTERM, &sa, NULL);
+void run_take_signals(void) {
+    static sigset_t set;
+    sigemptyset(&set);
+    sigaddset(&set, SIGINT);
+    sigaddset(&set, SIGTERM);
+    /* blocked here, before any other thread exists, so every thread
+     * created later (the pool, OpenMP's) inherits the mask */
+    pthread_sigmask(SIG_BLOCK, &set, NULL);
+    pthread_t t;
+    if (pthread_create(&t, NULL, signal_watch, &set) != 0) die("cannot start the signal thread");
+    pthread_detach(t);
 }
 
 static double now_s(void) {
@@ -56,7 +76,7 @@ static void log_event(logfile *lg, const char *type, int epoch, long batch, cons
     if (!f) die("out of memory");
     fprintf(f, "{\"type\": \"%s\", \"in_epoch\": %d, \"after_batch\": %ld, \"message\": ", type,
             epoch, batch);
-    json_str(f, why);
+    cli_json_str(f, why);
     fputs("}\n", f);
     if (fclose(f) != 0) die("out of memory");
     log_line(lg, line);
@@ -305,7 +325,7 @@ double run_train(run_ctx *x) {
                        .ckpt_last = now_s(), .first_loss = x->rs.first_loss};
     bpfree_model_on_batch(x->m, on_batch, &x->pg);
     bpfree_model_stop_flag(x->m, &g_stop);
-    install_signals();
+    atomic_store(&g_training, 1);
     const double secs = run_epochs(x);
     bpfree_model_stop_flag(x->m, NULL);
     return secs;

@@ -82,8 +82,11 @@ static void apply_prepare(const bpfree_model *m, run_data *d) {
 
 /* ------------------------------------------------------------ log header */
 
-static void header_line(const cli_run *r, const run_data *d, const bpfree_model *m,
-                        const char *resumed, logfile *lg) {
+static void header_line(const run_ctx *x, const char *resumed) {
+    const cli_run *r = x->r;
+    const run_data *d = x->d;
+    const bpfree_model *m = x->m;
+    logfile *lg = x->lg;
     const bpfree_config *c = bpfree_model_config(m);
     char *line = NULL;
     size_t n = 0;
@@ -93,19 +96,21 @@ static void header_line(const cli_run *r, const run_data *d, const bpfree_model 
     char when[32];
     strftime(when, sizeof when, "%Y-%m-%dT%H:%M:%SZ", gmtime(&t));
     fprintf(f, "{\"type\": \"header\", \"bpfree\": \"%s\", \"commit\": ", BPFREE_VERSION);
-    json_str(f, bpfree_build_commit());
+    cli_json_str(f, bpfree_build_commit());
     fprintf(f, ", \"blas\": \"%s\", \"threads\": %d, \"started\": \"%s\", \"rule\": ",
             bpfree_build_blas(), bpfree_set_threads(c->threads), when);
-    json_str(f, c->rule);
+    cli_json_str(f, c->rule);
+    fputs(", \"argv\": ", f);
+    cli_json_argv(f, x->argc, (const char *const *)x->argv);
     fprintf(f, ", \"seed\": %llu, \"data\": {\"name\": ", (unsigned long long)c->seed);
-    json_str(f, r->data);
+    cli_json_str(f, r->data);
     fprintf(f, ", \"checksum\": \"%016llx\", \"train\": %d, \"val\": %d, \"test\": %d, "
                "\"shape\": [%d, %d, %d], \"classes\": %d",
             (unsigned long long)d->checksum, d->train.n, d->val.n, d->test.n, d->train.channels,
             d->train.height, d->train.width, d->regression ? 0 : d->classes);
     if (r->target) {
         fputs(", \"target\": ", f);
-        json_str(f, r->target);
+        cli_json_str(f, r->target);
     }
     fprintf(f, ", \"classify\": %d}, \"config\": {", r->classify);
     int k = 0;
@@ -115,14 +120,14 @@ static void header_line(const cli_run *r, const run_data *d, const bpfree_model 
         if (!bpfree_setting_applies(s, c->rule) || bpfree_config_get(c, s->name, v, sizeof v) < 0)
             continue;
         fputs(k++ ? ", " : "", f);
-        json_str(f, s->name);
+        cli_json_str(f, s->name);
         fputs(": ", f);
-        json_str(f, v);
+        cli_json_str(f, v);
     }
     fputs("}, \"resumed\": ", f);
     if (resumed) {
         fputs("{\"from\": ", f);
-        json_str(f, resumed);
+        cli_json_str(f, resumed);
         fprintf(f, ", \"epochs_done\": %d, \"batches_done\": %ld}", bpfree_model_epochs_done(m),
                 bpfree_model_batches_done(m));
     } else {
@@ -210,7 +215,7 @@ static void probe_outputs(const cli_run *r) {
 static void start_log(run_ctx *x, const char *resumed, const char *log_text) {
     const cli_run *r = x->r;
     log_open(x->lg, r->log, log_text);
-    header_line(r, x->d, x->m, resumed, x->lg);
+    header_line(x, resumed);
     if (!r->quiet) {
         print_header(r, x->d, x->m, x->rp->total, x->rp->screen);
         if (resumed)
@@ -223,7 +228,7 @@ static void start_log(run_ctx *x, const char *resumed, const char *log_text) {
 static void finish(run_ctx *x, double secs) {
     const cli_run *r = x->r;
     bpfree_error e;
-    report_final(x->rp, r->data, secs);
+    report_final(x->rp, x->lg, r->data, secs);
     if (r->profile || r->profile_shapes) report_profile(x->rp->ran, secs, r->profile_shapes);
     if (r->save) {
         if (bpfree_model_save(x->m, r->save, &e)) run_failed(x, &e);
@@ -233,9 +238,10 @@ static void finish(run_ctx *x, double secs) {
 }
 
 int cmd_train(int argc, char **argv) {
+    run_take_signals();
     cli_run given, r;
     parse_run(argc, argv, &given, &r);
-    run_ctx x = {.r = &r};
+    run_ctx x = {.r = &r, .argc = argc - 1, .argv = argv + 1}; /* from "train" on */
     run_data d = {0};
     const char *log_text = NULL;
     char *note = NULL;
