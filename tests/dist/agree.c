@@ -40,13 +40,37 @@ static void gather(void *ctx, void *buf, const int *bytes) {
                    MPI_COMM_WORLD);
 }
 
+/* Variants with arithmetic of their own under data-parallel training:
+ * "RULE+VARIANT" runs RULE with it. */
+static void variant(bpfree_config *c, const char *v) {
+    if (!strcmp(v, "hard-peer")) { /* gathered head predictions, peer means before use */
+        c->ff_negatives = BPFREE_FF_NEG_HARD;
+        c->ff_peer = 0.03f;
+        c->ff_peer_update = BPFREE_FF_PEER_BEFORE;
+    } else if (!strcmp(v, "peer-after")) {
+        c->ff_peer = 0.03f;
+    } else if (!strcmp(v, "loss-summed")) { /* F3-Loss's 1/B, the summed hidden signal */
+        c->f3_loss = 1;
+        c->signal_scaling = BPFREE_SIGNAL_AUTHORS;
+    } else if (!strcmp(v, "ema")) { /* FDFA's EMA of T: combined before the average */
+        c->fb_optim = BPFREE_FB_EMA;
+    } else if (!strcmp(v, "greedy")) {
+        c->greedy_epochs = 1;
+    }
+}
+
 /* the trained model's parameters then state, in a new buffer of *n floats */
-static float *train(const char *rule, int dist, size_t *n, char *why) {
+static float *train(const char *name, int dist, size_t *n, char *why) {
     bpfree_config c;
     bpfree_error e;
     bpfree_model *m = NULL;
+    char rule[64];
+    snprintf(rule, sizeof rule, "%s", name);
+    char *plus = strchr(rule, '+');
+    if (plus) *plus++ = '\0';
     why[0] = '\0';
     if (bpfree_config_default(&c, rule, D, C, &e)) goto fail;
+    if (plus) variant(&c, plus);
     c.n_hidden = 2;
     c.hidden[0] = 32;
     c.hidden[1] = 24;
@@ -137,14 +161,16 @@ int main(int argc, char **argv) {
     if (g_rank && !freopen("/dev/null", "w", stdout)) MPI_Abort(MPI_COMM_WORLD, 1);
     bpfree_set_threads(1);
     tu_prototype_data(&g_tr, &g_te, D, C, NTRAIN, NTEST);
-    const int nr = bpfree_rule_count();
+    static const char *const extra[] = {"ff+hard-peer", "ff+peer-after", "f3+loss-summed",
+                                        "fdfa+ema", "mf+greedy"};
+    const int nx = (int)(sizeof extra / sizeof *extra), nr = bpfree_rule_count() + nx;
     struct CMUnitTest *t = calloc((size_t)nr, sizeof *t);
     const char **names = calloc((size_t)nr, sizeof *names);
     if (!t || !names) MPI_Abort(MPI_COMM_WORLD, 1);
     int k = 0;
     for (int i = 0; i < nr; i++) {
         const char *only = argc > 1 ? argv[1] : NULL;
-        names[i] = bpfree_rule_at(i)->name;
+        names[i] = i < nr - nx ? bpfree_rule_at(i)->name : extra[i - (nr - nx)];
         if (only && strcmp(only, names[i])) continue;
         t[k++] = (struct CMUnitTest){names[i], test_rule, NULL, NULL, (void *)names[i]};
     }
