@@ -132,9 +132,46 @@ bench: $(BUILD)/bpfree $(BUILD)/bench-epoch $(BUILD)/bench-memory $(BUILD)/bench
 tests: $(TESTS) $(BUILD)/bpfree $(BUILD)/example-train-mnist $(BUILD)/bench-epoch $(BUILD)/bench-memory \
        $(BUILD)/bench-infer $(BUILD)/bench-gemm $(BUILD)/bench-cnn_memory
 
+# Data-parallel training over Open MPI: build/bpfree-mpi, the same command
+# with its own main (src/dist/mpi.c) linked by mpicc, so that libbpfree and
+# bpfree never depend on MPI.  Built, and its agreement test run (tests/mpi.sh
+# over tests/dist/agree.c), only where mpicc and mpirun exist (Debian:
+# libopenmpi-dev openmpi-bin, installed by scripts/setup.sh).
+MPICC   ?= mpicc
+MPIRUN  ?= mpirun
+HAVE_MPI := $(shell command -v $(MPICC) >/dev/null 2>&1 && command -v $(MPIRUN) >/dev/null 2>&1 && echo 1)
+DIST_OBJ := $(patsubst %.c,$(BUILD)/obj/%.o,$(wildcard src/dist/*.c))
+CLI_CMD_OBJ := $(filter-out $(BUILD)/obj/src/cli/entry.o,$(CLI_OBJ))
+MPI_TESTS := $(if $(HAVE_MPI),$(BUILD)/tests/mpi-agree)
+
+$(BUILD)/obj/src/dist/%.o: src/dist/%.c Makefile
+	@mkdir -p $(dir $@)
+	$(MPICC) $(CFLAGS) -MMD -MP -c $< -o $@
+
+$(BUILD)/bpfree-mpi: $(DIST_OBJ) $(CLI_CMD_OBJ) $(BUILD)/libbpfree.a
+	$(MPICC) $(LDSAN) -o $@ $(DIST_OBJ) $(CLI_CMD_OBJ) $(BUILD)/libbpfree.a $(LDLIBS)
+
+$(BUILD)/tests/dist-agree: tests/dist/agree.c tests/testutil.h $(BUILD)/libbpfree.a
+	@mkdir -p $(dir $@)
+	$(MPICC) $(CFLAGS) $(TEST_WFLAGS) -Itests -o $@ $< $(BUILD)/libbpfree.a $(TEST_LIBS) $(LDLIBS) $(LDSAN)
+
+# the agreement test under mpirun for 1, 2 and 4 ranks, as one test binary for tests/run.sh
+$(BUILD)/tests/mpi-agree: tests/mpi.sh $(BUILD)/tests/dist-agree $(BUILD)/bpfree-mpi
+	printf '#!/bin/sh\nexec sh %s %s %s "$$@"\n' $(abspath tests/mpi.sh) $(abspath $(BUILD)/tests/dist-agree) \
+	    $(MPIRUN) > $@ && chmod +x $@
+
+ifeq ($(HAVE_MPI),1)
+mpi: $(BUILD)/bpfree-mpi $(BUILD)/tests/mpi-agree
+	@echo "built $(BUILD)/bpfree-mpi ($$($(MPICC) --showme:version 2>/dev/null || echo MPI))"
+else
+mpi:
+	@echo "mpi: skipped ($(MPICC)/$(MPIRUN) not found; scripts/setup.sh installs libopenmpi-dev openmpi-bin)"
+endif
+
 # Runs every test binary; the last line is the sum "N passed, N failed".
-test: tests
-	@BPFREE_BIN=$(abspath $(BUILD)/bpfree) sh tests/run.sh $(TESTS)
+test: tests $(MPI_TESTS)
+	@$(if $(HAVE_MPI),,echo "mpi tests: skipped ($(MPICC)/$(MPIRUN) not found; scripts/setup.sh installs libopenmpi-dev openmpi-bin)";) \
+	BPFREE_BIN=$(abspath $(BUILD)/bpfree) sh tests/run.sh $(TESTS) $(MPI_TESTS)
 
 # The whole suite twice: optimised, then under ASan + UBSan; then the
 # kill/resume script (SIGKILL and SIGINT, exact resume) and, when clang can
@@ -227,5 +264,6 @@ install-check: all
 clean:
 	rm -rf build build-san build-blis build-san-blis build-fuzz
 
-.PHONY: all tests test check bench clean install install-check reproduction fuzz fuzz-build
+.PHONY: all tests test check bench clean mpi install install-check reproduction fuzz fuzz-build
 -include $(DEPS)
+-include $(DIST_OBJ:.o=.d)

@@ -818,6 +818,33 @@ long bpfree_model_batches_done(const bpfree_model *m);
 void bpfree_model_on_batch(bpfree_model *m, void (*fn)(void *user, int k, int nb, double loss),
                            void *user);
 
+/* Data-parallel training over `size` processes (ranks) that each hold the
+ * same model, built from the same config and seed, and call
+ * bpfree_train_epoch with the same data.  Each batch of cfg.batch rows
+ * (shuffled alike everywhere) is split into contiguous shards, rank r
+ * taking rows [B r / size, B (r + 1) / size); each rank computes its
+ * shard's gradients and the ranks combine them with `sum` before every
+ * optimizer step, weighted so that the step equals one process's on the
+ * whole batch (up to the order of the float sums); per-sample random draws,
+ * batch statistics (FF's peer means) and per-sample state (F³'s store) are
+ * kept global too.  The library never calls MPI: the caller's functions do
+ * (src/dist/mpi.c: MPI_Allreduce and MPI_Allgatherv on MPI_COMM_WORLD).
+ * Every rank must make the same calls in the same order, and a function
+ * that fails must end the job (it has no way to report).  Not with
+ * --pipeline, --diagnose or a stop between batches.  d NULL: one process
+ * again.  d is copied. */
+typedef struct bpfree_dist {
+    int rank, size;
+    void *ctx;
+    /* buf[0..n) = the sum of every rank's buf[0..n) */
+    void (*sum_floats)(void *ctx, float *buf, size_t n);
+    void (*sum_doubles)(void *ctx, double *buf, size_t n);
+    /* buf holds every rank's block of bytes[r] bytes, in rank order; this
+     * rank's block is in place at its offset; fill the others */
+    void (*gather)(void *ctx, void *buf, const int *bytes);
+} bpfree_dist;
+bpfree_status bpfree_model_set_dist(bpfree_model *m, const bpfree_dist *d, bpfree_error *err);
+
 /* Save everything a run needs to continue exactly: the model file's contents
  * plus the optimizer's moments and clock, the gradients, every RNG state,
  * the rule's run state (F³'s error store, learned feedback's optimizer,

@@ -19,6 +19,7 @@ void die_err(const bpfree_error *e) __attribute__((noreturn));
 typedef struct cli_run {
     const char *rule;      /* the rule chosen so far: --rule, or a preset's */
     const char *data, *target, *log, *save, *checkpoint, *resume;
+    const char *dist;      /* --dist data: data-parallel (bpfree-mpi only) */
     int classify, quiet, profile, profile_shapes, val, eval_every;
     int checkpoint_every, checkpoint_minutes, allow_divergence;
     int print_config;      /* --print-config: write the resolved configuration and stop */
@@ -63,6 +64,17 @@ void cli_json_str(FILE *f, const char *s);
 void cli_json_argv(FILE *f, int argc, const char *const *argv);
 /* The text of presets/NAME.conf: the preset's description, rule and settings. */
 void cli_write_preset(FILE *f, const bpfree_preset *p);
+
+/* Training over several processes: bpfree-mpi (src/dist/mpi.c) sets this
+ * before cli_main; NULL in bpfree, which has no MPI.  attach gives a model
+ * the communicator (bpfree_model_set_dist). */
+typedef struct cli_dist {
+    int rank, size;
+    bpfree_status (*attach)(bpfree_model *m, bpfree_error *err);
+} cli_dist;
+extern const cli_dist *cli_dist_hooks;
+/* The bpfree command (main.c); main() is src/cli/entry.c's or bpfree-mpi's. */
+int cli_main(int argc, char **argv);
 
 int cmd_train(int argc, char **argv);
 int cmd_eval(int argc, char **argv);

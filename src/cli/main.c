@@ -100,7 +100,9 @@ int cmd_rules(void) {
     return 0;
 }
 
-int main(int argc, char **argv) {
+const cli_dist *cli_dist_hooks;
+
+int cli_main(int argc, char **argv) {
     if (argc < 2) {
         cli_usage(stderr);
         return 1;

@@ -70,6 +70,9 @@ static void print_header(const cli_run *r, const run_data *d, const bpfree_model
             bpfree_optim_name(c->optim.kind), (double)c->optim.lr, bpfree_sched_name(c->optim.sched),
             c->batch, total, c->greedy_epochs ? " (greedy, per layer)" : "",
             (unsigned long long)c->seed);
+    if (r->dist)
+        fprintf(o, "bpfree: data-parallel over %d ranks: each batch of %d split into shards\n",
+                cli_dist_hooks->size, c->batch);
 }
 
 /* The model's own preparation (bpfree_data_prepare) on every set. */
@@ -124,7 +127,10 @@ static void header_line(const run_ctx *x, const char *resumed) {
         fputs(": ", f);
         cli_json_str(f, v);
     }
-    fputs("}, \"resumed\": ", f);
+    fputs("}, \"dist\": ", f);
+    if (r->dist) fprintf(f, "{\"mode\": \"%s\", \"ranks\": %d}", r->dist, cli_dist_hooks->size);
+    else fputs("null", f);
+    fputs(", \"resumed\": ", f);
     if (resumed) {
         fputs("{\"from\": ", f);
         cli_json_str(f, resumed);
@@ -149,6 +155,31 @@ static void parse_run(int argc, char **argv, cli_run *given, cli_run *r) {
     if (!r->data) r->data = "mnist";
     if (!r->eval_every) r->eval_every = 1;
     if (!r->checkpoint_every) r->checkpoint_every = 1;
+}
+
+/* --dist data: data-parallel under bpfree-mpi (rank 0 alone writes the log,
+ * the model and the screen); without it, one process. */
+static void dist_options(cli_run *r) {
+    const cli_dist *h = cli_dist_hooks;
+    if (!r->dist) {
+        if (h && h->size > 1)
+            die("bpfree-mpi is running on %d ranks: give --dist data (or run bpfree)", h->size);
+        return;
+    }
+    if (strcmp(r->dist, "data"))
+        die("--dist: '%s' is not a mode (data; layer-parallel training is not built yet)", r->dist);
+    if (!h)
+        die("--dist data needs several processes: `make mpi`, then `mpirun -np N build/bpfree-mpi "
+            "train ... --dist data` (this bpfree has no MPI)");
+    if (r->checkpoint || r->resume)
+        die("--dist data: --checkpoint and --resume are not supported (ranks stop together only "
+            "at the end)");
+    if (h->rank) {
+        r->log = NULL;
+        r->save = NULL;
+        r->quiet = 1;
+        r->profile = r->profile_shapes = 0;
+    }
 }
 
 /* A resumed run: the checkpoint's model and run options, the same data
@@ -241,6 +272,7 @@ int cmd_train(int argc, char **argv) {
     run_take_signals();
     cli_run given, r;
     parse_run(argc, argv, &given, &r);
+    dist_options(&r);
     run_ctx x = {.r = &r, .argc = argc - 1, .argv = argv + 1}; /* from "train" on */
     run_data d = {0};
     const char *log_text = NULL;
@@ -248,6 +280,8 @@ int cmd_train(int argc, char **argv) {
     bpfree_model *m = given.resume ? resumed_model(&given, &r, &x.rs, &d, &log_text, &note)
                                    : new_model(&given, &r, &d);
     if (!m) return 0; /* --print-config */
+    bpfree_error e;
+    if (r.dist && cli_dist_hooks->attach(m, &e)) die_err(&e);
     apply_prepare(m, &d);
     const bpfree_config *c = bpfree_model_config(m);
     probe_outputs(&r);

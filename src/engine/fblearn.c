@@ -13,7 +13,7 @@
  * i.e. the forward schedule (x0.95 per epoch in Appendix A) scales both.
  * Its moments live in the rule's memory (not in a model file, like the
  * forward optimizer's; checkpoints carry both).  Adam's betas, eps and SGD's momentum come from cfg.optim. */
-#include "engine/engine.h"
+#include "engine/dist.h"
 
 #include <string.h>
 
@@ -56,6 +56,7 @@ void bp_fblearn_begin(bpfree_model *m, bp_fblearn *f) {
 
 void bp_fblearn_step(bpfree_model *m, bp_fblearn *f, int l) {
     const size_t n = m->tensors[f->fb[l]].n;
+    bp_dist_mean(m, f->g, n); /* data-parallel: the global batch's gradient */
     bp_optim_step(&f->opt, bp_tensor_ptr(m, f->fb[l]), f->g, f->m + f->off[l],
                   f->v ? f->v + f->off[l] : NULL, n);
 }

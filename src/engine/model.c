@@ -369,7 +369,7 @@ void bpfree_model_free(bpfree_model *m) {
     if (m->rule && m->rule->free) m->rule->free(m);
     bp_mem *mm = &m->mem;
     void *bufs[] = {m->params, m->grads, m->opt_m, m->opt_v, m->state, m->xb, m->yb,
-                    m->scores, m->heads, m->lb, m->ib, m->order, m->scratch_block, m->rs,
+                    m->scores, m->heads, m->lb, m->ib, m->order, m->scratch_block, m->rs, m->dist,
                     m->data.col_mean, m->data.col_std, m->data.tcol_mean, m->data.tcol_std};
     for (size_t i = 0; i < sizeof bufs / sizeof *bufs; i++) bp_free(mm, bufs[i]);
     bp_mem mem = *mm;

@@ -1,6 +1,6 @@
 /* onepass.c — rules that update every hidden layer at once, during the
  * forward pass (DRTP, F³, LLO): only two activation buffers are alive. */
-#include "engine/engine.h"
+#include "engine/dist.h"
 
 #include <stdio.h>
 #include <string.h>
@@ -13,7 +13,7 @@ void bp_onepass_layer(bpfree_model *m, const bp_optim *o, bp_work *w, int i, con
         bp_layer_forward(L, in, out, B);
         if (E) { /* (1/B) E B_l, or summed over the batch as the authors' code */
             const int sum = m->cfg.signal_scaling == BPFREE_SIGNAL_AUTHORS;
-            bp_feedback_signal(m, fb, i, sum ? 1.0f : 1.0f / (float)B, E, B, w->d);
+            bp_feedback_signal(m, fb, i, sum ? bp_dist_sum_scale(m, B) : 1.0f / (float)B, E, B, w->d);
             bp_layer_backward_step_with(m, i, in, out, w->d, B, o);
         }
         return; /* `out` — from before the update — goes on */

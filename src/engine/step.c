@@ -2,7 +2,7 @@
  * BPFREE_THREADING_SPLIT each thread does a range of units, product and
  * step, while its gradient rows are in its cache; and the steps of tensors
  * and parameter ranges. */
-#include "engine/engine.h"
+#include "engine/dist.h"
 
 static void layer_grad_step(bpfree_model *m, int l, const float *x, const float *h, float *dz,
                             int B, const bp_optim *step);
@@ -28,7 +28,11 @@ static void step_part(void *ctx, size_t a, size_t b) {
 /* floats below which a step is not worth splitting over threads */
 #define STEP_GRAIN ((size_t)1 << 15)
 
+/* The one place every step of the model's parameters passes (bp_step_range,
+ * bp_tensor_step, bp_layer_step, a layer's unfused gradient and step):
+ * data-parallel ranks combine the gradient here, on the calling thread. */
 static void step_range_c(bpfree_model *m, const bp_optim *o, size_t off, size_t n, int consume) {
+    bp_dist_mean(m, m->grads + off, n);
     step_job j = {m, o, off, consume};
     bp_par_for(n, STEP_GRAIN, step_part, &j);
 }
@@ -97,7 +101,9 @@ static void layer_grad_step(bpfree_model *m, int l, const float *x, const float 
     float *dz = h ? bp_layer_dz(L, dh) : dh;
     grad_job j = {m, L, x, dh, dz, h, step, B, L->gzero ? 1.0f : 0.0f, consume};
     const double macs = (double)B * bp_layer_n_weights(L) * (L->zcols / U);
-    if (L->kind->split_units && U >= 2 * BP_UNIT_GRAIN && bp_split_width(macs) > 1) {
+    /* fused per range of units on the pool's threads — unless the ranks must
+     * combine the whole gradient before the step (data-parallel) */
+    if (!m->dist && L->kind->split_units && U >= 2 * BP_UNIT_GRAIN && bp_split_width(macs) > 1) {
         bp_par_for((size_t)U, BP_UNIT_GRAIN, h ? backward_step_part : grad_step_part, &j);
     } else {
         if (h) L->kind->output_grad(L, h, dh, dz, B, 0, (size_t)U);

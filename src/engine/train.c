@@ -1,7 +1,7 @@
 /* train.c — the epoch loop (shuffle, batch, schedule, NaN guard, in turn
  * or pipelined), evaluation and prediction.  Which signal reaches which
  * layer is the rule's business (src/rules/). */
-#include "engine/engine.h"
+#include "engine/dist.h"
 
 #include <math.h>
 #include <string.h>
@@ -74,14 +74,18 @@ static bpfree_status batches_in_turn(bpfree_model *m, const bpfree_dataset *trai
     const int n = train->n, B = m->batch, epoch = m->epochs_done;
     *done = k0;
     for (int k = k0; k < nb; k++) {
-        if (k > k0 && stop_asked(m)) return BPFREE_OK;
-        int b0 = k * B, rows = n - b0 < B ? n - b0 : B;
-        gather(m, train, m->order + b0, rows);
+        if (k > k0 && !m->dist && stop_asked(m)) return BPFREE_OK; /* ranks stop together or not at all */
+        int b0 = k * B, rows = n - b0 < B ? n - b0 : B, off, mine;
+        bp_dist_shard(m, rows, &off, &mine); /* data-parallel: this rank's rows */
+        gather(m, train, m->order + b0 + off, mine);
         *lr = bp_batch_lr(m, k, nb);
         bp_optim_begin_step(&m->optim, *lr);
         double l = 0.0;
-        int measured = bp_diag_before(m, k, rows);
-        bpfree_status st = m->rule->train_batch(m, rows, &l, correct);
+        long c = 0;
+        int measured = bp_diag_before(m, k, mine);
+        bpfree_status st = m->rule->train_batch(m, mine, &l, &c);
+        bp_dist_batch_stats(m, &l, &c);
+        *correct += c;
         if (st)
             return bp_fail(err, st, "rule '%s' failed at epoch %d, batch %d", m->cfg.rule,
                            epoch + 1, k + 1);
@@ -120,17 +124,22 @@ static bpfree_status batches_pipelined(bpfree_model *m, const bpfree_dataset *tr
     return BPFREE_OK;
 }
 
-bpfree_status bpfree_train_epoch(bpfree_model *m, const bpfree_dataset *train,
-                                 bpfree_epoch_stats *stats, bpfree_error *err) {
-    bpfree_status st = check_data(m, train, err);
-    if (st) return st;
+/* Before an epoch's batches: the sample order sized for n samples, the
+ * rule's begin_epoch, and (unless a stopped epoch resumes) a fresh shuffle. */
+static bpfree_status begin_epoch(bpfree_model *m, const bpfree_dataset *train, bpfree_error *err) {
     const int n = train->n, B = m->batch, epoch = m->epochs_done;
     const int resumed = m->prog.k > 0; /* an epoch stopped between two batches */
+    bpfree_status st;
     if (resumed && m->order_n != n)
         return bp_fail(err, BPFREE_ESHAPE,
                        "epoch %d was stopped after %lld batches of a training set of %d "
                        "samples; this one has %d",
                        epoch + 1, (long long)m->prog.k, m->order_n, n);
+    if (m->dist && n % B && n % B < m->dist->d.size)
+        return bp_fail(err, BPFREE_EINVAL,
+                       "data-parallel: the epoch's last batch has %d rows, fewer than the %d "
+                       "ranks (%d samples in batches of %d)",
+                       n % B, m->dist->d.size, n, B);
     if (m->order_n != n) {
         bp_free(&m->mem, m->order);
         m->order = bp_alloc(&m->mem, (size_t)n * sizeof(int));
@@ -146,6 +155,14 @@ bpfree_status bpfree_train_epoch(bpfree_model *m, const bpfree_dataset *train,
         bp_rng_shuffle(&m->rng, m->order, n);
         m->prog = (bp_progress){0};
     }
+    return BPFREE_OK;
+}
+
+bpfree_status bpfree_train_epoch(bpfree_model *m, const bpfree_dataset *train,
+                                 bpfree_epoch_stats *stats, bpfree_error *err) {
+    bpfree_status st = check_data(m, train, err);
+    if (st || (st = begin_epoch(m, train, err))) return st;
+    const int n = train->n, B = m->batch, epoch = m->epochs_done;
 
     double t0 = now_seconds(), loss_sum = m->prog.loss;
     long correct = (long)m->prog.correct;
@@ -153,6 +170,7 @@ bpfree_status bpfree_train_epoch(bpfree_model *m, const bpfree_dataset *train,
     float lr = m->cfg.optim.lr;
     st = pipelined(m) ? batches_pipelined(m, train, (int)m->prog.k, nb, &done, &loss_sum, &correct, &lr, err)
                       : batches_in_turn(m, train, (int)m->prog.k, nb, &done, &loss_sum, &correct, &lr, err);
+    if (!st && done == nb) st = bp_dist_epoch_end(m, train, err);
     if (st) return st;
     double dt = m->prog.seconds + now_seconds() - t0;
     if (done < nb) { /* asked to stop: keep the place (bpfree_model_batches_done) */

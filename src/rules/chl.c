@@ -22,6 +22,7 @@
  * minus that.  Prediction is the free phase's output.  Layers are dense:
  * a layer's pre-activation is its forward pass with the identity. */
 #include "rules/rules.h"
+#include "engine/dist.h"
 
 #include <math.h>
 #include <stdio.h>
@@ -93,7 +94,7 @@ static float sweep(bpfree_model *m, float **h, int last, int B) {
  * sweeps taken, or chl_iters + 1 if it did not settle. */
 static int settle(bpfree_model *m, float **h, int last, int B) {
     for (int it = 1; it <= m->cfg.chl_iters; it++)
-        if (sweep(m, h, last, B) <= m->cfg.chl_tol) return it;
+        if (bp_dist_max(m, sweep(m, h, last, B)) <= m->cfg.chl_tol) return it; /* global batch */
     return m->cfg.chl_iters + 1;
 }
 

@@ -23,6 +23,7 @@
  * Only the top hidden target uses a transported weight matrix (dL/dh_top =
  * e W_L, through the output layer alone). */
 #include "rules/rules.h"
+#include "engine/dist.h"
 
 #include <stdio.h>
 #include <string.h>
@@ -93,7 +94,7 @@ static void targets(bpfree_model *m, int B) {
 static void train_inverse(bpfree_model *m, int l, int B) {
     dtp_state *s = m->rs;
     const size_t k = (size_t)B * m->layers[l - 1].out;
-    bp_normal_fill(&m->rng, s->ht, k);
+    bp_dist_normal_rows(m, s->ht, (size_t)m->layers[l - 1].out, B); /* global batch's draws */
     for (size_t i = 0; i < k; i++) s->ht[i] = s->h[l][i] + m->cfg.dtp_noise * s->ht[i];
     bp_layer_forward(&m->layers[l], s->ht, s->f, B);
     bp_layer G;

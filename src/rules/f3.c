@@ -20,6 +20,7 @@
  * per training sample, indexed by the sample's dataset index, so it survives
  * shuffling. */
 #include "rules/rules.h"
+#include "engine/dist.h"
 
 #include <math.h>
 #include <stdio.h>
@@ -143,8 +144,8 @@ static bpfree_status f3_train(bpfree_model *m, int B, double *loss, long *correc
         memcpy(s->eb + (size_t)r * C, s->store + (size_t)m->ib[r] * C, (size_t)C * sizeof(float));
     bp_onepass_train(m, &s->p, s->fb, s->eb, B, loss, correct); /* lines 4–8, eq. 1 */
     for (int r = 0; r < B; r++)                                  /* line 9 */
-        f3_error_row(&m->cfg, s->p.z + (size_t)r * C, m->yb + (size_t)r * C, B, C,
-                     s->store + (size_t)m->ib[r] * C);
+        f3_error_row(&m->cfg, s->p.z + (size_t)r * C, m->yb + (size_t)r * C,
+                     bp_dist_rows(m, B), C, s->store + (size_t)m->ib[r] * C);
     return BPFREE_OK;
 }
 
@@ -213,6 +214,15 @@ static bpfree_status f3_extra_load(bpfree_model *m, const void *src, size_t byte
     return BPFREE_OK;
 }
 
+/* data-parallel ranks exchange the rows of the samples each trained on
+ * once per epoch (a row written in epoch t is read in epoch t + 1) */
+static float *f3_sample_state(bpfree_model *m, size_t *rows, size_t *width) {
+    f3_state *s = m->rs;
+    *rows = (size_t)s->n_store;
+    *width = (size_t)m->cfg.outputs;
+    return s->store;
+}
+
 const float *bp_f3_store(const bpfree_model *m) { return ((const f3_state *)m->rs)->store; }
 
 /* the store is sized by the first epoch's data, not at build */
@@ -264,6 +274,7 @@ const bp_rule bp_rule_f3 = {
     .extra_bytes = f3_extra_bytes,
     .extra_save = f3_extra_save,
     .extra_load = f3_extra_load,
+    .sample_state = f3_sample_state,
     .state_size = sizeof(f3_state),
     .caps = BP_CAP_FEEDBACK | BP_CAP_ANY_LAYER | BP_CAP_LAYERWISE | BP_CAP_ONEPASS,
     .settings = f3_settings,

@@ -18,6 +18,7 @@
  * B_l starts at zero (line 3; cfg.feedback_init, default zeros).  With a
  * linear output, E[T_{L-1}] = W_L (eq. 13), so B_{L-1} learns W_L. */
 #include "rules/rules.h"
+#include "engine/dist.h"
 
 #include <string.h>
 
@@ -66,7 +67,7 @@ static bpfree_status fdfa_train(bpfree_model *m, int B, double *loss, long *corr
     bp_perturb p;
     memset(&p, 0, sizeof p);
     for (int l = 0; l < L - 1; l++) { /* line 10, hidden layers only (lines 14-16) */
-        bp_normal_fill(&m->rng, s->v[l], (size_t)B * m->layers[l].out);
+        bp_dist_normal_rows(m, s->v[l], (size_t)m->layers[l].out, B); /* global batch's draws */
         p.u[l] = s->v[l];
     }
     bp_tangent_forward(m, &p, m->xb, s->h, s->t, s->dout, B); /* lines 11-17 */
@@ -84,6 +85,7 @@ static bpfree_status fdfa_train(bpfree_model *m, int B, double *loss, long *corr
         /* T_l (C, n) = (1/B) d_L^T (C, B) v_l (B, n): the mean of d ⊗ v */
         bpfree_gemm(1, 0, C, n, B, 1.0f / (float)B, s->dout, C, s->v[l], n, 0.0f, g, n);
         if (ema) { /* eq. 8 */
+            bp_dist_mean(m, g, nb); /* data-parallel: T of the global batch */
             for (size_t i = 0; i < nb; i++) Bl[i] = (1.0f - alpha) * Bl[i] + alpha * g[i];
         } else {   /* eqs. 9-10: grad B = B - T */
             for (size_t i = 0; i < nb; i++) g[i] = Bl[i] - g[i];

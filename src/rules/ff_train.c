@@ -16,6 +16,7 @@
  * crosses chunks but the gradient and peer sums, each added in chunk order,
  * so the two give the same numbers. */
 #include "ff.h"
+#include "engine/dist.h"
 
 #include <math.h>
 #include <string.h>
@@ -76,9 +77,16 @@ static void col_sums(void *ctx, size_t a, size_t b) {
  * sum of positive activities */
 static void peer_update(bpfree_model *m, ff_state *s, int l, int B) {
     float *rm = bp_tensor_ptr(m, s->tpeer) + s->off[l];
-    const float *ps = s->psum + s->off[l];
-    for (int j = 0; j < m->layers[l].out; j++)
-        rm[j] = FF_PEER_MOMENTUM * rm[j] + (1.0f - FF_PEER_MOMENTUM) * ps[j] / (float)B;
+    float *ps = s->psum + s->off[l];
+    const int O = m->layers[l].out;
+    float n = (float)B;
+    if (m->dist) { /* data-parallel: the global batch's mean activity */
+        for (int j = 0; j < O; j++) ps[j] /= n;
+        bp_dist_mean(m, ps, (size_t)O);
+        n = 1.0f;
+    }
+    for (int j = 0; j < O; j++)
+        rm[j] = FF_PEER_MOMENTUM * rm[j] + (1.0f - FF_PEER_MOMENTUM) * ps[j] / n;
 }
 
 /* Layer l's training step on one chunk whose forward is in io: its loss on
@@ -148,8 +156,10 @@ static void layer_step(bpfree_model *m, ff_state *s, const bp_optim *o, int l, i
                        double ggrad) {
     const bp_layer *Ly = &m->layers[l];
     bp_step_range(m, o, Ly->off, bp_layer_n_params(Ly));
-    if (s->kind == FF_COLLAB_ADAPTIVE)
+    if (s->kind == FF_COLLAB_ADAPTIVE) {
+        bp_dist_mean_d(m, &ggrad, 1); /* data-parallel: the global batch's */
         bp_tensor_ptr(m, s->tgamma)[l] -= m->cfg.cff_gamma_lr * (float)ggrad;
+    }
     if (m->cfg.ff_peer_update == BPFREE_FF_PEER_AFTER) peer_update(m, s, l, B);
 }
 
@@ -209,16 +219,36 @@ static void head_step(bpfree_model *m, ff_state *s) {
     const int C = m->cfg.outputs;
     bp_optim_begin_step(&s->hopt, m->cfg.ff_head_lr);
     const size_t hoff = m->tensors[s->tF].off, hn = (size_t)C * s->sumW + C;
+    bp_dist_mean(m, m->grads + hoff, hn); /* data-parallel: the global batch's gradient */
     bp_optim_step(&s->hopt, m->params + hoff, m->grads + hoff, s->hm, s->hv, hn);
 }
 
 /* ------------------------------------------------------------ plain */
 
+/* The chunk's wrong labels.  Data-parallel (one chunk per rank): drawn for
+ * the global batch, from every rank's labels and head predictions, so the
+ * generator stays in step with one process's; this rank keeps its own. */
+static bpfree_status draw_negatives(bpfree_model *m, ff_state *s, const int *lb, int r) {
+    const int C = m->cfg.outputs, G = bp_dist_rows(m, r);
+    if (!m->dist) {
+        bp_ff_negatives(&m->rng, m->cfg.ff_negatives, lb, s->logits, r, C, s->neg);
+        return BPFREE_OK;
+    }
+    if (G > s->R || m->dist->n != r) return BPFREE_EUNSUPPORTED; /* needs one chunk */
+    memcpy(s->neg, lb, (size_t)r * sizeof(int)); /* labels in, wrong labels out (in place) */
+    const int off = bp_dist_gather_rows(m, s->neg, sizeof(int), r);
+    bp_dist_gather_rows(m, s->logits, (size_t)C * sizeof(float), r);
+    bp_ff_negatives(&m->rng, m->cfg.ff_negatives, s->neg, s->logits, G, C, s->neg);
+    memmove(s->neg, s->neg + off, (size_t)r * sizeof(int));
+    memmove(s->logits, s->logits + (size_t)off * C, (size_t)r * C * sizeof(float));
+    return BPFREE_OK;
+}
+
 /* A chunk's neutral rows through every layer, the head on them and its
  * gradient, and the chunk's wrong labels, drawn from the head's prediction
  * (hard negatives) or uniformly.  Returns the head's correct predictions. */
 static int neutral_pass(bpfree_model *m, ff_state *s, const float *xb, const int *lb,
-                        const ff_chunk *k) {
+                        const ff_chunk *k, bpfree_status *st) {
     const bpfree_config *c = &m->cfg;
     const int D = c->inputs, r = k->r;
     bp_ff_embed_neutral(c, xb, r, s->X);
@@ -228,7 +258,7 @@ static int neutral_pass(bpfree_model *m, ff_state *s, const float *xb, const int
         neutral_rows(m, l, &io, r, s->nn[l]);
     }
     const int correct = head_chunk(m, s, (const float *const *)s->nn, lb, r);
-    bp_ff_negatives(&m->rng, c->ff_negatives, lb, s->logits, r, c->outputs, s->neg);
+    *st = draw_negatives(m, s, lb, r);
     head_grad(m, s, lb, k, (const float *const *)s->nn);
     return correct;
 }
@@ -276,7 +306,9 @@ bpfree_status bp_ff_train(bpfree_model *m, int B, double *loss, long *correct) {
     for (int i0 = 0; i0 < B; i0 += s->R) {
         const ff_chunk k = chunk_at(s, i0, B, last);
         const float *xb = m->xb + (size_t)i0 * D;
-        *correct += neutral_pass(m, s, xb, m->lb + i0, &k);
+        bpfree_status st = BPFREE_OK;
+        *correct += neutral_pass(m, s, xb, m->lb + i0, &k, &st);
+        if (st) return st;
         signed_pass(m, s, xb, m->lb + i0, &k, first, lsum, ggrad);
     }
     /* steps: every trained layer (and gamma, the peer means), the head */

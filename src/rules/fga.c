@@ -21,6 +21,7 @@
  * output layer its true gradient as fdfa and lg-fg-a do.  Line 20 prints the
  * vector d^(L) where the scalar dL is meant (NOTES); bpfree uses dL. */
 #include "rules/rules.h"
+#include "engine/dist.h"
 
 #include <string.h>
 
@@ -60,7 +61,7 @@ static bpfree_status fga_train(bpfree_model *m, int B, double *loss, long *corre
     bp_perturb p;
     memset(&p, 0, sizeof p);
     for (int l = 0; l < L; l++) { /* line 9, every layer (eq. 4) */
-        bp_normal_fill(&m->rng, s->u[l], (size_t)B * m->layers[l].out);
+        bp_dist_normal_rows(m, s->u[l], (size_t)m->layers[l].out, B); /* global batch's draws */
         p.u[l] = s->u[l];
     }
     bp_tangent_forward(m, &p, m->xb, s->h, s->t, s->dout, B); /* lines 10-16 */

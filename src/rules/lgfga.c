@@ -21,6 +21,7 @@
  * A hidden block updates as soon as its own forward is done; layer l+1 gets
  * layer l's activation from before the update (as Mono-Forward). */
 #include "rules/rules.h"
+#include "engine/dist.h"
 
 #include <stdio.h>
 #include <string.h>
@@ -69,7 +70,7 @@ static void block_update(bpfree_model *m, lgfga_state *s, int l, const float *x,
     const int n = Ly->out, C = m->cfg.outputs;
     /* the block's input is held constant, so the layer's tangent is u itself;
      * the head is a linear layer n -> C: dG = u head^T */
-    bp_normal_fill(&m->rng, s->u, (size_t)B * n);
+    bp_dist_normal_rows(m, s->u, (size_t)n, B); /* global batch's draws */
     bp_layer_tangent(head, h, NULL, s->u, NULL, NULL, NULL, s->dG, B);
     bp_tangent_dot(e, s->dG, B, C, s->dl);
     for (int r = 0; r < B; r++) {
