@@ -277,6 +277,12 @@ typedef struct bpfree_config {
                                         except KAIMING_UNIFORM: U(±1/sqrt(fan_in))
                                         as PyTorch) */
     float init_std;                  /* NORMAL init */
+    /* Gaussian noise added to every gradient before its step, of variance
+     * grad_noise x the mean squared gradient of the layer (or tensor) being
+     * stepped: a gradient's normalised variance becomes about
+     * grad_noise / (1 + grad_noise).  Bacho & Chu 2024 Fig. 7 ("BP with
+     * added gradient noise"); 0 = off, and then no random number is drawn. */
+    float grad_noise;
     bpfree_init feedback_init;       /* DFA feedback matrices */
     int epochs;
     int batch;

@@ -158,6 +158,51 @@ static void test_variance(void **state) {
     bpfree_data_free(&ds);
 }
 
+/* --grad-noise V (Bacho & Chu 2024 Fig. 7): BP's gradient with noise of
+ * variance V mean(g^2) over a layer's weights and biases has normalised
+ * variance about V/(1+V) (measured over K draws: (K-1)/K of it; the biases'
+ * larger gradients make it larger in narrow layers); the noise is deterministic per seed and threads,
+ * changes training, and 0 changes nothing (the golden digests hold that). */
+static void test_grad_noise(void **state) {
+    (void)state;
+    bpfree_dataset ds = {0};
+    make_data(&ds, 60, 12, 3);
+    bpfree_error err;
+    const float V[] = {0.25f, 1.0f, 4.0f};
+    double prev[3] = {0, 0, 0};
+    for (int i = 0; i < 3; i++) {
+        bpfree_model *m[2];
+        bpfree_epoch_stats st[2];
+        for (int k = 0; k < 2; k++) {
+            const int hidden[] = {16, 8};
+            bpfree_config cfg = tu_default_config("bp", 12, 3, 2, hidden, 10);
+            cfg.grad_noise = V[i];
+            cfg.diagnose = BPFREE_DIAG_VARIANCE;
+            cfg.diag_every = 1;
+            cfg.diag_draws = 8;
+            cfg.threads = 1 + k; /* 2 threads: the noise is drawn in one order */
+            assert_int_equal(bpfree_model_new(&cfg, &m[k], &err), BPFREE_OK);
+            assert_int_equal(bpfree_train_epoch(m[k], &ds, &st[k], &err), BPFREE_OK);
+        }
+        /* layer 1 (12 x 16 weights, 16 biases): the weights set the scale */
+        const double want = V[i] / (1.0 + V[i]) * 7.0 / 8.0;
+        if (fabs(st[0].var_norm[0] - want) > 0.25 * want)
+            printf("  grad-noise %g: layer 1 var_norm %g, want about %g\n", (double)V[i],
+                   st[0].var_norm[0], want);
+        assert_true(fabs(st[0].var_norm[0] - want) <= 0.25 * want);
+        for (int l = 0; l < 3; l++) { /* more noise, more variance, in every layer */
+            assert_true(st[0].var_norm[l] > prev[l]);
+            prev[l] = st[0].var_norm[l];
+        }
+        /* one thread or two: the same numbers (the noise and the unfused step) */
+        assert_memory_equal(m[0]->params, m[1]->params, m[0]->n_params * sizeof(float));
+        bpfree_model_free(m[0]);
+        bpfree_model_free(m[1]);
+    }
+    bpfree_set_threads(1);
+    bpfree_data_free(&ds);
+}
+
 int main(void) {
     bpfree_set_threads(1);
     const struct CMUnitTest tests[] = {
@@ -165,6 +210,7 @@ int main(void) {
         cmocka_unit_test(test_measuring_does_not_change_training),
         cmocka_unit_test(test_refusals_and_untouched_layers),
         cmocka_unit_test(test_variance),
+        cmocka_unit_test(test_grad_noise),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

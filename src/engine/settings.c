@@ -243,6 +243,10 @@ static const bp_setting GENERIC[] = {
           "kaiming-uniform", init, 0, 0, init_n, bpfree_init_parse),
     BP_ROW_NUM("init-std", "init_std", "F", "std of the normal init", "0.05", BP_SET_FLOAT, init_std, 0,
         BIG, 0, 0),
+    BP_ROW_NUM("grad-noise", "grad_noise", "V",
+        "add N(0, V x mean squared gradient) to every gradient before its step, per layer "
+        "(Bacho & Chu 2024 Fig. 7: normalised variance V/(1+V)); 0 = off",
+        "0", BP_SET_FLOAT, grad_noise, 0, BIG, 0, 0),
     BP_ROW_NAME("feedback-init", "feedback_init",
           "feedback matrices: --init names, trinomial, binomial, pm-identity", "he-uniform",
           feedback_init, 0, BP_CAP_FEEDBACK, init_n, bpfree_init_parse),

@@ -28,11 +28,30 @@ static void step_part(void *ctx, size_t a, size_t b) {
 /* floats below which a step is not worth splitting over threads */
 #define STEP_GRAIN ((size_t)1 << 15)
 
+/* --grad-noise V: g += N(0, V mean(g^2)) over this range (a layer's W and
+ * b, or a tensor), from the model's generator on the calling thread, so
+ * the same seed and threads give the same noise (Bacho & Chu 2024 Fig. 7:
+ * BP's gradient made as noisy as a forward gradient's). */
+static void grad_noise(bpfree_model *m, float *g, size_t n) {
+    double ss = 0.0;
+    for (size_t i = 0; i < n; i++) ss += (double)g[i] * g[i];
+    const float sd = (float)sqrt((double)m->cfg.grad_noise * ss / (double)n);
+    if (!(sd > 0.0f)) return;
+    float z[256];
+    for (size_t i = 0; i < n; i += 256) {
+        const size_t k = n - i < 256 ? n - i : 256;
+        bp_normal_fill(&m->rng, z, k);
+        for (size_t j = 0; j < k; j++) g[i + j] += sd * z[j];
+    }
+}
+
 /* The one place every step of the model's parameters passes (bp_step_range,
  * bp_tensor_step, bp_layer_step, a layer's unfused gradient and step):
- * data-parallel ranks combine the gradient here, on the calling thread. */
+ * data-parallel ranks combine the gradient here, on the calling thread,
+ * and --grad-noise adds its noise to the combined gradient. */
 static void step_range_c(bpfree_model *m, const bp_optim *o, size_t off, size_t n, int consume) {
     bp_dist_mean(m, m->grads + off, n);
+    if (m->cfg.grad_noise > 0.0f && n) grad_noise(m, m->grads + off, n);
     step_job j = {m, o, off, consume};
     bp_par_for(n, STEP_GRAIN, step_part, &j);
 }
@@ -102,8 +121,9 @@ static void layer_grad_step(bpfree_model *m, int l, const float *x, const float 
     grad_job j = {m, L, x, dh, dz, h, step, B, L->gzero ? 1.0f : 0.0f, consume};
     const double macs = (double)B * bp_layer_n_weights(L) * (L->zcols / U);
     /* fused per range of units on the pool's threads — unless the ranks must
-     * combine the whole gradient before the step (data-parallel) */
-    if (!m->dist && L->kind->split_units && U >= 2 * BP_UNIT_GRAIN && bp_split_width(macs) > 1) {
+     * combine the whole gradient before the step (data-parallel) or noise is
+     * added to it (--grad-noise: over the whole layer, in one order) */
+    if (!m->dist && !(m->cfg.grad_noise > 0.0f) && L->kind->split_units && U >= 2 * BP_UNIT_GRAIN && bp_split_width(macs) > 1) {
         bp_par_for((size_t)U, BP_UNIT_GRAIN, h ? backward_step_part : grad_step_part, &j);
     } else {
         if (h) L->kind->output_grad(L, h, dh, dz, B, 0, (size_t)U);
