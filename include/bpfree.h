@@ -785,7 +785,17 @@ typedef struct bpfree_data_info {
      * learns and reports losses on standardised targets */
     int n_tcols;
     float *tcol_mean, *tcol_std;
+    /* each sample's inputs repeated this many times (bpfree_data_repeat,
+     * --input-repeat), applied by bpfree_data_prepare first; 0 or 1: none */
+    int repeat;
 } bpfree_data_info;
+
+/* Each sample's inputs written k times in a row, in place (x reallocated):
+ * dim becomes k dim and an image's channels k channels (the copies as extra
+ * channels, so the shape stays an image).  Bacho & Chu 2024 Fig. 6a grows
+ * the input count n0 this way ("the pixels of input images were
+ * duplicated").  k in [1, 4096]; k = 1 changes nothing. */
+bpfree_status bpfree_data_repeat(bpfree_dataset *ds, int k, bpfree_error *err);
 
 /* Record `d` with the model (copied, columns included); saved with it. */
 bpfree_status bpfree_model_set_data(bpfree_model *m, const bpfree_data_info *d,
@@ -794,8 +804,9 @@ bpfree_status bpfree_model_set_data(bpfree_model *m, const bpfree_data_info *d,
 const bpfree_data_info *bpfree_model_data(const bpfree_model *m);
 /* Prepare data as loaded (bpfree_data_load with standardize = 0 for tabular
  * sets; images come scaled to [0, 1]) the way the model's training data was:
- * its per-column statistics (of the inputs, and of regression targets),
- * then its config's norm (one mean/std).  Checks
+ * its input repeat (data as loaded, of dim x repeat = the model's
+ * inputs), its per-column statistics (of the inputs, and of regression
+ * targets), then its config's norm (one mean/std).  Checks
  * the input count, the shape (when both are known) and the class count
  * (channels x height x width against the config's in_*, when both have
  * one) against the model first, with a message.  bpfree_predict and

@@ -882,6 +882,59 @@ static void test_cli_presets(void **state) {
     unlink(path);
 }
 
+/* 1 if the first 64 KiB of a (binary) file hold `needle` */
+static int file_has(const char *path, const char *needle) {
+    static char b[1 << 16];
+    FILE *f = fopen(path, "rb");
+    if (!f) return 0;
+    const size_t n = fread(b, 1, sizeof b, f), k = strlen(needle);
+    fclose(f);
+    for (size_t i = 0; i + k <= n; i++)
+        if (!memcmp(b + i, needle, k)) return 1;
+    return 0;
+}
+
+/* --input-repeat K: the model sees K copies of every input, records K, and
+ * eval repeats the data as loaded by itself (same accuracy, no option);
+ * bad values are refused; a model trained without it has no data_repeat key
+ * (files of other runs stay byte for byte as before). */
+static void test_input_repeat(void **state) {
+    (void)state;
+    need_data();
+    run_result r = run_in(tmp, data_root,
+                          (const char *const[]){"train", "--rule", "fg-a", "--layers", "8",
+                                                "--epochs", "2", "--threads", "1", "--data",
+                                                "breast-cancer", "--input-repeat", "3", "--save",
+                                                "rep.bpf", NULL});
+    if (r.status != 0) show("--input-repeat 3", &r);
+    assert_int_equal(r.status, 0);
+    assert_non_null(strstr(r.out, "90 inputs") ? r.out : strstr(r.out, "90-8-2"));
+    char acc[32], acc2[32];
+    assert_true(find_acc(strstr(r.out, "final:"), "test accuracy ", acc, sizeof acc));
+    run_free(&r);
+    r = run_in(tmp, data_root, (const char *const[]){"eval", "rep.bpf", NULL});
+    if (r.status != 0 || !find_acc(r.out, "accuracy ", acc2, sizeof acc2)) show("eval rep", &r);
+    assert_int_equal(r.status, 0);
+    assert_true(find_acc(r.out, "accuracy ", acc2, sizeof acc2));
+    assert_string_equal(acc, acc2);
+    run_free(&r);
+    char path[400];
+    snprintf(path, sizeof path, "%s/rep.bpf", tmp);
+    assert_true(file_has(path, "\ndata_repeat=3\n"));
+    r = run_in(tmp, data_root,
+               (const char *const[]){"train", "--rule", "fg-a", "--layers", "8", "--epochs", "1",
+                                     "--threads", "1", "--data", "breast-cancer", "--save",
+                                     "norep.bpf", "--quiet", NULL});
+    assert_int_equal(r.status, 0);
+    run_free(&r);
+    snprintf(path, sizeof path, "%s/norep.bpf", tmp);
+    assert_false(file_has(path, "data_repeat"));
+    r = RUN("train", "--rule", "fg-a", "--input-repeat", "0");
+    expect_error("--input-repeat 0", r, "--input-repeat", NULL);
+    r = RUN("train", "--rule", "fg-a", "--data", "breast-cancer", "--input-repeat", "5000");
+    expect_error("--input-repeat 5000", r, "4096", NULL);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_unknown_rule),
@@ -905,6 +958,7 @@ int main(void) {
         cmocka_unit_test(test_small_items),
         cmocka_unit_test(test_model_remembers_data),
         cmocka_unit_test(test_cli_presets),
+        cmocka_unit_test(test_input_repeat),
     };
     return cmocka_run_group_tests(tests, setup, tu_rm_scratch);
 }

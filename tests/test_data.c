@@ -513,6 +513,33 @@ static void check_real(const char *name, int first_train, int first_test) {
     bpfree_data_free(&te);
 }
 
+/* bpfree_data_repeat: every row's inputs k times in a row, an image's
+ * channels k times; k = 1 a no-op; k out of [1, 4096] refused */
+static void test_repeat(void **state) {
+    (void)state;
+    bpfree_dataset ds = {0};
+    bpfree_error err;
+    assert_int_equal(bpfree_data_alloc(&ds, 3, 4, 2, 0, &err), BPFREE_OK);
+    ds.channels = 1;
+    ds.height = 2;
+    ds.width = 2;
+    for (int i = 0; i < 12; i++) ds.x[i] = (float)i;
+    assert_int_equal(bpfree_data_repeat(&ds, 1, &err), BPFREE_OK);
+    assert_int_equal(ds.dim, 4);
+    assert_int_equal(bpfree_data_repeat(&ds, 3, &err), BPFREE_OK);
+    assert_int_equal(ds.dim, 12);
+    assert_int_equal(ds.channels, 3);
+    assert_int_equal(ds.height, 2);
+    for (int i = 0; i < 3; i++)
+        for (int r = 0; r < 3; r++)
+            for (int j = 0; j < 4; j++)
+                assert_true(ds.x[i * 12 + r * 4 + j] == (float)(i * 4 + j));
+    assert_int_equal(bpfree_data_repeat(&ds, 0, &err), BPFREE_EINVAL);
+    assert_int_equal(bpfree_data_repeat(&ds, 4097, &err), BPFREE_EINVAL);
+    assert_int_equal(ds.dim, 12); /* a refused repeat changes nothing */
+    bpfree_data_free(&ds);
+}
+
 static void test_real_mnist(void **state) {
     (void)state;
     check_real("mnist", 5, 7);
@@ -532,6 +559,7 @@ int main(void) {
         cmocka_unit_test(test_resolve),       cmocka_unit_test(test_alloc),
         cmocka_unit_test(test_shape_and_stray_label),
         cmocka_unit_test(test_split),         cmocka_unit_test(test_standardize),
+        cmocka_unit_test(test_repeat),
         cmocka_unit_test(test_real_mnist),    cmocka_unit_test(test_real_fashion),
     };
     return cmocka_run_group_tests_name("data", tests, setup, tu_rm_scratch);

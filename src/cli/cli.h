@@ -23,6 +23,7 @@ typedef struct cli_run {
     int classify, quiet, profile, profile_shapes, val, eval_every;
     int checkpoint_every, checkpoint_minutes, allow_divergence;
     int print_config;      /* --print-config: write the resolved configuration and stop */
+    int input_repeat;      /* --input-repeat K: every sample's inputs K times (0: once) */
     int n;                 /* settings given */
     const char *name[CLI_MAX_SETTINGS], *value[CLI_MAX_SETTINGS];
 } cli_run;

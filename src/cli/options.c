@@ -47,6 +47,9 @@ static const run_opt RUN_OPTS[] = {
     {"classify", NULL, "csv: the target is a class label (else regression)", "off", R_FLAG,
      R(classify)},
     {"val", "N", "hold N training samples out for validation", "0", R_INT, R(val)},
+    {"input-repeat", "K", "every sample's inputs K times in a row (as K x the channels), "
+     "recorded with the model (Bacho & Chu 2024 Fig. 6a's duplicated pixels)", "1", R_INT,
+     R(input_repeat)},
     {"eval-every", "N", "evaluate (val, test) every N epochs and after the last", "1", R_INT,
      R(eval_every)},
     {"log", "FILE", "live JSONL log: a header object (version, commit, command line, configuration, "

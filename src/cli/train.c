@@ -16,11 +16,14 @@
 static void prepare_data(const cli_run *r, run_data *d, bpfree_config *cfg,
                          bpfree_data_info *info) {
     cli_load_data(r, 1, &d->train, &d->test);
-    d->checksum = bpfree_data_checksum(&d->train);
+    d->checksum = bpfree_data_checksum(&d->train); /* as loaded, before the repeat */
+    bpfree_error e;
+    if (r->input_repeat > 1 && (bpfree_data_repeat(&d->train, r->input_repeat, &e) ||
+                                bpfree_data_repeat(&d->test, r->input_repeat, &e)))
+        die("--input-repeat %d: %s", r->input_repeat, e.msg);
     d->regression = d->train.y != NULL;
     d->classes = d->train.classes > d->test.classes ? d->train.classes : d->test.classes;
     cli_config(r, &d->train, d->regression ? d->train.outputs : d->classes, cfg);
-    bpfree_error e;
     memset(info, 0, sizeof *info);
     snprintf(info->name, sizeof info->name, "%s", r->data);
     snprintf(info->targets, sizeof info->targets, "%s", r->target ? r->target : "");
@@ -28,6 +31,7 @@ static void prepare_data(const cli_run *r, run_data *d, bpfree_config *cfg,
     info->val = r->val;
     info->checksum = d->checksum;
     info->classes = d->regression ? 0 : d->classes;
+    info->repeat = r->input_repeat > 1 ? r->input_repeat : 0;
     if (cli_tabular(r->data)) { /* per column, with the training rows' statistics */
         const int D = d->train.dim, O = d->train.outputs;
         info->n_cols = D;
@@ -149,9 +153,11 @@ static void header_line(const run_ctx *x, const char *resumed) {
 
 /* The command line into given, and r: given with the run options' defaults. */
 static void parse_run(int argc, char **argv, cli_run *given, cli_run *r) {
-    *given = (cli_run){.rule = bpfree_rule_default()};
+    *given = (cli_run){.rule = bpfree_rule_default(), .input_repeat = -1}; /* -1: not given */
     cli_parse(argc, argv, 2, given, NULL);
+    if (given->input_repeat == 0) die("--input-repeat: must be >= 1");
     *r = *given;
+    if (r->input_repeat < 0) r->input_repeat = 1;
     if (!r->data) r->data = "mnist";
     if (!r->eval_every) r->eval_every = 1;
     if (!r->checkpoint_every) r->checkpoint_every = 1;

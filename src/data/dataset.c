@@ -3,6 +3,7 @@
  * rows.  All memory goes through bp_alloc/bp_free (uncounted: m = NULL). */
 #include "core/core.h"
 
+#include <limits.h>
 #include <string.h>
 
 /* x (n, dim) zeroed, index 0..n-1, labels (n) if `with_labels`, y (n,
@@ -137,4 +138,26 @@ void bpfree_data_standardize(bpfree_dataset *train, bpfree_dataset *a,
     bpfree_data_normalize(train, mean, std);
     if (a && a->x && a != train) bpfree_data_normalize(a, mean, std);
     if (b && b->x && b != train && b != a) bpfree_data_normalize(b, mean, std);
+}
+
+bpfree_status bpfree_data_repeat(bpfree_dataset *ds, int k, bpfree_error *err) {
+    if (k < 1 || k > 4096)
+        return bp_fail(err, BPFREE_EINVAL, "input repeat %d: must be in [1, 4096]", k);
+    if (k == 1 || ds->n == 0) return BPFREE_OK;
+    const size_t D = (size_t)ds->dim, n = (size_t)ds->n;
+    if (D * (size_t)k > (size_t)INT_MAX)
+        return bp_fail(err, BPFREE_EINVAL, "data '%s': %zu inputs repeated %d times is too many",
+                       ds->name, D, k);
+    float *x = bp_alloc(NULL, n * D * (size_t)k * sizeof(float));
+    if (!x)
+        return bp_fail(err, BPFREE_ENOMEM, "out of memory repeating the %zu x %zu inputs of '%s' %d times",
+                       n, D, ds->name, k);
+    for (size_t i = 0; i < n; i++)
+        for (int r = 0; r < k; r++)
+            memcpy(x + (i * (size_t)k + (size_t)r) * D, ds->x + i * D, D * sizeof(float));
+    bp_free(NULL, ds->x);
+    ds->x = x;
+    ds->dim = (int)(D * (size_t)k);
+    if (ds->channels > 0) ds->channels *= k;
+    return BPFREE_OK;
 }

@@ -37,6 +37,10 @@ bpfree_status bpfree_model_set_data(bpfree_model *m, const bpfree_data_info *d,
         return bp_fail(err, BPFREE_EINVAL,
                        "data record: %d standardised targets for a model of %d outputs",
                        d->n_tcols, m->cfg.outputs);
+    if (d->repeat < 0 || d->repeat > 4096 || (d->repeat > 1 && m->cfg.inputs % d->repeat))
+        return bp_fail(err, BPFREE_EINVAL,
+                       "data record: input repeat %d for a model of %d inputs (must divide them, "
+                       "at most 4096)", d->repeat, m->cfg.inputs);
     bpfree_status st;
     if ((st = check_cols(d->col_mean, d->col_std, d->n_cols, "input", err)) ||
         (st = check_cols(d->tcol_mean, d->tcol_std, d->n_tcols, "target", err)))
@@ -69,6 +73,10 @@ const bpfree_data_info *bpfree_model_data(const bpfree_model *m) {
 
 bpfree_status bpfree_data_prepare(const bpfree_model *m, bpfree_dataset *ds, bpfree_error *err) {
     const bpfree_config *c = &m->cfg;
+    const int rep = m->has_data && m->data.repeat > 1 ? m->data.repeat : 1;
+    bpfree_status st;
+    if (rep > 1 && (long)ds->dim * rep == c->inputs && (st = bpfree_data_repeat(ds, rep, err)))
+        return st; /* data as loaded: its inputs repeated as in training */
     if (ds->dim != c->inputs)
         return bp_fail(err, BPFREE_ESHAPE, "data '%s' has %d input features, the model expects %d",
                        ds->name, ds->dim, c->inputs);

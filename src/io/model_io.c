@@ -82,6 +82,8 @@ static size_t write_header(const bpfree_model *m, char *h, size_t cap) {
                 d->name, d->targets, d->classify, d->val, (unsigned long long)d->checksum,
                 d->classes, d->n_cols, d->n_tcols))
             return 0;
+        /* only when used: files of runs without it stay byte for byte as before */
+        if (d->repeat > 1 && put(h, cap, &n, "data_repeat=%d\n", d->repeat)) return 0;
     }
     return n;
 }
@@ -113,6 +115,7 @@ static int data_key(bpfree_data_info *d, const char *k, const char *v, int *bad)
              : !strcmp(k, "data_classes") ? &d->classes
              : !strcmp(k, "data_cols")    ? &d->n_cols
              : !strcmp(k, "data_tcols")   ? &d->n_tcols
+             : !strcmp(k, "data_repeat")  ? &d->repeat
                                           : NULL;
     if (!f) return 0;
     errno = 0;
@@ -136,7 +139,7 @@ typedef struct head_info {
 
 static const char *const SPECIAL[] = {"bpfree", "rule", "epochs_done", "data", "data_targets",
                                       "data_classify", "data_val", "data_checksum",
-                                      "data_classes", "data_cols", "data_tcols"};
+                                      "data_classes", "data_cols", "data_tcols", "data_repeat"};
 #define N_SPECIAL ((int)(sizeof SPECIAL / sizeof *SPECIAL))
 
 static bpfree_status parse_kv(bpfree_config *c, head_info *hi, const char *k, const char *v,
