@@ -39,7 +39,7 @@ extern "C" {
 #endif
 
 #define BPFREE_VERSION "0.1.0"
-#define BPFREE_MAX_LAYERS 32 /* hidden layers + output layer */
+#define BPFREE_MAX_LAYERS 128 /* hidden layers + output layer (F³'s Fig. 4a goes to 100) */
 
 /* ---------------------------------------------------------------- errors */
 

@@ -23,7 +23,7 @@ import os
 
 import numpy as np
 
-MAX_LAYERS = 32  # BPFREE_MAX_LAYERS
+MAX_LAYERS = 128  # BPFREE_MAX_LAYERS
 
 
 class _Error(ctypes.Structure):
