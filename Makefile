@@ -177,6 +177,7 @@ test: tests $(MPI_TESTS)
 # kill/resume script (SIGKILL and SIGINT, exact resume) and, when clang can
 # build libFuzzer harnesses, a few seconds of each fuzzer.
 check:
+	sh scripts/limits.sh
 	$(MAKE) test
 	$(MAKE) BLAS=openblas test
 	$(MAKE) install-check
