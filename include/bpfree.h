@@ -136,8 +136,14 @@ typedef enum bpfree_sched {
 
 typedef enum bpfree_norm {
     BPFREE_NORM_SCALE = 0,   /* pixels / 255 into [0, 1] */
-    BPFREE_NORM_STANDARDIZE  /* then (x - mean) / std, one mean and std over
+    BPFREE_NORM_STANDARDIZE, /* then (x - mean) / std, one mean and std over
                                 all training pixels (torchvision convention) */
+    BPFREE_NORM_CHANNEL,     /* then (x - mean[c]) / std[c] per image channel
+                                (CIFAR's usual preprocessing), with the training
+                                rows' statistics; they travel in the data record
+                                (bpfree_data_info's per-column statistics, each
+                                column its channel's), as the CLI sets them */
+    BPFREE_NORM_COUNT
 } bpfree_norm;
 
 /* How a model with several heads (Mono-Forward) predicts. */

@@ -882,6 +882,66 @@ static void test_cli_presets(void **state) {
     unlink(path);
 }
 
+/* A CIFAR-10 directory of n training and n/2 test records: channel c of
+ * every image holds values near 40 + 80 c, so the channels' statistics
+ * differ (labels cycle through the 10 classes). */
+static void write_cifar_dir(const char *dir, int n) {
+    assert_int_equal(mkdir(dir, 0777), 0);
+    const char *names[2] = {"data_batch_1.bin", "test_batch.bin"};
+    for (int f = 0; f < 2; f++) {
+        char path[600];
+        snprintf(path, sizeof path, "%s/%s", dir, names[f]);
+        FILE *o = fopen(path, "wb");
+        assert_non_null(o);
+        for (int r = 0; r < (f ? n / 2 : n); r++) {
+            fputc(r % 10, o);
+            for (int k = 0; k < 3072; k++) fputc(40 + 80 * (k / 1024) + (r * 7 + k * 13) % 31, o);
+        }
+        assert_int_equal(fclose(o), 0);
+    }
+}
+
+/* --norm channel: per image channel statistics of the training rows, kept
+ * in the model's data record (one per column, each its channel's), applied
+ * again by eval; data without channels is refused. */
+static void test_norm_channel(void **state) {
+    (void)state;
+    char dir[400];
+    snprintf(dir, sizeof dir, "%s/cifar-syn", tmp);
+    write_cifar_dir(dir, 60);
+    run_result r = run_in(tmp, data_root,
+                          (const char *const[]){"train", "--rule", "bp", "--layers", "8",
+                                                "--epochs", "1", "--threads", "1", "--data", dir,
+                                                "--norm", "channel", "--save", "ch.bpf", NULL});
+    if (r.status != 0) show("--norm channel", &r);
+    assert_int_equal(r.status, 0);
+    char acc[32], acc2[32];
+    assert_true(find_acc(strstr(r.out, "final:"), "test accuracy ", acc, sizeof acc));
+    run_free(&r);
+    r = run_in(tmp, data_root, (const char *const[]){"eval", "ch.bpf", NULL});
+    if (r.status != 0 || !find_acc(r.out, "accuracy ", acc2, sizeof acc2)) show("eval ch", &r);
+    assert_true(find_acc(r.out, "accuracy ", acc2, sizeof acc2));
+    assert_string_equal(acc, acc2);
+    run_free(&r);
+    char path[500];
+    snprintf(path, sizeof path, "%s/ch.bpf", tmp);
+    bpfree_model *m;
+    bpfree_error e;
+    assert_int_equal(bpfree_model_load(path, &m, &e), BPFREE_OK);
+    const bpfree_data_info *di = bpfree_model_data(m);
+    assert_non_null(di);
+    assert_int_equal(di->n_cols, 3072);
+    for (int c = 0; c < 3; c++) { /* pixels / 255: channel c near (55 + 80 c) / 255 */
+        const float want = (55.0f + 80.0f * c) / 255.0f;
+        assert_true(fabsf(di->col_mean[c * 1024] - want) < 0.01f);
+        assert_true(di->col_mean[c * 1024] == di->col_mean[c * 1024 + 1023]);
+        assert_true(di->col_std[c * 1024] > 0.01f && di->col_std[c * 1024] < 0.1f);
+    }
+    bpfree_model_free(m);
+    r = RUN("train", "--rule", "bp", "--data", "breast-cancer", "--norm", "channel");
+    expect_error("--norm channel on a table", r, "no image channels", NULL);
+}
+
 /* 1 if the first 64 KiB of a (binary) file hold `needle` */
 static int file_has(const char *path, const char *needle) {
     static char b[1 << 16];
@@ -959,6 +1019,7 @@ int main(void) {
         cmocka_unit_test(test_model_remembers_data),
         cmocka_unit_test(test_cli_presets),
         cmocka_unit_test(test_input_repeat),
+        cmocka_unit_test(test_norm_channel),
     };
     return cmocka_run_group_tests(tests, setup, tu_rm_scratch);
 }

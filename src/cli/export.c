@@ -145,12 +145,13 @@ int cmd_predict(int argc, char **argv) {
     bpfree_dataset train = {0}, test = {0};
     cli_load_data(&r, di != NULL, &train, &test);
     bpfree_data_free(&train);
-    if (test.dim != c->inputs)
-        die("%s: the model takes %d inputs, %s has %d", path, c->inputs, r.data, test.dim);
-    if (di) {
+    if (di) { /* the input repeat, statistics and norm of training; checks the shape */
         if (bpfree_data_prepare(m, &test, &e)) die("%s: %s", path, e.msg);
-    } else if (c->norm == BPFREE_NORM_STANDARDIZE) {
-        bpfree_data_normalize(&test, c->norm_mean, c->norm_std);
+    } else {
+        if (test.dim != c->inputs)
+            die("%s: the model takes %d inputs, %s has %d", path, c->inputs, r.data, test.dim);
+        if (c->norm == BPFREE_NORM_STANDARDIZE)
+            bpfree_data_normalize(&test, c->norm_mean, c->norm_std);
     }
     const int C = c->outputs, regression = test.y != NULL;
     float *scores = malloc((size_t)test.n * C * sizeof *scores);

@@ -10,6 +10,27 @@
 
 /* ------------------------------------------------------------------ data */
 
+/* --norm channel: each image channel's mean and std over the training rows
+ * (after the --val hold-out), kept as per-column statistics in the data
+ * record — every column its channel's — so that bpfree_data_prepare applies
+ * them to any data the model sees, and the model file carries them. */
+static void channel_stats(const bpfree_dataset *train, bpfree_data_info *info) {
+    const int C = train->channels, D = train->dim;
+    if (C < 1) die("--norm channel: '%s' has no image channels (use standardize)", train->name);
+    if (info->n_cols) die("--norm channel: '%s' is standardised per column already", train->name);
+    float *mean = malloc(2 * (size_t)C * sizeof(float));
+    info->col_mean = malloc(2 * (size_t)D * sizeof(float));
+    if (!mean || !info->col_mean) die("out of memory");
+    bpfree_data_channel_stats(train, mean, mean + C);
+    info->n_cols = D;
+    info->col_std = info->col_mean + D;
+    for (int j = 0; j < D; j++) {
+        info->col_mean[j] = mean[j / (D / C)];
+        info->col_std[j] = mean[C + j / (D / C)];
+    }
+    free(mean);
+}
+
 /* Data as --data names it (tabular sets raw: their statistics are computed
  * here and saved with the model); the checksum before any change; --val
  * held out; standardised with the training set's statistics. */
@@ -48,6 +69,7 @@ static void prepare_data(const cli_run *r, run_data *d, bpfree_config *cfg,
         }
     }
     if (r->val > 0 && bpfree_data_split(&d->train, r->val, cfg->seed, &d->val, &e)) die_err(&e);
+    if (cfg->norm == BPFREE_NORM_CHANNEL) channel_stats(&d->train, info);
     if (cfg->norm == BPFREE_NORM_STANDARDIZE) { /* of the training rows as prepared so far */
         bpfree_dataset t = d->train;
         if (info->n_cols) {

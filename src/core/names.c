@@ -21,13 +21,15 @@ static const char *const sched_names[] = {
     [BPFREE_SCHED_NONE] = "none", [BPFREE_SCHED_STEP] = "step",
     [BPFREE_SCHED_COOLDOWN] = "cooldown", [BPFREE_SCHED_MULTISTEP] = "multistep"};
 static const char *const norm_names[] = {[BPFREE_NORM_SCALE] = "scale",
-                                         [BPFREE_NORM_STANDARDIZE] = "standardize"};
+                                         [BPFREE_NORM_STANDARDIZE] = "standardize",
+                                         [BPFREE_NORM_CHANNEL] = "channel"};
 
 _Static_assert(sizeof act_names / sizeof *act_names == BPFREE_ACT_COUNT, "act names");
 _Static_assert(sizeof loss_names / sizeof *loss_names == BPFREE_LOSS_COUNT, "loss names");
 _Static_assert(sizeof init_names / sizeof *init_names == BPFREE_INIT_COUNT, "init names");
 _Static_assert(sizeof optim_names / sizeof *optim_names == BPFREE_OPTIM_COUNT, "optim names");
 _Static_assert(sizeof sched_names / sizeof *sched_names == BPFREE_SCHED_COUNT, "sched names");
+_Static_assert(sizeof norm_names / sizeof *norm_names == BPFREE_NORM_COUNT, "norm names");
 
 const char *bp_name_of(const char *const *t, int n, int v) { return v >= 0 && v < n ? t[v] : "?"; }
 
