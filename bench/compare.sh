@@ -3,7 +3,7 @@
 # invocation, alternating runs, a Markdown table at the end.
 #
 #   bench/compare.sh [--reps 3] [--threads 1,2] [--epochs 1] [--rules bp,mf,dfa,...,infer]
-#                    [--quick] [--keep]
+#                    [--quick] [--keep] [--cnn | --cnn-only] [--cnn-samples 10000,2000]
 #
 # In each of --reps rounds, every configuration runs bpfree, then PyTorch
 # (bench/torch_bench.py under Debian's /usr/bin/python3), each in a fresh
@@ -23,6 +23,14 @@
 # pepita, dkp, fdfa, fg-w, fg-a, lg-fg-a, ff, cff-fixed, cff-adaptive, infer
 # (default: all).
 # --quick: 1 rep, batch 256 (ff, cff-*: 1000), 1 thread — a smoke test.
+# --cnn: also the CNNs, for bp, mf and dfa (those of --rules), batch 64, at
+# every --threads value: Bacho & Chu 2024's 15C5-P2-40C5-P2-128 and Gong et
+# al. 2025's 64C3s-A2-128C3s-A2-256C3s-A2-512C3s-A2, each trained on the
+# first N training images (--cnn-samples N002,N003; default 10000,2000: an
+# epoch of the 003 CNN takes minutes) and evaluated on the first 1000 test
+# images — both sides read the same subset.  Their s/epoch column is the
+# time of that shorter epoch (the label says how many samples).  --cnn-only:
+# the CNN rows alone.
 #
 # The script sets neither OPENBLAS_CORETYPE nor OPENBLAS_L2_SIZE: both sides
 # run in the caller's environment, e.g.
@@ -43,6 +51,11 @@ KNOWN="$NET_RULES $FF_RULES infer"
 RULES=$(echo "$KNOWN" | tr ' ' ',')
 QUICK=0
 KEEP=0
+CNN=0
+CNN_ONLY=0
+CNN_SAMPLES=10000,2000
+CNN002=15C5-P2-40C5-P2-128
+CNN003=64C3s-A2-128C3s-A2-256C3s-A2-512C3s-A2
 # overridable for tests: the interpreter that sees Debian's torch, the binaries
 PY=${TORCH_PYTHON:-/usr/bin/python3}
 BPFREE=${BPFREE_BIN:-./build/bpfree}
@@ -65,12 +78,17 @@ while [ $# -gt 0 ]; do
     --rules=*) RULES=${1#*=}; shift ;;
     --quick) QUICK=1; shift ;;
     --keep) KEEP=1; shift ;;
+    --cnn) CNN=1; shift ;;
+    --cnn-only) CNN=1; CNN_ONLY=1; shift ;;
+    --cnn-samples) CNN_SAMPLES=$2; shift 2 ;;
+    --cnn-samples=*) CNN_SAMPLES=${1#*=}; shift ;;
     -h|--help) usage; exit 0 ;;
     *) echo "compare.sh: unknown option $1 (see --help)" >&2; exit 1 ;;
     esac
 done
 case $REPS in ''|*[!0-9]*|0) echo "compare.sh: --reps must be a positive integer" >&2; exit 1 ;; esac
 case $EPOCHS in ''|*[!0-9]*|0) echo "compare.sh: --epochs must be a positive integer" >&2; exit 1 ;; esac
+case $CNN_SAMPLES in [1-9]*,[1-9]*) ;; *) echo "compare.sh: --cnn-samples must be two counts like 10000,2000" >&2; exit 1 ;; esac
 case $THREADS in ''|*[!0-9,]*) echo "compare.sh: --threads must be a list like 1,2" >&2; exit 1 ;; esac
 for r in $(echo "$RULES" | tr ',' ' '); do
     case " $KNOWN " in
@@ -276,6 +294,30 @@ net_opts() {
     esac
 }
 
+# MNIST's first N training and first 1000 test images as IDX files in
+# $TMP/mnist-N (bpfree's --data DIR; torch_bench.py --data DIR)
+mnist_subset() { # n
+    d=$TMP/mnist-$1
+    [ -d "$d" ] && { echo "$d"; return 0; }
+    mkdir -p "$d"
+    "$PY" - "${BPFREE_DATA:-data}/mnist" "$d" "$1" <<'PYEOF'
+import os, sys
+src, dst, n = sys.argv[1], sys.argv[2], int(sys.argv[3])
+for name, keep in (("train-images-idx3-ubyte", n), ("train-labels-idx1-ubyte", n),
+                   ("t10k-images-idx3-ubyte", 1000), ("t10k-labels-idx1-ubyte", 1000)):
+    raw = open(os.path.join(src, name), "rb").read()
+    ndim = raw[3]
+    dims = [int.from_bytes(raw[4 + 4 * i:8 + 4 * i], "big") for i in range(ndim)]
+    per = 1
+    for d_ in dims[1:]:
+        per *= d_
+    keep = min(keep, dims[0])
+    head = raw[:4] + keep.to_bytes(4, "big") + raw[8:4 + 4 * ndim]
+    open(os.path.join(dst, name), "wb").write(head + raw[4 + 4 * ndim:4 + 4 * ndim + keep * per])
+PYEOF
+    echo "$d"
+}
+
 # the configurations, in table order:
 # "id|samples per epoch|bpfree args|torch args|options shown in the table"
 CONFIGS=$TMP/configs
@@ -317,8 +359,23 @@ for t in $(echo "$THREADS" | tr ',' ' '); do
         echo "ffpipe-b$b-t$t|50000|--rule ff --preset cff-paper --greedy 0 --pipeline $t --batch $b --threads $t|--rule ff --batch $b --threads $t|" >>"$CONFIGS"
     fi
     has_rule infer && echo "infer-t$t||||" >>"$CONFIGS"
+    # the CNNs (--cnn): RULE.cnn002 / RULE.cnn003, batch 64
+    if [ "$CNN" = 1 ]; then
+        for net in 002 003; do
+            if [ $net = 002 ]; then arch=$CNN002; n=${CNN_SAMPLES%%,*}; else arch=$CNN003; n=${CNN_SAMPLES##*,}; fi
+            d=$(mnist_subset "$n")
+            for r in bp mf dfa; do
+                has_rule "$r" || continue
+                echo "$r.cnn$net-b64-t$t|$n|--rule $r --arch $arch --data $d --batch 64 --threads $t|--rule $r --arch $arch --data $d --batch 64 --threads $t|--arch $arch" >>"$CONFIGS"
+            done
+        done
+    fi
 done
 
+if [ "$CNN_ONLY" = 1 ]; then
+    grep '^[a-z]*\.cnn00' "$CONFIGS" >"$CONFIGS.cnn" || true
+    mv "$CONFIGS.cnn" "$CONFIGS"
+fi
 if [ ! -s "$CONFIGS" ]; then
     echo "compare.sh: no configuration selected (--rules $RULES; known: $(echo "$KNOWN" | sed 's/ /, /g'))" >&2
     exit 1
@@ -407,6 +464,7 @@ END {
         nb_ = substr(p[np - 1], 2); nt = substr(p[np], 2)
         label = sprintf("%s%s, batch %s, %s thread%s", rule, shown[id] != "" ? " `" shown[id] "`" : "",
                         nb_, nt, nt == "1" ? "" : "s")
+        if (rule ~ /\.cnn00[23]$/) label = substr(label, 1, length(rule) - 7) substr(label, length(rule) + 1) sprintf(" (epoch of %d samples)", samples[id])
         if (rule ~ /\.blas$/) label = substr(label, 1, length(rule) - 5) substr(label, length(rule) + 1)
         if (rule == "ff" || rule ~ /^cff-/) label = label " (cff-paper net)"
         if (rule == "mfpipe") label = "mf --pipeline " nt substr(label, 7) " (torch: plain mf)"

@@ -173,6 +173,10 @@ ap.add_argument("--threads", type=int, default=1, help="intra-op and BLAS thread
 ap.add_argument("--epochs", type=int, default=1)
 ap.add_argument("--limit", type=int, default=0,
                 help="use only the first N training samples (quick checks)")
+ap.add_argument("--arch", default=None,
+                help="bp, mf, dfa: hidden layers in bpfree's --arch notation (NcK, NcKs, NcK/S "
+                     "convolutions, PQ / AQ max / average pooling of the convolution before, "
+                     "N dense), e.g. 15C5-P2-40C5-P2-128")
 ap.add_argument("--seed", type=int, default=1)
 ap.add_argument("--data", default=None,
                 help="directory with the MNIST IDX files (default: $BPFREE_DATA/mnist, "
@@ -921,6 +925,156 @@ class CFFAdaptive(FF):
     kind = "cff-adaptive"
 
 
+
+# ------------------------------------------------------------------ CNNs
+# --arch: bpfree's grammar (src/engine/arch.c) for bp, mf and dfa.  A
+# convolution with its pooling is one layer ("block", as bpfree's): conv
+# (nn.Conv2d's init, bpfree's Kaiming-uniform) -> ReLU -> optional pooling;
+# the first dense layer after a block flattens it.  MNIST as (B, 1, 28, 28).
+#   bp   nn.Sequential, autograd, Adam 1e-3.
+#   mf   each hidden layer l (block or dense): a_l = layer(a_{l-1} detached),
+#        G_l = flatten(a_l) M_l^T (M_l: C x features, no bias), CE; the
+#        layers' losses summed, one backward, one Adam step (as the MLP mf).
+#   dfa  each hidden layer's output h_l from its detached input, keeping its
+#        own graph; e = (softmax - onehot)/B; one backward over
+#        [CE of the output layer (on h_L detached), h_1 .. h_L] with
+#        gradients [1, e B_1 .. e B_L] (B_l: C x features of h_l,
+#        He-uniform): autograd carries e B_l back through the pooling and
+#        ReLU into the block's kernels, as bpfree's output_grad does.
+
+def parse_arch(spec):
+    import re
+    hidden, shape = [], (1, 28, 28)
+    for pos, tok in enumerate(spec.split("-"), 1):
+        m = re.fullmatch(r"(\d+)[cC](\d+)(s?)(?:/(\d+))?", tok)
+        pm = re.fullmatch(r"([PA])(\d+)", tok)
+        if m:
+            oc, k, same, st = int(m[1]), int(m[2]), bool(m[3]), int(m[4] or 1)
+            pad = (k - 1) // 2 if same else 0
+            hidden.append([nn.Conv2d(shape[0], oc, k, stride=st, padding=pad), nn.ReLU()])
+            hw = [(d + 2 * pad - k) // st + 1 for d in shape[1:]]
+            shape = (oc, hw[0], hw[1])
+        elif pm and hidden and isinstance(hidden[-1][0], nn.Conv2d) and len(hidden[-1]) == 2:
+            q = int(pm[2])
+            hidden[-1].append(nn.MaxPool2d(q) if pm[1] == "P" else nn.AvgPool2d(q))
+            shape = (shape[0], shape[1] // q, shape[2] // q)
+        elif tok.isdigit():
+            n = shape[0] * shape[1] * shape[2] if isinstance(shape, tuple) else shape
+            flat = [nn.Flatten()] if isinstance(shape, tuple) else []
+            hidden.append(flat + [nn.Linear(n, int(tok)), nn.ReLU()])
+            shape = int(tok)
+        else:
+            ap.error("--arch: bad token '%s' at position %d" % (tok, pos))
+    feats = shape[0] * shape[1] * shape[2] if isinstance(shape, tuple) else shape
+    return [nn.Sequential(*h) for h in hidden], feats
+
+
+def features(h):
+    return h.flatten(1)
+
+
+class CNNBP(Twin):
+    def __init__(self):
+        hidden, feats = parse_arch(args.arch)
+        self.net = nn.Sequential(*hidden, nn.Flatten(), linear(feats, C))
+        self.opt = adam(self.net.parameters(), self.lr)
+
+    def step(self, x, y, idx=None):
+        logits = self.net(x.view(-1, 1, 28, 28))
+        loss = F.cross_entropy(logits, y)
+        self.opt.zero_grad(set_to_none=True)
+        loss.backward()
+        self.opt.step()
+        return loss.detach(), (logits.detach().argmax(1) == y).sum()
+
+    @torch.no_grad()
+    def predict(self, x):
+        return self.net(x.view(-1, 1, 28, 28))
+
+
+class CNNMF(Twin):
+    def __init__(self):
+        self.H, _ = parse_arch(args.arch)
+        with torch.no_grad():
+            sizes = [features(h).shape[1] for h in self.trace(torch.zeros(1, 1, 28, 28))]
+        self.M = nn.ModuleList([linear(n, C, bias=False) for n in sizes])
+        params = [p for h in self.H for p in h.parameters()] + list(self.M.parameters())
+        self.opt = adam(params, self.lr)
+
+    def trace(self, x):
+        out = []
+        for h in self.H:
+            x = h(x)
+            out.append(x)
+        return out
+
+    def step(self, x, y, idx=None):
+        inp, total, scores = x.view(-1, 1, 28, 28), 0.0, 0.0
+        for H, M in zip(self.H, self.M):
+            a = H(inp)
+            G = M(features(a))
+            li = F.cross_entropy(G, y)
+            total = total + li
+            scores = scores + G.detach()
+            inp = a.detach()
+        self.opt.zero_grad(set_to_none=True)
+        total.backward()
+        self.opt.step()
+        return li.detach(), (scores.argmax(1) == y).sum()
+
+    @torch.no_grad()
+    def predict(self, x):
+        inp, scores = x.view(-1, 1, 28, 28), 0.0
+        for H, M in zip(self.H, self.M):
+            inp = H(inp)
+            scores = scores + M(features(inp))
+        return scores
+
+
+class CNNDFA(Twin):
+    lr = 2e-4
+
+    def __init__(self):
+        self.H, feats = parse_arch(args.arch)
+        with torch.no_grad():
+            x = torch.zeros(1, 1, 28, 28)
+            sizes = []
+            for h in self.H:
+                x = h(x)
+                sizes.append(features(x).shape[1])
+        self.out = linear(feats, C)
+        self.B = [he_uniform(C, n) for n in sizes]
+        params = [p for h in self.H for p in h.parameters()] + list(self.out.parameters())
+        self.opt = adam(params, self.lr)
+
+    def step(self, x, y, idx=None):
+        hs, inp = [], x.view(-1, 1, 28, 28)
+        for H in self.H:
+            h = H(inp)
+            hs.append(h)
+            inp = h.detach()                     # each layer's graph is its own
+        logits = self.out(features(inp))
+        loss = F.cross_entropy(logits, y)
+        with torch.no_grad():
+            e = F.softmax(logits, 1)             # e = (softmax - onehot) / B
+            e[torch.arange(len(y)), y] -= 1.0
+            e.mul_(1.0 / len(y))
+            sig = [torch.mm(e, Bl).view_as(h) for Bl, h in zip(self.B, hs)]
+        self.opt.zero_grad(set_to_none=True)
+        torch.autograd.backward([loss] + hs, [None] + sig)
+        self.opt.step()
+        return loss.detach(), (logits.detach().argmax(1) == y).sum()
+
+    @torch.no_grad()
+    def predict(self, x):
+        inp = x.view(-1, 1, 28, 28)
+        for H in self.H:
+            inp = H(inp)
+        return self.out(features(inp))
+
+
+CNN_RULES = {"bp": CNNBP, "mf": CNNMF, "dfa": CNNDFA}
+
 RULES = {"bp": BP, "fa": FA, "dfa": DFA, "drtp": DRTP, "f3": F3, "pepita": PEPITA, "llo": LLO,
          "mf": MF, "fg-w": FGW, "fg-a": FGA, "lg-fg-a": LGFGA, "dkp": DKP, "fdfa": FDFA,
          "ff": FF, "cff-fixed": CFFFixed, "cff-adaptive": CFFAdaptive}
@@ -951,6 +1105,10 @@ def matmul_flops(prof):
 def train():
     xtr, ytr, xte, yte = load_mnist()
     Rule = RULES[args.rule]
+    if args.arch:
+        if args.rule not in CNN_RULES:
+            sys.exit("torch_bench: error: --arch is twinned for %s only" % ", ".join(CNN_RULES))
+        Rule = CNN_RULES[args.rule]
     if args.rule in FF_FAMILY:
         # the preset: 10,000 training samples held out, standardised pixels
         g = torch.Generator().manual_seed(args.seed)
@@ -973,7 +1131,7 @@ def train():
     nb = (n + batch - 1) // batch
     say("torch %s: %s, %d train samples, batch %d, %d epochs, threads %d, layers %s, lr %g (%s)"
         % (torch.__version__, args.rule, n, batch, args.epochs, args.threads,
-           "-".join(str(w) for w in Rule.layers), Rule.lr, Rule.sched))
+           args.arch or "-".join(str(w) for w in Rule.layers), Rule.lr, Rule.sched))
     g = torch.Generator().manual_seed(args.seed + 1)
     times = []
     prof = None
@@ -1021,6 +1179,8 @@ def train():
         extra = " chunk=%d" % (args.chunk if 0 < args.chunk < batch else batch) + extra
     if LAYERS:
         extra = " layers=%s" % ",".join(str(w) for w in LAYERS) + extra
+    if args.arch:
+        extra = " arch=%s" % args.arch + extra
     print("torch: rule=%s batch=%d threads=%d seconds_per_epoch=%.4f epochs=%d samples=%d "
           "last_loss=%.4f%s" % (args.rule, batch, args.threads, sum(times) / len(times),
                                 args.epochs, n, float(loss_sum) / nb, extra), flush=True)

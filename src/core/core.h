@@ -80,6 +80,10 @@ int bp_split_width(double macs);
  * bp_split_width(work) > 1, else fn(ctx, 0, n) on this thread */
 void bp_split_for(double work, size_t n, size_t grain, void (*fn)(void *ctx, size_t a, size_t b),
                   void *ctx);
+/* oneDNN build: sets this thread's OpenMP team for its next oneDNN call —
+ * 1 with split threading (bpfree's pool owns the cores), --threads with
+ * blas threading (src/core/gemm.c) */
+void bp_dnnl_threads_here(void);
 /* one BLAS call for a slice of a product (M, N) x K of a whole (fullM,
  * fullN) x K: profiled as the whole product when `record` (part 0 does,
  * the others do not), never split further */

@@ -36,13 +36,17 @@ static int threading = BPFREE_THREADING_SPLIT, threads_now = 1;
  * its own before its first product, and again when the setting changes. */
 static _Thread_local int omp_threads_here;
 
-static void blas_call(int ta, int tb, int M, int N, int K, float alpha, const float *A, int lda,
-                      const float *B, int ldb, float beta, float *C, int ldc) {
+void bp_dnnl_threads_here(void) {
     const int want = threading == BPFREE_THREADING_SPLIT ? 1 : threads_now;
     if (omp_threads_here != want) {
         omp_set_num_threads(want);
         omp_threads_here = want;
     }
+}
+
+static void blas_call(int ta, int tb, int M, int N, int K, float alpha, const float *A, int lda,
+                      const float *B, int ldb, float beta, float *C, int ldc) {
+    bp_dnnl_threads_here();
     dnnl_status_t st = dnnl_sgemm(ta ? 'T' : 'N', tb ? 'T' : 'N', M, N, K, alpha, A, lda, B, ldb,
                                   beta, C, ldc);
     if (st != dnnl_success) { /* only arguments bpfree itself got wrong */

@@ -258,6 +258,8 @@ static void reserve_layer_ws(bpfree_model *m) {
         bp_layer *L = &m->layers[l];
         size_t nf = 0, ni = 0;
         if (!L->kind->ws_size) continue;
+        /* a pipeline stage runs its layers' parts inline, on one thread */
+        L->ws_parts = m->cfg.pipeline >= 2 ? 1 : bp_split_width(1e18);
         L->kind->ws_size(L, m->rows, &nf, &ni);
         L->ws_rows = m->rows;
         if (!share) {

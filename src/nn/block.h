@@ -47,4 +47,16 @@ void bp_block_init(const bp_layer *L, bp_rng *r, float *w, float *b, bpfree_init
 void bp_block_setup(bp_layer *L, const bp_layer_kind *kind, const bp_geom *g, bpfree_act act,
                     int units);
 
+/* The convolution's fast path (conv_dnnl.c: oneDNN's convolution
+ * primitives on the oneDNN build; elsewhere none).  Each returns 1 if it
+ * did the work, 0 if the caller must run conv.c's im2col path (no fast
+ * path, a primitive that cannot be made, a batch its workspace was not
+ * sized for).  forward: h of all B samples (activation and pooling
+ * included); input_grad: dx = dz carried back through W; grad: every
+ * unit's gW, gb from x and dz, added (beta 1) or overwriting (beta 0). */
+size_t bp_conv_fast_ws(const bp_layer *L, int rows); /* floats in the tail; 0: none */
+int bp_conv_fast_forward(const bp_layer *L, const float *x, float *h, int B);
+int bp_conv_fast_input_grad(const bp_layer *L, const float *W, const float *dz, float *dx, int B);
+int bp_conv_fast_grad(const bp_layer *L, const float *x, const float *dz, int B, float beta);
+
 #endif /* BPFREE_NN_BLOCK_H */

@@ -134,8 +134,8 @@ static void conv_chunk(const bp_layer *L, const float *W, const float *bias, con
         }
 }
 
-static void conv_grad_units(const bp_layer *L, const float *x, const float *dz, int B, size_t a,
-                            size_t b, float beta) {
+static void im2col_grad_units(const bp_layer *L, const float *x, const float *dz, int B, size_t a,
+                              size_t b, float beta) {
     const bp_geom *g = &L->g;
     const size_t np = bp_npos(g), T = bp_ntaps(g);
     const int S = chunk_samples(L);
@@ -164,7 +164,7 @@ static void conv_grad_units(const bp_layer *L, const float *x, const float *dz, 
     }
 }
 
-static void conv_input_grad(const bp_layer *L, const float *W, const float *dz, float *dx, int B) {
+static void im2col_input_grad(const bp_layer *L, const float *W, const float *dz, float *dx, int B) {
     const bp_geom *g = &L->g;
     const size_t np = bp_npos(g), T = bp_ntaps(g);
     const int S = chunk_samples(L);
@@ -188,8 +188,23 @@ static void conv_input_grad(const bp_layer *L, const float *W, const float *dz, 
     }
 }
 
-static void conv_forward(const bp_layer *L, const float *x, float *h, int B) {
+static void im2col_forward(const bp_layer *L, const float *x, float *h, int B) {
     bp_block_forward(L, x, h, B, chunk_samples(L), conv_chunk);
+}
+
+/* the fast path where there is one (conv_dnnl.c), else im2col */
+static void conv_forward(const bp_layer *L, const float *x, float *h, int B) {
+    if (!bp_conv_fast_forward(L, x, h, B)) im2col_forward(L, x, h, B);
+}
+
+static void conv_input_grad(const bp_layer *L, const float *W, const float *dz, float *dx, int B) {
+    if (!bp_conv_fast_input_grad(L, W, dz, dx, B)) im2col_input_grad(L, W, dz, dx, B);
+}
+
+static void conv_grad_units(const bp_layer *L, const float *x, const float *dz, int B, size_t a,
+                            size_t b, float beta) {
+    if (a != 0 || b != (size_t)L->units || !bp_conv_fast_grad(L, x, dz, B, beta))
+        im2col_grad_units(L, x, dz, B, a, b, beta);
 }
 
 /* channels a..b */
@@ -208,9 +223,24 @@ static void conv_ws_size(const bp_layer *L, int rows, size_t *floats, size_t *in
     tmp.ws_rows = rows;
     const size_t S = (size_t)chunk_samples(&tmp), per = bp_ntaps(&L->g) * bp_npos(&L->g);
     const size_t res = S * ((size_t)L->zcols > per ? (size_t)L->zcols : per);
-    *floats = bp_block_ws_floats(L, rows) + S * per + res;
+    const size_t tail = S * per + res, fast = bp_conv_fast_ws(&tmp, rows);
+    *floats = bp_block_ws_floats(L, rows) + (fast > tail ? fast : tail); /* one or the other */
     *ints = L->g.pool == BP_POOL_MAX ? (size_t)rows * L->out : 0;
 }
+
+/* the im2col path alone: every backend's reference for the fast path */
+const bp_layer_kind bp_kind_conv_im2col = {
+    .name = "conv",
+    .forward = im2col_forward,
+    .output_grad = conv_output_grad,
+    .dz_of = bp_block_dz_of,
+    .input_grad = im2col_input_grad,
+    .grad_units = im2col_grad_units,
+    .tangent = conv_tangent,
+    .init = bp_block_init,
+    .ws_size = conv_ws_size,
+    .split_units = 0,
+};
 
 const bp_layer_kind bp_kind_conv = {
     .name = "conv",

@@ -113,6 +113,9 @@ struct bp_layer {
     float *ws;        /* the kind's workspace (ws_size), or NULL */
     int *wsi;
     int ws_rows;      /* the samples it was sized for */
+    int ws_parts;     /* the threads it was sized for (0 or 1: one): a kind
+                       * may split a batch into this many parts, each with
+                       * its own slice of the workspace */
     float *W, *b;
     float *gW, *gb;
     size_t off;       /* offset of W in the parameter block */
@@ -184,6 +187,9 @@ void bp_dense_setup(bp_layer *L, int in, int out, bpfree_act act);
 /* The convolution block kind (conv.c): K x K convolution + bias, the
  * activation, optional max/average pooling; one unit per output channel. */
 extern const bp_layer_kind bp_kind_conv;
+/* the same with only the im2col lowering (the oneDNN build's convolution
+ * primitives are tested against it; elsewhere it is bp_kind_conv) */
+extern const bp_layer_kind bp_kind_conv_im2col;
 /* g for an ic x ih x iw input, oc channels of K x K, stride, `same`
  * padding ((K-1)/2) or none, then pooling (BP_POOL_*) q x q: 0, or -1 if
  * the sizes do not fit */
