@@ -206,6 +206,8 @@ static const run EXTRA[] = {
     {"tinyfoa-binary", "tinyfoa", 1, 0, S, t_tinyfoa_binary},
     {"tinyfoa-pipe2", "tinyfoa", 2, 2, S, NULL},
     {"tinyfoa-pipe2-binary", "tinyfoa", 2, 2, S, t_tinyfoa_binary},
+    {"dni-pipe2", "dni", 2, 2, S, NULL},
+    {"dni-pipe2-module", "dni", 2, 2, S, t_dni_module},
 };
 #define NEXTRA ((int)(sizeof EXTRA / sizeof *EXTRA))
 #define NRUNS (2 * NRULES + NEXTRA)
