@@ -84,6 +84,7 @@ typedef enum bpfree_act {
     BPFREE_ACT_TANH,
     BPFREE_ACT_SIGMOID,
     BPFREE_ACT_IDENTITY,
+    BPFREE_ACT_ELU, /* z > 0 ? z : e^z - 1 (alpha 1, Clevert et al. 2016) */
     BPFREE_ACT_COUNT
 } bpfree_act;
 

@@ -66,7 +66,7 @@ static const run EXTRA[] = {
     {"mf", 1, 0, t_greedy},     {"cff-adaptive", 1, 0, t_greedy}, {"ff", 2, 0, t_greedy},
     {"dfa", 1, 0, t_diag},      {"bp", 2, 0, t_sgd_sched},
     {"bp", 1, 0, t_cnn},        {"mf", 2, 0, t_cnn},          {"f3", 1, 0, t_cnn},
-    {"fdfa", 2, 0, t_cnn},
+    {"fdfa", 2, 0, t_cnn},      {"dni", 1, 0, NULL},          {"dni", 2, 2, NULL},
 };
 #define NEXTRA ((int)(sizeof EXTRA / sizeof *EXTRA))
 #define NRUNS (2 * NRULES + NEXTRA)

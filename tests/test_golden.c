@@ -151,6 +151,11 @@ static void t_dni_module(bpfree_config *c) {
     c->dni_cond = 0;
 }
 static void t_ccl_raw(bpfree_config *c) { c->ccl_norm = 0; }
+static void t_ccl_l2_relu(bpfree_config *c) { /* ccl's defaults before session 7 */
+    c->ccl_norm = 1;
+    c->act = BPFREE_ACT_RELU;
+    c->optim.lr = 1e-3f;
+}
 static void t_tinyfoa_binary(bpfree_config *c) {
     c->tinyfoa_binary = 1;
     c->tinyfoa_slices = 1;
@@ -206,6 +211,9 @@ static const run EXTRA[] = {
     {"tinyfoa-binary", "tinyfoa", 1, 0, S, t_tinyfoa_binary},
     {"tinyfoa-pipe2", "tinyfoa", 2, 2, S, NULL},
     {"tinyfoa-pipe2-binary", "tinyfoa", 2, 2, S, t_tinyfoa_binary},
+    {"dni-pipe2", "dni", 2, 2, S, NULL},
+    {"dni-pipe2-module", "dni", 2, 2, S, t_dni_module},
+    {"ccl-l2-relu", "ccl", 1, 0, S, t_ccl_l2_relu},
 };
 #define NEXTRA ((int)(sizeof EXTRA / sizeof *EXTRA))
 #define NRUNS (2 * NRULES + NEXTRA)

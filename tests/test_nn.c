@@ -7,7 +7,8 @@
 
 #define H 1e-3
 
-static const char *act_names[] = {"relu", "tanh", "sigmoid", "identity"};
+static const char *act_names[] = {"relu", "tanh", "sigmoid", "identity", "elu"};
+_Static_assert(sizeof act_names / sizeof *act_names == BPFREE_ACT_COUNT, "act names");
 
 /* ----------------------------------------------------------- activations */
 
@@ -88,11 +89,11 @@ static long ulps(float a, float b) {
     return (long)(oa > ob ? oa - ob : ob - oa);
 }
 
-/* tanh and sigmoid are bpfree's own vectorised code (src/nn/act.c), not
+/* tanh, sigmoid and ELU are bpfree's own vectorised code (src/nn/act.c), not
  * libm's: within 2 ulp of the double-precision value over [-12, 12] and on
  * tiny arguments, through the vector loop (whole arrays), with the special
  * values in the middle of an array. */
-static void test_act_tanh_sigmoid_ulp(void **state) {
+static void test_act_vectorised_ulp(void **state) {
     (void)state;
     enum { N = 480001 };
     float *x = malloc(N * sizeof *x), *h = malloc(N * sizeof *h);
@@ -101,15 +102,17 @@ static void test_act_tanh_sigmoid_ulp(void **state) {
     for (int i = 0; i < N; i++) x[i] = -12.0f + 24.0f * (float)i / (float)(N - 1);
     for (int i = 0; i < 4000; i++) /* tiny and moderate, both signs: 1e-30 .. ~0.3 */
         x[i] = (i % 2 ? -1.0f : 1.0f) * 1e-30f * powf(1.035f, (float)(i / 2));
-    const bpfree_act acts[] = {BPFREE_ACT_TANH, BPFREE_ACT_SIGMOID};
-    for (int k = 0; k < 2; k++) {
+    const bpfree_act acts[] = {BPFREE_ACT_TANH, BPFREE_ACT_SIGMOID, BPFREE_ACT_ELU};
+    for (int k = 0; k < 3; k++) {
         memcpy(h, x, N * sizeof *h);
         bp_act_forward(acts[k], h, N);
         long worst = 0;
         float at = 0.0f;
         for (int i = 0; i < N; i++) {
             const double z = x[i];
-            const float want = (float)(k == 0 ? tanh(z) : 1.0 / (1.0 + exp(-z)));
+            const float want = (float)(k == 0   ? tanh(z)
+                                       : k == 1 ? 1.0 / (1.0 + exp(-z))
+                                                : (z > 0 ? z : expm1(z)));
             const long u = ulps(h[i], want);
             if (u > worst) worst = u, at = x[i];
         }
@@ -131,6 +134,11 @@ static void test_act_tanh_sigmoid_ulp(void **state) {
     assert_true(isnan(t[3]));
     assert_true(t[5] == 1.0f && t[6] == 0.0f && t[9] == 1.0f && t[10] == 0.0f);
     assert_true(t[7] == 0.5f);
+    memcpy(t, sp, sizeof sp);
+    bp_act_forward(BPFREE_ACT_ELU, t, 32);
+    assert_true(isnan(t[3]));
+    assert_true(t[5] == INFINITY && t[6] == -1.0f && t[9] == 1e4f && t[10] == -1.0f);
+    assert_true(t[7] == 0.0f && signbit(t[7]));
     free(x);
     free(h);
 }
@@ -343,7 +351,7 @@ int main(void) {
         cmocka_unit_test(test_act_values),
         cmocka_unit_test(test_act_derivatives),
         cmocka_unit_test(test_act_nan_propagates),
-        cmocka_unit_test(test_act_tanh_sigmoid_ulp),
+        cmocka_unit_test(test_act_vectorised_ulp),
         cmocka_unit_test(test_loss_gradients),
         cmocka_unit_test(test_loss_extreme_logits),
         cmocka_unit_test(test_dense_gradients),

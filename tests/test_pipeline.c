@@ -1,17 +1,19 @@
 /* test_pipeline.c — --pipeline: layers as threads give the same numbers.
  *
- * For every rule that offers pipe_layer (mf, drtp, f3, llo, ff), a model trained
- * with its layers pipelined over 2 and 3 threads must end with exactly the
- * parameters (and rule state: F3's error store) of the same model trained
- * on one thread, with the same loss and accuracy per epoch — including a
- * last, partial batch, a learning-rate schedule, and more batches in flight
- * than the two-slot ring holds.  FF also with batches of several 512-sample
+ * For every rule that offers pipe_layer (mf, drtp, f3, llo, ff, tinyfoa,
+ * dni), a model trained with its layers pipelined over 2 and 3 threads must
+ * end with exactly the parameters (and rule state: F3's error store) of
+ * the same model trained on one thread, with the same loss and accuracy per
+ * epoch — including a last, partial batch, a learning-rate schedule, and
+ * more batches in flight than the two-slot ring holds.  FF also with batches of several 512-sample
  * chunks and peer normalisation (its state: the running means).  Rules that
  * cannot pipeline, and FF with hard negatives, are refused at build time
  * with a message. */
 #include "testutil.h"
 
 #include <math.h>
+
+static int dni_variant; /* 1: dni with a hidden layer in its modules and no label */
 
 static bpfree_model *make(const char *rule, int D, int C, int pipeline, int batch) {
     const int hidden[] = {40, 30, 20};
@@ -22,6 +24,7 @@ static bpfree_model *make(const char *rule, int D, int C, int pipeline, int batc
     cfg.seed = 7;
     cfg.optim.sched = BPFREE_SCHED_COOLDOWN; /* lr changes per batch */
     cfg.pipeline = pipeline;
+    if (dni_variant) cfg.dni_hidden = 16, cfg.dni_cond = 0;
     bpfree_error err = {0};
     bpfree_model *m = NULL;
     bpfree_status st = bpfree_model_new(&cfg, &m, &err);
@@ -68,8 +71,19 @@ static void same_numbers(const char *const *rules, size_t nr, int N, int batch) 
 static void test_same_numbers(void **state) {
     (void)state;
     /* 203 samples: 12 full batches of 16 and one of 11 */
-    const char *rules[] = {"mf", "drtp", "f3", "llo", "ff", "tinyfoa"};
+    const char *rules[] = {"mf", "drtp", "f3", "llo", "ff", "tinyfoa", "dni"};
     same_numbers(rules, sizeof rules / sizeof *rules, 203, 16);
+}
+
+/* DNI: module l learns in layer l+1's stage and is handed back before layer
+ * l runs it on the next batch (bp_pipe_done/await), so the numbers are the
+ * sequential ones too — with a hidden layer in the modules and unconditioned */
+static void test_same_numbers_dni_variant(void **state) {
+    (void)state;
+    const char *rules[] = {"dni"};
+    dni_variant = 1;
+    same_numbers(rules, 1, 203, 16);
+    dni_variant = 0;
 }
 
 /* FF in chunks: batches of 600 = 512 + 88 samples, then a last batch of 300 */
@@ -124,6 +138,7 @@ int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_same_numbers),
         cmocka_unit_test(test_same_numbers_ff_chunks),
+        cmocka_unit_test(test_same_numbers_dni_variant),
         cmocka_unit_test(test_refused),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -311,19 +311,21 @@ static void test_dni_approaches_true_gradient(void **state) {
 
 /* -------------------------------------------------------------- c. CCL */
 
-/* rows of h (R, n) over their norms into U (norm) or copied */
+/* rows of h (R, n) over their norms (norm 1), over sqrt(n) (norm 2) into U,
+ * or copied (norm 0) */
 static void ref_normalise(int norm, const double *h, int R, int n, double *U, double *r) {
     for (int i = 0; i < R; i++) {
         double s = 0.0;
         for (int k = 0; k < n; k++) s += h[i * n + k] * h[i * n + k];
-        r[i] = norm ? sqrt(s) : 1.0;
-        for (int k = 0; k < n; k++) U[i * n + k] = norm ? h[i * n + k] / r[i] : h[i * n + k];
+        r[i] = norm == 1 ? sqrt(s) : norm == 2 ? sqrt((double)n) : 1.0;
+        for (int k = 0; k < n; k++) U[i * n + k] = h[i * n + k] / r[i];
     }
 }
 
 static void ref_normalise_back(int norm, const double *U, const double *r, double *d, int R,
                                int n) {
-    for (int i = 0; norm && i < R; i++) {
+    for (int i = 0; norm == 2 && i < R * n; i++) d[i] /= r[0];
+    for (int i = 0; norm == 1 && i < R; i++) {
         double ug = 0.0;
         for (int k = 0; k < n; k++) ug += U[i * n + k] * d[i * n + k];
         for (int k = 0; k < n; k++) d[i * n + k] = (d[i * n + k] - U[i * n + k] * ug) / r[i];
@@ -388,9 +390,10 @@ static void ref_ccl(const bpfree_model *m, const float *p, int norm, float *g) {
 static void test_ccl(void **state) {
     (void)state;
     const int hidden[] = {6, 4};
-    for (int norm = 1; norm >= 0; norm--) {
-        bpfree_config c = tu_sgd_config("ccl", D, C, 2, hidden, BPFREE_ACT_TANH, BPFREE_LOSS_CE,
-                                        B, 0.5f, 71, 2);
+    for (int norm = 2; norm >= 0; norm--) { /* 2 with ELU units, the default */
+        const bpfree_act act = norm == 2 ? BPFREE_ACT_ELU : BPFREE_ACT_TANH;
+        bpfree_config c = tu_sgd_config("ccl", D, C, 2, hidden, act, BPFREE_LOSS_CE, B, 0.5f,
+                                        71, 2);
         c.ccl_norm = norm;
         bpfree_model *m = tu_new_model(&c, 1);
         tu_fill_batch(m, B, 72, -1.0f, 1.0f);
@@ -398,9 +401,9 @@ static void test_ccl(void **state) {
         float *g = tu_xmalloc(m->n_params * sizeof(float));
         float *alt = tu_xmalloc(m->n_params * sizeof(float));
         ref_ccl(m, p0, norm, g);
-        ref_ccl(m, p0, !norm, alt);
+        ref_ccl(m, p0, (norm + 1) % 3, alt);
         tu_step_once(m, B);
-        const char *ctx = norm ? "ccl" : "ccl, raw activities";
+        const char *ctx = norm == 1 ? "ccl, L2" : norm == 2 ? "ccl, mean product" : "ccl, raw";
         assert_true(check_all_updates(m, p0, g, ctx));
         assert_true(update_differs(m, p0, "W1", alt, ctx, "the other normalisation"));
         const bp_tensor *t = &m->tensors[find_tensor(m, "V2")];

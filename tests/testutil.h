@@ -117,6 +117,7 @@ static inline double ref_f(bpfree_act a, double z) {
     case BPFREE_ACT_RELU: return z > 0 ? z : 0;
     case BPFREE_ACT_TANH: return tanh(z);
     case BPFREE_ACT_SIGMOID: return 1.0 / (1.0 + exp(-z));
+    case BPFREE_ACT_ELU: return z > 0 ? z : expm1(z);
     default: return z;
     }
 }
@@ -143,6 +144,7 @@ static inline double ref_df(bpfree_act a, double z, double h) {
     case BPFREE_ACT_RELU: return z > 0 ? 1.0 : 0.0;
     case BPFREE_ACT_TANH: return 1.0 - h * h;
     case BPFREE_ACT_SIGMOID: return h * (1.0 - h);
+    case BPFREE_ACT_ELU: return z > 0 ? 1.0 : exp(z);
     default: return 1.0;
     }
 }

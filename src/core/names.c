@@ -7,7 +7,8 @@
 
 static const char *const act_names[] = {
     [BPFREE_ACT_RELU] = "relu", [BPFREE_ACT_TANH] = "tanh",
-    [BPFREE_ACT_SIGMOID] = "sigmoid", [BPFREE_ACT_IDENTITY] = "identity"};
+    [BPFREE_ACT_SIGMOID] = "sigmoid", [BPFREE_ACT_IDENTITY] = "identity",
+    [BPFREE_ACT_ELU] = "elu"};
 static const char *const loss_names[] = {
     [BPFREE_LOSS_CE] = "ce", [BPFREE_LOSS_BCE] = "bce", [BPFREE_LOSS_MSE] = "mse"};
 static const char *const init_names[] = {

@@ -348,7 +348,17 @@ struct bp_pipe_batch {
     const float *x;   /* pipelined, stage 0 only: the gathered inputs (rows, D) */
     float *carry;     /* pipelined: bp_pipe_need.carry floats that travel with the
                          batch from stage to stage (handed on, not copied) */
+    bp_pipe *pipe;    /* pipelined: the pipeline (NULL when sequential) */
+    int k;            /* pipelined: the batch's index in the epoch */
 };
+
+/* A hand-over back down the pipeline, for rules whose layer i+1 works on
+ * something of layer i's (DNI: layer i's synthetic-gradient module learns
+ * from the target layer i+1 computes): bp_pipe_done(b, tag) says batch b is
+ * done with `tag` (0 <= tag < BPFREE_MAX_LAYERS); bp_pipe_await(b, tag)
+ * waits until the batch before b is.  Both do nothing when sequential. */
+void bp_pipe_done(const bp_pipe_batch *b, int tag);
+void bp_pipe_await(const bp_pipe_batch *b, int tag);
 
 /* A pipelined rule's extra needs: activations of mult·B rows instead of B
  * (FF: positive, negative and neutral rows of every sample), `carry` floats

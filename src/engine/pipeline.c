@@ -18,7 +18,10 @@
  * for its head) — handed on by swapping the two slots' buffers, not copied.
  * The batch's loss is carried too, so every stage may add to it; the last
  * stage keeps the loss and the count of correct predictions, in batch
- * order. */
+ * order.  A rule whose layer i+1 works on something that layer i uses on
+ * its next batch (DNI: layer i's synthetic-gradient module learns from a
+ * target only layer i+1 can compute) hands it back down with bp_pipe_done
+ * and bp_pipe_await: one counter per tag, the last batch done with it. */
 #include "engine/engine.h"
 
 #include <math.h>
@@ -48,6 +51,7 @@ struct bp_pipe {
     const bpfree_dataset *train;
     int k0, nb;   /* batches k0..nb; stage 0 lowers nb when asked to stop */
     bp_optim opt[PIPE_MAX_STAGES];
+    int done[BPFREE_MAX_LAYERS]; /* bp_pipe_done: the last batch done with each tag */
     double loss;
     long correct;
 };
@@ -180,6 +184,23 @@ static int slot_wait(bp_pipe *p, const pipe_slot *q, int full, int k) {
     return ok;
 }
 
+void bp_pipe_done(const bp_pipe_batch *b, int tag) {
+    bp_pipe *p = b->pipe;
+    if (!p) return;
+    pthread_mutex_lock(&p->mu);
+    p->done[tag] = b->k;
+    pthread_cond_broadcast(&p->cv);
+    pthread_mutex_unlock(&p->mu);
+}
+
+void bp_pipe_await(const bp_pipe_batch *b, int tag) {
+    bp_pipe *p = b->pipe;
+    if (!p) return;
+    pthread_mutex_lock(&p->mu);
+    while (p->done[tag] < b->k - 1 && !p->abort) pthread_cond_wait(&p->cv, &p->mu);
+    pthread_mutex_unlock(&p->mu);
+}
+
 static void slot_set(bp_pipe *p, pipe_slot *q, int full) {
     pthread_mutex_lock(&p->mu);
     q->full = full;
@@ -245,7 +266,7 @@ static void *stage_run(void *arg) {
         const pipe_slot *d = os ? os : is; /* this batch's data */
         bp_pipe_batch b = {.rows = rows, .y = d->y, .lb = d->lb, .ib = d->ib,
                            .scores = d->scores, .aux = d->aux, .loss = is ? is->loss : 0.0,
-                           .x = is ? NULL : p->x0, .carry = d->carry};
+                           .x = is ? NULL : p->x0, .carry = d->carry, .pipe = p, .k = k};
         if (!is && m->rule->pipe_begin) m->rule->pipe_begin(m, &b);
         for (int i = p->l0[s]; i < p->l1[s]; i++) {
             float *a = i == p->l1[s] - 1 && os ? os->a : w->a[i % 2];
@@ -276,6 +297,7 @@ bpfree_status bp_pipe_epoch(bpfree_model *m, const bpfree_dataset *train, int k0
     p->loss = 0.0;
     p->correct = 0;
     p->abort = 0;
+    for (int t = 0; t < BPFREE_MAX_LAYERS; t++) p->done[t] = k0 - 1;
     for (int k = 0; k < p->S; k++) {
         p->opt[k] = m->optim;
         p->slot[k][0].full = p->slot[k][1].full = 0;

@@ -201,7 +201,7 @@ static const bp_setting GENERIC[] = {
                 "pooling, '-' between "
                 "(\"15C5-P2-40C5-P2-128\"; see README)",
                 "none", arch, 0, arch_parse, arch_format),
-    BP_ROW_NAME("act", "act", "hidden activation: relu, tanh, sigmoid, identity", "relu", act, SUM, 0,
+    BP_ROW_NAME("act", "act", "hidden activation: relu, tanh, sigmoid, identity, elu", "relu", act, SUM, 0,
           act_n, bpfree_act_parse),
     BP_ROW_NAME("loss", "loss", "ce (softmax cross-entropy), bce (sigmoid + BCE), mse", "ce", loss, SUM,
           0, loss_n, bpfree_loss_parse),

@@ -26,7 +26,12 @@ void bp_aux_init(bpfree_model *m, const bp_layer *L, bpfree_init how) {
 
 void bp_aux_backward_step(bpfree_model *m, int t, const bp_layer *L, const float *x,
                           const float *h, float *dh, int rows) {
+    bp_aux_backward_step_with(m, &m->optim, t, L, x, h, dh, rows);
+}
+
+void bp_aux_backward_step_with(bpfree_model *m, const bp_optim *o, int t, const bp_layer *L,
+                               const float *x, const float *h, float *dh, int rows) {
     float *dz = bp_layer_output_grad(L, h, dh, rows); /* dh ⊙ f'(z) */
     bp_layer_grad_units(L, x, dz, rows, 0, (size_t)L->units, 0.0f);
-    bp_tensor_step(m, t);
+    if (m->tensors[t].trainable) bp_step_range(m, o, m->tensors[t].off, m->tensors[t].n);
 }

@@ -13,10 +13,28 @@
  * the forward activity of a sample should point where its class's feedback
  * activity points, and away from the others.  Each side learns from L_l with
  * its own input held fixed (no gradient crosses a level): W_l from h_l, V_{l+1}
- * from h^_l.  The output layer W_L learns from CE(h_L, y).  With
- * ccl_norm = 0 the raw activities meet (the authors' MLP code).  Level 0 (the
+ * from h^_l.  The output layer W_L learns from CE(h_L, y).  Level 0 (the
  * input against h^_0) trains only V_1, which the forward net never uses: it
- * is left out. */
+ * is left out.
+ *
+ * What `norm` is (ccl_norm):
+ *   1  rows over their L2 norms, as 000 writes it: S = cos(h_b, h^_c).
+ *      S_b,y = 1 asks every sample of a class to point the same way as its
+ *      class's feedback activity, so each hidden layer collapses onto C
+ *      directions and passes nothing else up: on MNIST a second hidden layer
+ *      made it worse (256 units, 2 epochs: 94.1% with one, 92.6% with two),
+ *      and 784-1000-1000 stayed at 95.1% after 8 epochs whatever the rate.
+ *   0  raw activities (the authors' MLP code): S = h_b . h^_c.  Only the
+ *      projection of h_b on the C feedback directions is asked for, the rest
+ *      is free — no collapse — but S starts at O(n) against targets of 0/1;
+ *      the authors clip the gradient norm (SGD at lr 1), bpfree has no
+ *      clipping: plain SGD diverges and Adam's second moments, filled by the
+ *      first huge gradients, stall it (90.7% after 2 epochs).
+ *   2  (default) both over sqrt(n): S = h_b . h^_c / n, the mean product —
+ *      the raw form's freedom at the targets' scale from the start.  With ELU
+ *      units (a product can be 0 without disjoint supports, as the authors'
+ *      ELU nets allow) and Adam at 3e-3 it reaches 98% on 784-1000-1000 in 8
+ *      epochs (README). */
 #include "rules/rules.h"
 
 #include <math.h>
@@ -78,21 +96,25 @@ static bpfree_status ccl_init(bpfree_model *m, bpfree_error *err) {
     return BPFREE_OK;
 }
 
-/* U (R, n) = rows of h over their L2 norms r (or h itself if !norm) */
+/* U (R, n) = rows of h over their L2 norms r (norm 1), over sqrt(n) (norm 2:
+ * U Q^T = h q^T / n, the mean product), or h itself (norm 0) */
 static void normalise(int norm, const float *h, int R, int n, float *U, float *r) {
     for (int i = 0; i < R; i++) {
         const float *x = h + (size_t)i * n;
         double ss = 0.0;
         for (int k = 0; k < n; k++) ss += (double)x[k] * x[k];
-        r[i] = norm ? (float)sqrt(ss) : 1.0f;
-        const float inv = norm ? 1.0f / (r[i] + 1e-8f) : 1.0f;
+        r[i] = norm == 1 ? (float)sqrt(ss) : norm == 2 ? sqrtf((float)n) : 1.0f;
+        const float inv = norm == 1 ? 1.0f / (r[i] + 1e-8f) : 1.0f / r[i];
         for (int k = 0; k < n; k++) U[(size_t)i * n + k] = x[k] * inv;
     }
 }
 
-/* d (R, n): dL/dU -> dL/dh through u = h / (|h| + eps), in place */
+/* d (R, n): dL/dU -> dL/dh through u = h / (|h| + eps) (norm 1) or
+ * u = h / sqrt(n) (norm 2), in place */
 static void normalise_back(int norm, const float *U, const float *r, float *d, int R, int n) {
-    if (!norm) return;
+    if (norm == 2)
+        for (size_t i = 0; i < (size_t)R * n; i++) d[i] /= r[0];
+    if (norm != 1) return;
     for (int i = 0; i < R; i++) {
         float *g = d + (size_t)i * n;
         const float *u = U + (size_t)i * n;
@@ -161,10 +183,18 @@ static void ccl_predict(bpfree_model *m, const float *x, int B, float *scores, f
     memcpy(scores, s->h[m->n_layers], (size_t)B * m->cfg.outputs * sizeof(float));
 }
 
+/* the authors' ELU units; Adam at 3e-3 (bpfree's choice, against its 1e-3
+ * default: 97.5% against 95.6% after 2 epochs of 784-256-256) */
+static void ccl_defaults(bpfree_config *c) {
+    c->act = BPFREE_ACT_ELU;
+    c->optim.lr = 3e-3f;
+}
+
 static const bp_setting ccl_settings[] = {
     BP_ROW_NUM("ccl-norm", "ccl_norm", "N",
-               "1 = L2-normalise activities before they meet (000 §III-I), 0 = raw "
-               "(the authors' MLP code)", "1", BP_SET_INT, ccl_norm, 0, 1, 0, 0),
+               "how activities meet: 1 = L2-normalised (000 §III-I), 0 = raw (the authors' "
+               "MLP code), 2 = raw over sqrt(n) each, the mean product", "2", BP_SET_INT,
+               ccl_norm, 0, 2, 0, 0),
 };
 
 const bp_rule bp_rule_ccl = {
@@ -176,6 +206,7 @@ const bp_rule bp_rule_ccl = {
              .frozen_activities = "yes",      /* Fig. 8 (a) */
              .locality = "multi-layer",       /* Fig. 9 (b.2) */
              .update_locking = "backward"},   /* 000 §IV-B4: backwards locked */
+    .defaults = ccl_defaults,
     .reserve = ccl_reserve,
     .init = ccl_init,
     .train_batch = ccl_train,

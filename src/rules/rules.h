@@ -54,6 +54,9 @@ void bp_aux_layer(const bpfree_model *m, int t, int in, int out, bpfree_act act,
 void bp_aux_init(bpfree_model *m, const bp_layer *L, bpfree_init how);
 void bp_aux_backward_step(bpfree_model *m, int t, const bp_layer *L, const float *x,
                           const float *h, float *dh, int rows);
+/* the same with the optimizer clock o (a pipeline stage's) */
+void bp_aux_backward_step_with(bpfree_model *m, const bp_optim *o, int t, const bp_layer *L,
+                               const float *x, const float *h, float *dh, int rows);
 
 /* CHL (chl.c), for the tests: the states of the last training batch's free
  * (clamped = 0) or clamped phase, h[0] = input .. h[n_layers] = output, and
