@@ -111,6 +111,12 @@ static void on_exit_early(void) {
 }
 
 int main(int argc, char **argv) {
+    /* A rank that waits (for a message, a reduction) yields its core instead
+     * of spinning, unless the user says otherwise: Open MPI spins by default
+     * when it thinks each rank has a core, and on a machine shared with other
+     * work a spinning rank takes the core its peer needs — 2-rank bp epochs
+     * ran 2.5x slower (BENCHMARKS.md, "Layer-parallel training"). */
+    setenv("OMPI_MCA_mpi_yield_when_idle", "1", 0);
     MPI_Init(&argc, &argv);
     MPI_Comm_rank(MPI_COMM_WORLD, &g.rank);
     MPI_Comm_size(MPI_COMM_WORLD, &g.size);
