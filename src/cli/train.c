@@ -70,13 +70,15 @@ static void print_header(const cli_run *r, const run_data *d, const bpfree_model
             bpfree_optim_name(c->optim.kind), (double)c->optim.lr, bpfree_sched_name(c->optim.sched),
             c->batch, total, c->greedy_epochs ? " (greedy, per layer)" : "",
             (unsigned long long)c->seed);
-    int l0, l1;
+    int l0, l1, n0, n1;
     if (r->dist && !bpfree_model_dist_layers(m, 0, &l0, &l1))
         fprintf(o, "bpfree: data-parallel over %d ranks: each batch of %d split into shards\n",
                 cli_dist_hooks->size, c->batch);
-    for (int k = 0; r->dist && bpfree_model_dist_layers(m, k, &l0, &l1); k++)
+    for (int k = 0; r->dist && bpfree_model_dist_layers(m, k, &l0, &l1); k++) {
+        const int more = bpfree_model_dist_layers(m, k + 1, &n0, &n1);
         fprintf(o, "%s rank %d layers %d-%d%s", k ? "," : "bpfree: layer-parallel:", k, l0 + 1,
-                l1, bpfree_model_dist_layers(m, k + 1, &l0, &l1) ? "" : "\n");
+                l1, more ? "" : "\n");
+    }
 }
 
 /* The model's own preparation (bpfree_data_prepare) on every set. */
