@@ -151,14 +151,15 @@ $(BUILD)/obj/src/dist/%.o: src/dist/%.c Makefile
 $(BUILD)/bpfree-mpi: $(DIST_OBJ) $(CLI_CMD_OBJ) $(BUILD)/libbpfree.a
 	$(MPICC) $(LDSAN) -o $@ $(DIST_OBJ) $(CLI_CMD_OBJ) $(BUILD)/libbpfree.a $(LDLIBS)
 
-$(BUILD)/tests/dist-agree: tests/dist/agree.c tests/testutil.h $(BUILD)/libbpfree.a
+$(BUILD)/tests/dist-%: tests/dist/%.c tests/testutil.h $(BUILD)/libbpfree.a
 	@mkdir -p $(dir $@)
 	$(MPICC) $(CFLAGS) $(TEST_WFLAGS) -Itests -o $@ $< $(BUILD)/libbpfree.a $(TEST_LIBS) $(LDLIBS) $(LDSAN)
 
-# the agreement test under mpirun for 1, 2 and 4 ranks, as one test binary for tests/run.sh
-$(BUILD)/tests/mpi-agree: tests/mpi.sh $(BUILD)/tests/dist-agree $(BUILD)/bpfree-mpi
-	printf '#!/bin/sh\nexec sh %s %s %s "$$@"\n' $(abspath tests/mpi.sh) $(abspath $(BUILD)/tests/dist-agree) \
-	    $(MPIRUN) > $@ && chmod +x $@
+# the data-parallel agreement test and the layer-parallel one under mpirun
+# for 1, 2 and 4 ranks, as one test binary for tests/run.sh
+$(BUILD)/tests/mpi-agree: tests/mpi.sh $(BUILD)/tests/dist-agree $(BUILD)/tests/dist-layers $(BUILD)/bpfree-mpi
+	printf '#!/bin/sh\nexec sh %s %s %s %s "$$@"\n' $(abspath tests/mpi.sh) $(abspath $(BUILD)/tests/dist-agree) \
+	    $(abspath $(BUILD)/tests/dist-layers) $(MPIRUN) > $@ && chmod +x $@
 
 ifeq ($(HAVE_MPI),1)
 mpi: $(BUILD)/bpfree-mpi $(BUILD)/tests/mpi-agree

@@ -857,6 +857,7 @@ void bpfree_model_on_batch(bpfree_model *m, void (*fn)(void *user, int k, int nb
  * that fails must end the job (it has no way to report).  Not with
  * --pipeline, --diagnose or a stop between batches.  d NULL: one process
  * again.  d is copied. */
+typedef enum { BPFREE_DIST_DATA = 0, BPFREE_DIST_LAYERS = 1 } bpfree_dist_mode;
 typedef struct bpfree_dist {
     int rank, size;
     void *ctx;
@@ -866,8 +867,26 @@ typedef struct bpfree_dist {
     /* buf holds every rank's block of bytes[r] bytes, in rank order; this
      * rank's block is in place at its offset; fill the others */
     void (*gather)(void *ctx, void *buf, const int *bytes);
+    /* BPFREE_DIST_LAYERS (layer-parallel training, update-unlocked rules
+     * only): rank r owns a contiguous block of layers (balanced by their
+     * weights, as --pipeline's stages) and trains it on batch k as soon as
+     * rank r-1 has sent that batch's activations, while rank r-1 goes on
+     * with batch k+1.  The model is the one --pipeline N (or plain training
+     * on the same BLAS threads) gives, bit for bit.  After every epoch each
+     * layer's parameters go from its owner to every rank, so evaluation,
+     * prediction and saving see the whole model everywhere.  Non-blocking
+     * messages of `bytes` bytes to / from rank `peer`: start one and return
+     * a request number >= 0 that wait completes; messages between two ranks
+     * arrive in the order they were sent (MPI's non-overtaking rule). */
+    bpfree_dist_mode mode;
+    int (*isend)(void *ctx, int peer, const void *buf, size_t bytes);
+    int (*irecv)(void *ctx, int peer, void *buf, size_t bytes);
+    void (*wait)(void *ctx, int req);
 } bpfree_dist;
 bpfree_status bpfree_model_set_dist(bpfree_model *m, const bpfree_dist *d, bpfree_error *err);
+/* Layer-parallel: the layers [*first, *end) rank r trains (0 if the model
+ * is not layer-parallel, else 1). */
+int bpfree_model_dist_layers(const bpfree_model *m, int r, int *first, int *end);
 
 /* Save everything a run needs to continue exactly: the model file's contents
  * plus the optimizer's moments and clock, the gradients, every RNG state,

@@ -19,7 +19,7 @@ void die_err(const bpfree_error *e) __attribute__((noreturn));
 typedef struct cli_run {
     const char *rule;      /* the rule chosen so far: --rule, or a preset's */
     const char *data, *target, *log, *save, *checkpoint, *resume;
-    const char *dist;      /* --dist data: data-parallel (bpfree-mpi only) */
+    const char *dist;      /* --dist data|layers: data- or layer-parallel (bpfree-mpi only) */
     int classify, quiet, profile, profile_shapes, val, eval_every;
     int checkpoint_every, checkpoint_minutes, allow_divergence;
     int print_config;      /* --print-config: write the resolved configuration and stop */
@@ -71,7 +71,7 @@ void cli_write_preset(FILE *f, const bpfree_preset *p);
  * the communicator (bpfree_model_set_dist). */
 typedef struct cli_dist {
     int rank, size;
-    bpfree_status (*attach)(bpfree_model *m, bpfree_error *err);
+    bpfree_status (*attach)(bpfree_model *m, int layers, bpfree_error *err); /* 1: --dist layers */
 } cli_dist;
 extern const cli_dist *cli_dist_hooks;
 /* The bpfree command (main.c); main() is src/cli/entry.c's or bpfree-mpi's. */

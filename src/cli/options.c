@@ -64,7 +64,8 @@ static const run_opt RUN_OPTS[] = {
     {"resume", "FILE", "continue the run a checkpoint holds, with its settings and data "
      "(run options given here override its own)", "none", R_STR, R(resume)},
     {"dist", "MODE", "data: data-parallel training over the ranks of `mpirun -np N bpfree-mpi "
-     "train ...` (global batch = --batch, split over the ranks); bpfree-mpi only", "none", R_STR,
+     "train ...` (global batch = --batch, split over the ranks); layers: layer-parallel, each "
+     "rank a block of layers, for update-unlocked rules; bpfree-mpi only", "none", R_STR,
      R(dist)},
     {"allow-divergence", NULL, "do not stop when the loss grows 1e6-fold or the accuracy falls "
      "back to chance", "off", R_FLAG, R(allow_divergence)},

@@ -96,9 +96,15 @@ static void print_header(const cli_run *r, const run_data *d, const bpfree_model
             bpfree_optim_name(c->optim.kind), (double)c->optim.lr, bpfree_sched_name(c->optim.sched),
             c->batch, total, c->greedy_epochs ? " (greedy, per layer)" : "",
             (unsigned long long)c->seed);
-    if (r->dist)
+    int l0, l1, n0, n1;
+    if (r->dist && !bpfree_model_dist_layers(m, 0, &l0, &l1))
         fprintf(o, "bpfree: data-parallel over %d ranks: each batch of %d split into shards\n",
                 cli_dist_hooks->size, c->batch);
+    for (int k = 0; r->dist && bpfree_model_dist_layers(m, k, &l0, &l1); k++) {
+        const int more = bpfree_model_dist_layers(m, k + 1, &n0, &n1);
+        fprintf(o, "%s rank %d layers %d-%d%s", k ? "," : "bpfree: layer-parallel:", k, l0 + 1,
+                l1, more ? "" : "\n");
+    }
 }
 
 /* The model's own preparation (bpfree_data_prepare) on every set. */
@@ -185,23 +191,24 @@ static void parse_run(int argc, char **argv, cli_run *given, cli_run *r) {
     if (!r->checkpoint_every) r->checkpoint_every = 1;
 }
 
-/* --dist data: data-parallel under bpfree-mpi (rank 0 alone writes the log,
- * the model and the screen); without it, one process. */
+/* --dist data|layers: data- or layer-parallel under bpfree-mpi (rank 0
+ * alone writes the log, the model and the screen); without it, one process. */
 static void dist_options(cli_run *r) {
     const cli_dist *h = cli_dist_hooks;
     if (!r->dist) {
         if (h && h->size > 1)
-            die("bpfree-mpi is running on %d ranks: give --dist data (or run bpfree)", h->size);
+            die("bpfree-mpi is running on %d ranks: give --dist data or --dist layers (or run "
+                "bpfree)", h->size);
         return;
     }
-    if (strcmp(r->dist, "data"))
-        die("--dist: '%s' is not a mode (data; layer-parallel training is not built yet)", r->dist);
+    if (strcmp(r->dist, "data") && strcmp(r->dist, "layers"))
+        die("--dist: '%s' is not a mode (data or layers)", r->dist);
     if (!h)
-        die("--dist data needs several processes: `make mpi`, then `mpirun -np N build/bpfree-mpi "
-            "train ... --dist data` (this bpfree has no MPI)");
+        die("--dist %s needs several processes: `make mpi`, then `mpirun -np N build/bpfree-mpi "
+            "train ... --dist %s` (this bpfree has no MPI)", r->dist, r->dist);
     if (r->checkpoint || r->resume)
-        die("--dist data: --checkpoint and --resume are not supported (ranks stop together only "
-            "at the end)");
+        die("--dist %s: --checkpoint and --resume are not supported (ranks stop together only "
+            "at the end)", r->dist);
     if (h->rank) {
         r->log = NULL;
         r->save = NULL;
@@ -309,7 +316,7 @@ int cmd_train(int argc, char **argv) {
                                    : new_model(&given, &r, &d);
     if (!m) return 0; /* --print-config */
     bpfree_error e;
-    if (r.dist && cli_dist_hooks->attach(m, &e)) die_err(&e);
+    if (r.dist && cli_dist_hooks->attach(m, !strcmp(r.dist, "layers"), &e)) die_err(&e);
     apply_prepare(m, &d);
     const bpfree_config *c = bpfree_model_config(m);
     probe_outputs(&r);

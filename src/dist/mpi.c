@@ -1,7 +1,8 @@
 /* mpi.c — main() of bpfree-mpi: the bpfree command with data-parallel
- * training over Open MPI (`mpirun -np N build/bpfree-mpi train ... --dist
- * data`).  The library knows no MPI: it calls the three functions of a
- * bpfree_dist, given here, which combine over MPI_COMM_WORLD.  Rank 0 alone
+ * or layer-parallel training over Open MPI (`mpirun -np N build/bpfree-mpi
+ * train ... --dist data|layers`).  The library knows no MPI: it calls the
+ * functions of a bpfree_dist, given here, which combine over MPI_COMM_WORLD
+ * (data) or pass messages between neighbouring ranks (layers).  Rank 0 alone
  * writes the screen, the log and the model.  A rank that ends with an
  * error (die: a bad option, a missing file, a failed step) ends the whole
  * job through MPI_Abort, with a line naming the rank, instead of leaving the
@@ -47,9 +48,55 @@ static void gather(void *ctx, void *buf, const int *bytes) {
                    MPI_COMM_WORLD);
 }
 
-static bpfree_status attach(bpfree_model *m, bpfree_error *err) {
+/* Layer-parallel messages: a few requests in flight (the engine keeps at
+ * most two sends and two receives), numbered by their slot.  One tag: MPI
+ * delivers the messages between two ranks in the order they were sent. */
+#define NREQ 8
+static MPI_Request reqs[NREQ];
+static int req_used[NREQ];
+
+static int slot(void) {
+    for (int i = 0; i < NREQ; i++)
+        if (!req_used[i]) return req_used[i] = 1, i;
+    fprintf(stderr, "bpfree-mpi: rank %d: more than %d messages in flight\n", g.rank, NREQ);
+    MPI_Abort(MPI_COMM_WORLD, 1);
+    return -1;
+}
+
+static int count(size_t bytes) {
+    if (bytes > (size_t)INT_MAX) {
+        fprintf(stderr, "bpfree-mpi: rank %d: a message of %zu bytes (at most %d)\n", g.rank,
+                bytes, INT_MAX);
+        MPI_Abort(MPI_COMM_WORLD, 1);
+    }
+    return (int)bytes;
+}
+
+static int isend(void *ctx, int peer, const void *buf, size_t bytes) {
+    (void)ctx;
+    const int i = slot();
+    MPI_Isend(buf, count(bytes), MPI_BYTE, peer, 1, MPI_COMM_WORLD, &reqs[i]);
+    return i;
+}
+
+static int irecv(void *ctx, int peer, void *buf, size_t bytes) {
+    (void)ctx;
+    const int i = slot();
+    MPI_Irecv(buf, count(bytes), MPI_BYTE, peer, 1, MPI_COMM_WORLD, &reqs[i]);
+    return i;
+}
+
+static void wait_req(void *ctx, int i) {
+    (void)ctx;
+    MPI_Wait(&reqs[i], MPI_STATUS_IGNORE);
+    req_used[i] = 0;
+}
+
+static bpfree_status attach(bpfree_model *m, int layers, bpfree_error *err) {
     const bpfree_dist d = {.rank = g.rank, .size = g.size, .sum_floats = sum_floats,
-                           .sum_doubles = sum_doubles, .gather = gather};
+                           .sum_doubles = sum_doubles, .gather = gather,
+                           .mode = layers ? BPFREE_DIST_LAYERS : BPFREE_DIST_DATA,
+                           .isend = isend, .irecv = irecv, .wait = wait_req};
     return bpfree_model_set_dist(m, &d, err);
 }
 
@@ -64,6 +111,12 @@ static void on_exit_early(void) {
 }
 
 int main(int argc, char **argv) {
+    /* A rank that waits (for a message, a reduction) yields its core instead
+     * of spinning, unless the user says otherwise: Open MPI spins by default
+     * when it thinks each rank has a core, and on a machine shared with other
+     * work a spinning rank takes the core its peer needs — 2-rank bp epochs
+     * ran 2.5x slower (BENCHMARKS.md, "Layer-parallel training"). */
+    setenv("OMPI_MCA_mpi_yield_when_idle", "1", 0);
     MPI_Init(&argc, &argv);
     MPI_Comm_rank(MPI_COMM_WORLD, &g.rank);
     MPI_Comm_size(MPI_COMM_WORLD, &g.size);

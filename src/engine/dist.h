@@ -52,4 +52,15 @@ int bp_dist_gather_rows(bpfree_model *m, void *buf, size_t row_bytes, int B);
 bpfree_status bp_dist_epoch_end(bpfree_model *m, const bpfree_dataset *ds, bpfree_error *err);
 void bp_dist_free(bpfree_model *m);
 
+/* Layer-parallel training (bpfree_dist mode BPFREE_DIST_LAYERS; layers.c):
+ * m->dlay, set by bpfree_model_set_dist; m->dist stays NULL, so every
+ * helper above is the identity on a layer rank. */
+bpfree_status bp_dlay_attach(bpfree_model *m, const bpfree_dist *d, bpfree_error *err);
+/* Batches k0..nb of an epoch over the ranks (every rank calls it), then
+ * the epoch's end: each layer's parameters from its owner to every rank,
+ * the loss and correct count from the last rank, F3's store to rank 0. */
+bpfree_status bp_dlay_epoch(bpfree_model *m, const bpfree_dataset *train, int k0, int nb,
+                            int *done, double *loss, long *correct, float *lr, bpfree_error *err);
+void bp_dlay_free(bpfree_model *m);
+
 #endif /* BPFREE_DIST_H */

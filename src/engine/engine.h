@@ -124,6 +124,7 @@ struct bpfree_model {
     bp_persist_slot persist[BP_MAX_PERSIST];
     int n_persist, persist_full;
     struct bp_dist *dist;      /* data-parallel training (dist.h), or NULL */
+    struct bp_dlay *dlay;      /* layer-parallel training (dist.h, layers.c), or NULL */
 };
 
 /* Workspaces.  While the model is built (a rule's reserve and init, the
@@ -215,6 +216,10 @@ struct bp_rule {
     /* Optional: what the rule's pipelined layers need beyond one (B, width)
      * activation per batch (see bp_pipe_need); NULL = nothing more. */
     void (*pipe_need)(const bpfree_model *m, bp_pipe_need *n);
+    /* Optional: what pipe_begin / pipe_layer need that the rule's init
+     * reserves only under --pipeline, allocated now on a built model (for
+     * layer-parallel ranks); an error if the settings do not allow it. */
+    bpfree_status (*pipe_prepare)(bpfree_model *m, bpfree_error *err);
     /* Scores (B, C) for x (B, D), B <= m->batch.  If heads is not NULL also
      * each head's scores (n_heads, B, C).  Required. */
     void (*predict)(bpfree_model *m, const float *x, int B, float *scores, float *heads);
@@ -332,6 +337,11 @@ struct bp_work {
     float *rs;    /* pipelined: the rule's own scratch (bp_pipe_need.scratch floats) */
 };
 void bp_work_reserve(bpfree_model *m, bp_work *w); /* a, d, z, dz as workspaces */
+/* The same allocated now (a stage's, freed with it): activations of mult
+ * rows per sample, `scratch` floats of the rule's own */
+bpfree_status bp_work_alloc(bpfree_model *m, bp_work *w, int mult, size_t scratch,
+                            bpfree_error *err);
+void bp_work_free(bpfree_model *m, bp_work *w);
 typedef bp_work bp_onepass;
 
 /* One batch as it travels through the layers (sequentially or pipelined). */
@@ -375,6 +385,10 @@ struct bp_pipe_need {
 bpfree_status bp_pipe_epoch(bpfree_model *m, const bpfree_dataset *train, int k0, int nb,
                             int *done, double *loss, long *correct, float *lr, bpfree_error *err);
 void bp_pipe_free(bpfree_model *m);
+/* Layers into S contiguous stages [l0[k], l1[k]) with the smallest largest
+ * cost, a layer's cost being its weights (= its multiply-adds per sample for
+ * a dense layer): shared by --pipeline and layer-parallel ranks. */
+void bp_pipe_partition(const bpfree_model *m, int S, int *l0, int *l1);
 
 /* drtp, f3, llo: layer i on one batch.  A hidden layer gets the signal
  * E_l = B_l^T aux (B_l = feedback tensor fb[i]) when fb is given, else

@@ -2,7 +2,7 @@
  * state, one block each), batch buffers and workspaces, all allocated up
  * front; the shared forward passes; the model's accessors.  Epochs are in
  * train.c, gradient steps in step.c. */
-#include "engine/engine.h"
+#include "engine/dist.h"
 
 #include <math.h>
 #include <stdio.h>
@@ -368,6 +368,7 @@ void bpfree_model_free(bpfree_model *m) {
     if (!m) return;
     bp_diag_free(m);
     bp_pipe_free(m);
+    bp_dlay_free(m);
     if (m->rule && m->rule->free) m->rule->free(m);
     bp_mem *mm = &m->mem;
     void *bufs[] = {m->params, m->grads, m->opt_m, m->opt_v, m->state, m->xb, m->yb,

@@ -56,9 +56,8 @@ struct bp_pipe {
     long correct;
 };
 
-/* mult: rows per sample in the activation buffers; scratch: the rule's floats */
-static bpfree_status work_alloc(bpfree_model *m, bp_work *w, int mult, size_t scratch,
-                                bpfree_error *err) {
+bpfree_status bp_work_alloc(bpfree_model *m, bp_work *w, int mult, size_t scratch,
+                           bpfree_error *err) {
     const size_t B = (size_t)m->rows, W = (size_t)bp_max_width(m), C = (size_t)m->cfg.outputs;
     if (!(w->a[0] = bp_alloc_floats(&m->mem, B * mult * W, "activations", err)) ||
         !(w->a[1] = bp_alloc_floats(&m->mem, B * mult * W, "activations", err)) ||
@@ -79,21 +78,18 @@ void bp_work_reserve(bpfree_model *m, bp_work *w) {
     bp_scratch(m, &w->dz, B * C);
 }
 
-/* a stage's scratch (built with the pipeline, freed with it) */
-static void work_free(bpfree_model *m, bp_work *w) {
+void bp_work_free(bpfree_model *m, bp_work *w) {
     float *bufs[] = {w->a[0], w->a[1], w->d, w->z, w->dz, w->rs};
     for (size_t i = 0; i < sizeof bufs / sizeof *bufs; i++) bp_free(&m->mem, bufs[i]);
     memset(w, 0, sizeof *w);
 }
 
-/* Layers into S contiguous stages, p->l0[k]..p->l1[k], with the smallest
- * largest cost (multiply-adds, the layer's weights): best[k][i] = the best
- * largest cost of layers [0, i) in k + 1 stages (the linear partition
- * problem; nl <= 32, S <= 8) */
-static void partition(const bpfree_model *m, bp_pipe *p, int S) {
+/* best[k][i] = the best largest cost of layers [0, i) in k + 1 stages (the
+ * linear partition problem; nl <= 32, S <= nl) */
+void bp_pipe_partition(const bpfree_model *m, int S, int *l0, int *l1) {
     const int nl = m->n_layers;
-    double pre[BPFREE_MAX_LAYERS + 1] = {0}, best[PIPE_MAX_STAGES][BPFREE_MAX_LAYERS + 1];
-    int cut[PIPE_MAX_STAGES][BPFREE_MAX_LAYERS + 1];
+    double pre[BPFREE_MAX_LAYERS + 1] = {0}, best[BPFREE_MAX_LAYERS][BPFREE_MAX_LAYERS + 1];
+    int cut[BPFREE_MAX_LAYERS][BPFREE_MAX_LAYERS + 1];
     for (int i = 0; i < nl; i++) pre[i + 1] = pre[i] + (double)bp_layer_n_weights(&m->layers[i]);
     for (int i = 1; i <= nl; i++) best[0][i] = pre[i], cut[0][i] = 0;
     for (int k = 1; k < S; k++)
@@ -105,11 +101,10 @@ static void partition(const bpfree_model *m, bp_pipe *p, int S) {
             }
         }
     for (int k = S - 1, i = nl; k >= 0; k--) {
-        p->l1[k] = i;
-        p->l0[k] = k ? cut[k][i] : 0;
-        i = p->l0[k];
+        l1[k] = i;
+        l0[k] = k ? cut[k][i] : 0;
+        i = l0[k];
     }
-    p->S = S;
 }
 
 static bpfree_status pipe_build(bpfree_model *m, bpfree_error *err) {
@@ -120,14 +115,15 @@ static bpfree_status pipe_build(bpfree_model *m, bpfree_error *err) {
     const int nl = m->n_layers, C = m->cfg.outputs;
     const size_t B = (size_t)m->batch;
     int S = m->cfg.pipeline < nl ? m->cfg.pipeline : nl;
-    partition(m, p, S < PIPE_MAX_STAGES ? S : PIPE_MAX_STAGES);
-    S = p->S;
+    S = S < PIPE_MAX_STAGES ? S : PIPE_MAX_STAGES;
+    bp_pipe_partition(m, S, p->l0, p->l1);
+    p->S = S;
     bp_pipe_need need = {.mult = 1};
     if (m->rule->pipe_need) m->rule->pipe_need(m, &need);
     if (!(p->x0 = bp_alloc_floats(&m->mem, B * (size_t)m->cfg.inputs, "pipeline input", err)))
         return BPFREE_ENOMEM;
     for (int k = 0; k < S; k++) {
-        bpfree_status e = work_alloc(m, &p->w[k], need.mult, need.scratch, err);
+        bpfree_status e = bp_work_alloc(m, &p->w[k], need.mult, need.scratch, err);
         if (e) return e;
         if (k == S - 1) continue;
         const size_t W = (size_t)m->layers[p->l1[k] - 1].out;
@@ -158,7 +154,7 @@ void bp_pipe_free(bpfree_model *m) {
     bp_pipe *p = m->pipe;
     if (!p) return;
     for (int k = 0; k < PIPE_MAX_STAGES; k++) {
-        if (p->w[k].a[0]) work_free(m, &p->w[k]);
+        if (p->w[k].a[0]) bp_work_free(m, &p->w[k]);
         for (int j = 0; j < 2; j++) {
             pipe_slot *q = &p->slot[k][j];
             void *bufs[] = {q->a, q->y, q->scores, q->aux, q->carry, q->lb, q->ib};

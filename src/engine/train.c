@@ -58,9 +58,10 @@ static double now_seconds(void) {
     return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
 }
 
-/* pipelined epochs: asked for, offered by the rule, and not layer by layer */
+/* pipelined epochs: asked for, offered by the rule, and not layer by layer;
+ * or over layer-parallel ranks */
 static int pipelined(const bpfree_model *m) {
-    return m->cfg.pipeline >= 2 && m->rule->pipe_layer && m->cfg.greedy_epochs == 0;
+    return (m->cfg.pipeline >= 2 && m->rule->pipe_layer && m->cfg.greedy_epochs == 0) || m->dlay;
 }
 
 /* 1 if the caller asked training to stop (bpfree_model_stop_flag) */
@@ -104,14 +105,20 @@ static bpfree_status batches_in_turn(bpfree_model *m, const bpfree_dataset *trai
     return BPFREE_OK;
 }
 
-/* The same batches with the layers pipelined (src/core/pipeline.c). */
+/* The same batches with the layers pipelined (src/engine/pipeline.c), or
+ * over layer-parallel ranks (src/engine/layers.c: the rank's own threads). */
 static bpfree_status batches_pipelined(bpfree_model *m, const bpfree_dataset *train, int k0,
                                        int nb, int *done, double *loss_sum, long *correct,
                                        float *lr, bpfree_error *err) {
-    bpfree_set_threads(1); /* one BLAS thread per pipeline stage */
     double l = 0.0;
-    bpfree_status st = bp_pipe_epoch(m, train, k0, nb, done, &l, correct, lr, err);
-    bpfree_set_threads(m->cfg.threads);
+    bpfree_status st;
+    if (m->dlay)
+        st = bp_dlay_epoch(m, train, k0, nb, done, &l, correct, lr, err);
+    else {
+        bpfree_set_threads(1); /* one BLAS thread per pipeline stage */
+        st = bp_pipe_epoch(m, train, k0, nb, done, &l, correct, lr, err);
+        bpfree_set_threads(m->cfg.threads);
+    }
     if (st) return st;
     if (!isfinite(l))
         return bp_fail(err, BPFREE_ENAN,

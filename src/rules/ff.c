@@ -125,18 +125,40 @@ static void reserve_activations(bpfree_model *m, ff_state *s) {
     for (int l = 0; l < s->L; l++) bp_scratch(m, &s->nn[l], (size_t)s->R * m->layers[l].out);
 }
 
-/* --pipeline: plain ff with random negatives only; a batch's embedded rows */
-static bpfree_status pipeline_init(bpfree_model *m, ff_state *s, bpfree_error *err) {
-    const bpfree_config *c = &m->cfg;
-    if (s->kind != FF_PLAIN || c->ff_negatives != BPFREE_FF_NEG_RANDOM)
+/* --pipeline and --dist layers: plain ff with random negatives only */
+static bpfree_status pipeline_check(const bpfree_model *m, const ff_state *s, bpfree_error *err) {
+    if (s->kind != FF_PLAIN || m->cfg.ff_negatives != BPFREE_FF_NEG_RANDOM)
         return bp_fail(err, BPFREE_EINVAL,
-                       "--pipeline works for ff with random negatives only: %s",
+                       "--pipeline and --dist layers work for ff with random negatives only: %s",
                        s->kind != FF_PLAIN
                            ? "CFF's layers need every layer's goodness of the batch first"
                            : "hard negatives come from the one-pass head's prediction on "
                              "the batch, which needs every layer before layer 1 can train");
-    bp_scratch(m, &s->Xp, 3 * (size_t)m->batch * c->inputs);
     return BPFREE_OK;
+}
+
+/* --pipeline: a batch's embedded rows, a workspace */
+static bpfree_status pipeline_init(bpfree_model *m, ff_state *s, bpfree_error *err) {
+    bpfree_status st = pipeline_check(m, s, err);
+    if (!st) bp_scratch(m, &s->Xp, 3 * (size_t)m->batch * m->cfg.inputs);
+    return st;
+}
+
+/* --dist layers on a model built without --pipeline: the rows allocated
+ * now, freed with the model */
+static bpfree_status ff_pipe_prepare(bpfree_model *m, bpfree_error *err) {
+    ff_state *s = m->rs;
+    bpfree_status st = pipeline_check(m, s, err);
+    if (st || s->Xp) return st;
+    s->Xp = bp_alloc_floats(&m->mem, 3 * (size_t)m->batch * m->cfg.inputs,
+                            "layer-parallel embedded inputs", err);
+    s->xp_own = s->Xp != NULL;
+    return s->Xp ? BPFREE_OK : BPFREE_ENOMEM;
+}
+
+static void ff_free(bpfree_model *m) {
+    ff_state *s = m->rs;
+    if (s && s->xp_own) bp_free(&m->mem, s->Xp);
 }
 
 static bpfree_status ff_init(bpfree_model *m, bpfree_error *err) {
@@ -244,7 +266,7 @@ static void ff_defaults(bpfree_config *c) { c->batch = 100; }
         .n_settings = BP_FF_N_SETTINGS,                                                    \
         .presets = bp_ff_presets,                                                          \
         .n_presets = BP_FF_N_PRESETS,                                                      \
-        .head_name = bp_ff_head_name,                                                      \
+        .head_name = bp_ff_head_name, .free = ff_free,                                     \
         .prediction = bp_ff_prediction, .train_source = bp_ff_train_source,                \
         .layer_note = " (Hinton's FF and Mono-Forward's paper leave convolutions out; FF "     \
                       "writes the label into the first inputs)",                              \
@@ -254,7 +276,8 @@ FF_RULE(bp_rule_ff, "ff", "Forward-Forward",
         "Hinton 2022, as Gong et al. 2025 sec. 2 eqs. 1-4 and Beigzad 2025 Alg. 1 state it",
         "single-layer",
         "none", .caps = BP_CAP_GREEDY, .pipe_layer = bp_ff_pipe_layer,
-        .pipe_begin = bp_ff_pipe_begin, .pipe_need = bp_ff_pipe_need)
+        .pipe_begin = bp_ff_pipe_begin, .pipe_need = bp_ff_pipe_need,
+        .pipe_prepare = ff_pipe_prepare)
 FF_RULE(bp_rule_cff_fixed, "cff-fixed", "Collaborative FF, fixed gamma (F-CFF)",
         "Beigzad 2025, eqs. 5, 6, 8", "multi-layer", "forward",
         .caps = BP_CAP_GREEDY | BP_CAP_COLLAB,

@@ -32,6 +32,7 @@ typedef struct ff_state {
     float *logits;                 /* (P, C) one-pass head */
     int *neg;                      /* (R) negative labels */
     float *Xp;                     /* --pipeline: (3B, D) a batch's embedded inputs */
+    int xp_own;                    /* Xp allocated for --dist layers (freed with the model) */
     float *psum;                   /* (sumW) sum of positive activities this batch */
     float *hm, *hv;                /* Adam moments of the head (C * (sumW + 1)) */
     bp_optim hopt;                 /* the head's own Adam */
