@@ -9,9 +9,10 @@
 #
 # The variance is --diagnose variance's per-weight variance of layer 1's
 # estimate (var_raw, 10 draws on every 20th batch, mean over the epoch)
-# times layer 1's n0 x 256 weights: the estimate's total variance.  The
-# log-log slope against n0 is fitted by least squares (paper: ~1 for FG-W,
-# ~0 for FG-A — FG-W's variance grows with the inputs, FG-A's does not).
+# (the paper's quantity), and that times layer 1's n0 x 256 weights (the
+# estimate's total variance).  Log-log slopes against n0 are fitted by least
+# squares (paper: ~1 for FG-W, ~0 for FG-A — FG-W's variance grows with the
+# inputs, FG-A's does not).
 # Writes OUTDIR/fig6a.tsv and .md (and .svg/.png with gnuplot).
 # BPFREE overrides ./build/bpfree.
 set -eu
@@ -38,15 +39,24 @@ for r in fg-w fg-a; do
             "$OUT/$name.jsonl" >>"$OUT/fig6a.tsv"
     done
 done
-# least-squares slope of log(total variance) against log(n0), per rule
+# least-squares slopes of log(variance) against log(n0), per rule: of the
+# per-weight variance (the paper's quantity: FG-W's grows with the inputs,
+# FG-A's does not) and of the total over layer 1's n0 x 256 weights
+slope() { # column of the tsv
+    awk -F'\t' -v c="$1" 'NR > 1 { x = log($3); y = log($c); n[$1]++; sx[$1] += x; sy[$1] += y
+            sxx[$1] += x * x; sxy[$1] += x * y }
+        END { for (r in n) printf "%s\t%.2f\n", r, (n[r] * sxy[r] - sx[r] * sy[r]) / (n[r] * sxx[r] - sx[r] * sx[r]) }' \
+        "$OUT/fig6a.tsv" | sort
+}
+slope 4 >"$OUT/slope-per-weight.tsv"
+slope 5 >"$OUT/slope-total.tsv"
 {
-    echo "| rule | n0 = 784 | 1568 | 3136 | 6272 | fitted log-log slope (paper: FG-W ~1, FG-A ~0) |"
-    echo "|---|---:|---:|---:|---:|---:|"
-    awk -F'\t' 'NR > 1 {
-            x = log($3); y = log($5); n[$1]++; sx[$1] += x; sy[$1] += y; sxx[$1] += x * x; sxy[$1] += x * y
-            cell[$1] = cell[$1] sprintf(" %.3g |", $5)
-        }
-        END { for (r in n) printf "| %s |%s %.2f |\n", r, cell[r],
-                  (n[r] * sxy[r] - sx[r] * sy[r]) / (n[r] * sxx[r] - sx[r] * sx[r]) }' "$OUT/fig6a.tsv" | sort
+    echo "| rule | per-weight variance at n0 = 784 / 1568 / 3136 / 6272 | slope, per weight (paper: FG-W ~1, FG-A ~0) | slope, total over layer 1 |"
+    echo "|---|---|---:|---:|"
+    for r in fg-a fg-w; do
+        v=$(awk -F'\t' -v r="$r" 'NR > 1 && $1 == r { printf "%s%.3g", s, $4; s = " / " }' "$OUT/fig6a.tsv")
+        printf '| %s | %s | %s | %s |\n' "$r" "$v" "$(awk -v r="$r" '$1 == r { print $2 }' "$OUT/slope-per-weight.tsv")" \
+            "$(awk -v r="$r" '$1 == r { print $2 }' "$OUT/slope-total.tsv")"
+    done
 } >"$OUT/fig6a.md"
 cat "$OUT/fig6a.md"
