@@ -213,6 +213,11 @@ struct bp_rule {
     void (*pipe_layer)(bpfree_model *m, const bp_optim *o, bp_work *w, int i, const float *in,
                        float *out, bp_pipe_batch *b);
     void (*pipe_begin)(bpfree_model *m, bp_pipe_batch *b);
+    /* 1 if pipe_layer hands state back down the stages (bp_pipe_done /
+     * bp_pipe_await: DNI trains layer i's module in layer i+1's stage): that
+     * works between the threads of one process (--pipeline) only, and
+     * --dist layers refuses the rule. */
+    int pipe_handback;
     /* Optional: what the rule's pipelined layers need beyond one (B, width)
      * activation per batch (see bp_pipe_need); NULL = nothing more. */
     void (*pipe_need)(const bpfree_model *m, bp_pipe_need *n);

@@ -75,6 +75,11 @@ static bpfree_status refuse(const bpfree_model *m, int S, bpfree_error *err) {
         return bp_fail(err, BPFREE_EUNSUPPORTED,
                        "'%s' is update-unlocked but has no per-layer step here (neither "
                        "--pipeline nor --dist layers is built for it); use --dist data", c->rule);
+    if (m->rule->pipe_handback)
+        return bp_fail(err, BPFREE_EUNSUPPORTED,
+                       "'%s' hands state back down its stages (layer i's module is trained in "
+                       "layer i+1's stage): --pipeline does that between threads, --dist layers "
+                       "does not send it between ranks; use --pipeline or --dist data", c->rule);
     if (c->greedy_epochs)
         return bp_fail(err, BPFREE_EUNSUPPORTED,
                        "--dist layers trains every layer on every batch; greedy layer-wise "

@@ -210,6 +210,7 @@ const bp_rule bp_rule_dni = {
     .init = dni_init,
     .train_batch = dni_train,
     .pipe_layer = dni_layer,
+    .pipe_handback = 1, /* module i goes back from layer i+1's stage to layer i's */
     .pipe_need = dni_pipe_need,
     .predict = dni_predict,
     .state_size = sizeof(dni_state),
