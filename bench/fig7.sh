@@ -2,7 +2,8 @@
 # bench/fig7.sh — Bacho & Chu 2024 Fig. 7: the loss after one epoch against
 # the normalised variance of the gradient estimate, for BP made noisy with
 # --grad-noise V and for FG-W, FG-A and FDFA, on their two-layer MNIST net
-# (784-1000-10), Adam 1e-4 (their Appendix A), seed 1, one thread.
+# (784-1000-10), Adam 1e-4 (their Appendix A), seed 1, one thread; FDFA's
+# feedback by eq. 8's running average (--fb-optim ema).
 #
 #   bench/fig7.sh [OUTDIR]      (default bench/results/fig7)
 #
@@ -29,8 +30,11 @@ run() { # name, options...
     "$B" train $common "$@" --log "$OUT/$name.jsonl" >"$OUT/$name.txt" 2>&1
 }
 
-for v in 0 0.01 0.1 0.3 1 3 10 100; do run "bp-noise$v" --rule bp --grad-noise "$v"; done
-for r in fg-w fg-a fdfa; do run "$r" --rule "$r"; done
+for v in 0 0.01 0.1 0.3 1 3 10 100 1000 10000; do run "bp-noise$v" --rule bp --grad-noise "$v"; done
+for r in fg-w fg-a; do run "$r" --rule "$r"; done
+# FDFA with eq. 8's running average of its feedback (a redraw of the step
+# must not change private optimizer moments: --diagnose variance needs it)
+run fdfa --rule fdfa --fb-optim ema
 
 # one row per run: name, layer-1 normalised variance (mean over the measured
 # batches of the epoch), mean training loss of the epoch, test loss
