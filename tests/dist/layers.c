@@ -17,6 +17,7 @@
  * Every other rule is refused with the taxonomy's reason (N >= 2).  The
  * verdicts are agreed over the ranks, so a failure never leaves a rank
  * waiting in a collective. */
+#include "distutil.h"
 #include "testutil.h"
 
 #include <mpi.h>
@@ -123,19 +124,6 @@ fail:
     bpfree_model_free(m);
     *n = 0;
     return NULL;
-}
-
-static uint64_t fnv(const float *v, size_t n) {
-    uint64_t h = 1469598103934665603ull;
-    const unsigned char *p = (const unsigned char *)v;
-    for (size_t i = 0; i < n * sizeof(float); i++) h = (h ^ p[i]) * 1099511628211ull;
-    return h;
-}
-
-/* 1 on every rank if any rank says 1 */
-static int any(int bad) {
-    MPI_Allreduce(MPI_IN_PLACE, &bad, 1, MPI_INT, MPI_MAX, MPI_COMM_WORLD);
-    return bad;
 }
 
 static void test_rule(void **state) {
