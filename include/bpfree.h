@@ -271,7 +271,8 @@ typedef struct bpfree_config {
     int n_hidden;                    /* number of hidden layers */
     int hidden[BPFREE_MAX_LAYERS];   /* their widths (output features) */
     /* The hidden layers in the papers' notation (--arch; README), e.g.
-     * "15C5-P2-40C5-P2-128": convolutions, pooling, dense layers.  "" =
+     * "15C5-P2-40C5-P2-128": convolutions, pooling, dense layers; "BN"
+     * after a layer's token batch-normalises that layer (README).  "" =
      * dense layers of hidden[].  bpfree_config_set(cfg, "arch", ...) sets
      * n_hidden and hidden[] from it, given the input shape below. */
     char arch[128];

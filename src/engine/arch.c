@@ -10,6 +10,9 @@
  *             output position), with the same suffixes; 'L' or 'l'
  *   PQ, AQ    max / average pooling Q x Q, stride Q, of the convolution
  *             before it (a pooling token belongs to that block)
+ *   BN        batch normalisation of the layer before it (dense or
+ *             convolution), between its product and its activation,
+ *             before or after that layer's pooling token alike (nn/bn.c)
  * So 003's CNN on 32 x 32 inputs is "64C3s-A2-128C3s-A2-256C3s-A2-512C3s-A2".
  * A dense layer after convolutions reads their maps flattened (C, H, W). */
 #include "engine/engine.h"
@@ -39,6 +42,10 @@ static int token(const char *t, size_t len, bp_arch_layer *s, char *why, size_t 
     buf[len] = '\0';
     const char *p = buf;
     memset(s, 0, sizeof *s);
+    if (strcmp(p, "BN") == 0 || strcmp(p, "bn") == 0) {
+        s->bn = 1;
+        return 0;
+    }
     if (*p == 'P' || *p == 'A') {
         s->pool = *p == 'P' ? BP_POOL_MAX : BP_POOL_AVG;
         p++;
@@ -68,7 +75,7 @@ static int token(const char *t, size_t len, bp_arch_layer *s, char *why, size_t 
     return 0;
 bad:
     snprintf(why, cap, "token '%s' is none of N (dense), NcK[s][/S] (convolution), NlK[s][/S] "
-                       "(locally connected), PQ / AQ (max / average pooling)", buf);
+                       "(locally connected), PQ / AQ (max / average pooling), BN (batch normalisation)", buf);
     return -1;
 }
 
@@ -83,7 +90,15 @@ int bp_arch_parse(const char *arch, bp_arch_layer *out, int max, char *why, size
             snprintf(why, cap, "'%s': %s (token %d)", arch, w, pos);
             return -1;
         }
-        if (s.pool) { /* belongs to the convolution before it */
+        if (s.bn) { /* belongs to the layer before it */
+            if (n == 0 || out[n - 1].bn || out[n - 1].lc) {
+                snprintf(why, cap, "'%s': token %d (BN) normalises the layer before it, but %s",
+                         arch, pos, n == 0 ? "there is none" : out[n - 1].bn ? "that one has BN already"
+                         : "a locally connected layer cannot have it (its units are positions)");
+                return -1;
+            }
+            out[n - 1].bn = 1;
+        } else if (s.pool) { /* belongs to the convolution before it */
             if (n == 0 || !out[n - 1].conv || out[n - 1].pool) {
                 snprintf(why, cap, "'%s': token %d (%.*s) pools, but does not follow a "
                                    "convolution without pooling", arch, pos, (int)len, p);

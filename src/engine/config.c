@@ -37,16 +37,21 @@ static bpfree_status check_arch(const bpfree_config *c, const bp_rule *r, bpfree
     if (!c->arch[0]) return BPFREE_OK;
     bp_arch_layer s[BPFREE_MAX_LAYERS];
     bp_geom g[BPFREE_MAX_LAYERS];
-    int out[BPFREE_MAX_LAYERS], conv = 0;
+    int out[BPFREE_MAX_LAYERS], conv = 0, bn = 0;
     char why[256];
     const int n = bp_arch_parse(c->arch, s, BPFREE_MAX_LAYERS - 1, why, sizeof why);
     CHECK(n > 0, "--arch %s", why);
-    for (int l = 0; l < n; l++) conv |= s[l].conv;
+    for (int l = 0; l < n; l++) conv |= s[l].conv, bn |= s[l].bn;
     CHECK(!conv || c->in_channels, "--arch %s has convolutions, but the data has no image shape",
           c->arch);
     CHECK(!conv || (r->caps & BP_CAP_ANY_LAYER),
           "rule '%s' trains dense layers only, and --arch %s has convolutions%s", c->rule,
           c->arch, r->layer_note ? r->layer_note : "");
+    CHECK(!bn || ((r->caps & BP_CAP_ANY_LAYER) && !(r->caps & BP_CAP_NO_BN)),
+          "rule '%s' has no batch normalisation (--arch %s has BN)%s", c->rule, c->arch,
+          (r->caps & BP_CAP_NO_BN) ? " (its forward pass runs twice a batch, which would "
+                                     "count each batch twice in the running statistics)"
+                                   : r->layer_note ? r->layer_note : "");
     int bad = bp_arch_shapes(s, n, c->in_channels ? c->in_channels : c->inputs,
                              c->in_channels ? c->in_height : 1, c->in_channels ? c->in_width : 1,
                              g, out, why, sizeof why);

@@ -30,6 +30,12 @@ bpfree_status bpfree_model_set_dist(bpfree_model *m, const bpfree_dist *d, bpfre
                        "--pipeline 1", m->cfg.pipeline);
     if (m->diag)
         return bp_fail(err, BPFREE_EUNSUPPORTED, "data-parallel training has no --diagnose");
+    for (int l = 0; l < m->n_layers; l++)
+        if (m->layers[l].bn)
+            return bp_fail(err, BPFREE_EUNSUPPORTED,
+                           "data-parallel training has no batch normalisation (layer %d's BN "
+                           "would see each rank's rows only): use --dist layers or one process",
+                           l + 1);
     bp_dist *t = bp_alloc(&m->mem, sizeof *t + (size_t)d->size * (sizeof(int) + sizeof(float)));
     if (!t) return bp_fail(err, BPFREE_ENOMEM, "out of memory (data-parallel state)");
     memset(t, 0, sizeof *t);

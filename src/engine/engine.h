@@ -27,7 +27,7 @@ typedef struct bp_tensor {
     int rows;              /* its shape is rows x n/rows (row-major), or (n) if 0 */
 } bp_tensor;
 
-#define BP_MAX_TENSORS (4 * BPFREE_MAX_LAYERS + 8)
+#define BP_MAX_TENSORS (8 * BPFREE_MAX_LAYERS + 8) /* W, b, and gamma, beta, running mean, variance */
 
 /* A workspace asked for while the model is built: where its pointer goes,
  * its size, or (alias) the workspace whose pointer it shares. */

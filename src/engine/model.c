@@ -102,8 +102,43 @@ static void arch_layers(bpfree_model *m) {
         if (s[l].lc) bp_lc_setup(&m->layers[l], &g[l], c->act);
         else if (s[l].conv) bp_conv_setup(&m->layers[l], &g[l], c->act);
         else bp_dense_setup(&m->layers[l], in, out[l], c->act);
+        m->layers[l].bn = s[l].bn;
         in = out[l];
     }
+}
+
+/* batch normalisation's tensors of layer l, right after its W and b: gamma
+ * and beta (trainable: W, b, gamma, beta stay one range of the parameter
+ * block, bp_layer_n_params), the running mean and variance (state) */
+static int bn_tensors(bpfree_model *m, int l) {
+    if (!m->layers[l].bn) return 0;
+    static const char *const names[4] = {"gamma", "beta", "rmean", "rvar"};
+    for (int i = 0; i < 4; i++) {
+        char name[32];
+        snprintf(name, sizeof name, "%s%d", names[i], l + 1);
+        if (bp_model_reserve(m, name, (size_t)m->layers[l].units, i < 2) < 0) return -1;
+    }
+    return 0;
+}
+
+/* where a tensor reserved under `name` is (it must exist) */
+static float *tensor_named(bpfree_model *m, const char *name) {
+    for (int t = 0; t < m->n_tensors; t++)
+        if (strcmp(m->tensors[t].name, name) == 0) return bp_tensor_ptr(m, t);
+    return NULL;
+}
+
+static void bn_pointers(bpfree_model *m, int l) {
+    bp_layer *L = &m->layers[l];
+    char name[32];
+    L->gamma = L->b + L->units;
+    L->beta = L->gamma + L->units;
+    L->ggamma = L->gb + L->units;
+    L->gbeta = L->ggamma + L->units;
+    snprintf(name, sizeof name, "rmean%d", l + 1);
+    L->rmean = tensor_named(m, name);
+    snprintf(name, sizeof name, "rvar%d", l + 1);
+    L->rvar = tensor_named(m, name);
 }
 
 static bpfree_status build_layers(bpfree_model *m, bpfree_error *err) {
@@ -123,7 +158,8 @@ static bpfree_status build_layers(bpfree_model *m, bpfree_error *err) {
         snprintf(name, sizeof name, "b%d", l + 1);
         int tb = bp_model_reserve(m, name, (size_t)L->units, 1);
         bp_tensor_shape(m, tw, L->units);
-        if (tw < 0 || tb < 0) return bp_fail(err, BPFREE_EINVAL, "too many tensors");
+        if (tw < 0 || tb < 0 || bn_tensors(m, l) < 0)
+            return bp_fail(err, BPFREE_EINVAL, "too many tensors");
         L->off = m->tensors[tw].off;
         in = L->out;
     }
@@ -148,6 +184,7 @@ static bpfree_status alloc_blocks(bpfree_model *m, bpfree_error *err) {
         L->b = L->W + nw;
         L->gW = m->grads + L->off;
         L->gb = L->gW + nw;
+        if (L->bn) bn_pointers(m, l);
     }
     return BPFREE_OK;
 }
@@ -156,6 +193,7 @@ static void init_layers(bpfree_model *m) {
     for (int l = 0; l < m->n_layers; l++) {
         bp_layer *L = &m->layers[l];
         bp_layer_init(L, &m->rng, L->W, L->b, m->cfg.init, m->cfg.init_std);
+        if (L->bn) bp_bn_init(L);
     }
 }
 
@@ -253,7 +291,7 @@ int bp_run_sections(bpfree_model *m, bp_section *s, int cap) {
 static void reserve_layer_ws(bpfree_model *m) {
     const int share = (m->rule->caps & BP_CAP_LAYERWISE) && m->cfg.pipeline < 2;
     size_t maxf = 0, maxi = 0;
-    int first = -1;
+    int first = -1, has[BPFREE_MAX_LAYERS] = {0};
     for (int l = 0; l < m->n_layers; l++) {
         bp_layer *L = &m->layers[l];
         size_t nf = 0, ni = 0;
@@ -262,6 +300,8 @@ static void reserve_layer_ws(bpfree_model *m) {
         L->ws_parts = m->cfg.pipeline >= 2 ? 1 : bp_split_width(1e18);
         L->kind->ws_size(L, m->rows, &nf, &ni);
         L->ws_rows = m->rows;
+        if (!nf && !ni) continue; /* a dense layer without batch normalisation */
+        has[l] = 1;
         if (!share) {
             if (nf) bp_scratch(m, &L->ws, nf);
             if (ni) bp_scratch_ints(m, &L->wsi, ni);
@@ -275,7 +315,7 @@ static void reserve_layer_ws(bpfree_model *m) {
     bp_scratch(m, &m->layers[first].ws, maxf);
     bp_scratch_ints(m, &m->layers[first].wsi, maxi);
     for (int l = first + 1; l < m->n_layers; l++) {
-        if (!m->layers[l].kind->ws_size) continue;
+        if (!has[l]) continue;
         bp_scratch_alias(m, &m->layers[l].ws, &m->layers[first].ws);
         scratch_add(m, (void **)&m->layers[l].wsi, 0, (void **)&m->layers[first].wsi);
     }

@@ -198,7 +198,7 @@ static const bp_setting GENERIC[] = {
     BP_ROW_TEXT("arch", "arch", "SPEC",
                 "hidden layers in the papers' notation, overriding --layers: N dense, NcK conv "
                 "(s: same padding, /S stride), NlK locally connected, PQ / AQ max / average "
-                "pooling, '-' between "
+                "pooling, BN batch normalisation of the layer before, '-' between "
                 "(\"15C5-P2-40C5-P2-128\"; see README)",
                 "none", arch, 0, arch_parse, arch_format),
     BP_ROW_NAME("act", "act", "hidden activation: relu, tanh, sigmoid, identity, elu", "relu", act, SUM, 0,

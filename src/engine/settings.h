@@ -41,6 +41,8 @@ typedef enum bp_set_kind {
 #define BP_CAP_LAYERWISE 128u      /* a layer is done with a batch before the next
                                       layer runs: layers may share one workspace */
 #define BP_CAP_ONEPASS 256u        /* the one-pass layers (onepass.c): signal_scaling */
+#define BP_CAP_NO_BN 512u          /* an ANY_LAYER rule that refuses batch normalisation
+                                      (its forward pass runs twice a batch, or on a copy) */
 
 /* One setting: a field of bpfree_config (at `off`) with everything that
  * defaults, checks, parses, prints, saves and documents it. */
@@ -74,10 +76,12 @@ typedef struct bp_setting {
      .flags = fl, .parse = prs, .format = fmt}
 
 /* One hidden layer of an architecture string (arch.c): dense (conv 0) of
- * `units`, or a convolution of `units` channels, k x k, with its pooling. */
+ * `units`, or a convolution of `units` channels, k x k, with its pooling;
+ * bn: batch-normalised. */
 typedef struct bp_arch_layer {
     int units;
     int conv, lc, k, stride, same, pool, q; /* lc: locally connected (unshared) */
+    int bn;
 } bp_arch_layer;
 /* The layers of arch into out[0..max): their number, or -1 with why. */
 int bp_arch_parse(const char *arch, bp_arch_layer *out, int max, char *why, size_t cap);

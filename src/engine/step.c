@@ -90,6 +90,10 @@ static void grad_step_part(void *ctx, size_t a, size_t b) {
     if (!j->step) return;
     optim_step(j->step, j->consume, j->m, L->off + a * U, (b - a) * U);
     optim_step(j->step, j->consume, j->m, L->off + bp_layer_n_weights(L) + a, b - a);
+    if (L->bn) /* gamma[a:b], beta[a:b]: output_grad wrote their gradients */
+        for (size_t k = 2; k <= 3; k++)
+            optim_step(j->step, j->consume, j->m, L->off + bp_layer_n_weights(L) +
+                       (k - 1) * (size_t)L->units + a, b - a);
 }
 
 /* units a..b: their dz from dh (dense: dh ⊙ f'(z) in place), then as

@@ -190,6 +190,11 @@ static bpfree_status begin_epoch(bpfree_model *m, const bpfree_dataset *train, b
     return BPFREE_OK;
 }
 
+/* the layers' batch normalisation: batch statistics (1) or running (0) */
+static void bn_mode(bpfree_model *m, int train) {
+    for (int l = 0; l < m->n_layers; l++) m->layers[l].bn_train = train;
+}
+
 bpfree_status bpfree_train_epoch(bpfree_model *m, const bpfree_dataset *train,
                                  bpfree_epoch_stats *stats, bpfree_error *err) {
     bpfree_status st = check_data(m, train, err);
@@ -200,8 +205,10 @@ bpfree_status bpfree_train_epoch(bpfree_model *m, const bpfree_dataset *train,
     long correct = (long)m->prog.correct;
     int nb = (n + B - 1) / B, done = 0;
     float lr = m->cfg.optim.lr;
+    bn_mode(m, 1); /* batch statistics while training, running ones otherwise */
     st = pipelined(m) ? batches_pipelined(m, train, (int)m->prog.k, nb, &done, &loss_sum, &correct, &lr, err)
                       : batches_in_turn(m, train, (int)m->prog.k, nb, &done, &loss_sum, &correct, &lr, err);
+    bn_mode(m, 0);
     if (!st && done == nb) st = bp_dist_epoch_end(m, train, err);
     if (st) return st;
     double dt = m->prog.seconds + now_seconds() - t0;

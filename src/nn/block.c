@@ -96,6 +96,19 @@ void bp_pool_linear(const bp_geom *g, const float *t, const int *arg, float *out
             }
 }
 
+static void pool_rows(const bp_layer *L, float *h, int s0, int n) {
+    for (int s = s0; s < s0 + n; s++)
+        bp_pool_fwd(&L->g, bp_block_ws_a(L) + (size_t)s * L->zcols, h + (size_t)s * L->out,
+                    L->wsi ? L->wsi + (size_t)s * L->out : NULL);
+}
+
+void bp_block_finish(const bp_layer *L, float *h, int B) {
+    float *z = L->g.pool ? bp_block_ws_a(L) : h;
+    if (L->bn) bp_bn_forward(L, z, B, 0, (size_t)L->units);
+    bp_act_forward(L->act, z, (size_t)B * L->zcols);
+    if (L->g.pool) pool_rows(L, h, 0, B);
+}
+
 void bp_block_forward(const bp_layer *L, const float *x, float *h, int B, int S,
                       bp_block_product product) {
     const bp_geom *g = &L->g;
@@ -103,12 +116,11 @@ void bp_block_forward(const bp_layer *L, const float *x, float *h, int B, int S,
         const int n = B - s0 < S ? B - s0 : S;
         float *z = g->pool ? bp_block_ws_a(L) + (size_t)s0 * L->zcols : h + (size_t)s0 * L->out;
         product(L, L->W, L->b, x + (size_t)s0 * L->in, n, z, (size_t)L->zcols, 0);
+        if (L->bn) continue; /* the batch's statistics need every chunk */
         bp_act_forward(L->act, z, (size_t)n * L->zcols);
-        if (g->pool)
-            for (int s = s0; s < s0 + n; s++)
-                bp_pool_fwd(g, bp_block_ws_a(L) + (size_t)s * L->zcols, h + (size_t)s * L->out,
-                            L->wsi ? L->wsi + (size_t)s * L->out : NULL);
+        if (g->pool) pool_rows(L, h, s0, n);
     }
+    if (L->bn) bp_block_finish(L, h, B);
 }
 
 float *bp_block_dz_of(const bp_layer *L, float *dh) { return L->g.pool ? bp_block_ws_dz(L) : dh; }
@@ -126,26 +138,51 @@ void bp_block_output_grad(const bp_layer *L, const float *h, const float *dh, fl
                         dzs, c0, c1);
         bp_act_backward(L->act, act + c0 * np, dzs + c0 * np, (c1 - c0) * np);
     }
+    if (L->bn) bp_bn_backward(L, dz, B, c0, c1);
 }
 
+/* sample s's tangent at z into ts (zcols): product(din; W) + product(x; V, vb) */
+static void tangent_z(const bp_layer *L, const float *x, const float *din, const float *V,
+                      const float *vb, int s, float *ts, bp_block_product product) {
+    const size_t zc = (size_t)L->zcols;
+    memset(ts, 0, zc * sizeof(float));
+    if (din) product(L, L->W, NULL, din + (size_t)s * L->in, 1, ts, zc, 1);
+    if (V || vb) product(L, V, vb, x + (size_t)s * L->in, 1, ts, zc, 1);
+}
+
+/* sample s: ts (its tangent at the pre-activation) through f' and the
+ * pooling into dout, plus u */
+static void tangent_out(const bp_layer *L, const float *h, const float *u, int s, float *ts,
+                        float *dout) {
+    const size_t zc = (size_t)L->zcols;
+    const float *act = L->g.pool ? bp_block_ws_a(L) + s * zc : h + (size_t)s * L->out;
+    bp_act_backward(L->act, act, ts, zc);
+    float *os = dout + (size_t)s * L->out;
+    if (L->g.pool) bp_pool_linear(&L->g, ts, L->wsi ? L->wsi + (size_t)s * L->out : NULL, os);
+    if (u)
+        for (int k = 0; k < L->out; k++) os[k] += u[(size_t)s * L->out + k];
+}
+
+/* With pooling the pre-pool tangent goes to dz's space (free now).  With
+ * batch normalisation every sample's tangent at z first (the statistics
+ * couple the samples), then the normalisation's tangent; vb then holds
+ * the biases', gamma's and beta's perturbations (units each). */
 void bp_block_tangent(const bp_layer *L, const float *x, const float *h, const float *din,
                       const float *V, const float *vb, const float *u, float *dout, int B,
                       bp_block_product product) {
-    const bp_geom *g = &L->g;
     const size_t zc = (size_t)L->zcols;
-    for (int s = 0; s < B; s++) {
-        /* with pooling the pre-pool tangent goes to dz's space (free now) */
-        float *ts = g->pool ? bp_block_ws_dz(L) : dout + (size_t)s * L->out;
-        memset(ts, 0, zc * sizeof(float));
-        if (din) product(L, L->W, NULL, din + (size_t)s * L->in, 1, ts, zc, 1);
-        if (V || vb) product(L, V, vb, x + (size_t)s * L->in, 1, ts, zc, 1);
-        const float *act = g->pool ? bp_block_ws_a(L) + s * zc : h + (size_t)s * L->out;
-        bp_act_backward(L->act, act, ts, zc);
-        float *os = dout + (size_t)s * L->out;
-        if (g->pool) bp_pool_linear(g, ts, L->wsi ? L->wsi + (size_t)s * L->out : NULL, os);
-        if (u)
-            for (int k = 0; k < L->out; k++) os[k] += u[(size_t)s * L->out + k];
+    float *T = L->g.pool ? bp_block_ws_dz(L) : dout; /* (B, zcols) */
+    if (!L->bn) {
+        for (int s = 0; s < B; s++) {
+            float *ts = L->g.pool ? T : T + (size_t)s * zc;
+            tangent_z(L, x, din, V, vb, s, ts, product);
+            tangent_out(L, h, u, s, ts, dout);
+        }
+        return;
     }
+    for (int s = 0; s < B; s++) tangent_z(L, x, din, V, vb, s, T + (size_t)s * zc, product);
+    bp_bn_tangent(L, T, B, vb ? vb + L->units : NULL, vb ? vb + 2 * (size_t)L->units : NULL);
+    for (int s = 0; s < B; s++) tangent_out(L, h, u, s, T + (size_t)s * zc, dout);
 }
 
 void bp_block_init(const bp_layer *L, bp_rng *r, float *w, float *b, bpfree_init how,

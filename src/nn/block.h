@@ -2,8 +2,9 @@
  * product (convolution or locally connected), the activation, then optional
  * pooling; the kinds differ only in the product and its gradients.
  * Workspace layout, rows R = L->ws_rows: with pooling, the pre-pool
- * activations a (R, zcols) then dz (R, zcols); the kind's own buffers after
- * (bp_block_ws_tail). */
+ * activations a (R, zcols) then dz (R, zcols); with batch normalisation
+ * its zhat (R, zcols) and 1/std (units) (bn.c); the kind's own buffers
+ * after (bp_block_ws_tail). */
 #ifndef BPFREE_NN_BLOCK_H
 #define BPFREE_NN_BLOCK_H
 
@@ -16,12 +17,13 @@ static inline float *bp_block_ws_a(const bp_layer *L) { return L->ws; }
 static inline float *bp_block_ws_dz(const bp_layer *L) {
     return L->ws + (size_t)L->ws_rows * L->zcols;
 }
-static inline float *bp_block_ws_tail(const bp_layer *L) {
-    return L->g.pool ? L->ws + 2 * (size_t)L->ws_rows * L->zcols : L->ws;
-}
-/* floats of the shared part for R rows */
+/* floats of the shared part for R rows: the pre-pool buffers, then the
+ * batch normalisation's (bn.c) */
 static inline size_t bp_block_ws_floats(const bp_layer *L, int rows) {
-    return L->g.pool ? 2 * (size_t)rows * L->zcols : 0;
+    return (L->g.pool ? 2 * (size_t)rows * L->zcols : 0) + bp_bn_ws_floats(L, rows);
+}
+static inline float *bp_block_ws_tail(const bp_layer *L) {
+    return L->ws + bp_block_ws_floats(L, L->ws_rows);
 }
 
 /* A kind's product: z rows (zld apart) of n samples x = (or +=) the
@@ -29,9 +31,14 @@ static inline size_t bp_block_ws_floats(const bp_layer *L, int rows) {
 typedef void (*bp_block_product)(const bp_layer *L, const float *W, const float *bias,
                                  const float *x, int n, float *z, size_t zld, int accumulate);
 
-/* h = pool(f(product(x))) in chunks of S samples */
+/* h = pool(f(product(x))) in chunks of S samples; with batch
+ * normalisation the products of all chunks first, then bp_block_finish */
 void bp_block_forward(const bp_layer *L, const float *x, float *h, int B, int S,
                       bp_block_product product);
+/* the rest of a forward pass once the products z of all B samples are
+ * where the kind puts them (a pooled block's workspace, else h): batch
+ * normalisation, the activation, the pooling */
+void bp_block_finish(const bp_layer *L, float *h, int B);
 float *bp_block_dz_of(const bp_layer *L, float *dh);
 /* dz of channels c0..c1 = (dh back through the pooling) ⊙ f'(z) */
 void bp_block_output_grad(const bp_layer *L, const float *h, const float *dh, float *dz, int B,

@@ -362,6 +362,7 @@ static void fwd_part(dn_call *c, int k) {
         atomic_store(&c->bad, 1);
         return;
     }
+    if (L->bn) return; /* bp_block_finish, once every part's maps are there */
     /* the part's activation and pooling while its maps are in cache */
     bp_act_forward(L->act, z, (size_t)n * L->zcols);
     if (L->g.pool)
@@ -375,7 +376,9 @@ int bp_conv_fast_forward(const bp_layer *L, const float *x, float *h, int B) {
     if (!dn_plan(&c, L, B) || dn_kernels(&c, W_F, L->W)) return 0;
     c.x = x, c.h = h;
     dn_parts(&c, fwd_part);
-    return !atomic_load(&c.bad);
+    if (atomic_load(&c.bad)) return 0;
+    if (L->bn) bp_block_finish(L, h, B);
+    return 1;
 }
 
 static void bwdd_part(dn_call *c, int k) {

@@ -31,6 +31,7 @@ static void forward_part(void *ctx, size_t a, size_t b) {
         memcpy(h + (size_t)r * O + a, L->b + a, (size_t)w * sizeof(float));
     bp_gemm_slice(a == 0, B, O, 0, 1, B, w, I, 1.0f, j->x, I, L->W + a * (size_t)I, I, 1.0f,
                   h + a, O);
+    if (L->bn) bp_bn_forward(L, h, B, a, b); /* per column: stays in the part */
     bp_act_forward_cols(L->act, h, B, O, a, b);
 }
 
@@ -77,6 +78,8 @@ static void dense_tangent(const bp_layer *L, const float *x, const float *h, con
             float *d = dout + (size_t)r * O;
             for (int o = 0; o < O; o++) d[o] += vb[o];
         }
+    /* with batch normalisation vb holds b's, gamma's and beta's perturbations */
+    if (L->bn) bp_bn_tangent(L, dout, B, vb ? vb + O : NULL, vb ? vb + 2 * (size_t)O : NULL);
     bp_act_backward(L->act, h, dout, n); /* ⊙ f'(z) */
     if (u)
         for (size_t i = 0; i < n; i++) dout[i] += u[i];
@@ -97,6 +100,13 @@ static void dense_output_grad(const bp_layer *L, const float *h, const float *dh
                               int B, size_t a, size_t b) {
     (void)dh; /* == dz */
     bp_act_backward_cols(L->act, h, dz, B, L->out, a, b);
+    if (L->bn) bp_bn_backward(L, dz, B, a, b);
+}
+
+/* only batch normalisation needs a workspace (bn.c) */
+static void dense_ws_size(const bp_layer *L, int rows, size_t *floats, size_t *ints) {
+    *floats = bp_bn_ws_floats(L, rows);
+    *ints = 0;
 }
 
 static float *dense_dz_of(const bp_layer *L, float *dh) {
@@ -114,6 +124,7 @@ const bp_layer_kind bp_kind_dense = {
     .grad_units = dense_grad_units,
     .tangent = dense_tangent,
     .init = dense_init,
+    .ws_size = dense_ws_size,
 };
 
 void bp_dense_setup(bp_layer *L, int in, int out, bpfree_act act) {

@@ -128,11 +128,20 @@ struct bp_layer {
      * it.  Rules that write gW themselves (ff, pepita, fg-w) never call
      * those two, so their layers keep gzero = 0. */
     int gzero;
+    /* batch normalisation between the product and the activation (bn.c):
+     * bn 1 = on; gamma, beta (units each) follow b in the parameter block
+     * (ggamma, gbeta their gradients), rmean, rvar in the state block;
+     * bn_train 1 = batch statistics (set by the engine while it trains), 0 =
+     * the running ones.  Its workspace (zhat, 1/std) starts at ws, after
+     * an image block's pre-pool buffers */
+    int bn, bn_train;
+    float *gamma, *beta, *ggamma, *gbeta, *rmean, *rvar;
 };
 
 static inline size_t bp_layer_n_weights(const bp_layer *L) { return (size_t)L->units * L->unit_w; }
+/* W, b, and with batch normalisation gamma, beta */
 static inline size_t bp_layer_n_params(const bp_layer *L) {
-    return bp_layer_n_weights(L) + (size_t)L->units;
+    return bp_layer_n_weights(L) + (size_t)L->units * (L->bn ? 3 : 1);
 }
 
 /* The methods, through the layer's kind. */
@@ -177,6 +186,18 @@ void bp_layer_backward(bp_layer *L, const float *x, const float *h, float *dh, f
 void bp_bias_grad(float *gb, const float *dz, int B, int O, size_t a, size_t b, float beta);
 /* a layer's units are split over threads in parts of at least this many */
 #define BP_UNIT_GRAIN 32
+
+/* Batch normalisation (bn.c) of units a..b of z (B, zcols) in place, with
+ * the batch's statistics (L->bn_train; updates the running ones) or the
+ * running ones; the way back (dy -> dz in place, and gamma's and beta's
+ * gradients); the tangent of all units (vg, vbe: gamma's and beta's
+ * perturbations, or NULL); the floats it needs in the workspace for `rows`;
+ * gamma 1, beta 0, running mean 0, variance 1. */
+void bp_bn_forward(const bp_layer *L, float *z, int B, size_t a, size_t b);
+void bp_bn_backward(const bp_layer *L, float *d, int B, size_t a, size_t b);
+void bp_bn_tangent(const bp_layer *L, float *t, int B, const float *vg, const float *vbe);
+size_t bp_bn_ws_floats(const bp_layer *L, int rows);
+void bp_bn_init(const bp_layer *L);
 
 /* The dense kind: h = f(x W^T + b), W (O, I). */
 extern const bp_layer_kind bp_kind_dense;

@@ -181,7 +181,7 @@ const bp_rule bp_rule_tinyfoa = {
     .predict = tinyfoa_predict,
     .describe = tinyfoa_describe,
     .state_size = sizeof(tinyfoa_state),
-    .caps = BP_CAP_FEEDBACK | BP_CAP_VARIANCE | BP_CAP_ANY_LAYER | BP_CAP_LAYERWISE,
+    .caps = BP_CAP_FEEDBACK | BP_CAP_VARIANCE | BP_CAP_ANY_LAYER | BP_CAP_LAYERWISE | BP_CAP_NO_BN,
     .settings = tinyfoa_settings,
     .n_settings = (int)(sizeof tinyfoa_settings / sizeof *tinyfoa_settings),
 };
