@@ -202,8 +202,10 @@ run_bpfree() { # id args...
             END {
                 if (have && p["epochs"] > 0 && p["train_seconds"] > 0) {
                     ts = p["train_seconds"]
+                    # conv_*: the convolution primitives (CNN rows, oneDNN build)
+                    frac = ("products_fraction" in p) ? p["products_fraction"] : p["gemm_fraction"]
                     printf "%s bpfree spe=%.6g gflops=%.6g frac=%.6g alone=%.6g\n", id,
-                           ts / p["epochs"], p["gflop"] / ts, p["gemm_fraction"],
+                           ts / p["epochs"], (p["gflop"] + p["conv_gflop"]) / ts, frac,
                            p["gemm_alone_seconds"] / ts
                 } else if (spe_final != "") printf "%s bpfree spe=%s\n", id, spe_final
                 else printf "%s bpfree fail=1\n", id

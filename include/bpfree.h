@@ -979,6 +979,12 @@ typedef struct bpfree_profile {
     double flops;   /* 2 M N K summed over the calls */
     int shapes;     /* distinct (transposes, M, N, K) seen */
     int dropped;    /* calls not counted: more than 128 distinct shapes */
+    /* the convolution primitives of the oneDNN build (forward, input and
+     * weight gradients: each call's plain-layout reorders and, in the
+     * forward, the activation and pooling done while the maps are in
+     * cache, included); 0 elsewhere (im2col products are GEMM calls) */
+    long conv_calls;
+    double conv_seconds, conv_flops;
 } bpfree_profile;
 void bpfree_profile_start(int reset); /* reset: clear the counters first */
 void bpfree_profile_stop(bpfree_profile *out);

@@ -1,7 +1,7 @@
 /* test_profile.c — the GEMM profiler (bpfree_profile_start/stop/replay) the
  * benchmarks and --profile-shapes rest on: counts, FLOPs, distinct shapes,
  * accumulation and reset, nothing counted while stopped, calls from several
- * threads, the 128-shape cap, the replay.  No timing is asserted beyond
+ * threads, the 128-shape cap, the replay, the convolution primitives.  No timing is asserted beyond
  * "more than zero seconds". */
 #include "testutil.h"
 
@@ -184,9 +184,44 @@ static void test_profile_threads(void **state) {
     assert_true(p.flops == T * k * tu_flops(2, 2, 2));
 }
 
+/* the oneDNN build's convolution primitives count as products of their own
+ * (conv_*): one conv layer under bp, one epoch of 64 images of 1 x 8 x 8 in
+ * batches of 16, is a forward and a weight gradient per batch (the first
+ * layer's input gradient is never wanted): 2 x 64 samples' worth of
+ * 2 oc (ic K K) (ch cw) flops; elsewhere the same products are GEMM calls */
+static void test_profile_conv(void **state) {
+    (void)state;
+    bpfree_config c;
+    bpfree_error e;
+    assert_int_equal(bpfree_config_default(&c, "bp", 64, 4, &e), 0);
+    c.in_channels = 1, c.in_height = 8, c.in_width = 8;
+    c.batch = 16, c.threads = 1;
+    assert_int_equal(bpfree_config_set(&c, "arch", "4C3", &e), 0);
+    bpfree_dataset ds = {0};
+    tu_make_dataset(&ds, 64, 64, 4, 3);
+    ds.channels = 1, ds.height = 8, ds.width = 8;
+    bpfree_model *m = NULL;
+    assert_int_equal(bpfree_model_new(&c, &m, &e), 0);
+    bpfree_profile p;
+    bpfree_profile_start(1);
+    assert_int_equal(bpfree_train_epoch(m, &ds, NULL, &e), 0);
+    bpfree_profile_stop(&p);
+#ifdef BPFREE_DNNL
+    assert_int_equal(p.conv_calls, 2 * 64 / 16);
+    assert_float_equal(p.conv_flops, 2.0 * 64 * 2.0 * 4 * 9 * 36, 0.5);
+    assert_true(p.conv_seconds > 0.0);
+#else
+    assert_int_equal(p.conv_calls, 0);
+    assert_true(p.flops >= 2.0 * 64 * 2.0 * 4 * 9 * 36);
+#endif
+    bpfree_model_free(m);
+    bpfree_data_free(&ds);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_profile_counts),
+        cmocka_unit_test(test_profile_conv),
         cmocka_unit_test(test_profile_dropped),
         cmocka_unit_test(test_profile_threads),
     };

@@ -212,10 +212,14 @@ void report_profile(int total, double secs, int shapes) {
     bpfree_profile p;
     bpfree_profile_stop(&p);
     const double alone = bpfree_profile_replay(5);
+    /* conv_*: the oneDNN build's convolution primitives (not replayed);
+     * products_fraction: GEMM and convolution time over training time */
     printf("profile: epochs=%d train_seconds=%.4f gemm_seconds=%.4f gemm_fraction=%.4f "
-           "gflop=%.3f gemm_calls=%ld gemm_alone_seconds=%.4f gemm_shapes=%d\n",
+           "gflop=%.3f gemm_calls=%ld gemm_alone_seconds=%.4f gemm_shapes=%d conv_seconds=%.4f "
+           "conv_gflop=%.3f conv_calls=%ld products_fraction=%.4f\n",
            total, secs, p.seconds, secs > 0 ? p.seconds / secs : 0.0, p.flops * 1e-9, p.calls,
-           alone, p.shapes);
+           alone, p.shapes, p.conv_seconds, p.conv_flops * 1e-9, p.conv_calls,
+           secs > 0 ? (p.seconds + p.conv_seconds) / secs : 0.0);
     if (!shapes) return;
     bpfree_profile_shape sh[128];
     const int n = bpfree_profile_shapes(sh, 128);

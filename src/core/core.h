@@ -61,6 +61,13 @@ void bp_rng_shuffle(bp_rng *r, int *a, int n);
 void bp_init_fill(bp_rng *r, float *w, int fan_out, int fan_in, bpfree_init how,
                   float std);
 
+/* Products that do not go through bpfree_gemm (the oneDNN convolution
+ * primitives) report themselves to the profile (bpfree_profile's conv_*):
+ * bp_profile_now() is a clock reading when profiling is on, else 0;
+ * bp_profile_conv adds a call of `flops` that began at t0. */
+double bp_profile_now(void);
+void bp_profile_conv(double flops, double t0);
+
 /* n draws of N(0, 1) from r (vectorised Box-Muller). */
 void bp_normal_fill(bp_rng *r, float *v, size_t n);
 

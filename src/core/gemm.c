@@ -208,6 +208,8 @@ static struct {
     pthread_mutex_t lock;
     prof_shape shape[PROF_SHAPES];
     int n, dropped;
+    long conv_calls;            /* bp_profile_conv: products outside bpfree_gemm */
+    double conv_seconds, conv_flops;
 } prof = {.lock = PTHREAD_MUTEX_INITIALIZER};
 
 static double now_seconds(void) {
@@ -237,11 +239,25 @@ static void prof_record(int ta, int tb, int M, int N, int K, int acc, double dt)
     pthread_mutex_unlock(&prof.lock);
 }
 
+double bp_profile_now(void) { return prof_on() ? now_seconds() : 0.0; }
+
+void bp_profile_conv(double flops, double t0) {
+    if (t0 <= 0.0) return;
+    const double dt = now_seconds() - t0;
+    pthread_mutex_lock(&prof.lock);
+    prof.conv_calls++;
+    prof.conv_seconds += dt;
+    prof.conv_flops += flops;
+    pthread_mutex_unlock(&prof.lock);
+}
+
 void bpfree_profile_start(int reset) {
     if (reset) {
         pthread_mutex_lock(&prof.lock);
         prof.n = 0;
         prof.dropped = 0;
+        prof.conv_calls = 0;
+        prof.conv_seconds = prof.conv_flops = 0.0;
         pthread_mutex_unlock(&prof.lock);
     }
     atomic_store(&prof.on, 1);
@@ -259,6 +275,9 @@ void bpfree_profile_stop(bpfree_profile *out) {
     }
     p.shapes = prof.n;
     p.dropped = prof.dropped;
+    p.conv_calls = prof.conv_calls;
+    p.conv_seconds = prof.conv_seconds;
+    p.conv_flops = prof.conv_flops;
     pthread_mutex_unlock(&prof.lock);
     if (out) *out = p;
 }

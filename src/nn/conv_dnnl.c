@@ -371,12 +371,19 @@ static void fwd_part(dn_call *c, int k) {
                         L->wsi ? L->wsi + (size_t)s * L->out : NULL);
 }
 
+/* 2 B oc (ic K K) (ch cw): the flops of one of the three products */
+static double conv_flops(const bp_layer *L, int B) {
+    return 2.0 * B * L->g.oc * (double)bp_ntaps(&L->g) * (double)bp_npos(&L->g);
+}
+
 int bp_conv_fast_forward(const bp_layer *L, const float *x, float *h, int B) {
     dn_call c;
+    const double t0 = bp_profile_now();
     if (!dn_plan(&c, L, B) || dn_kernels(&c, W_F, L->W)) return 0;
     c.x = x, c.h = h;
     dn_parts(&c, fwd_part);
     if (atomic_load(&c.bad)) return 0;
+    bp_profile_conv(conv_flops(L, B), t0);
     if (L->bn) bp_block_finish(L, h, B);
     return 1;
 }
@@ -397,10 +404,13 @@ static void bwdd_part(dn_call *c, int k) {
 
 int bp_conv_fast_input_grad(const bp_layer *L, const float *W, const float *dz, float *dx, int B) {
     dn_call c;
+    const double t0 = bp_profile_now();
     if (!dn_plan(&c, L, B) || dn_kernels(&c, W_D, W)) return 0;
     c.dz = dz, c.dx = dx;
     dn_parts(&c, bwdd_part);
-    return !atomic_load(&c.bad);
+    if (atomic_load(&c.bad)) return 0;
+    bp_profile_conv(conv_flops(L, B), t0);
+    return 1;
 }
 
 static void bwdw_part(dn_call *c, int k) {
@@ -441,10 +451,13 @@ static int bwdw_sum(dn_call *c, float beta) {
 
 int bp_conv_fast_grad(const bp_layer *L, const float *x, const float *dz, int B, float beta) {
     dn_call c;
+    const double t0 = bp_profile_now();
     if (!dn_plan(&c, L, B)) return 0;
     c.x = x, c.dz = dz;
     dn_parts(&c, bwdw_part);
-    return !atomic_load(&c.bad) && bwdw_sum(&c, beta) == 0;
+    if (atomic_load(&c.bad) || bwdw_sum(&c, beta) != 0) return 0;
+    bp_profile_conv(conv_flops(L, B), t0);
+    return 1;
 }
 
 #else /* not the oneDNN build: no fast path, conv.c's im2col runs */
