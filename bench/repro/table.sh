@@ -5,7 +5,8 @@
 #
 # For every paper cell in bench/repro/cells.tsv: the paper's value, ours as
 # mean ± sample standard deviation of the last test accuracy in each seed's
-# JSON-lines log, the difference, the budget we ran, a status, and the
+# JSON-lines log (a glob ending in ":last-layer": the last layer's own
+# accuracy, "layer_test_acc"), the difference, the budget we ran, a status, and the
 # command of one seed.  Status: "reproduced" (>= 3 seeds, |difference| within
 # the cell's tolerance, at the paper's budget), "close at reduced budget"
 # (within tolerance, fewer epochs/steps than the paper), "below"/"above"
@@ -17,13 +18,20 @@ cells=${1:-bench/repro/cells.tsv}
 
 # the last "test_acc" of one log, in percent; empty if none, or if the log
 # has a header (bpfree writes it live) whose "epochs" its last epoch line has
-# not reached: a run still going, or stopped, is not a result
+# not reached: a run still going, or stopped, is not a result.  With a second
+# argument "last-layer": the last entry of "layer_test_acc" instead (mf's
+# last layer alone, 003's "MF (last layer)" / BP-style prediction)
 last_acc() {
-    awk '
+    awk -v layer="${2:-}" '
+    layer == "last-layer" && /"layer_test_acc": \[/ {
+        match($0, /"layer_test_acc": \[[^]]*\]/); t = substr($0, RSTART, RLENGTH)
+        sub(/.*\[/, "", t); sub(/\].*/, "", t); k = split(t, a, ", "); lv = a[k]
+    }
     /"type": "header"/ { if (match($0, /"epochs": "[0-9]+"/)) { t = substr($0, RSTART, RLENGTH); gsub(/[^0-9]/, "", t); want = t + 0 } }
     /"epoch": [0-9]+/ { match($0, /"epoch": [0-9]+/); e = substr($0, RSTART + 9, RLENGTH - 9) + 0 }
     /"test_acc": / { match($0, /"test_acc": [-0-9.e+]+/); v = substr($0, RSTART + 12, RLENGTH - 12) }
-    END { if (v != "" && (want == 0 || e >= want)) printf "%.4f\n", 100 * v }' "$1"
+    END { if (layer == "last-layer") v = lv
+          if (v != "" && (want == 0 || e >= want)) printf "%.4f\n", 100 * v }' "$1"
 }
 
 cat <<'HEAD'
@@ -41,10 +49,12 @@ HEAD
 
 grep -v '^#' "$cells" | grep -v '^[[:space:]]*$' | while IFS='	' read -r paper cell value tol glob cmd note; do
     vals=""
+    field=""
+    case $glob in *:last-layer) field=last-layer; glob=${glob%:last-layer} ;; esac
     if [ "$glob" != "-" ]; then
         for f in $glob; do
             [ -f "$f" ] || continue
-            a=$(last_acc "$f")
+            a=$(last_acc "$f" $field)
             [ -n "$a" ] && vals="$vals $a"
         done
     fi
