@@ -4,6 +4,7 @@
 #
 #   bench/compare.sh [--reps 3] [--threads 1,2] [--epochs 1] [--rules bp,mf,dfa,...,infer]
 #                    [--quick] [--keep] [--cnn | --cnn-only] [--cnn-samples 10000,2000]
+#                    [--cnn002 SPEC]
 #
 # In each of --reps rounds, every configuration runs bpfree, then PyTorch
 # (bench/torch_bench.py under Debian's /usr/bin/python3), each in a fresh
@@ -24,7 +25,9 @@
 # (default: all).
 # --quick: 1 rep, batch 256 (ff, cff-*: 1000), 1 thread — a smoke test.
 # --cnn: also the CNNs, for bp, mf and dfa (those of --rules), batch 64, at
-# every --threads value: Bacho & Chu 2024's 15C5-P2-40C5-P2-128 and Gong et
+# every --threads value: Bacho & Chu 2024's 15C5-BN-P2-40C5-BN-P2-128-BN
+# (batch norm in every hidden layer, as the authors' code; --cnn002 SPEC
+# another, e.g. 15C5-P2-40C5-P2-128 without it) and Gong et
 # al. 2025's 64C3s-A2-128C3s-A2-256C3s-A2-512C3s-A2, each trained on the
 # first N training images (--cnn-samples N002,N003; default 10000,2000: an
 # epoch of the 003 CNN takes minutes) and evaluated on the first 1000 test
@@ -54,7 +57,7 @@ KEEP=0
 CNN=0
 CNN_ONLY=0
 CNN_SAMPLES=10000,2000
-CNN002=15C5-P2-40C5-P2-128
+CNN002=15C5-BN-P2-40C5-BN-P2-128-BN
 CNN003=64C3s-A2-128C3s-A2-256C3s-A2-512C3s-A2
 # overridable for tests: the interpreter that sees Debian's torch, the binaries
 PY=${TORCH_PYTHON:-/usr/bin/python3}
@@ -81,6 +84,7 @@ while [ $# -gt 0 ]; do
     --cnn) CNN=1; shift ;;
     --cnn-only) CNN=1; CNN_ONLY=1; shift ;;
     --cnn-samples) CNN_SAMPLES=$2; shift 2 ;;
+    --cnn002) CNN002=$2; shift 2 ;;
     --cnn-samples=*) CNN_SAMPLES=${1#*=}; shift ;;
     -h|--help) usage; exit 0 ;;
     *) echo "compare.sh: unknown option $1 (see --help)" >&2; exit 1 ;;
@@ -428,7 +432,7 @@ FNR == NR {   # the configs file
     }
 }
 END {
-    print "| config | bpfree median s/epoch | torch median s/epoch | ratio bpfree/torch | bpfree samples/s | bpfree achieved GFLOP/s | % of peak | fraction of time in GEMM | GEMM-alone time / step time |"
+    print "| config | bpfree median s/epoch | torch median s/epoch | ratio bpfree/torch | bpfree samples/s | bpfree achieved GFLOP/s | % of peak | fraction of time in products | GEMM-alone time / step time |"
     print "|---|---:|---:|---:|---:|---:|---:|---:|---:|"
     for (k = 1; k <= no; k++) {
         id = order[k]
@@ -481,5 +485,5 @@ END {
 }' "$CONFIGS" "$RES"
 
 echo
-echo "Columns: s/epoch = training time of one epoch (ff, cff-*: 50,000 samples; the others 60,000), evaluation and data loading excluded, median over the reps; ratio < 1: bpfree is faster. bpfree's GFLOP/s, GEMM fraction and GEMM-alone come from its --profile line: matmul FLOPs (2MNK summed) / train seconds; time inside matrix products / train seconds; the same GEMM shapes replayed alone / train seconds. % of peak = achieved GFLOP/s / the machine peak on as many threads, measured at the start of this run by build/bench-peak. Inference rows: bpfree from build/bench-infer (the model built for batch 10,000, so one call is one batch, as in torch), torch under torch.no_grad(); samples/s and GFLOP/s there from the bpfree time, GEMM-alone from bench-infer (the same products alone / predict time)."
+echo "Columns: s/epoch = training time of one epoch (ff, cff-*: 50,000 samples; the others 60,000), evaluation and data loading excluded, median over the reps; ratio < 1: bpfree is faster. bpfree's GFLOP/s, GEMM fraction and GEMM-alone come from its --profile line: matmul and convolution FLOPs (2MNK summed) / train seconds; time inside matrix products and convolution primitives / train seconds; the same GEMM shapes replayed alone / train seconds. % of peak = achieved GFLOP/s / the machine peak on as many threads, measured at the start of this run by build/bench-peak. Inference rows: bpfree from build/bench-infer (the model built for batch 10,000, so one call is one batch, as in torch), torch under torch.no_grad(); samples/s and GFLOP/s there from the bpfree time, GEMM-alone from bench-infer (the same products alone / predict time)."
 if [ "$KEEP" = 1 ]; then echo; echo "raw logs: $TMP"; fi

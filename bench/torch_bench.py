@@ -945,6 +945,7 @@ class CFFAdaptive(FF):
 def parse_arch(spec):
     import re
     hidden, shape = [], (1, 28, 28)
+    pools = (nn.MaxPool2d, nn.AvgPool2d)
     for pos, tok in enumerate(spec.split("-"), 1):
         m = re.fullmatch(r"(\d+)[cC](\d+)(s?)(?:/(\d+))?", tok)
         pm = re.fullmatch(r"([PA])(\d+)", tok)
@@ -954,10 +955,18 @@ def parse_arch(spec):
             hidden.append([nn.Conv2d(shape[0], oc, k, stride=st, padding=pad), nn.ReLU()])
             hw = [(d + 2 * pad - k) // st + 1 for d in shape[1:]]
             shape = (oc, hw[0], hw[1])
-        elif pm and hidden and isinstance(hidden[-1][0], nn.Conv2d) and len(hidden[-1]) == 2:
+        elif pm and hidden and isinstance(hidden[-1][0], nn.Conv2d) and \
+                not any(isinstance(x, pools) for x in hidden[-1]):
             q = int(pm[2])
             hidden[-1].append(nn.MaxPool2d(q) if pm[1] == "P" else nn.AvgPool2d(q))
             shape = (shape[0], shape[1] // q, shape[2] // q)
+        elif tok in ("BN", "bn") and hidden:
+            # batch normalisation between the layer's product and its ReLU
+            # (bpfree's BN token; PyTorch's defaults, as bpfree's)
+            h = hidden[-1]
+            i = next(j for j, x in enumerate(h) if isinstance(x, (nn.Conv2d, nn.Linear)))
+            h.insert(i + 1, nn.BatchNorm2d(h[i].out_channels) if isinstance(h[i], nn.Conv2d)
+                     else nn.BatchNorm1d(h[i].out_features))
         elif tok.isdigit():
             n = shape[0] * shape[1] * shape[2] if isinstance(shape, tuple) else shape
             flat = [nn.Flatten()] if isinstance(shape, tuple) else []
