@@ -219,24 +219,6 @@ static void test_bn_arch_and_refusals(void **state) {
     bpfree_model_free(m);
 }
 
-/* four classes of 8 x 8 images, a bright quadrant each */
-static void quadrants(bpfree_dataset *ds, int n, uint64_t seed) {
-    bpfree_error e;
-    assert_int_equal(bpfree_data_alloc(ds, n, 64, 4, 0, &e), 0);
-    ds->channels = 1, ds->height = 8, ds->width = 8;
-    bp_rng r;
-    bp_rng_seed(&r, seed);
-    for (int i = 0; i < n; i++) {
-        const int c = (int)bp_rng_below(&r, 4);
-        ds->labels[i] = c;
-        for (int k = 0; k < 64; k++) {
-            const int quad = (k / 8 >= 4) * 2 + (k % 8 >= 4);
-            ds->x[i * 64 + k] = (quad == c ? 0.8f : 0.1f) + 0.3f * bp_rng_uniform(&r);
-        }
-    }
-    snprintf(ds->name, sizeof ds->name, "quadrants");
-}
-
 /* every rule that takes BN learns with it (its training loss falls; bp's
  * evaluation with the running statistics is right); bp's saved model
  * predicts as it did (the running statistics are saved with it) */
@@ -245,7 +227,7 @@ static void test_bn_rules_learn_and_save(void **state) {
     static const char *const rules[] = {"bp", "fa", "dfa", "drtp", "f3", "llo", "mf", "fg-w",
                                         "fg-a", "lg-fg-a", "dkp", "fdfa", "dni", "usf", "kp"};
     bpfree_dataset ds = {0};
-    quadrants(&ds, 256, 9);
+    tu_quadrants(&ds, 256, 8, 9);
     int bad = 0;
     for (size_t i = 0; i < sizeof rules / sizeof *rules; i++) {
         bpfree_config c;

@@ -9,24 +9,7 @@
 enum { SIDE = 8, NC = 4, NTRAIN = 256 };
 
 /* four classes of 1 x 8 x 8 images: a bright quadrant per class, noise */
-static void images(bpfree_dataset *ds, uint64_t seed) {
-    bpfree_error e;
-    assert_int_equal(bpfree_data_alloc(ds, NTRAIN, SIDE * SIDE, NC, 0, &e), 0);
-    ds->channels = 1, ds->height = SIDE, ds->width = SIDE;
-    bp_rng r;
-    bp_rng_seed(&r, seed);
-    for (int i = 0; i < NTRAIN; i++) {
-        const int c = (int)bp_rng_below(&r, NC);
-        ds->labels[i] = c;
-        for (int y = 0; y < SIDE; y++)
-            for (int x = 0; x < SIDE; x++) {
-                const int quad = (y >= SIDE / 2) * 2 + (x >= SIDE / 2);
-                ds->x[i * SIDE * SIDE + y * SIDE + x] =
-                    (quad == c ? 0.8f : 0.1f) + 0.3f * bp_rng_uniform(&r);
-            }
-    }
-    snprintf(ds->name, sizeof ds->name, "quadrants");
-}
+static void images(bpfree_dataset *ds, uint64_t seed) { tu_quadrants(ds, NTRAIN, SIDE, seed); }
 
 static bpfree_status cnn_config(bpfree_config *c, const char *rule, const char *arch,
                                 bpfree_error *e) {

@@ -50,6 +50,27 @@ static inline void tu_prototype_data(bpfree_dataset *tr, bpfree_dataset *te, int
 
 /* 1 if the data set NAME is where bpfree looks for it: $BPFREE_DATA/NAME or
  * ./data/NAME (src/data/dir.c's order, less its last resort) */
+/* n images of 1 x side x side in four classes, a bright quadrant each plus
+ * noise (bp_rng from seed: the label, then the pixels, sample by sample) */
+static inline void tu_quadrants(bpfree_dataset *ds, int n, int side, uint64_t seed) {
+    bpfree_error e;
+    assert_int_equal(bpfree_data_alloc(ds, n, side * side, 4, 0, &e), 0);
+    ds->channels = 1, ds->height = side, ds->width = side;
+    bp_rng r;
+    bp_rng_seed(&r, seed);
+    for (int i = 0; i < n; i++) {
+        const int c = (int)bp_rng_below(&r, 4);
+        ds->labels[i] = c;
+        for (int y = 0; y < side; y++)
+            for (int x = 0; x < side; x++) {
+                const int quad = (y >= side / 2) * 2 + (x >= side / 2);
+                ds->x[(size_t)i * side * side + y * side + x] =
+                    (quad == c ? 0.8f : 0.1f) + 0.3f * bp_rng_uniform(&r);
+            }
+    }
+    snprintf(ds->name, sizeof ds->name, "quadrants");
+}
+
 static inline int tu_have_data(const char *name) {
     char p[1024];
     const char *env = getenv("BPFREE_DATA");
