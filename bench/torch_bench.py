@@ -1005,7 +1005,7 @@ class CNNMF(Twin):
     def __init__(self):
         self.H, _ = parse_arch(args.arch)
         with torch.no_grad():
-            sizes = [features(h).shape[1] for h in self.trace(torch.zeros(1, 1, 28, 28))]
+            sizes = [features(h).shape[1] for h in self.trace(torch.zeros(2, 1, 28, 28))]
         self.M = nn.ModuleList([linear(n, C, bias=False) for n in sizes])
         params = [p for h in self.H for p in h.parameters()] + list(self.M.parameters())
         self.opt = adam(params, self.lr)
@@ -1046,7 +1046,7 @@ class CNNDFA(Twin):
     def __init__(self):
         self.H, feats = parse_arch(args.arch)
         with torch.no_grad():
-            x = torch.zeros(1, 1, 28, 28)
+            x = torch.zeros(2, 1, 28, 28)  # 2: BatchNorm in training needs more than one row
             sizes = []
             for h in self.H:
                 x = h(x)
