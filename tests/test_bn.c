@@ -16,7 +16,8 @@ typedef struct fixture {
     int *wsi;
 } fixture;
 
-/* kind 0: dense 7 -> 4; 1: conv 2x6x6 -> 3C3s, max pool 2; 2: conv 1x5x5 -> 2C3 */
+/* kind 0: dense 7 -> 4; 1: conv 2x6x6 -> 3C3s, average pool 2; 2: conv 1x5x5 -> 2C3;
+ * 3: dense 5 -> 70 (more units than bn.c's chunk of 64) */
 static void make(fixture *f, int kind, bp_rng *r) {
     bp_layer *L = &f->L;
     bp_geom g;
@@ -29,6 +30,7 @@ static void make(fixture *f, int kind, bp_rng *r) {
         assert_int_equal(bp_geom_setup(&g, 1, 5, 5, 2, 3, 1, 0, BP_POOL_NONE, 0), 0);
         bp_conv_setup(L, &g, BPFREE_ACT_SIGMOID);
     }
+    if (kind == 3) bp_dense_setup(L, 5, 70, BPFREE_ACT_TANH);
     L->bn = 1;
     L->bn_train = 1;
     const size_t np = bp_layer_n_params(L), nw = bp_layer_n_weights(L), U = (size_t)L->units;
@@ -77,7 +79,7 @@ static void test_bn_gradients(void **state) {
     (void)state;
     bp_rng r;
     bp_rng_seed(&r, 21);
-    for (int kind = 0; kind < 3; kind++) {
+    for (int kind = 0; kind < 4; kind++) {
         fixture f;
         make(&f, kind, &r);
         bp_layer *L = &f.L;
@@ -110,7 +112,7 @@ static void test_bn_tangent(void **state) {
     (void)state;
     bp_rng r;
     bp_rng_seed(&r, 22);
-    for (int kind = 0; kind < 3; kind++) {
+    for (int kind = 0; kind < 4; kind++) {
         fixture f;
         make(&f, kind, &r);
         bp_layer *L = &f.L;
