@@ -276,11 +276,35 @@ static void test_bn_rules_learn_and_save(void **state) {
     assert_int_equal(bad, 0);
 }
 
+/* layers that update at once, pipelined over two threads (layer 1 on batch
+ * k + 1 while layer 2 is on batch k): each layer's statistics are its own
+ * batch's, so the pipelined run is the one-thread run bit for bit */
+static void test_bn_pipelined_same_numbers(void **state) {
+    (void)state;
+    bpfree_dataset ds = {0};
+    tu_quadrants(&ds, 128, 8, 4);
+    bpfree_model *m[2];
+    for (int k = 0; k < 2; k++) {
+        bpfree_config c;
+        bpfree_error e;
+        assert_int_equal(img_config(&c, "mf", "4C3s-BN-P2-12-BN", &e), 0);
+        c.threads = k ? 2 : 1;
+        c.pipeline = k ? 2 : 0;
+        assert_int_equal(bpfree_model_new(&c, &m[k], &e), 0);
+        for (int ep = 0; ep < 2; ep++) assert_int_equal(bpfree_train_epoch(m[k], &ds, NULL, &e), 0);
+    }
+    assert_true(tu_same(m[0]->params, m[1]->params, m[0]->n_params));
+    assert_true(tu_same(m[0]->state, m[1]->state, m[0]->n_state));
+    bpfree_model_free(m[0]);
+    bpfree_model_free(m[1]);
+    bpfree_data_free(&ds);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_bn_gradients),          cmocka_unit_test(test_bn_tangent),
         cmocka_unit_test(test_bn_running_statistics), cmocka_unit_test(test_bn_arch_and_refusals),
-        cmocka_unit_test(test_bn_rules_learn_and_save),
+        cmocka_unit_test(test_bn_rules_learn_and_save), cmocka_unit_test(test_bn_pipelined_same_numbers),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
