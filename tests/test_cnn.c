@@ -28,7 +28,7 @@ static void test_rules_learn_on_a_cnn(void **state) {
     (void)state;
     static const char *const rules[] = {"bp", "fa", "dfa", "drtp", "f3", "llo", "mf",
                                         "fg-w", "fg-a", "lg-fg-a", "dkp", "fdfa",
-                                        "dni", "tinyfoa", "usf", "kp"};
+                                        "dni", "tinyfoa", "usf", "kp", "pepita"};
     bpfree_dataset ds = {0};
     images(&ds, 3);
     int bad = 0;
@@ -149,7 +149,7 @@ static void test_fa_with_w_is_bp_on_a_cnn(void **state) {
 
 static void test_dense_only_rules_refuse_convolutions(void **state) {
     (void)state;
-    static const char *const rules[] = {"ff", "cff-fixed", "cff-adaptive", "pepita"};
+    static const char *const rules[] = {"ff", "cff-fixed", "cff-adaptive"};
     for (size_t i = 0; i < sizeof rules / sizeof *rules; i++) {
         bpfree_config c;
         bpfree_error e;

@@ -6,6 +6,12 @@
  * (D, C), 0.05 * U(±sqrt(6/D)) as in the authors' code) and gives h_l^m.
  * Hidden layers:  dW_l = (h_l^s - h_l^m) ⊗ h_{l-1}^m   (eq. 5: no f');
  * the last layer: dW_L = e^m ⊗ h_{L-1}^m with the modulated pass's error.
+ * On a convolution block (a documented variant: the paper's nets are dense)
+ * h^s - h^m at the block's pooled output goes back through the pooling
+ * only — the modulated pass's max-pool choices, or the average's spread —
+ * never through f', and is the block's dz for its kernels: eq. 5's form,
+ * one layer at a time, through the kind's own output_grad with the
+ * activation taken as the identity.
  * No biases (the authors' nets have none): they are set to zero at build,
  * whatever --init, and never trained.  A layer is stepped as soon as the
  * modulated pass has gone through it. */
@@ -50,7 +56,7 @@ static bpfree_status pepita_init(bpfree_model *m, bpfree_error *err) {
     for (size_t i = 0; i < D * (size_t)m->cfg.outputs; i++)
         F[i] = a * (2.0f * bp_rng_uniform(&m->rng) - 1.0f);
     for (int l = 0; l < m->n_layers; l++) /* no biases, whatever --init drew */
-        memset(m->layers[l].b, 0, (size_t)m->layers[l].out * sizeof(float));
+        memset(m->layers[l].b, 0, (size_t)m->layers[l].units * sizeof(float));
     (void)err;
     bp_acts_reserve(m, s->h);
     bp_scratch(m, &s->hm[0], B * W); /* modulated activations */
@@ -90,13 +96,17 @@ static bpfree_status pepita_train(bpfree_model *m, int B, double *loss, long *co
         const int O = Ly->out;
         float *hm = s->hm[l % 2];
         bp_layer_forward(Ly, in, hm, B);
-        if (l < L - 1) /* eq. 5: dz = (h^s - h^m) / B, no activation derivative */
+        float *dz = s->dz;
+        if (l < L - 1) { /* eq. 5: dz = (h^s - h^m) / B, no activation derivative */
             for (size_t i = 0; i < (size_t)B * O; i++) s->dz[i] = (s->h[l + 1][i] - hm[i]) * inv;
-        else { /* last layer: the modulated pass's error */
+            bp_layer id = *Ly; /* a pooled block routes it back through its pooling */
+            id.act = BPFREE_ACT_IDENTITY;
+            dz = bp_layer_output_grad(&id, hm, s->dz, B);
+        } else { /* last layer: the modulated pass's error */
             output_error(m, hm, B, s->dz);
             for (size_t i = 0; i < (size_t)B * O; i++) s->dz[i] *= inv;
         }
-        bp_layer_grad_units(Ly, in, s->dz, B, 0, (size_t)Ly->units, 0.0f);
+        bp_layer_grad_units(Ly, in, dz, B, 0, (size_t)Ly->units, 0.0f);
         memset(Ly->gb, 0, (size_t)Ly->units * sizeof(float)); /* no biases */
         bp_layer_step(m, l);
         in = hm;
@@ -130,9 +140,9 @@ const bp_rule bp_rule_pepita = {
     .train_batch = pepita_train,
     .predict = pepita_predict,
     .state_size = sizeof(pepita_state),
-    .caps = BP_CAP_VARIANCE,
-    .layer_note = " (PEPITA's hidden update is the difference of two passes' outputs with no "
-                  "activation derivative, eq. 5; through a pooled block it has no stated form)",
+    /* BN refused: two forward passes a batch would count it twice in the
+     * running statistics */
+    .caps = BP_CAP_VARIANCE | BP_CAP_ANY_LAYER | BP_CAP_NO_BN,
     .settings = pepita_settings,
     .n_settings = 1,
 };
