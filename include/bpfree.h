@@ -796,6 +796,10 @@ typedef struct bpfree_data_info {
     /* each sample's inputs repeated this many times (bpfree_data_repeat,
      * --input-repeat), applied by bpfree_data_prepare first; 0 or 1: none */
     int repeat;
+    /* each image padded with this many zero pixels on every side
+     * (bpfree_data_pad, --input-pad), applied by bpfree_data_prepare after
+     * the repeat; 0: none */
+    int pad;
 } bpfree_data_info;
 
 /* Each sample's inputs written k times in a row, in place (x reallocated):
@@ -804,6 +808,13 @@ typedef struct bpfree_data_info {
  * the input count n0 this way ("the pixels of input images were
  * duplicated").  k in [1, 4096]; k = 1 changes nothing. */
 bpfree_status bpfree_data_repeat(bpfree_dataset *ds, int k, bpfree_error *err);
+
+/* Each image (channels x height x width) framed by p zero pixels on every
+ * side, in place (x reallocated): height and width grow by 2p.  Gong et al.
+ * 2025's CNN is written for 32 x 32 inputs (four 2 x 2 poolings leave
+ * 512 x 2 x 2 for its classifier); p = 2 gives MNIST that size.  p in
+ * [0, 64]; 0 changes nothing; data without an image shape is refused. */
+bpfree_status bpfree_data_pad(bpfree_dataset *ds, int p, bpfree_error *err);
 
 /* Record `d` with the model (copied, columns included); saved with it. */
 bpfree_status bpfree_model_set_data(bpfree_model *m, const bpfree_data_info *d,

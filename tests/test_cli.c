@@ -995,6 +995,37 @@ static void test_input_repeat(void **state) {
     expect_error("--input-repeat 5000", r, "4096", NULL);
 }
 
+/* --input-pad P: MNIST framed to 32 x 32 (the model's input shape says so),
+ * recorded with the model, and eval pads the data as loaded by itself (same
+ * accuracy); a bad pad and data without an image shape are refused */
+static void test_input_pad(void **state) {
+    (void)state;
+    need_data();
+    run_result r = run_in(tmp, data_root,
+                          (const char *const[]){"train", "--rule", "bp", "--arch", "2C3s-A2-8",
+                                                "--epochs", "1", "--val", "59000", "--threads",
+                                                "1", "--input-pad", "2", "--save", "pad.bpf", NULL});
+    if (r.status != 0) show("--input-pad 2", &r);
+    assert_int_equal(r.status, 0);
+    assert_non_null(strstr(r.out, "1024-"));  /* 1 x 32 x 32 inputs */
+    char acc[32], acc2[32];
+    assert_true(find_acc(strstr(r.out, "final:"), "test accuracy ", acc, sizeof acc));
+    run_free(&r);
+    r = run_in(tmp, data_root, (const char *const[]){"eval", "pad.bpf", NULL});
+    if (r.status != 0 || !find_acc(r.out, "accuracy ", acc2, sizeof acc2)) show("eval pad", &r);
+    assert_int_equal(r.status, 0);
+    assert_true(find_acc(r.out, "accuracy ", acc2, sizeof acc2));
+    assert_string_equal(acc, acc2);
+    run_free(&r);
+    char path[400];
+    snprintf(path, sizeof path, "%s/pad.bpf", tmp);
+    assert_true(file_has(path, "\ndata_pad=2\n"));
+    r = RUN("train", "--rule", "bp", "--input-pad", "65");
+    expect_error("--input-pad 65", r, "--input-pad", NULL);
+    r = RUN("train", "--rule", "bp", "--data", "breast-cancer", "--input-pad", "1");
+    expect_error("--input-pad on tabular data", r, "no image shape", NULL);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_unknown_rule),
@@ -1019,6 +1050,7 @@ int main(void) {
         cmocka_unit_test(test_model_remembers_data),
         cmocka_unit_test(test_cli_presets),
         cmocka_unit_test(test_input_repeat),
+        cmocka_unit_test(test_input_pad),
         cmocka_unit_test(test_norm_channel),
     };
     return cmocka_run_group_tests(tests, setup, tu_rm_scratch);

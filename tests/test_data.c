@@ -540,6 +540,66 @@ static void test_repeat(void **state) {
     bpfree_data_free(&ds);
 }
 
+/* bpfree_data_pad: every channel of every image framed by p zeros; the
+ * shape grows by 2p; p = 0 a no-op; p out of [0, 64] and data without an
+ * image shape refused.  A model that records the pad (and a repeat) applies
+ * both to data as loaded (bpfree_data_prepare), in training's order. */
+static void test_pad(void **state) {
+    (void)state;
+    bpfree_dataset ds = {0};
+    bpfree_error err;
+    assert_int_equal(bpfree_data_alloc(&ds, 2, 8, 2, 0, &err), BPFREE_OK);
+    ds.channels = 2, ds.height = 2, ds.width = 2;
+    for (int i = 0; i < 16; i++) ds.x[i] = (float)(i + 1);
+    assert_int_equal(bpfree_data_pad(&ds, 0, &err), BPFREE_OK);
+    assert_int_equal(ds.dim, 8);
+    assert_int_equal(bpfree_data_pad(&ds, 1, &err), BPFREE_OK);
+    assert_int_equal(ds.dim, 2 * 4 * 4);
+    assert_int_equal(ds.height, 4);
+    assert_int_equal(ds.width, 4);
+    for (int i = 0; i < 2; i++)
+        for (int c = 0; c < 2; c++)
+            for (int y = 0; y < 4; y++)
+                for (int x = 0; x < 4; x++) {
+                    const int in = y >= 1 && y <= 2 && x >= 1 && x <= 2;
+                    const float want = in ? (float)(((i * 2 + c) * 2 + y - 1) * 2 + x - 1 + 1) : 0.0f;
+                    assert_true(ds.x[((i * 2 + c) * 4 + y) * 4 + x] == want);
+                }
+    assert_int_equal(bpfree_data_pad(&ds, 65, &err), BPFREE_EINVAL);
+    assert_int_equal(bpfree_data_pad(&ds, -1, &err), BPFREE_EINVAL);
+    assert_int_equal(ds.dim, 32); /* a refused pad changes nothing */
+    ds.channels = ds.height = ds.width = 0;
+    assert_int_equal(bpfree_data_pad(&ds, 1, &err), BPFREE_ESHAPE);
+    bpfree_data_free(&ds);
+
+    /* the model's record: 1 x 2 x 2 images, repeated twice, padded by 2 */
+    bpfree_config c;
+    assert_int_equal(bpfree_config_default(&c, "bp", 2 * 6 * 6, 2, &err), BPFREE_OK);
+    c.in_channels = 2, c.in_height = 6, c.in_width = 6;
+    c.n_hidden = 1, c.hidden[0] = 4, c.threads = 1;
+    bpfree_model *m = NULL;
+    assert_int_equal(bpfree_model_new(&c, &m, &err), BPFREE_OK);
+    bpfree_data_info info = {0};
+    snprintf(info.name, sizeof info.name, "tiny");
+    info.repeat = 2, info.pad = 2;
+    assert_int_equal(bpfree_model_set_data(m, &info, &err), BPFREE_OK);
+    bpfree_dataset raw = {0}, ref = {0};
+    for (int k = 0; k < 2; k++) {
+        bpfree_dataset *d = k ? &ref : &raw;
+        assert_int_equal(bpfree_data_alloc(d, 3, 4, 2, 0, &err), BPFREE_OK);
+        d->channels = 1, d->height = 2, d->width = 2;
+        for (int i = 0; i < 12; i++) d->x[i] = 0.1f * (float)i;
+    }
+    assert_int_equal(bpfree_data_repeat(&ref, 2, &err), BPFREE_OK);
+    assert_int_equal(bpfree_data_pad(&ref, 2, &err), BPFREE_OK);
+    assert_int_equal(bpfree_data_prepare(m, &raw, &err), BPFREE_OK);
+    assert_int_equal(raw.dim, ref.dim);
+    assert_true(tu_same(raw.x, ref.x, (size_t)raw.n * raw.dim));
+    bpfree_data_free(&raw);
+    bpfree_data_free(&ref);
+    bpfree_model_free(m);
+}
+
 static void test_real_mnist(void **state) {
     (void)state;
     check_real("mnist", 5, 7);
@@ -560,6 +620,7 @@ int main(void) {
         cmocka_unit_test(test_shape_and_stray_label),
         cmocka_unit_test(test_split),         cmocka_unit_test(test_standardize),
         cmocka_unit_test(test_repeat),
+        cmocka_unit_test(test_pad),
         cmocka_unit_test(test_real_mnist),    cmocka_unit_test(test_real_fashion),
     };
     return cmocka_run_group_tests_name("data", tests, setup, tu_rm_scratch);

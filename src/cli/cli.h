@@ -24,6 +24,7 @@ typedef struct cli_run {
     int checkpoint_every, checkpoint_minutes, allow_divergence;
     int print_config;      /* --print-config: write the resolved configuration and stop */
     int input_repeat;      /* --input-repeat K: every sample's inputs K times (0: once) */
+    int input_pad;         /* --input-pad P: zero pixels around every image (0: none) */
     int n;                 /* settings given */
     const char *name[CLI_MAX_SETTINGS], *value[CLI_MAX_SETTINGS];
 } cli_run;

@@ -50,6 +50,9 @@ static const run_opt RUN_OPTS[] = {
     {"input-repeat", "K", "every sample's inputs K times in a row (as K x the channels), "
      "recorded with the model (Bacho & Chu 2024 Fig. 6a's duplicated pixels)", "1", R_INT,
      R(input_repeat)},
+    {"input-pad", "P", "frame every image with P zero pixels on each side, recorded with the model "
+     "(2: MNIST as the 32 x 32 inputs Gong et al. 2025's CNN is written for)", "0", R_INT,
+     R(input_pad)},
     {"eval-every", "N", "evaluate (val, test) every N epochs and after the last", "1", R_INT,
      R(eval_every)},
     {"log", "FILE", "live JSONL log: a header object (version, commit, command line, configuration, "

@@ -42,6 +42,9 @@ static void prepare_data(const cli_run *r, run_data *d, bpfree_config *cfg,
     if (r->input_repeat > 1 && (bpfree_data_repeat(&d->train, r->input_repeat, &e) ||
                                 bpfree_data_repeat(&d->test, r->input_repeat, &e)))
         die("--input-repeat %d: %s", r->input_repeat, e.msg);
+    if (r->input_pad > 0 && (bpfree_data_pad(&d->train, r->input_pad, &e) ||
+                             bpfree_data_pad(&d->test, r->input_pad, &e)))
+        die("--input-pad %d: %s", r->input_pad, e.msg);
     d->regression = d->train.y != NULL;
     d->classes = d->train.classes > d->test.classes ? d->train.classes : d->test.classes;
     cli_config(r, &d->train, d->regression ? d->train.outputs : d->classes, cfg);
@@ -53,6 +56,7 @@ static void prepare_data(const cli_run *r, run_data *d, bpfree_config *cfg,
     info->checksum = d->checksum;
     info->classes = d->regression ? 0 : d->classes;
     info->repeat = r->input_repeat > 1 ? r->input_repeat : 0;
+    info->pad = r->input_pad > 0 ? r->input_pad : 0;
     if (cli_tabular(r->data)) { /* per column, with the training rows' statistics */
         const int D = d->train.dim, O = d->train.outputs;
         info->n_cols = D;
@@ -184,6 +188,7 @@ static void parse_run(int argc, char **argv, cli_run *given, cli_run *r) {
     *given = (cli_run){.rule = bpfree_rule_default(), .input_repeat = -1}; /* -1: not given */
     cli_parse(argc, argv, 2, given, NULL);
     if (given->input_repeat == 0) die("--input-repeat: must be >= 1");
+    if (given->input_pad < 0 || given->input_pad > 64) die("--input-pad: must be in [0, 64]");
     *r = *given;
     if (r->input_repeat < 0) r->input_repeat = 1;
     if (!r->data) r->data = "mnist";

@@ -140,6 +140,27 @@ void bpfree_data_standardize(bpfree_dataset *train, bpfree_dataset *a,
     if (b && b->x && b != train && b != a) bpfree_data_normalize(b, mean, std);
 }
 
+bpfree_status bpfree_data_pad(bpfree_dataset *ds, int p, bpfree_error *err) {
+    if (p < 0 || p > 64) return bp_fail(err, BPFREE_EINVAL, "input pad %d: must be in [0, 64]", p);
+    if (p == 0 || ds->n == 0) return BPFREE_OK;
+    if (ds->channels < 1 || ds->height < 1 || ds->width < 1)
+        return bp_fail(err, BPFREE_ESHAPE, "data '%s' has no image shape to pad", ds->name);
+    const size_t C = (size_t)ds->channels, H = (size_t)ds->height, W = (size_t)ds->width;
+    const size_t H2 = H + 2 * (size_t)p, W2 = W + 2 * (size_t)p, n = (size_t)ds->n;
+    float *x = bp_alloc(NULL, n * C * H2 * W2 * sizeof(float)); /* zeroed */
+    if (!x)
+        return bp_fail(err, BPFREE_ENOMEM, "out of memory padding the images of '%s'", ds->name);
+    for (size_t i = 0; i < n * C; i++) /* image i / C, channel i % C */
+        for (size_t y = 0; y < H; y++)
+            memcpy(x + (i * H2 + y + (size_t)p) * W2 + (size_t)p, ds->x + (i * H + y) * W,
+                   W * sizeof(float));
+    bp_free(NULL, ds->x);
+    ds->x = x;
+    ds->height = (int)H2, ds->width = (int)W2;
+    ds->dim = (int)(C * H2 * W2);
+    return BPFREE_OK;
+}
+
 bpfree_status bpfree_data_repeat(bpfree_dataset *ds, int k, bpfree_error *err) {
     if (k < 1 || k > 4096)
         return bp_fail(err, BPFREE_EINVAL, "input repeat %d: must be in [1, 4096]", k);

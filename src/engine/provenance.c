@@ -74,9 +74,14 @@ const bpfree_data_info *bpfree_model_data(const bpfree_model *m) {
 bpfree_status bpfree_data_prepare(const bpfree_model *m, bpfree_dataset *ds, bpfree_error *err) {
     const bpfree_config *c = &m->cfg;
     const int rep = m->has_data && m->data.repeat > 1 ? m->data.repeat : 1;
+    const int pad = m->has_data && ds->channels > 0 ? m->data.pad : 0;
+    const long want = pad > 0 ? (long)ds->channels * rep * (ds->height + 2 * pad) * (ds->width + 2 * pad)
+                              : (long)ds->dim * rep;
     bpfree_status st;
-    if (rep > 1 && (long)ds->dim * rep == c->inputs && (st = bpfree_data_repeat(ds, rep, err)))
-        return st; /* data as loaded: its inputs repeated as in training */
+    /* data as loaded: its inputs repeated and padded as in training */
+    if ((rep > 1 || pad > 0) && ds->dim != c->inputs && want == c->inputs &&
+        ((st = bpfree_data_repeat(ds, rep, err)) || (st = bpfree_data_pad(ds, pad, err))))
+        return st;
     if (ds->dim != c->inputs)
         return bp_fail(err, BPFREE_ESHAPE, "data '%s' has %d input features, the model expects %d",
                        ds->name, ds->dim, c->inputs);

@@ -84,6 +84,7 @@ static size_t write_header(const bpfree_model *m, char *h, size_t cap) {
             return 0;
         /* only when used: files of runs without it stay byte for byte as before */
         if (d->repeat > 1 && put(h, cap, &n, "data_repeat=%d\n", d->repeat)) return 0;
+        if (d->pad > 0 && put(h, cap, &n, "data_pad=%d\n", d->pad)) return 0;
     }
     return n;
 }
@@ -116,6 +117,7 @@ static int data_key(bpfree_data_info *d, const char *k, const char *v, int *bad)
              : !strcmp(k, "data_cols")    ? &d->n_cols
              : !strcmp(k, "data_tcols")   ? &d->n_tcols
              : !strcmp(k, "data_repeat")  ? &d->repeat
+             : !strcmp(k, "data_pad")     ? &d->pad
                                           : NULL;
     if (!f) return 0;
     errno = 0;
@@ -139,7 +141,8 @@ typedef struct head_info {
 
 static const char *const SPECIAL[] = {"bpfree", "rule", "epochs_done", "data", "data_targets",
                                       "data_classify", "data_val", "data_checksum",
-                                      "data_classes", "data_cols", "data_tcols", "data_repeat"};
+                                      "data_classes", "data_cols", "data_tcols", "data_repeat",
+                                      "data_pad"};
 #define N_SPECIAL ((int)(sizeof SPECIAL / sizeof *SPECIAL))
 
 static bpfree_status parse_kv(bpfree_config *c, head_info *hi, const char *k, const char *v,
