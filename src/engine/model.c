@@ -121,13 +121,9 @@ static int bn_tensors(bpfree_model *m, int l) {
     return 0;
 }
 
-/* where a tensor reserved under `name` is (it must exist) */
-static float *tensor_named(bpfree_model *m, const char *name) {
-    for (int t = 0; t < m->n_tensors; t++)
-        if (strcmp(m->tensors[t].name, name) == 0) return bp_tensor_ptr(m, t);
-    return NULL;
-}
-
+/* layer l's batch-normalisation pointers: gamma, beta after b (one range
+ * with W and b), the running mean then variance (reserved one after the
+ * other by bn_tensors, so one lookup finds both) */
 static void bn_pointers(bpfree_model *m, int l) {
     bp_layer *L = &m->layers[l];
     char name[32];
@@ -136,9 +132,9 @@ static void bn_pointers(bpfree_model *m, int l) {
     L->ggamma = L->gb + L->units;
     L->gbeta = L->ggamma + L->units;
     snprintf(name, sizeof name, "rmean%d", l + 1);
-    L->rmean = tensor_named(m, name);
-    snprintf(name, sizeof name, "rvar%d", l + 1);
-    L->rvar = tensor_named(m, name);
+    for (int t = 0; t < m->n_tensors; t++)
+        if (strcmp(m->tensors[t].name, name) == 0) L->rmean = bp_tensor_ptr(m, t);
+    L->rvar = L->rmean + L->units;
 }
 
 static bpfree_status build_layers(bpfree_model *m, bpfree_error *err) {
