@@ -331,6 +331,10 @@ typedef struct bpfree_config {
     int f3_loss;                     /* 0: e = y* - y (F³-Error); 1: e = -dL/dy (F³-Loss) */
     int f3_onehot;                   /* keep only the target class's entry */
     int f3_softmax;                  /* softmax on the output before the error */
+    /* dfa, dkp, fdfa, drtp, f3: where a feedback matrix's signal e B_l (and
+     * fdfa's activity perturbation) enters a pooled conv/LC block
+     * (BPFREE_FBPOINT_*); dense layers and unpooled blocks have one point */
+    int feedback_point;
     /* drtp, f3, llo: how the hidden signal and the output gradient scale
      * with the batch (BPFREE_SIGNAL_*); Adam barely cares, SGD does */
     int signal_scaling;
@@ -391,6 +395,13 @@ typedef struct bpfree_config {
  * hidden signal summed over the batch, and BCE/MSE averaged over batch and
  * classes, so the output's gradient is (p - y)/(B C) — under SGD a hidden
  * step B C times larger relative to the output's. */
+/* feedback_point: OUTPUT delivers e B_l at the block's pooled output (B_l
+ * is C x out) and carries it back through the pooling's argmax; PREPOOL at
+ * the activations before the pooling (B_l is C x channels x the unpooled
+ * map), as the FDFA authors' code hooks its CNNs (Bacho & Chu 2024). */
+#define BPFREE_FBPOINT_OUTPUT 0
+#define BPFREE_FBPOINT_PREPOOL 1
+
 #define BPFREE_SIGNAL_MEAN 0
 #define BPFREE_SIGNAL_AUTHORS 1
 

@@ -170,6 +170,12 @@ void bp_layer_backward_step(bpfree_model *m, int l, const float *x, const float 
 /* the same with the optimizer clock o (pipelined layers keep one each) */
 void bp_layer_backward_step_with(bpfree_model *m, int l, const float *x, const float *h,
                                  float *dh, int B, const bp_optim *o);
+/* the same for a rule's direct signal sig (B, bp_layer_sig_cols) — a
+ * feedback matrix's e B_l — delivered at the layer's signal point (its
+ * output, or a pooled block's pre-pool maps with --feedback-point
+ * pre-pool); o NULL: the model's clock */
+void bp_layer_signal_step(bpfree_model *m, int l, const float *x, const float *h, float *sig,
+                          int B, const bp_optim *o);
 /* the same with an explicit optimizer clock (pipelined layers keep one each) */
 void bp_step_range(bpfree_model *m, const bp_optim *o, size_t off, size_t n);
 /* learning rate of batch k of nb in the current epoch (schedules, greedy) */

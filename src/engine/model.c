@@ -59,8 +59,10 @@ float *bp_tensor_grad(const bpfree_model *m, int t) {
 
 int bp_max_width(const bpfree_model *m) {
     int w = m->cfg.inputs;
-    for (int l = 0; l < m->n_layers; l++)
+    for (int l = 0; l < m->n_layers; l++) {
         if (m->layers[l].out > w) w = m->layers[l].out;
+        if (bp_layer_sig_cols(&m->layers[l]) > w) w = bp_layer_sig_cols(&m->layers[l]);
+    }
     return w;
 }
 
@@ -103,6 +105,10 @@ static void arch_layers(bpfree_model *m) {
         else if (s[l].conv) bp_conv_setup(&m->layers[l], &g[l], c->act);
         else bp_dense_setup(&m->layers[l], in, out[l], c->act);
         m->layers[l].bn = s[l].bn;
+        /* --feedback-point pre-pool: direct signals meet a pooled block
+         * before its pooling (only rules with BP_CAP_DIRECT accept it) */
+        m->layers[l].sig_pre = c->feedback_point == BPFREE_FBPOINT_PREPOOL && g[l].pool != 0 &&
+                               (s[l].conv || s[l].lc);
         in = out[l];
     }
 }

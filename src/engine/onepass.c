@@ -14,7 +14,7 @@ void bp_onepass_layer(bpfree_model *m, const bp_optim *o, bp_work *w, int i, con
         if (E) { /* (1/B) E B_l, or summed over the batch as the authors' code */
             const int sum = m->cfg.signal_scaling == BPFREE_SIGNAL_AUTHORS;
             bp_feedback_signal(m, fb, i, sum ? bp_dist_sum_scale(m, B) : 1.0f / (float)B, E, B, w->d);
-            bp_layer_backward_step_with(m, i, in, out, w->d, B, o);
+            bp_layer_signal_step(m, i, in, out, w->d, B, o);
         }
         return; /* `out` — from before the update — goes on */
     }

@@ -30,6 +30,13 @@ static const char *scaling_name(int v) {
 static int scaling_parse(const char *s) {
     return !strcmp(s, "mean") ? BPFREE_SIGNAL_MEAN : !strcmp(s, "authors") ? BPFREE_SIGNAL_AUTHORS : -1;
 }
+static const char *fbpoint_name(int v) {
+    return v == BPFREE_FBPOINT_OUTPUT ? "output" : v == BPFREE_FBPOINT_PREPOOL ? "pre-pool" : "?";
+}
+static int fbpoint_parse(const char *s) {
+    return !strcmp(s, "output") ? BPFREE_FBPOINT_OUTPUT
+           : !strcmp(s, "pre-pool") ? BPFREE_FBPOINT_PREPOOL : -1;
+}
 static const char *fb_sched_name(int v) { return v == 0 ? "constant" : v == 1 ? "follow" : "?"; }
 static int fb_sched_parse(const char *s) {
     return !strcmp(s, "constant") ? 0 : !strcmp(s, "follow") ? 1 : -1;
@@ -250,7 +257,12 @@ static const bp_setting GENERIC[] = {
     BP_ROW_NAME("feedback-init", "feedback_init",
           "feedback matrices: --init names, trinomial, binomial, pm-identity", "he-uniform",
           feedback_init, 0, BP_CAP_FEEDBACK, init_n, bpfree_init_parse),
-    BP_ROW_NUM("fb-lr", "fb_lr", "F", "learned feedback: its learning rate alpha (follows the lr schedule)",
+    BP_ROW_NAME("feedback-point", "feedback_point",
+                "where e B_l (and fdfa's perturbation) meets a pooled conv/LC block: output (after "
+                "the pooling; B_l is C x the pooled maps) or pre-pool (the activations before it, "
+                "as the FDFA authors' hooks; B_l is C x the unpooled maps)",
+                "output", feedback_point, 0, BP_CAP_DIRECT, fbpoint_name, fbpoint_parse),
+    BP_ROW_NUM("fb-lr", "fb_lr", "F", "learned feedback: its learning rate alpha (see --fb-schedule)",
         "0.0001", BP_SET_FLOAT, fb_lr, 0, BIG, 0, BP_CAP_LEARNED_FEEDBACK),
     BP_ROW_NAME("fb-schedule", "fb_follow",
                 "learned feedback: its rate alpha stays constant (the FDFA/DKP authors' code) or "

@@ -43,6 +43,8 @@ typedef enum bp_set_kind {
 #define BP_CAP_ONEPASS 256u        /* the one-pass layers (onepass.c): signal_scaling */
 #define BP_CAP_NO_BN 512u          /* an ANY_LAYER rule that refuses batch normalisation
                                       (its forward pass runs twice a batch, or on a copy) */
+#define BP_CAP_DIRECT 1024u        /* feedback matrices B_l from the output to each
+                                      hidden layer's signal point (--feedback-point) */
 
 /* One setting: a field of bpfree_config (at `off`) with everything that
  * defaults, checks, parses, prints, saves and documents it. */

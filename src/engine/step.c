@@ -5,7 +5,7 @@
 #include "engine/dist.h"
 
 static void layer_grad_step(bpfree_model *m, int l, const float *x, const float *h, float *dz,
-                            int B, const bp_optim *step);
+                            int B, const bp_optim *step, int sig);
 
 typedef struct {
     bpfree_model *m;
@@ -79,6 +79,7 @@ typedef struct {
     int B;
     float beta;     /* 1 when gW is known zero (L->gzero), else 0 */
     int consume;    /* the step zeroes what it reads */
+    int sig;        /* dh is a direct signal at the layer's signal point */
 } grad_job;
 
 /* units a..b: gW[a:b] = dz[:, a:b]^T x, gb[a:b], then their step */
@@ -100,7 +101,8 @@ static void grad_step_part(void *ctx, size_t a, size_t b) {
  * grad_step_part */
 static void backward_step_part(void *ctx, size_t a, size_t b) {
     const grad_job *j = ctx;
-    j->L->kind->output_grad(j->L, j->h, j->dh, j->dz, j->B, a, b);
+    if (j->sig) bp_layer_sig_grad(j->L, j->h, j->dh, j->dz, j->B, a, b);
+    else j->L->kind->output_grad(j->L, j->h, j->dh, j->dz, j->B, a, b);
     grad_step_part(ctx, a, b);
 }
 
@@ -117,12 +119,12 @@ static void backward_step_part(void *ctx, size_t a, size_t b) {
  * accumulates into the zeros (beta = 1), bit for bit what beta = 0 gives,
  * without OpenBLAS's separate pass that clears C. */
 static void layer_grad_step(bpfree_model *m, int l, const float *x, const float *h, float *dh,
-                            int B, const bp_optim *step) {
+                            int B, const bp_optim *step, int sig) {
     bp_layer *L = &m->layers[l];
     const int U = L->units;
     const int consume = step && !m->keep_grads;
-    float *dz = h ? bp_layer_dz(L, dh) : dh;
-    grad_job j = {m, L, x, dh, dz, h, step, B, L->gzero ? 1.0f : 0.0f, consume};
+    float *dz = !h ? dh : sig ? bp_layer_sig_dz(L, dh) : bp_layer_dz(L, dh);
+    grad_job j = {m, L, x, dh, dz, h, step, B, L->gzero ? 1.0f : 0.0f, consume, sig};
     const double macs = (double)B * bp_layer_n_weights(L) * (L->zcols / U);
     /* fused per range of units on the pool's threads — unless the ranks must
      * combine the whole gradient before the step (data-parallel) or noise is
@@ -130,7 +132,8 @@ static void layer_grad_step(bpfree_model *m, int l, const float *x, const float 
     if (!m->dist && !(m->cfg.grad_noise > 0.0f) && L->kind->split_units && U >= 2 * BP_UNIT_GRAIN && bp_split_width(macs) > 1) {
         bp_par_for((size_t)U, BP_UNIT_GRAIN, h ? backward_step_part : grad_step_part, &j);
     } else {
-        if (h) L->kind->output_grad(L, h, dh, dz, B, 0, (size_t)U);
+        if (h && sig) bp_layer_sig_grad(L, h, dh, dz, B, 0, (size_t)U);
+        else if (h) L->kind->output_grad(L, h, dh, dz, B, 0, (size_t)U);
         bp_layer_grad_units(L, x, dz, B, 0, (size_t)U, j.beta);
         if (step) step_range_c(m, step, L->off, bp_layer_n_params(L), consume);
     }
@@ -139,17 +142,22 @@ static void layer_grad_step(bpfree_model *m, int l, const float *x, const float 
 
 void bp_layer_grad_step(bpfree_model *m, int l, const float *x, const float *dz, int B,
                         const bp_optim *step) {
-    layer_grad_step(m, l, x, NULL, (float *)dz, B, step); /* h == NULL: dz only read */
+    layer_grad_step(m, l, x, NULL, (float *)dz, B, step, 0); /* h == NULL: dz only read */
 }
 
 void bp_layer_backward_step(bpfree_model *m, int l, const float *x, const float *h, float *dh,
                             int B) {
-    layer_grad_step(m, l, x, h, dh, B, &m->optim);
+    layer_grad_step(m, l, x, h, dh, B, &m->optim, 0);
 }
 
 void bp_layer_backward_step_with(bpfree_model *m, int l, const float *x, const float *h,
                                  float *dh, int B, const bp_optim *o) {
-    layer_grad_step(m, l, x, h, dh, B, o);
+    layer_grad_step(m, l, x, h, dh, B, o, 0);
+}
+
+void bp_layer_signal_step(bpfree_model *m, int l, const float *x, const float *h, float *sig,
+                          int B, const bp_optim *o) {
+    layer_grad_step(m, l, x, h, sig, B, o ? o : &m->optim, 1);
 }
 
 void bp_layer_step(bpfree_model *m, int l) {

@@ -141,6 +141,21 @@ void bp_block_output_grad(const bp_layer *L, const float *h, const float *dh, fl
     if (L->bn) bp_bn_backward(L, dz, B, c0, c1);
 }
 
+/* dz of channels c0..c1 = sig ⊙ f'(z) for a signal at the pre-pool
+ * activations, then batch normalisation's way back: no pooling, the signal
+ * entered before it */
+void bp_block_sig_grad(const bp_layer *L, const float *sig, float *dz, int B, size_t c0,
+                       size_t c1) {
+    const size_t np = bp_npos(&L->g), zc = (size_t)L->zcols;
+    for (int s = 0; s < B; s++) {
+        float *dzs = dz + (size_t)s * zc;
+        memcpy(dzs + c0 * np, sig + (size_t)s * zc + c0 * np, (c1 - c0) * np * sizeof(float));
+        bp_act_backward(L->act, bp_block_ws_a(L) + (size_t)s * zc + c0 * np, dzs + c0 * np,
+                        (c1 - c0) * np);
+    }
+    if (L->bn) bp_bn_backward(L, dz, B, c0, c1);
+}
+
 /* sample s's tangent at z into ts (zcols): product(din; W) + product(x; V, vb) */
 static void tangent_z(const bp_layer *L, const float *x, const float *din, const float *V,
                       const float *vb, int s, float *ts, bp_block_product product) {
@@ -151,15 +166,18 @@ static void tangent_z(const bp_layer *L, const float *x, const float *din, const
 }
 
 /* sample s: ts (its tangent at the pre-activation) through f' and the
- * pooling into dout, plus u */
+ * pooling into dout, plus u at the signal point (before the pooling with
+ * sig_pre, else after) */
 static void tangent_out(const bp_layer *L, const float *h, const float *u, int s, float *ts,
                         float *dout) {
     const size_t zc = (size_t)L->zcols;
     const float *act = L->g.pool ? bp_block_ws_a(L) + s * zc : h + (size_t)s * L->out;
     bp_act_backward(L->act, act, ts, zc);
+    if (u && L->sig_pre)
+        for (size_t k = 0; k < zc; k++) ts[k] += u[(size_t)s * zc + k];
     float *os = dout + (size_t)s * L->out;
     if (L->g.pool) bp_pool_linear(&L->g, ts, L->wsi ? L->wsi + (size_t)s * L->out : NULL, os);
-    if (u)
+    if (u && !L->sig_pre)
         for (int k = 0; k < L->out; k++) os[k] += u[(size_t)s * L->out + k];
 }
 

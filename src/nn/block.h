@@ -43,6 +43,10 @@ float *bp_block_dz_of(const bp_layer *L, float *dh);
 /* dz of channels c0..c1 = (dh back through the pooling) ⊙ f'(z) */
 void bp_block_output_grad(const bp_layer *L, const float *h, const float *dh, float *dz, int B,
                           size_t c0, size_t c1);
+/* dz of channels c0..c1 from a signal (B, zcols) at the pre-pool
+ * activations (sig_pre): f' and batch normalisation's way back only */
+void bp_block_sig_grad(const bp_layer *L, const float *sig, float *dz, int B, size_t c0,
+                       size_t c1);
 /* dout = pool((product(din; W) + product(x; V, vb)) ⊙ f'(z)) + u */
 void bp_block_tangent(const bp_layer *L, const float *x, const float *h, const float *din,
                       const float *V, const float *vb, const float *u, float *dout, int B,

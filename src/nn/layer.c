@@ -1,7 +1,7 @@
 /* layer.c — what every layer kind shares: the plain backward pass (the
- * reference the fused training path is tested against) and the bias
- * gradient. */
-#include "nn/nn.h"
+ * reference the fused training path is tested against), the bias
+ * gradient, and where a rule's direct signal enters (sig_pre). */
+#include "nn/block.h"
 
 typedef struct {
     const bp_layer *L;
@@ -36,4 +36,23 @@ void bp_bias_grad(float *gb, const float *dz, int B, int O, size_t a, size_t b, 
         const float *d = dz + (size_t)r * O;
         for (size_t o = a; o < b; o++) gb[o] += d[o];
     }
+}
+
+/* sig_pre is set only on pooled blocks (model.c), whose workspace starts
+ * with the pre-pool activations and their gradient (block.h) */
+const float *bp_layer_sig_act(const bp_layer *L, const float *h) {
+    return L->sig_pre ? bp_block_ws_a(L) : h;
+}
+
+float *bp_layer_sig_dz(const bp_layer *L, float *sig) {
+    return L->sig_pre ? bp_block_ws_dz(L) : bp_layer_dz(L, sig);
+}
+
+void bp_layer_sig_grad(const bp_layer *L, const float *h, const float *sig, float *dz, int B,
+                       size_t a, size_t b) {
+    /* a block's channels c0..c1 of units a..b: a conv unit is a channel, an
+     * LC unit one position of one (its methods take all units at once) */
+    const size_t per = (size_t)L->units / (size_t)(L->g.oc > 0 ? L->g.oc : 1);
+    if (L->sig_pre) bp_block_sig_grad(L, sig, dz, B, a / per, (b + per - 1) / per);
+    else L->kind->output_grad(L, h, sig, dz, B, a, b);
 }

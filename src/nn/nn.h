@@ -72,7 +72,8 @@ typedef struct bp_layer_kind {
                        size_t b, float beta);
     /* forward-mode tangent (see bp_perturb): x, h the layer's input and
      * output, din the tangent at its input or NULL (zero); V (weights'
-     * shape), vb (units), u (B, out) may each be NULL; dout (B, out) */
+     * shape), vb (units), u (B, sig_cols: added at the signal point) may
+     * each be NULL; dout (B, out) */
     void (*tangent)(const bp_layer *L, const float *x, const float *h, const float *din,
                     const float *V, const float *vb, const float *u, float *dout, int B);
     /* fill w (the weights' shape) with an initialisation, and b if not NULL
@@ -136,6 +137,11 @@ struct bp_layer {
      * an image block's pre-pool buffers */
     int bn, bn_train;
     float *gamma, *beta, *ggamma, *gbeta, *rmean, *rvar;
+    /* where a rule's direct signal (a feedback matrix's e B_l, and FDFA's
+     * activity perturbation) enters the layer: 0 = its output (B, out), as
+     * every other signal; 1 = a pooled block's activations before the
+     * pooling (B, zcols), as the FDFA authors' hooks (--feedback-point) */
+    int sig_pre;
 };
 
 static inline size_t bp_layer_n_weights(const bp_layer *L) { return (size_t)L->units * L->unit_w; }
@@ -143,6 +149,19 @@ static inline size_t bp_layer_n_weights(const bp_layer *L) { return (size_t)L->u
 static inline size_t bp_layer_n_params(const bp_layer *L) {
     return bp_layer_n_weights(L) + (size_t)L->units * (L->bn ? 3 : 1);
 }
+
+/* features of a direct signal at the layer (sig_pre: zcols, else out) */
+static inline int bp_layer_sig_cols(const bp_layer *L) { return L->sig_pre ? L->zcols : L->out; }
+/* the activations (B, bp_layer_sig_cols) at the signal point of the last
+ * forward pass: h itself, or a pooled block's pre-pool maps (block.c) */
+const float *bp_layer_sig_act(const bp_layer *L, const float *h);
+/* units a..b: dz (B, zcols) from a direct signal sig (B, sig_cols) at the
+ * signal point: the kind's output_grad, or with sig_pre f' and batch
+ * normalisation only (the pooling is past the signal point); dz is
+ * bp_layer_sig_dz(L, sig) */
+void bp_layer_sig_grad(const bp_layer *L, const float *h, const float *sig, float *dz, int B,
+                       size_t a, size_t b);
+float *bp_layer_sig_dz(const bp_layer *L, float *sig);
 
 /* The methods, through the layer's kind. */
 static inline void bp_layer_forward(const bp_layer *L, const float *x, float *h, int B) {

@@ -49,7 +49,7 @@ static bpfree_status dfa_train(bpfree_model *m, int B, double *loss, long *corre
     *loss += bp_loss(m->cfg.loss, s->h[L], m->yb, B, C, s->e);
     for (int l = 0; l < L - 1; l++) {
         bp_feedback_signal(m, s->fb, l, 1.0f, s->e, B, s->dh); /* eq. 6: e B_l */
-        bp_layer_backward_step(m, l, s->h[l], s->h[l + 1], s->dh, B);
+        bp_layer_signal_step(m, l, s->h[l], s->h[l + 1], s->dh, B, NULL);
     }
     /* output layer: its true gradient (identity activation leaves e as is) */
     bp_layer_backward_step(m, L - 1, s->h[L - 1], s->h[L], s->e, B);
@@ -78,5 +78,5 @@ const bp_rule bp_rule_dfa = {
     .train_batch = dfa_train,
     .predict = dfa_predict,
     .state_size = sizeof(dfa_state),
-    .caps = BP_CAP_FEEDBACK | BP_CAP_VARIANCE | BP_CAP_ANY_LAYER,
+    .caps = BP_CAP_FEEDBACK | BP_CAP_DIRECT | BP_CAP_VARIANCE | BP_CAP_ANY_LAYER,
 };

@@ -72,11 +72,14 @@ static bpfree_status dkp_train(bpfree_model *m, int B, double *loss, long *corre
     *loss += bp_loss(m->cfg.loss, s->h[L], m->yb, B, C, s->e);
     bp_fblearn_begin(m, &s->f);
     for (int l = 0; l < L - 1; l++) {
-        const int n = m->layers[l].out;
+        const bp_layer *Ly = &m->layers[l];
+        const int n = bp_layer_sig_cols(Ly);
         bp_feedback_signal(m, s->f.fb, l, 1.0f, s->e, B, s->dh); /* e B_l, as DFA */
-        /* grad B_l (C, n) = e^T h_l, from the activation before the step */
-        bpfree_gemm(1, 0, C, n, B, 1.0f, s->e, C, s->h[l + 1], n, 0.0f, s->f.g, n);
-        bp_layer_backward_step(m, l, s->h[l], s->h[l + 1], s->dh, B);
+        /* grad B_l (C, n) = e^T h_l, from the activation before the step, at
+         * the signal point (the pre-pool maps with --feedback-point pre-pool) */
+        bpfree_gemm(1, 0, C, n, B, 1.0f, s->e, C, bp_layer_sig_act(Ly, s->h[l + 1]), n, 0.0f,
+                    s->f.g, n);
+        bp_layer_signal_step(m, l, s->h[l], s->h[l + 1], s->dh, B, NULL);
         bp_fblearn_step(m, &s->f, l);
     }
     bp_layer_backward_step(m, L - 1, s->h[L - 1], s->h[L], s->e, B);
@@ -105,5 +108,5 @@ const bp_rule bp_rule_dkp = {
     .train_batch = dkp_train,
     .predict = dkp_predict,
     .state_size = sizeof(dkp_state),
-    .caps = BP_CAP_FEEDBACK | BP_CAP_LEARNED_FEEDBACK | BP_CAP_ANY_LAYER,
+    .caps = BP_CAP_FEEDBACK | BP_CAP_DIRECT | BP_CAP_LEARNED_FEEDBACK | BP_CAP_ANY_LAYER,
 };

@@ -51,5 +51,5 @@ const bp_rule bp_rule_drtp = {
     .pipe_layer = drtp_pipe_layer,
     .predict = bp_onepass_rule_predict,
     .state_size = sizeof(drtp_state),
-    .caps = BP_CAP_FEEDBACK | BP_CAP_VARIANCE | BP_CAP_ANY_LAYER | BP_CAP_LAYERWISE | BP_CAP_ONEPASS,
+    .caps = BP_CAP_FEEDBACK | BP_CAP_DIRECT | BP_CAP_VARIANCE | BP_CAP_ANY_LAYER | BP_CAP_LAYERWISE | BP_CAP_ONEPASS,
 };

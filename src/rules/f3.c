@@ -276,7 +276,7 @@ const bp_rule bp_rule_f3 = {
     .extra_load = f3_extra_load,
     .sample_state = f3_sample_state,
     .state_size = sizeof(f3_state),
-    .caps = BP_CAP_FEEDBACK | BP_CAP_ANY_LAYER | BP_CAP_LAYERWISE | BP_CAP_ONEPASS,
+    .caps = BP_CAP_FEEDBACK | BP_CAP_DIRECT | BP_CAP_ANY_LAYER | BP_CAP_LAYERWISE | BP_CAP_ONEPASS,
     .settings = f3_settings,
     .n_settings = (int)(sizeof f3_settings / sizeof *f3_settings),
 };

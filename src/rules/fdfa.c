@@ -24,7 +24,8 @@
 
 typedef struct fdfa_state {
     float *h[BPFREE_MAX_LAYERS + 1]; /* h[0] = input, h[l+1] = output of layer l */
-    float *v[BPFREE_MAX_LAYERS];     /* (B, n_l) perturbations of hidden layers */
+    float *v[BPFREE_MAX_LAYERS];     /* (B, n_l) perturbations of hidden layers, at
+                                        their signal points (bp_layer_sig_cols) */
     float *t[2];                     /* tangent ping-pong (B, max width) */
     float *dout;                     /* (B, C) d_L */
     float *e;                        /* (B, C) output error */
@@ -52,7 +53,7 @@ static bpfree_status fdfa_init(bpfree_model *m, bpfree_error *err) {
     bpfree_status st = bp_fblearn_init(m, &s->f, err);
     if (st) return st;
     bp_acts_reserve(m, s->h);
-    for (int l = 0; l < m->cfg.n_hidden; l++) bp_scratch(m, &s->v[l], B * m->layers[l].out);
+    for (int l = 0; l < m->cfg.n_hidden; l++) bp_scratch(m, &s->v[l], B * bp_layer_sig_cols(&m->layers[l]));
     bp_scratch(m, &s->t[0], B * W); /* tangents */
     bp_scratch(m, &s->t[1], B * W);
     bp_scratch(m, &s->dout, B * C); /* output tangent */
@@ -67,7 +68,7 @@ static bpfree_status fdfa_train(bpfree_model *m, int B, double *loss, long *corr
     bp_perturb p;
     memset(&p, 0, sizeof p);
     for (int l = 0; l < L - 1; l++) { /* line 10, hidden layers only (lines 14-16) */
-        bp_dist_normal_rows(m, s->v[l], (size_t)m->layers[l].out, B); /* global batch's draws */
+        bp_dist_normal_rows(m, s->v[l], (size_t)bp_layer_sig_cols(&m->layers[l]), B); /* global batch's draws */
         p.u[l] = s->v[l];
     }
     bp_tangent_forward(m, &p, m->xb, s->h, s->t, s->dout, B); /* lines 11-17 */
@@ -79,7 +80,7 @@ static bpfree_status fdfa_train(bpfree_model *m, int B, double *loss, long *corr
     const float alpha = s->f.opt.lr;
     const int ema = m->cfg.fb_optim == BPFREE_FB_EMA;
     for (int l = 0; l < L - 1; l++) {
-        const int n = m->layers[l].out;
+        const int n = bp_layer_sig_cols(&m->layers[l]);
         float *Bl = bp_tensor_ptr(m, s->f.fb[l]), *g = s->f.g;
         const size_t nb = (size_t)C * n;
         /* T_l (C, n) = (1/B) d_L^T (C, B) v_l (B, n): the mean of d ⊗ v */
@@ -92,7 +93,7 @@ static bpfree_status fdfa_train(bpfree_model *m, int B, double *loss, long *corr
             bp_fblearn_step(m, &s->f, l);
         }
         bp_feedback_signal(m, s->f.fb, l, 1.0f, s->e, B, s->dh); /* eq. 14: e B_l */
-        bp_layer_backward_step(m, l, s->h[l], s->h[l + 1], s->dh, B); /* line 23, eq. 15 */
+        bp_layer_signal_step(m, l, s->h[l], s->h[l + 1], s->dh, B, NULL); /* line 23, eq. 15 */
     }
     return BPFREE_OK;
 }
@@ -130,6 +131,6 @@ const bp_rule bp_rule_fdfa = {
     .predict = fdfa_predict,
     .state_size = sizeof(fdfa_state),
     /* --diagnose variance: only with EMA feedback (fdfa_check) */
-    .caps = BP_CAP_FEEDBACK | BP_CAP_LEARNED_FEEDBACK | BP_CAP_VARIANCE | BP_CAP_ANY_LAYER,
+    .caps = BP_CAP_FEEDBACK | BP_CAP_DIRECT | BP_CAP_LEARNED_FEEDBACK | BP_CAP_VARIANCE | BP_CAP_ANY_LAYER,
     .check = fdfa_check,
 };
