@@ -12,8 +12,7 @@ enum { B = 5 };
 
 typedef struct fixture {
     bp_layer L;
-    float *p, *g, *rm, *rv, *ws; /* parameters W, b, gamma, beta; gradients */
-    int *wsi;
+    tu_layer_mem m; /* m.p: W, b, gamma, beta; m.g: their gradients */
 } fixture;
 
 /* kind 0: dense 7 -> 4; 1: conv 2x6x6 -> 3C3s, average pool 2; 2: conv 1x5x5 -> 2C3;
@@ -32,29 +31,14 @@ static void make(fixture *f, int kind, bp_rng *r) {
     }
     if (kind == 3) bp_dense_setup(L, 5, 70, BPFREE_ACT_TANH);
     L->bn = 1;
-    L->bn_train = 1;
-    const size_t np = bp_layer_n_params(L), nw = bp_layer_n_weights(L), U = (size_t)L->units;
-    f->p = calloc(np, sizeof(float));
-    f->g = calloc(np, sizeof(float));
-    f->rm = calloc(U, sizeof(float));
-    f->rv = calloc(U, sizeof(float));
-    size_t nf, ni;
-    L->kind->ws_size(L, B, &nf, &ni);
-    f->ws = calloc(nf ? nf : 1, sizeof(float));
-    f->wsi = ni ? calloc(ni, sizeof(int)) : NULL;
-    L->W = f->p, L->b = f->p + nw, L->gamma = L->b + U, L->beta = L->gamma + U;
-    L->gW = f->g, L->gb = f->g + nw, L->ggamma = L->gb + U, L->gbeta = L->ggamma + U;
-    L->rmean = f->rm, L->rvar = f->rv;
-    L->ws = f->ws, L->wsi = f->wsi, L->ws_rows = B;
-    bp_bn_init(L);
-    tu_fill_uniform(r, f->p, nw + U, -0.6f, 0.6f);
+    tu_layer_attach(L, B, &f->m);
+    const size_t U = (size_t)L->units;
+    tu_fill_uniform(r, f->m.p, bp_layer_n_weights(L) + U, -0.6f, 0.6f);
     tu_fill_uniform(r, L->gamma, U, 0.5f, 1.5f);
     tu_fill_uniform(r, L->beta, U, -0.3f, 0.3f);
 }
 
-static void unmake(fixture *f) {
-    free(f->p), free(f->g), free(f->rm), free(f->rv), free(f->ws), free(f->wsi);
-}
+static void unmake(fixture *f) { tu_layer_detach(&f->m); }
 
 static double loss_of(bp_layer *L, const float *x, const float *R, float *h) {
     bp_layer_forward(L, x, h, B);
@@ -97,7 +81,7 @@ static void test_bn_gradients(void **state) {
         assert_true(tu_maxabs(L->ggamma, (size_t)L->units) > 1e-3);
         assert_true(tu_maxabs(L->gbeta, (size_t)L->units) > 1e-3);
         int bad = 0;
-        for (size_t i = 0; i < np; i += 1 + np / 60) bad += !close_enough(f.g[i], fd(L, f.p, i, x, R, h));
+        for (size_t i = 0; i < np; i += 1 + np / 60) bad += !close_enough(f.m.g[i], fd(L, f.m.p, i, x, R, h));
         for (size_t i = 0; i < nx; i += 1 + nx / 40) bad += !close_enough(dx[i], fd(L, x, i, x, R, h));
         if (bad) printf("  kind %d: %d gradients differ from central differences\n", kind, bad);
         assert_int_equal(bad, 0);
@@ -121,7 +105,7 @@ static void test_bn_tangent(void **state) {
               *V = malloc(np * sizeof(float)), *h = malloc(nh * sizeof(float)),
               *t = malloc(nh * sizeof(float)), *hp = malloc(nh * sizeof(float)),
               *hm = malloc(nh * sizeof(float)), *xs = malloc(nx * sizeof(float));
-        float *p0 = copy_floats(f.p, np);
+        float *p0 = copy_floats(f.m.p, np);
         tu_fill_uniform(&r, x, nx, -1.0f, 1.0f);
         tu_fill_uniform(&r, din, nx, -1.0f, 1.0f);
         tu_fill_uniform(&r, V, np, -1.0f, 1.0f);
@@ -129,7 +113,7 @@ static void test_bn_tangent(void **state) {
         bp_layer_tangent(L, x, h, din, V, V + bp_layer_n_weights(L), NULL, t, B);
         const float e = 1e-3f;
         for (int sgn = -1; sgn <= 1; sgn += 2) {
-            for (size_t i = 0; i < np; i++) f.p[i] = p0[i] + sgn * e * V[i];
+            for (size_t i = 0; i < np; i++) f.m.p[i] = p0[i] + sgn * e * V[i];
             for (size_t i = 0; i < nx; i++) xs[i] = x[i] + sgn * e * din[i];
             bp_layer_forward(L, xs, sgn < 0 ? hm : hp, B);
         }
@@ -238,12 +222,7 @@ static void test_bn_rules_learn_and_save(void **state) {
         bpfree_model *m = NULL;
         if (bpfree_model_new(&c, &m, &e)) fail_msg("%s: %s", rules[i], e.msg);
         double first = 0.0, last = 0.0;
-        for (int ep = 0; ep < c.epochs; ep++) {
-            bpfree_epoch_stats st;
-            if (bpfree_train_epoch(m, &ds, &st, &e)) fail_msg("%s: %s", rules[i], e.msg);
-            first = ep == 0 ? st.train_loss : first;
-            last = st.train_loss;
-        }
+        tu_train_losses(m, &ds, c.epochs, rules[i], &first, &last);
         bpfree_eval ev;
         assert_int_equal(bpfree_evaluate(m, &ds, &ev, &e), 0);
         printf("  %-8s with BN: train loss %.3f -> %.3f, accuracy %.1f%%\n", rules[i], first,
@@ -253,12 +232,7 @@ static void test_bn_rules_learn_and_save(void **state) {
         bad += !(last < first) || !isfinite(last) || (i == 0 && ev.acc < 0.95);
         assert_true(fabsf(m->layers[0].rvar[0] - 1.0f) > 1e-6f); /* the statistics moved */
         if (i == 0) {
-            char dir[256], path[300];
-            assert_int_equal(tu_mkdtemp(dir, sizeof dir, "bn"), 0);
-            snprintf(path, sizeof path, "%s/m.bpf", dir);
-            assert_int_equal(bpfree_model_save(m, path, &e), 0);
-            bpfree_model *back = NULL;
-            assert_int_equal(bpfree_model_load(path, &back, &e), 0);
+            bpfree_model *back = tu_reload(m, "bn");
             bpfree_eval ev2;
             assert_int_equal(bpfree_evaluate(back, &ds, &ev2, &e), 0);
             assert_float_equal(ev.acc, ev2.acc, 0.0);
@@ -267,8 +241,6 @@ static void test_bn_rules_learn_and_save(void **state) {
             assert_true(tu_same(m->params, back->params, m->n_params));
             assert_true(tu_same(m->state, back->state, m->n_state)); /* running statistics */
             bpfree_model_free(back);
-            unlink(path);
-            rmdir(dir);
         }
         bpfree_model_free(m);
     }

@@ -14,8 +14,7 @@ enum { B = 4 };
 
 typedef struct fixture {
     bp_layer L;
-    float *p, *g, *rm, *rv, *ws;
-    int *wsi;
+    tu_layer_mem m;
 } fixture;
 
 /* kind 0: conv 2x6x6 -> 3C3s, max pool 2; 1: the same with BN; 2: conv
@@ -29,30 +28,13 @@ static void make(fixture *f, int kind, bp_rng *r) {
     if (kind == 3) bp_lc_setup(L, &g, BPFREE_ACT_TANH);
     else bp_conv_setup(L, &g, BPFREE_ACT_TANH);
     L->bn = kind == 1 || kind == 2;
-    L->bn_train = 1;
-    const size_t np = bp_layer_n_params(L), nw = bp_layer_n_weights(L), U = (size_t)L->units;
-    f->p = calloc(np, sizeof(float));
-    f->g = calloc(np, sizeof(float));
-    f->rm = calloc(U, sizeof(float));
-    f->rv = calloc(U, sizeof(float));
-    size_t nf, ni;
-    L->kind->ws_size(L, B, &nf, &ni);
-    f->ws = calloc(nf ? nf : 1, sizeof(float));
-    f->wsi = ni ? calloc(ni, sizeof(int)) : NULL;
-    L->W = f->p, L->b = f->p + nw, L->gW = f->g, L->gb = f->g + nw;
-    if (L->bn) {
-        L->gamma = L->b + U, L->beta = L->gamma + U, L->ggamma = L->gb + U, L->gbeta = L->ggamma + U;
-        L->rmean = f->rm, L->rvar = f->rv;
-    }
-    L->ws = f->ws, L->wsi = f->wsi, L->ws_rows = B;
-    if (L->bn) bp_bn_init(L);
-    tu_fill_uniform(r, f->p, nw + U, -0.6f, 0.6f);
+    tu_layer_attach(L, B, &f->m);
+    const size_t U = (size_t)L->units;
+    tu_fill_uniform(r, f->m.p, bp_layer_n_weights(L) + U, -0.6f, 0.6f);
     if (L->bn) tu_fill_uniform(r, L->gamma, 2 * U, 0.5f, 1.2f);
 }
 
-static void unmake(fixture *f) {
-    free(f->p), free(f->g), free(f->rm), free(f->rv), free(f->ws), free(f->wsi);
-}
+static void unmake(fixture *f) { tu_layer_detach(&f->m); }
 
 /* dz (and gamma's, beta's gradients) from dh at the output, and from the
  * same signal carried to the pre-pool maps by the test: equal bit for bit */
@@ -204,38 +186,23 @@ static void test_pre_pool_rules_learn_and_save(void **state) {
         for (int l = 0; l < 3; l++) {
             char name[8];
             snprintf(name, sizeof name, "B%d", l + 1);
-            int t = -1;
-            for (int k = 0; k < m->n_tensors; k++)
-                if (!strcmp(m->tensors[k].name, name)) t = k;
-            assert_true(t >= 0);
+            const int t = find_tensor(m, name);
             assert_int_equal(m->tensors[t].n, want[l]);
         }
         double first = 0.0, last = 0.0;
-        for (int ep = 0; ep < c.epochs; ep++) {
-            bpfree_epoch_stats st;
-            if (bpfree_train_epoch(m, &ds, &st, &e)) fail_msg("%s: %s", rules[i], e.msg);
-            first = ep == 0 ? st.train_loss : first;
-            last = st.train_loss;
-        }
+        tu_train_losses(m, &ds, c.epochs, rules[i], &first, &last);
         bpfree_eval ev;
         assert_int_equal(bpfree_evaluate(m, &ds, &ev, &e), 0);
         printf("  %-5s pre-pool: train loss %.3f -> %.3f, accuracy %.1f%%\n", rules[i], first,
                last, 100 * ev.acc);
         bad += !(last < first) || !isfinite(last);
-        char dir[256], path[300];
-        assert_int_equal(tu_mkdtemp(dir, sizeof dir, "fbpoint"), 0);
-        snprintf(path, sizeof path, "%s/m.bpf", dir);
-        assert_int_equal(bpfree_model_save(m, path, &e), 0);
-        bpfree_model *back = NULL;
-        assert_int_equal(bpfree_model_load(path, &back, &e), 0);
+        bpfree_model *back = tu_reload(m, "fbpoint");
         assert_int_equal(back->cfg.feedback_point, BPFREE_FBPOINT_PREPOOL);
         assert_true(back->layers[0].sig_pre);
         bpfree_eval ev2;
         assert_int_equal(bpfree_evaluate(back, &ds, &ev2, &e), 0);
         assert_float_equal(ev.loss, ev2.loss, 0.0);
         bpfree_model_free(back);
-        unlink(path);
-        rmdir(dir);
         bpfree_model_free(m);
     }
     bpfree_data_free(&ds);

@@ -257,6 +257,33 @@ static inline int tu_mkdtemp(char *buf, size_t cap, const char *tag) {
     snprintf(buf, cap, "%s/bpfree-%s.XXXXXX", t && *t ? t : "/tmp", tag);
     return mkdtemp(buf) ? 0 : -1;
 }
+/* m trained for `epochs` epochs on ds (fails the test on an error, naming
+ * `what`); its training loss of the first and of the last epoch */
+static inline void tu_train_losses(bpfree_model *m, const bpfree_dataset *ds, int epochs,
+                                   const char *what, double *first, double *last) {
+    for (int ep = 0; ep < epochs; ep++) {
+        bpfree_epoch_stats st;
+        bpfree_error e;
+        if (bpfree_train_epoch(m, ds, &st, &e)) fail_msg("%s: %s", what, e.msg);
+        if (ep == 0) *first = st.train_loss;
+        *last = st.train_loss;
+    }
+}
+
+/* m saved to a fresh temporary file and loaded back (the file and its
+ * directory removed); fails the test if either step fails */
+static inline bpfree_model *tu_reload(const bpfree_model *m, const char *tag) {
+    char dir[256], path[300];
+    bpfree_error e;
+    bpfree_model *back = NULL;
+    assert_int_equal(tu_mkdtemp(dir, sizeof dir, tag), 0);
+    snprintf(path, sizeof path, "%s/m.bpf", dir);
+    if (bpfree_model_save(m, path, &e) || bpfree_model_load(path, &back, &e)) fail_msg("%s", e.msg);
+    unlink(path);
+    rmdir(dir);
+    return back;
+}
+
 /* A synthetic classification set: n samples of D features, C classes drawn
  * uniformly, features 0.8 on the class's own columns (k % C == c) plus
  * N(0, 0.5²) noise, so that training has something to learn. */
@@ -287,6 +314,40 @@ static inline void tu_fill_batch(bpfree_model *m, int B, uint64_t seed, float lo
         m->yb[(size_t)b * C + m->lb[b]] = 1.0f;
     }
 }
+/* ---------------------------------------------------------------- layers */
+
+/* The memory of one layer outside a model: parameters (W, b, and with
+ * L->bn gamma, beta), their gradients, the running statistics and the
+ * kind's workspace for `rows` samples, wired into L (bn_train 1,
+ * statistics reset); W and b are left zero. */
+typedef struct tu_layer_mem {
+    float *p, *g, *rm, *rv, *ws;
+    int *wsi;
+} tu_layer_mem;
+
+static inline void tu_layer_attach(bp_layer *L, int rows, tu_layer_mem *f) {
+    const size_t np = bp_layer_n_params(L), nw = bp_layer_n_weights(L), U = (size_t)L->units;
+    size_t nf, ni;
+    L->kind->ws_size(L, rows, &nf, &ni);
+    f->p = calloc(np, sizeof(float));
+    f->g = calloc(np, sizeof(float));
+    f->rm = calloc(U, sizeof(float));
+    f->rv = calloc(U, sizeof(float));
+    f->ws = calloc(nf ? nf : 1, sizeof(float));
+    f->wsi = ni ? calloc(ni, sizeof(int)) : NULL;
+    L->W = f->p, L->b = f->p + nw, L->gW = f->g, L->gb = f->g + nw;
+    if (L->bn) {
+        L->gamma = L->b + U, L->beta = L->gamma + U, L->ggamma = L->gb + U, L->gbeta = L->ggamma + U;
+        L->rmean = f->rm, L->rvar = f->rv, L->bn_train = 1;
+        bp_bn_init(L);
+    }
+    L->ws = f->ws, L->wsi = f->wsi, L->ws_rows = rows;
+}
+
+static inline void tu_layer_detach(tu_layer_mem *f) {
+    free(f->p), free(f->g), free(f->rm), free(f->rv), free(f->ws), free(f->wsi);
+}
+
 /* ---------------------------------------------------------------- models */
 
 /* bpfree_model_new on cfg, which must succeed.  keep_grads: the model keeps

@@ -1,0 +1,106 @@
+#!/usr/bin/python3
+"""cnn002_torch.py — Bacho & Chu 2024's shallow CNN trained by BP in PyTorch,
+as the FDFA authors' main.py trains it: inputs mapped to [-1, 1]
+(Normalize(0.5, 0.5)), batch 64, Adam 1e-4, StepLR(1, 0.95), cross-entropy,
+test accuracy after every epoch.  The reference for bpfree's 002 Table 2
+runs: does PyTorch's BP on the same net and data land where bpfree's does?
+
+    /usr/bin/python3 bench/cnn002_torch.py --data fashion-mnist --net printed-bn --epochs 20
+
+--net printed-bn: 15C5-BN-P2-40C5-BN-P2-128-BN (the printed net with the
+code's normalisation, what bench/results/cnn002bn runs); code: the authors'
+networks/conv_mnist.py, 15C5-BN-40C5-BN-P2-128-BN.  One line per epoch, and
+"final: ... test_acc=... best=..." at the end.
+"""
+import argparse
+import gzip
+import os
+import sys
+import time
+
+import numpy as np
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+
+def read_idx(d, name):
+    p = os.path.join(d, name)
+    if not os.path.exists(p):
+        p += ".gz"
+    if not os.path.exists(p):
+        sys.exit("cnn002_torch: error: %s missing (run scripts/fetch-data.sh)" % p)
+    with (gzip.open(p, "rb") if p.endswith(".gz") else open(p, "rb")) as f:
+        raw = f.read()
+    ndim = raw[3]
+    dims = [int.from_bytes(raw[4 + 4 * i: 8 + 4 * i], "big") for i in range(ndim)]
+    return np.frombuffer(raw, dtype=np.uint8, offset=4 + 4 * ndim).reshape(dims)
+
+
+class Net(nn.Module):
+    def __init__(self, pool_first):
+        super().__init__()
+        self.pool_first = pool_first
+        self.c1, self.b1 = nn.Conv2d(1, 15, 5), nn.BatchNorm2d(15)
+        self.c2, self.b2 = nn.Conv2d(15, 40, 5), nn.BatchNorm2d(40)
+        feat = 40 * 4 * 4 if pool_first else 40 * 10 * 10
+        self.f1, self.b3 = nn.Linear(feat, 128), nn.BatchNorm1d(128)
+        self.out = nn.Linear(128, 10)
+
+    def forward(self, x):
+        x = F.relu(self.b1(self.c1(x)))
+        if self.pool_first:
+            x = F.max_pool2d(x, 2)
+        x = F.max_pool2d(F.relu(self.b2(self.c2(x))), 2)
+        x = F.relu(self.b3(self.f1(torch.flatten(x, 1))))
+        return self.out(x)
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--data", choices=["mnist", "fashion-mnist"], default="fashion-mnist")
+    ap.add_argument("--net", choices=["printed-bn", "code"], default="printed-bn")
+    ap.add_argument("--epochs", type=int, default=20)
+    ap.add_argument("--seed", type=int, default=1)
+    ap.add_argument("--threads", type=int, default=1)
+    a = ap.parse_args()
+    torch.manual_seed(a.seed)
+    torch.set_num_threads(a.threads)
+    root = os.environ.get("BPFREE_DATA", os.path.join(os.path.dirname(__file__), "..", "data"))
+    d = os.path.join(root, a.data)
+
+    def images(n):
+        x = torch.from_numpy(read_idx(d, n).astype(np.float32) / 255.0).reshape(-1, 1, 28, 28)
+        return (x - 0.5) / 0.5
+
+    def labels(n):
+        return torch.from_numpy(read_idx(d, n).astype(np.int64))
+
+    xtr, ytr = images("train-images-idx3-ubyte"), labels("train-labels-idx1-ubyte")
+    xte, yte = images("t10k-images-idx3-ubyte"), labels("t10k-labels-idx1-ubyte")
+    net = Net(a.net == "printed-bn")
+    opt = torch.optim.Adam(net.parameters(), lr=1e-4)
+    sched = torch.optim.lr_scheduler.StepLR(opt, step_size=1, gamma=0.95)
+    best = 0.0
+    for ep in range(1, a.epochs + 1):
+        t0 = time.time()
+        net.train()
+        perm = torch.randperm(len(xtr))
+        for i in range(0, len(xtr), 64):
+            idx = perm[i:i + 64]
+            opt.zero_grad()
+            F.cross_entropy(net(xtr[idx]), ytr[idx]).backward()
+            opt.step()
+        sched.step()
+        net.eval()
+        with torch.no_grad():
+            acc = sum((net(xte[i:i + 1000]).argmax(1) == yte[i:i + 1000]).sum().item()
+                      for i in range(0, len(xte), 1000)) / len(xte)
+        best = max(best, acc)
+        print("epoch %3d  test %.2f%%  %.1fs" % (ep, 100 * acc, time.time() - t0), flush=True)
+    print("final: net=%s data=%s seed=%d epochs=%d test_acc=%.4f best=%.4f"
+          % (a.net, a.data, a.seed, a.epochs, acc, best))
+
+
+if __name__ == "__main__":
+    main()
