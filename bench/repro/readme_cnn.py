@@ -1,0 +1,83 @@
+#!/usr/bin/python3
+"""readme_cnn.py — the README's CNN table (002 Table 2, 003 Table 2) from the
+committed logs, between the README's markers <!-- cnn-table:begin --> and
+<!-- cnn-table:end -->.  Run by `make reproduction` from the repository root.
+
+Each cell: the last epoch's test accuracy of every finished seed's log
+(bench/results/cnn002bn/R-DATA-sS.jsonl, bench/results/cnn003/...), mean ±
+sample standard deviation when there are several, the paper's value in
+brackets; mf's second number is its last layer's own accuracy.
+"""
+import glob
+import json
+import statistics
+import sys
+
+
+def last(path, layer=False):
+    """the last epoch's test accuracy (%) of a finished log, else None"""
+    want = acc = lay = None
+    ep = 0
+    with open(path) as f:
+        for line in f:
+            try:
+                o = json.loads(line)
+            except ValueError:
+                continue
+            if o.get("type") == "header":
+                want = int(o.get("config", {}).get("epochs", 0)) or None
+            elif o.get("type") == "epoch":
+                ep, acc, lay = o.get("epoch", 0), o.get("test_acc"), o.get("layer_test_acc")
+    if want is not None and ep < want:
+        return None  # still running, or stopped
+    v = lay[-1] if layer and lay else acc
+    return None if v is None else 100.0 * v
+
+
+def cell(d, rule, data, layer=False):
+    vals = [v for v in (last(f, layer) for f in sorted(glob.glob(
+        "bench/results/%s/%s-%s-s*.jsonl" % (d, rule, data)))) if v is not None]
+    if not vals:
+        return "–"
+    if len(vals) == 1:
+        return "%.2f" % vals[0]
+    return "%.2f ± %.2f (%d seeds)" % (statistics.mean(vals), statistics.stdev(vals), len(vals))
+
+
+def table():
+    out = ["| net | rule | MNIST (paper) | Fashion-MNIST (paper) |", "|---|---|---:|---:|"]
+    rows002 = [("bp", "99.32", "92.10"), ("fdfa", "99.16", "91.54"), ("dkp", "99.08", "90.39"),
+               ("dfa", "98.80", "89.69"), ("fg-a", "96.63", "82.71"), ("lg-fg-a", "95.42", "79.96"),
+               ("fg-w", "87.63", "74.93")]
+    for i, (r, pm, pf) in enumerate(rows002):
+        net = "002 `15C5-BN-P2-40C5-BN-P2-128-BN`, Adam 1e-4 × 0.95/epoch, 20 of 100 epochs" if i == 0 else ""
+        out.append("| %s | `%s` | %s (%s) | %s (%s) |" % (net, r, cell("cnn002bn", r, "mnist"), pm,
+                                                      cell("cnn002bn", r, "fashion-mnist"), pf))
+    net = "003 `64C3s-A2-128C3s-A2-256C3s-A2-512C3s-A2`, Adam 1e-3 + cooldown, 8 epochs"
+    out.append("| %s | `bp` | %s (99.52) | %s (92.63) |" % (net, cell("cnn003", "bp", "mnist"),
+                                                         cell("cnn003", "bp", "fashion-mnist")))
+    out.append("| | `mf` (goodness / last layer) | %s / %s (99.58 / 99.58) | %s / %s (93.98 / 93.47) |" % (
+        cell("cnn003", "mf", "mnist"), cell("cnn003", "mf", "mnist", True),
+        cell("cnn003", "mf", "fashion-mnist"), cell("cnn003", "mf", "fashion-mnist", True)))
+    for r, pm, pf in (("dfa", "98.53", "87.87"), ("fa", "98.99", "90.04")):
+        out.append("| | `%s` | %s (%s) | %s (%s) |" % (r, cell("cnn003", r, "mnist"), pm,
+                                                   cell("cnn003", r, "fashion-mnist"), pf))
+    return "\n".join(out) + "\n"
+
+
+def main():
+    begin, end = "<!-- cnn-table:begin -->\n", "<!-- cnn-table:end -->"
+    with open("README.md") as f:
+        s = f.read()
+    i, j = s.find(begin), s.find(end)
+    if i < 0 or j < i:
+        sys.exit("readme_cnn.py: error: README.md lacks the cnn-table markers")
+    s = s[:i + len(begin)] + table() + s[j:]
+    with open("README.md.tmp", "w") as f:
+        f.write(s)
+    import os
+    os.replace("README.md.tmp", "README.md")
+
+
+if __name__ == "__main__":
+    main()
