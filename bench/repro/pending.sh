@@ -1,0 +1,39 @@
+#!/bin/sh
+# bench/repro/pending.sh — the runs REPRODUCTION.md still lacks, as commands.
+#
+#   sh bench/repro/pending.sh [SEEDS] [PATTERN] [BIN]
+#
+# For every cell of bench/repro/cells.tsv whose cell name or paper matches
+# the grep pattern PATTERN (default: all) and every seed in SEEDS (comma
+# list, default 1,2,3): the cell's command with S = the seed, `bpfree`
+# replaced by BIN (default ./build/bpfree) and its output kept beside the
+# log (LOG.txt), unless that seed's log exists and ends with its "final"
+# line; a run whose --checkpoint file exists (stopped midway) is resumed
+# from it, its output appended.  Cells without data here (glob "-"), `bpfree compare` cells, and
+# cells sharing a log with one already listed (mf's last layer) are
+# skipped.  One command a line, cheapest data set first within a cell as
+# listed; feed them to a queue or a shell.  Run from the repository root.
+set -eu
+seeds=${1:-1,2,3}
+pat=${2:-.}
+bin=${3:-./build/bpfree}
+cells=bench/repro/cells.tsv
+grep -v '^#' "$cells" | grep -v '^[[:space:]]*$' | grep -e "$pat" |
+while IFS='	' read -r paper cell value tol glob cmd note; do
+    [ "$glob" = "-" ] && continue
+    case $cmd in "bpfree train "*) ;; *) continue ;; esac
+    for s in $(echo "$seeds" | tr ',' ' '); do
+        c=$(printf "%s\n" "$cmd" | sed "s/--seed S\b/--seed $s/; s/-sS\./-s$s./g")
+        log=$(printf '%s\n' "$c" | sed -n 's/.*--log \([^ ]*\).*/\1/p')
+        [ -n "$log" ] || continue
+        if [ -f "$log" ] && tail -n 1 "$log" | grep -q '"type": "final"'; then continue; fi
+        ck=$(printf '%s\n' "$c" | sed -n 's/.*--checkpoint \([^ ]*\).*/\1/p')
+        if [ -n "$ck" ] && [ -f "$ck" ]; then # a checkpointed run stopped midway: go on
+            every=$(printf '%s\n' "$c" | sed -n 's/.*--checkpoint-every \([0-9]*\).*/\1/p')
+            printf '%s train --resume %s --checkpoint %s%s >> %s 2>&1\n' "$bin" "$ck" "$ck" \
+                "${every:+ --checkpoint-every $every}" "${log%.jsonl}.txt"
+            continue
+        fi
+        printf '%s > %s 2>&1\n' "$(printf '%s\n' "$c" | sed "s#^bpfree #$bin #")" "${log%.jsonl}.txt"
+    done
+done | awk '!seen[$0]++'
