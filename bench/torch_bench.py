@@ -174,7 +174,7 @@ ap.add_argument("--epochs", type=int, default=1)
 ap.add_argument("--limit", type=int, default=0,
                 help="use only the first N training samples (quick checks)")
 ap.add_argument("--arch", default=None,
-                help="bp, mf, dfa: hidden layers in bpfree's --arch notation (NcK, NcKs, NcK/S "
+                help="bp, mf, dfa, fdfa: hidden layers in bpfree's --arch notation (NcK, NcKs, NcK/S "
                      "convolutions, PQ / AQ max / average pooling of the convolution before, "
                      "N dense), e.g. 15C5-P2-40C5-P2-128")
 ap.add_argument("--seed", type=int, default=1)
@@ -927,7 +927,7 @@ class CFFAdaptive(FF):
 
 
 # ------------------------------------------------------------------ CNNs
-# --arch: bpfree's grammar (src/engine/arch.c) for bp, mf and dfa.  A
+# --arch: bpfree's grammar (src/engine/arch.c) for bp, mf, dfa and fdfa.  A
 # convolution with its pooling is one layer ("block", as bpfree's): conv
 # (nn.Conv2d's init, bpfree's Kaiming-uniform) -> ReLU -> optional pooling;
 # the first dense layer after a block flattens it.  MNIST as (B, 1, 28, 28).
@@ -1082,7 +1082,70 @@ class CNNDFA(Twin):
         return self.out(features(inp))
 
 
-CNN_RULES = {"bp": CNNBP, "mf": CNNMF, "dfa": CNNDFA}
+class CNNFDFA(FDFAPaper):
+    """fdfa on a CNN as the FDFA authors' code runs it: forward-mode AD
+    (torch.autograd.forward_ad) through every block, each hidden output's
+    tangent gaining v_l ~ N(0, 1) of the output's shape; B_l (C x features,
+    from zero) steps on its own Adam (lr 1e-4, constant: bpfree's
+    --fb-schedule constant) on B_l - d_L^T v_l / B before it is used; the
+    hidden outputs get e B_l as CNNDFA's, the output layer its true gradient."""
+    fb_lr = 1e-4
+
+    def __init__(self):
+        self.H, feats = parse_arch(args.arch)
+        with torch.no_grad():
+            x = torch.zeros(2, 1, 28, 28)  # 2: BatchNorm in training needs more than one row
+            self.shapes = []
+            for h in self.H:
+                x = h(x)
+                self.shapes.append(tuple(x.shape[1:]))
+        self.out = linear(feats, C)
+        self.B = [nn.Parameter(torch.zeros(C, math.prod(s))) for s in self.shapes]
+        params = [p for h in self.H for p in h.parameters()] + list(self.out.parameters())
+        self.opt = adam(params, self.lr)
+        self.fb_opt = adam(self.B, self.fb_lr)
+
+    def set_lr(self, lr):
+        set_lr(self.opt, [lr])  # the feedback's rate stays constant
+
+    def step(self, x, y, idx=None):
+        import torch.autograd.forward_ad as fwAD
+        n = len(y)
+        hs, vs, inp, t = [], [], x.view(-1, 1, 28, 28), None
+        with fwAD.dual_level():                  # forward + tangent (Algorithm 1 lines 9-17)
+            for H, shape in zip(self.H, self.shapes):
+                h = H(inp if t is None else fwAD.make_dual(inp, t))
+                p, tp = fwAD.unpack_dual(h)
+                v = torch.randn(n, *shape)
+                vs.append(v.view(n, -1))
+                t = v if tp is None else tp.detach() + v
+                hs.append(p)                     # its graph: this block alone
+                inp = p.detach()
+            logits, dL = fwAD.unpack_dual(self.out(fwAD.make_dual(features(inp), features(t))))
+            dL = dL.detach()
+        loss = F.cross_entropy(logits, y)        # backward outside the dual level (BatchNorm)
+        with torch.no_grad():
+            e = F.softmax(logits, 1)             # e = (softmax - onehot) / B
+            e[torch.arange(n), y] -= 1.0
+            e.mul_(1.0 / n)
+            for Bl, v in zip(self.B, vs):        # eqs. 9-10: grad B = B - d^T v / B
+                Bl.grad = Bl.detach() - torch.mm(dL.t(), v).mul_(1.0 / n)
+            self.fb_opt.step()                   # B updated before it is used
+            sig = [torch.mm(e, Bl).view_as(h) for Bl, h in zip(self.B, hs)]   # eq. 14
+        self.opt.zero_grad(set_to_none=True)
+        torch.autograd.backward([loss] + hs, [None] + sig)
+        self.opt.step()
+        return loss.detach(), (logits.detach().argmax(1) == y).sum()
+
+    @torch.no_grad()
+    def predict(self, x):
+        inp = x.view(-1, 1, 28, 28)
+        for H in self.H:
+            inp = H(inp)
+        return self.out(features(inp))
+
+
+CNN_RULES = {"bp": CNNBP, "mf": CNNMF, "dfa": CNNDFA, "fdfa": CNNFDFA}
 
 RULES = {"bp": BP, "fa": FA, "dfa": DFA, "drtp": DRTP, "f3": F3, "pepita": PEPITA, "llo": LLO,
          "mf": MF, "fg-w": FGW, "fg-a": FGA, "lg-fg-a": LGFGA, "dkp": DKP, "fdfa": FDFA,
