@@ -174,7 +174,7 @@ ap.add_argument("--epochs", type=int, default=1)
 ap.add_argument("--limit", type=int, default=0,
                 help="use only the first N training samples (quick checks)")
 ap.add_argument("--arch", default=None,
-                help="bp, mf, dfa, fdfa: hidden layers in bpfree's --arch notation (NcK, NcKs, NcK/S "
+                help="bp, mf, dfa, dkp, fdfa: hidden layers in bpfree's --arch notation (NcK, NcKs, NcK/S "
                      "convolutions, PQ / AQ max / average pooling of the convolution before, "
                      "N dense), e.g. 15C5-P2-40C5-P2-128")
 ap.add_argument("--seed", type=int, default=1)
@@ -927,7 +927,7 @@ class CFFAdaptive(FF):
 
 
 # ------------------------------------------------------------------ CNNs
-# --arch: bpfree's grammar (src/engine/arch.c) for bp, mf, dfa and fdfa.  A
+# --arch: bpfree's grammar (src/engine/arch.c) for bp, mf, dfa, dkp and fdfa.  A
 # convolution with its pooling is one layer ("block", as bpfree's): conv
 # (nn.Conv2d's init, bpfree's Kaiming-uniform) -> ReLU -> optional pooling;
 # the first dense layer after a block flattens it.  MNIST as (B, 1, 28, 28).
@@ -1082,6 +1082,58 @@ class CNNDFA(Twin):
         return self.out(features(inp))
 
 
+class CNNDKP(FDFAPaper):
+    """dkp on a CNN: CNNDFA's signal e B_l with B_l (C x features, from
+    zero) learned from e^T h_l by its own Adam (lr 1e-4, constant; L2 1e-6
+    coupled, bpfree's dkp defaults), stepped after its use."""
+    fb_lr, fb_wd = 1e-4, 1e-6
+
+    def __init__(self):
+        self.H, feats = parse_arch(args.arch)
+        with torch.no_grad():
+            x = torch.zeros(2, 1, 28, 28)  # 2: BatchNorm in training needs more than one row
+            sizes = []
+            for h in self.H:
+                x = h(x)
+                sizes.append(features(x).shape[1])
+        self.out = linear(feats, C)
+        self.B = [nn.Parameter(torch.zeros(C, n)) for n in sizes]
+        params = [p for h in self.H for p in h.parameters()] + list(self.out.parameters())
+        self.opt = adam(params, self.lr)
+        self.fb_opt = adam(self.B, self.fb_lr, weight_decay=self.fb_wd)
+
+    def set_lr(self, lr):
+        set_lr(self.opt, [lr])  # the feedback's rate stays constant
+
+    def step(self, x, y, idx=None):
+        hs, inp = [], x.view(-1, 1, 28, 28)
+        for H in self.H:
+            h = H(inp)
+            hs.append(h)
+            inp = h.detach()                     # each layer's graph is its own
+        logits = self.out(features(inp))
+        loss = F.cross_entropy(logits, y)
+        with torch.no_grad():
+            e = F.softmax(logits, 1)             # e = (softmax - onehot) / B
+            e[torch.arange(len(y)), y] -= 1.0
+            e.mul_(1.0 / len(y))
+            sig = [torch.mm(e, Bl).view_as(h) for Bl, h in zip(self.B, hs)]
+            for Bl, h in zip(self.B, hs):        # Kolen-Pollack: grad B_l = e^T h_l
+                Bl.grad = torch.mm(e.t(), features(h))
+        self.opt.zero_grad(set_to_none=True)
+        torch.autograd.backward([loss] + hs, [None] + sig)
+        self.opt.step()
+        self.fb_opt.step()
+        return loss.detach(), (logits.detach().argmax(1) == y).sum()
+
+    @torch.no_grad()
+    def predict(self, x):
+        inp = x.view(-1, 1, 28, 28)
+        for H in self.H:
+            inp = H(inp)
+        return self.out(features(inp))
+
+
 class CNNFDFA(FDFAPaper):
     """fdfa on a CNN as the FDFA authors' code runs it: forward-mode AD
     (torch.autograd.forward_ad) through every block, each hidden output's
@@ -1145,7 +1197,7 @@ class CNNFDFA(FDFAPaper):
         return self.out(features(inp))
 
 
-CNN_RULES = {"bp": CNNBP, "mf": CNNMF, "dfa": CNNDFA, "fdfa": CNNFDFA}
+CNN_RULES = {"bp": CNNBP, "mf": CNNMF, "dfa": CNNDFA, "dkp": CNNDKP, "fdfa": CNNFDFA}
 
 RULES = {"bp": BP, "fa": FA, "dfa": DFA, "drtp": DRTP, "f3": F3, "pepita": PEPITA, "llo": LLO,
          "mf": MF, "fg-w": FGW, "fg-a": FGA, "lg-fg-a": LGFGA, "dkp": DKP, "fdfa": FDFA,
