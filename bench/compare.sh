@@ -24,7 +24,7 @@
 # pepita, dkp, fdfa, fg-w, fg-a, lg-fg-a, ff, cff-fixed, cff-adaptive, infer
 # (default: all).
 # --quick: 1 rep, batch 256 (ff, cff-*: 1000), 1 thread — a smoke test.
-# --cnn: also the CNNs, for bp, mf, dfa and fdfa (those of --rules), batch 64, at
+# --cnn: also the CNNs, for bp, mf, dfa, dkp and fdfa (those of --rules), batch 64, at
 # every --threads value: Bacho & Chu 2024's 15C5-BN-P2-40C5-BN-P2-128-BN
 # (batch norm in every hidden layer, as the authors' code; --cnn002 SPEC
 # another, e.g. 15C5-P2-40C5-P2-128 without it) and Gong et
@@ -370,7 +370,7 @@ for t in $(echo "$THREADS" | tr ',' ' '); do
         for net in 002 003; do
             if [ $net = 002 ]; then arch=$CNN002; n=${CNN_SAMPLES%%,*}; else arch=$CNN003; n=${CNN_SAMPLES##*,}; fi
             d=$(mnist_subset "$n")
-            for r in bp mf dfa fdfa; do
+            for r in bp mf dfa dkp fdfa; do
                 has_rule "$r" || continue
                 echo "$r.cnn$net-b64-t$t|$n|--rule $r --arch $arch --data $d --batch 64 --threads $t|--rule $r --arch $arch --data $d --batch 64 --threads $t|--arch $arch" >>"$CONFIGS"
             done
