@@ -156,13 +156,16 @@ void bp_block_sig_grad(const bp_layer *L, const float *sig, float *dz, int B, si
     if (L->bn) bp_bn_backward(L, dz, B, c0, c1);
 }
 
-/* sample s's tangent at z into ts (zcols): product(din; W) + product(x; V, vb) */
+/* rows s0..s0+n of T (zcols each): the tangent at z of those samples,
+ * product(din; W) + product(x; V, vb), as one product per chunk (the
+ * forward's chunk of S samples, not a product per sample) */
 static void tangent_z(const bp_layer *L, const float *x, const float *din, const float *V,
-                      const float *vb, int s, float *ts, bp_block_product product) {
+                      const float *vb, int s0, int n, float *T, bp_block_product product) {
     const size_t zc = (size_t)L->zcols;
-    memset(ts, 0, zc * sizeof(float));
-    if (din) product(L, L->W, NULL, din + (size_t)s * L->in, 1, ts, zc, 1);
-    if (V || vb) product(L, V, vb, x + (size_t)s * L->in, 1, ts, zc, 1);
+    float *ts = T + (size_t)s0 * zc;
+    memset(ts, 0, (size_t)n * zc * sizeof(float));
+    if (din) product(L, L->W, NULL, din + (size_t)s0 * L->in, n, ts, zc, 1);
+    if (V || vb) product(L, V, vb, x + (size_t)s0 * L->in, n, ts, zc, 1);
 }
 
 /* sample s: ts (its tangent at the pre-activation) through f' and the
@@ -181,25 +184,20 @@ static void tangent_out(const bp_layer *L, const float *h, const float *u, int s
         for (int k = 0; k < L->out; k++) os[k] += u[(size_t)s * L->out + k];
 }
 
-/* With pooling the pre-pool tangent goes to dz's space (free now).  With
- * batch normalisation every sample's tangent at z first (the statistics
- * couple the samples), then the normalisation's tangent; vb then holds
- * the biases', gamma's and beta's perturbations (units each). */
+/* The tangent at z of all B samples first, chunk by chunk (with pooling in
+ * dz's space, free now, else in dout itself); with batch normalisation its
+ * tangent next (the statistics couple the samples; vb then holds the
+ * biases', gamma's and beta's perturbations, units each); then f', u and
+ * the pooling sample by sample. */
 void bp_block_tangent(const bp_layer *L, const float *x, const float *h, const float *din,
-                      const float *V, const float *vb, const float *u, float *dout, int B,
+                      const float *V, const float *vb, const float *u, float *dout, int B, int S,
                       bp_block_product product) {
     const size_t zc = (size_t)L->zcols;
     float *T = L->g.pool ? bp_block_ws_dz(L) : dout; /* (B, zcols) */
-    if (!L->bn) {
-        for (int s = 0; s < B; s++) {
-            float *ts = L->g.pool ? T : T + (size_t)s * zc;
-            tangent_z(L, x, din, V, vb, s, ts, product);
-            tangent_out(L, h, u, s, ts, dout);
-        }
-        return;
-    }
-    for (int s = 0; s < B; s++) tangent_z(L, x, din, V, vb, s, T + (size_t)s * zc, product);
-    bp_bn_tangent(L, T, B, vb ? vb + L->units : NULL, vb ? vb + 2 * (size_t)L->units : NULL);
+    for (int s0 = 0; s0 < B; s0 += S)
+        tangent_z(L, x, din, V, vb, s0, B - s0 < S ? B - s0 : S, T, product);
+    if (L->bn)
+        bp_bn_tangent(L, T, B, vb ? vb + L->units : NULL, vb ? vb + 2 * (size_t)L->units : NULL);
     for (int s = 0; s < B; s++) tangent_out(L, h, u, s, T + (size_t)s * zc, dout);
 }
 

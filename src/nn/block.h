@@ -47,9 +47,10 @@ void bp_block_output_grad(const bp_layer *L, const float *h, const float *dh, fl
  * activations (sig_pre): f' and batch normalisation's way back only */
 void bp_block_sig_grad(const bp_layer *L, const float *sig, float *dz, int B, size_t c0,
                        size_t c1);
-/* dout = pool((product(din; W) + product(x; V, vb)) ⊙ f'(z)) + u */
+/* dout = pool((product(din; W) + product(x; V, vb)) ⊙ f'(z)) + u, the
+ * products on chunks of S samples */
 void bp_block_tangent(const bp_layer *L, const float *x, const float *h, const float *din,
-                      const float *V, const float *vb, const float *u, float *dout, int B,
+                      const float *V, const float *vb, const float *u, float *dout, int B, int S,
                       bp_block_product product);
 /* every unit's kernel as a weight of fan-in ic K K; biases U(±1/sqrt(fan-in))
  * with KAIMING_UNIFORM (PyTorch's Conv2d), else left at zero */

@@ -215,7 +215,7 @@ static void conv_output_grad(const bp_layer *L, const float *h, const float *dh,
 
 static void conv_tangent(const bp_layer *L, const float *x, const float *h, const float *din,
                          const float *V, const float *vb, const float *u, float *dout, int B) {
-    bp_block_tangent(L, x, h, din, V, vb, u, dout, B, conv_chunk);
+    bp_block_tangent(L, x, h, din, V, vb, u, dout, B, chunk_samples(L), conv_chunk);
 }
 
 static void conv_ws_size(const bp_layer *L, int rows, size_t *floats, size_t *ints) {

@@ -156,7 +156,7 @@ static void lc_output_grad(const bp_layer *L, const float *h, const float *dh, f
 
 static void lc_tangent(const bp_layer *L, const float *x, const float *h, const float *din,
                        const float *V, const float *vb, const float *u, float *dout, int B) {
-    bp_block_tangent(L, x, h, din, V, vb, u, dout, B, lc_product);
+    bp_block_tangent(L, x, h, din, V, vb, u, dout, B, chunk(L), lc_product);
 }
 
 static void lc_grad_units(const bp_layer *L, const float *x, const float *dz, int B, size_t a,
