@@ -107,8 +107,8 @@ static void arch_layers(bpfree_model *m) {
         m->layers[l].bn = s[l].bn;
         /* --feedback-point pre-pool: direct signals meet a pooled block
          * before its pooling (only rules with BP_CAP_DIRECT accept it) */
-        m->layers[l].sig_pre = c->feedback_point == BPFREE_FBPOINT_PREPOOL && g[l].pool != 0 &&
-                               (s[l].conv || s[l].lc);
+        m->layers[l].sig_pre = c->feedback_point == BPFREE_FBPOINT_PREPOOL &&
+                               m->layers[l].g.pool != 0; /* (a dense layer's g is zero) */
         in = out[l];
     }
 }
