@@ -1040,21 +1040,34 @@ class CNNMF(Twin):
         return scores
 
 
+def cnn_blocks():
+    """the hidden blocks of --arch, each block's output shape, the features
+    the output layer reads"""
+    H, feats = parse_arch(args.arch)
+    with torch.no_grad():
+        x = torch.zeros(2, 1, 28, 28)  # 2: BatchNorm in training needs more than one row
+        shapes = []
+        for h in H:
+            x = h(x)
+            shapes.append(tuple(x.shape[1:]))
+    return H, shapes, feats
+
+
 class CNNDFA(Twin):
     lr = 2e-4
 
     def __init__(self):
-        self.H, feats = parse_arch(args.arch)
-        with torch.no_grad():
-            x = torch.zeros(2, 1, 28, 28)  # 2: BatchNorm in training needs more than one row
-            sizes = []
-            for h in self.H:
-                x = h(x)
-                sizes.append(features(x).shape[1])
+        self.H, self.shapes, feats = cnn_blocks()
         self.out = linear(feats, C)
-        self.B = [he_uniform(C, n) for n in sizes]
+        self.B = self.feedback([math.prod(s) for s in self.shapes])
         params = [p for h in self.H for p in h.parameters()] + list(self.out.parameters())
         self.opt = adam(params, self.lr)
+
+    def feedback(self, sizes):
+        return [he_uniform(C, n) for n in sizes]
+
+    def learn_feedback(self, e, hs):
+        pass  # fixed
 
     def step(self, x, y, idx=None):
         hs, inp = [], x.view(-1, 1, 28, 28)
@@ -1072,6 +1085,7 @@ class CNNDFA(Twin):
         self.opt.zero_grad(set_to_none=True)
         torch.autograd.backward([loss] + hs, [None] + sig)
         self.opt.step()
+        self.learn_feedback(e, hs)
         return loss.detach(), (logits.detach().argmax(1) == y).sum()
 
     @torch.no_grad()
@@ -1082,83 +1096,37 @@ class CNNDFA(Twin):
         return self.out(features(inp))
 
 
-class CNNDKP(FDFAPaper):
+class CNNDKP(CNNDFA):
     """dkp on a CNN: CNNDFA's signal e B_l with B_l (C x features, from
     zero) learned from e^T h_l by its own Adam (lr 1e-4, constant; L2 1e-6
-    coupled, bpfree's dkp defaults), stepped after its use."""
+    coupled, bpfree's dkp defaults), stepped after its use; the forward
+    optimizer as fdfa's (Adam 1e-4 x 0.95 per epoch)."""
+    lr, sched, step_epochs, gamma = FDFAPaper.lr, FDFAPaper.sched, FDFAPaper.step_epochs, FDFAPaper.gamma
     fb_lr, fb_wd = 1e-4, 1e-6
 
-    def __init__(self):
-        self.H, feats = parse_arch(args.arch)
-        with torch.no_grad():
-            x = torch.zeros(2, 1, 28, 28)  # 2: BatchNorm in training needs more than one row
-            sizes = []
-            for h in self.H:
-                x = h(x)
-                sizes.append(features(x).shape[1])
-        self.out = linear(feats, C)
-        self.B = [nn.Parameter(torch.zeros(C, n)) for n in sizes]
-        params = [p for h in self.H for p in h.parameters()] + list(self.out.parameters())
-        self.opt = adam(params, self.lr)
-        self.fb_opt = adam(self.B, self.fb_lr, weight_decay=self.fb_wd)
+    def feedback(self, sizes):
+        B = [nn.Parameter(torch.zeros(C, n)) for n in sizes]
+        self.fb_opt = adam(B, self.fb_lr, weight_decay=self.fb_wd)
+        return B
 
     def set_lr(self, lr):
         set_lr(self.opt, [lr])  # the feedback's rate stays constant
 
-    def step(self, x, y, idx=None):
-        hs, inp = [], x.view(-1, 1, 28, 28)
-        for H in self.H:
-            h = H(inp)
-            hs.append(h)
-            inp = h.detach()                     # each layer's graph is its own
-        logits = self.out(features(inp))
-        loss = F.cross_entropy(logits, y)
-        with torch.no_grad():
-            e = F.softmax(logits, 1)             # e = (softmax - onehot) / B
-            e[torch.arange(len(y)), y] -= 1.0
-            e.mul_(1.0 / len(y))
-            sig = [torch.mm(e, Bl).view_as(h) for Bl, h in zip(self.B, hs)]
-            for Bl, h in zip(self.B, hs):        # Kolen-Pollack: grad B_l = e^T h_l
-                Bl.grad = torch.mm(e.t(), features(h))
-        self.opt.zero_grad(set_to_none=True)
-        torch.autograd.backward([loss] + hs, [None] + sig)
-        self.opt.step()
-        self.fb_opt.step()
-        return loss.detach(), (logits.detach().argmax(1) == y).sum()
-
     @torch.no_grad()
-    def predict(self, x):
-        inp = x.view(-1, 1, 28, 28)
-        for H in self.H:
-            inp = H(inp)
-        return self.out(features(inp))
+    def learn_feedback(self, e, hs):
+        for Bl, h in zip(self.B, hs):            # Kolen-Pollack: grad B_l = e^T h_l
+            Bl.grad = torch.mm(e.t(), features(h))
+        self.fb_opt.step()
 
 
-class CNNFDFA(FDFAPaper):
+class CNNFDFA(CNNDKP):
     """fdfa on a CNN as the FDFA authors' code runs it: forward-mode AD
     (torch.autograd.forward_ad) through every block, each hidden output's
     tangent gaining v_l ~ N(0, 1) of the output's shape; B_l (C x features,
-    from zero) steps on its own Adam (lr 1e-4, constant: bpfree's
-    --fb-schedule constant) on B_l - d_L^T v_l / B before it is used; the
-    hidden outputs get e B_l as CNNDFA's, the output layer its true gradient."""
-    fb_lr = 1e-4
-
-    def __init__(self):
-        self.H, feats = parse_arch(args.arch)
-        with torch.no_grad():
-            x = torch.zeros(2, 1, 28, 28)  # 2: BatchNorm in training needs more than one row
-            self.shapes = []
-            for h in self.H:
-                x = h(x)
-                self.shapes.append(tuple(x.shape[1:]))
-        self.out = linear(feats, C)
-        self.B = [nn.Parameter(torch.zeros(C, math.prod(s))) for s in self.shapes]
-        params = [p for h in self.H for p in h.parameters()] + list(self.out.parameters())
-        self.opt = adam(params, self.lr)
-        self.fb_opt = adam(self.B, self.fb_lr)
-
-    def set_lr(self, lr):
-        set_lr(self.opt, [lr])  # the feedback's rate stays constant
+    from zero, no decay) steps on its own Adam (lr 1e-4, constant) on
+    B_l - d_L^T v_l / B before it is used; the hidden outputs get e B_l as
+    CNNDFA's, the output layer its true gradient."""
+    fb_wd = 0.0
 
     def step(self, x, y, idx=None):
         import torch.autograd.forward_ad as fwAD
@@ -1188,13 +1156,6 @@ class CNNFDFA(FDFAPaper):
         torch.autograd.backward([loss] + hs, [None] + sig)
         self.opt.step()
         return loss.detach(), (logits.detach().argmax(1) == y).sum()
-
-    @torch.no_grad()
-    def predict(self, x):
-        inp = x.view(-1, 1, 28, 28)
-        for H in self.H:
-            inp = H(inp)
-        return self.out(features(inp))
 
 
 CNN_RULES = {"bp": CNNBP, "mf": CNNMF, "dfa": CNNDFA, "dkp": CNNDKP, "fdfa": CNNFDFA}
