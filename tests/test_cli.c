@@ -954,6 +954,24 @@ static int file_has(const char *path, const char *needle) {
     return 0;
 }
 
+/* r: a finished train run that saved `model` (in tmp); frees r.  `bpfree
+ * eval MODEL` prints the same test accuracy as the run's final line (the
+ * model re-applies its input transform by itself), and the model file
+ * holds the line `key` */
+static void eval_matches_train(run_result *r, const char *model, const char *key) {
+    char acc[32], acc2[32], path[400];
+    assert_true(find_acc(strstr(r->out, "final:"), "test accuracy ", acc, sizeof acc));
+    run_free(r);
+    run_result e = run_in(tmp, data_root, (const char *const[]){"eval", model, NULL});
+    if (e.status != 0 || !find_acc(e.out, "accuracy ", acc2, sizeof acc2)) show(model, &e);
+    assert_int_equal(e.status, 0);
+    assert_true(find_acc(e.out, "accuracy ", acc2, sizeof acc2));
+    assert_string_equal(acc, acc2);
+    run_free(&e);
+    snprintf(path, sizeof path, "%s/%s", tmp, model);
+    assert_true(file_has(path, key));
+}
+
 /* --input-repeat K: the model sees K copies of every input, records K, and
  * eval repeats the data as loaded by itself (same accuracy, no option);
  * bad values are refused; a model trained without it has no data_repeat key
@@ -969,18 +987,8 @@ static void test_input_repeat(void **state) {
     if (r.status != 0) show("--input-repeat 3", &r);
     assert_int_equal(r.status, 0);
     assert_non_null(strstr(r.out, "90 inputs") ? r.out : strstr(r.out, "90-8-2"));
-    char acc[32], acc2[32];
-    assert_true(find_acc(strstr(r.out, "final:"), "test accuracy ", acc, sizeof acc));
-    run_free(&r);
-    r = run_in(tmp, data_root, (const char *const[]){"eval", "rep.bpf", NULL});
-    if (r.status != 0 || !find_acc(r.out, "accuracy ", acc2, sizeof acc2)) show("eval rep", &r);
-    assert_int_equal(r.status, 0);
-    assert_true(find_acc(r.out, "accuracy ", acc2, sizeof acc2));
-    assert_string_equal(acc, acc2);
-    run_free(&r);
+    eval_matches_train(&r, "rep.bpf", "\ndata_repeat=3\n");
     char path[400];
-    snprintf(path, sizeof path, "%s/rep.bpf", tmp);
-    assert_true(file_has(path, "\ndata_repeat=3\n"));
     r = run_in(tmp, data_root,
                (const char *const[]){"train", "--rule", "fg-a", "--layers", "8", "--epochs", "1",
                                      "--threads", "1", "--data", "breast-cancer", "--save",
@@ -1008,18 +1016,7 @@ static void test_input_pad(void **state) {
     if (r.status != 0) show("--input-pad 2", &r);
     assert_int_equal(r.status, 0);
     assert_non_null(strstr(r.out, "1024-"));  /* 1 x 32 x 32 inputs */
-    char acc[32], acc2[32];
-    assert_true(find_acc(strstr(r.out, "final:"), "test accuracy ", acc, sizeof acc));
-    run_free(&r);
-    r = run_in(tmp, data_root, (const char *const[]){"eval", "pad.bpf", NULL});
-    if (r.status != 0 || !find_acc(r.out, "accuracy ", acc2, sizeof acc2)) show("eval pad", &r);
-    assert_int_equal(r.status, 0);
-    assert_true(find_acc(r.out, "accuracy ", acc2, sizeof acc2));
-    assert_string_equal(acc, acc2);
-    run_free(&r);
-    char path[400];
-    snprintf(path, sizeof path, "%s/pad.bpf", tmp);
-    assert_true(file_has(path, "\ndata_pad=2\n"));
+    eval_matches_train(&r, "pad.bpf", "\ndata_pad=2\n");
     r = RUN("train", "--rule", "bp", "--input-pad", "65");
     expect_error("--input-pad 65", r, "--input-pad", NULL);
     r = RUN("train", "--rule", "bp", "--data", "breast-cancer", "--input-pad", "1");
