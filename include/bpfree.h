@@ -324,6 +324,10 @@ typedef struct bpfree_config {
     bpfree_ff_predict ff_predict;    /* the main score: goodness or one-pass */
     int ff_skip_first;               /* goodness prediction leaves out layer 1 */
     float ff_head_lr;                /* Adam lr of the one-pass softmax head */
+    int ff_head;                     /* 1: train the one-pass head on a neutral pass of
+                                        every batch; 0: no head, no neutral pass, no
+                                        training accuracy (random negatives, goodness
+                                        prediction only) */
     float cff_gamma;                 /* gamma_l at the start (F-CFF: always), eq. 6 */
     float cff_alpha;                 /* alpha_lk for every k != l, eq. 5 */
     float cff_gamma_lr;              /* eta_gamma of A-CFF, eq. 7 */
@@ -725,7 +729,8 @@ const char *bpfree_model_head_name(const bpfree_model *m, int h);
 const char *bpfree_model_prediction(const bpfree_model *m);
 /* The predictor behind bpfree_epoch_stats.train_acc, where the rule has
  * several ("one-pass" for ff: its head, before each step, while the test
- * accuracy is by goodness), else as bpfree_model_prediction. */
+ * accuracy is by goodness), else as bpfree_model_prediction; "none" when
+ * training measures no accuracy (ff with ff_head = 0: train_acc is NaN). */
 const char *bpfree_model_train_source(const bpfree_model *m);
 
 /* The scores behind bpfree_eval.head_acc for the Forward-Forward rules:
@@ -739,7 +744,9 @@ typedef struct bpfree_epoch_stats {
     int epoch;          /* 0-based */
     double train_loss;  /* mean over the epoch's batches */
     double train_acc;   /* fraction correct on the training batches, as seen
-                           during training (before each batch's update) */
+                           during training (before each batch's update); NaN
+                           when the rule measures none (bpfree_model_train_source
+                           "none") */
     double seconds;
     double samples_per_s;
     double lr;          /* learning rate at the end of the epoch */
@@ -768,7 +775,9 @@ typedef struct bpfree_eval {
     double loss;
     double acc;
     int n_heads;                       /* >0 for rules with per-layer heads */
-    double head_acc[BPFREE_MAX_LAYERS];/* accuracy of each layer's head alone */
+    double head_acc[BPFREE_MAX_LAYERS];/* accuracy of each layer's head alone; NaN for a
+                                          head the model does not train (ff's one-pass
+                                          head with ff_head = 0) */
 } bpfree_eval;
 
 /* Loss and accuracy on a dataset (labels required for accuracy). */

@@ -853,6 +853,7 @@ static void test_cli_presets(void **state) {
     assert_int_equal(c->ff_theta_width, 1);
     assert_true(c->ff_peer == 0.03f);
     assert_int_equal(c->ff_skip_first, 1);
+    assert_int_equal(c->ff_head, 1); /* Hinton's code trains its softmax head */
     assert_int_equal(c->optim.kind, BPFREE_OPTIM_SGD);
     assert_true(c->optim.weight_decay > 0.0f && c->optim.momentum == 0.9f);
     assert_int_equal(c->optim.sched, BPFREE_SCHED_COOLDOWN);
@@ -870,6 +871,7 @@ static void test_cli_presets(void **state) {
     assert_true(c->ff_theta == 2.0f);
     assert_int_equal(c->ff_label_max, 1);
     assert_int_equal(c->ff_negatives, BPFREE_FF_NEG_RANDOM);
+    assert_int_equal(c->ff_head, 0); /* the PyTorch FF it builds on has none */
     assert_int_equal(c->optim.kind, BPFREE_OPTIM_ADAM);
     assert_true(c->optim.lr == 0.03f);
     assert_int_equal(c->greedy_epochs, 1);

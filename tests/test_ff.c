@@ -662,6 +662,69 @@ static void test_no_alloc_and_runs(void **state) {
     }
 }
 
+/* ------------------------------------------------------------ --ff-head 0 */
+
+/* Without the one-pass head (random negatives, goodness prediction) every
+ * layer, every gamma and the goodness accuracy are those of the same run with
+ * the head, bit for bit: the neutral pass feeds only the head and draws no
+ * random numbers.  No training accuracy (NaN, source "none"), the one-pass
+ * head's accuracy NaN, the head's parameters untouched (0); hard negatives and
+ * one-pass prediction are refused. */
+static void test_head_off(void **state) {
+    (void)state;
+    const int hidden[] = {8, 6}, N = 40, D = 12, C = 3;
+    const char *rules[] = {"ff", "cff-fixed", "cff-adaptive"};
+    bpfree_dataset ds;
+    tu_make_dataset(&ds, N, D, C, 5);
+    for (int i = 0; i < 3; i++) {
+        bpfree_config cfg;
+        base_config(&cfg, rules[i], D, C, 2, hidden, 16, 0.05f);
+        cfg.act = BPFREE_ACT_RELU;
+        cfg.ff_negatives = BPFREE_FF_NEG_RANDOM;
+        cfg.ff_peer = 0.03f;
+        bpfree_model *m[2];
+        bpfree_epoch_stats st[2];
+        bpfree_eval ev[2];
+        bpfree_error err;
+        for (int h = 0; h < 2; h++) {
+            cfg.ff_head = h;
+            m[h] = build(&cfg);
+            for (int ep = 0; ep < 3; ep++)
+                assert_int_equal(bpfree_train_epoch(m[h], &ds, &st[h], &err), BPFREE_OK);
+            assert_int_equal(bpfree_evaluate(m[h], &ds, &ev[h], &err), BPFREE_OK);
+        }
+        assert_true(isnan(st[0].train_acc) && !isnan(st[1].train_acc));
+        assert_string_equal(bpfree_model_train_source(m[0]), "none");
+        assert_string_equal(bpfree_model_train_source(m[1]), "one-pass");
+        assert_true(st[0].train_loss == st[1].train_loss);
+        assert_true(ev[0].acc == ev[1].acc && ev[0].loss == ev[1].loss);
+        assert_true(isnan(ev[0].head_acc[BPFREE_FF_HEAD_ONEPASS]));
+        assert_false(isnan(ev[1].head_acc[BPFREE_FF_HEAD_ONEPASS]));
+        for (int h = 0; h < ev[0].n_heads; h++)
+            if (h != BPFREE_FF_HEAD_ONEPASS) assert_true(ev[0].head_acc[h] == ev[1].head_acc[h]);
+        for (int t = 0; t < m[0]->n_tensors; t++) {
+            const bp_tensor *tt = &m[0]->tensors[t];
+            const int head = !strcmp(tt->name, "F") || !strcmp(tt->name, "Fc");
+            const float *a = bp_tensor_ptr(m[0], t), *b = bp_tensor_ptr(m[1], t);
+            if (head) assert_true(tu_maxabs(a, tt->n) == 0.0); /* never trained */
+            else assert_memory_equal(a, b, tt->n * sizeof(float)); /* layers, gamma, peer */
+        }
+        bpfree_model_free(m[0]);
+        bpfree_model_free(m[1]);
+        /* what needs the head is refused */
+        cfg.ff_head = 0;
+        for (int k = 0; k < 2; k++) {
+            cfg.ff_negatives = k ? BPFREE_FF_NEG_RANDOM : BPFREE_FF_NEG_HARD;
+            cfg.ff_predict = k ? BPFREE_FF_PREDICT_ONEPASS : BPFREE_FF_PREDICT_GOODNESS;
+            bpfree_model *bad = NULL;
+            assert_int_equal(bpfree_model_new(&cfg, &bad, &err), BPFREE_EINVAL);
+            assert_non_null(strstr(err.msg, "--ff-head 0"));
+            assert_null(bad);
+        }
+    }
+    bpfree_data_free(&ds);
+}
+
 int main(void) {
     bpfree_set_threads(1);
     const struct CMUnitTest tests[] = {
@@ -673,6 +736,7 @@ int main(void) {
         cmocka_unit_test(test_peer_normalisation),
         cmocka_unit_test(test_batched_prediction),
         cmocka_unit_test(test_no_alloc_and_runs),
+        cmocka_unit_test(test_head_off),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

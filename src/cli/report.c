@@ -37,6 +37,7 @@ static int named_heads(const bpfree_model *m, const bpfree_eval *ev) {
 static void log_heads(FILE *f, const bpfree_model *m, const bpfree_eval *ev) {
     const int k = named_heads(m, ev);
     for (int h = 0; h < k; h++) {
+        if (isnan(ev->head_acc[h])) continue; /* a head the model does not train */
         char key[64];
         size_t j = 0;
         for (const char *p = bpfree_model_head_name(m, h); *p && j + 1 < sizeof key; p++)
@@ -53,7 +54,8 @@ static void log_heads(FILE *f, const bpfree_model *m, const bpfree_eval *ev) {
 static void print_heads(FILE *f, const bpfree_model *m, const bpfree_eval *ev) {
     const int k = named_heads(m, ev);
     for (int h = 0; h < k; h++)
-        fprintf(f, "  %s %.2f%%", bpfree_model_head_name(m, h), 100 * ev->head_acc[h]);
+        if (!isnan(ev->head_acc[h]))
+            fprintf(f, "  %s %.2f%%", bpfree_model_head_name(m, h), 100 * ev->head_acc[h]);
     for (int h = k; h < ev->n_heads; h++)
         fprintf(f, "%s%.2f", h == k ? "  layers " : ",", 100 * ev->head_acc[h]);
 }
@@ -72,7 +74,7 @@ static void print_epoch(const report *rp, const bpfree_epoch_stats *st, int eval
         char tb[40] = "", pb[40] = "";
         if (tr) snprintf(tb, sizeof tb, " (%s)", tr);
         if (pr) snprintf(pb, sizeof pb, " (%s)", pr);
-        fprintf(o, "  train%s %6.2f%%", tb, 100 * st->train_acc);
+        if (!isnan(st->train_acc)) fprintf(o, "  train%s %6.2f%%", tb, 100 * st->train_acc);
         if (evald && rp->has_val) fprintf(o, "  val%s %6.2f%%", pb, 100 * rp->val->acc);
         if (evald) fprintf(o, "  test%s %6.2f%%", pb, 100 * rp->test->acc);
     }
@@ -92,9 +94,10 @@ static void log_epoch(const report *rp, FILE *f, const bpfree_epoch_stats *st, i
     const bpfree_eval *te = rp->test, *va = rp->val;
     fprintf(f, "\"epoch\": %d, \"train_loss\": %.6g", st->epoch + 1, st->train_loss);
     if (evald) fprintf(f, ", \"test_loss\": %.6g", te->loss);
-    if (!rp->regression) fprintf(f, ", \"train_acc\": %.6g", st->train_acc);
+    const int tacc = !rp->regression && !isnan(st->train_acc); /* NaN: none measured */
+    if (tacc) fprintf(f, ", \"train_acc\": %.6g", st->train_acc);
     const char *tr = bpfree_model_train_source(rp->m), *pr = bpfree_model_prediction(rp->m);
-    if (!rp->regression && tr) fprintf(f, ", \"train_acc_by\": \"%s\"", tr);
+    if (tacc && tr) fprintf(f, ", \"train_acc_by\": \"%s\"", tr);
     if (evald && !rp->regression && pr) fprintf(f, ", \"test_acc_by\": \"%s\"", pr);
     if (evald && !rp->regression) fprintf(f, ", \"test_acc\": %.6g", te->acc);
     if (evald && rp->has_val) fprintf(f, ", \"val_loss\": %.6g", va->loss);

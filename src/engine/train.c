@@ -229,7 +229,10 @@ bpfree_status bpfree_train_epoch(bpfree_model *m, const bpfree_dataset *train,
     if (stats) {
         stats->epoch = epoch;
         stats->train_loss = loss_sum / nb;
-        stats->train_acc = train->labels ? (double)correct / n : 0.0;
+        const char *by = bpfree_model_train_source(m); /* "none": the rule measured none */
+        stats->train_acc = !train->labels        ? 0.0
+                           : by && !strcmp(by, "none") ? NAN
+                                                       : (double)correct / n;
         stats->seconds = dt;
         stats->samples_per_s = dt > 0 ? n / dt : 0.0;
         stats->lr = lr;
@@ -278,7 +281,8 @@ bpfree_status bpfree_evaluate(bpfree_model *m, const bpfree_dataset *ds, bpfree_
     out->loss = loss / ds->n;
     out->acc = (double)correct / ds->n;
     out->n_heads = nh;
-    for (int h = 0; h < nh; h++) out->head_acc[h] = (double)head_correct[h] / ds->n;
+    for (int h = 0; h < nh; h++) /* NaN scores: a head the model does not train */
+        out->head_acc[h] = isnan(m->heads[(size_t)h * B * C]) ? NAN : (double)head_correct[h] / ds->n;
     if (!isfinite(out->loss))
         return bp_fail(err, BPFREE_ENAN, "evaluation on '%s' gave a non-finite loss", ds->name);
     return BPFREE_OK;

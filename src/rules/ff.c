@@ -127,6 +127,10 @@ static void reserve_activations(bpfree_model *m, ff_state *s) {
 
 /* --pipeline and --dist layers: plain ff with random negatives only */
 static bpfree_status pipeline_check(const bpfree_model *m, const ff_state *s, bpfree_error *err) {
+    if (!m->cfg.ff_head)
+        return bp_fail(err, BPFREE_EINVAL,
+                       "--ff-head 0 is not built for --pipeline and --dist layers (their "
+                       "batches carry the neutral rows to the last layer's head)");
     if (s->kind != FF_PLAIN || m->cfg.ff_negatives != BPFREE_FF_NEG_RANDOM)
         return bp_fail(err, BPFREE_EINVAL,
                        "--pipeline and --dist layers work for ff with random negatives only: %s",
@@ -170,6 +174,12 @@ static bpfree_status ff_init(bpfree_model *m, bpfree_error *err) {
                        "rule %s embeds the label in the first %d inputs, but there are only %d",
                        c->rule, C, c->inputs);
     if (C < 2) return bp_fail(err, BPFREE_EINVAL, "rule %s needs at least 2 classes", c->rule);
+    if (!c->ff_head && (c->ff_negatives == BPFREE_FF_NEG_HARD || c->ff_predict == BPFREE_FF_PREDICT_ONEPASS))
+        return bp_fail(err, BPFREE_EINVAL,
+                       "--ff-head 0 leaves the one-pass head untrained, but %s needs it: use "
+                       "--ff-negatives random and --ff-predict goodness, or --ff-head 1",
+                       c->ff_negatives == BPFREE_FF_NEG_HARD ? "--ff-negatives hard"
+                                                             : "--ff-predict onepass");
     /* peer mean updated before use needs the batch's positive rows before
      * any row's gradient: the whole batch is one chunk */
     const int whole = c->ff_peer_update == BPFREE_FF_PEER_BEFORE;
@@ -210,18 +220,19 @@ ff_io bp_ff_work_io(const ff_state *s, int l) {
 static void ff_describe(const bpfree_model *m, char *buf, size_t cap) {
     const ff_state *s = m->rs;
     const bpfree_config *c = &m->cfg;
-    char theta[32];
+    char theta[32], head[48] = "no one-pass head (--ff-head 0)";
+    if (c->ff_head) snprintf(head, sizeof head, "one-pass head %dx%d", c->outputs, s->sumW);
     if (c->ff_theta_width) snprintf(theta, sizeof theta, "width");
     else snprintf(theta, sizeof theta, "%g", (double)c->ff_theta);
     int k = snprintf(buf, cap,
                      "%s goodness, %s norm, theta %s, %s negatives, peer %g (mean updated %s), %s "
-                     "prediction%s, "
-                     "one-pass head %dx%d",
+                     "prediction%s, %s",
                      bpfree_ff_goodness_name(c->ff_goodness), bpfree_ff_norm_name(c->ff_norm),
                      theta, bpfree_ff_neg_name(c->ff_negatives), (double)c->ff_peer,
                      bpfree_ff_peer_when_name(c->ff_peer_update),
                      bpfree_ff_predict_name(c->ff_predict),
-                     c->ff_skip_first ? " (without layer 1)" : "", c->outputs, s->sumW);
+                     c->ff_skip_first ? " (without layer 1)" : "",
+                     head);
     if (s->tgamma >= 0 && k >= 0 && (size_t)k < cap) {
         const float *g = bp_tensor_ptr(m, s->tgamma);
         k += snprintf(buf + k, cap - (size_t)k, "; gamma");

@@ -2,6 +2,8 @@
  * two heads: src/rules/ff.c). */
 #include "ff.h"
 
+#include <math.h>
+
 int bp_ff_n_heads(const bpfree_model *m) { return 2 + m->cfg.n_hidden; }
 
 /* scores (B, C) and, if heads, (2 + L, m->rows, C): goodness, one-pass,
@@ -20,11 +22,11 @@ void bp_ff_predict(bpfree_model *m, const float *x, int B, float *scores, float 
                 bp_ff_embed(c, x + (size_t)(i0 + i) * D, k < C ? k : -1,
                             s->X + (size_t)(k * n + i) * D);
         bp_ff_normalize(c->ff_norm, s->X, (C + 1) * n, D);
-        bp_ff_head_begin(m, n, s->logits);
+        if (c->ff_head) bp_ff_head_begin(m, n, s->logits);
         for (int l = 0; l < L; l++) {
             const ff_io io = bp_ff_work_io(s, l);
             bp_ff_forward(m, l, &io, 0, (C + 1) * n);
-            if (l >= bp_ff_head_first(m, s))
+            if (c->ff_head && l >= bp_ff_head_first(m, s))
                 bp_ff_head_add(m, s, l, io.n + (size_t)C * n * m->layers[l].out, n, s->logits);
         }
         for (int i = 0; i < n; i++) {
@@ -32,7 +34,7 @@ void bp_ff_predict(bpfree_model *m, const float *x, int B, float *scores, float 
             for (int k = 0; k < C; k++) {
                 double g = 0.0;
                 for (int l = skip; l < L; l++) g += s->G[(size_t)l * P + k * n + i];
-                float oneg = s->logits[(size_t)i * C + k];
+                const float oneg = c->ff_head ? s->logits[(size_t)i * C + k] : NAN; /* no head */
                 sc[k] = c->ff_predict == BPFREE_FF_PREDICT_ONEPASS ? oneg : (float)g;
                 if (heads) {
                     heads[BPFREE_FF_HEAD_GOODNESS * HB + (size_t)(i0 + i) * C + k] = (float)g;

@@ -237,10 +237,11 @@ static bpfree_status draw_negatives(bpfree_model *m, ff_state *s, const int *lb,
     if (G > s->R || m->dist->n != r) return BPFREE_EUNSUPPORTED; /* needs one chunk */
     memcpy(s->neg, lb, (size_t)r * sizeof(int)); /* labels in, wrong labels out (in place) */
     const int off = bp_dist_gather_rows(m, s->neg, sizeof(int), r);
-    bp_dist_gather_rows(m, s->logits, (size_t)C * sizeof(float), r);
+    const int hard = m->cfg.ff_negatives == BPFREE_FF_NEG_HARD; /* random reads no prediction */
+    if (hard) bp_dist_gather_rows(m, s->logits, (size_t)C * sizeof(float), r);
     bp_ff_negatives(&m->rng, m->cfg.ff_negatives, s->neg, s->logits, G, C, s->neg);
     memmove(s->neg, s->neg + off, (size_t)r * sizeof(int));
-    memmove(s->logits, s->logits + (size_t)off * C, (size_t)r * C * sizeof(float));
+    if (hard) memmove(s->logits, s->logits + (size_t)off * C, (size_t)r * C * sizeof(float));
     return BPFREE_OK;
 }
 
@@ -307,7 +308,8 @@ bpfree_status bp_ff_train(bpfree_model *m, int B, double *loss, long *correct) {
         const ff_chunk k = chunk_at(s, i0, B, last);
         const float *xb = m->xb + (size_t)i0 * D;
         bpfree_status st = BPFREE_OK;
-        *correct += neutral_pass(m, s, xb, m->lb + i0, &k, &st);
+        if (m->cfg.ff_head) *correct += neutral_pass(m, s, xb, m->lb + i0, &k, &st);
+        else st = draw_negatives(m, s, m->lb + i0, k.r); /* random: the same draws */
         if (st) return st;
         signed_pass(m, s, xb, m->lb + i0, &k, first, lsum, ggrad);
     }
@@ -317,7 +319,7 @@ bpfree_status bp_ff_train(bpfree_model *m, int B, double *loss, long *correct) {
         layer_step(m, s, &m->optim, l, B, ggrad[l]);
         ltot += lsum[l];
     }
-    head_step(m, s);
+    if (m->cfg.ff_head) head_step(m, s);
     *loss += ltot / (last - first + 1);
     return BPFREE_OK;
 }

@@ -83,7 +83,7 @@ void bp_ff_negatives(bp_rng *r, bpfree_ff_neg how, const int *labels, const floa
 
 /* The Forward-Forward rules' settings rows, presets, head names and
  * prediction name (ff_settings.c), shared by the three rule objects. */
-#define BP_FF_N_SETTINGS 13
+#define BP_FF_N_SETTINGS 14
 #define BP_FF_N_PRESETS 2
 extern const bp_setting bp_ff_settings[BP_FF_N_SETTINGS];
 extern const bpfree_preset bp_ff_presets[BP_FF_N_PRESETS];
