@@ -16,6 +16,9 @@ static const conv_case CASES[] = {
     {2, 9, 9, 2, 5, 1, 0, BP_POOL_AVG, 2, BPFREE_ACT_SIGMOID},
     {3, 8, 7, 4, 3, 2, 1, BP_POOL_NONE, 0, BPFREE_ACT_TANH},
     {1, 12, 12, 2, 5, 1, 0, BP_POOL_MAX, 2, BPFREE_ACT_RELU},
+    /* the kernel widths the LC gather unrolls (003 Table 1: 4, 8) */
+    {2, 9, 10, 3, 4, 1, 0, BP_POOL_NONE, 0, BPFREE_ACT_TANH},
+    {2, 11, 12, 2, 8, 1, 0, BP_POOL_AVG, 2, BPFREE_ACT_TANH},
 };
 #define NCASES ((int)(sizeof CASES / sizeof *CASES))
 

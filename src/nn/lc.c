@@ -36,80 +36,138 @@ static long tap_at(const bp_geom *g, size_t p, size_t t) {
     return ((long)ci * g->ih + iy) * g->iw + ix;
 }
 
-/* The taps of position p in one sample: for each input channel and kernel
- * row, a run of K pixels of one input row (kernel columns are consecutive
- * pixels at stride 1), cut where it leaves the image (zeros there).  fn is
- * called once a run with the run's first pixel index in the sample, the
- * first tap, and the kernel columns kj0..kj1 that are inside. */
-typedef void (*run_fn)(void *ctx, long pix, size_t tap, int kj0, int kj1);
-
-static void taps_runs(const bp_geom *g, size_t p, run_fn fn, void *ctx) {
-    const int K = g->k, oy = (int)(p / (size_t)g->cw), ox = (int)(p % (size_t)g->cw);
-    const int ix0 = ox * g->stride - g->pad;
-    const int kj0 = ix0 < 0 ? -ix0 : 0, kj1 = ix0 + K > g->iw ? g->iw - ix0 : K;
-    for (int ci = 0; ci < g->ic; ci++)
-        for (int ki = 0; ki < K; ki++) {
-            const int iy = oy * g->stride - g->pad + ki;
-            const size_t tap = ((size_t)ci * K + ki) * K;
-            const int in = iy >= 0 && iy < g->ih;
-            fn(ctx, in ? ((long)ci * g->ih + iy) * g->iw + ix0 : 0, tap, in ? kj0 : K, in ? kj1 : K);
-        }
-}
-
+/* The taps of position p, for stride 1: for each input channel ci and kernel
+ * row ki, a run of K consecutive pixels of one input row, cut where it leaves
+ * the image (zeros there).  The run's geometry is the same in every sample,
+ * so the sample loop is the inner one: no call per run and sample (a call
+ * and a memcpy of K floats each was half of an LC epoch). */
 typedef struct {
-    const bp_geom *g;
-    const float *xs; /* one sample's input */
-    float *row;      /* its row of X_p */
-    float *ds;       /* scatter: its input gradient */
-} run_ctx;
+    int K, oy, ix0, kj0, kj1; /* kernel columns kj0..kj1 lie inside the image */
+} pos_runs;
 
-static void gather_run(void *ctx, long pix, size_t tap, int kj0, int kj1) {
-    const run_ctx *c = ctx;
-    const int K = c->g->k;
-    float *r = c->row + tap;
-    for (int k = 0; k < kj0 && k < K; k++) r[k] = 0.0f;
-    if (kj1 > kj0) memcpy(r + kj0, c->xs + pix + kj0, (size_t)(kj1 - kj0) * sizeof(float));
-    for (int k = kj1 > kj0 ? kj1 : kj0; k < K; k++) r[k] = 0.0f;
+static pos_runs runs_of(const bp_geom *g, size_t p) {
+    const int K = g->k, ox = (int)(p % (size_t)g->cw), ix0 = ox * g->stride - g->pad;
+    return (pos_runs){K, (int)(p / (size_t)g->cw), ix0, ix0 < 0 ? -ix0 : 0,
+                      ix0 + K > g->iw ? g->iw - ix0 : K};
 }
 
-static void scatter_run(void *ctx, long pix, size_t tap, int kj0, int kj1) {
-    const run_ctx *c = ctx;
-    for (int k = kj0; k < kj1; k++) c->ds[pix + k] += c->row[tap + k];
+/* the run (ci, ki): its first pixel inside (column kj0) in a sample, or -1
+ * if the kernel row is in the padding */
+static long run_pixel(const bp_geom *g, const pos_runs *r, int ci, int ki) {
+    const int iy = r->oy * g->stride - g->pad + ki;
+    if (iy < 0 || iy >= g->ih || r->kj1 <= r->kj0) return -1;
+    return ((long)ci * g->ih + iy) * g->iw + r->ix0 + r->kj0;
 }
 
-/* X_p (n, T): the taps position p sees in samples x[0..n) (stride 1: runs
- * of K consecutive pixels; larger strides go tap by tap) */
+/* d[0..w) = s[0..w): the usual kernel widths as fixed-size copies, which the
+ * compiler turns into a vector load and store */
+static inline void copy_run(float *restrict d, const float *restrict s, int w) {
+    switch (w) {
+    case 3: memcpy(d, s, 3 * sizeof(float)); return;
+    case 4: memcpy(d, s, 4 * sizeof(float)); return;
+    case 5: memcpy(d, s, 5 * sizeof(float)); return;
+    case 8: memcpy(d, s, 8 * sizeof(float)); return;
+    case 16: memcpy(d, s, 16 * sizeof(float)); return;
+    default:
+        for (int k = 0; k < w; k++) d[k] = s[k];
+    }
+}
+
+/* X_p (n, T) of a position whose K x K window lies inside the image: for
+ * each sample, channel and kernel row, K pixels from `at` on (inlined, so a
+ * constant K unrolls) */
+static inline void gather_inside(const float *restrict x, size_t in, size_t at, size_t plane,
+                                 int iw, int ic, int K, int n, float *restrict X, size_t T) {
+    for (int j = 0; j < n; j++) {
+        float *d = X + (size_t)j * T;
+        const float *xs = x + (size_t)j * in + at;
+        for (int ci = 0; ci < ic; ci++, xs += plane)
+            for (int ki = 0; ki < K; ki++, d += K)
+                for (int k = 0; k < K; k++) d[k] = xs[(size_t)ki * iw + k];
+    }
+}
+
+/* X_p (n, T): the taps position p sees in samples x[0..n) (larger strides
+ * go tap by tap) */
 static void gather_x(const bp_layer *L, const float *x, int n, size_t p, float *X) {
     const bp_geom *g = &L->g;
-    const size_t T = bp_ntaps(g);
+    const size_t T = bp_ntaps(g), in = (size_t)L->in;
+    if (g->stride != 1) {
+        for (int j = 0; j < n; j++)
+            for (size_t t = 0; t < T; t++) {
+                const long at = tap_at(g, p, t);
+                X[(size_t)j * T + t] = at < 0 ? 0.0f : x[(size_t)j * in + (size_t)at];
+            }
+        return;
+    }
+    const pos_runs r = runs_of(g, p);
+    const int K = r.K, w = r.kj1 - r.kj0, iy0 = r.oy - g->pad;
+    if (w == K && iy0 >= 0 && iy0 + K <= g->ih) { /* all inside: K x K blocks of pixels */
+        const size_t plane = (size_t)g->ih * g->iw, at = (size_t)iy0 * g->iw + (size_t)r.ix0;
+        switch (K) { /* fixed sizes unroll into vector moves */
+        case 4: gather_inside(x, in, at, plane, g->iw, g->ic, 4, n, X, T); return;
+        case 8: gather_inside(x, in, at, plane, g->iw, g->ic, 8, n, X, T); return;
+        default: gather_inside(x, in, at, plane, g->iw, g->ic, K, n, X, T); return;
+        }
+    }
+    for (int j = 0; j < n; j++) /* sample by sample: reads stay in one sample's pages */
+        for (int ci = 0; ci < g->ic; ci++)
+            for (int ki = 0; ki < K; ki++) {
+                float *d = X + (size_t)j * T + ((size_t)ci * K + ki) * K;
+                const long pix = run_pixel(g, &r, ci, ki);
+                if (pix < 0) {
+                    for (int k = 0; k < K; k++) d[k] = 0.0f;
+                    continue;
+                }
+                for (int k = 0; k < r.kj0; k++) d[k] = 0.0f;
+                copy_run(d + r.kj0, x + (size_t)j * in + pix, w);
+                for (int k = r.kj1; k < K; k++) d[k] = 0.0f;
+            }
+}
+
+/* gather_inside's transpose: dx += the K x K blocks of dX_p */
+static inline void scatter_inside(const float *restrict X, size_t T, int n, int ic, int K, int iw,
+                                  size_t plane, size_t at, float *restrict dx, size_t in) {
     for (int j = 0; j < n; j++) {
-        run_ctx c = {g, x + (size_t)j * L->in, X + (size_t)j * T, NULL};
-        if (g->stride == 1) {
-            taps_runs(g, p, gather_run, &c);
-            continue;
-        }
-        for (size_t t = 0; t < T; t++) {
-            const long at = tap_at(g, p, t);
-            c.row[t] = at < 0 ? 0.0f : c.xs[at];
-        }
+        const float *sr = X + (size_t)j * T;
+        float *ds = dx + (size_t)j * in + at;
+        for (int ci = 0; ci < ic; ci++, ds += plane)
+            for (int ki = 0; ki < K; ki++, sr += K)
+                for (int k = 0; k < K; k++) ds[(size_t)ki * iw + k] += sr[k];
     }
 }
 
 /* dx of samples [0..n) += dX_p (n, T) where its taps came from */
 static void scatter_x(const bp_layer *L, const float *X, int n, size_t p, float *dx) {
     const bp_geom *g = &L->g;
-    const size_t T = bp_ntaps(g);
-    for (int j = 0; j < n; j++) {
-        run_ctx c = {g, NULL, (float *)X + (size_t)j * T, dx + (size_t)j * L->in};
-        if (g->stride == 1) {
-            taps_runs(g, p, scatter_run, &c);
-            continue;
-        }
-        for (size_t t = 0; t < T; t++) {
-            const long at = tap_at(g, p, t);
-            if (at >= 0) c.ds[at] += c.row[t];
+    const size_t T = bp_ntaps(g), in = (size_t)L->in;
+    if (g->stride != 1) {
+        for (int j = 0; j < n; j++)
+            for (size_t t = 0; t < T; t++) {
+                const long at = tap_at(g, p, t);
+                if (at >= 0) dx[(size_t)j * in + (size_t)at] += X[(size_t)j * T + t];
+            }
+        return;
+    }
+    const pos_runs r = runs_of(g, p);
+    const int K = r.K, w = r.kj1 - r.kj0, iy0 = r.oy - g->pad;
+    if (w == K && iy0 >= 0 && iy0 + K <= g->ih) {
+        const size_t plane = (size_t)g->ih * g->iw, at = (size_t)iy0 * g->iw + (size_t)r.ix0;
+        switch (K) {
+        case 4: scatter_inside(X, T, n, g->ic, 4, g->iw, plane, at, dx, in); return;
+        case 8: scatter_inside(X, T, n, g->ic, 8, g->iw, plane, at, dx, in); return;
+        default: scatter_inside(X, T, n, g->ic, K, g->iw, plane, at, dx, in); return;
         }
     }
+    for (int j = 0; j < n; j++)
+        for (int ci = 0; ci < g->ic; ci++)
+            for (int ki = 0; ki < K; ki++) {
+                const long pix = run_pixel(g, &r, ci, ki);
+                if (pix < 0) continue;
+                const float *sr = X + (size_t)j * T + ((size_t)ci * K + ki) * K + r.kj0;
+                float *d = dx + (size_t)j * in + pix;
+                for (int k = 0; k < w; k++) d[k] += sr[k];
+            }
 }
 
 /* z rows (zld apart) of n samples += (or =) the product with weights Wt of
