@@ -38,9 +38,10 @@ static long tap_at(const bp_geom *g, size_t p, size_t t) {
 
 /* The taps of position p, for stride 1: for each input channel ci and kernel
  * row ki, a run of K consecutive pixels of one input row, cut where it leaves
- * the image (zeros there).  The run's geometry is the same in every sample,
- * so the sample loop is the inner one: no call per run and sample (a call
- * and a memcpy of K floats each was half of an LC epoch). */
+ * the image (zeros there).  The geometry is worked out once a position; a
+ * window wholly inside the image is copied as K x K blocks (window_inside).
+ * (A call and a memcpy of K floats per run and sample was half of an LC
+ * epoch.) */
 typedef struct {
     int K, oy, ix0, kj0, kj1; /* kernel columns kj0..kj1 lie inside the image */
 } pos_runs;
@@ -59,18 +60,13 @@ static long run_pixel(const bp_geom *g, const pos_runs *r, int ci, int ki) {
     return ((long)ci * g->ih + iy) * g->iw + r->ix0 + r->kj0;
 }
 
-/* d[0..w) = s[0..w): the usual kernel widths as fixed-size copies, which the
- * compiler turns into a vector load and store */
-static inline void copy_run(float *restrict d, const float *restrict s, int w) {
-    switch (w) {
-    case 3: memcpy(d, s, 3 * sizeof(float)); return;
-    case 4: memcpy(d, s, 4 * sizeof(float)); return;
-    case 5: memcpy(d, s, 5 * sizeof(float)); return;
-    case 8: memcpy(d, s, 8 * sizeof(float)); return;
-    case 16: memcpy(d, s, 16 * sizeof(float)); return;
-    default:
-        for (int k = 0; k < w; k++) d[k] = s[k];
-    }
+/* whether position p's K x K window lies wholly inside the image; if so, *at
+ * = its top-left pixel's index in a channel plane */
+static int window_inside(const bp_geom *g, const pos_runs *r, size_t *at) {
+    const int iy0 = r->oy * g->stride - g->pad;
+    if (r->kj0 != 0 || r->kj1 != r->K || iy0 < 0 || iy0 + r->K > g->ih) return 0;
+    *at = (size_t)iy0 * g->iw + (size_t)r->ix0;
+    return 1;
 }
 
 /* X_p (n, T) of a position whose K x K window lies inside the image: for
@@ -101,9 +97,10 @@ static void gather_x(const bp_layer *L, const float *x, int n, size_t p, float *
         return;
     }
     const pos_runs r = runs_of(g, p);
-    const int K = r.K, w = r.kj1 - r.kj0, iy0 = r.oy - g->pad;
-    if (w == K && iy0 >= 0 && iy0 + K <= g->ih) { /* all inside: K x K blocks of pixels */
-        const size_t plane = (size_t)g->ih * g->iw, at = (size_t)iy0 * g->iw + (size_t)r.ix0;
+    const int K = r.K, w = r.kj1 - r.kj0;
+    size_t at;
+    if (window_inside(g, &r, &at)) {
+        const size_t plane = (size_t)g->ih * g->iw;
         switch (K) { /* fixed sizes unroll into vector moves */
         case 4: gather_inside(x, in, at, plane, g->iw, g->ic, 4, n, X, T); return;
         case 8: gather_inside(x, in, at, plane, g->iw, g->ic, 8, n, X, T); return;
@@ -120,7 +117,8 @@ static void gather_x(const bp_layer *L, const float *x, int n, size_t p, float *
                     continue;
                 }
                 for (int k = 0; k < r.kj0; k++) d[k] = 0.0f;
-                copy_run(d + r.kj0, x + (size_t)j * in + pix, w);
+                const float *xs = x + (size_t)j * in + pix;
+                for (int k = 0; k < w; k++) d[r.kj0 + k] = xs[k];
                 for (int k = r.kj1; k < K; k++) d[k] = 0.0f;
             }
 }
@@ -150,9 +148,10 @@ static void scatter_x(const bp_layer *L, const float *X, int n, size_t p, float 
         return;
     }
     const pos_runs r = runs_of(g, p);
-    const int K = r.K, w = r.kj1 - r.kj0, iy0 = r.oy - g->pad;
-    if (w == K && iy0 >= 0 && iy0 + K <= g->ih) {
-        const size_t plane = (size_t)g->ih * g->iw, at = (size_t)iy0 * g->iw + (size_t)r.ix0;
+    const int K = r.K, w = r.kj1 - r.kj0;
+    size_t at;
+    if (window_inside(g, &r, &at)) {
+        const size_t plane = (size_t)g->ih * g->iw;
         switch (K) {
         case 4: scatter_inside(X, T, n, g->ic, 4, g->iw, plane, at, dx, in); return;
         case 8: scatter_inside(X, T, n, g->ic, 8, g->iw, plane, at, dx, in); return;
