@@ -21,7 +21,6 @@ argmax.  nn.Linear's default init, as bpfree's kaiming-uniform.
 Written from the paper's description; no code is taken from any repository.
 """
 import argparse
-import gzip
 import os
 import sys
 import time
@@ -30,18 +29,10 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from idx import read_idx  # noqa: E402  (bench/idx.py)
 
-def read_idx(d, name):
-    p = os.path.join(d, name)
-    if not os.path.exists(p):
-        p += ".gz"
-    if not os.path.exists(p):
-        sys.exit("cff_torch: error: %s missing (run scripts/fetch-data.sh)" % p)
-    with (gzip.open(p, "rb") if p.endswith(".gz") else open(p, "rb")) as f:
-        raw = f.read()
-    ndim = raw[3]
-    dims = [int.from_bytes(raw[4 + 4 * i: 8 + 4 * i], "big") for i in range(ndim)]
-    return np.frombuffer(raw, dtype=np.uint8, offset=4 + 4 * ndim).reshape(dims)
+
 
 
 def embed(x, labels, C=10):
@@ -95,10 +86,10 @@ def main():
     torch.manual_seed(a.seed)
     torch.set_num_threads(1)
     d = os.path.join(os.environ.get("BPFREE_DATA", "data"), a.data)
-    xtr = read_idx(d, "train-images-idx3-ubyte").reshape(60000, 784).astype(np.float32) / 255
-    ytr = read_idx(d, "train-labels-idx1-ubyte").astype(np.int64)
-    xte = read_idx(d, "t10k-images-idx3-ubyte").reshape(10000, 784).astype(np.float32) / 255
-    yte = read_idx(d, "t10k-labels-idx1-ubyte").astype(np.int64)
+    xtr = read_idx(d, "train-images-idx3-ubyte", "cff_torch").reshape(60000, 784).astype(np.float32) / 255
+    ytr = read_idx(d, "train-labels-idx1-ubyte", "cff_torch").astype(np.int64)
+    xte = read_idx(d, "t10k-images-idx3-ubyte", "cff_torch").reshape(10000, 784).astype(np.float32) / 255
+    yte = read_idx(d, "t10k-labels-idx1-ubyte", "cff_torch").astype(np.int64)
     perm = np.random.RandomState(a.seed).permutation(60000)
     tr, va = perm[:50000], perm[50000:]
     mu, sd = xtr[tr].mean(), xtr[tr].std()

@@ -24,7 +24,6 @@ networks/conv_mnist.py, 15C5-BN-40C5-BN-P2-128-BN.  One line per epoch, and
 "final: ... test_acc=... best=..." at the end.
 """
 import argparse
-import gzip
 import os
 import sys
 import time
@@ -34,18 +33,10 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from idx import read_idx  # noqa: E402  (bench/idx.py)
 
-def read_idx(d, name):
-    p = os.path.join(d, name)
-    if not os.path.exists(p):
-        p += ".gz"
-    if not os.path.exists(p):
-        sys.exit("cnn002_torch: error: %s missing (run scripts/fetch-data.sh)" % p)
-    with (gzip.open(p, "rb") if p.endswith(".gz") else open(p, "rb")) as f:
-        raw = f.read()
-    ndim = raw[3]
-    dims = [int.from_bytes(raw[4 + 4 * i: 8 + 4 * i], "big") for i in range(ndim)]
-    return np.frombuffer(raw, dtype=np.uint8, offset=4 + 4 * ndim).reshape(dims)
+
 
 
 class Output(torch.autograd.Function):
@@ -139,11 +130,11 @@ def main():
     d = os.path.join(root, a.data)
 
     def images(n):
-        x = torch.from_numpy(read_idx(d, n).astype(np.float32) / 255.0).reshape(-1, 1, 28, 28)
+        x = torch.from_numpy(read_idx(d, n, "cnn002_torch").astype(np.float32) / 255.0).reshape(-1, 1, 28, 28)
         return (x - 0.5) / 0.5
 
     def labels(n):
-        return torch.from_numpy(read_idx(d, n).astype(np.int64))
+        return torch.from_numpy(read_idx(d, n, "cnn002_torch").astype(np.int64))
 
     xtr, ytr = images("train-images-idx3-ubyte"), labels("train-labels-idx1-ubyte")
     xte, yte = images("t10k-images-idx3-ubyte"), labels("t10k-labels-idx1-ubyte")
