@@ -105,11 +105,18 @@ def main():
     for l, layer in enumerate(layers):
         opt = torch.optim.Adam(layer.parameters(), lr=0.03)
         t0 = time.time()
+        # the layers below l are frozen: the positive rows' pass through them
+        # is the same at every step of this phase (so are the negatives' when
+        # they are drawn once)
+        gp, hp = goodnesses(layers, embed(X, Y), l)
+        neg = None
         for s in range(1, a.steps + 1):
             if wrong is None or not a.fixed_negatives:
                 wrong = (Y + torch.randint(1, 10, Y.shape)) % 10
-            gp, hp = goodnesses(layers, embed(X, Y), l)
-            gn, hn = goodnesses(layers, embed(X, wrong), l)
+                neg = None
+            if neg is None:
+                neg = goodnesses(layers, embed(X, wrong), l)
+            gn, hn = neg
             Gp = layer(hp).relu().pow(2).mean(1)
             Gn = layer(hn).relu().pow(2).mean(1)
             if a.rule == "cff-fixed":  # eq. 5, gamma = alpha = 1, the others as constants
