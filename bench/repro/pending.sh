@@ -7,7 +7,7 @@
 # the grep pattern PATTERN (default: all) and every seed in SEEDS (comma
 # list, default 1,2,3): the cell's command with S = the seed, `bpfree`
 # replaced by BIN (default ./build/bpfree) and its output kept beside the
-# log (LOG.txt), unless that seed's log exists and ends with its "final"
+# log (LOG.txt; its folder made first), unless that seed's log exists and ends with its "final"
 # line; a run whose --checkpoint file exists (stopped midway) is resumed
 # from it, its output appended.  Cells without data here (glob "-"), `bpfree compare` cells, and
 # cells sharing a log with one already listed (mf's last layer) are
@@ -43,6 +43,7 @@ while IFS='	' read -r paper cell value tol glob cmd note; do
                 "${every:+ --checkpoint-every $every}" "${log%.jsonl}.txt"
             continue
         fi
-        printf '%s > %s 2>&1\n' "$(printf '%s\n' "$c" | sed "s#^bpfree #$bin #")" "${log%.jsonl}.txt"
+        printf 'mkdir -p %s && %s > %s 2>&1\n' "$(dirname "$log")" \
+            "$(printf '%s\n' "$c" | sed "s#^bpfree #$bin #")" "${log%.jsonl}.txt"
     done
 done | awk '!seen[$0]++'
