@@ -13,8 +13,8 @@ BUILD   ?= build$(if $(filter 1,$(SAN)),-san)-$(BLAS)
 endif
 SAN     ?= 0
 # ARCH: the instruction set of bpfree's own code (-march).  The default runs on
-# any x86-64; the matrix products, most of the time, are OpenBLAS's, which picks
-# its kernels for the CPU at run time whatever ARCH is.  Measured (NOTES.md,
+# any x86-64; the matrix products, most of the time, are oneDNN's (or OpenBLAS's),
+# which pick their kernels for the CPU at run time whatever ARCH is.  Measured (NOTES.md,
 # session 7): x86-64 against x86-64-v3 costs no measurable epoch time, and the
 # numbers are the same bit for bit (the golden digests pass with either).
 # `make ARCH=native` or ARCH=x86-64-v3 builds for a newer CPU.

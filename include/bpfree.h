@@ -2,10 +2,11 @@
  * bpfree.h — train neural networks with and without backpropagation.
  *
  * The whole public API of libbpfree.  One idea carries the engine (see
- * README.md): every rule does (1) a forward pass, z = W h_prev + b, h = f(z);
+ * README.md): every rule does (1) a forward pass, z = h_prev W^T + b, h = f(z);
  * (2) decides which learning signal delta_h reaches each layer and when;
  * (3) lets the layer turn delta_h into its own update with data it holds.
- * Rules differ only in step 2.
+ * Rules differ mostly in step 2 (a few, such as chl, pepita and ff, also run
+ * forward passes of their own).
  *
  * Conventions, fixed once for the whole library
  *   - float32 everywhere; matrices are row-major and batch-major:
@@ -979,7 +980,8 @@ const char *bpfree_build_blas(void);
 /* --------------------------------------------------------- linear algebra */
 
 /* C (M,N) = alpha * op(A) op(B) + beta * C, row-major, op = transpose if t*.
- * op(A) is (M,K), op(B) is (K,N).  Through CBLAS (OpenBLAS). */
+ * op(A) is (M,K), op(B) is (K,N).  Through oneDNN's dnnl_sgemm, or CBLAS
+ * (OpenBLAS, BLIS), as built (make BLAS=...). */
 void bpfree_gemm(int ta, int tb, int M, int N, int K, float alpha,
                  const float *A, int lda, const float *B, int ldb, float beta,
                  float *C, int ldc);

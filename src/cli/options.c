@@ -40,8 +40,9 @@ static const run_opt RUN_OPTS[] = {
      "presets/hinton.conf); the command line overrides it", "none", R_STR, 0},
     {"print-config", NULL, "write the resolved configuration in the --config format and stop",
      "off", R_FLAG, R(print_config)},
-    {"data", "NAME|DIR", "mnist, fashion-mnist, diabetes, breast-cancer, csv:FILE, or a directory "
-     "with the 4 IDX files", "mnist", R_STR, R(data)},
+    {"data", "NAME|DIR", "mnist, fashion-mnist, cifar10, cifar100[:coarse], diabetes, "
+     "breast-cancer, csv:FILE, or a directory with the 4 IDX files or the CIFAR .bin files",
+     "mnist", R_STR, R(data)},
     {"target", "COLS", "csv: target column(s), names or 0-based indices", "last column", R_STR,
      R(target)},
     {"classify", NULL, "csv: the target is a class label (else regression)", "off", R_FLAG,

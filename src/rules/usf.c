@@ -4,8 +4,8 @@
  * current forward weights:
  *     delta_h_{l-1} = delta_z_l B_l,   B_l = s_l sign(W_l)          (O, I)
  * Only the signs travel back, not the weights' values.  The paper's uSF is
- * B = sign(W) with batch normalisation keeping the signal's scale; bpfree has
- * no batch normalisation, so s_l keeps the magnitude instead: by default
+ * B = sign(W) with batch normalisation keeping the signal's scale; this rule
+ * does not count on the net having BN layers, so s_l keeps the magnitude: by default
  * s_l = mean |W_l| (recomputed every batch, so B_l has W_l's mean absolute
  * value), or --usf-scale S for a fixed one.  sign(0) = 0. */
 #include "rules/rules.h"
