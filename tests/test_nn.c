@@ -346,6 +346,63 @@ static void test_dense_gradients(void **state) {
     for (int a = 0; a < BPFREE_ACT_COUNT; a++) check_dense((bpfree_act)a, 7 + a);
 }
 
+/* bp_dense_forward_grouped and bp_dense_grad_paired (Forward-Forward's
+ * first layer: rows of one image that differ in the first k inputs only)
+ * against the plain forward and grad_units on the same rows, for a shape
+ * with blocks of several sizes (r not a multiple of anything) */
+static void test_dense_grouped(void **state) {
+    (void)state;
+    enum { I = 37, O = 23, R = 13, G = 4, K = 5 };
+    static float W[O * I], b[O], gW[O * I], gb[O], gW2[O * I], gb2[O];
+    static float x[G * R * I], h[G * R * O], h2[G * R * O], dz[2 * R * O], dz2[2 * R * O];
+    bp_layer L;
+    bp_dense_setup(&L, I, O, BPFREE_ACT_RELU);
+    L.W = W;
+    L.b = b;
+    L.gW = gW;
+    L.gb = gb;
+    bp_rng r;
+    bp_rng_seed(&r, 7);
+    tu_fill_uniform(&r, W, O * I, -0.5f, 0.5f);
+    tu_fill_uniform(&r, b, O, -0.5f, 0.5f);
+    tu_fill_uniform(&r, x, R * I, -1.0f, 1.0f);
+    for (int g = 1; g < G; g++) /* group g: row i's inputs, new values in the first K */
+        for (int i = 0; i < R; i++) {
+            float *row = x + ((size_t)g * R + i) * I;
+            memcpy(row, x + (size_t)i * I, I * sizeof(float));
+            tu_fill_uniform(&r, row, K, -1.0f, 1.0f);
+        }
+    bp_layer_forward(&L, x, h, G * R);
+    bp_dense_forward_grouped(&L, x, h2, R, G, K);
+    assert_true(tu_close("grouped forward vs plain", h2, h, G * R * O, 1e-5, 1e-5));
+    assert_true(tu_maxabs(h, G * R * O) > 0.1f);
+    /* a group that differs outside the first K columns is not what it computes */
+    x[(size_t)R * I + K] += 1.0f;
+    bp_layer_forward(&L, x, h, 2 * R);
+    bp_dense_forward_grouped(&L, x, h2, R, 2, K);
+    double off = 0.0;
+    for (int i = 0; i < 2 * R * O; i++) off = fmax(off, fabs((double)h2[i] - h[i]));
+    assert_true(off > 1e-2);
+    x[(size_t)R * I + K] -= 1.0f;
+    /* the gradient of the first two groups, overwriting (beta 0) and adding */
+    tu_fill_uniform(&r, dz, 2 * R * O, -1.0f, 1.0f);
+    for (float beta = 0.0f; beta <= 1.0f; beta += 1.0f) {
+        for (int i = 0; i < O * I; i++) gW[i] = beta ? 0.25f : 1e3f;
+        for (int i = 0; i < O; i++) gb[i] = beta ? -0.5f : 1e3f;
+        memcpy(dz2, dz, sizeof dz);
+        bp_layer_grad_units(&L, x, dz2, 2 * R, 0, O, beta);
+        memcpy(gW2, gW, sizeof gW);
+        memcpy(gb2, gb, sizeof gb);
+        for (int i = 0; i < O * I; i++) gW[i] = beta ? 0.25f : 1e3f;
+        for (int i = 0; i < O; i++) gb[i] = beta ? -0.5f : 1e3f;
+        memcpy(dz2, dz, sizeof dz);
+        bp_dense_grad_paired(&L, x, dz2, R, K, beta);
+        assert_true(tu_close("paired gW vs plain", gW, gW2, O * I, 1e-5, 1e-5));
+        assert_true(tu_close("paired gb vs plain", gb, gb2, O, 1e-5, 1e-5));
+        assert_true(tu_maxabs(gW2, O * I) > 0.1f);
+    }
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_act_values),
@@ -355,6 +412,7 @@ int main(void) {
         cmocka_unit_test(test_loss_gradients),
         cmocka_unit_test(test_loss_extreme_logits),
         cmocka_unit_test(test_dense_gradients),
+        cmocka_unit_test(test_dense_grouped),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

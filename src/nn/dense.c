@@ -19,6 +19,7 @@ typedef struct {
     const float *x, *h;
     float *out;
     int B;
+    int z_only; /* forward_part: stop at the pre-activation (no BN, no f) */
 } dense_job;
 
 /* h[:, a:b] = f(x W[a:b]^T + b[a:b]) */
@@ -31,13 +32,14 @@ static void forward_part(void *ctx, size_t a, size_t b) {
         memcpy(h + (size_t)r * O + a, L->b + a, (size_t)w * sizeof(float));
     bp_gemm_slice(a == 0, B, O, 0, 1, B, w, I, 1.0f, j->x, I, L->W + a * (size_t)I, I, 1.0f,
                   h + a, O);
+    if (j->z_only) return;
     if (L->bn) bp_bn_forward(L, h, B, a, b); /* per column: stays in the part */
     bp_act_forward_cols(L->act, h, B, O, a, b);
 }
 
 /* x (B, I), W (O, I), b (O) -> h (B, O) = f(x W^T + b). */
 static void dense_forward(const bp_layer *L, const float *x, float *h, int B) {
-    dense_job j = {L, x, NULL, h, B};
+    dense_job j = {L, x, NULL, h, B, 0};
     /* one row (one image predicted) streams the whole W for few flops: worth
      * both cores' caches from a quarter of the usual size (784-1000-10, one
      * image: 89 us on 1 thread, 46 us on 2 — BENCHMARKS "Session 7") */
@@ -112,6 +114,35 @@ static void dense_ws_size(const bp_layer *L, int rows, size_t *floats, size_t *i
 static float *dense_dz_of(const bp_layer *L, float *dh) {
     (void)L;
     return dh;
+}
+
+/* Grouped rows (see nn.h): group 0 through the forward's own product, group
+ * g from it by the product of its difference in the first k columns,
+ * x_g[:, :k] W[:, :k]^T - x_0[:, :k] W[:, :k]^T. */
+void bp_dense_forward_grouped(const bp_layer *L, const float *x, float *h, int r, int groups,
+                              int k) {
+    const int I = L->in, O = L->out;
+    dense_job j = {L, x, NULL, h, r, 1};
+    bp_split_for((double)r * O * I, (size_t)O, BP_UNIT_GRAIN, forward_part, &j);
+    for (int g = 1; g < groups; g++) {
+        float *hg = h + (size_t)g * r * O;
+        memcpy(hg, h, (size_t)r * O * sizeof(float));
+        bpfree_gemm(0, 1, r, O, k, 1.0f, x + (size_t)g * r * I, I, L->W, I, 1.0f, hg, O);
+        bpfree_gemm(0, 1, r, O, k, -1.0f, x, I, L->W, I, 1.0f, hg, O);
+    }
+    bp_act_forward(L->act, h, (size_t)groups * r * O);
+}
+
+/* gW = dz^T x over the 2r paired rows = (dz[:r] + dz[r:])^T x[:r] plus, in
+ * the first k columns, dz[r:]^T (x[r:, :k] - x[:r, :k]); gb the column sums */
+void bp_dense_grad_paired(const bp_layer *L, const float *x, float *dz, int r, int k,
+                          float beta) {
+    const int I = L->in, O = L->out;
+    for (size_t q = 0; q < (size_t)r * O; q++) dz[q] += dz[(size_t)r * O + q];
+    dense_grad_units(L, x, dz, r, 0, (size_t)O, beta);
+    const float *dn = dz + (size_t)r * O;
+    bpfree_gemm(1, 0, O, k, r, 1.0f, dn, O, x + (size_t)r * I, I, 1.0f, L->gW, I);
+    bpfree_gemm(1, 0, O, k, r, -1.0f, dn, O, x, I, 1.0f, L->gW, I);
 }
 
 const bp_layer_kind bp_kind_dense = {

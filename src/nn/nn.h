@@ -220,6 +220,19 @@ void bp_bn_init(const bp_layer *L);
 
 /* The dense kind: h = f(x W^T + b), W (O, I). */
 extern const bp_layer_kind bp_kind_dense;
+/* Grouped rows: x (groups r, I) whose row g r + i equals row i outside its
+ * first k columns (Forward-Forward's rows of one image with different labels
+ * differ only in the label inputs).  The forward of all of them, h (groups r,
+ * O), with one product of r rows and a k-column correction per further
+ * group, instead of a product of groups r rows.  The weight gradient of two
+ * such groups (2r rows) with one product of r rows (rows [0, r) of dz are
+ * overwritten with the sums dz[i] + dz[r+i]), beta as grad_units.  The same
+ * values as the plain forward and grad_units up to the order of the sums
+ * (tests/test_ff.c checks both against them).  No batch normalisation. */
+void bp_dense_forward_grouped(const bp_layer *L, const float *x, float *h, int r, int groups,
+                              int k);
+void bp_dense_grad_paired(const bp_layer *L, const float *x, float *dz, int r, int k,
+                          float beta);
 /* L becomes a dense layer in -> out with activation act (no parameters
  * attached yet: W, b, gW, gb, off are the model's to set). */
 void bp_dense_setup(bp_layer *L, int in, int out, bpfree_act act);

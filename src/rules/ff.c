@@ -67,6 +67,18 @@
  * P·(D + 2·sum of widths) floats for inputs, outputs and normalised outputs,
  * all allocated at build.
  *
+ * Layer 1's shortcut: a positive and a negative row of one image differ only
+ * in the C label inputs, and so do the C label rows of a prediction; their
+ * norm is the same (the same pixels, the label value at one place), and
+ * bp_ff_normalize_grouped scales them by the first row's, so after the
+ * normalisation they agree everywhere else.  Layer 1 (dense) then computes
+ * the further rows from the first's product and a C-column correction, and
+ * its weight gradient from one product of (dz⁺ + dz⁻)ᵀ x̂⁺ and a C-column
+ * correction (bp_dense_forward_grouped, bp_dense_grad_paired): the same
+ * numbers up to the order of the sums, with half the products of layer 1
+ * in training and a C-th of them in prediction.  The neutral rows have
+ * another norm and take the plain forward.
+ *
  * Files: this one builds the rule (buffers, tensors) and holds its tables;
  * ff_settings.c its settings rows and presets; ff_config.c the names of its
  * options and the older config code; ff_kernels.c the embedding,

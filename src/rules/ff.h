@@ -67,9 +67,27 @@ typedef struct ff_io {
 ff_io bp_ff_work_io(const ff_state *s, int l);
 
 /* ff_kernels.c */
+/* the inputs that carry the label (the first C, or all D if fewer) */
+static inline int bp_ff_label_cols(const bpfree_config *c) {
+    return c->outputs < c->inputs ? c->outputs : c->inputs;
+}
 /* Layer l on rows [r0, r1) of io: h = f(in W^T + b), the next layer's
  * normalised input n and each row's goodness G. */
 void bp_ff_forward(bpfree_model *m, int l, const ff_io *io, int r0, int r1);
+/* The same on `groups` groups of r rows, rows [0, groups r), that hold one
+ * image each with different labels: layer 0 (dense) computes the groups
+ * after the first from the first's product and their difference in the
+ * label inputs (bp_dense_forward_grouped: about groups times cheaper), as
+ * its gradient does for the positive and negative rows (layer_grad);
+ * later layers as bp_ff_forward.  The rows must have been normalised by
+ * bp_ff_normalize_grouped, so that they agree outside the label inputs. */
+int bp_ff_grouped(const bpfree_model *m, int l);
+void bp_ff_forward_grouped(bpfree_model *m, int l, const ff_io *io, int r, int groups);
+/* Rows i, r + i, ..., (groups-1) r + i of v (groups r, n) — one image with
+ * different labels, the same norm — each scaled by row i's normaliser, so
+ * that they stay equal outside the label inputs (bp_ff_normalize gives each
+ * row its own, equal but for rounding). */
+void bp_ff_normalize_grouped(bpfree_ff_norm how, float *v, int r, int groups, int n);
 /* The one-pass head, layer by layer: logits (rows, C) = c + sum_l n_l F_l^T. */
 void bp_ff_head_begin(bpfree_model *m, int rows, float *logits);
 /* the first layer the one-pass head reads: 1 with --ff-skip-first (Hinton's

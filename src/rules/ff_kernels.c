@@ -7,7 +7,7 @@
 #include <string.h>
 
 void bp_ff_embed(const bpfree_config *c, const float *x, int label, float *out) {
-    const int D = c->inputs, C = c->outputs < D ? c->outputs : D;
+    const int D = c->inputs, C = bp_ff_label_cols(c);
     float v = c->ff_label;
     if (c->ff_label_max && label >= 0) {
         v = bp_maxval(x, D);
@@ -41,6 +41,16 @@ void bp_ff_normalize(bpfree_ff_norm how, float *v, int B, int n) {
         float *x = v + (size_t)r * n;
         const float inv = norm_scale(how, bp_sumsq(x, n), n);
         for (int i = 0; i < n; i++) x[i] *= inv;
+    }
+}
+
+void bp_ff_normalize_grouped(bpfree_ff_norm how, float *v, int r, int groups, int n) {
+    for (int i = 0; i < r; i++) {
+        const float inv = norm_scale(how, bp_sumsq(v + (size_t)i * n, n), n);
+        for (int g = 0; g < groups; g++) {
+            float *x = v + ((size_t)g * r + i) * n;
+            for (int q = 0; q < n; q++) x[q] *= inv;
+        }
     }
 }
 
@@ -109,6 +119,23 @@ void bp_ff_forward(bpfree_model *m, int l, const ff_io *io, int r0, int r1) {
     float *h = io->h + (size_t)r0 * O;
     bp_layer_forward(Ly, io->in + (size_t)r0 * Ly->in, h, rows);
     norm_job j = {.c = &m->cfg, .h = h, .nout = io->n + (size_t)r0 * O, .Gout = io->G + r0, .O = O};
+    bp_split_for((double)rows * O * 64, (size_t)rows, FF_ROW_GRAIN, norm_rows, &j);
+}
+
+int bp_ff_grouped(const bpfree_model *m, int l) {
+    const bp_layer *Ly = &m->layers[l];
+    return l == 0 && Ly->kind == &bp_kind_dense && !Ly->bn;
+}
+
+void bp_ff_forward_grouped(bpfree_model *m, int l, const ff_io *io, int r, int groups) {
+    if (!bp_ff_grouped(m, l)) {
+        bp_ff_forward(m, l, io, 0, groups * r);
+        return;
+    }
+    const bp_layer *Ly = &m->layers[l];
+    const int O = Ly->out, rows = groups * r;
+    bp_dense_forward_grouped(Ly, io->in, io->h, r, groups, bp_ff_label_cols(&m->cfg));
+    norm_job j = {.c = &m->cfg, .h = io->h, .nout = io->n, .Gout = io->G, .O = O};
     bp_split_for((double)rows * O * 64, (size_t)rows, FF_ROW_GRAIN, norm_rows, &j);
 }
 

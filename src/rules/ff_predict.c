@@ -21,11 +21,13 @@ void bp_ff_predict(bpfree_model *m, const float *x, int B, float *scores, float 
             for (int i = 0; i < n; i++)
                 bp_ff_embed(c, x + (size_t)(i0 + i) * D, k < C ? k : -1,
                             s->X + (size_t)(k * n + i) * D);
-        bp_ff_normalize(c->ff_norm, s->X, (C + 1) * n, D);
+        bp_ff_normalize_grouped(c->ff_norm, s->X, n, C, D);          /* the C labels */
+        bp_ff_normalize(c->ff_norm, s->X + (size_t)C * n * D, n, D); /* the neutral one */
         if (c->ff_head) bp_ff_head_begin(m, n, s->logits);
         for (int l = 0; l < L; l++) {
             const ff_io io = bp_ff_work_io(s, l);
-            bp_ff_forward(m, l, &io, 0, (C + 1) * n);
+            bp_ff_forward_grouped(m, l, &io, n, C);
+            bp_ff_forward(m, l, &io, C * n, (C + 1) * n);
             if (c->ff_head && l >= bp_ff_head_first(m, s))
                 bp_ff_head_add(m, s, l, io.n + (size_t)C * n * m->layers[l].out, n, s->logits);
         }

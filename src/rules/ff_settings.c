@@ -95,7 +95,7 @@ const bp_setting bp_ff_settings[BP_FF_N_SETTINGS] = {
                0),
     BP_ROW_NUM("ff-head", "ff_head", "0|1",
                "train the one-pass head (a neutral pass of every batch: the training accuracy "
-               "and hard negatives come from it); 0 = skip both, a quarter to a third of a full-batch "
+               "and hard negatives come from it); 0 = skip both, a third to a half of a full-batch "
                "step, and report no training accuracy",
                "1", BP_SET_INT, ff_head, 0, 1, 0, 0),
     BP_ROW_NUM("ff-head-lr", "ff_head_lr", "F", "Adam lr of the one-pass softmax head", "0.001",

@@ -144,8 +144,12 @@ static void layer_grad(bpfree_model *m, ff_state *s, int l, const ff_chunk *k, c
     j.mean = mean;
     bp_split_for(work, (size_t)2 * r, FF_ROW_GRAIN, dz_rows, &j);
     /* gW += dz^T x̂, gb += sum_rows dz (the batch's first chunk sets them) */
-    bp_layer_grad_units(Ly, io->in, io->dz, 2 * r, 0, (size_t)Ly->units,
-                        k->beta_first ? 0.0f : 1.0f);
+    if (bp_ff_grouped(m, l)) /* positive and negative rows differ in the label inputs only */
+        bp_dense_grad_paired(Ly, io->in, io->dz, r, bp_ff_label_cols(c),
+                             k->beta_first ? 0.0f : 1.0f);
+    else
+        bp_layer_grad_units(Ly, io->in, io->dz, 2 * r, 0, (size_t)Ly->units,
+                            k->beta_first ? 0.0f : 1.0f);
     if (!before) bp_split_for(work, (size_t)O, FF_COL_GRAIN, col_sums, &j);
 }
 
@@ -273,10 +277,10 @@ static void signed_pass(bpfree_model *m, ff_state *s, const float *xb, const int
     const bpfree_config *c = &m->cfg;
     const int r = k->r, collab = s->kind != FF_PLAIN;
     bp_ff_embed_signed(c, xb, lb, s->neg, r, s->X);
-    bp_ff_normalize(c->ff_norm, s->X, 2 * r, c->inputs);
+    bp_ff_normalize_grouped(c->ff_norm, s->X, r, 2, c->inputs);
     for (int l = 0; l <= k->last; l++) {
         const ff_io io = bp_ff_work_io(s, l);
-        bp_ff_forward(m, l, &io, 0, 2 * r);
+        bp_ff_forward_grouped(m, l, &io, r, 2);
         if (!collab && l >= first) layer_grad(m, s, l, k, &io, &lsum[l], &ggrad[l]);
     }
     for (int l = first; collab && l <= k->last; l++) {
@@ -355,7 +359,8 @@ void bp_ff_pipe_begin(bpfree_model *m, bp_pipe_batch *b) {
         bp_ff_embed_neutral(c, xb, r, X);
         bp_ff_negatives(&m->rng, c->ff_negatives, lb, NULL, r, C, s->neg);
         bp_ff_embed_signed(c, xb, lb, s->neg, r, X);
-        bp_ff_normalize(c->ff_norm, X, 3 * r, D);
+        bp_ff_normalize_grouped(c->ff_norm, X, r, 2, D);
+        bp_ff_normalize(c->ff_norm, X + (size_t)2 * r * D, r, D);
     }
 }
 
@@ -388,7 +393,7 @@ void bp_ff_pipe_layer(bpfree_model *m, const bp_optim *o, bp_work *w, int l, con
         const ff_io io = {.in = in + (size_t)3 * i0 * I, .h = h, .n = out + (size_t)3 * i0 * O,
                           .G = G, .dz = dz, .dG = dG};
         neutral_rows(m, l, &io, k.r, nn + (size_t)i0 * O); /* for the head */
-        bp_ff_forward(m, l, &io, 0, 2 * k.r);
+        bp_ff_forward_grouped(m, l, &io, k.r, 2);
         layer_grad(m, s, l, &k, &io, &lsum, NULL);
     }
     layer_step(m, s, o, l, B, 0.0);
