@@ -113,13 +113,18 @@ static void norm_rows(void *ctx, size_t a, size_t b) {
     }
 }
 
+/* rows [r0, r1) of layer l's output in io: normalised and their goodness */
+static void norm_out(const bpfree_model *m, int l, const ff_io *io, int r0, int r1) {
+    const int O = m->layers[l].out, rows = r1 - r0;
+    norm_job j = {.c = &m->cfg, .h = io->h + (size_t)r0 * O, .nout = io->n + (size_t)r0 * O,
+                  .Gout = io->G + r0, .O = O};
+    bp_split_for((double)rows * O * 64, (size_t)rows, FF_ROW_GRAIN, norm_rows, &j);
+}
+
 void bp_ff_forward(bpfree_model *m, int l, const ff_io *io, int r0, int r1) {
     const bp_layer *Ly = &m->layers[l];
-    const int O = Ly->out, rows = r1 - r0;
-    float *h = io->h + (size_t)r0 * O;
-    bp_layer_forward(Ly, io->in + (size_t)r0 * Ly->in, h, rows);
-    norm_job j = {.c = &m->cfg, .h = h, .nout = io->n + (size_t)r0 * O, .Gout = io->G + r0, .O = O};
-    bp_split_for((double)rows * O * 64, (size_t)rows, FF_ROW_GRAIN, norm_rows, &j);
+    bp_layer_forward(Ly, io->in + (size_t)r0 * Ly->in, io->h + (size_t)r0 * Ly->out, r1 - r0);
+    norm_out(m, l, io, r0, r1);
 }
 
 int bp_ff_grouped(const bpfree_model *m, int l) {
@@ -132,11 +137,8 @@ void bp_ff_forward_grouped(bpfree_model *m, int l, const ff_io *io, int r, int g
         bp_ff_forward(m, l, io, 0, groups * r);
         return;
     }
-    const bp_layer *Ly = &m->layers[l];
-    const int O = Ly->out, rows = groups * r;
-    bp_dense_forward_grouped(Ly, io->in, io->h, r, groups, bp_ff_label_cols(&m->cfg));
-    norm_job j = {.c = &m->cfg, .h = io->h, .nout = io->n, .Gout = io->G, .O = O};
-    bp_split_for((double)rows * O * 64, (size_t)rows, FF_ROW_GRAIN, norm_rows, &j);
+    bp_dense_forward_grouped(&m->layers[l], io->in, io->h, r, groups, bp_ff_label_cols(&m->cfg));
+    norm_out(m, l, io, 0, groups * r);
 }
 
 void bp_ff_head_begin(bpfree_model *m, int rows, float *logits) {
