@@ -36,12 +36,9 @@ static float norm_scale(bpfree_ff_norm how, double sumsq, int n) {
     return 1.0f / d;
 }
 
+/* each row by its own normaliser: B groups of one */
 void bp_ff_normalize(bpfree_ff_norm how, float *v, int B, int n) {
-    for (int r = 0; r < B; r++) {
-        float *x = v + (size_t)r * n;
-        const float inv = norm_scale(how, bp_sumsq(x, n), n);
-        for (int i = 0; i < n; i++) x[i] *= inv;
-    }
+    bp_ff_normalize_grouped(how, v, B, 1, n);
 }
 
 void bp_ff_normalize_grouped(bpfree_ff_norm how, float *v, int r, int groups, int n) {
