@@ -8,7 +8,7 @@
 
 #include <stdio.h>
 
-/* Print "bpfree: error: ..." on stderr and exit(1). */
+/* Print "bpfree: error: ..." on stderr and exit(1) (files.c). */
 void die(const char *fmt, ...) __attribute__((format(printf, 1, 2), noreturn));
 void die_err(const bpfree_error *e) __attribute__((noreturn));
 
@@ -29,6 +29,19 @@ typedef struct cli_run {
     const char *name[CLI_MAX_SETTINGS], *value[CLI_MAX_SETTINGS];
 } cli_run;
 
+/* runopts.c: a run option — its name, argument (NULL: a flag), help,
+ * default as shown (NULL: the rule's), kind and field of cli_run */
+typedef enum { CLI_R_STR, CLI_R_INT, CLI_R_FLAG } cli_run_kind;
+typedef struct cli_run_opt {
+    const char *name, *arg, *help, *dflt;
+    cli_run_kind kind;
+    size_t off;
+} cli_run_opt;
+/* the run option named by name[0..len), or NULL */
+const cli_run_opt *cli_run_opt_find(const char *name, size_t len);
+/* the i-th, or NULL past the last */
+const cli_run_opt *cli_run_opt_at(int i);
+
 /* Parse argv[first..]: run options into r, settings into r->name/value.
  * Unknown options, missing values and values given to flags are errors;
  * the first argument not starting with -- goes to *positional if asked. */
@@ -41,22 +54,20 @@ int cli_given(const cli_run *r, const char *name);
  * data is loaded, only each setting is read and checked (a bad rule, option
  * or value fails before the data loads). */
 void cli_config(const cli_run *r, const bpfree_dataset *train, int C, bpfree_config *c);
-void cli_usage(FILE *f);
-/* The man page (troff) from the same tables as cli_usage. */
-void cli_man(FILE *f);
-
-/* config.c: --config FILE, --print-config, `bpfree presets`.
- * A config file is "key = value" lines — the model file's header format:
- * every setting by its option name or model-file key, the run options
- * (rule, data, val, ...) by their names, '#' comments.  Its entries go into
- * r before the command line's, so the command line overrides them. */
+/* --config FILE (cli_parse reads every one first).  A config file is
+ * "key = value" lines — the model file's header format: every setting by
+ * its option name or model-file key, the run options (rule, data, val, ...)
+ * by their names, '#' comments.  Its entries go into r before the command
+ * line's, so the command line overrides them. */
 void cli_read_config(const char *path, cli_run *r);
-/* One "name value" of a run option (not a setting) into r; 0 if `name` is
- * no run option.  For config files (the command line parses its own). */
-int cli_set_run_option(cli_run *r, const char *name, const char *value);
-void cli_add_setting(cli_run *r, const char *name, const char *value);
 /* 1 if option --name takes a value, 0 if it is a flag, -1 if unknown. */
 int cli_option_arity(const char *name);
+
+/* usage.c: --help, and the man page (troff) from the same tables */
+void cli_usage(FILE *f);
+void cli_man(FILE *f);
+
+/* config.c: --print-config, `bpfree presets` */
 /* Write c (and r's data run options) as a config file to f. */
 void cli_print_config(FILE *f, const cli_run *r, const bpfree_config *c);
 int cmd_presets(int argc, char **argv);

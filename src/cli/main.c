@@ -2,37 +2,7 @@
  * (compare.c), predict and export (export.c), presets (config.c). */
 #include "report.h"
 
-#include <libgen.h>
 #include <string.h>
-#include <unistd.h>
-
-/* ---------------------------------------------------------------- data */
-
-/* the checkout the binary was built in: data/ beside build/ */
-static void repo_root(char *out, size_t cap) {
-    char exe[PATH_MAX];
-    ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
-    out[0] = '\0';
-    if (n <= 0) return;
-    exe[n] = '\0';
-    snprintf(out, cap, "%s/..", dirname(exe)); /* .../build/.. */
-}
-
-int cli_tabular(const char *data) {
-    return !strcmp(data, "diabetes") || !strcmp(data, "breast-cancer") || !strncmp(data, "csv:", 4);
-}
-
-void cli_load_data(const cli_run *r, int raw, bpfree_dataset *train, bpfree_dataset *test) {
-    char root[PATH_MAX];
-    bpfree_error e;
-    bpfree_data_options dopt;
-    bpfree_data_options_default(&dopt); /* split seed 0: eval sees the same test rows */
-    dopt.targets = r->target;
-    dopt.classify = r->classify;
-    dopt.standardize = !raw;
-    repo_root(root, sizeof root);
-    if (bpfree_data_load(r->data, root[0] ? root : NULL, &dopt, train, test, &e)) die_err(&e);
-}
 
 /* ----------------------------------------------------------------- eval */
 
@@ -99,8 +69,6 @@ int cmd_rules(void) {
            "for the whole forward pass, none = a layer updates as soon as it has run.\n");
     return 0;
 }
-
-const cli_dist *cli_dist_hooks;
 
 int cli_main(int argc, char **argv) {
     if (argc < 2) {

@@ -1,10 +1,11 @@
-/* io.h — what the model-file files share (model_io.c, sections.c); not part of the
- * library's API.
+/* io.h — what the model-file files share; not part of the library's API.
  *
- * model_io.c writes and reads a model file's header and blocks (its layout
- * is described at the top of that file); sections.c holds the sections of a
- * version 2 file — data columns, a checkpoint's run state, RNG, optimizer
- * and rule state, run.settings, note — and the checkpoint loader. */
+ * From the bottom up: bytes.c reads and writes bytes with the file's CRC;
+ * sections.c collects, writes, reads and applies the sections of a version
+ * 2 file — data columns, a checkpoint's run state, RNG, optimizer and rule
+ * state, run.settings, note; model_io.c writes and reads a whole model file,
+ * its header and blocks (its layout is described at the top of that file);
+ * checkpoint.c loads a checkpoint: a model file with its run state. */
 #ifndef BPFREE_IO_H
 #define BPFREE_IO_H
 
@@ -37,7 +38,7 @@ static inline uint64_t rd64(const unsigned char *b) {
     return v;
 }
 
-/* ------------------------------------------------- bytes (model_io.c) */
+/* ------------------------------------------------- bytes (bytes.c) */
 
 /* n bytes to f, added to *crc; 0, or -1 on a write error. */
 int bp_io_write_all(FILE *f, const void *p, size_t n, uLong *crc);

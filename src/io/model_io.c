@@ -23,8 +23,8 @@
  * that a later run can tell a dead writer's leftover from a live one's),
  * fsync'd, renamed over PATH, and the directory fsync'd.
  *
- * This file holds the header and the blocks; the sections and the
- * checkpoint loader are in sections.c, what both share in io.h. */
+ * This file holds the header and the blocks; the sections are in
+ * sections.c, the checkpoint loader in checkpoint.c (io.h: the order). */
 #include "io/io.h"
 
 #include <errno.h>
@@ -212,16 +212,6 @@ static bpfree_status parse_header(char *h, bpfree_config *c, head_info *hi,
 
 /* --------------------------------------------------------------- save */
 
-int bp_io_write_all(FILE *f, const void *p, size_t n, uLong *crc) {
-    const unsigned char *b = p;
-    for (size_t done = 0; done < n;) { /* crc32 takes uInt lengths */
-        size_t k = n - done > (1u << 30) ? (1u << 30) : n - done;
-        *crc = crc32(*crc, b + done, (uInt)k);
-        done += k;
-    }
-    return n == 0 || fwrite(p, 1, n, f) == n ? 0 : -1;
-}
-
 /* fsync the directory that holds path, so that a rename survives a crash */
 static int sync_dir(const char *path) {
     char dir[4096];
@@ -317,25 +307,6 @@ bpfree_status bpfree_checkpoint_save(const bpfree_model *m, const char *path, co
 
 /* --------------------------------------------------------------- load */
 
-bpfree_status bp_io_read_exact(FILE *f, void *p, size_t n, uLong *crc, const char *path,
-                               const char *what, bpfree_error *err) {
-    size_t got = n ? fread(p, 1, n, f) : 0;
-    if (got != n && ferror(f))
-        return bp_fail(err, BPFREE_EIO, "%s: read error in the %s: %s", path, what,
-                       strerror(errno));
-    if (got != n)
-        return bp_fail(err, BPFREE_EFORMAT,
-                       "%s: truncated model file: expected %zu bytes of %s, found %zu", path, n,
-                       what, got);
-    if (crc)
-        for (size_t done = 0; done < n;) {
-            size_t k = n - done > (1u << 30) ? (1u << 30) : n - done;
-            *crc = crc32(*crc, (const unsigned char *)p + done, (uInt)k);
-            done += k;
-        }
-    return BPFREE_OK;
-}
-
 /* Magic, version and header: the config, epochs done, data. */
 static bpfree_status read_head(FILE *f, const char *path, uLong *crc, bpfree_config *cfg,
                                head_info *hi, uint32_t *version, bpfree_error *err) {
@@ -368,14 +339,6 @@ static bpfree_status read_head(FILE *f, const char *path, uLong *crc, bpfree_con
     }
     free(h);
     return st;
-}
-
-uint64_t bp_io_bytes_left(FILE *f) {
-    long here = ftell(f);
-    if (here < 0 || fseek(f, 0, SEEK_END) != 0) return UINT64_MAX;
-    long end = ftell(f);
-    if (fseek(f, here, SEEK_SET) != 0 || end < here) return UINT64_MAX;
-    return (uint64_t)(end - here);
 }
 
 /* The sizes np, ns against what is left of the file, before allocating. */
