@@ -174,7 +174,7 @@ ap.add_argument("--epochs", type=int, default=1)
 ap.add_argument("--limit", type=int, default=0,
                 help="use only the first N training samples (quick checks)")
 ap.add_argument("--arch", default=None,
-                help="bp, mf, dfa, dkp, fdfa: hidden layers in bpfree's --arch notation (NcK, NcKs, NcK/S "
+                help="bp, fa, mf, dfa, dkp, fdfa: hidden layers in bpfree's --arch notation (NcK, NcKs, NcK/S "
                      "convolutions, PQ / AQ max / average pooling of the convolution before, "
                      "N dense), e.g. 15C5-P2-40C5-P2-128")
 ap.add_argument("--seed", type=int, default=1)
@@ -927,7 +927,7 @@ class CFFAdaptive(FF):
 
 
 # ------------------------------------------------------------------ CNNs
-# --arch: bpfree's grammar (src/engine/arch.c) for bp, mf, dfa, dkp and fdfa.  A
+# --arch: bpfree's grammar (src/engine/arch.c) for bp, fa, mf, dfa, dkp and fdfa.  A
 # convolution with its pooling is one layer ("block", as bpfree's): conv
 # (nn.Conv2d's init, bpfree's Kaiming-uniform) -> ReLU -> optional pooling;
 # the first dense layer after a block flattens it.  MNIST as (B, 1, 28, 28).
@@ -1158,7 +1158,61 @@ class CNNFDFA(CNNDKP):
         return loss.detach(), (logits.detach().argmax(1) == y).sum()
 
 
-CNN_RULES = {"bp": CNNBP, "mf": CNNMF, "dfa": CNNDFA, "dkp": CNNDKP, "fdfa": CNNFDFA}
+class FAConv(torch.autograd.Function):
+    """conv2d(x, W) + b whose backward sends g through the fixed kernels Bk (W's
+    shape) to x, not through W; W's and b's gradients are the true ones"""
+
+    @staticmethod
+    def forward(ctx, x, W, b, Bk, pad):
+        ctx.save_for_backward(x, Bk)
+        ctx.wshape, ctx.pad = W.shape, pad
+        return F.conv2d(x, W, b, padding=pad)
+
+    @staticmethod
+    def backward(ctx, g):
+        x, Bk = ctx.saved_tensors
+        gx = (torch.nn.grad.conv2d_input(x.shape, Bk, g, padding=ctx.pad)
+              if ctx.needs_input_grad[0] else None)
+        gW = torch.nn.grad.conv2d_weight(x, ctx.wshape, g, padding=ctx.pad)
+        return gx, gW, g.sum((0, 2, 3)), None, None
+
+
+class CNNFA(CNNBP):
+    """fa on a CNN: the backward chain of bp with every layer's W (kernels or
+    matrix) replaced by a fixed B_l of its shape, drawn as bpfree's
+    --feedback-init he-uniform, U(+-sqrt(6/fan_in)); the first block sends
+    no signal; the output layer's own gradient is exact."""
+
+    def __init__(self):
+        super().__init__()
+        self.fb = {}
+        for mod in self.net.modules():
+            if isinstance(mod, (nn.Conv2d, nn.Linear)):
+                o = mod.weight.shape[0]
+                self.fb[mod] = he_uniform(o, mod.weight[0].numel()).view_as(mod.weight)
+
+    def forward(self, x):
+        for mod in self.net.modules():
+            if isinstance(mod, nn.Sequential):
+                continue
+            if isinstance(mod, nn.Conv2d):
+                x = FAConv.apply(x, mod.weight, mod.bias, self.fb[mod], mod.padding)
+            elif isinstance(mod, nn.Linear):
+                x = FALinear.apply(x, mod.weight, mod.bias, self.fb[mod])
+            else:
+                x = mod(x)
+        return x
+
+    def step(self, x, y, idx=None):
+        logits = self.forward(x.view(-1, 1, 28, 28))
+        loss = F.cross_entropy(logits, y)
+        self.opt.zero_grad(set_to_none=True)
+        loss.backward()
+        self.opt.step()
+        return loss.detach(), (logits.detach().argmax(1) == y).sum()
+
+
+CNN_RULES = {"bp": CNNBP, "fa": CNNFA, "mf": CNNMF, "dfa": CNNDFA, "dkp": CNNDKP, "fdfa": CNNFDFA}
 
 RULES = {"bp": BP, "fa": FA, "dfa": DFA, "drtp": DRTP, "f3": F3, "pepita": PEPITA, "llo": LLO,
          "mf": MF, "fg-w": FGW, "fg-a": FGA, "lg-fg-a": LGFGA, "dkp": DKP, "fdfa": FDFA,
