@@ -15,12 +15,12 @@
 bpfree_status bp_data_find(const char *name, const char *extra_root, char *dir, size_t cap,
                            bpfree_error *err);
 
-/* dir.c: *g <- the file at path opened for reading, raw or gzip alike (zlib
+/* file.c: *g <- the file at path opened for reading, raw or gzip alike (zlib
  * tells them apart by the gzip magic); *size (if size is not NULL) <- its
  * size on disk.  The IDX and CSV readers open their files through it. */
 bpfree_status bp_data_open(const char *path, gzFile *g, size_t *size, bpfree_error *err);
 
-/* dir.c: 1 if path is a directory / exists and is no directory. */
+/* file.c: 1 if path is a directory / exists and is no directory. */
 int bp_data_is_dir(const char *path);
 int bp_data_is_file(const char *path);
 

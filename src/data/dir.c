@@ -1,13 +1,11 @@
 /* dir.c — find a dataset's directory (an image set's, or that of one of
- * load.c's tables), open a data file, and load an image set's four
- * standard IDX files (or hand a CIFAR directory to cifar.c). */
+ * load.c's tables), and load an image set's four standard IDX files (or
+ * hand a CIFAR directory to cifar.c). */
 #include "data.h"
 
-#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 
 /* Train images, train labels, test images, test labels; each raw or .gz. */
 static const char *const idx_names[4] = {
@@ -17,39 +15,6 @@ static const char *const idx_names[4] = {
 
 static const char *const known_names[] = {"mnist", "fashion-mnist", "cifar10", "cifar100"};
 
-static int is_dir(const char *p) {
-    struct stat st;
-    return stat(p, &st) == 0 && S_ISDIR(st.st_mode);
-}
-
-static int is_file(const char *p) {
-    struct stat st;
-    return stat(p, &st) == 0 && !S_ISDIR(st.st_mode);
-}
-
-int bp_data_is_dir(const char *path) {
-    return is_dir(path);
-}
-
-int bp_data_is_file(const char *path) {
-    return is_file(path);
-}
-
-/* stat first: gzopen opens a directory too, and would fail only at the
- * first read. */
-bpfree_status bp_data_open(const char *path, gzFile *g, size_t *size, bpfree_error *err) {
-    *g = NULL;
-    struct stat st;
-    if (stat(path, &st) != 0)
-        return bp_fail(err, BPFREE_EIO, "cannot open %s: %s", path, strerror(errno));
-    if (S_ISDIR(st.st_mode))
-        return bp_fail(err, BPFREE_EIO, "cannot read %s: it is a directory", path);
-    *g = gzopen(path, "rb");
-    if (!*g) return bp_fail(err, BPFREE_EIO, "cannot open %s: %s", path, strerror(errno));
-    if (size) *size = (size_t)st.st_size;
-    return BPFREE_OK;
-}
-
 /* path <- dir/name if it exists, else dir/name.gz if that does. */
 static bpfree_status find_idx(const char *dir, const char *name, char *path, size_t cap,
                               bpfree_error *err) {
@@ -57,9 +22,9 @@ static bpfree_status find_idx(const char *dir, const char *name, char *path, siz
     if (k < 0 || (size_t)k >= cap)
         return bp_fail(err, BPFREE_EINVAL, "path too long: %s/%s", dir, name);
     path[k - 3] = '\0';
-    if (is_file(path)) return BPFREE_OK;
+    if (bp_data_is_file(path)) return BPFREE_OK;
     path[k - 3] = '.';
-    if (is_file(path)) return BPFREE_OK;
+    if (bp_data_is_file(path)) return BPFREE_OK;
     return bp_fail(err, BPFREE_EIO, "no %s[.gz] in %s — run scripts/fetch-data.sh", name, dir);
 }
 
@@ -69,7 +34,7 @@ bpfree_status bpfree_data_load_dir(const char *dir, bpfree_dataset *train,
         return bp_fail(err, BPFREE_EINVAL, "bpfree_data_load_dir: NULL argument");
     memset(train, 0, sizeof *train);
     memset(test, 0, sizeof *test);
-    if (!is_dir(dir))
+    if (!bp_data_is_dir(dir))
         return bp_fail(err, BPFREE_EIO, "%s: no such directory — run scripts/fetch-data.sh",
                        dir);
     if (bp_cifar_detect(dir)) return bpfree_cifar_load_dir(dir, 0, 0, train, test, err);
@@ -130,7 +95,7 @@ bpfree_status bp_data_find(const char *name, const char *extra_root, char *dir, 
     if (extra_root && *extra_root)
         snprintf(cand[n++], DATA_PATH_MAX, "%s/data/%s", extra_root, name);
     for (int i = 0; i < n; i++) {
-        if (is_dir(cand[i])) return copy_out(cand[i], dir, cap, err);
+        if (bp_data_is_dir(cand[i])) return copy_out(cand[i], dir, cap, err);
         size_t used = strlen(looked);
         snprintf(looked + used, sizeof looked - used, "%s%s", i ? ", " : "", cand[i]);
     }
@@ -144,7 +109,7 @@ bpfree_status bpfree_data_resolve(const char *name_or_dir, const char *extra_roo
                                   char *dir, size_t cap, bpfree_error *err) {
     if (!name_or_dir || !dir || cap == 0)
         return bp_fail(err, BPFREE_EINVAL, "bpfree_data_resolve: NULL argument");
-    if (is_dir(name_or_dir)) return copy_out(name_or_dir, dir, cap, err);
+    if (bp_data_is_dir(name_or_dir)) return copy_out(name_or_dir, dir, cap, err);
     if (strchr(name_or_dir, '/'))
         return bp_fail(err, BPFREE_EIO, "%s: no such data directory", name_or_dir);
     if (!is_known(name_or_dir))
