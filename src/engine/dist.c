@@ -6,16 +6,7 @@
 
 #include <string.h>
 
-bpfree_status bpfree_model_set_dist(bpfree_model *m, const bpfree_dist *d, bpfree_error *err) {
-    bp_dist_free(m);
-    bp_dlay_free(m);
-    if (!d || d->size == 1) return BPFREE_OK; /* one process: nothing to combine */
-    if (d->mode == BPFREE_DIST_LAYERS) {
-        if (d->rank < 0 || d->rank >= d->size || !d->sum_floats || !d->sum_doubles || !d->gather)
-            return bp_fail(err, BPFREE_EINVAL, "layer-parallel: bad rank %d of %d or a missing "
-                           "function", d->rank, d->size);
-        return bp_dlay_attach(m, d, err);
-    }
+bpfree_status bp_dist_attach(bpfree_model *m, const bpfree_dist *d, bpfree_error *err) {
     if (d->size < 1 || d->rank < 0 || d->rank >= d->size || !d->sum_floats || !d->sum_doubles ||
         !d->gather)
         return bp_fail(err, BPFREE_EINVAL, "data-parallel: bad rank %d of %d or a missing function",

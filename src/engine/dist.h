@@ -50,6 +50,9 @@ int bp_dist_gather_rows(bpfree_model *m, void *buf, size_t row_bytes, int B);
  * made the same on every rank — each row from the rank that trained on its
  * sample this epoch (rank 0 for rows no rank trained on). */
 bpfree_status bp_dist_epoch_end(bpfree_model *m, const bpfree_dataset *ds, bpfree_error *err);
+/* data-parallel training over d's ranks (bpfree_model_set_dist, model.c,
+ * chooses it or layers.c's bp_dlay_attach) */
+bpfree_status bp_dist_attach(bpfree_model *m, const bpfree_dist *d, bpfree_error *err);
 void bp_dist_free(bpfree_model *m);
 
 /* Layer-parallel training (bpfree_dist mode BPFREE_DIST_LAYERS; layers.c):

@@ -140,6 +140,9 @@ void bp_scratch_alias(bpfree_model *m, float **slot, float **of);
 /* A workspace whose contents a run carries from batch to batch (an
  * optimizer's moments): as bp_scratch, and checkpoints save and restore it. */
 void bp_scratch_state(bpfree_model *m, float **slot, size_t n);
+/* After the rule is built (model.c): the layers' shared workspaces reserved
+ * and every workspace allocated in one block, the slots set. */
+bpfree_status bp_scratch_alloc(bpfree_model *m, bpfree_error *err);
 /* `bytes` at p (in the rule's state struct, say an optimizer's clock) are
  * run state: checkpoints save and restore them.  Call while the model is
  * built (reserve or init). */
