@@ -167,7 +167,7 @@ void bp_tensor_step(bpfree_model *m, int t);
 /* Step layer l's W and b. */
 void bp_layer_step(bpfree_model *m, int l);
 /* bp_layer_backward (no dx) of layer l, then bp_layer_step — with
- * BPFREE_THREADING_SPLIT fused per range of units (src/core/model.c). */
+ * BPFREE_THREADING_SPLIT fused per range of units (step.c). */
 void bp_layer_backward_step(bpfree_model *m, int l, const float *x, const float *h, float *dh,
                             int B);
 /* the same with the optimizer clock o (pipelined layers keep one each) */
