@@ -988,8 +988,11 @@ class CNNBP(Twin):
         self.net = nn.Sequential(*hidden, nn.Flatten(), linear(feats, C))
         self.opt = adam(self.net.parameters(), self.lr)
 
+    def forward(self, x):
+        return self.net(x)
+
     def step(self, x, y, idx=None):
-        logits = self.net(x.view(-1, 1, 28, 28))
+        logits = self.forward(x.view(-1, 1, 28, 28))
         loss = F.cross_entropy(logits, y)
         self.opt.zero_grad(set_to_none=True)
         loss.backward()
@@ -1202,14 +1205,6 @@ class CNNFA(CNNBP):
             else:
                 x = mod(x)
         return x
-
-    def step(self, x, y, idx=None):
-        logits = self.forward(x.view(-1, 1, 28, 28))
-        loss = F.cross_entropy(logits, y)
-        self.opt.zero_grad(set_to_none=True)
-        loss.backward()
-        self.opt.step()
-        return loss.detach(), (logits.detach().argmax(1) == y).sum()
 
 
 CNN_RULES = {"bp": CNNBP, "fa": CNNFA, "mf": CNNMF, "dfa": CNNDFA, "dkp": CNNDKP, "fdfa": CNNFDFA}
