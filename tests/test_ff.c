@@ -15,9 +15,12 @@
  *   f. peer normalisation adds lambda (r_j - mean r) to dL/db_j;
  *   g. the batched all-label prediction equals C separate passes, for every
  *      head (goodness, one-pass, per layer), and skip-first drops layer 1;
- *   h. no allocation during training or prediction.
+ *   h. no allocation during training or prediction;
+ *   i. greedy training past layer 1 keeps layer 1's products of the
+ *      positive rows, and rebuilds them when W_1 or the data change.
  * SGD, no momentum, no decay, schedule NONE: g = (p_old - p_new) / lr. */
 #include "testutil.h"
+#include "rules/ff.h"
 
 #define MAXW 64
 #define MAXB 16
@@ -725,6 +728,58 @@ static void test_head_off(void **state) {
     bpfree_data_free(&ds);
 }
 
+/* i. Greedy training past layer 1 keeps layer 1's products of the training
+ * samples' positive rows (ff_state.z1, bp_ff_begin_epoch): not during layer
+ * 1's turn; built when layer 2's starts, by dataset index, equal to the
+ * product of the embedded, normalised row; rebuilt when W_1 or the training
+ * set change.  That it changes no number is what the golden digests of
+ * ff-greedy and the greedy CFFs say (recorded before it existed, unchanged),
+ * and a --preset cff-paper run saves the same model file byte for byte. */
+static void test_frozen_layer_kept(void **state) {
+    (void)state;
+    enum { D = 20, C = 4, N = 37 };
+    const int hidden[2] = {16, 12};
+    bpfree_config cfg;
+    bpfree_error e;
+    bpfree_epoch_stats st;
+    base_config(&cfg, "cff-fixed", D, C, 2, hidden, 8, 0.05f);
+    cfg.act = BPFREE_ACT_RELU;
+    cfg.greedy_epochs = 1;
+    bpfree_model *m = build(&cfg);
+    bpfree_dataset ds, ds2;
+    tu_make_indexed_dataset(&ds, N, D, C, 1.0f, 5, 3); /* indices 3i + 1 */
+    const ff_state *s = m->rs;
+    assert_int_equal(bpfree_train_epoch(m, &ds, &st, &e), BPFREE_OK); /* layer 1's turn */
+    assert_int_equal(s->z1_on, 0);
+    assert_null(s->z1);
+    const bp_layer *L1 = &m->layers[0];
+    const int O = L1->out;
+    float X[D], z[MAXW];
+    for (int pass = 0; pass < 3; pass++) {
+        const bpfree_dataset *d = pass < 2 ? &ds : &ds2;
+        assert_int_equal(bpfree_train_epoch(m, d, &st, &e), BPFREE_OK); /* layer 2's */
+        assert_int_equal(s->z1_on, 1);
+        assert_true(s->n_z1 >= 3 * (N - 1) + 2);
+        for (int i = 0; i < N; i++) {
+            bp_ff_embed(&m->cfg, d->x + (size_t)i * D, d->labels[i], X);
+            bp_ff_normalize(m->cfg.ff_norm, X, 1, D);
+            bp_dense_product(L1, X, z, 1);
+            assert_true(tu_close("kept product", s->z1 + (size_t)d->index[i] * O, z, O, 1e-5,
+                                 1e-5));
+        }
+        if (pass == 0) /* W_1 changed from outside (a loaded model, say): rebuilt */
+            for (int k = 0; k < O * D; k++) L1->W[k] *= 0.5f;
+        if (pass == 1) { /* another training set: rebuilt from it */
+            tu_make_indexed_dataset(&ds2, N, D, C, 1.0f, 6, 3);
+            m->epochs_done = 1; /* layer 2's turn again */
+        }
+        if (pass == 0) m->epochs_done = 1;
+    }
+    bpfree_data_free(&ds);
+    bpfree_data_free(&ds2);
+    bpfree_model_free(m);
+}
+
 int main(void) {
     bpfree_set_threads(1);
     const struct CMUnitTest tests[] = {
@@ -737,6 +792,7 @@ int main(void) {
         cmocka_unit_test(test_batched_prediction),
         cmocka_unit_test(test_no_alloc_and_runs),
         cmocka_unit_test(test_head_off),
+        cmocka_unit_test(test_frozen_layer_kept),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -373,13 +373,24 @@ static void test_dense_grouped(void **state) {
             tu_fill_uniform(&r, row, K, -1.0f, 1.0f);
         }
     bp_layer_forward(&L, x, h, G * R);
-    bp_dense_forward_grouped(&L, x, h2, R, G, K);
+    bp_dense_forward_grouped(&L, x, h2, R, G, K, 0);
     assert_true(tu_close("grouped forward vs plain", h2, h, G * R * O, 1e-5, 1e-5));
     assert_true(tu_maxabs(h, G * R * O) > 0.1f);
+    /* group 0's product given (bp_dense_product, as FF keeps it for a frozen
+     * layer): the same bits as computing it */
+    static float h3[G * R * O];
+    memset(h3, 0, sizeof h3);
+    bp_dense_product(&L, x, h3, R);
+    bp_dense_forward_grouped(&L, x, h3, R, G, K, 1);
+    assert_memory_equal(h3, h2, sizeof h3);
+    /* a wrong given product is used, not recomputed */
+    h3[0] += 1.0f;
+    bp_dense_forward_grouped(&L, x, h3, R, G, K, 1);
+    assert_true(fabs((double)h3[0] - h2[0]) > 0.5);
     /* a group that differs outside the first K columns is not what it computes */
     x[(size_t)R * I + K] += 1.0f;
     bp_layer_forward(&L, x, h, 2 * R);
-    bp_dense_forward_grouped(&L, x, h2, R, 2, K);
+    bp_dense_forward_grouped(&L, x, h2, R, 2, K, 0);
     double off = 0.0;
     for (int i = 0; i < 2 * R * O; i++) off = fmax(off, fabs((double)h2[i] - h[i]));
     assert_true(off > 1e-2);

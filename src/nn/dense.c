@@ -119,11 +119,15 @@ static float *dense_dz_of(const bp_layer *L, float *dh) {
 /* Grouped rows (see nn.h): group 0 through the forward's own product, group
  * g from it by the product of its difference in the first k columns,
  * x_g[:, :k] W[:, :k]^T - x_0[:, :k] W[:, :k]^T. */
+void bp_dense_product(const bp_layer *L, const float *x, float *z, int r) {
+    dense_job j = {L, x, NULL, z, r, 1};
+    bp_split_for((double)r * L->out * L->in, (size_t)L->out, BP_UNIT_GRAIN, forward_part, &j);
+}
+
 void bp_dense_forward_grouped(const bp_layer *L, const float *x, float *h, int r, int groups,
-                              int k) {
+                              int k, int first_given) {
     const int I = L->in, O = L->out;
-    dense_job j = {L, x, NULL, h, r, 1};
-    bp_split_for((double)r * O * I, (size_t)O, BP_UNIT_GRAIN, forward_part, &j);
+    if (!first_given) bp_dense_product(L, x, h, r);
     for (int g = 1; g < groups; g++) {
         float *hg = h + (size_t)g * r * O;
         memcpy(hg, h, (size_t)r * O * sizeof(float));

@@ -228,9 +228,14 @@ extern const bp_layer_kind bp_kind_dense;
  * such groups (2r rows) with one product of r rows (rows [0, r) of dz are
  * overwritten with the sums dz[i] + dz[r+i]), beta as grad_units.  The same
  * values as the plain forward and grad_units up to the order of the sums
- * (tests/test_ff.c checks both against them).  No batch normalisation. */
+ * (tests/test_ff.c checks both against them).  No batch normalisation.
+ * first_given: h's first r rows already hold group 0's x W^T + b, before
+ * the activation (bp_dense_product; FF keeps them for a frozen layer). */
 void bp_dense_forward_grouped(const bp_layer *L, const float *x, float *h, int r, int groups,
-                              int k);
+                              int k, int first_given);
+/* z (r, O) = x W^T + b, without the activation: the grouped forward's one
+ * product */
+void bp_dense_product(const bp_layer *L, const float *x, float *z, int r);
 void bp_dense_grad_paired(const bp_layer *L, const float *x, float *dz, int r, int k,
                           float beta);
 /* L becomes a dense layer in -> out with activation act (no parameters

@@ -77,7 +77,9 @@
  * correction (bp_dense_forward_grouped, bp_dense_grad_paired): the same
  * numbers up to the order of the sums, with half the products of layer 1
  * in training and a C-th of them in prediction.  The neutral rows have
- * another norm and take the plain forward.
+ * another norm and take the plain forward.  Under --greedy, once layer 1 is
+ * frozen its product on every training sample's positive row is kept
+ * (ff_train.c, bp_ff_begin_epoch), so a later layer's step skips it.
  *
  * Files: this one builds the rule (buffers, tensors) and holds its tables;
  * ff_settings.c its settings rows and presets; ff_config.c the names of its
@@ -174,7 +176,10 @@ static bpfree_status ff_pipe_prepare(bpfree_model *m, bpfree_error *err) {
 
 static void ff_free(bpfree_model *m) {
     ff_state *s = m->rs;
-    if (s && s->xp_own) bp_free(&m->mem, s->Xp);
+    if (!s) return;
+    if (s->xp_own) bp_free(&m->mem, s->Xp);
+    bp_free(&m->mem, s->z1);
+    bp_free(&m->mem, s->z1_wb);
 }
 
 static bpfree_status ff_init(bpfree_model *m, bpfree_error *err) {
@@ -280,6 +285,7 @@ static void ff_defaults(bpfree_config *c) { c->batch = 100; }
         .defaults = ff_defaults,                                                           \
         .reserve = ff_reserve,                                                             \
         .init = ff_init,                                                                   \
+        .begin_epoch = bp_ff_begin_epoch,                                                  \
         .train_batch = bp_ff_train,                                                        \
         .predict = bp_ff_predict,                                                          \
         .n_heads = bp_ff_n_heads,                                                          \

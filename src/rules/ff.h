@@ -37,6 +37,17 @@ typedef struct ff_state {
     float *hm, *hv;                /* Adam moments of the head (C * (sumW + 1)) */
     bp_optim hopt;                 /* the head's own Adam */
     int tF, tc, tgamma, tpeer;     /* tensors: head F (C, sumW), c (C), gamma (L), peer (sumW) */
+    /* Greedy training past layer 1 (ff_train.c, bp_ff_begin_epoch): layer 1
+     * is frozen, so its product on every training sample's positive row is
+     * computed once and kept; the negative rows add their label correction
+     * to it (bp_dense_forward_grouped with the first group given). */
+    int z1_on;                     /* 1: this epoch's layer 1 reads z1 */
+    float *z1;                     /* (n_z1, O_1) x̂⁺ W_1^T + b_1 by dataset index, or NULL */
+    int n_z1;
+    float *z1_wb;                  /* the W_1, b_1 it was computed with */
+    const float *z1_x;             /* and the training set: its inputs, labels, size */
+    const int *z1_lb;
+    int z1_n;
 } ff_state;
 
 /* FF's element-wise passes (the forward's, the gradient's) run over rows
@@ -80,9 +91,12 @@ void bp_ff_forward(bpfree_model *m, int l, const ff_io *io, int r0, int r1);
  * label inputs (bp_dense_forward_grouped: about groups times cheaper), as
  * its gradient does for the positive and negative rows (layer_grad);
  * later layers as bp_ff_forward.  The rows must have been normalised by
- * bp_ff_normalize_grouped, so that they agree outside the label inputs. */
+ * bp_ff_normalize_grouped, so that they agree outside the label inputs.
+ * first_given (layer 0 only): io->h's first r rows already hold the first
+ * group's product (ff_state.z1). */
 int bp_ff_grouped(const bpfree_model *m, int l);
-void bp_ff_forward_grouped(bpfree_model *m, int l, const ff_io *io, int r, int groups);
+void bp_ff_forward_grouped(bpfree_model *m, int l, const ff_io *io, int r, int groups,
+                           int first_given);
 /* Rows i, r + i, ..., (groups-1) r + i of v (groups r, n) — one image with
  * different labels, the same norm — each scaled by row i's normaliser, so
  * that they stay equal outside the label inputs (bp_ff_normalize gives each
@@ -106,6 +120,7 @@ void bp_ff_embed_signed(const bpfree_config *c, const float *x, const int *lb, c
                         int r, float *X);
 
 /* ff_train.c: training, plain and pipelined (the rule's hooks) */
+bpfree_status bp_ff_begin_epoch(bpfree_model *m, const bpfree_dataset *train, bpfree_error *err);
 bpfree_status bp_ff_train(bpfree_model *m, int B, double *loss, long *correct);
 void bp_ff_pipe_need(const bpfree_model *m, bp_pipe_need *n);
 void bp_ff_pipe_begin(bpfree_model *m, bp_pipe_batch *b);

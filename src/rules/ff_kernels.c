@@ -129,12 +129,14 @@ int bp_ff_grouped(const bpfree_model *m, int l) {
     return l == 0 && Ly->kind == &bp_kind_dense && !Ly->bn;
 }
 
-void bp_ff_forward_grouped(bpfree_model *m, int l, const ff_io *io, int r, int groups) {
+void bp_ff_forward_grouped(bpfree_model *m, int l, const ff_io *io, int r, int groups,
+                           int first_given) {
     if (!bp_ff_grouped(m, l)) {
         bp_ff_forward(m, l, io, 0, groups * r);
         return;
     }
-    bp_dense_forward_grouped(&m->layers[l], io->in, io->h, r, groups, bp_ff_label_cols(&m->cfg));
+    bp_dense_forward_grouped(&m->layers[l], io->in, io->h, r, groups, bp_ff_label_cols(&m->cfg),
+                             first_given);
     norm_out(m, l, io, 0, groups * r);
 }
 

@@ -26,7 +26,7 @@ void bp_ff_predict(bpfree_model *m, const float *x, int B, float *scores, float 
         if (c->ff_head) bp_ff_head_begin(m, n, s->logits);
         for (int l = 0; l < L; l++) {
             const ff_io io = bp_ff_work_io(s, l);
-            bp_ff_forward_grouped(m, l, &io, n, C);
+            bp_ff_forward_grouped(m, l, &io, n, C, 0);
             bp_ff_forward(m, l, &io, C * n, (C + 1) * n);
             if (c->ff_head && l >= bp_ff_head_first(m, s))
                 bp_ff_head_add(m, s, l, io.n + (size_t)C * n * m->layers[l].out, n, s->logits);

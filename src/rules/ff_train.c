@@ -273,14 +273,21 @@ static int neutral_pass(bpfree_model *m, ff_state *s, const float *xb, const int
  * right after its forward (its buffers ping-pong); CFF needs every layer's
  * goodness first (eq. 5). */
 static void signed_pass(bpfree_model *m, ff_state *s, const float *xb, const int *lb,
-                        const ff_chunk *k, int first, double *lsum, double *ggrad) {
+                        const int *ib, const ff_chunk *k, int first, double *lsum,
+                        double *ggrad) {
     const bpfree_config *c = &m->cfg;
     const int r = k->r, collab = s->kind != FF_PLAIN;
     bp_ff_embed_signed(c, xb, lb, s->neg, r, s->X);
     bp_ff_normalize_grouped(c->ff_norm, s->X, r, 2, c->inputs);
     for (int l = 0; l <= k->last; l++) {
         const ff_io io = bp_ff_work_io(s, l);
-        bp_ff_forward_grouped(m, l, &io, r, 2);
+        const int given = l == 0 && s->z1_on; /* the positive rows' product, kept */
+        if (given) {
+            const size_t O = (size_t)m->layers[0].out;
+            for (int q = 0; q < r; q++)
+                memcpy(io.h + q * O, s->z1 + (size_t)ib[q] * O, O * sizeof(float));
+        }
+        bp_ff_forward_grouped(m, l, &io, r, 2, given);
         if (!collab && l >= first) layer_grad(m, s, l, k, &io, &lsum[l], &ggrad[l]);
     }
     for (int l = first; collab && l <= k->last; l++) {
@@ -299,6 +306,77 @@ static void trained_layers(const bpfree_model *m, const ff_state *s, int *first,
     *last = active >= 0 ? active : s->L - 1;
 }
 
+/* ------------------------------------------------- a frozen first layer
+ *
+ * Once the greedy schedule has moved past layer 1, W_1 and b_1 no longer
+ * change, nor does a training sample's positive row (its own label): its
+ * product x̂⁺ W_1^T + b_1 is computed once, in the training set's order and
+ * in chunks of R as training computes it, and kept by dataset index; every
+ * later batch reads it and adds the negative rows' label correction
+ * (bp_dense_forward_grouped).  A layer-2 step of --preset cff-paper then
+ * skips a 50,000 x 784 x 500 product (about a quarter of its work).  The
+ * product is the same function of the same row whichever chunk the row is
+ * in, so the numbers do not change (the golden digests of greedy ff and
+ * CFF hold), and a resumed run rebuilds the same values.  It is rebuilt
+ * when the training set (its inputs, labels, size) or W_1, b_1 differ from
+ * those it was computed from (kept in z1_wb), and not built at all if it
+ * would take more than FF_Z1_MAX bytes. */
+#define FF_Z1_MAX ((size_t)1 << 30)
+
+bpfree_status bp_ff_begin_epoch(bpfree_model *m, const bpfree_dataset *ds, bpfree_error *err) {
+    ff_state *s = m->rs;
+    const bpfree_config *c = &m->cfg;
+    const bp_layer *L1 = &m->layers[0];
+    const int D = c->inputs, O = L1->out;
+    int first, last;
+    trained_layers(m, s, &first, &last);
+    s->z1_on = 0;
+    if (first < 1 || !bp_ff_grouped(m, 0) || !ds->labels || c->pipeline >= 2 || m->dlay)
+        return BPFREE_OK;
+    int need = 0;
+    for (int i = 0; i < ds->n; i++) {
+        const int k = ds->index ? ds->index[i] : i;
+        if (k < 0) return bp_fail(err, BPFREE_EINVAL, "ff: dataset index %d is negative", k);
+        need = k + 1 > need ? k + 1 : need;
+    }
+    const size_t nw = (size_t)O * L1->in;
+    if ((size_t)need * O * sizeof(float) > FF_Z1_MAX) return BPFREE_OK;
+    if (s->z1 && s->z1_x == ds->x && s->z1_lb == ds->labels && s->z1_n == ds->n &&
+        need <= s->n_z1 && !memcmp(s->z1_wb, L1->W, nw * sizeof(float)) &&
+        !memcmp(s->z1_wb + nw, L1->b, (size_t)O * sizeof(float))) {
+        s->z1_on = 1;
+        return BPFREE_OK;
+    }
+    if (need > s->n_z1) {
+        bp_free(&m->mem, s->z1);
+        s->n_z1 = 0;
+        if (!(s->z1 = bp_alloc_floats(&m->mem, (size_t)need * O, "ff: layer 1's kept products", err)))
+            return BPFREE_ENOMEM;
+        s->n_z1 = need;
+    }
+    if (!s->z1_wb && !(s->z1_wb = bp_alloc_floats(&m->mem, nw + O, "ff: layer 1's weights", err)))
+        return BPFREE_ENOMEM;
+    memcpy(s->z1_wb, L1->W, nw * sizeof(float));
+    memcpy(s->z1_wb + nw, L1->b, (size_t)O * sizeof(float));
+    float *z = s->h[0]; /* (R, O) workspace, free between batches */
+    for (int i0 = 0; i0 < ds->n; i0 += s->R) {
+        const int r = ds->n - i0 < s->R ? ds->n - i0 : s->R;
+        for (int q = 0; q < r; q++) /* the positive rows, normalised as signed_pass does */
+            bp_ff_embed(c, ds->x + (size_t)(i0 + q) * D, ds->labels[i0 + q], s->X + (size_t)q * D);
+        bp_ff_normalize_grouped(c->ff_norm, s->X, r, 1, D);
+        bp_dense_product(L1, s->X, z, r);
+        for (int q = 0; q < r; q++) {
+            const int k = ds->index ? ds->index[i0 + q] : i0 + q;
+            memcpy(s->z1 + (size_t)k * O, z + (size_t)q * O, (size_t)O * sizeof(float));
+        }
+    }
+    s->z1_x = ds->x;
+    s->z1_lb = ds->labels;
+    s->z1_n = ds->n;
+    s->z1_on = 1;
+    return BPFREE_OK;
+}
+
 bpfree_status bp_ff_train(bpfree_model *m, int B, double *loss, long *correct) {
     ff_state *s = m->rs;
     const int D = m->cfg.inputs;
@@ -315,7 +393,7 @@ bpfree_status bp_ff_train(bpfree_model *m, int B, double *loss, long *correct) {
         if (m->cfg.ff_head) *correct += neutral_pass(m, s, xb, m->lb + i0, &k, &st);
         else st = draw_negatives(m, s, m->lb + i0, k.r); /* random: the same draws */
         if (st) return st;
-        signed_pass(m, s, xb, m->lb + i0, &k, first, lsum, ggrad);
+        signed_pass(m, s, xb, m->lb + i0, m->ib + i0, &k, first, lsum, ggrad);
     }
     /* steps: every trained layer (and gamma, the peer means), the head */
     double ltot = 0.0;
@@ -393,7 +471,7 @@ void bp_ff_pipe_layer(bpfree_model *m, const bp_optim *o, bp_work *w, int l, con
         const ff_io io = {.in = in + (size_t)3 * i0 * I, .h = h, .n = out + (size_t)3 * i0 * O,
                           .G = G, .dz = dz, .dG = dG};
         neutral_rows(m, l, &io, k.r, nn + (size_t)i0 * O); /* for the head */
-        bp_ff_forward_grouped(m, l, &io, k.r, 2);
+        bp_ff_forward_grouped(m, l, &io, k.r, 2, 0);
         layer_grad(m, s, l, &k, &io, &lsum, NULL);
     }
     layer_step(m, s, o, l, B, 0.0);
