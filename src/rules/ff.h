@@ -6,6 +6,8 @@
 
 #include "rules/rules.h"
 
+#include <stdint.h>
+
 #define FF_CHUNK 512          /* samples per training chunk */
 #define FF_PEER_MOMENTUM 0.9f /* running mean of the peer normalisation */
 #define FF_NEUTRAL 0.1f       /* Hinton's neutral label */
@@ -45,8 +47,7 @@ typedef struct ff_state {
     float *z1;                     /* (n_z1, O_1) x̂⁺ W_1^T + b_1 by dataset index, or NULL */
     int n_z1;
     float *z1_wb;                  /* the W_1, b_1 it was computed with */
-    const float *z1_x;             /* and the training set: its inputs, labels, size */
-    const int *z1_lb;
+    uint64_t z1_sum;               /* and the training set: a fingerprint of it, its size */
     int z1_n;
 } ff_state;
 

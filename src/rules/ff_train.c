@@ -318,10 +318,36 @@ static void trained_layers(const bpfree_model *m, const ff_state *s, int *first,
  * product is the same function of the same row whichever chunk the row is
  * in, so the numbers do not change (the golden digests of greedy ff and
  * CFF hold), and a resumed run rebuilds the same values.  It is rebuilt
- * when the training set (its inputs, labels, size) or W_1, b_1 differ from
- * those it was computed from (kept in z1_wb), and not built at all if it
- * would take more than FF_Z1_MAX bytes. */
+ * when W_1, b_1 (kept in z1_wb) or the training set differ from those it
+ * was computed from — the set by its size and a fingerprint of its inputs,
+ * labels and indices, so that a set refilled in place, or new arrays at the
+ * old addresses, are seen — and not built at all if it would take more
+ * than FF_Z1_MAX bytes. */
 #define FF_Z1_MAX ((size_t)1 << 30)
+
+/* n bytes hashed in four independent multiply-xor lanes of 64-bit words:
+ * a fingerprint at memory speed (MNIST's inputs in a few milliseconds; a
+ * byte-wise hash, as bpfree_data_checksum, takes a good part of a second) */
+static uint64_t fingerprint(uint64_t h, const void *p, size_t n) {
+    const unsigned char *b = p;
+    uint64_t l[4] = {h, h ^ 0x9e3779b97f4a7c15ull, h + 1, h ^ 0xc2b2ae3d27d4eb4full};
+    size_t i = 0;
+    for (; i + 32 <= n; i += 32)
+        for (int k = 0; k < 4; k++) {
+            uint64_t w;
+            memcpy(&w, b + i + 8 * k, 8);
+            l[k] = (l[k] ^ w) * 0x100000001b3ull;
+        }
+    for (; i < n; i++) l[0] = (l[0] ^ b[i]) * 0x100000001b3ull;
+    return ((l[0] * 31 + l[1]) * 31 + l[2]) * 31 + l[3];
+}
+
+static uint64_t data_fingerprint(const bpfree_dataset *ds) {
+    const size_t n = (size_t)ds->n;
+    uint64_t h = fingerprint(0xcbf29ce484222325ull, ds->x, n * ds->dim * sizeof(float));
+    h = fingerprint(h, ds->labels, n * sizeof(int));
+    return ds->index ? fingerprint(h, ds->index, n * sizeof(int)) : h;
+}
 
 bpfree_status bp_ff_begin_epoch(bpfree_model *m, const bpfree_dataset *ds, bpfree_error *err) {
     ff_state *s = m->rs;
@@ -341,8 +367,9 @@ bpfree_status bp_ff_begin_epoch(bpfree_model *m, const bpfree_dataset *ds, bpfre
     }
     const size_t nw = (size_t)O * L1->in;
     if ((size_t)need * O * sizeof(float) > FF_Z1_MAX) return BPFREE_OK;
-    if (s->z1 && s->z1_x == ds->x && s->z1_lb == ds->labels && s->z1_n == ds->n &&
-        need <= s->n_z1 && !memcmp(s->z1_wb, L1->W, nw * sizeof(float)) &&
+    const uint64_t sum = data_fingerprint(ds);
+    if (s->z1 && s->z1_sum == sum && s->z1_n == ds->n && need <= s->n_z1 &&
+        !memcmp(s->z1_wb, L1->W, nw * sizeof(float)) &&
         !memcmp(s->z1_wb + nw, L1->b, (size_t)O * sizeof(float))) {
         s->z1_on = 1;
         return BPFREE_OK;
@@ -370,8 +397,7 @@ bpfree_status bp_ff_begin_epoch(bpfree_model *m, const bpfree_dataset *ds, bpfre
             memcpy(s->z1 + (size_t)k * O, z + (size_t)q * O, (size_t)O * sizeof(float));
         }
     }
-    s->z1_x = ds->x;
-    s->z1_lb = ds->labels;
+    s->z1_sum = sum;
     s->z1_n = ds->n;
     s->z1_on = 1;
     return BPFREE_OK;
