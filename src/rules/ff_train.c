@@ -368,7 +368,7 @@ bpfree_status bp_ff_begin_epoch(bpfree_model *m, const bpfree_dataset *ds, bpfre
     const size_t nw = (size_t)O * L1->in;
     if ((size_t)need * O * sizeof(float) > FF_Z1_MAX) return BPFREE_OK;
     const uint64_t sum = data_fingerprint(ds);
-    if (s->z1 && s->z1_sum == sum && s->z1_n == ds->n && need <= s->n_z1 &&
+    if (s->z1 && s->z1_wb && s->z1_sum == sum && s->z1_n == ds->n && need <= s->n_z1 &&
         !memcmp(s->z1_wb, L1->W, nw * sizeof(float)) &&
         !memcmp(s->z1_wb + nw, L1->b, (size_t)O * sizeof(float))) {
         s->z1_on = 1;
@@ -377,8 +377,8 @@ bpfree_status bp_ff_begin_epoch(bpfree_model *m, const bpfree_dataset *ds, bpfre
     if (need > s->n_z1) {
         bp_free(&m->mem, s->z1);
         s->n_z1 = 0;
-        if (!(s->z1 = bp_alloc_floats(&m->mem, (size_t)need * O, "ff: layer 1's kept products", err)))
-            return BPFREE_ENOMEM;
+        s->z1 = bp_alloc_floats(&m->mem, (size_t)need * O, "ff: layer 1's kept products", err);
+        if (!s->z1) return BPFREE_ENOMEM;
         s->n_z1 = need;
     }
     if (!s->z1_wb && !(s->z1_wb = bp_alloc_floats(&m->mem, nw + O, "ff: layer 1's weights", err)))
