@@ -17,8 +17,9 @@ cells=${1:-bench/repro/cells.tsv}
 [ -r "$cells" ] || { echo "table.sh: cannot read $cells" >&2; exit 1; }
 
 # the last "test_acc" of one log, in percent; empty if none, or if the log
-# has a header (bpfree writes it live) whose "epochs" its last epoch line has
-# not reached: a run still going, or stopped, is not a result.  With a second
+# has a header (bpfree writes it live) whose "epochs" (under --greedy N: N
+# times the hidden layers) its last epoch line has not reached: a run still
+# going, or stopped, is not a result.  With a second
 # argument "last-layer": the last entry of "layer_test_acc" instead (mf's
 # last layer alone, 003's "MF (last layer)" / BP-style prediction)
 last_acc() {
@@ -27,7 +28,12 @@ last_acc() {
         match($0, /"layer_test_acc": \[[^]]*\]/); t = substr($0, RSTART, RLENGTH)
         sub(/.*\[/, "", t); sub(/\].*/, "", t); k = split(t, a, ", "); lv = a[k]
     }
-    /"type": "header"/ { if (match($0, /"epochs": "[0-9]+"/)) { t = substr($0, RSTART, RLENGTH); gsub(/[^0-9]/, "", t); want = t + 0 } }
+    /"type": "header"/ {
+        if (match($0, /"epochs": "[0-9]+"/)) { t = substr($0, RSTART, RLENGTH); gsub(/[^0-9]/, "", t); want = t + 0 }
+        # --greedy N: N epochs for each hidden layer, whatever "epochs" says
+        if (match($0, /"greedy": "[0-9]+"/)) { t = substr($0, RSTART, RLENGTH); gsub(/[^0-9]/, "", t); g = t + 0 }
+        if (g > 0 && match($0, /"layers": "[0-9,]+"/)) { t = substr($0, RSTART, RLENGTH); want = g * (gsub(/,/, ",", t) + 1) }
+    }
     /"epoch": [0-9]+/ { match($0, /"epoch": [0-9]+/); e = substr($0, RSTART + 9, RLENGTH - 9) + 0 }
     /"test_acc": / { match($0, /"test_acc": [-0-9.e+]+/); v = substr($0, RSTART + 12, RLENGTH - 12) }
     END { if (layer == "last-layer") v = lv
