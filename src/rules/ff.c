@@ -79,14 +79,14 @@
  * in training and a C-th of them in prediction.  The neutral rows have
  * another norm and take the plain forward.  Under --greedy, once layer 1 is
  * frozen its product on every training sample's positive row is kept
- * (ff_train.c, bp_ff_begin_epoch), so a later layer's step skips it.
+ * (ff_frozen.c, bp_ff_begin_epoch), so a later layer's step skips it.
  *
  * Files: this one builds the rule (buffers, tensors) and holds its tables;
- * ff_settings.c its settings rows and presets; ff_config.c the names of its
- * options and the older config code; ff_kernels.c the embedding,
+ * ff_settings.c its settings rows and presets; ff_kernels.c the embedding,
  * normalisation, goodness, negatives and a layer's forward; ff_train.c
  * training, plain and pipelined, through one training step per layer;
- * ff_predict.c the two heads; ff.h the state they share. */
+ * ff_frozen.c the kept products of a frozen first layer; ff_predict.c the
+ * two heads; ff.h the state they share. */
 #include "ff.h"
 
 #include <stdio.h>

@@ -121,6 +121,10 @@ void bp_ff_embed_signed(const bpfree_config *c, const float *x, const int *lb, c
                         int r, float *X);
 
 /* ff_train.c: training, plain and pipelined (the rule's hooks) */
+/* The layers this batch trains, [*first, *last]: all, or on the greedy
+ * schedule the active layer alone. */
+void bp_ff_trained_layers(const bpfree_model *m, const ff_state *s, int *first, int *last);
+/* ff_frozen.c: before an epoch, ff_state.z1 made ready (or switched off) */
 bpfree_status bp_ff_begin_epoch(bpfree_model *m, const bpfree_dataset *train, bpfree_error *err);
 bpfree_status bp_ff_train(bpfree_model *m, int B, double *loss, long *correct);
 void bp_ff_pipe_need(const bpfree_model *m, bp_pipe_need *n);
