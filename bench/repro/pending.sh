@@ -14,6 +14,7 @@
 # skipped.  One command a line, cheapest data set first within a cell as
 # listed; feed them to a queue or a shell.  Run from the repository root.
 set -eu
+want_rule=$(cat "$(dirname "$0")/want.awk")
 seeds=${1:-1,2,3}
 pat=${2:-.}
 bin=${3:-./build/bpfree}
@@ -23,12 +24,7 @@ cells=bench/repro/cells.tsv
 # "epochs", or it has epochs and no header (older logs): table.sh's test
 finished() {
     awk '/"type": "final"/ { f = 1 }
-    /"type": "header"/ {
-        if (match($0, /"epochs": "[0-9]+"/)) { t = substr($0, RSTART, RLENGTH); gsub(/[^0-9]/, "", t); want = t + 0 }
-        # --greedy N: N epochs for each hidden layer, whatever "epochs" says
-        if (match($0, /"greedy": "[0-9]+"/)) { t = substr($0, RSTART, RLENGTH); gsub(/[^0-9]/, "", t); g = t + 0 }
-        if (g > 0 && match($0, /"layers": "[0-9,]+"/)) { t = substr($0, RSTART, RLENGTH); want = g * (gsub(/,/, ",", t) + 1) }
-    }
+    '"$want_rule"'
     /"epoch": [0-9]+/ { f = 0; match($0, /"epoch": [0-9]+/); e = substr($0, RSTART + 9, RLENGTH - 9) + 0 }
     END { exit !(f || (e > 0 && (want == 0 || e >= want))) }' "$1"
 }

@@ -13,6 +13,7 @@
 # (outside it), "partial (n seeds)" (fewer than 3), "not run", or "data not
 # obtainable here".  Run from the repository root; needs only sh and awk.
 set -eu
+want_rule=$(cat "$(dirname "$0")/want.awk")
 cells=${1:-bench/repro/cells.tsv}
 [ -r "$cells" ] || { echo "table.sh: cannot read $cells" >&2; exit 1; }
 
@@ -28,12 +29,7 @@ last_acc() {
         match($0, /"layer_test_acc": \[[^]]*\]/); t = substr($0, RSTART, RLENGTH)
         sub(/.*\[/, "", t); sub(/\].*/, "", t); k = split(t, a, ", "); lv = a[k]
     }
-    /"type": "header"/ {
-        if (match($0, /"epochs": "[0-9]+"/)) { t = substr($0, RSTART, RLENGTH); gsub(/[^0-9]/, "", t); want = t + 0 }
-        # --greedy N: N epochs for each hidden layer, whatever "epochs" says
-        if (match($0, /"greedy": "[0-9]+"/)) { t = substr($0, RSTART, RLENGTH); gsub(/[^0-9]/, "", t); g = t + 0 }
-        if (g > 0 && match($0, /"layers": "[0-9,]+"/)) { t = substr($0, RSTART, RLENGTH); want = g * (gsub(/,/, ",", t) + 1) }
-    }
+    '"$want_rule"'
     /"epoch": [0-9]+/ { match($0, /"epoch": [0-9]+/); e = substr($0, RSTART + 9, RLENGTH - 9) + 0 }
     /"test_acc": / { match($0, /"test_acc": [-0-9.e+]+/); v = substr($0, RSTART + 12, RLENGTH - 12) }
     END { if (layer == "last-layer") v = lv

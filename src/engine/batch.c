@@ -1,6 +1,6 @@
 /* batch.c — a batch of the training set gathered into buffers, and the
  * learning rate of a batch: what the epoch loops (train.c, pipeline.c,
- * layers.c) share. */
+ * layers.c) share; and the size of a per-sample store. */
 #include "engine/engine.h"
 
 #include <string.h>
@@ -51,4 +51,17 @@ float bp_batch_lr(const bpfree_model *m, int k, int nb) {
     const double e = g > 0 ? (double)(epoch % g) + (double)k / nb : (double)epoch + (double)k / nb;
     const int total = g > 0 ? g : m->cfg.epochs;
     return bp_sched_lr(&m->cfg.optim, e, total);
+}
+
+int bp_data_index_rows(const bpfree_dataset *ds, const char *who, bpfree_error *err) {
+    int rows = 0;
+    for (int i = 0; i < ds->n; i++) {
+        const int k = ds->index ? ds->index[i] : i;
+        if (k < 0) {
+            bp_fail(err, BPFREE_EINVAL, "%s: dataset index %d is negative", who, k);
+            return -1;
+        }
+        rows = k + 1 > rows ? k + 1 : rows;
+    }
+    return rows;
 }

@@ -183,6 +183,10 @@ void bp_layer_signal_step(bpfree_model *m, int l, const float *x, const float *h
 void bp_step_range(bpfree_model *m, const bp_optim *o, size_t off, size_t n);
 /* learning rate of batch k of nb in the current epoch (schedules, greedy) */
 float bp_batch_lr(const bpfree_model *m, int k, int nb);
+/* The rows of a per-sample store indexed by dataset index (F3's delayed
+ * errors, FF's kept products): the largest index + 1; -1 with "WHO: dataset
+ * index I is negative" if one is. */
+int bp_data_index_rows(const bpfree_dataset *ds, const char *who, bpfree_error *err);
 /* rows order[0..B) of ds into x (B, D), one-hot or regression targets y
  * (B, C), labels lb (B, -1 for regression), dataset indices ib (may be NULL) */
 void bp_gather(const bpfree_model *m, const bpfree_dataset *ds, const int *order, int B,

@@ -59,12 +59,8 @@ static bpfree_status f3_init(bpfree_model *m, bpfree_error *err) {
 static bpfree_status f3_begin_epoch(bpfree_model *m, const bpfree_dataset *ds, bpfree_error *err) {
     f3_state *s = m->rs;
     const int C = m->cfg.outputs;
-    int need = 0;
-    for (int i = 0; i < ds->n; i++) {
-        int k = ds->index ? ds->index[i] : i;
-        if (k < 0) return bp_fail(err, BPFREE_EINVAL, "f3: dataset index %d is negative", k);
-        if (k + 1 > need) need = k + 1;
-    }
+    const int need = bp_data_index_rows(ds, "f3", err);
+    if (need < 0) return BPFREE_EINVAL;
     if (s->store) {
         if (need > s->n_store)
             return bp_fail(err, BPFREE_EINVAL,

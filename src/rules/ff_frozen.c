@@ -57,12 +57,8 @@ bpfree_status bp_ff_begin_epoch(bpfree_model *m, const bpfree_dataset *ds, bpfre
     s->z1_on = 0;
     if (first < 1 || !bp_ff_grouped(m, 0) || !ds->labels || c->pipeline >= 2 || m->dlay)
         return BPFREE_OK;
-    int need = 0;
-    for (int i = 0; i < ds->n; i++) {
-        const int k = ds->index ? ds->index[i] : i;
-        if (k < 0) return bp_fail(err, BPFREE_EINVAL, "ff: dataset index %d is negative", k);
-        need = k + 1 > need ? k + 1 : need;
-    }
+    const int need = bp_data_index_rows(ds, "ff", err);
+    if (need < 0) return BPFREE_EINVAL;
     const size_t nw = (size_t)O * L1->in;
     if ((size_t)need * O * sizeof(float) > FF_Z1_MAX) return BPFREE_OK;
     const uint64_t sum = data_fingerprint(ds);
