@@ -230,7 +230,7 @@ fuzz: fuzz-build
 # REPRODUCTION.md from the committed logs and bench/repro/cells.tsv
 reproduction:
 	sh bench/repro/table.sh > REPRODUCTION.md.tmp && mv REPRODUCTION.md.tmp REPRODUCTION.md
-	python3 bench/repro/readme_cnn.py
+	python3 bench/repro/readme_tables.py
 
 # make install PREFIX=DIR [DESTDIR=...]: header, libbpfree.a, libbpfree.so.0
 # (+ the .so link), bpfree.pc, the CLI, its man page, the gnuplot script, the

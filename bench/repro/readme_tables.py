@@ -1,14 +1,19 @@
 #!/usr/bin/python3
-"""readme_cnn.py — the README's CNN table (002 Table 2, 003 Table 2) from the
-committed logs, between the README's markers <!-- cnn-table:begin --> and
-<!-- cnn-table:end -->.  Run by `make reproduction` from the repository root.
+"""readme_tables.py — the README's generated tables, from the committed logs:
+the CNN table (002 Table 2, 003 Table 2) between the markers
+<!-- cnn-table:begin --> and <!-- cnn-table:end -->, and 002's fully connected
+nets (Table 1 / B.6) between <!-- mlp002-table:begin --> and
+<!-- mlp002-table:end -->.  Run by `make reproduction` from the repository root.
 
 Each cell: the last epoch's test accuracy of every finished seed's log
 (bench/results/cnn002bn/R-DATA-sS.jsonl; bench/results/cnn003/ for bp and mf on
 MNIST, cnn003e16/ for FA and DFA on MNIST and every rule on Fashion-MNIST;
 lc003/ for 003 Table 1's locally connected nets), mean ±
 sample standard deviation when there are several, the paper's value in
-brackets; mf's second number is its last layer's own accuracy.
+brackets; mf's second number is its last layer's own accuracy.  The MLP
+table's paper values are read from bench/repro/cells.tsv (the cells
+"MNIST 4-layer BP" and so on), its logs from bench/results/t1-002/ and, for
+FG-W at Adam 1e-3, t1-002lr/.
 """
 import glob
 import json
@@ -37,13 +42,58 @@ def last(path, layer=False):
 
 
 def cell(d, rule, data, layer=False):
-    vals = [v for v in (last(f, layer) for f in sorted(glob.glob(
-        "bench/results/%s/%s-%s-s*.jsonl" % (d, rule, data)))) if v is not None]
+    return cell_glob("bench/results/%s/%s-%s-s*.jsonl" % (d, rule, data), layer)
+
+
+def cell_glob(pattern, layer=False):
+    vals = [v for v in (last(f, layer) for f in sorted(glob.glob(pattern))) if v is not None]
     if not vals:
         return "–"
     if len(vals) == 1:
         return "%.2f" % vals[0]
     return "%.2f ± %.2f (%d seeds)" % (statistics.mean(vals), statistics.stdev(vals), len(vals))
+
+
+def paper_values():
+    """cell name -> paper value, from bench/repro/cells.tsv"""
+    out = {}
+    with open("bench/repro/cells.tsv") as f:
+        for line in f:
+            c = line.rstrip("\n").split("\t")
+            if not line.startswith("#") and len(c) >= 3:
+                out[c[1]] = c[2]
+    return out
+
+
+def table_mlp002():
+    paper = paper_values()
+    sets = (("mnist", "MNIST"), ("fashion-mnist", "F-MNIST"))
+    head = "| rule | " + " | ".join("%s %d layers (paper)" % (n, d) for _, n in sets for d in (2, 3, 4))
+    out = [head + " |", "|---|" + "---:|" * 6]
+    rows = [("`%s`" % r, n, "t1-002/" + r, "") for r, n in (
+        ("bp", "BP"), ("fdfa", "FDFA"), ("dkp", "DKP"), ("dfa", "DFA"), ("fg-a", "FG-A"),
+        ("lg-fg-a", "LG-FG-A"), ("fg-w", "FG-W"))]
+    rows.append(("`fg-w` at Adam 1e-3 (the authors' script)", "FG-W", "t1-002lr/fg-w", "-lr1e-3"))
+    for rule, name, stem, tag in rows:
+        cols = []
+        for data, dname in sets:
+            for d in (2, 3, 4):
+                key = "%s %d-layer %s" % (dname, d, name)
+                if key not in paper:
+                    cols.append("")
+                    continue
+                ours = cell_glob("bench/results/%s-d%d-%s%s-s*.jsonl" % (stem, d, data, tag))
+                cols.append("%s (%s)" % (ours, paper[key]))
+        out.append("| %s | %s |" % (rule, " | ".join(cols)))
+    return "\n".join(out) + "\n"
+
+
+def splice(s, name, text):
+    begin, end = "<!-- %s:begin -->\n" % name, "<!-- %s:end -->" % name
+    i, j = s.find(begin), s.find(end)
+    if i < 0 or j < i:
+        sys.exit("readme_tables.py: error: README.md lacks the %s markers" % name)
+    return s[:i + len(begin)] + text + s[j:]
 
 
 def table():
@@ -76,13 +126,10 @@ def table():
 
 
 def main():
-    begin, end = "<!-- cnn-table:begin -->\n", "<!-- cnn-table:end -->"
     with open("README.md") as f:
         s = f.read()
-    i, j = s.find(begin), s.find(end)
-    if i < 0 or j < i:
-        sys.exit("readme_cnn.py: error: README.md lacks the cnn-table markers")
-    s = s[:i + len(begin)] + table() + s[j:]
+    s = splice(s, "cnn-table", table())
+    s = splice(s, "mlp002-table", table_mlp002())
     with open("README.md.tmp", "w") as f:
         f.write(s)
     import os
