@@ -3,7 +3,9 @@
 the CNN table (002 Table 2, 003 Table 2) between the markers
 <!-- cnn-table:begin --> and <!-- cnn-table:end -->, and 002's fully connected
 nets (Table 1 / B.6) between <!-- mlp002-table:begin --> and
-<!-- mlp002-table:end -->.  Run by `make reproduction` from the repository root.
+<!-- mlp002-table:end -->, and 004 Tables I-II at the full 1000 steps a layer
+(bench/results/cff1000/) between <!-- cff1000-table:begin --> and
+<!-- cff1000-table:end -->.  Run by `make reproduction` from the repository root.
 
 Each cell: the last epoch's test accuracy of every finished seed's log
 (bench/results/cnn002bn/R-DATA-sS.jsonl; bench/results/cnn003/ for bp and mf on
@@ -21,22 +23,25 @@ import statistics
 import sys
 
 
-def last(path, layer=False):
-    """the last epoch's test accuracy (%) of a finished log, else None"""
-    want = acc = lay = None
-    ep = 0
+def last(path, layer=False, key=None):
+    """the last epoch's test accuracy (%) of a finished log (one that ends in
+    bpfree's "final" object, as bench/repro/stage_logs.sh takes it), else None;
+    key names another field of the epoch lines"""
+    acc = lay = None
+    done = False
     with open(path) as f:
         for line in f:
             try:
                 o = json.loads(line)
             except ValueError:
                 continue
-            if o.get("type") == "header":
-                want = int(o.get("config", {}).get("epochs", 0)) or None
-            elif o.get("type") == "epoch":
-                ep, acc, lay = o.get("epoch", 0), o.get("test_acc"), o.get("layer_test_acc")
-    if want is not None and ep < want:
+            if o.get("type") == "epoch":
+                acc, lay = o.get(key or "test_acc"), o.get("layer_test_acc")
+            done = o.get("type") == "final"
+    if not done:
         return None  # still running, or stopped
+    if isinstance(acc, list):
+        return [100.0 * a for a in acc]
     v = lay[-1] if layer and lay else acc
     return None if v is None else 100.0 * v
 
@@ -88,6 +93,31 @@ def table_mlp002():
     return "\n".join(out) + "\n"
 
 
+def layer_cell(pattern, i):
+    """mean over the finished seeds of layer i's own test accuracy"""
+    vals = []
+    for f in sorted(glob.glob(pattern)):
+        v = last(f, key="layer_test_acc")
+        if v is not None:
+            vals.append(v[i] if isinstance(v, list) else None)
+    vals = [v for v in vals if v is not None]
+    return "%.2f" % statistics.mean(vals) if vals else "–"
+
+
+def table_cff1000():
+    paper = paper_values()
+    out = ["| data | rule | goodness test % (paper) | layer 1 alone % | layer 2 alone % |",
+           "|---|---|---:|---:|---:|"]
+    for data, dname in (("mnist", "MNIST"), ("fashion-mnist", "F-MNIST")):
+        for rule, name in (("ff", "FF"), ("cff-fixed", "F-CFF"), ("cff-adaptive", "A-CFF")):
+            pat = "bench/results/cff1000/%s-%s-s*.jsonl" % (rule, data)
+            key = "%s %s, 1000 steps per layer" % (dname, name)
+            out.append("| %s | %s (`%s`) | %s (%s) | %s | %s |" % (
+                dname, name, rule, cell_glob(pat), paper.get(key, "?"),
+                layer_cell(pat, 0), layer_cell(pat, 1)))
+    return "\n".join(out) + "\n"
+
+
 def splice(s, name, text):
     begin, end = "<!-- %s:begin -->\n" % name, "<!-- %s:end -->" % name
     i, j = s.find(begin), s.find(end)
@@ -130,6 +160,7 @@ def main():
         s = f.read()
     s = splice(s, "cnn-table", table())
     s = splice(s, "mlp002-table", table_mlp002())
+    s = splice(s, "cff1000-table", table_cff1000())
     with open("README.md.tmp", "w") as f:
         f.write(s)
     import os
