@@ -4,57 +4,62 @@
  * arithmetic) on 1 and 2 threads, with both threadings and pipelined where
  * the rule allows, reduced to a digest: the last epoch's training loss and
  * the test loss as bit patterns, the test accuracy, and a 64-bit hash of the
- * parameter and state blocks, one file per product library (each orders
- * its sums differently): tests/golden/digests-BACKEND.txt.  OpenBLAS's were
- * recorded before the architecture refactor (issue 13), oneDNN's when it
- * became the default (session 7); a change that moves code must keep every
- * one of them bit for bit.  A build whose backend has no file skips.
+ * parameter and state blocks, one file per product library and kernel set
+ * (each orders its sums differently): tests/golden/digests-ID.txt, ID from
+ * backend_id() below.  OpenBLAS's Cooperlake digests were recorded before
+ * the architecture refactor (issue 13), oneDNN's when it became the default
+ * (session 7), OpenBLAS's Haswell ones (OPENBLAS_CORETYPE=Haswell) in
+ * session 15 on an unchanged tree; a change that moves code must keep every
+ * one of them bit for bit.  A build whose products have no file skips.
  *
  * Also: model files written by that earlier version (tests/golden/models/)
  * still load and predict the same scores bit for bit.
  *
- * BPFREE_GOLDEN_UPDATE=1 rewrites the digests and, in the OpenBLAS build,
- * the model files (only when a change is meant to change the numbers: say
- * why in the commit); in another build it records the digests and the
- * scores of that backend (tests/golden/models/scores-BACKEND.txt) and leaves
- * the model files alone. */
+ * BPFREE_GOLDEN_UPDATE=1 rewrites the digests and, in the OpenBLAS build on
+ * its Cooperlake kernels, the model files (only when a change is meant to
+ * change the numbers: say why in the commit); in another build it records
+ * the digests and the scores of those products
+ * (tests/golden/models/scores-ID.txt) and leaves the model files alone. */
 #include "testutil.h"
 
 #include <inttypes.h>
 #include <unistd.h>
 
-#if defined(BPFREE_DNNL)
-#define BACKEND "onednn"
-#elif defined(BPFREE_BLIS)
-#define BACKEND "blis"
-#else
-#define BACKEND "openblas"
-/* OpenBLAS picks its kernels by CPU, or by OPENBLAS_CORETYPE, and each kernel
- * set orders its sums its own way: the OpenBLAS files were recorded with the
- * Cooperlake kernels (what it detects on the project's machines); under
- * another set (e.g. OPENBLAS_CORETYPE=Haswell) the comparison skips. */
-#define OPENBLAS_RECORDED_CORE "Cooperlake"
+#include <ctype.h>
+
+#define GOLDEN_DIR "tests/golden"
+/* The model files were written by the OpenBLAS build with its Cooperlake
+ * kernels (before issue 13); the scores any other product library (or
+ * kernel set) predicts from them are its own file. */
+#define OLD_MODELS_WRITER "openblas"
+
+#if !defined(BPFREE_DNNL) && !defined(BPFREE_BLIS)
 char *openblas_get_corename(void);
 #endif
 
-/* 1 when the digests on file can apply to this build's products */
-static int recorded_kernels(void) {
-#if !defined(BPFREE_DNNL) && !defined(BPFREE_BLIS)
+/* The name of this build's arithmetic, which names its files.  OpenBLAS
+ * picks its kernels by CPU, or by OPENBLAS_CORETYPE, and each kernel set
+ * orders its sums its own way: "openblas" is the Cooperlake kernels' (the
+ * first recorded), "openblas-haswell" etc. another set's. */
+static const char *backend_id(void) {
+#if defined(BPFREE_DNNL)
+    return "onednn";
+#elif defined(BPFREE_BLIS)
+    return "blis";
+#else
+    static char id[64];
     const char *core = openblas_get_corename();
-    if (!core || strcmp(core, OPENBLAS_RECORDED_CORE) != 0) {
-        printf("  OpenBLAS runs its %s kernels; the digests are the %s kernels': skipped\n",
-               core ? core : "(unknown)", OPENBLAS_RECORDED_CORE);
-        return 0;
-    }
+    if (!core || !*core) core = "unknown";
+    if (strcmp(core, "Cooperlake") == 0) return "openblas";
+    int n = snprintf(id, sizeof id, "openblas-");
+    for (const char *c = core; *c && n < (int)sizeof id - 1; c++)
+        id[n++] = (char)tolower((unsigned char)*c);
+    id[n] = '\0';
+    return id;
 #endif
-    return 1;
 }
-#define GOLDEN_DIR "tests/golden"
-#define DIGESTS GOLDEN_DIR "/digests-" BACKEND ".txt"
-/* The model files were written by the OpenBLAS build (before issue 13); the
- * scores another backend predicts from them are its own file. */
-#define OLD_MODELS_WRITER "openblas"
-#define WRITER_BUILD (strcmp(BACKEND, OLD_MODELS_WRITER) == 0)
+
+static int writer_build(void) { return strcmp(backend_id(), OLD_MODELS_WRITER) == 0; }
 
 /* ------------------------------------------------------------ the data */
 
@@ -303,7 +308,8 @@ static int updating(void) {
 
 static void test_digests(void **state) {
     (void)state;
-    if (!recorded_kernels()) skip();
+    char digests[128];
+    snprintf(digests, sizeof digests, GOLDEN_DIR "/digests-%s.txt", backend_id());
     bpfree_dataset tr = {0}, te = {0};
     make_data(&tr, &te);
     static char got[NRUNS][160];
@@ -314,18 +320,19 @@ static void test_digests(void **state) {
     bpfree_data_free(&tr);
     bpfree_data_free(&te);
     if (updating()) {
-        FILE *f = fopen(DIGESTS, "w");
+        FILE *f = fopen(digests, "w");
         assert_non_null(f);
         fprintf(f, "# name train_loss_bits test_loss_bits test_acc params_state_fnv64 "
                    "(tests/test_golden.c)\n");
         for (int i = 0; i < NRUNS; i++) fprintf(f, "%s\n", got[i]);
         assert_int_equal(fclose(f), 0);
-        printf("  wrote %s (%d runs)\n", DIGESTS, NRUNS);
+        printf("  wrote %s (%d runs)\n", digests, NRUNS);
         return;
     }
-    FILE *f = fopen(DIGESTS, "r");
+    FILE *f = fopen(digests, "r");
     if (!f) {
-        printf("  no %s: digests are recorded for another BLAS; skipped\n", DIGESTS);
+        printf("  no %s: digests are recorded for other products (BPFREE_GOLDEN_UPDATE=1 "
+               "records them); skipped\n", digests);
         skip();
     }
     /* by name: a run added later (a new rule) only adds a line */
@@ -339,7 +346,7 @@ static void test_digests(void **state) {
         for (int i = 0; i < NRUNS && k < 0; i++)
             if (!strncmp(got[i], want, nl) && got[i][nl] == ' ') k = i;
         if (k < 0) {
-            printf("  %s: no run named like '%s'\n", DIGESTS, want);
+            printf("  %s: no run named like '%s'\n", digests, want);
             bad++;
             continue;
         }
@@ -375,14 +382,15 @@ static uint64_t scores_hash(bpfree_model *m, const bpfree_dataset *te) {
 
 static void test_old_models_load(void **state) {
     (void)state;
-    if (!recorded_kernels()) skip();
     bpfree_dataset tr = {0}, te = {0};
     make_data(&tr, &te);
-    const char *list =
-        WRITER_BUILD ? GOLDEN_DIR "/models/scores.txt" : GOLDEN_DIR "/models/scores-" BACKEND ".txt";
+    const int writer = writer_build();
+    char list[128];
+    if (writer) snprintf(list, sizeof list, GOLDEN_DIR "/models/scores.txt");
+    else snprintf(list, sizeof list, GOLDEN_DIR "/models/scores-%s.txt", backend_id());
     FILE *idx = NULL;
-    if (!updating() && !WRITER_BUILD && access(list, R_OK) != 0) {
-        printf("  no %s: scores are recorded for another BLAS; skipped\n", list);
+    if (!updating() && !writer && access(list, R_OK) != 0) {
+        printf("  no %s: scores are recorded for other products; skipped\n", list);
         bpfree_data_free(&tr);
         bpfree_data_free(&te);
         skip();
@@ -396,7 +404,7 @@ static void test_old_models_load(void **state) {
         snprintf(path, sizeof path, GOLDEN_DIR "/models/%s.bpf", MODEL_RULES[i]);
         bpfree_model *m = NULL;
         bpfree_error e;
-        if (updating() && !WRITER_BUILD) { /* the old files stay; their scores here */
+        if (updating() && !writer) { /* the old files stay; their scores here */
             if (bpfree_model_load(path, &m, &e)) fail_msg("old model file: %s", e.msg);
             fprintf(idx, "%s %016" PRIx64 "\n", MODEL_RULES[i], scores_hash(m, &te));
             bpfree_model_free(m);
