@@ -11,7 +11,8 @@
 # line; a run whose --checkpoint file exists (stopped midway) is resumed
 # from it, its output appended.  Cells without data here (glob "-"), `bpfree compare` cells, and
 # cells sharing a log with one already listed (mf's last layer) are
-# skipped.  One command a line, cheapest data set first within a cell as
+# skipped; a probe cell (its note begins "probe:", one seed by design) gets
+# only the first seed of SEEDS.  One command a line, cheapest data set first within a cell as
 # listed; feed them to a queue or a shell.  Run from the repository root.
 set -eu
 want_rule=$(cat "$(dirname "$0")/want.awk")
@@ -32,7 +33,9 @@ grep -v '^#' "$cells" | grep -v '^[[:space:]]*$' | grep -e "$pat" |
 while IFS='	' read -r paper cell value tol glob cmd note; do
     [ "$glob" = "-" ] && continue
     case $cmd in "bpfree train "*) ;; *) continue ;; esac
-    for s in $(echo "$seeds" | tr ',' ' '); do
+    ss=$(echo "$seeds" | tr ',' ' ')
+    case $note in probe:*) ss=${ss%% *} ;; esac
+    for s in $ss; do
         c=$(printf "%s\n" "$cmd" | sed "s/--seed S\b/--seed $s/; s/-sS\./-s$s./g")
         log=$(printf '%s\n' "$c" | sed -n 's/.*--log \([^ ]*\).*/\1/p')
         [ -n "$log" ] || continue

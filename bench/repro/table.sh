@@ -11,7 +11,9 @@
 # the cell's tolerance, at the paper's budget), "close at reduced budget"
 # (within tolerance, fewer epochs/steps than the paper), "below"/"above"
 # (outside it), "partial (n seeds)" (fewer than 3), "not run", or "data not
-# obtainable here".  Run from the repository root; needs only sh and awk.
+# obtainable here".  A cell whose note begins "probe:" is a one-seed
+# measurement of what the row above lacks (e.g. the paper's full budget);
+# its status is "probe (n seeds)" and where it lands against the paper.  Run from the repository root; needs only sh and awk.
 set -eu
 want_rule=$(cat "$(dirname "$0")/want.awk")
 cells=${1:-bench/repro/cells.tsv}
@@ -80,6 +82,10 @@ done | awk -F'|' '
     if (glob == "-") status = "data not obtainable here"
     else if (n == 0) status = "not run"
     else if (value == "-") status = (n < 3 ? "measured (" n " seeds), no paper number" : "measured, no paper number")
+    else if (note ~ /^probe:/) {
+        status = "probe (" n " seed" (n > 1 ? "s" : "") "), "
+        status = status (mean - value > tol ? "above" : value - mean > tol ? "below" : "within tolerance")
+    }
     else if (n < 3) status = "partial (" n " seed" (n > 1 ? "s" : "") ")"
     else if (mean - value > tol) status = "above"
     else if (value - mean > tol) status = "below"
