@@ -72,10 +72,14 @@ def table_mlp002(paper):
     sets = (("mnist", "MNIST"), ("fashion-mnist", "F-MNIST"))
     head = "| rule | " + " | ".join("%s %d layers (paper)" % (n, d) for _, n in sets for d in (2, 3, 4))
     out = [head + " |", "|---|" + "---:|" * 6]
-    rows = [("`%s`" % r, n, "t1-002/" + r, "") for r, n in (
-        ("bp", "BP"), ("fdfa", "FDFA"), ("dkp", "DKP"), ("dfa", "DFA"), ("fg-a", "FG-A"),
-        ("lg-fg-a", "LG-FG-A"), ("fg-w", "FG-W"))]
+    # BP and the feedback rules on the authors' net (batch norm in every
+    # hidden layer, t1-002bn/), the forward gradients on the plain one
+    bn = (("bp", "BP"), ("fdfa", "FDFA"), ("dkp", "DKP"), ("dfa", "DFA"))
+    rows = [("`%s`" % r, n, "t1-002bn/" + r, "") for r, n in bn]
+    rows += [("`%s`" % r, n, "t1-002/" + r, "") for r, n in (
+        ("fg-a", "FG-A"), ("lg-fg-a", "LG-FG-A"), ("fg-w", "FG-W"))]
     rows.append(("`fg-w` at Adam 1e-3 (the authors' script)", "FG-W", "t1-002lr/fg-w", "-lr1e-3"))
+    rows += [("`%s` without batch norm" % r, n + " without BN", "t1-002/" + r, "") for r, n in bn]
     for rule, name, stem, tag in rows:
         cols = []
         for data, dname in sets:
