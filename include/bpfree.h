@@ -145,6 +145,8 @@ typedef enum bpfree_norm {
                                 rows' statistics; they travel in the data record
                                 (bpfree_data_info's per-column statistics, each
                                 column its channel's), as the CLI sets them */
+    BPFREE_NORM_SYMMETRIC,   /* then (x - 0.5) / 0.5 into [-1, 1]: torchvision's
+                                Normalize(0.5, 0.5), the FDFA authors' inputs */
     BPFREE_NORM_COUNT
 } bpfree_norm;
 
@@ -578,6 +580,13 @@ void bpfree_data_standardize(bpfree_dataset *train, bpfree_dataset *a,
  * 1e-8), and x = (x - mean) / std in place. */
 void bpfree_data_stats(const bpfree_dataset *ds, float *mean, float *std);
 void bpfree_data_normalize(bpfree_dataset *ds, float mean, float std);
+
+/* 1 when the config's norm maps every pixel by one (x - mean) / std, with
+ * that mean and std in *mean, *std: BPFREE_NORM_STANDARDIZE (the config's
+ * norm_mean, norm_std, the training pixels') and BPFREE_NORM_SYMMETRIC (0.5,
+ * 0.5); else 0.  bpfree_data_prepare applies it; a caller preparing data by
+ * hand applies it with bpfree_data_normalize. */
+int bpfree_norm_affine(const bpfree_config *c, float *mean, float *std);
 
 /* Per-channel standardisation of images (CIFAR's usual preprocessing):
  * mean[c] and std[c] over every pixel of channel c of every sample of ds

@@ -136,6 +136,8 @@ _data_split = _sig("bpfree_data_split", ctypes.c_int, _D, ctypes.c_int, ctypes.c
 _data_stats = _sig("bpfree_data_stats", None, _D, ctypes.POINTER(ctypes.c_float),
                    ctypes.POINTER(ctypes.c_float))
 _data_normalize = _sig("bpfree_data_normalize", None, _D, ctypes.c_float, ctypes.c_float)
+_FP = ctypes.POINTER(ctypes.c_float)
+_norm_affine = _sig("bpfree_norm_affine", ctypes.c_int, _P, _FP, _FP)
 _rule_count = _sig("bpfree_rule_count", ctypes.c_int)
 _setting_count = _sig("bpfree_setting_count", ctypes.c_int)
 
@@ -368,9 +370,8 @@ class Model:
                 _data_stats(ctypes.byref(train.ds), ctypes.byref(mean), ctypes.byref(std))
                 stats = (mean.value, std.value)
             self._build(train.ds.dim, outputs, regression, stats, shape)
-        if self._get(self._cfg, "norm") == "standardize":
-            mean = float(self._get(self._cfg, "norm-mean"))
-            std = float(self._get(self._cfg, "norm-std"))
+        mean, std = ctypes.c_float(), ctypes.c_float()
+        if _norm_affine(self._cfg, ctypes.byref(mean), ctypes.byref(std)):
             for d in (train, test, val):
                 if d is not None:
                     _data_normalize(ctypes.byref(d.ds), mean, std)

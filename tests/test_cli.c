@@ -944,6 +944,45 @@ static void test_norm_channel(void **state) {
     expect_error("--norm channel on a table", r, "no image channels", NULL);
 }
 
+/* --norm symmetric: pixels into [-1, 1] by the fixed (x - 0.5) / 0.5, kept in
+ * the model (eval gives training's accuracy); refused on a table. */
+static void test_norm_symmetric(void **state) {
+    (void)state;
+    char dir[400];
+    snprintf(dir, sizeof dir, "%s/cifar-sym", tmp);
+    write_cifar_dir(dir, 60);
+    run_result r = run_in(tmp, data_root,
+                          (const char *const[]){"train", "--rule", "bp", "--layers", "8",
+                                                "--epochs", "1", "--threads", "1", "--data", dir,
+                                                "--norm", "symmetric", "--save", "sym.bpf", NULL});
+    if (r.status != 0) show("--norm symmetric", &r);
+    assert_int_equal(r.status, 0);
+    char acc[32], acc2[32];
+    assert_true(find_acc(strstr(r.out, "final:"), "test accuracy ", acc, sizeof acc));
+    run_free(&r);
+    r = run_in(tmp, data_root, (const char *const[]){"eval", "sym.bpf", NULL});
+    if (r.status != 0 || !find_acc(r.out, "accuracy ", acc2, sizeof acc2)) show("eval sym", &r);
+    assert_true(find_acc(r.out, "accuracy ", acc2, sizeof acc2));
+    assert_string_equal(acc, acc2);
+    run_free(&r);
+    char path[500];
+    snprintf(path, sizeof path, "%s/sym.bpf", tmp);
+    bpfree_model *m;
+    bpfree_error e;
+    assert_int_equal(bpfree_model_load(path, &m, &e), BPFREE_OK);
+    const bpfree_config *c = bpfree_model_config(m);
+    float mean = 0, std = 0;
+    assert_int_equal(c->norm, BPFREE_NORM_SYMMETRIC);
+    assert_int_equal(bpfree_norm_affine(c, &mean, &std), 1);
+    assert_true(mean == 0.5f && std == 0.5f);
+    bpfree_model_free(m);
+    bpfree_config s;
+    assert_int_equal(bpfree_config_default(&s, "bp", 4, 2, &e), BPFREE_OK);
+    assert_int_equal(bpfree_norm_affine(&s, &mean, &std), 0); /* scale: none */
+    r = RUN("train", "--rule", "bp", "--data", "breast-cancer", "--norm", "symmetric");
+    expect_error("--norm symmetric on a table", r, "is a table", NULL);
+}
+
 /* 1 if the first 64 KiB of a (binary) file hold `needle` */
 static int file_has(const char *path, const char *needle) {
     static char b[1 << 16];
@@ -1051,6 +1090,7 @@ int main(void) {
         cmocka_unit_test(test_input_repeat),
         cmocka_unit_test(test_input_pad),
         cmocka_unit_test(test_norm_channel),
+        cmocka_unit_test(test_norm_symmetric),
     };
     return cmocka_run_group_tests(tests, setup, tu_rm_scratch);
 }

@@ -150,8 +150,8 @@ int cmd_predict(int argc, char **argv) {
     } else {
         if (test.dim != c->inputs)
             die("%s: the model takes %d inputs, %s has %d", path, c->inputs, r.data, test.dim);
-        if (c->norm == BPFREE_NORM_STANDARDIZE)
-            bpfree_data_normalize(&test, c->norm_mean, c->norm_std);
+        float mean, std;
+        if (bpfree_norm_affine(c, &mean, &std)) bpfree_data_normalize(&test, mean, std);
     }
     const int C = c->outputs, regression = test.y != NULL;
     float *scores = malloc((size_t)test.n * C * sizeof *scores);

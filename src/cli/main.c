@@ -36,7 +36,8 @@ int cmd_eval(int argc, char **argv) {
                     di->name);
     } else {
         const bpfree_config *c = bpfree_model_config(m);
-        if (c->norm == BPFREE_NORM_STANDARDIZE) bpfree_data_normalize(&test, c->norm_mean, c->norm_std);
+        float mean, std;
+        if (bpfree_norm_affine(c, &mean, &std)) bpfree_data_normalize(&test, mean, std);
     }
     bpfree_eval ev;
     if (bpfree_evaluate(m, &test, &ev, &e)) die_err(&e);

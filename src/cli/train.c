@@ -74,6 +74,8 @@ static void prepare_data(const cli_run *r, run_data *d, bpfree_config *cfg,
     }
     if (r->val > 0 && bpfree_data_split(&d->train, r->val, cfg->seed, &d->val, &e)) die_err(&e);
     if (cfg->norm == BPFREE_NORM_CHANNEL) channel_stats(&d->train, info);
+    if (cfg->norm == BPFREE_NORM_SYMMETRIC && cli_tabular(r->data))
+        die("--norm symmetric: '%s' is a table, not pixels in [0, 1] (use standardize)", r->data);
     if (cfg->norm == BPFREE_NORM_STANDARDIZE) { /* of the training rows as prepared so far */
         bpfree_dataset t = d->train;
         if (info->n_cols) {

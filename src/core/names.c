@@ -23,7 +23,8 @@ static const char *const sched_names[] = {
     [BPFREE_SCHED_COOLDOWN] = "cooldown", [BPFREE_SCHED_MULTISTEP] = "multistep"};
 static const char *const norm_names[] = {[BPFREE_NORM_SCALE] = "scale",
                                          [BPFREE_NORM_STANDARDIZE] = "standardize",
-                                         [BPFREE_NORM_CHANNEL] = "channel"};
+                                         [BPFREE_NORM_CHANNEL] = "channel",
+                                         [BPFREE_NORM_SYMMETRIC] = "symmetric"};
 
 _Static_assert(sizeof act_names / sizeof *act_names == BPFREE_ACT_COUNT, "act names");
 _Static_assert(sizeof loss_names / sizeof *loss_names == BPFREE_LOSS_COUNT, "loss names");

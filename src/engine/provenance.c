@@ -71,6 +71,14 @@ const bpfree_data_info *bpfree_model_data(const bpfree_model *m) {
 }
 
 
+int bpfree_norm_affine(const bpfree_config *c, float *mean, float *std) {
+    switch (c->norm) {
+    case BPFREE_NORM_STANDARDIZE: *mean = c->norm_mean, *std = c->norm_std; return 1;
+    case BPFREE_NORM_SYMMETRIC: *mean = 0.5f, *std = 0.5f; return 1;
+    default: return 0;
+    }
+}
+
 bpfree_status bpfree_data_prepare(const bpfree_model *m, bpfree_dataset *ds, bpfree_error *err) {
     const bpfree_config *c = &m->cfg;
     const int rep = m->has_data && m->data.repeat > 1 ? m->data.repeat : 1;
@@ -99,7 +107,8 @@ bpfree_status bpfree_data_prepare(const bpfree_model *m, bpfree_dataset *ds, bpf
                        ds->name, ds->outputs, c->outputs);
     if (m->has_data && m->data.n_cols > 0)
         bpfree_data_col_normalize(ds->x, ds->n, ds->dim, m->data.col_mean, m->data.col_std);
-    if (c->norm == BPFREE_NORM_STANDARDIZE) bpfree_data_normalize(ds, c->norm_mean, c->norm_std);
+    float mean, std;
+    if (bpfree_norm_affine(c, &mean, &std)) bpfree_data_normalize(ds, mean, std);
     if (m->has_data && m->data.n_tcols > 0 && ds->y)
         bpfree_data_col_normalize(ds->y, ds->n, ds->outputs, m->data.tcol_mean, m->data.tcol_std);
     return BPFREE_OK;

@@ -212,7 +212,7 @@ static const bp_setting GENERIC[] = {
           act_n, bpfree_act_parse),
     BP_ROW_NAME("loss", "loss", "ce (softmax cross-entropy), bce (sigmoid + BCE), mse", "ce", loss, SUM,
           0, loss_n, bpfree_loss_parse),
-    BP_ROW_NAME("norm", "norm", "input preprocessing: scale ([0,1]), standardize (train mean/std) or channel (per image channel)",
+    BP_ROW_NAME("norm", "norm", "input preprocessing: scale ([0,1]), standardize (train mean/std), channel (per image channel) or symmetric ([-1,1])",
           "scale", norm, SUM, 0, norm_n, bpfree_norm_parse),
     BP_ROW_NUM("epochs", "epochs", "N", "epochs (with --greedy: per layer)", "20", BP_SET_INT, epochs, 1,
         INT_MAX, SUM, 0),
