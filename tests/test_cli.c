@@ -903,33 +903,41 @@ static void write_cifar_dir(const char *dir, int n) {
     }
 }
 
+/* Trains bp one epoch on a small synthetic CIFAR folder (tmp/SUB) with
+ * --norm NORM, saved as MODEL; `eval MODEL` must give training's accuracy.
+ * Returns the model file loaded (the caller frees it). */
+static bpfree_model *train_then_eval(const char *sub, const char *norm, const char *model) {
+    char dir[400];
+    snprintf(dir, sizeof dir, "%s/%s", tmp, sub);
+    write_cifar_dir(dir, 60);
+    run_result r = run_in(tmp, data_root,
+                          (const char *const[]){"train", "--rule", "bp", "--layers", "8",
+                                                "--epochs", "1", "--threads", "1", "--data", dir,
+                                                "--norm", norm, "--save", model, NULL});
+    if (r.status != 0) show(norm, &r);
+    assert_int_equal(r.status, 0);
+    char acc[32], acc2[32];
+    assert_true(find_acc(strstr(r.out, "final:"), "test accuracy ", acc, sizeof acc));
+    run_free(&r);
+    r = run_in(tmp, data_root, (const char *const[]){"eval", model, NULL});
+    if (r.status != 0 || !find_acc(r.out, "accuracy ", acc2, sizeof acc2)) show(model, &r);
+    assert_true(find_acc(r.out, "accuracy ", acc2, sizeof acc2));
+    assert_string_equal(acc, acc2);
+    run_free(&r);
+    char path[500];
+    snprintf(path, sizeof path, "%s/%s", tmp, model);
+    bpfree_model *m;
+    bpfree_error e;
+    if (bpfree_model_load(path, &m, &e) != BPFREE_OK) fail_msg("%s: %s", path, e.msg);
+    return m;
+}
+
 /* --norm channel: per image channel statistics of the training rows, kept
  * in the model's data record (one per column, each its channel's), applied
  * again by eval; data without channels is refused. */
 static void test_norm_channel(void **state) {
     (void)state;
-    char dir[400];
-    snprintf(dir, sizeof dir, "%s/cifar-syn", tmp);
-    write_cifar_dir(dir, 60);
-    run_result r = run_in(tmp, data_root,
-                          (const char *const[]){"train", "--rule", "bp", "--layers", "8",
-                                                "--epochs", "1", "--threads", "1", "--data", dir,
-                                                "--norm", "channel", "--save", "ch.bpf", NULL});
-    if (r.status != 0) show("--norm channel", &r);
-    assert_int_equal(r.status, 0);
-    char acc[32], acc2[32];
-    assert_true(find_acc(strstr(r.out, "final:"), "test accuracy ", acc, sizeof acc));
-    run_free(&r);
-    r = run_in(tmp, data_root, (const char *const[]){"eval", "ch.bpf", NULL});
-    if (r.status != 0 || !find_acc(r.out, "accuracy ", acc2, sizeof acc2)) show("eval ch", &r);
-    assert_true(find_acc(r.out, "accuracy ", acc2, sizeof acc2));
-    assert_string_equal(acc, acc2);
-    run_free(&r);
-    char path[500];
-    snprintf(path, sizeof path, "%s/ch.bpf", tmp);
-    bpfree_model *m;
-    bpfree_error e;
-    assert_int_equal(bpfree_model_load(path, &m, &e), BPFREE_OK);
+    bpfree_model *m = train_then_eval("cifar-syn", "channel", "ch.bpf");
     const bpfree_data_info *di = bpfree_model_data(m);
     assert_non_null(di);
     assert_int_equal(di->n_cols, 3072);
@@ -940,7 +948,7 @@ static void test_norm_channel(void **state) {
         assert_true(di->col_std[c * 1024] > 0.01f && di->col_std[c * 1024] < 0.1f);
     }
     bpfree_model_free(m);
-    r = RUN("train", "--rule", "bp", "--data", "breast-cancer", "--norm", "channel");
+    run_result r = RUN("train", "--rule", "bp", "--data", "breast-cancer", "--norm", "channel");
     expect_error("--norm channel on a table", r, "no image channels", NULL);
 }
 
@@ -948,28 +956,7 @@ static void test_norm_channel(void **state) {
  * the model (eval gives training's accuracy); refused on a table. */
 static void test_norm_symmetric(void **state) {
     (void)state;
-    char dir[400];
-    snprintf(dir, sizeof dir, "%s/cifar-sym", tmp);
-    write_cifar_dir(dir, 60);
-    run_result r = run_in(tmp, data_root,
-                          (const char *const[]){"train", "--rule", "bp", "--layers", "8",
-                                                "--epochs", "1", "--threads", "1", "--data", dir,
-                                                "--norm", "symmetric", "--save", "sym.bpf", NULL});
-    if (r.status != 0) show("--norm symmetric", &r);
-    assert_int_equal(r.status, 0);
-    char acc[32], acc2[32];
-    assert_true(find_acc(strstr(r.out, "final:"), "test accuracy ", acc, sizeof acc));
-    run_free(&r);
-    r = run_in(tmp, data_root, (const char *const[]){"eval", "sym.bpf", NULL});
-    if (r.status != 0 || !find_acc(r.out, "accuracy ", acc2, sizeof acc2)) show("eval sym", &r);
-    assert_true(find_acc(r.out, "accuracy ", acc2, sizeof acc2));
-    assert_string_equal(acc, acc2);
-    run_free(&r);
-    char path[500];
-    snprintf(path, sizeof path, "%s/sym.bpf", tmp);
-    bpfree_model *m;
-    bpfree_error e;
-    assert_int_equal(bpfree_model_load(path, &m, &e), BPFREE_OK);
+    bpfree_model *m = train_then_eval("cifar-sym", "symmetric", "sym.bpf");
     const bpfree_config *c = bpfree_model_config(m);
     float mean = 0, std = 0;
     assert_int_equal(c->norm, BPFREE_NORM_SYMMETRIC);
@@ -977,9 +964,10 @@ static void test_norm_symmetric(void **state) {
     assert_true(mean == 0.5f && std == 0.5f);
     bpfree_model_free(m);
     bpfree_config s;
+    bpfree_error e;
     assert_int_equal(bpfree_config_default(&s, "bp", 4, 2, &e), BPFREE_OK);
     assert_int_equal(bpfree_norm_affine(&s, &mean, &std), 0); /* scale: none */
-    r = RUN("train", "--rule", "bp", "--data", "breast-cancer", "--norm", "symmetric");
+    run_result r = RUN("train", "--rule", "bp", "--data", "breast-cancer", "--norm", "symmetric");
     expect_error("--norm symmetric on a table", r, "is a table", NULL);
 }
 
