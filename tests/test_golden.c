@@ -22,10 +22,9 @@
  * (tests/golden/models/scores-ID.txt) and leaves the model files alone. */
 #include "testutil.h"
 
+#include <ctype.h>
 #include <inttypes.h>
 #include <unistd.h>
-
-#include <ctype.h>
 
 #define GOLDEN_DIR "tests/golden"
 /* The model files were written by the OpenBLAS build with its Cooperlake

@@ -13,7 +13,8 @@
 # (outside it), "partial (n seeds)" (fewer than 3), "not run", or "data not
 # obtainable here".  A cell whose note begins "probe:" is a one-seed
 # measurement of what the row above lacks (e.g. the paper's full budget);
-# its status is "probe (n seeds)" and where it lands against the paper.  Run from the repository root; needs only sh and awk.
+# its status is "probe (n seeds)" and where it lands against the paper.
+# Run from the repository root; needs only sh and awk.
 set -eu
 want_rule=$(cat "$(dirname "$0")/want.awk")
 cells=${1:-bench/repro/cells.tsv}
@@ -79,16 +80,14 @@ done | awk -F'|' '
     ours = n ? sprintf("%.2f ± %.2f (%d)", mean, sd, n) : "–"
     diff = (n && value != "-") ? sprintf("%+.2f", mean - value) : "–"
     reduced = note != "-"
+    side = mean - value > tol ? "above" : value - mean > tol ? "below" : ""
+    seeds = n " seed" (n > 1 ? "s" : "")
     if (glob == "-") status = "data not obtainable here"
     else if (n == 0) status = "not run"
     else if (value == "-") status = (n < 3 ? "measured (" n " seeds), no paper number" : "measured, no paper number")
-    else if (note ~ /^probe:/) {
-        status = "probe (" n " seed" (n > 1 ? "s" : "") "), "
-        status = status (mean - value > tol ? "above" : value - mean > tol ? "below" : "within tolerance")
-    }
-    else if (n < 3) status = "partial (" n " seed" (n > 1 ? "s" : "") ")"
-    else if (mean - value > tol) status = "above"
-    else if (value - mean > tol) status = "below"
+    else if (note ~ /^probe:/) status = "probe (" seeds "), " (side != "" ? side : "within tolerance")
+    else if (n < 3) status = "partial (" seeds ")"
+    else if (side != "") status = side
     else status = reduced ? "close at reduced budget" : "reproduced"
     budget = reduced ? note : "the paper'"'"'s"
     if (glob == "-") budget = "–"
