@@ -345,6 +345,10 @@ typedef struct bpfree_config {
     /* drtp, f3, llo: how the hidden signal and the output gradient scale
      * with the batch (BPFREE_SIGNAL_*); Adam barely cares, SGD does */
     int signal_scaling;
+    /* fg-a: the output layer's step (BPFREE_FGOUT_*): FORWARD perturbs it as
+     * the hidden layers (002 eq. 4); EXACT perturbs only the hidden layers
+     * and gives it its true gradient (Algorithm 3 leaves it open) */
+    int fg_output;
     /* PEPITA (000 §III-H): F = pepita_f * U(±sqrt(6/D)), (D, C) */
     float pepita_f;
     /* uSF: B_l = usf_scale sign(W_l), 0 = mean |W_l|; KP: the decay lambda
@@ -408,6 +412,9 @@ typedef struct bpfree_config {
  * map), as the FDFA authors' code hooks its CNNs (Bacho & Chu 2024). */
 #define BPFREE_FBPOINT_OUTPUT 0
 #define BPFREE_FBPOINT_PREPOOL 1
+
+#define BPFREE_FGOUT_FORWARD 0
+#define BPFREE_FGOUT_EXACT 1
 
 #define BPFREE_SIGNAL_MEAN 0
 #define BPFREE_SIGNAL_AUTHORS 1

@@ -8,8 +8,9 @@
  *      differences of the network output along the same direction, for
  *      weight, activity and both perturbations, with tanh and ReLU;
  *   c. FG-W and FG-A are unbiased: the mean of K estimates approaches BP's
- *      gradient, and the error shrinks with K (64 vs 4096); LG-FG-A's is
- *      unbiased for each block's own loss;
+ *      gradient, and the error shrinks with K (64 vs 4096); FG-A with
+ *      --fg-output exact too, its output layer exact at every draw; LG-FG-A's
+ *      is unbiased for each block's own loss;
  *   d. fg-w, fg-a and lg-fg-a each reduce the training loss on a small
  *      synthetic problem. */
 #include "testutil.h"
@@ -180,12 +181,15 @@ static double norm2(const double *a, size_t n) {
     return sqrt(s);
 }
 
-/* Relative error ||mean_K g - g_bp|| / ||g_bp|| at K = 64 and K = 4096. */
-static void unbiased_case(const char *rule, double max_err) {
+/* Relative error ||mean_K g - g_bp|| / ||g_bp|| at K = 64 and K = 4096.
+ * fg_exact: fg-a's --fg-output exact, whose output layer (W3, b3) gets BP's
+ * gradient at every draw. */
+static void unbiased_case(const char *rule, int fg_exact, double max_err) {
     enum { D = 5, C = 3, B = 6, K1 = 64, K2 = 4096 };
     const int hidden[] = {4, 3};
     bpfree_model *m = tu_sgd_model(rule, D, C, 2, hidden, BPFREE_ACT_TANH, BPFREE_LOSS_CE,
                                    B, 0.1f, 5, 2);
+    if (fg_exact) m->cfg.fg_output = BPFREE_FGOUT_EXACT;
     bpfree_model *bp = tu_sgd_model("bp", D, C, 2, hidden, BPFREE_ACT_TANH, BPFREE_LOSS_CE,
                                     B, 0.1f, 5, 2);
     const size_t np = m->n_params;
@@ -208,13 +212,21 @@ static void unbiased_case(const char *rule, double max_err) {
         memcpy(m->params, p0, np * sizeof(float));
         tu_step_once(m, B);
         for (size_t i = 0; i < np; i++) sum[i] += m->grads[i];
+        if (fg_exact && k == 1) {
+            const size_t o = m->layers[2].off, n = (size_t)C * 3 + C;
+            assert_true(tu_close("fg-a exact output layer", m->grads + o, bp->grads + o, n, 1e-6,
+                                 1e-4));
+            double off = 0.0; /* layer 1's is an estimate, not BP's */
+            for (size_t i = 0; i < (size_t)4 * D + 4; i++) off += fabs(m->grads[i] - bp->grads[i]);
+            assert_true(off > 1e-3);
+        }
         if (k == K1 || k == K2) {
             for (size_t i = 0; i < np; i++) diff[i] = sum[i] / k - g[i];
             *(k == K1 ? &err1 : &err2) = norm2(diff, np) / gn;
         }
     }
-    printf("  %s: relative error of the mean estimate: K=%d %.3f, K=%d %.3f\n", rule, K1, err1,
-           K2, err2);
+    printf("  %s%s: relative error of the mean estimate: K=%d %.3f, K=%d %.3f\n", rule,
+           fg_exact ? " (exact output)" : "", K1, err1, K2, err2);
     assert_true(err2 < max_err);
     assert_true(err2 < err1 / 3.0); /* ~1/sqrt(K): 8x in theory */
     free(p0);
@@ -227,12 +239,13 @@ static void unbiased_case(const char *rule, double max_err) {
 
 static void test_fgw_unbiased(void **state) {
     (void)state;
-    unbiased_case("fg-w", 0.25);
+    unbiased_case("fg-w", 0, 0.25);
 }
 
 static void test_fga_unbiased(void **state) {
     (void)state;
-    unbiased_case("fg-a", 0.25);
+    unbiased_case("fg-a", 0, 0.25);
+    unbiased_case("fg-a", 1, 0.25);
 }
 
 /* LG-FG-A: layer 1's estimate is unbiased for the gradient of its own head's

@@ -13,13 +13,16 @@
  * i.e. dL_b u_l[b] — an unbiased estimate of dL_b/dh_l (Theorem 3) — is the
  * signal at layer l's output, turned into an update by the layer itself.
  *
- * The output layer is perturbed too (eq. 4 sums over every l <= L; the
- * output is linear, so d_L = d_{L-1} W_L^T + u_L).  Algorithm 3 perturbs
- * only l < L (lines 13-15), which leaves the output layer an estimate of
- * mean zero — it would never learn (NOTES).  Perturbing it keeps the rule a
- * pure forward gradient, unbiased for every layer, instead of handing the
- * output layer its true gradient as fdfa and lg-fg-a do.  Line 20 prints the
- * vector d^(L) where the scalar dL is meant (NOTES); bpfree uses dL. */
+ * By default (--fg-output forward) the output layer is perturbed too (eq. 4
+ * sums over every l <= L; the output is linear, so d_L = d_{L-1} W_L^T +
+ * u_L).  Algorithm 3 perturbs only l < L (lines 13-15) yet steps every
+ * layer with its u_l (line 20), which leaves the output layer an estimate
+ * of mean zero — it would never learn (NOTES).  Perturbing it keeps the
+ * rule a pure forward gradient, unbiased for every layer.  The other
+ * reading, --fg-output exact, perturbs only the hidden layers and hands the
+ * output layer its true gradient e ⊗ h_{L-1}, as fdfa (Algorithm 1 line 20)
+ * and lg-fg-a do.  Line 20 prints the vector d^(L) where the scalar dL is
+ * meant (NOTES); bpfree uses dL. */
 #include "rules/rules.h"
 #include "engine/dist.h"
 
@@ -60,7 +63,9 @@ static bpfree_status fga_train(bpfree_model *m, int B, double *loss, long *corre
     const int L = m->n_layers, C = m->cfg.outputs;
     bp_perturb p;
     memset(&p, 0, sizeof p);
-    for (int l = 0; l < L; l++) { /* line 9, every layer (eq. 4) */
+    const int exact = m->cfg.fg_output == BPFREE_FGOUT_EXACT;
+    const int np = exact ? L - 1 : L;  /* the perturbed layers */
+    for (int l = 0; l < np; l++) {     /* line 9, every layer (eq. 4) or the hidden ones */
         bp_dist_normal_rows(m, s->u[l], (size_t)m->layers[l].out, B); /* global batch's draws */
         p.u[l] = s->u[l];
     }
@@ -68,11 +73,13 @@ static bpfree_status fga_train(bpfree_model *m, int B, double *loss, long *corre
     *correct += bp_count_correct(s->h[L], m->lb, B, C);
     *loss += bp_loss(m->cfg.loss, s->h[L], m->yb, B, C, s->e);
     bp_tangent_dot(s->e, s->dout, B, C, s->dl);                /* line 17 */
-    for (int l = 0; l < L; l++) {                              /* lines 19-20 */
+    for (int l = 0; l < np; l++) {                             /* lines 19-20 */
         const bp_layer *Ly = &m->layers[l];
         scale_rows(s->u[l], s->dl, B, Ly->out);                /* dL_b u_l[b] */
         bp_layer_backward_step(m, l, s->h[l], s->h[l + 1], s->u[l], B);
     }
+    if (exact) /* the output layer on its true gradient (fdfa's Algorithm 1 line 20) */
+        bp_layer_backward_step(m, L - 1, s->h[L - 1], s->h[L], s->e, B);
     return BPFREE_OK;
 }
 
@@ -81,6 +88,22 @@ static void fga_predict(bpfree_model *m, const float *x, int B, float *scores, f
     fga_state *s = m->rs;
     bp_forward_pingpong(m, x, B, s->t[0], s->t[1], scores);
 }
+
+static const char *fgout_name(int v) {
+    return v == BPFREE_FGOUT_FORWARD ? "forward" : v == BPFREE_FGOUT_EXACT ? "exact" : "?";
+}
+static int fgout_parse(const char *s) {
+    return !strcmp(s, "forward") ? BPFREE_FGOUT_FORWARD
+           : !strcmp(s, "exact") ? BPFREE_FGOUT_EXACT : -1;
+}
+
+static const bp_setting fga_settings[] = {
+    BP_ROW_NAME("fg-output", "fg_output",
+                "the output layer's step: forward (perturbed as the hidden layers, eq. 4: a pure "
+                "forward gradient) or exact (its true gradient, as fdfa and lg-fg-a; Algorithm 3 "
+                "leaves it open)",
+                "forward", fg_output, 0, 0, fgout_name, fgout_parse),
+};
 
 const bp_rule bp_rule_fga = {
     .info = {.name = "fg-a",
@@ -97,4 +120,6 @@ const bp_rule bp_rule_fga = {
     .predict = fga_predict,
     .state_size = sizeof(fga_state),
     .caps = BP_CAP_VARIANCE | BP_CAP_ANY_LAYER,
+    .settings = fga_settings,
+    .n_settings = 1,
 };
