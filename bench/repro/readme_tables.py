@@ -14,8 +14,9 @@ lc003/ for 003 Table 1's locally connected nets), mean ±
 sample standard deviation when there are several, the paper's value in
 brackets; mf's second number is its last layer's own accuracy.  The MLP
 table's paper values are read from bench/repro/cells.tsv (the cells
-"MNIST 4-layer BP" and so on), its logs from bench/results/t1-002/ and, for
-FG-W at Adam 1e-3, t1-002lr/.
+"MNIST 4-layer BP" and so on), its logs from bench/results/t1-002bn/ (BP and
+the feedback rules with batch norm), t1-002/, t1-002lr/ (FG-W at Adam 1e-3)
+and t1-002sym/ (FG-A with its output layer exact and [-1, 1] inputs).
 """
 import glob
 import json
@@ -79,6 +80,8 @@ def table_mlp002(paper):
     rows += [("`%s`" % r, n, "t1-002/" + r, "") for r, n in (
         ("fg-a", "FG-A"), ("lg-fg-a", "LG-FG-A"), ("fg-w", "FG-W"))]
     rows.append(("`fg-w` at Adam 1e-3 (the authors' script)", "FG-W", "t1-002lr/fg-w", "-lr1e-3"))
+    rows.append(("`fg-a --fg-output exact --norm symmetric` (the output layer on its true "
+                 "gradient, the authors' inputs)", "FG-A", "t1-002sym/fg-a", "-exactout"))
     rows += [("`%s` without batch norm" % r, n + " without BN", "t1-002/" + r, "") for r, n in bn]
     for rule, name, stem, tag in rows:
         cols = []
