@@ -105,6 +105,23 @@ static const bp_setting fga_settings[] = {
                 "forward", fg_output, 0, 0, fgout_name, fgout_parse),
 };
 
+/* The setup that reproduces 002 Table 1's FG-A (README, "FG-A reproduces"):
+ * the authors' [-1, 1] inputs (Normalize(0.5, 0.5) in both their scripts)
+ * and Algorithm 3's perturbations with the output layer on its true
+ * gradient, on Appendix A's optimizer, batch and 100 epochs. */
+static const char *const fga_paper_kv[] = {
+    "layers", "800,800,800", "act", "relu", "fg-output", "exact", "norm", "symmetric",
+    "optim", "adam", "lr", "0.0001", "sched", "step", "step-epochs", "1", "gamma", "0.95",
+    "batch", "64", "epochs", "100", NULL};
+
+static const bpfree_preset fga_presets[] = {
+    {"fg-a-paper",
+     "Bacho & Chu 2024 Table 1's FG-A: 784-800-800-800-10 ReLU, pixels in [-1, 1] as the "
+     "authors' scripts, only the hidden layers perturbed and the output layer on its true "
+     "gradient, Adam 1e-4 x 0.95 per epoch, batch 64, 100 epochs (Appendix A)",
+     "fg-a", fga_paper_kv},
+};
+
 const bp_rule bp_rule_fga = {
     .info = {.name = "fg-a",
              .title = "Forward Gradient (activities)",
@@ -122,4 +139,6 @@ const bp_rule bp_rule_fga = {
     .caps = BP_CAP_VARIANCE | BP_CAP_ANY_LAYER,
     .settings = fga_settings,
     .n_settings = 1,
+    .presets = fga_presets,
+    .n_presets = 1,
 };
