@@ -82,6 +82,8 @@ def table_mlp002(paper):
     rows.append(("`fg-w` at Adam 1e-3 (the authors' script)", "FG-W", "t1-002lr/fg-w", "-lr1e-3"))
     rows.append(("`fg-a --fg-output exact --norm symmetric` (the output layer on its true "
                  "gradient, the authors' inputs)", "FG-A", "t1-002sym/fg-a", "-exactout"))
+    rows.append(("`lg-fg-a --norm symmetric` (the authors' inputs)", "LG-FG-A",
+                 "t1-002sym/lg-fg-a", ""))
     rows += [("`%s` without batch norm" % r, n + " without BN", "t1-002/" + r, "") for r, n in bn]
     for rule, name, stem, tag in rows:
         cols = []
