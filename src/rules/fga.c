@@ -138,7 +138,7 @@ const bp_rule bp_rule_fga = {
     .state_size = sizeof(fga_state),
     .caps = BP_CAP_VARIANCE | BP_CAP_ANY_LAYER,
     .settings = fga_settings,
-    .n_settings = 1,
+    .n_settings = (int)(sizeof fga_settings / sizeof *fga_settings),
     .presets = fga_presets,
-    .n_presets = 1,
+    .n_presets = (int)(sizeof fga_presets / sizeof *fga_presets),
 };
