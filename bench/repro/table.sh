@@ -93,3 +93,25 @@ done | awk -F'|' '
     if (glob == "-") budget = "–"
     printf "| %s | %s | %s | %s | %s | %s | %s | `%s` |\n", paper, cell, value, ours, diff, budget, status, cmd
 }'
+
+# the papers' figures: curves rather than cells, so they are listed here with
+# the script that redraws each and where its logs and plots are
+cat <<'FIGS'
+
+## The papers' figures
+
+Curves rather than cells: each is redrawn from its committed logs by the command given (which
+reruns only the runs whose log is missing or unfinished), and the README's Results section
+discusses what it shows.
+
+| figure | what it shows | command | logs and plots |
+|---|---|---|---|
+| Flügel et al. 2024 (F³) Fig. 3a | the error-transformation variants of F³ | `bpfree compare --rules f3 --seeds 1,2,3 --f3-error error,loss [--f3-onehot \| --f3-softmax] --epochs 30 --threads 1 --out bench/results/fig3a-001/{raw,onehot,softmax}` | [fig3a-001](bench/results/fig3a-001/README.md) |
+| Flügel et al. 2024 (F³) Fig. 3b | F³ against its feedback initialisation | `bpfree compare --rules f3 --seeds 1,2,3 --feedback-init kaiming-uniform,trinomial,binomial,pm-identity --epochs 30 --threads 1 --out bench/results/fig3b-001` | [fig3b-001](bench/results/fig3b-001/README.md) |
+| Flügel et al. 2024 (F³) Fig. 4a | test accuracy against depth, 1-100 tanh layers: BP, DFA, DRTP, F³ | `sh bench/fig4a.sh`; `EPOCHS=20 sh bench/fig4a.sh bench/results/fig4a-001-e20` | [fig4a-001](bench/results/fig4a-001/fig4a.md), [fig4a-001-e20](bench/results/fig4a-001-e20/fig4a.md) |
+| Bacho & Chu 2024 (FDFA) Fig. 6a | estimator variance against the number of inputs (FG-W, FG-A) | `sh bench/fig6a.sh` | [fig6a](bench/results/fig6a/fig6a.md) |
+| Bacho & Chu 2024 (FDFA) Fig. 7 | training loss against the estimator's variance (BP with added noise) | `sh bench/fig7.sh` | [fig7](bench/results/fig7/fig7.md) |
+| Gong et al. 2025 (Mono-Forward) Fig. 3 | peak memory against depth, BP and MF | `sh bench/memory.sh` | [memory.md](bench/results/memory.md) |
+| Gong et al. 2025 (Mono-Forward) Fig. 4 | convergence of BP and MF on 4 x 1000, 10 seeds | `sh bench/fig5.sh` | [fig4-003-mnist](bench/results/fig4-003-mnist/summary.md) (test.svg) |
+| Gong et al. 2025 (Mono-Forward) Fig. 5 | the same on 15 x 1000 (a), and MF-15 against MF-4 (b) | `sh bench/fig5.sh` | [fig5-003-mnist](bench/results/fig5-003-mnist/summary.md) (test.svg, mf-depth.svg) |
+FIGS
