@@ -974,7 +974,8 @@ float *bpfree_model_tensor(bpfree_model *m, int i, bpfree_tensor_info *info);
  * the data record (bpfree_model_set_data), parameters and fixed rule state —
  * to `path` (format version 2).  Written to `path`.tmp.PID-XXXXXX, fsync'd
  * and renamed (then the directory fsync'd), so a failure never leaves a
- * half-written file.  Format: see README ("Model files"). */
+ * half-written file; the file gets the mode a new file would (0666 less the
+ * process's umask).  Format: see README ("Model files"). */
 bpfree_status bpfree_model_save(const bpfree_model *m, const char *path,
                                 bpfree_error *err);
 

@@ -454,6 +454,15 @@ static void test_train_eval(void **state) {
     assert_true(atof(acc) >= MIN_ACC);
     assert_non_null(strstr(r.out, "saved model.bin"));
     run_free(&r);
+    /* the log and the model have an ordinary new file's mode (0666 less the
+     * umask), not the 0600 of the mkstemp temporary they were renamed from */
+    const mode_t um = umask(0);
+    umask(um);
+    struct stat st;
+    assert_int_equal(stat(log, &st), 0);
+    assert_int_equal(st.st_mode & 0777, 0666 & ~um);
+    assert_int_equal(stat(model, &st), 0);
+    assert_int_equal(st.st_mode & 0777, 0666 & ~um);
 
     /* the log: a header object, then one JSON line per epoch with the
      * documented fields */
@@ -464,7 +473,7 @@ static void test_train_eval(void **state) {
     double test_acc = NAN, layer_acc = NAN, epoch = NAN;
     assert_non_null(fgets(line, sizeof line, f));
     const char *hkeys[] = {"\"type\": \"header\"", "\"argv\": [\"train\", ", "\"bpfree\": \"" BPFREE_VERSION "\"",
-                           "\"commit\"", "\"blas\"", "\"threads\": 1", "\"rule\": \"mf\"",
+                           "\"commit\"", "\"blas\"", "\"cpu\": {\"name\": ", "\"threads\": 1", "\"rule\": \"mf\"",
                            "\"seed\": 1", "\"name\": \"mnist\"", "\"checksum\"",
                            "\"shape\": [1, 28, 28]", "\"config\": {", "\"layers\": \"200\"",
                            "\"batch\": \"128\"", "\"resumed\": null"};

@@ -798,6 +798,28 @@ static void test_save_into_missing_dir(void **state) {
     bpfree_model_free(m);
 }
 
+/* A saved model file gets an ordinary new file's mode, 0666 less the umask,
+ * not the 0600 of the mkstemp temporary it is renamed from. */
+static void test_saved_file_mode(void **state) {
+    (void)state;
+    const mode_t masks[] = {022, 077, 002};
+    bpfree_model *m = small_model("bp");
+    for (size_t i = 0; i < sizeof masks / sizeof *masks; i++) {
+        char p[512];
+        tpath(p, sizeof p, "mode.bin");
+        unlink(p);
+        const mode_t old = umask(masks[i]);
+        bpfree_error err;
+        const bpfree_status s = bpfree_model_save(m, p, &err);
+        umask(old);
+        assert_int_equal(s, BPFREE_OK);
+        struct stat st;
+        assert_int_equal(stat(p, &st), 0);
+        assert_int_equal(st.st_mode & 0777, 0666 & ~masks[i]);
+    }
+    bpfree_model_free(m);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_roundtrip_bp),
@@ -823,6 +845,7 @@ int main(void) {
         cmocka_unit_test(test_unreadable_path),
         cmocka_unit_test(test_save_leaves_no_temp),
         cmocka_unit_test(test_save_into_missing_dir),
+        cmocka_unit_test(test_saved_file_mode),
     };
     return cmocka_run_group_tests(tests, setup, tu_rm_scratch);
 }

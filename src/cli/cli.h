@@ -102,5 +102,8 @@ int cmd_predict(int argc, char **argv);
 void cli_load_data(const cli_run *r, int raw, bpfree_dataset *train, bpfree_dataset *test);
 /* 1 if --data names a tabular set (diabetes, breast-cancer, csv:FILE). */
 int cli_tabular(const char *data);
+/* files.c: mkstemp, with an ordinary new file's mode (0666 less the umask)
+ * instead of 0600 */
+int cli_mkstemp(char *tmp);
 
 #endif /* BPFREE_CLI_H */

@@ -23,7 +23,7 @@ typedef struct outfile {
 static FILE *out_open(outfile *o, const char *path) {
     o->path = path;
     snprintf(o->tmp, sizeof o->tmp, "%s.tmp.XXXXXX", path);
-    int fd = mkstemp(o->tmp);
+    int fd = cli_mkstemp(o->tmp);
     if (fd < 0 || !(o->f = fdopen(fd, "wb"))) die("%s: cannot write: %s", path, strerror(errno));
     return o->f;
 }

@@ -102,6 +102,21 @@ static void log_fail(const logfile *lg, int e) {
     die("--log %s: writing the log failed: %s", lg->path, strerror(e ? e : EIO));
 }
 
+/* mkstemp, and the mode an ordinary new file gets (0666 less the umask)
+ * instead of mkstemp's 0600: logs and exports are for others to read too.
+ * The CLI opens its files before any training thread, so reading the umask
+ * by setting it is safe here. */
+int cli_mkstemp(char *tmp) {
+    int fd = mkstemp(tmp);
+    if (fd >= 0) {
+        mode_t u = umask(0);
+        umask(u);
+        if (fchmod(fd, 0666 & ~u)) { /* stays 0600: still correct, only private */
+        }
+    }
+    return fd;
+}
+
 void log_open(logfile *lg, const char *path, const char *text) {
     memset(lg, 0, sizeof *lg);
     lg->path = path;
@@ -117,7 +132,7 @@ void log_open(logfile *lg, const char *path, const char *text) {
      * they are on disk: a full disk leaves an older log as it was */
     char tmp[PATH_MAX + 64];
     snprintf(tmp, sizeof tmp, "%s.tmp.%ld-XXXXXX", path, (long)getpid());
-    int fd = mkstemp(tmp);
+    int fd = cli_mkstemp(tmp);
     if (fd < 0) die("--log %s: %s", path, strerror(errno));
     FILE *f = fdopen(fd, "w");
     int bad = !f;

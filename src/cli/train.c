@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 /* ------------------------------------------------------------------ data */
 
@@ -123,6 +124,30 @@ static void apply_prepare(const bpfree_model *m, run_data *d) {
 
 /* ------------------------------------------------------------ log header */
 
+/* The CPU the run is timed on, as JSON: /proc/cpuinfo's first processor
+ * ("model name", "cpu family", "model": the name alone, "AMD EPYC", does not
+ * tell a Zen 4 core from a Zen 5 one, whose peak differs by 1.7x) and the
+ * cores online; -1 / "" for what the file lacks (other architectures). */
+static void cpu_json(FILE *f) {
+    char line[512], name[256] = "";
+    int family = -1, model = -1;
+    FILE *c = fopen("/proc/cpuinfo", "r");
+    while (c && fgets(line, sizeof line, c) && line[0] != '\n') { /* a blank line ends processor 0 */
+        char *v = strchr(line, ':');
+        if (!v) continue;
+        size_t k = strcspn(line, "\t:"); /* "model name\t: AMD EPYC\n" */
+        v += 1 + (v[1] == ' ');
+        v[strcspn(v, "\n")] = '\0';
+        if (k == 10 && !strncmp(line, "model name", k)) snprintf(name, sizeof name, "%s", v);
+        else if (k == 10 && !strncmp(line, "cpu family", k)) family = atoi(v);
+        else if (k == 5 && !strncmp(line, "model", k)) model = atoi(v);
+    }
+    if (c) fclose(c);
+    fputs("{\"name\": ", f);
+    cli_json_str(f, name);
+    fprintf(f, ", \"family\": %d, \"model\": %d, \"cores\": %ld}", family, model, sysconf(_SC_NPROCESSORS_ONLN));
+}
+
 static void header_line(const run_ctx *x, const char *resumed) {
     const cli_run *r = x->r;
     const run_data *d = x->d;
@@ -141,6 +166,8 @@ static void header_line(const run_ctx *x, const char *resumed) {
     fprintf(f, ", \"blas\": \"%s\", \"threads\": %d, \"started\": \"%s\", \"rule\": ",
             bpfree_build_blas(), bpfree_set_threads(c->threads), when);
     cli_json_str(f, c->rule);
+    fputs(", \"cpu\": ", f);
+    cpu_json(f);
     fputs(", \"argv\": ", f);
     cli_json_argv(f, x->argc, (const char *const *)x->argv);
     fprintf(f, ", \"seed\": %llu, \"data\": {\"name\": ", (unsigned long long)c->seed);

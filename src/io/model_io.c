@@ -34,8 +34,24 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 #include <zlib.h>
+
+/* mkstemp makes the temporary file 0600; give the saved file the mode fopen
+ * would: 0666 less the process's umask, read from /proc/self/status (calling
+ * umask() to read it would change it for every thread for a moment); 022
+ * where there is no "Umask:" line (Linux before 4.7, other systems). */
+static void default_mode(int fd) {
+    unsigned u = 022;
+    char line[128];
+    FILE *s = fopen("/proc/self/status", "r");
+    while (s && fgets(line, sizeof line, s))
+        if (sscanf(line, "Umask: %o", &u) == 1) break;
+    if (s) fclose(s);
+    if (fchmod(fd, 0666 & ~(mode_t)u)) { /* the file stays 0600: still correct, only private */
+    }
+}
 
 static const unsigned char MAGIC[8] = {'B', 'P', 'F', 'R', 'E', 'E', 0x1a, '\n'};
 #define FORMAT_VERSION 2u
@@ -271,6 +287,7 @@ static bpfree_status save_file(const bpfree_model *m, const char *path, int chec
                      strerror(errno));
         goto done;
     }
+    default_mode(fd);
     if (!(f = fdopen(fd, "wb"))) {
         st = bp_fail(err, BPFREE_EIO, "%s: %s", path, strerror(errno));
         close(fd);
