@@ -124,10 +124,11 @@ static void apply_prepare(const bpfree_model *m, run_data *d) {
 
 /* ------------------------------------------------------------ log header */
 
-/* The CPU the run is timed on, as JSON: /proc/cpuinfo's first processor
- * ("model name", "cpu family", "model": the name alone, "AMD EPYC", does not
- * tell a Zen 4 core from a Zen 5 one, whose peak differs by 1.7x) and the
- * cores online; -1 / "" for what the file lacks (other architectures). */
+/* The header's `, "cpu": {...}`: the CPU the run is timed on, from
+ * /proc/cpuinfo's first processor ("model name", "cpu family", "model": the
+ * name alone, "AMD EPYC", does not tell a Zen 4 core from a Zen 5 one, whose
+ * peak differs by 1.7x) and the cores online; -1 / "" for what the file
+ * lacks (other architectures). */
 static void cpu_json(FILE *f) {
     char line[512], name[256] = "";
     int family = -1, model = -1;
@@ -143,7 +144,7 @@ static void cpu_json(FILE *f) {
         else if (k == 5 && !strncmp(line, "model", k)) model = atoi(v);
     }
     if (c) fclose(c);
-    fputs("{\"name\": ", f);
+    fputs(", \"cpu\": {\"name\": ", f);
     cli_json_str(f, name);
     fprintf(f, ", \"family\": %d, \"model\": %d, \"cores\": %ld}", family, model, sysconf(_SC_NPROCESSORS_ONLN));
 }
@@ -166,7 +167,6 @@ static void header_line(const run_ctx *x, const char *resumed) {
     fprintf(f, ", \"blas\": \"%s\", \"threads\": %d, \"started\": \"%s\", \"rule\": ",
             bpfree_build_blas(), bpfree_set_threads(c->threads), when);
     cli_json_str(f, c->rule);
-    fputs(", \"cpu\": ", f);
     cpu_json(f);
     fputs(", \"argv\": ", f);
     cli_json_argv(f, x->argc, (const char *const *)x->argv);
