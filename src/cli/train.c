@@ -130,10 +130,11 @@ static void apply_prepare(const bpfree_model *m, run_data *d) {
  * peak differs by 1.7x) and the cores online; -1 / "" for what the file
  * lacks (other architectures). */
 static void cpu_json(FILE *f) {
-    char line[512], name[256] = "";
+    char line[4096], name[256] = ""; /* the "flags" line may still be longer: read in pieces */
     int family = -1, model = -1;
     FILE *c = fopen("/proc/cpuinfo", "r");
-    while (c && fgets(line, sizeof line, c) && line[0] != '\n') { /* a blank line ends processor 0 */
+    while (c && (!*name || family < 0 || model < 0) && fgets(line, sizeof line, c) &&
+           line[0] != '\n') { /* a blank line ends processor 0 */
         char *v = strchr(line, ':');
         if (!v) continue;
         size_t k = strcspn(line, "\t:"); /* "model name\t: AMD EPYC\n" */
