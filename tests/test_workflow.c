@@ -297,12 +297,46 @@ static void test_compare_end_to_end(void **state) {
     assert_non_null(md);
     assert_non_null(strstr(md, "| `dfa` | – | 2 | "));
     assert_non_null(strstr(md, "--rule dfa --seed 2 --layers 16")); /* the exact commands */
+    /* the CPU the runs were timed on, from the logs' headers (all four on this one) */
+    const char *cpu = strstr(md, "\nCPU: ");
+    assert_non_null(cpu);
+    assert_non_null(strstr(cpu, "(family "));
+    assert_non_null(strstr(cpu, ": 4 runs."));
+    assert_null(strstr(md, "different CPUs"));
     free(md);
+    snprintf(path, sizeof path, "%s/runs.csv", dir);
+    char *rcsv = slurp(path);
+    assert_non_null(rcsv);
+    assert_non_null(strstr(rcsv, ",peak_mib,cpu,command\n"));
+    assert_non_null(strstr(rcsv, "(family "));
+    free(rcsv);
     /* resume: nothing to do; then one run lost, one rerun */
     o = sh(&st, "%s compare --rules bp,dfa --seeds 1,2 --out %s %s", bin, dir, opts);
     assert_int_equal(st, 0);
     assert_non_null(strstr(o, "4 already complete, 0 to run"));
     free(o);
+    /* a run timed on another CPU (its log's header says so) is flagged */
+    snprintf(path, sizeof path, "%s/runs/bp-s1.jsonl", dir);
+    char *hl = slurp(path);
+    assert_non_null(hl);
+    char *name = strstr(hl, "\"cpu\": {\"name\": \"");
+    assert_non_null(name);
+    name += strlen("\"cpu\": {\"name\": \"");
+    FILE *w = fopen(path, "w");
+    assert_non_null(w);
+    fprintf(w, "%.*sOther CPU%s", (int)(name - hl), hl, name + strcspn(name, "\""));
+    assert_int_equal(fclose(w), 0);
+    free(hl);
+    o = sh(&st, "%s compare --rules bp,dfa --seeds 1,2 --out %s %s", bin, dir, opts);
+    assert_int_equal(st, 0);
+    free(o);
+    snprintf(path, sizeof path, "%s/summary.md", dir);
+    md = slurp(path);
+    assert_non_null(md);
+    assert_non_null(strstr(md, "\nCPU: Other CPU (family ")); /* bp-s1 is the first run */
+    assert_non_null(strstr(md, ": 1 run; "));
+    assert_non_null(strstr(md, ": 3 runs. The runs were timed on different CPUs"));
+    free(md);
     /* compare reads only the logs: one whose final object is lost (a killed
      * run) is run again; the screen outputs (.out) are not read at all */
     snprintf(path, sizeof path, "%s/runs/bp-s2.out", dir);

@@ -29,6 +29,7 @@ typedef struct run {
     int done, n_ep;
     double final_test, best_test, final_val, s_per_epoch, peak_mib;
     int best_epoch, has_val, regression;
+    char cpu[128];          /* "NAME (family F, model M)" from the log header; "" if absent */
     double *test_curve, *val_curve; /* per epoch, NAN where not evaluated */
     int n_align;
     double *align;          /* n_ep x BPFREE_MAX_LAYERS */

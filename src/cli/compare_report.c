@@ -96,6 +96,23 @@ static void write_group(FILE *m, FILE *s, const group *g, int prec) {
             ri->update_locking, g->selected);
 }
 
+/* The CPUs the runs were timed on (log headers carry them since session 18)
+ * and how many runs each: seconds per epoch compare only within one CPU. */
+static void write_cpus(FILE *m, const compare *c) {
+    int distinct = 0;
+    for (int i = 0; i < c->n_runs; i++) {
+        const char *u = c->runs[i].cpu;
+        int j = 0, n = 0;
+        while (j < i && strcmp(c->runs[j].cpu, u)) j++;
+        if (j < i) continue; /* counted with its first run */
+        for (int k = i; k < c->n_runs; k++) n += !strcmp(c->runs[k].cpu, u);
+        fprintf(m, "%s%s: %d run%s", distinct++ ? "; " : "\nCPU: ",
+                *u ? u : "not recorded (logs from before bpfree recorded it)", n, n > 1 ? "s" : "");
+    }
+    if (distinct > 1) fputs(". The runs were timed on different CPUs: compare s/epoch only within one", m);
+    if (distinct) fputs(".\n", m);
+}
+
 static void write_tables(const compare *c, group *g, int n_groups, int regression) {
     const char *metric = regression ? "test loss" : "test %";
     outf md, csv, rcsv;
@@ -121,18 +138,19 @@ static void write_tables(const compare *c, group *g, int n_groups, int regressio
                                  "validation score (--val), not the test score."
                                : "No --val given: no setting is selected (choosing by the test "
                                  "score would tune on the test set).");
+    write_cpus(m, c);
     fprintf(m, "\nRuns (each a fresh process; its output and JSONL log are in runs/):\n\n");
     FILE *rc = open_out(&rcsv, c, "runs.csv");
     fprintf(rc, "run,rule,setting,seed,epochs,final_test,best_test,best_epoch,final_val,"
-                "s_per_epoch,peak_mib,command\n");
+                "s_per_epoch,peak_mib,cpu,command\n");
     for (int i = 0; i < c->n_runs; i++) {
         const run *r = &c->runs[i];
         const char *setting = strchr(r->group, ',') ? strchr(r->group, ',') + 1 : "";
         fprintf(m, "- `%s`: final %.*f, best %.*f (epoch %d) — `%s`\n", r->name, prec,
                 r->final_test, prec, r->best_test, r->best_epoch, r->cmd);
-        fprintf(rc, "%s,%s,\"%s\",%s,%d,%.6g,%.6g,%d,%.6g,%.6g,%.6g,\"", r->name, r->rule, setting,
-                r->seed, r->n_ep, r->final_test, r->best_test, r->best_epoch, r->final_val,
-                r->s_per_epoch, r->peak_mib);
+        fprintf(rc, "%s,%s,\"%s\",%s,%d,%.6g,%.6g,%d,%.6g,%.6g,%.6g,\"%s\",\"", r->name, r->rule,
+                setting, r->seed, r->n_ep, r->final_test, r->best_test, r->best_epoch, r->final_val,
+                r->s_per_epoch, r->peak_mib, r->cpu);
         for (const char *p = r->cmd; *p; p++) fprintf(rc, *p == '"' ? "\"\"" : "%c", *p);
         fprintf(rc, "\"\n");
     }

@@ -258,6 +258,19 @@ static void read_final(run *r, const char *line) {
     r->peak_mib = json_num(line, "peak_model_bytes") / 1048576.0;
 }
 
+/* the header's "cpu" as "NAME (family F, model M)"; "" for a log from
+ * before bpfree recorded it */
+static void read_cpu(run *r, const char *line) {
+    static const char k[] = "\"cpu\": {\"name\": \"";
+    const char *p = strstr(line, k);
+    r->cpu[0] = '\0';
+    if (!p) return;
+    p += sizeof k - 1;
+    const int n = (int)strcspn(p, "\"");
+    snprintf(r->cpu, sizeof r->cpu, "%.*s (family %.0f, model %.0f)", n < 64 ? n : 64, p,
+             json_num(p, "family"), json_num(p, "model"));
+}
+
 void compare_read_run(const compare *c, run *r) {
     char p[PATH_MAX];
     path_of(c, r, "jsonl", p, sizeof p);
@@ -268,8 +281,10 @@ void compare_read_run(const compare *c, run *r) {
     if (!r->test_curve || !r->val_curve || !r->align) die("out of memory");
     r->final_test = r->best_test = r->final_val = r->s_per_epoch = r->peak_mib = NAN;
     r->best_epoch = 0;
+    r->cpu[0] = '\0';
     for (char *line = log ? strtok(log, "\n") : NULL; line; line = strtok(NULL, "\n")) {
         if (starts(line, "{\"type\": \"final\"")) read_final(r, line);
+        if (starts(line, "{\"type\": \"header\"")) read_cpu(r, line);
         const double ep = json_num(line, "epoch"); /* only epoch lines have one */
         if (isnan(ep) || ep < 1 || ep > MAX_EPOCHS) continue;
         const int e = (int)ep - 1;
