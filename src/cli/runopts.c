@@ -32,7 +32,7 @@ static const cli_run_opt RUN_OPTS[] = {
      R(input_pad)},
     {"eval-every", "N", "evaluate (val, test) every N epochs and after the last", "1", CLI_R_INT,
      R(eval_every)},
-    {"log", "FILE", "live JSONL log: a header object (version, commit, command line, configuration, "
+    {"log", "FILE", "live JSONL log: a header object (version, commit, CPU, command line, configuration, "
      "data and its checksum), one object per epoch, flushed as written, and a final object "
      "(s/epoch, peak memory, scores); - = stdout (the screen lines then go to stderr)", "none", CLI_R_STR, R(log)},
     {"save", "FILE", "save the trained model (also when stopped by Ctrl-C)", "none", CLI_R_STR, R(save)},
