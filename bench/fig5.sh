@@ -18,8 +18,6 @@ set -eu
 cd "$(dirname "$0")/.."
 B=${BPFREE:-./build/bpfree}
 JOBS=${JOBS:-2}
-: "${BPFREE_DATA:=$PWD/data}"
-export BPFREE_DATA
 
 run() { # DEPTH OUTDIR
     layers=$(printf '1000,%.0s' $(seq "$1") | sed 's/,$//')

@@ -111,8 +111,7 @@ int cli_mkstemp(char *tmp) {
     if (fd >= 0) {
         mode_t u = umask(0);
         umask(u);
-        if (fchmod(fd, 0666 & ~u)) { /* stays 0600: still correct, only private */
-        }
+        (void)fchmod(fd, 0666 & ~u); /* if it fails the file stays 0600: private, still correct */
     }
     return fd;
 }

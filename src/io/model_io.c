@@ -49,8 +49,7 @@ static void default_mode(int fd) {
     while (s && fgets(line, sizeof line, s))
         if (sscanf(line, "Umask: %o", &u) == 1) break;
     if (s) fclose(s);
-    if (fchmod(fd, 0666 & ~(mode_t)u)) { /* the file stays 0600: still correct, only private */
-    }
+    (void)fchmod(fd, 0666 & ~(mode_t)u); /* if it fails the file stays 0600: private, still correct */
 }
 
 static const unsigned char MAGIC[8] = {'B', 'P', 'F', 'R', 'E', 'E', 0x1a, '\n'};
